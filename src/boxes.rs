@@ -1,0 +1,312 @@
+//! Boxes: ids, paths, the per-box lock, `--init` and `--cleanup`.
+//!
+//! Layout of box N (all created by rustbox, root-owned unless said otherwise):
+//! ```text
+//! <box_root>/N/        0755  what --init prints
+//! <box_root>/N/box/    0700  the workspace, /box inside; owned by the caller,
+//!                            lent to the box uid for the length of a run
+//! <box_root>/N/tmp/    0700  /tmp inside, kept across runs of the box; owned by
+//!                            the box uid
+//! <box_root>/N/root/   0755  mount point of the box's tmpfs root (only ever
+//!                            mounted inside the box's private mount namespace)
+//! <lock_root>/N              the lock file: flock()ed while a command works on
+//!                            the box, holds who initialised it
+//! ```
+
+use crate::config::Config;
+use crate::error::StepError;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Host paths of one box.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoxPaths {
+    pub id: u32,
+    pub dir: PathBuf,
+    pub workspace: PathBuf,
+    pub tmp: PathBuf,
+    pub root_mnt: PathBuf,
+    pub lock_file: PathBuf,
+}
+
+impl BoxPaths {
+    pub fn new(cfg: &Config, id: u32) -> BoxPaths {
+        let dir = cfg.box_root.join(id.to_string());
+        BoxPaths {
+            id,
+            workspace: dir.join("box"),
+            tmp: dir.join("tmp"),
+            root_mnt: dir.join("root"),
+            lock_file: cfg.lock_root.join(id.to_string()),
+            dir,
+        }
+    }
+}
+
+/// Check a box id against the configured range.
+pub fn check_id(cfg: &Config, id: u32) -> Result<(), StepError> {
+    if id >= cfg.num_boxes {
+        return Err(StepError::new(
+            "box",
+            format!("box id {id} out of range (0..{})", cfg.num_boxes - 1),
+        ));
+    }
+    Ok(())
+}
+
+/// What the lock file records about a box.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BoxState {
+    pub initialized: bool,
+    pub owner: u32,
+}
+
+impl BoxState {
+    fn parse(s: &str) -> BoxState {
+        let mut st = BoxState::default();
+        for line in s.lines() {
+            match line.split_once('=') {
+                Some(("initialized", v)) => st.initialized = v == "1",
+                Some(("owner", v)) => st.owner = v.parse().unwrap_or(0),
+                _ => {}
+            }
+        }
+        st
+    }
+    fn render(&self) -> String {
+        format!(
+            "initialized={}\nowner={}\n",
+            u8::from(self.initialized),
+            self.owner
+        )
+    }
+}
+
+/// The per-box lock, held for as long as this value lives.
+#[derive(Debug)]
+pub struct BoxLock {
+    file: File,
+    pub state: BoxState,
+    path: PathBuf,
+}
+
+impl BoxLock {
+    /// Take the box's lock. Without `wait`, a busy box is an error.
+    pub fn acquire(cfg: &Config, paths: &BoxPaths, wait: bool) -> Result<BoxLock, StepError> {
+        ensure_private_dir(&cfg.lock_root, 0o700, "lock")?;
+        loop {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(&paths.lock_file)
+                .map_err(|e| StepError::io("lock", paths.lock_file.display().to_string(), &e))?;
+            let op = if wait {
+                libc::LOCK_EX
+            } else {
+                libc::LOCK_EX | libc::LOCK_NB
+            };
+            // SAFETY: flock on a descriptor we own.
+            let rc = unsafe { libc::flock(file.as_raw_fd(), op) };
+            let errno = nix::errno::Errno::last();
+            match rc {
+                0 => {}
+                _ if errno == nix::errno::Errno::EINTR => continue,
+                _ if errno == nix::errno::Errno::EWOULDBLOCK => {
+                    return Err(StepError::new(
+                        "lock",
+                        format!(
+                            "box {} is busy (another rustbox is using it; --wait waits)",
+                            paths.id
+                        ),
+                    ))
+                }
+                _ => {
+                    return Err(StepError::nix(
+                        "lock",
+                        paths.lock_file.display().to_string(),
+                        errno,
+                    ))
+                }
+            }
+            // A cleanup may have removed the file between our open and our flock:
+            // the lock is only ours if the path still names the file we locked.
+            let locked = file
+                .metadata()
+                .map_err(|e| StepError::io("lock", paths.lock_file.display().to_string(), &e))?;
+            match std::fs::symlink_metadata(&paths.lock_file) {
+                Ok(m) if m.ino() == locked.ino() && m.dev() == locked.dev() => {}
+                _ => continue,
+            }
+            let mut lock = BoxLock {
+                file,
+                state: BoxState::default(),
+                path: paths.lock_file.clone(),
+            };
+            let mut s = String::new();
+            lock.file
+                .read_to_string(&mut s)
+                .map_err(|e| StepError::io("lock", lock.path.display().to_string(), &e))?;
+            lock.state = BoxState::parse(&s);
+            return Ok(lock);
+        }
+    }
+
+    /// Record the box state in the lock file.
+    pub fn save(&mut self, state: BoxState) -> Result<(), StepError> {
+        let err = |e: std::io::Error| StepError::io("lock", self.path.display().to_string(), &e);
+        self.file.set_len(0).map_err(err)?;
+        self.file.seek(SeekFrom::Start(0)).map_err(err)?;
+        self.file
+            .write_all(state.render().as_bytes())
+            .map_err(err)?;
+        self.state = state;
+        Ok(())
+    }
+
+    /// Remove the lock file (at cleanup), still holding the lock until drop.
+    pub fn remove(&self) -> Result<(), StepError> {
+        match std::fs::remove_file(&self.path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StepError::io("lock", self.path.display().to_string(), &e)),
+        }
+    }
+}
+
+/// Create `dir` (and its parents) root-owned with `mode`, or check that an existing
+/// one is a real directory owned by root and not writable by group or others.
+pub fn ensure_private_dir(dir: &Path, mode: u32, step: &str) -> Result<(), StepError> {
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) => {
+            if !m.is_dir() {
+                return Err(StepError::new(
+                    step,
+                    format!("{} is not a directory", dir.display()),
+                ));
+            }
+            if m.uid() != 0 || m.mode() & 0o022 != 0 {
+                return Err(StepError::new(
+                    step,
+                    format!(
+                        "{} must be owned by root and not writable by group or others",
+                        dir.display()
+                    ),
+                ));
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(mode)
+                .create(dir)
+                .map_err(|e| StepError::io(step, dir.display().to_string(), &e))?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
+                .map_err(|e| StepError::io(step, dir.display().to_string(), &e))
+        }
+        Err(e) => Err(StepError::io(step, dir.display().to_string(), &e)),
+    }
+}
+
+fn mkdir_owned(path: &Path, mode: u32, uid: u32, gid: u32) -> Result<(), StepError> {
+    let step = "init.mkdir";
+    std::fs::DirBuilder::new()
+        .mode(mode)
+        .create(path)
+        .map_err(|e| StepError::io(step, path.display().to_string(), &e))?;
+    // mkdir's mode is filtered by the umask; set it exactly.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| StepError::io(step, path.display().to_string(), &e))?;
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid))
+        .map_err(|e| StepError::io(step, path.display().to_string(), &e))
+}
+
+/// Kill every process running as the box's uid (leftovers of a crashed run).
+/// Returns how many were killed.
+pub fn kill_box_processes(uid: u32) -> Result<usize, StepError> {
+    let mut killed = 0;
+    for _round in 0..50 {
+        let pids = crate::procfs::pids_of_uid(uid)?;
+        if pids.is_empty() {
+            return Ok(killed);
+        }
+        for pid in pids {
+            // SAFETY: kill(2) with a pid read from /proc and a constant signal; a
+            // recycled pid can only belong to the same box uid (we re-check below).
+            if unsafe { libc::kill(pid, libc::SIGKILL) } == 0 {
+                killed += 1;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    Err(StepError::new(
+        "cleanup.kill",
+        format!("processes of uid {uid} survive SIGKILL"),
+    ))
+}
+
+/// `--init`: create (or reset) the box. Returns the directory to print.
+pub fn init(
+    cfg: &Config,
+    paths: &BoxPaths,
+    caller: (u32, u32),
+    wait: bool,
+) -> Result<PathBuf, StepError> {
+    ensure_private_dir(&cfg.box_root, 0o755, "init")?;
+    let mut lock = BoxLock::acquire(cfg, paths, wait)?;
+    let (uid, gid) = cfg.box_ids(paths.id);
+    kill_box_processes(uid)?;
+    crate::fsutil::remove_tree(&paths.dir)?;
+    mkdir_owned(&paths.dir, 0o755, 0, 0)?;
+    mkdir_owned(&paths.workspace, 0o700, caller.0, caller.1)?;
+    mkdir_owned(&paths.tmp, 0o700, uid, gid)?;
+    mkdir_owned(&paths.root_mnt, 0o755, 0, 0)?;
+    lock.save(BoxState {
+        initialized: true,
+        owner: caller.0,
+    })?;
+    Ok(paths.dir.clone())
+}
+
+/// `--cleanup`: kill what is left, remove the box. Idempotent.
+pub fn cleanup(cfg: &Config, paths: &BoxPaths, wait: bool) -> Result<(), StepError> {
+    let lock = BoxLock::acquire(cfg, paths, wait)?;
+    let (uid, _gid) = cfg.box_ids(paths.id);
+    kill_box_processes(uid)?;
+    crate::fsutil::remove_tree(&paths.dir)?;
+    lock.remove()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_round_trip() {
+        let s = BoxState {
+            initialized: true,
+            owner: 1234,
+        };
+        assert_eq!(BoxState::parse(&s.render()), s);
+        assert_eq!(BoxState::parse("garbage"), BoxState::default());
+    }
+
+    #[test]
+    fn paths_follow_layout() {
+        let cfg = Config::default();
+        let p = BoxPaths::new(&cfg, 42);
+        assert_eq!(p.dir, PathBuf::from("/var/local/lib/rustbox/42"));
+        assert_eq!(p.workspace, PathBuf::from("/var/local/lib/rustbox/42/box"));
+        assert_eq!(p.lock_file, PathBuf::from("/run/rustbox/locks/42"));
+        assert!(check_id(&cfg, 65999).is_ok());
+        assert!(check_id(&cfg, 66000).is_err());
+    }
+}

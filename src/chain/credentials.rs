@@ -1,0 +1,62 @@
+//! Credentials: the box's own uid and gid, no supplementary groups.
+//!
+//! PR_SET_KEEPCAPS keeps the permitted capability set across setresuid so the next
+//! stage can still drop the bounding set (which needs CAP_SETPCAP); the effective set
+//! is emptied by the kernel at the uid change, so from here on file access is checked
+//! as the box user. The privileges stage empties every set right after.
+
+use crate::error::StepError;
+
+pub fn drop_to(uid: u32, gid: u32) -> Result<(), StepError> {
+    // SAFETY: prctl with constant arguments.
+    if unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) } < 0 {
+        return Err(StepError::last_os(
+            "credentials.keepcaps",
+            "PR_SET_KEEPCAPS",
+        ));
+    }
+    // SAFETY: setgroups with an empty list.
+    if unsafe { libc::setgroups(0, std::ptr::null()) } < 0 {
+        return Err(StepError::last_os("credentials.setgroups", "setgroups([])"));
+    }
+    // SAFETY: plain id-setting syscalls.
+    if unsafe { libc::setresgid(gid, gid, gid) } < 0 {
+        return Err(StepError::last_os(
+            "credentials.setresgid",
+            format!("gid {gid}"),
+        ));
+    }
+    // SAFETY: as above.
+    if unsafe { libc::setresuid(uid, uid, uid) } < 0 {
+        return Err(StepError::last_os(
+            "credentials.setresuid",
+            format!("uid {uid}"),
+        ));
+    }
+    verify(uid, gid)
+}
+
+/// All six ids must be the box's, and there must be no supplementary group.
+pub fn verify(uid: u32, gid: u32) -> Result<(), StepError> {
+    let (mut r, mut e, mut s) = (0, 0, 0);
+    // SAFETY: getresuid writes three ids into our locals.
+    unsafe { libc::getresuid(&mut r, &mut e, &mut s) };
+    let (mut gr, mut ge, mut gs) = (0, 0, 0);
+    // SAFETY: as above for gids.
+    unsafe { libc::getresgid(&mut gr, &mut ge, &mut gs) };
+    if [r, e, s] != [uid; 3] || [gr, ge, gs] != [gid; 3] {
+        return Err(StepError::new(
+            "credentials.verify",
+            format!("uids {r}/{e}/{s} gids {gr}/{ge}/{gs}, expected {uid} and {gid}"),
+        ));
+    }
+    // SAFETY: getgroups(0, NULL) only returns the count.
+    let n = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
+    if n != 0 {
+        return Err(StepError::new(
+            "credentials.verify",
+            format!("{n} supplementary groups remain"),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,313 @@
+//! The type-state pre-exec chain.
+//!
+//! Each stage is a type; each step consumes the stage before and returns the next,
+//! so the compiler enforces the order and only [`Sealed`] can `exec`. Stages have
+//! private fields: the only way to get one is through the step before it, starting
+//! from [`Fresh::enter`]. `trybuild/` holds programs that skip or reorder steps and
+//! must not compile.
+//!
+//! The order is in one place, [`contain`]. It runs in the payload process: the
+//! child of the box's pid-1 proxy, inside new mount, pid, ipc, uts, net and cgroup
+//! namespaces, still root, with nothing else of the box set up yet.
+
+pub mod capabilities;
+pub mod credentials;
+pub mod exec;
+pub mod fds;
+pub mod loopback;
+pub mod mounts;
+pub mod nnp;
+pub mod pivot;
+pub mod propagation;
+pub mod report;
+pub mod rlimits;
+pub mod root;
+pub mod seccomp;
+pub mod stdio;
+pub mod uts;
+
+pub use report::Reporter;
+
+use crate::error::StepError;
+use seccompiler::BpfProgram;
+use std::ffi::CString;
+
+/// Everything the chain needs, computed by the supervisor before the child exists.
+#[derive(Debug, Clone)]
+pub struct ContainPlan {
+    pub root: root::RootPlan,
+    pub share_net: bool,
+    pub uid: u32,
+    pub gid: u32,
+    pub stdio: stdio::StdioPlan,
+    pub rlimits: rlimits::RlimitPlan,
+    pub env: Vec<CString>,
+    pub program: CString,
+    pub argv: Vec<CString>,
+    pub inherit_fds: bool,
+    pub seccomp: Vec<BpfProgram>,
+    pub seccomp_desc: String,
+    /// cap_last_cap, read by the supervisor (the box may not see /proc/sys).
+    pub last_cap: u32,
+}
+
+struct Ctx<'a> {
+    plan: &'a ContainPlan,
+    rep: &'a Reporter,
+}
+
+/// In new namespaces, nothing applied yet.
+pub struct Fresh<'a>(Ctx<'a>);
+/// Mount propagation is private: nothing mounted from here on reaches the host.
+pub struct Private<'a>(Ctx<'a>);
+/// The box's tmpfs root is `/`, the host's root is detached.
+pub struct Rooted<'a>(Ctx<'a>);
+/// The UTS namespace has the box's host name.
+pub struct Named<'a>(Ctx<'a>);
+/// Loopback is up in the box's network namespace (or the host's is shared).
+pub struct Networked<'a>(Ctx<'a>);
+/// Running as the box uid/gid with no supplementary groups.
+pub struct Credentialed<'a>(Ctx<'a>);
+/// Standard streams and working directory are in place.
+pub struct Wired<'a>(Ctx<'a>);
+/// No descriptor but 0, 1, 2 will survive execve.
+pub struct Hygienic<'a>(Ctx<'a>);
+/// Every capability set is empty, securebits locked.
+pub struct Unprivileged<'a>(Ctx<'a>);
+/// no_new_privs is set.
+pub struct Locked<'a>(Ctx<'a>);
+/// Resource limits are set; from here on nothing allocates.
+pub struct Limited<'a> {
+    ctx: Ctx<'a>,
+    seccomp_ok: String,
+    exec: exec::Prepared,
+}
+/// The seccomp filter is installed: only `exec` is left.
+pub struct Sealed<'a> {
+    ctx: Ctx<'a>,
+    exec: exec::Prepared,
+}
+
+impl<'a> Fresh<'a> {
+    /// Start the chain. Call only in the payload process, inside the box's namespaces.
+    pub fn enter(plan: &'a ContainPlan, rep: &'a Reporter) -> Fresh<'a> {
+        Fresh(Ctx { plan, rep })
+    }
+
+    /// Step 1: make every mount private (MS_REC|MS_PRIVATE on /).
+    pub fn private_mounts(self) -> Result<Private<'a>, StepError> {
+        propagation::make_private()?;
+        propagation::verify_private()?;
+        self.0.rep.ok(
+            "mount.private",
+            true,
+            "MS_REC|MS_PRIVATE on /, no shared mount left",
+        );
+        Ok(Private(self.0))
+    }
+}
+
+impl<'a> Private<'a> {
+    /// Step 2: tmpfs root, directory rules, /proc, /dev, /tmp; pivot_root; detach.
+    pub fn new_root(self) -> Result<Rooted<'a>, StepError> {
+        let root_fd = root::build(&self.0.plan.root, self.0.rep)?;
+        pivot::pivot(&root_fd)?;
+        drop(root_fd);
+        // The plan's mounts, the root, and up to six per /dev (its tmpfs, five nodes).
+        let most = self.0.plan.root.mounts.len() + 1 + root::DEV_NODES.len() + 64;
+        match pivot::verify(most) {
+            Ok(n) => self.0.rep.ok(
+                "root.pivot",
+                true,
+                format!("pivot_root done, old root detached, {n} mounts visible"),
+            ),
+            Err(e) if e.errno.is_some() || e.detail.contains("mountinfo") => self.0.rep.ok(
+                "root.pivot",
+                false,
+                "pivot_root done, old root detached (no /proc to verify)",
+            ),
+            Err(e) => return Err(e),
+        }
+        Ok(Rooted(self.0))
+    }
+}
+
+impl<'a> Rooted<'a> {
+    /// Step 3: a host name that says nothing about the host.
+    pub fn hostname(self) -> Result<Named<'a>, StepError> {
+        uts::set_hostname()?;
+        self.0.rep.ok("uts.hostname", true, uts::BOX_HOSTNAME);
+        Ok(Named(self.0))
+    }
+}
+
+impl<'a> Named<'a> {
+    /// Step 4: loopback up in the new network namespace.
+    pub fn network(self) -> Result<Networked<'a>, StepError> {
+        if self.0.plan.share_net {
+            self.0.rep.ok(
+                "net.loopback",
+                false,
+                "skipped: --share-net keeps the host network",
+            );
+        } else {
+            loopback::bring_up()?;
+            self.0.rep.ok(
+                "net.loopback",
+                true,
+                "lo up; no other interface in the namespace",
+            );
+        }
+        Ok(Networked(self.0))
+    }
+}
+
+impl<'a> Networked<'a> {
+    /// Step 5: setgroups([]), setresgid, setresuid; all six ids verified.
+    pub fn credentials(self) -> Result<Credentialed<'a>, StepError> {
+        let p = self.0.plan;
+        credentials::drop_to(p.uid, p.gid)?;
+        self.0.rep.ok(
+            "credentials",
+            true,
+            format!(
+                "uid {0}/{0}/{0} gid {1}/{1}/{1}, no supplementary groups",
+                p.uid, p.gid
+            ),
+        );
+        Ok(Credentialed(self.0))
+    }
+}
+
+impl<'a> Credentialed<'a> {
+    /// Step 6: stdin/stdout/stderr opened as the box user, then chdir.
+    pub fn stdio(self) -> Result<Wired<'a>, StepError> {
+        let s = &self.0.plan.stdio;
+        stdio::apply(s)?;
+        self.0.rep.ok(
+            "io",
+            true,
+            format!("streams set up, cwd {}", s.chdir.to_string_lossy()),
+        );
+        Ok(Wired(self.0))
+    }
+}
+
+impl<'a> Wired<'a> {
+    /// Step 7: every descriptor but 0/1/2 close-on-exec (unless --inherit-fds).
+    pub fn hygiene(self) -> Result<Hygienic<'a>, StepError> {
+        let rep = self.0.rep;
+        rep.ok(
+            "env",
+            true,
+            format!("{} variables, built from scratch", self.0.plan.env.len()),
+        );
+        if self.0.plan.inherit_fds {
+            rep.ok("fds.close_range", false, "skipped: --inherit-fds");
+        } else {
+            fds::cloexec_all_above_stderr()?;
+            let n = fds::verify()?;
+            rep.ok(
+                "fds.close_range",
+                true,
+                format!("{n} descriptors above 2, all close-on-exec"),
+            );
+        }
+        Ok(Hygienic(self.0))
+    }
+}
+
+impl<'a> Hygienic<'a> {
+    /// Step 8: bounding, ambient, inheritable, permitted, effective sets emptied.
+    pub fn drop_capabilities(self) -> Result<Unprivileged<'a>, StepError> {
+        let last = self.0.plan.last_cap;
+        capabilities::clear_all(last)?;
+        capabilities::verify(last)?;
+        self.0.rep.ok(
+            "capabilities",
+            true,
+            format!("bounding, ambient, inheritable, permitted, effective empty (caps 0..={last}); securebits locked"),
+        );
+        Ok(Unprivileged(self.0))
+    }
+}
+
+impl<'a> Unprivileged<'a> {
+    /// Step 9: PR_SET_NO_NEW_PRIVS, read back.
+    pub fn no_new_privs(self) -> Result<Locked<'a>, StepError> {
+        nnp::set()?;
+        self.0
+            .rep
+            .ok("no_new_privs", true, "PR_GET_NO_NEW_PRIVS = 1");
+        Ok(Locked(self.0))
+    }
+}
+
+impl<'a> Locked<'a> {
+    /// Step 10: resource limits. Everything later is prepared first, because a
+    /// tight -m or -n could make any later allocation or open fail.
+    pub fn rlimits(self) -> Result<Limited<'a>, StepError> {
+        let p = self.0.plan;
+        let exec = exec::Prepared::new(p);
+        let seccomp_ok = report::Record::Ok {
+            step: "seccomp".into(),
+            verified: true,
+            detail: format!("mode 2 (filter); {}", p.seccomp_desc),
+        }
+        .encode();
+        let line = report::Record::Ok {
+            step: "rlimits".into(),
+            verified: true,
+            detail: rlimits::describe(&p.rlimits),
+        }
+        .encode();
+        rlimits::apply(&p.rlimits)?;
+        self.0.rep.send_encoded(&line);
+        Ok(Limited {
+            ctx: self.0,
+            seccomp_ok,
+            exec,
+        })
+    }
+}
+
+impl<'a> Limited<'a> {
+    /// Step 11: the seccomp filter, last, since it would block steps above.
+    pub fn seccomp(self) -> Result<Sealed<'a>, StepError> {
+        seccomp::install(&self.ctx.plan.seccomp)?;
+        self.ctx.rep.send_encoded(&self.seccomp_ok);
+        Ok(Sealed {
+            ctx: self.ctx,
+            exec: self.exec,
+        })
+    }
+}
+
+impl Sealed<'_> {
+    /// Step 12: execve. Returns only if execve failed, with its errno.
+    pub fn exec(self) -> i32 {
+        let errno = self.exec.execve();
+        self.ctx
+            .rep
+            .exec_failed(errno, &self.ctx.plan.program.to_string_lossy());
+        errno
+    }
+}
+
+/// The whole chain, in order. Returns the errno of a failed execve, or the step
+/// that failed before it.
+pub fn contain(plan: &ContainPlan, rep: &Reporter) -> Result<i32, StepError> {
+    let sealed = Fresh::enter(plan, rep)
+        .private_mounts()?
+        .new_root()?
+        .hostname()?
+        .network()?
+        .credentials()?
+        .stdio()?
+        .hygiene()?
+        .drop_capabilities()?
+        .no_new_privs()?
+        .rlimits()?
+        .seccomp()?;
+    Ok(sealed.exec())
+}

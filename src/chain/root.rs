@@ -1,0 +1,273 @@
+//! The box's new root: a tmpfs holding only mount points, the directory rules
+//! mounted on them, then the tmpfs itself made read-only.
+//!
+//! Runs in the child's private mount namespace, as root, before `pivot_root`. Host
+//! paths (bind sources) are resolved in the host's view; targets only ever below the
+//! new root's descriptor (see `mounts`).
+
+use super::mounts::{
+    self, Leaf, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY,
+};
+use super::report::Reporter;
+use crate::error::StepError;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// What one mount puts at a path inside the box.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountKind {
+    /// Bind a host directory.
+    Bind {
+        src: PathBuf,
+        recursive: bool,
+        maybe: bool,
+    },
+    /// A new instance of a device-less filesystem (proc, sysfs, ...).
+    Fs { fstype: String, data: String },
+    /// A fresh tmpfs, owned by the box user.
+    Tmpfs { data: String },
+    /// A minimal /dev: tmpfs with null, zero, full, random, urandom and the usual links.
+    MinimalDev,
+}
+
+/// One mount of the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountPlan {
+    pub inside: PathBuf,
+    pub kind: MountKind,
+    /// MOUNT_ATTR_* flags to set on it.
+    pub attrs: u64,
+}
+
+/// Everything needed to build the root, computed before the child is created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootPlan {
+    /// Host directory the root tmpfs is mounted on.
+    pub mount_point: PathBuf,
+    pub mounts: Vec<MountPlan>,
+}
+
+/// Devices of the minimal /dev: all harmless character devices.
+pub const DEV_NODES: &[&str] = &["null", "zero", "full", "random", "urandom"];
+const DEV_LINKS: &[(&str, &str)] = &[
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+];
+
+pub fn describe_attrs(a: u64) -> String {
+    let mut v = Vec::new();
+    v.push(if a & MOUNT_ATTR_RDONLY != 0 {
+        "ro"
+    } else {
+        "rw"
+    });
+    if a & MOUNT_ATTR_NOSUID != 0 {
+        v.push("nosuid");
+    }
+    if a & MOUNT_ATTR_NODEV != 0 {
+        v.push("nodev");
+    }
+    if a & MOUNT_ATTR_NOEXEC != 0 {
+        v.push("noexec");
+    }
+    v.join(",")
+}
+
+fn ms_flags(attrs: u64) -> libc::c_ulong {
+    let mut f = 0;
+    if attrs & MOUNT_ATTR_RDONLY != 0 {
+        f |= libc::MS_RDONLY;
+    }
+    if attrs & MOUNT_ATTR_NOSUID != 0 {
+        f |= libc::MS_NOSUID;
+    }
+    if attrs & MOUNT_ATTR_NODEV != 0 {
+        f |= libc::MS_NODEV;
+    }
+    if attrs & MOUNT_ATTR_NOEXEC != 0 {
+        f |= libc::MS_NOEXEC;
+    }
+    f
+}
+
+/// Mount the root tmpfs and every planned mount on it; returns the root descriptor.
+pub fn build(plan: &RootPlan, rep: &Reporter) -> Result<OwnedFd, StepError> {
+    // The root tmpfs only holds mount points: tiny, and never executable itself.
+    let host_mp = mounts::open_path(&plan.mount_point, "root.tmpfs")?;
+    mounts::mount_fs(
+        "tmpfs",
+        &host_mp,
+        libc::MS_NOSUID | libc::MS_NODEV,
+        "mode=0755,size=1m,nr_inodes=4096",
+        &format!("tmpfs on {}", plan.mount_point.display()),
+    )?;
+    drop(host_mp);
+    // Re-open: the old descriptor names the directory under the new mount.
+    let root = mounts::open_path(&plan.mount_point, "root.tmpfs")?;
+    rep.ok("root.tmpfs", false, "tmpfs root, 1 MiB, 4096 inodes");
+
+    for m in &plan.mounts {
+        mount_one(&root, m, rep)?;
+    }
+
+    // Nothing may be created in the root itself.
+    mounts::set_attrs(
+        root.as_raw_fd(),
+        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+        false,
+        "root tmpfs read-only",
+    )?;
+    let flags = mounts::statvfs_flags(&root)?;
+    if flags & libc::ST_RDONLY == 0 {
+        return Err(StepError::new(
+            "root.readonly",
+            "root tmpfs still writable after remount",
+        ));
+    }
+    rep.ok("root.readonly", true, "/ is a read-only tmpfs");
+    Ok(root)
+}
+
+fn mount_one(root: &OwnedFd, m: &MountPlan, rep: &Reporter) -> Result<(), StepError> {
+    let inside = m.inside.display().to_string();
+    match &m.kind {
+        MountKind::Bind {
+            src,
+            recursive,
+            maybe,
+        } => {
+            let tree = match mounts::clone_tree(src, *recursive) {
+                Ok(t) => t,
+                Err(e) if *maybe && e.errno == Some(libc::ENOENT) => {
+                    rep.ok(
+                        "mount.bind",
+                        false,
+                        format!("{inside}: skipped, {} absent (maybe)", src.display()),
+                    );
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            };
+            // The source must be a directory (isolate binds directories).
+            let st = nix::sys::stat::fstat(tree.as_raw_fd())
+                .map_err(|e| StepError::nix("mount.bind", src.display().to_string(), e))?;
+            if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+                return Err(StepError::new(
+                    "mount.bind",
+                    format!("{} is not a directory", src.display()),
+                ));
+            }
+            mounts::set_attrs(tree.as_raw_fd(), m.attrs, true, &inside)?;
+            let target = mounts::make_beneath(root.as_raw_fd(), &m.inside, Leaf::Dir)?;
+            mounts::attach(&tree, &target, &inside)?;
+            verify_attrs(root, &m.inside, m.attrs)?;
+            rep.ok(
+                "mount.bind",
+                true,
+                format!(
+                    "{inside} <- {} ({})",
+                    src.display(),
+                    describe_attrs(m.attrs)
+                ),
+            );
+        }
+        MountKind::Fs { fstype, data } => {
+            let target = mounts::make_beneath(root.as_raw_fd(), &m.inside, Leaf::Dir)?;
+            mounts::mount_fs(fstype, &target, ms_flags(m.attrs), data, &inside)?;
+            verify_attrs(root, &m.inside, m.attrs)?;
+            rep.ok(
+                "mount.fs",
+                true,
+                format!("{inside}: {fstype} {data} ({})", describe_attrs(m.attrs)),
+            );
+        }
+        MountKind::Tmpfs { data } => {
+            let target = mounts::make_beneath(root.as_raw_fd(), &m.inside, Leaf::Dir)?;
+            mounts::mount_fs("tmpfs", &target, ms_flags(m.attrs), data, &inside)?;
+            verify_attrs(root, &m.inside, m.attrs)?;
+            rep.ok(
+                "mount.tmpfs",
+                true,
+                format!("{inside}: tmpfs {data} ({})", describe_attrs(m.attrs)),
+            );
+        }
+        MountKind::MinimalDev => {
+            minimal_dev(root, &m.inside)?;
+            rep.ok(
+                "mount.dev",
+                true,
+                format!("{inside}: read-only tmpfs with {}", DEV_NODES.join(", ")),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Check that the flags we asked for are the ones the kernel reports.
+fn verify_attrs(root: &OwnedFd, inside: &Path, attrs: u64) -> Result<(), StepError> {
+    let fd = mounts::make_beneath(root.as_raw_fd(), inside, Leaf::Dir)?;
+    let f = mounts::statvfs_flags(&fd)?;
+    let want = [
+        (MOUNT_ATTR_RDONLY, libc::ST_RDONLY, "ro"),
+        (MOUNT_ATTR_NOSUID, libc::ST_NOSUID, "nosuid"),
+        (MOUNT_ATTR_NODEV, libc::ST_NODEV, "nodev"),
+        (MOUNT_ATTR_NOEXEC, libc::ST_NOEXEC, "noexec"),
+    ];
+    for (attr, st, name) in want {
+        if attrs & attr != 0 && f & st == 0 {
+            return Err(StepError::new(
+                "mount.verify",
+                format!("{}: {name} asked for but not in effect", inside.display()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn minimal_dev(root: &OwnedFd, inside: &Path) -> Result<(), StepError> {
+    let dev = mounts::make_beneath(root.as_raw_fd(), inside, Leaf::Dir)?;
+    mounts::mount_fs(
+        "tmpfs",
+        &dev,
+        libc::MS_NOSUID | libc::MS_NOEXEC,
+        "mode=0755,size=64k,nr_inodes=64",
+        "/dev tmpfs",
+    )?;
+    drop(dev);
+    let dev = mounts::make_beneath(root.as_raw_fd(), inside, Leaf::Dir)?;
+    for name in DEV_NODES {
+        let src = Path::new("/dev").join(name);
+        let tree = mounts::clone_tree(&src, false)?;
+        mounts::set_attrs(
+            tree.as_raw_fd(),
+            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+            false,
+            &src.display().to_string(),
+        )?;
+        let target = mounts::make_beneath(dev.as_raw_fd(), Path::new(name), Leaf::File)?;
+        mounts::attach(&tree, &target, &format!("/dev/{name}"))?;
+    }
+    for (name, to) in DEV_LINKS {
+        let n = std::ffi::CString::new(*name).expect("no NUL");
+        let t = std::ffi::CString::new(*to).expect("no NUL");
+        // SAFETY: symlinkat with valid strings into our own fresh tmpfs.
+        if unsafe { libc::symlinkat(t.as_ptr(), dev.as_raw_fd(), n.as_ptr()) } < 0 {
+            return Err(StepError::last_os(
+                "mount.dev",
+                format!("/dev/{name} -> {to}"),
+            ));
+        }
+    }
+    // /dev/shm and any other rule below /dev need their mount points before the
+    // tmpfs goes read-only.
+    let _ = mounts::make_beneath(dev.as_raw_fd(), Path::new("shm"), Leaf::Dir)?;
+    mounts::set_attrs(
+        dev.as_raw_fd(),
+        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+        false,
+        "/dev read-only",
+    )?;
+    Ok(())
+}

@@ -1,0 +1,683 @@
+//! isolate-compatible command line, parsed the way GNU getopt_long does it.
+//!
+//! Judge scripts were written against isolate, which uses getopt_long. Its rules are
+//! reproduced exactly here instead of through a generic argument library, because
+//! they differ in ways those scripts rely on:
+//! - options may come in any order, also after `--run`; `--` ends the options;
+//! - a required value may be attached (`-b5`, `--box-id=5`) or be the next word;
+//! - an optional value must be attached (`-p`, `-p10`, `--processes=10`; `-p 10`
+//!   is `-p` followed by the word `10`);
+//! - a long option may be abbreviated to any unambiguous prefix (`--proc=4`);
+//! - short options may be grouped (`-sv`).
+
+use crate::error::Failure;
+use crate::spec::{parse_dir_rule, CgroupChoice, DirArg, EnvRule, Mode, RunSpec, SeccompChoice};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Arg {
+    None,
+    Required,
+    Optional,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Opt {
+    BoxId,
+    Chdir,
+    Cg,
+    CgMem,
+    CgTiming,
+    NoCgTiming,
+    Dir,
+    NoDefaultDirs,
+    Env,
+    FullEnv,
+    Fsize,
+    Stdin,
+    Stack,
+    Meta,
+    Mem,
+    OpenFiles,
+    Stdout,
+    Processes,
+    Quota,
+    Stderr,
+    StderrToStdout,
+    Silent,
+    Time,
+    Verbose,
+    WallTime,
+    ExtraTime,
+    Core,
+    ShareNet,
+    InheritFds,
+    Init,
+    Run,
+    Cleanup,
+    Version,
+    Help,
+    Wait,
+    SpecialFiles,
+    TtyHack,
+    Syscalls,
+    AsUid,
+    AsGid,
+    CheckConfig,
+    PrintCgRoot,
+    Json,
+    Seccomp,
+    Cpus,
+    Cgroup,
+    Check,
+    Config,
+}
+
+/// (long name, short letter, argument kind, option)
+const OPTIONS: &[(&str, Option<char>, Arg, Opt)] = &[
+    ("box-id", Some('b'), Arg::Required, Opt::BoxId),
+    ("chdir", Some('c'), Arg::Required, Opt::Chdir),
+    ("cg", None, Arg::None, Opt::Cg),
+    ("cg-mem", None, Arg::Required, Opt::CgMem),
+    ("cg-timing", None, Arg::None, Opt::CgTiming),
+    ("no-cg-timing", None, Arg::None, Opt::NoCgTiming),
+    ("dir", Some('d'), Arg::Required, Opt::Dir),
+    ("no-default-dirs", Some('D'), Arg::None, Opt::NoDefaultDirs),
+    ("env", Some('E'), Arg::Required, Opt::Env),
+    ("full-env", Some('e'), Arg::None, Opt::FullEnv),
+    ("fsize", Some('f'), Arg::Required, Opt::Fsize),
+    ("stdin", Some('i'), Arg::Required, Opt::Stdin),
+    ("stack", Some('k'), Arg::Required, Opt::Stack),
+    ("meta", Some('M'), Arg::Required, Opt::Meta),
+    ("mem", Some('m'), Arg::Required, Opt::Mem),
+    ("open-files", Some('n'), Arg::Required, Opt::OpenFiles),
+    ("stdout", Some('o'), Arg::Required, Opt::Stdout),
+    ("processes", Some('p'), Arg::Optional, Opt::Processes),
+    ("quota", Some('q'), Arg::Required, Opt::Quota),
+    ("stderr", Some('r'), Arg::Required, Opt::Stderr),
+    ("stderr-to-stdout", None, Arg::None, Opt::StderrToStdout),
+    ("silent", Some('s'), Arg::None, Opt::Silent),
+    ("time", Some('t'), Arg::Required, Opt::Time),
+    ("verbose", Some('v'), Arg::None, Opt::Verbose),
+    ("wall-time", Some('w'), Arg::Required, Opt::WallTime),
+    ("extra-time", Some('x'), Arg::Required, Opt::ExtraTime),
+    ("core", None, Arg::Required, Opt::Core),
+    ("share-net", None, Arg::None, Opt::ShareNet),
+    ("inherit-fds", None, Arg::None, Opt::InheritFds),
+    ("init", None, Arg::None, Opt::Init),
+    ("run", None, Arg::None, Opt::Run),
+    ("cleanup", None, Arg::None, Opt::Cleanup),
+    ("version", None, Arg::None, Opt::Version),
+    ("help", None, Arg::None, Opt::Help),
+    ("wait", None, Arg::None, Opt::Wait),
+    ("special-files", None, Arg::None, Opt::SpecialFiles),
+    ("tty-hack", None, Arg::None, Opt::TtyHack),
+    ("syscalls", None, Arg::Required, Opt::Syscalls),
+    ("as-uid", None, Arg::Required, Opt::AsUid),
+    ("as-gid", None, Arg::Required, Opt::AsGid),
+    ("check-config", None, Arg::None, Opt::CheckConfig),
+    ("print-cg-root", None, Arg::None, Opt::PrintCgRoot),
+    ("json", None, Arg::Required, Opt::Json),
+    ("seccomp", None, Arg::Required, Opt::Seccomp),
+    ("cpus", None, Arg::Required, Opt::Cpus),
+    ("cgroup", None, Arg::Required, Opt::Cgroup),
+    ("check", None, Arg::None, Opt::Check),
+    ("config", None, Arg::Required, Opt::Config),
+];
+
+fn usage(msg: impl Into<String>) -> Failure {
+    Failure::Usage(msg.into())
+}
+
+/// Find a long option by exact name or unambiguous prefix, as getopt_long does.
+fn lookup_long(name: &str) -> Result<(&'static str, Arg, Opt), Failure> {
+    if let Some(&(n, _, a, o)) = OPTIONS.iter().find(|(n, ..)| *n == name) {
+        return Ok((n, a, o));
+    }
+    let matches: Vec<_> = OPTIONS
+        .iter()
+        .filter(|(n, ..)| n.starts_with(name))
+        .collect();
+    match matches.as_slice() {
+        [] => Err(usage(format!("unrecognized option '--{name}'"))),
+        [&(n, _, a, o)] => Ok((n, a, o)),
+        many => {
+            let names: Vec<String> = many.iter().map(|(n, ..)| format!("--{n}")).collect();
+            Err(usage(format!(
+                "option '--{name}' is ambiguous; possibilities: {}",
+                names.join(" ")
+            )))
+        }
+    }
+}
+
+fn lookup_short(c: char) -> Result<(&'static str, Arg, Opt), Failure> {
+    OPTIONS
+        .iter()
+        .find(|(_, s, ..)| *s == Some(c))
+        .map(|&(n, _, a, o)| (n, a, o))
+        .ok_or_else(|| usage(format!("invalid option -- '{c}'")))
+}
+
+/// A non-negative whole number.
+fn parse_uint(name: &str, v: &str) -> Result<u64, Failure> {
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(usage(format!(
+            "invalid value '{v}' for --{name}: expected a whole number"
+        )));
+    }
+    v.parse::<u64>()
+        .map_err(|_| usage(format!("invalid value '{v}' for --{name}: out of range")))
+}
+
+/// A non-negative number of seconds, fractions allowed.
+fn parse_seconds(name: &str, v: &str) -> Result<f64, Failure> {
+    let ok_chars = !v.is_empty()
+        && v.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && v.bytes().filter(|&b| b == b'.').count() <= 1
+        && v != ".";
+    let x: f64 = if ok_chars {
+        v.parse().unwrap_or(f64::NAN)
+    } else {
+        f64::NAN
+    };
+    if !x.is_finite() || !(0.0..=1.0e7).contains(&x) {
+        return Err(usage(format!(
+            "invalid value '{v}' for --{name}: expected seconds"
+        )));
+    }
+    Ok(x)
+}
+
+/// Parse the arguments (without the program name).
+pub fn parse<I, S>(args: I) -> Result<RunSpec, Failure>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    let args: Vec<String> = args.into_iter().map(Into::into).collect();
+    let mut spec = RunSpec::default();
+    let mut mode: Option<Mode> = None;
+    let mut dir_args: Vec<DirArg> = Vec::new();
+    let mut positional: Vec<String> = Vec::new();
+    let mut i = 0;
+
+    while i < args.len() {
+        let a = &args[i];
+        i += 1;
+        if a == "--" {
+            positional.extend(args[i..].iter().cloned());
+            break;
+        }
+        if let Some(body) = a.strip_prefix("--") {
+            let (name, attached) = match body.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_string())),
+                None => (body, None),
+            };
+            let (full, kind, opt) = lookup_long(name)?;
+            let value = match kind {
+                Arg::None => {
+                    if attached.is_some() {
+                        return Err(usage(format!(
+                            "option '--{full}' doesn't allow an argument"
+                        )));
+                    }
+                    None
+                }
+                Arg::Optional => attached,
+                Arg::Required => match attached {
+                    Some(v) => Some(v),
+                    None => {
+                        if i < args.len() {
+                            i += 1;
+                            Some(args[i - 1].clone())
+                        } else {
+                            return Err(usage(format!("option '--{full}' requires an argument")));
+                        }
+                    }
+                },
+            };
+            apply(&mut spec, &mut mode, &mut dir_args, full, opt, value)?;
+        } else if a.len() > 1 && a.starts_with('-') {
+            let chars: Vec<char> = a[1..].chars().collect();
+            let mut j = 0;
+            while j < chars.len() {
+                let c = chars[j];
+                j += 1;
+                let (full, kind, opt) = lookup_short(c)?;
+                let rest: String = chars[j..].iter().collect();
+                let value = match kind {
+                    Arg::None => None,
+                    Arg::Optional => {
+                        j = chars.len();
+                        if rest.is_empty() {
+                            None
+                        } else {
+                            Some(rest)
+                        }
+                    }
+                    Arg::Required => {
+                        j = chars.len();
+                        if !rest.is_empty() {
+                            Some(rest)
+                        } else if i < args.len() {
+                            i += 1;
+                            Some(args[i - 1].clone())
+                        } else {
+                            return Err(usage(format!("option requires an argument -- '{c}'")));
+                        }
+                    }
+                };
+                apply(&mut spec, &mut mode, &mut dir_args, full, opt, value)?;
+            }
+        } else {
+            positional.push(a.clone());
+        }
+    }
+
+    spec.mode = mode.unwrap_or(Mode::Help);
+    spec.dirs = dir_args;
+    spec.program = positional;
+    validate(&spec)?;
+    Ok(spec)
+}
+
+fn validate(spec: &RunSpec) -> Result<(), Failure> {
+    match spec.mode {
+        Mode::Run => {
+            if spec.program.is_empty() {
+                return Err(usage(
+                    "--run needs a program to run: rustbox --run -- PROGRAM [ARGS]",
+                ));
+            }
+        }
+        _ => {
+            if !spec.program.is_empty() {
+                return Err(usage(format!(
+                    "unexpected argument '{}' (a program is only taken by --run)",
+                    spec.program[0]
+                )));
+            }
+        }
+    }
+    if let Some(c) = &spec.chdir {
+        crate::spec::normalize_inside(c).map_err(|e| usage(format!("--chdir: {e}")))?;
+    }
+    Ok(())
+}
+
+fn set_mode(mode: &mut Option<Mode>, m: Mode) -> Result<(), Failure> {
+    match mode {
+        Some(old) if *old != m => Err(usage("only one of --init, --run, --cleanup, --version, --help, --check, --check-config, --print-cg-root may be given")),
+        _ => {
+            *mode = Some(m);
+            Ok(())
+        }
+    }
+}
+
+fn apply(
+    spec: &mut RunSpec,
+    mode: &mut Option<Mode>,
+    dirs: &mut Vec<DirArg>,
+    name: &str,
+    opt: Opt,
+    value: Option<String>,
+) -> Result<(), Failure> {
+    // Options with Arg::Required always carry a value here.
+    let v = || value.clone().unwrap_or_default();
+    let l = &mut spec.limits;
+    match opt {
+        Opt::BoxId => {
+            let n = parse_uint(name, &v())?;
+            spec.box_id =
+                u32::try_from(n).map_err(|_| usage(format!("box id {n} out of range")))?;
+        }
+        Opt::Chdir => spec.chdir = Some(v()),
+        Opt::Cg => spec.cg = true,
+        Opt::CgMem => l.cg_mem_kb = Some(parse_uint(name, &v())?),
+        Opt::CgTiming => spec.cg_timing = Some(true),
+        Opt::NoCgTiming => spec.cg_timing = Some(false),
+        Opt::Dir => {
+            let r = parse_dir_rule(&v()).map_err(usage)?;
+            dirs.push(r);
+        }
+        Opt::NoDefaultDirs => spec.no_default_dirs = true,
+        Opt::Env => spec.env.push(parse_env(&v())?),
+        Opt::FullEnv => spec.full_env = true,
+        Opt::Fsize => l.fsize_kb = Some(parse_uint(name, &v())?),
+        Opt::Stdin => spec.io.stdin = Some(v()),
+        Opt::Stack => l.stack_kb = Some(parse_uint(name, &v())?),
+        Opt::Meta => spec.meta = Some(PathBuf::from(v())),
+        Opt::Mem => l.mem_kb = Some(parse_uint(name, &v())?),
+        Opt::OpenFiles => l.open_files = Some(parse_uint(name, &v())?),
+        Opt::Stdout => spec.io.stdout = Some(v()),
+        Opt::Processes => {
+            l.processes = match &value {
+                None => None,
+                Some(s) => Some(parse_uint(name, s)?),
+            }
+        }
+        Opt::Quota => {
+            let s = v();
+            let (b, n) = s.split_once(',').ok_or_else(|| {
+                usage(format!(
+                    "invalid value '{s}' for --quota: expected BLOCKS,INODES"
+                ))
+            })?;
+            l.quota = Some((parse_uint(name, b)?, parse_uint(name, n)?));
+        }
+        Opt::Stderr => spec.io.stderr = Some(v()),
+        Opt::StderrToStdout => spec.io.stderr_to_stdout = true,
+        Opt::Silent => spec.silent = true,
+        Opt::Time => l.time = Some(parse_seconds(name, &v())?),
+        Opt::Verbose => spec.verbose += 1,
+        Opt::WallTime => l.wall_time = Some(parse_seconds(name, &v())?),
+        Opt::ExtraTime => l.extra_time = parse_seconds(name, &v())?,
+        Opt::Core => l.core_kb = parse_uint(name, &v())?,
+        Opt::ShareNet => spec.share_net = true,
+        Opt::InheritFds => spec.inherit_fds = true,
+        Opt::Init => set_mode(mode, Mode::Init)?,
+        Opt::Run => set_mode(mode, Mode::Run)?,
+        Opt::Cleanup => set_mode(mode, Mode::Cleanup)?,
+        Opt::Version => set_mode(mode, Mode::Version)?,
+        Opt::Help => set_mode(mode, Mode::Help)?,
+        Opt::CheckConfig => set_mode(mode, Mode::CheckConfig)?,
+        Opt::PrintCgRoot => set_mode(mode, Mode::PrintCgRoot)?,
+        Opt::Check => set_mode(mode, Mode::Check)?,
+        Opt::Wait => spec.wait = true,
+        Opt::SpecialFiles => spec.special_files = true,
+        Opt::TtyHack => spec.tty_hack = true,
+        Opt::Syscalls => {
+            let n = parse_uint(name, &v())?;
+            if n > u64::from(crate::spec::syscall_flags::ALL) {
+                return Err(usage(format!(
+                    "invalid value '{n}' for --syscalls: unknown flag bits"
+                )));
+            }
+            spec.syscalls = n as u32;
+        }
+        Opt::AsUid => spec.as_uid = Some(parse_id(name, &v())?),
+        Opt::AsGid => spec.as_gid = Some(parse_id(name, &v())?),
+        Opt::Json => spec.json = Some(PathBuf::from(v())),
+        Opt::Seccomp => {
+            spec.seccomp = match v().as_str() {
+                "default" => SeccompChoice::Default,
+                "off" => SeccompChoice::Off,
+                "" => return Err(usage("--seccomp needs default, off or a FILE")),
+                f => SeccompChoice::File(PathBuf::from(f)),
+            }
+        }
+        Opt::Cpus => {
+            let c = parse_seconds(name, &v())?;
+            if c <= 0.0 {
+                return Err(usage("--cpus must be greater than 0"));
+            }
+            spec.cpus = Some(c);
+        }
+        Opt::Cgroup => {
+            spec.cgroup = match v().as_str() {
+                "auto" => CgroupChoice::Auto,
+                "v1" => CgroupChoice::V1,
+                "v2" => CgroupChoice::V2,
+                o => {
+                    return Err(usage(format!(
+                        "invalid value '{o}' for --cgroup: expected auto, v1 or v2"
+                    )))
+                }
+            }
+        }
+        Opt::Config => spec.config = Some(PathBuf::from(v())),
+    }
+    Ok(())
+}
+
+fn parse_id(name: &str, v: &str) -> Result<u32, Failure> {
+    let n = parse_uint(name, v)?;
+    u32::try_from(n).map_err(|_| usage(format!("invalid value '{v}' for --{name}: out of range")))
+}
+
+fn parse_env(s: &str) -> Result<EnvRule, Failure> {
+    let rule = match s.split_once('=') {
+        Some((k, "")) => EnvRule::Unset(k.to_string()),
+        Some((k, val)) => EnvRule::Set(k.to_string(), val.to_string()),
+        None => EnvRule::Inherit(s.to_string()),
+    };
+    let key = match &rule {
+        EnvRule::Unset(k) | EnvRule::Set(k, _) | EnvRule::Inherit(k) => k,
+    };
+    if key.is_empty() || key.contains('\0') {
+        return Err(usage(format!("invalid --env rule '{s}'")));
+    }
+    Ok(rule)
+}
+
+pub const HELP: &str = "\
+Usage: rustbox [OPTIONS] --init
+       rustbox [OPTIONS] --run -- PROGRAM [ARGS...]
+       rustbox [OPTIONS] --cleanup
+       rustbox --version | --help | --check | --check-config
+
+An isolate-compatible sandbox. Options (isolate's names and units):
+-b, --box-id=ID          box to use (default 0)
+-c, --chdir=DIR          working directory inside the box (default /box)
+-d, --dir=IN[=OUT][:OPT] directory rule; OPT: rw,dev,noexec,maybe,fs,tmp,norec
+-D, --no-default-dirs    do not add the default directory rules
+-E, --env=VAR[=VAL]      inherit VAR, set it, or (VAR=) remove it
+-e, --full-env           inherit the whole environment
+-f, --fsize=KB           file size limit
+-i, --stdin=FILE         standard input, a path inside the box
+-k, --stack=KB           stack size limit (default unlimited)
+-M, --meta=FILE          write isolate's meta file
+-m, --mem=KB             address space limit per process
+-n, --open-files=N       open files limit (default 1024)
+-o, --stdout=FILE        standard output, a path inside the box
+-p, --processes[=N]      process limit (default 1; without N unlimited)
+-q, --quota=BLK,INO      disk quota
+-r, --stderr=FILE        standard error, a path inside the box
+    --stderr-to-stdout   send standard error to standard output
+-s, --silent             print no status line
+-t, --time=SEC           CPU time limit
+-v, --verbose            more messages
+-w, --wall-time=SEC      wall-clock time limit
+-x, --extra-time=SEC     extra CPU time before the kill
+    --core=KB            core file size limit (default 0)
+    --share-net          keep the host's network namespace
+    --inherit-fds        keep file descriptors other than 0, 1, 2
+    --syscalls=FLAGS     block: 1 keyrings, 2 AF_VSOCK, 4 inode locks, 8 io_uring,
+                         16 other architectures (default 31, all blocked)
+    --cg, --cg-mem=KB    cgroup mode and whole-box memory limit
+    --wait               wait for a busy box instead of failing
+rustbox additions:
+    --json=FILE          write the JSON evidence document
+    --seccomp=default|off|FILE
+    --cpus=N             CPU bandwidth of the box (cgroup cpu.max)
+    --cgroup=auto|v1|v2  cgroup backend
+    --check              report what this host supports, as JSON
+Exit status: 0 the program succeeded, 1 it failed (RE, SG, TO), 2 rustbox failed (XX).
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Result<RunSpec, Failure> {
+        parse(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn modes_and_box_id() {
+        let s = p(&["--init", "-b", "7"]).unwrap();
+        assert_eq!(s.mode, Mode::Init);
+        assert_eq!(s.box_id, 7);
+        let s = p(&["--box-id=12", "--cleanup"]).unwrap();
+        assert_eq!((s.mode, s.box_id), (Mode::Cleanup, 12));
+        let s = p(&["-b65999", "--init"]).unwrap();
+        assert_eq!(s.box_id, 65999);
+        assert!(p(&["--init", "--run", "--", "x"]).is_err());
+    }
+
+    #[test]
+    fn options_after_run_and_program_args_kept_verbatim() {
+        let s = p(&[
+            "--run",
+            "-b",
+            "3",
+            "-t",
+            "1.5",
+            "--",
+            "/bin/echo",
+            "-n",
+            "--time=9",
+        ])
+        .unwrap();
+        assert_eq!(s.mode, Mode::Run);
+        assert_eq!(s.box_id, 3);
+        assert_eq!(s.limits.time, Some(1.5));
+        assert_eq!(s.program, vec!["/bin/echo", "-n", "--time=9"]);
+    }
+
+    #[test]
+    fn optional_processes_value() {
+        assert_eq!(p(&["--init"]).unwrap().limits.processes, Some(1));
+        assert_eq!(p(&["--init", "-p"]).unwrap().limits.processes, None);
+        assert_eq!(p(&["--init", "-p10"]).unwrap().limits.processes, Some(10));
+        assert_eq!(
+            p(&["--init", "--processes=60"]).unwrap().limits.processes,
+            Some(60)
+        );
+        assert_eq!(
+            p(&["--init", "--processes"]).unwrap().limits.processes,
+            None
+        );
+        // GNU getopt: "-p 10" is -p without a value, then a positional word.
+        let e = p(&["--init", "-p", "10"]).unwrap_err();
+        assert!(e.to_string().contains("unexpected argument '10'"), "{e}");
+    }
+
+    #[test]
+    fn grouped_shorts_and_abbreviations() {
+        let s = p(&["--init", "-sv", "-vb4"]).unwrap();
+        assert!(s.silent);
+        assert_eq!(s.verbose, 2);
+        assert_eq!(s.box_id, 4);
+        let s = p(&["--init", "--wall=3", "--proc=5"]).unwrap();
+        assert_eq!(s.limits.wall_time, Some(3.0));
+        assert_eq!(s.limits.processes, Some(5));
+        // --c is ambiguous (chdir, cg, cg-mem, ...).
+        assert!(p(&["--init", "--c=1"])
+            .unwrap_err()
+            .to_string()
+            .contains("ambiguous"));
+    }
+
+    #[test]
+    fn judge0_command_line() {
+        let s = p(&[
+            "--cg",
+            "-s",
+            "-b",
+            "17",
+            "-M",
+            "/var/m/metadata.txt",
+            "--stderr-to-stdout",
+            "-t",
+            "5.0",
+            "-x",
+            "1.0",
+            "-w",
+            "10.0",
+            "-k",
+            "128000",
+            "-p60",
+            "--cg-timing",
+            "--cg-mem=128000",
+            "-f",
+            "1024",
+            "-E",
+            "HOME=/tmp",
+            "-E",
+            "PATH=/usr/bin:/bin",
+            "-d",
+            "/etc:noexec",
+            "--run",
+            "--",
+            "/bin/bash",
+            "run.sh",
+        ])
+        .unwrap();
+        assert!(s.cg && s.silent && s.io.stderr_to_stdout);
+        assert_eq!(s.limits.processes, Some(60));
+        assert_eq!(s.limits.cg_mem_kb, Some(128000));
+        assert_eq!(s.limits.stack_kb, Some(128000));
+        assert_eq!(s.limits.extra_time, 1.0);
+        assert_eq!(s.cg_timing, Some(true));
+        assert_eq!(s.env[0], EnvRule::Set("HOME".into(), "/tmp".into()));
+        assert!(s.dirs[0].1.as_ref().unwrap().flags.noexec);
+        assert_eq!(s.program, vec!["/bin/bash", "run.sh"]);
+    }
+
+    #[test]
+    fn cms_command_line() {
+        let s = p(&[
+            "--cg",
+            "--box-id=65999",
+            "--chdir=/tmp",
+            "--dir=/tmp=/var/cms/home:rw",
+            "--dir=/dev/shm:tmp",
+            "--dir=/etc/alternatives=/etc/alternatives",
+            "--env=HOME=/tmp",
+            "--fsize=1048576",
+            "--stdin=/tmp/input.txt",
+            "--stack=262144",
+            "--cg-mem=262144",
+            "--stdout=/tmp/stdout.txt",
+            "--processes=1000",
+            "--stderr=/tmp/stderr.txt",
+            "--time=1.0",
+            "--wall-time=3.0",
+            "--meta=/var/cms/run.meta",
+            "--run",
+            "--",
+            "/tmp/prog",
+        ])
+        .unwrap();
+        assert_eq!(s.box_id, 65999);
+        assert_eq!(s.dirs.len(), 3);
+        assert_eq!(s.io.stdin.as_deref(), Some("/tmp/input.txt"));
+        assert_eq!(s.limits.processes, Some(1000));
+    }
+
+    #[test]
+    fn bad_input_is_refused() {
+        assert!(p(&["--bogus"]).is_err());
+        assert!(p(&["-Z"]).is_err());
+        assert!(p(&["--init", "-t", "1x"]).is_err());
+        assert!(p(&["--init", "-t", "-1"]).is_err());
+        assert!(p(&["--init", "-m", "10.5"]).is_err());
+        assert!(p(&["--init", "-b", "-3"]).is_err());
+        assert!(p(&["--init", "-b"]).is_err());
+        assert!(p(&["--run"]).is_err());
+        assert!(p(&["--run", "--",]).is_err());
+        assert!(p(&["--init", "--dir=/a/../b"]).is_err());
+        assert!(p(&["--init", "--dir=/a=rel"]).is_err());
+        assert!(p(&["--init", "--run=3", "--", "x"]).is_err());
+        assert!(p(&["--init", "--syscalls=64"]).is_err());
+        assert!(p(&["--init", "--chdir=/a/../.."]).is_err());
+        assert!(p(&["--init", "-E", "=x"]).is_err());
+    }
+
+    #[test]
+    fn env_rules() {
+        let s = p(&["--init", "-E", "A", "-E", "B=1", "-E", "C=", "-e"]).unwrap();
+        assert!(s.full_env);
+        assert_eq!(
+            s.env,
+            vec![
+                EnvRule::Inherit("A".into()),
+                EnvRule::Set("B".into(), "1".into()),
+                EnvRule::Unset("C".into())
+            ]
+        );
+    }
+}

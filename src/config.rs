@@ -1,0 +1,170 @@
+//! System configuration: `/etc/rustbox/config`, isolate's `key = value` format and key
+//! names, with built-in defaults so that no file is needed.
+
+use crate::error::StepError;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/rustbox/config";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Where boxes live: `<box_root>/<id>/box`.
+    pub box_root: PathBuf,
+    /// Where per-box lock files live.
+    pub lock_root: PathBuf,
+    /// The cgroup subtree rustbox owns, relative to each hierarchy's mount point.
+    pub cg_root: String,
+    pub first_uid: u32,
+    pub first_gid: u32,
+    pub num_boxes: u32,
+    /// Only root may `--init` a box.
+    pub restricted_init: bool,
+    /// Per-box cpuset: `box<N>.cpus = 0-1`.
+    pub box_cpus: BTreeMap<u32, String>,
+    /// Per-box memory nodes: `box<N>.mems = 0`.
+    pub box_mems: BTreeMap<u32, String>,
+    /// The file this came from, if any.
+    pub source: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            box_root: PathBuf::from("/var/local/lib/rustbox"),
+            lock_root: PathBuf::from("/run/rustbox/locks"),
+            cg_root: "rustbox".into(),
+            first_uid: 60000,
+            first_gid: 60000,
+            // CMS uses box ids up to 65999.
+            num_boxes: 66000,
+            restricted_init: false,
+            box_cpus: BTreeMap::new(),
+            box_mems: BTreeMap::new(),
+            source: None,
+        }
+    }
+}
+
+impl Config {
+    /// Load `path` if it exists; the defaults if it does not.
+    pub fn load(path: &Path) -> Result<Config, StepError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let mut c = Config::parse(&text)
+                    .map_err(|e| StepError::new("config", format!("{}: {e}", path.display())))?;
+                c.source = Some(path.to_path_buf());
+                Ok(c)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(e) => Err(StepError::io("config", path.display().to_string(), &e)),
+        }
+    }
+
+    /// Parse the text of a config file.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let mut c = Config::default();
+        for (n, raw) in text.lines().enumerate() {
+            let line = raw.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let (k, v) = line
+                .split_once('=')
+                .ok_or_else(|| format!("line {}: expected 'key = value'", n + 1))?;
+            let (k, v) = (k.trim(), v.trim());
+            let num = |v: &str| -> Result<u32, String> {
+                v.parse::<u32>()
+                    .map_err(|_| format!("line {}: '{v}' is not a whole number", n + 1))
+            };
+            let abs = |v: &str| -> Result<PathBuf, String> {
+                if v.starts_with('/') && !v.split('/').any(|c| c == "..") {
+                    Ok(PathBuf::from(v))
+                } else {
+                    Err(format!("line {}: '{v}' is not an absolute path", n + 1))
+                }
+            };
+            match k {
+                "box_root" => c.box_root = abs(v)?,
+                "lock_root" => c.lock_root = abs(v)?,
+                "cg_root" => {
+                    let r = v.trim_matches('/');
+                    if r.is_empty() || r.split('/').any(|c| c == ".." || c == ".") {
+                        return Err(format!("line {}: bad cg_root '{v}'", n + 1));
+                    }
+                    c.cg_root = r.to_string();
+                }
+                "first_uid" => c.first_uid = num(v)?,
+                "first_gid" => c.first_gid = num(v)?,
+                "num_boxes" => c.num_boxes = num(v)?,
+                "restricted_init" => c.restricted_init = num(v)? != 0,
+                _ => {
+                    let per_box = k
+                        .strip_prefix("box")
+                        .and_then(|r| r.split_once('.'))
+                        .and_then(|(id, key)| id.parse::<u32>().ok().map(|id| (id, key)));
+                    match per_box {
+                        Some((id, "cpus")) => {
+                            c.box_cpus.insert(id, v.to_string());
+                        }
+                        Some((id, "mems" | "node")) => {
+                            c.box_mems.insert(id, v.to_string());
+                        }
+                        _ => return Err(format!("line {}: unknown key '{k}'", n + 1)),
+                    }
+                }
+            }
+        }
+        if c.first_uid == 0 || c.first_gid == 0 {
+            return Err("first_uid and first_gid must not be 0".into());
+        }
+        if u64::from(c.first_uid) + u64::from(c.num_boxes) > u64::from(u32::MAX - 1)
+            || u64::from(c.first_gid) + u64::from(c.num_boxes) > u64::from(u32::MAX - 1)
+        {
+            return Err("first_uid/first_gid + num_boxes overflows the id space".into());
+        }
+        Ok(c)
+    }
+
+    /// The uid and gid box `id` runs as.
+    pub fn box_ids(&self, id: u32) -> (u32, u32) {
+        (self.first_uid + id, self.first_gid + id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_without_file() {
+        let c = Config::load(Path::new("/nonexistent/rustbox/config")).unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.box_ids(5), (60005, 60005));
+    }
+
+    #[test]
+    fn parses_isolate_keys() {
+        let c = Config::parse(
+            "# comment\nbox_root = /srv/boxes\nlock_root=/run/x\ncg_root = /rb/\nfirst_uid = 70000\n\
+             first_gid = 71000\nnum_boxes = 10\nrestricted_init = 1\nbox3.cpus = 0-1\nbox3.node = 0\n",
+        )
+        .unwrap();
+        assert_eq!(c.box_root, PathBuf::from("/srv/boxes"));
+        assert_eq!(c.cg_root, "rb");
+        assert_eq!(c.box_ids(2), (70002, 71002));
+        assert!(c.restricted_init);
+        assert_eq!(c.box_cpus.get(&3).map(String::as_str), Some("0-1"));
+        assert_eq!(c.box_mems.get(&3).map(String::as_str), Some("0"));
+    }
+
+    #[test]
+    fn refuses_bad_files() {
+        assert!(Config::parse("box_root = relative").is_err());
+        assert!(Config::parse("first_uid = x").is_err());
+        assert!(Config::parse("frobnicate = 1").is_err());
+        assert!(Config::parse("first_uid = 0").is_err());
+        assert!(Config::parse("novalue").is_err());
+        assert!(Config::parse("cg_root = ../x").is_err());
+    }
+}

@@ -1,0 +1,20 @@
+//! rustbox: an isolate-compatible sandbox for running untrusted programs.
+//!
+//! See `DESIGN.md` in the shared folder and `docs/` for the contracts; the modules
+//! follow its architecture section.
+
+pub mod boxes;
+pub mod chain;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod evidence;
+pub mod fsutil;
+pub mod plan;
+pub mod procfs;
+pub mod run;
+pub mod spec;
+pub mod supervisor;
+pub mod verdict;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,190 @@
+//! rustbox: parse, dispatch, map errors to exit codes. Everything else is in the
+//! library.
+
+use rustbox::boxes::{self, BoxPaths};
+use rustbox::config::{Config, DEFAULT_CONFIG_PATH};
+use rustbox::error::Failure;
+use rustbox::spec::{CgroupChoice, Mode, RunSpec, SeccompChoice};
+use rustbox::{cli, run};
+use std::ffi::OsString;
+use std::process::exit;
+
+fn fail(msg: impl std::fmt::Display) -> ! {
+    eprintln!("rustbox: {msg}");
+    exit(2);
+}
+
+/// Options parsed but not enforced yet are refused, never silently ignored.
+fn refuse_unenforced(spec: &RunSpec) -> Result<(), Failure> {
+    let l = &spec.limits;
+    let mut not_yet: Vec<&str> = Vec::new();
+    if spec.cg {
+        not_yet.push("--cg");
+    }
+    if l.cg_mem_kb.is_some() {
+        not_yet.push("--cg-mem");
+    }
+    if spec.cg_timing == Some(true) {
+        not_yet.push("--cg-timing");
+    }
+    if l.quota.is_some() {
+        not_yet.push("--quota");
+    }
+    if spec.cpus.is_some() {
+        not_yet.push("--cpus");
+    }
+    if spec.cgroup != CgroupChoice::Auto {
+        not_yet.push("--cgroup");
+    }
+    if let SeccompChoice::File(_) = spec.seccomp {
+        not_yet.push("--seccomp=FILE");
+    }
+    if spec.seccomp == SeccompChoice::Off {
+        not_yet.push("--seccomp=off");
+    }
+    if spec.tty_hack {
+        not_yet.push("--tty-hack");
+    }
+    if spec.as_uid.is_some() || spec.as_gid.is_some() {
+        not_yet.push("--as-uid/--as-gid");
+    }
+    if spec.mode == Mode::PrintCgRoot {
+        not_yet.push("--print-cg-root");
+    }
+    if not_yet.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Usage(format!(
+            "{} not supported by this build yet; refusing to run with weaker isolation than asked",
+            not_yet.join(", ")
+        )))
+    }
+}
+
+fn load_config(spec: &RunSpec) -> Config {
+    let path = match &spec.config {
+        Some(p) => {
+            // A test config may be chosen only by a real root caller: a setuid
+            // binary never lets an ordinary user pick its configuration.
+            if !nix::unistd::getuid().is_root() {
+                fail("--config: only root may choose the configuration file");
+            }
+            p.clone()
+        }
+        None => DEFAULT_CONFIG_PATH.into(),
+    };
+    Config::load(&path).unwrap_or_else(|e| fail(e))
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    // Read before anything else: -e and -E take variables from here.
+    let caller_env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    let spec = match cli::parse(args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("rustbox: {e}");
+            eprintln!("Try 'rustbox --help' for more information.");
+            exit(2);
+        }
+    };
+    match spec.mode {
+        Mode::Help => {
+            print!("{}", cli::HELP);
+            return;
+        }
+        Mode::Version => {
+            println!("rustbox {}", rustbox::VERSION);
+            println!(
+                "isolate-compatible command line; evidence schema {}",
+                rustbox::verdict::SCHEMA
+            );
+            return;
+        }
+        _ => {}
+    }
+    if let Err(e) = refuse_unenforced(&spec) {
+        fail(e);
+    }
+    if !nix::unistd::geteuid().is_root() {
+        fail("must be started as root (install it setuid root with 'make install')");
+    }
+    let cfg = load_config(&spec);
+    if spec.mode == Mode::CheckConfig || spec.mode == Mode::Check {
+        check(&cfg);
+        return;
+    }
+    if let Err(e) = boxes::check_id(&cfg, spec.box_id) {
+        fail(e);
+    }
+    let paths = BoxPaths::new(&cfg, spec.box_id);
+    let caller = (
+        nix::unistd::getuid().as_raw(),
+        nix::unistd::getgid().as_raw(),
+    );
+    match spec.mode {
+        Mode::Init => match boxes::init(&cfg, &paths, caller, spec.wait) {
+            Ok(dir) => println!("{}", dir.display()),
+            Err(e) => fail(e),
+        },
+        Mode::Cleanup => {
+            if let Err(e) = boxes::cleanup(&cfg, &paths, spec.wait) {
+                fail(e);
+            }
+        }
+        Mode::Run => do_run(&spec, &cfg, &caller_env),
+        _ => unreachable!("handled above"),
+    }
+}
+
+fn do_run(spec: &RunSpec, cfg: &Config, caller_env: &[(OsString, OsString)]) {
+    let mut outputs = match run::Outputs::open(spec) {
+        Ok(o) => o,
+        Err(e) => fail(e),
+    };
+    let outcome = run::run(spec, cfg, caller_env);
+    let write = run::write_outputs(&mut outputs, &outcome);
+    let code = outcome.verdict.exit_status();
+    if code == 2 {
+        eprintln!("rustbox: {}", outcome.verdict.message);
+    } else if !spec.silent {
+        eprintln!("{}", run::status_line(&outcome));
+    }
+    if let Err(e) = write {
+        fail(e);
+    }
+    exit(code);
+}
+
+/// `--check` / `--check-config`: what this host supports, as JSON.
+fn check(cfg: &Config) {
+    let ns = |n: &str| std::path::Path::new(&format!("/proc/self/ns/{n}")).exists();
+    let report = serde_json::json!({
+        "rustbox_version": rustbox::VERSION,
+        "kernel": rustbox::evidence::kernel_release(),
+        "config": cfg.source.as_ref().map(|p| p.display().to_string()),
+        "box_root": cfg.box_root,
+        "lock_root": cfg.lock_root,
+        "first_uid": cfg.first_uid,
+        "first_gid": cfg.first_gid,
+        "num_boxes": cfg.num_boxes,
+        "namespaces": {
+            "mnt": ns("mnt"), "pid": ns("pid"), "ipc": ns("ipc"),
+            "uts": ns("uts"), "net": ns("net"), "cgroup": ns("cgroup"),
+        },
+    });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&report).unwrap_or_default()
+    );
+    let all = ["mnt", "pid", "ipc", "uts", "net", "cgroup"]
+        .iter()
+        .all(|n| ns(n));
+    if !all {
+        eprintln!("rustbox: this kernel lacks a namespace rustbox needs");
+        exit(2);
+    }
+}

@@ -1,0 +1,299 @@
+//! From a validated RunSpec to the chain's ContainPlan: mount list, streams,
+//! resource limits, environment, argv, seccomp programs. Done in the supervisor,
+//! before the child exists, so the child only executes decisions already made.
+
+use crate::boxes::BoxPaths;
+use crate::chain::mounts::{
+    MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY,
+};
+use crate::chain::root::{MountKind, MountPlan, RootPlan};
+use crate::chain::stdio::StdioPlan;
+use crate::chain::{seccomp, ContainPlan};
+use crate::config::Config;
+use crate::error::StepError;
+use crate::spec::{default_dir_rules, merge_rules, DirRule, EnvRule, RunSpec, Source};
+use std::ffi::{CString, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
+/// Size and inode limits of fresh tmpfs mounts (`tmp` rules, /dev/shm).
+pub const TMPFS_LIMITS: &str = "size=256m,nr_inodes=16384";
+
+fn cstring(s: &[u8], what: &str) -> Result<CString, StepError> {
+    CString::new(s).map_err(|_| StepError::new("plan", format!("{what} contains a NUL byte")))
+}
+
+/// The mount plan for the box's rules.
+pub fn mounts(spec: &RunSpec, paths: &BoxPaths, uid: u32, gid: u32) -> Vec<MountPlan> {
+    let defaults = if spec.no_default_dirs {
+        Vec::new()
+    } else {
+        default_dir_rules(&paths.workspace, &paths.tmp)
+    };
+    merge_rules(defaults, &spec.dirs)
+        .into_iter()
+        .map(|r| mount_of(&r, uid, gid))
+        .collect()
+}
+
+fn mount_of(r: &DirRule, uid: u32, gid: u32) -> MountPlan {
+    let mut attrs = MOUNT_ATTR_NOSUID;
+    if !r.flags.rw {
+        attrs |= MOUNT_ATTR_RDONLY;
+    }
+    if !r.flags.dev {
+        attrs |= MOUNT_ATTR_NODEV;
+    }
+    if r.flags.noexec {
+        attrs |= MOUNT_ATTR_NOEXEC;
+    }
+    let kind = match &r.source {
+        Source::Bind(src) => MountKind::Bind {
+            src: src.clone(),
+            recursive: !r.flags.norec,
+            maybe: r.flags.maybe,
+        },
+        Source::Fs(t) => MountKind::Fs {
+            fstype: t.clone(),
+            // Only the box's own processes exist in its pid namespace; hiding those
+            // of other uids hides the root-owned proxy (pid 1) from the program.
+            data: if t == "proc" {
+                "hidepid=invisible".into()
+            } else {
+                String::new()
+            },
+        },
+        Source::Tmp => MountKind::Tmpfs {
+            data: format!("mode=0700,uid={uid},gid={gid},{TMPFS_LIMITS}"),
+        },
+        Source::MinimalDev => MountKind::MinimalDev,
+    };
+    MountPlan {
+        inside: r.inside.clone(),
+        kind,
+        attrs,
+    }
+}
+
+/// The environment: empty, or the caller's with -e; then LIBC_FATAL_STDERR_=1;
+/// then the -E rules in order.
+pub fn environment(spec: &RunSpec, caller: &[(OsString, OsString)]) -> Vec<(OsString, OsString)> {
+    let mut env: Vec<(OsString, OsString)> = if spec.full_env {
+        caller.to_vec()
+    } else {
+        Vec::new()
+    };
+    let set = |env: &mut Vec<(OsString, OsString)>, k: &str, v: Option<OsString>| {
+        env.retain(|(kk, _)| kk != k);
+        if let Some(v) = v {
+            env.push((k.into(), v));
+        }
+    };
+    set(&mut env, "LIBC_FATAL_STDERR_", Some("1".into()));
+    for r in &spec.env {
+        match r {
+            EnvRule::Set(k, v) => set(&mut env, k, Some(v.into())),
+            EnvRule::Unset(k) => set(&mut env, k, None),
+            EnvRule::Inherit(k) => {
+                let v = caller
+                    .iter()
+                    .find(|(kk, _)| kk == k.as_str())
+                    .map(|(_, v)| v.clone());
+                set(&mut env, k, v);
+            }
+        }
+    }
+    env
+}
+
+/// isolate's resource limits, plus an RLIMIT_CPU backstop when -t is given.
+pub fn rlimits(spec: &RunSpec) -> crate::chain::rlimits::RlimitPlan {
+    let l = &spec.limits;
+    let inf = libc::RLIM_INFINITY;
+    let mut v = Vec::new();
+    if let Some(m) = l.mem_kb.filter(|&m| m > 0) {
+        v.push((libc::RLIMIT_AS, m.saturating_mul(1024), "RLIMIT_AS"));
+    }
+    if let Some(f) = l.fsize_kb.filter(|&f| f > 0) {
+        v.push((libc::RLIMIT_FSIZE, f.saturating_mul(1024), "RLIMIT_FSIZE"));
+    }
+    if let Some(n) = l.open_files.filter(|&n| n > 0) {
+        v.push((libc::RLIMIT_NOFILE, n, "RLIMIT_NOFILE"));
+    }
+    let stack = l
+        .stack_kb
+        .filter(|&k| k > 0)
+        .map_or(inf, |k| k.saturating_mul(1024));
+    v.push((libc::RLIMIT_STACK, stack, "RLIMIT_STACK"));
+    v.push((libc::RLIMIT_MEMLOCK, 0, "RLIMIT_MEMLOCK"));
+    v.push((
+        libc::RLIMIT_CORE,
+        l.core_kb.saturating_mul(1024),
+        "RLIMIT_CORE",
+    ));
+    if let Some(p) = l.processes.filter(|&p| p > 0) {
+        v.push((libc::RLIMIT_NPROC, p, "RLIMIT_NPROC"));
+    }
+    if let Some(t) = l.time {
+        // A backstop only: the supervisor kills at max(-t, -x) over the whole tree.
+        let secs = t.max(l.extra_time).ceil() as u64 + 1;
+        v.push((libc::RLIMIT_CPU, secs, "RLIMIT_CPU"));
+    }
+    v
+}
+
+fn last_cap() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(63)
+}
+
+/// The whole plan.
+pub fn build(
+    spec: &RunSpec,
+    cfg: &Config,
+    paths: &BoxPaths,
+    caller_env: &[(OsString, OsString)],
+) -> Result<ContainPlan, StepError> {
+    let (uid, gid) = cfg.box_ids(paths.id);
+    let opt = |s: &Option<String>, what: &str| -> Result<Option<CString>, StepError> {
+        s.as_ref().map(|p| cstring(p.as_bytes(), what)).transpose()
+    };
+    let stdio = StdioPlan {
+        stdin: opt(&spec.io.stdin, "--stdin")?,
+        stdout: opt(&spec.io.stdout, "--stdout")?,
+        stderr: opt(&spec.io.stderr, "--stderr")?,
+        stderr_to_stdout: spec.io.stderr_to_stdout,
+        chdir: cstring(
+            spec.chdir.as_deref().unwrap_or("/box").as_bytes(),
+            "--chdir",
+        )?,
+    };
+    let env = environment(spec, caller_env)
+        .into_iter()
+        .map(|(k, v)| {
+            let mut kv = k.into_vec();
+            kv.push(b'=');
+            kv.extend(v.as_bytes());
+            cstring(&kv, "an environment variable")
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let argv = spec
+        .program
+        .iter()
+        .map(|a| cstring(a.as_bytes(), "an argument"))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ContainPlan {
+        root: RootPlan {
+            mount_point: paths.root_mnt.clone(),
+            mounts: mounts(spec, paths, uid, gid),
+        },
+        share_net: spec.share_net,
+        uid,
+        gid,
+        stdio,
+        rlimits: rlimits(spec),
+        env,
+        program: argv[0].clone(),
+        argv,
+        inherit_fds: spec.inherit_fds,
+        seccomp: seccomp::build(spec.syscalls)?,
+        seccomp_desc: seccomp::describe(spec.syscalls),
+        last_cap: last_cap(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(args: &[&str]) -> RunSpec {
+        crate::cli::parse(args.iter().map(|s| s.to_string())).unwrap()
+    }
+
+    #[test]
+    fn environment_rules_in_order() {
+        let caller = vec![
+            (OsString::from("HOME"), OsString::from("/root")),
+            (OsString::from("SECRET"), OsString::from("x")),
+        ];
+        let s = spec(&[
+            "--run", "-E", "HOME", "-E", "A=1", "-E", "MISSING", "--", "p",
+        ]);
+        let e = environment(&s, &caller);
+        assert_eq!(
+            e,
+            vec![
+                ("LIBC_FATAL_STDERR_".into(), "1".into()),
+                ("HOME".into(), "/root".into()),
+                ("A".into(), "1".into())
+            ]
+        );
+        let s = spec(&[
+            "--run",
+            "-e",
+            "-E",
+            "SECRET=",
+            "-E",
+            "LIBC_FATAL_STDERR_=",
+            "--",
+            "p",
+        ]);
+        let e = environment(&s, &caller);
+        assert_eq!(e, vec![("HOME".into(), "/root".into())]);
+    }
+
+    #[test]
+    fn rlimits_follow_isolate() {
+        let s = spec(&[
+            "--run", "-m", "1024", "-f", "10", "-k", "2048", "-p5", "-t", "1.5", "-x", "2", "--",
+            "p",
+        ]);
+        let r = rlimits(&s);
+        let get = |n: &str| r.iter().find(|(_, _, name)| *name == n).map(|(_, v, _)| *v);
+        assert_eq!(get("RLIMIT_AS"), Some(1024 * 1024));
+        assert_eq!(get("RLIMIT_FSIZE"), Some(10 * 1024));
+        assert_eq!(get("RLIMIT_STACK"), Some(2048 * 1024));
+        assert_eq!(get("RLIMIT_NPROC"), Some(5));
+        assert_eq!(get("RLIMIT_NOFILE"), Some(1024));
+        assert_eq!(get("RLIMIT_CORE"), Some(0));
+        assert_eq!(get("RLIMIT_CPU"), Some(3));
+        let s = spec(&["--run", "-p", "--", "p"]);
+        let r = rlimits(&s);
+        assert!(!r.iter().any(|(_, _, n)| *n == "RLIMIT_NPROC"));
+        assert!(r
+            .iter()
+            .any(|(_, v, n)| *n == "RLIMIT_STACK" && *v == libc::RLIM_INFINITY));
+    }
+
+    #[test]
+    fn mount_flags() {
+        let cfg = Config::default();
+        let paths = BoxPaths::new(&cfg, 1);
+        let s = spec(&["--run", "-d", "/etc:noexec", "-d", "/usr=", "--", "p"]);
+        let m = mounts(&s, &paths, 60001, 60001);
+        let etc = m
+            .iter()
+            .find(|x| x.inside == std::path::Path::new("/etc"))
+            .unwrap();
+        assert_eq!(
+            etc.attrs,
+            MOUNT_ATTR_NOSUID | MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC
+        );
+        assert!(!m.iter().any(|x| x.inside == std::path::Path::new("/usr")));
+        let bx = m
+            .iter()
+            .find(|x| x.inside == std::path::Path::new("/box"))
+            .unwrap();
+        assert_eq!(bx.attrs, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        // Parents before children: /dev before /dev/shm.
+        let pos = |p: &str| {
+            m.iter()
+                .position(|x| x.inside == std::path::Path::new(p))
+                .unwrap()
+        };
+        assert!(pos("/dev") < pos("/dev/shm"));
+        let s = spec(&["--run", "-D", "--", "p"]);
+        assert!(mounts(&s, &paths, 1, 1).is_empty());
+    }
+}

@@ -1,0 +1,192 @@
+//! `--run` end to end: lock the box, lend it to the box user, plan, supervise,
+//! hand it back, judge, write meta and JSON.
+
+use crate::boxes::{BoxLock, BoxPaths};
+use crate::config::Config;
+use crate::error::StepError;
+use crate::evidence::{kernel_release, now_rfc3339, Control, CpuUsage, Evidence, Provenance};
+use crate::spec::RunSpec;
+use crate::verdict::{self, Verdict};
+use std::ffi::OsString;
+use std::io::Write;
+
+/// Where the meta file and JSON document go, opened before anything runs so that an
+/// unwritable path is refused up front.
+#[derive(Default)]
+pub struct Outputs {
+    pub meta: Option<Box<dyn Write>>,
+    pub json: Option<std::fs::File>,
+}
+
+fn create(path: &std::path::Path, what: &str) -> Result<std::fs::File, StepError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| StepError::io(what, path.display().to_string(), &e))
+}
+
+impl Outputs {
+    pub fn open(spec: &RunSpec) -> Result<Outputs, StepError> {
+        let meta: Option<Box<dyn Write>> = match &spec.meta {
+            None => None,
+            Some(p) if p.as_os_str() == "-" => Some(Box::new(std::io::stdout())),
+            Some(p) => Some(Box::new(create(p, "meta")?)),
+        };
+        let json = spec.json.as_ref().map(|p| create(p, "json")).transpose()?;
+        Ok(Outputs { meta, json })
+    }
+}
+
+/// The result of a --run: evidence and its verdict.
+pub struct Outcome {
+    pub evidence: Evidence,
+    pub verdict: Verdict,
+}
+
+fn empty_evidence(spec: &RunSpec, started_at: String) -> Evidence {
+    Evidence {
+        box_id: spec.box_id,
+        limits: spec.limits.clone(),
+        failure: None,
+        controls: Vec::new(),
+        exec_errno: None,
+        executed: false,
+        exit_code: None,
+        exit_signal: None,
+        killed: None,
+        cpu: CpuUsage::default(),
+        wall_s: 0.0,
+        max_rss_kb: 0,
+        csw_voluntary: 0,
+        csw_forced: 0,
+        processes: 0,
+        cgroup: None,
+        provenance: Provenance {
+            rustbox_version: crate::VERSION.into(),
+            kernel: kernel_release(),
+            strict: true,
+            started_at,
+            finished_at: String::new(),
+        },
+    }
+}
+
+/// Run the program in box `spec.box_id`.
+pub fn run(spec: &RunSpec, cfg: &Config, caller_env: &[(OsString, OsString)]) -> Outcome {
+    let mut ev = empty_evidence(spec, now_rfc3339());
+    if let Err(e) = run_inner(spec, cfg, caller_env, &mut ev) {
+        ev.controls.push(Control::failed(&e));
+        ev.failure.get_or_insert(e);
+    }
+    ev.provenance.finished_at = now_rfc3339();
+    let verdict = verdict::verdict(&ev);
+    Outcome {
+        evidence: ev,
+        verdict,
+    }
+}
+
+fn run_inner(
+    spec: &RunSpec,
+    cfg: &Config,
+    caller_env: &[(OsString, OsString)],
+    ev: &mut Evidence,
+) -> Result<(), StepError> {
+    let paths = BoxPaths::new(cfg, spec.box_id);
+    let lock = BoxLock::acquire(cfg, &paths, spec.wait)?;
+    if !lock.state.initialized || !paths.workspace.is_dir() {
+        return Err(StepError::new(
+            "box",
+            format!(
+                "box {} is not initialised (run rustbox --init -b {})",
+                spec.box_id, spec.box_id
+            ),
+        ));
+    }
+    ev.controls.push(Control::applied(
+        "box.lock",
+        true,
+        format!("flock on {}", paths.lock_file.display()),
+    ));
+    let (uid, gid) = cfg.box_ids(spec.box_id);
+    // Lend /box to the box user; links and special files a program left are removed.
+    crate::fsutil::chown_tree(&paths.workspace, uid, gid, true)?;
+    let plan = crate::plan::build(spec, cfg, &paths, caller_env)?;
+    let facts = crate::supervisor::run(&plan, &spec.limits, &paths);
+    // Hand /box back to its owner, whatever happened in the box.
+    let owner = lock.state.owner;
+    let back = crate::fsutil::chown_tree(
+        &paths.workspace,
+        owner,
+        owner_gid(owner),
+        !spec.special_files,
+    );
+    let facts = facts?;
+    ev.controls.extend(facts.controls);
+    ev.failure = facts.failure;
+    ev.exec_errno = facts.exec_errno;
+    ev.executed = facts.executed;
+    ev.killed = facts.killed;
+    ev.cpu = facts.cpu;
+    ev.wall_s = facts.wall_s;
+    if let Some(st) = facts.status {
+        let ws = st.wait_status;
+        if libc::WIFEXITED(ws) {
+            ev.exit_code = Some(libc::WEXITSTATUS(ws));
+        } else if libc::WIFSIGNALED(ws) {
+            ev.exit_signal = Some(libc::WTERMSIG(ws));
+        }
+        ev.max_rss_kb = st.maxrss_kb;
+        ev.csw_voluntary = st.nvcsw;
+        ev.csw_forced = st.nivcsw;
+        ev.processes = 1;
+    } else if ev.killed.is_some() {
+        ev.exit_signal = Some(libc::SIGKILL);
+    }
+    back?;
+    Ok(())
+}
+
+/// The primary group of `uid`, for handing /box back; root's is 0.
+fn owner_gid(uid: u32) -> u32 {
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map_or(uid, |u| u.gid.as_raw())
+}
+
+/// Write meta and JSON; returns an error line if writing failed.
+pub fn write_outputs(out: &mut Outputs, o: &Outcome) -> Result<(), StepError> {
+    if let Some(m) = out.meta.as_mut() {
+        m.write_all(verdict::meta(&o.evidence, &o.verdict).as_bytes())
+            .and_then(|_| m.flush())
+            .map_err(|e| StepError::io("meta", "write", &e))?;
+    }
+    if let Some(j) = out.json.as_mut() {
+        let doc = verdict::json(&o.evidence, &o.verdict);
+        let mut s = serde_json::to_string_pretty(&doc)
+            .map_err(|e| StepError::new("json", e.to_string()))?;
+        s.push('\n');
+        j.write_all(s.as_bytes())
+            .map_err(|e| StepError::io("json", "write", &e))?;
+    }
+    Ok(())
+}
+
+/// isolate's status line on stderr.
+pub fn status_line(o: &Outcome) -> String {
+    if o.verdict.kind == verdict::Kind::OK {
+        format!(
+            "OK ({} sec real, {} sec wall)",
+            verdict::secs3(o.evidence.cpu.total_s),
+            verdict::secs3(o.evidence.wall_s)
+        )
+    } else {
+        o.verdict.message.clone()
+    }
+}

@@ -1,0 +1,518 @@
+//! The supervisor: creates the box's namespaces, watches CPU and wall time, kills
+//! the whole box, and collects the evidence.
+//!
+//! Processes:
+//! ```text
+//! supervisor (caller's process, root)
+//!   └─ proxy: pid 1 of the box's pid namespace; PDEATHSIG=SIGKILL; reaps orphans,
+//!      │        reports the payload's wait status and rusage over a pipe
+//!      └─ payload: runs the type-state chain (`chain::contain`), then execve
+//! ```
+//! Killing the proxy kills the box: when a pid namespace's init dies, the kernel
+//! SIGKILLs every process in it, and the proxy's exit waits until they are gone.
+
+use crate::boxes::BoxPaths;
+use crate::chain::report::Record;
+use crate::chain::{self, ContainPlan, Reporter};
+use crate::error::StepError;
+use crate::evidence::{Control, CpuUsage, KillReason};
+use crate::spec::Limits;
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+/// Namespaces every box gets; the network one unless --share-net.
+pub const NAMESPACES: &[(libc::c_int, &str)] = &[
+    (libc::CLONE_NEWNS, "mnt"),
+    (libc::CLONE_NEWPID, "pid"),
+    (libc::CLONE_NEWIPC, "ipc"),
+    (libc::CLONE_NEWUTS, "uts"),
+    (libc::CLONE_NEWCGROUP, "cgroup"),
+    (libc::CLONE_NEWNET, "net"),
+];
+
+/// How often CPU time is sampled while a CPU limit is set.
+const CPU_TICK: Duration = Duration::from_millis(5);
+
+/// What the proxy reports about the payload.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PayloadStatus {
+    pub wait_status: i32,
+    pub utime_us: u64,
+    pub stime_us: u64,
+    pub maxrss_kb: u64,
+    pub nvcsw: u64,
+    pub nivcsw: u64,
+}
+
+impl PayloadStatus {
+    fn encode(&self) -> String {
+        format!(
+            "{} {} {} {} {} {}\n",
+            self.wait_status, self.utime_us, self.stime_us, self.maxrss_kb, self.nvcsw, self.nivcsw
+        )
+    }
+    fn decode(s: &str) -> Option<PayloadStatus> {
+        let v: Vec<i64> = s
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        if v.len() != 6 {
+            return None;
+        }
+        Some(PayloadStatus {
+            wait_status: v[0] as i32,
+            utime_us: v[1] as u64,
+            stime_us: v[2] as u64,
+            maxrss_kb: v[3] as u64,
+            nvcsw: v[4] as u64,
+            nivcsw: v[5] as u64,
+        })
+    }
+}
+
+/// Raw facts of one run, before they become Evidence.
+#[derive(Debug, Clone, Default)]
+pub struct RunFacts {
+    pub controls: Vec<Control>,
+    pub failure: Option<StepError>,
+    pub exec_errno: Option<i32>,
+    pub executed: bool,
+    pub status: Option<PayloadStatus>,
+    pub killed: Option<KillReason>,
+    pub cpu: CpuUsage,
+    pub wall_s: f64,
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), StepError> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two descriptors into our array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(StepError::last_os("supervisor.pipe", "pipe2"));
+    }
+    // SAFETY: both descriptors were just created and are owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// clone3 into new namespaces, fork-style (no new stack). Returns (pid, pidfd) in
+/// the parent and (0, -1) in the child.
+fn clone_box(flags: u64) -> Result<(libc::pid_t, RawFd), StepError> {
+    let mut pidfd: libc::c_int = -1;
+    let args = CloneArgs {
+        flags: flags | libc::CLONE_PIDFD as u64,
+        pidfd: &mut pidfd as *mut libc::c_int as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    // SAFETY: clone3 without CLONE_VM and without a stack behaves like fork: the
+    // child gets a copy of this (single-threaded) process and continues here.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if rc < 0 {
+        return Err(StepError::last_os(
+            "namespaces.clone3",
+            format!("flags {flags:#x}"),
+        ));
+    }
+    Ok((rc as libc::pid_t, pidfd))
+}
+
+fn write_all(fd: RawFd, buf: &[u8]) {
+    let mut off = 0;
+    while off < buf.len() {
+        // SAFETY: write from a live buffer.
+        let n = unsafe { libc::write(fd, buf[off..].as_ptr().cast(), buf.len() - off) };
+        if n <= 0 {
+            if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return;
+        }
+        off += n as usize;
+    }
+}
+
+/// The proxy, pid 1 of the box. Never returns.
+fn proxy_main(plan: &ContainPlan, go: OwnedFd, report: OwnedFd, status: OwnedFd) -> ! {
+    // SAFETY: prctl with constant arguments. The supervisor is single-threaded, so
+    // the "parent thread" PDEATHSIG watches is the supervisor itself.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    // Wait for the go byte; end-of-file means the supervisor died before it (and
+    // before PDEATHSIG was armed, possibly).
+    let mut b = [0u8; 1];
+    // SAFETY: read one byte into a live buffer.
+    let n = unsafe { libc::read(go.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
+    if n != 1 {
+        // SAFETY: _exit never returns and runs no destructors.
+        unsafe { libc::_exit(1) };
+    }
+    drop(go);
+    // Not dumpable: the payload (another uid anyway) cannot ptrace or read us.
+    // SAFETY: prctl with constant arguments.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    // Our cwd must not pin a host directory: pivot_root moves "/" users along.
+    // SAFETY: chdir to a static path.
+    unsafe { libc::chdir(c"/".as_ptr()) };
+
+    // SAFETY: fork in a single-threaded process.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        let rep = Reporter::new(report);
+        rep.err(&StepError::last_os("proxy.fork", "fork the payload"));
+        // SAFETY: as above.
+        unsafe { libc::_exit(1) };
+    }
+    if pid == 0 {
+        drop(status);
+        let rep = Reporter::new(report);
+        let code = match chain::contain(plan, &rep) {
+            Ok(errno) => {
+                let msg = format!(
+                    "execve(\"{}\"): {}\n",
+                    plan.program.to_string_lossy(),
+                    std::io::Error::from_raw_os_error(errno)
+                );
+                write_all(2, msg.as_bytes());
+                127
+            }
+            Err(e) => {
+                rep.err(&e);
+                126
+            }
+        };
+        // SAFETY: _exit from the payload child.
+        unsafe { libc::_exit(code) };
+    }
+    drop(report);
+    // Reap everything; report the payload's status when it ends, then exit, which
+    // kills whatever else is left in the namespace.
+    loop {
+        let mut st: libc::c_int = 0;
+        // SAFETY: rusage is plain data.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: wait4 for any child, filling our locals.
+        let w = unsafe { libc::wait4(-1, &mut st, libc::__WALL, &mut ru) };
+        if w < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            // SAFETY: as above.
+            unsafe { libc::_exit(2) };
+        }
+        if w == pid {
+            let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+            let s = PayloadStatus {
+                wait_status: st,
+                utime_us: tv(ru.ru_utime),
+                stime_us: tv(ru.ru_stime),
+                maxrss_kb: ru.ru_maxrss as u64,
+                nvcsw: ru.ru_nvcsw as u64,
+                nivcsw: ru.ru_nivcsw as u64,
+            };
+            write_all(status.as_raw_fd(), s.encode().as_bytes());
+            // SAFETY: as above.
+            unsafe { libc::_exit(0) };
+        }
+    }
+}
+
+fn ns_inode(pid: &str, ns: &str) -> Option<String> {
+    std::fs::read_link(format!("/proc/{pid}/ns/{ns}"))
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
+/// Check from outside that the proxy really is in new namespaces.
+fn verify_namespaces(pid: libc::pid_t, share_net: bool) -> Result<Control, StepError> {
+    let mut names = Vec::new();
+    for &(_, ns) in NAMESPACES {
+        if ns == "net" && share_net {
+            continue;
+        }
+        let mine = ns_inode("self", ns);
+        let theirs = ns_inode(&pid.to_string(), ns);
+        if mine.is_none() || theirs.is_none() || mine == theirs {
+            return Err(StepError::new(
+                "namespaces.verify",
+                format!("the box is not in a new {ns} namespace"),
+            ));
+        }
+        names.push(ns);
+    }
+    let detail = if share_net {
+        format!(
+            "new {} namespaces; net shared (--share-net)",
+            names.join(", ")
+        )
+    } else {
+        format!("new {} namespaces", names.join(", "))
+    };
+    Ok(Control::applied("namespaces", true, detail))
+}
+
+fn set_nonblock(fd: &OwnedFd) {
+    // SAFETY: fcntl flag changes on a descriptor we own.
+    unsafe {
+        let fl = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+        libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK);
+    }
+}
+
+/// Read what is available; returns true at end-of-file.
+fn drain(fd: &OwnedFd, buf: &mut Vec<u8>) -> bool {
+    let mut f = std::mem::ManuallyDrop::new(
+        // SAFETY: a temporary File view of a descriptor we keep owning (ManuallyDrop).
+        unsafe { std::fs::File::from_raw_fd(fd.as_raw_fd()) },
+    );
+    let mut chunk = [0u8; 4096];
+    loop {
+        match f.read(&mut chunk) {
+            Ok(0) => return true,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+fn kill_box(pidfd: RawFd) {
+    // SAFETY: pidfd_send_signal on our own pidfd; no siginfo.
+    unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd,
+            libc::SIGKILL,
+            std::ptr::null::<u8>(),
+            0,
+        )
+    };
+}
+
+/// Run the plan in a new box and watch it. Setup failures of the supervisor itself
+/// are returned as Err; everything after the clone is in RunFacts.
+pub fn run(plan: &ContainPlan, limits: &Limits, _paths: &BoxPaths) -> Result<RunFacts, StepError> {
+    let mut flags: u64 = 0;
+    for &(f, ns) in NAMESPACES {
+        if ns == "net" && plan.share_net {
+            continue;
+        }
+        flags |= f as u64;
+    }
+    let (go_r, go_w) = pipe()?;
+    let (rep_r, rep_w) = pipe()?;
+    let (st_r, st_w) = pipe()?;
+
+    let (pid, pidfd_raw) = clone_box(flags)?;
+    if pid == 0 {
+        drop(go_w);
+        drop(rep_r);
+        drop(st_r);
+        proxy_main(plan, go_r, rep_w, st_w);
+    }
+    // SAFETY: clone3 with CLONE_PIDFD stored a new descriptor for the child.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd_raw) };
+    drop(go_r);
+    drop(rep_w);
+    drop(st_w);
+
+    let mut facts = RunFacts::default();
+    match verify_namespaces(pid, plan.share_net) {
+        Ok(c) => facts.controls.push(c),
+        Err(e) => {
+            kill_box(pidfd.as_raw_fd());
+            reap(pid);
+            return Err(e);
+        }
+    }
+    facts.controls.push(Control::applied(
+        "proxy",
+        true,
+        "pid 1 of the box: PR_SET_PDEATHSIG=SIGKILL, not dumpable, reaps orphans",
+    ));
+
+    set_nonblock(&rep_r);
+    set_nonblock(&st_r);
+    let start = Instant::now();
+    write_all(go_w.as_raw_fd(), b"g");
+    drop(go_w);
+
+    let kill_cpu = limits.time.map(|t| t.max(limits.extra_time));
+    let wall = limits.wall_time.map(Duration::from_secs_f64);
+    let mut rep_buf = Vec::new();
+    let mut st_buf = Vec::new();
+    let mut rep_eof = false;
+    let mut last_cpu = 0.0f64;
+
+    let end = loop {
+        let mut timeout: i32 = -1;
+        if kill_cpu.is_some() {
+            timeout = CPU_TICK.as_millis() as i32;
+        }
+        if let Some(w) = wall {
+            let left = w.saturating_sub(start.elapsed());
+            let ms = (left.as_micros().div_ceil(1000)) as i32;
+            timeout = if timeout < 0 { ms } else { timeout.min(ms) };
+        }
+        let mut pfds = [
+            libc::pollfd {
+                fd: if rep_eof { -1 } else { rep_r.as_raw_fd() },
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: pidfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: poll on an array of two pollfds we own.
+        unsafe { libc::poll(pfds.as_mut_ptr(), 2, timeout) };
+        if !rep_eof && pfds[0].revents != 0 {
+            rep_eof = drain(&rep_r, &mut rep_buf);
+        }
+        if pfds[1].revents != 0 {
+            break Instant::now();
+        }
+        if let Some(w) = wall {
+            if start.elapsed() >= w {
+                facts.killed = Some(KillReason::WallTime);
+                kill_box(pidfd.as_raw_fd());
+                break Instant::now();
+            }
+        }
+        if let Some(k) = kill_cpu {
+            last_cpu = crate::procfs::tree_cpu_seconds(pid);
+            if last_cpu > k {
+                facts.killed = Some(KillReason::CpuTime);
+                kill_box(pidfd.as_raw_fd());
+                break Instant::now();
+            }
+        }
+    };
+    facts.wall_s = end.duration_since(start).as_secs_f64();
+    reap(pid);
+    drain(&rep_r, &mut rep_buf);
+    drain(&st_r, &mut st_buf);
+    facts.status = PayloadStatus::decode(&String::from_utf8_lossy(&st_buf));
+
+    let mut sealed = false;
+    for line in String::from_utf8_lossy(&rep_buf).lines() {
+        match Record::decode(line) {
+            Some(Record::Ok {
+                step,
+                verified,
+                detail,
+            }) => {
+                if step == "seccomp" {
+                    sealed = true;
+                }
+                facts
+                    .controls
+                    .push(Control::applied(&step, verified, detail));
+            }
+            Some(Record::Err(e)) => {
+                facts.controls.push(Control::failed(&e));
+                facts.failure.get_or_insert(e);
+            }
+            Some(Record::ExecFailed { errno, program }) => {
+                facts.exec_errno = Some(errno);
+                facts.controls.push(Control {
+                    name: "exec".into(),
+                    applied: false,
+                    verified: false,
+                    detail: format!("execve(\"{program}\") failed"),
+                    errno: Some(errno),
+                    errno_name: Some(crate::error::errno_name(errno).into()),
+                });
+            }
+            None => {}
+        }
+    }
+    if facts.failure.is_none() && facts.exec_errno.is_none() {
+        if sealed {
+            facts.executed = true;
+            facts.controls.push(Control::applied(
+                "exec",
+                true,
+                "execve succeeded (report pipe closed on exec)",
+            ));
+        } else if facts.killed.is_none() {
+            facts.failure = Some(StepError::new(
+                "chain",
+                "the box ended before reporting every step (no seccomp record)",
+            ));
+        }
+    }
+
+    let (u, s) = facts.status.map_or((0.0, 0.0), |st| {
+        (st.utime_us as f64 / 1e6, st.stime_us as f64 / 1e6)
+    });
+    let rusage_total = u + s;
+    facts.cpu = if rusage_total >= last_cpu {
+        CpuUsage {
+            user_s: u,
+            sys_s: s,
+            total_s: rusage_total,
+            source: "wait4:rusage".into(),
+        }
+    } else {
+        CpuUsage {
+            user_s: u,
+            sys_s: s,
+            total_s: last_cpu,
+            source: format!("/proc/{pid}/stat:tree"),
+        }
+    };
+    Ok(facts)
+}
+
+fn reap(pid: libc::pid_t) {
+    loop {
+        let mut st = 0;
+        // SAFETY: waitpid for our own child.
+        let r = unsafe { libc::waitpid(pid, &mut st, libc::__WALL) };
+        if r >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_round_trip() {
+        let s = PayloadStatus {
+            wait_status: 256,
+            utime_us: 5,
+            stime_us: 6,
+            maxrss_kb: 7,
+            nvcsw: 8,
+            nivcsw: 9,
+        };
+        assert_eq!(PayloadStatus::decode(&s.encode()), Some(s));
+        assert_eq!(PayloadStatus::decode("1 2"), None);
+    }
+}

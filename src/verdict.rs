@@ -1,0 +1,408 @@
+//! The verdict, a pure function of the evidence, and the two writers: isolate's meta
+//! file and the JSON evidence document (`rustbox.verdict/1`).
+//!
+//! Precedence: IE > TLE > MLE > OLE > SIG > RE > OK.
+
+use crate::evidence::{Evidence, KillReason};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+pub const SCHEMA: &str = "rustbox.verdict/1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Kind {
+    OK,
+    RE,
+    SIG,
+    TLE,
+    MLE,
+    OLE,
+    IE,
+}
+
+/// A limit the run crossed, with the measurement and where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LimitHit {
+    pub limit: &'static str,
+    pub limit_value: f64,
+    pub measured: f64,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub kind: Kind,
+    /// isolate's status code: OK (none in isolate), RE, SG, TO, XX.
+    pub status: &'static str,
+    pub message: String,
+    pub limits_hit: Vec<LimitHit>,
+}
+
+impl Verdict {
+    /// rustbox's exit status: 0 OK, 1 the program failed, 2 rustbox failed.
+    pub fn exit_status(&self) -> i32 {
+        match self.kind {
+            Kind::OK => 0,
+            Kind::IE => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// isolate's time format: whole milliseconds, truncated, three decimals.
+pub fn secs3(s: f64) -> String {
+    let ms = (s.max(0.0) * 1000.0).floor() as u64;
+    format!("{}.{:03}", ms / 1000, ms % 1000)
+}
+
+fn round3(s: f64) -> f64 {
+    (s * 1000.0).floor() / 1000.0
+}
+
+pub fn signal_name(sig: i32) -> String {
+    nix::sys::signal::Signal::try_from(sig)
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_else(|_| format!("SIG{sig}"))
+}
+
+/// The verdict. Pure: reads nothing but the evidence.
+pub fn verdict(e: &Evidence) -> Verdict {
+    let mk = |kind, status, message: String, limits_hit| Verdict {
+        kind,
+        status,
+        message,
+        limits_hit,
+    };
+    if let Some(f) = &e.failure {
+        return mk(Kind::IE, "XX", f.to_string(), vec![]);
+    }
+    if let Some(KillReason::Interrupted(sig)) = e.killed {
+        return mk(
+            Kind::IE,
+            "XX",
+            format!("Interrupted: rustbox received {}", signal_name(sig)),
+            vec![],
+        );
+    }
+    let mut hits = Vec::new();
+    if let Some(t) = e.limits.time {
+        if e.cpu.total_s > t {
+            hits.push(LimitHit {
+                limit: "cpu_time",
+                limit_value: t,
+                measured: round3(e.cpu.total_s),
+                source: e.cpu.source.clone(),
+            });
+            return mk(Kind::TLE, "TO", "Time limit exceeded".into(), hits);
+        }
+    }
+    if let Some(w) = e.limits.wall_time {
+        if e.killed == Some(KillReason::WallTime) || e.wall_s > w {
+            hits.push(LimitHit {
+                limit: "wall_time",
+                limit_value: w,
+                measured: round3(e.wall_s),
+                source: "CLOCK_MONOTONIC".into(),
+            });
+            return mk(
+                Kind::TLE,
+                "TO",
+                "Time limit exceeded (wall clock)".into(),
+                hits,
+            );
+        }
+    }
+    if e.killed == Some(KillReason::CpuTime) {
+        // Killed for CPU time but the final measure is under -t: only possible when
+        // -x < -t is misconfigured; still a time-out.
+        return mk(Kind::TLE, "TO", "Time limit exceeded".into(), hits);
+    }
+    if let Some(cg) = &e.cgroup {
+        if cg.oom_kills > 0 {
+            hits.push(LimitHit {
+                limit: "memory",
+                limit_value: e.limits.cg_mem_kb.unwrap_or(0) as f64,
+                measured: cg.peak_memory_kb.unwrap_or(0) as f64,
+                source: cg.oom_source.clone(),
+            });
+            let sig = e.exit_signal.unwrap_or(libc::SIGKILL);
+            return mk(Kind::MLE, "SG", format!("Caught fatal signal {sig}"), hits);
+        }
+    }
+    if let Some(sig) = e.exit_signal {
+        if sig == libc::SIGXFSZ {
+            hits.push(LimitHit {
+                limit: "file_size",
+                limit_value: e.limits.fsize_kb.unwrap_or(0) as f64,
+                measured: e.limits.fsize_kb.unwrap_or(0) as f64,
+                source: "wait4:WTERMSIG=SIGXFSZ".into(),
+            });
+            return mk(Kind::OLE, "SG", format!("Caught fatal signal {sig}"), hits);
+        }
+        return mk(Kind::SIG, "SG", format!("Caught fatal signal {sig}"), hits);
+    }
+    match e.exit_code {
+        Some(0) => mk(Kind::OK, "OK", "OK".into(), hits),
+        Some(c) => mk(
+            Kind::RE,
+            "RE",
+            format!("Exited with error status {c}"),
+            hits,
+        ),
+        None => mk(
+            Kind::IE,
+            "XX",
+            "the program's exit status was not collected".into(),
+            hits,
+        ),
+    }
+}
+
+/// isolate's meta file.
+pub fn meta(e: &Evidence, v: &Verdict) -> String {
+    let mut m = String::new();
+    let mut kv = |k: &str, val: String| {
+        m.push_str(k);
+        m.push(':');
+        m.push_str(&val);
+        m.push('\n');
+    };
+    if e.executed || e.exec_errno.is_some() {
+        kv("time", secs3(e.cpu.total_s));
+        kv("time-wall", secs3(e.wall_s));
+        kv("max-rss", e.max_rss_kb.to_string());
+        kv("csw-voluntary", e.csw_voluntary.to_string());
+        kv("csw-forced", e.csw_forced.to_string());
+        if let Some(cg) = &e.cgroup {
+            if let Some(p) = cg.peak_memory_kb.filter(|&p| p > 0) {
+                kv("cg-mem", p.to_string());
+            }
+            if cg.oom_kills > 0 {
+                kv("cg-oom-killed", "1".into());
+            }
+        }
+    }
+    if v.kind != Kind::TLE && v.kind != Kind::IE {
+        if let Some(c) = e.exit_code {
+            kv("exitcode", c.to_string());
+        }
+        if let Some(s) = e.exit_signal {
+            kv("exitsig", s.to_string());
+        }
+    }
+    if e.killed.is_some() {
+        kv("killed", "1".into());
+    }
+    if v.kind != Kind::OK {
+        kv("status", v.status.into());
+        kv("message", v.message.replace('\n', " "));
+    }
+    m
+}
+
+/// The JSON evidence document.
+pub fn json(e: &Evidence, v: &Verdict) -> Value {
+    let l = &e.limits;
+    let usage = json!({
+        "cpu_s": round3(e.cpu.total_s),
+        "user_s": round3(e.cpu.user_s),
+        "sys_s": round3(e.cpu.sys_s),
+        "cpu_source": e.cpu.source,
+        "wall_s": round3(e.wall_s),
+        "peak_memory_kb": e.cgroup.as_ref().and_then(|c| c.peak_memory_kb).unwrap_or(e.max_rss_kb),
+        "max_rss_kb": e.max_rss_kb,
+        "csw_voluntary": e.csw_voluntary,
+        "csw_forced": e.csw_forced,
+        "processes": e.processes,
+    });
+    let limits = json!({
+        "cpu_s": l.time,
+        "extra_s": l.extra_time,
+        "wall_s": l.wall_time,
+        "memory_kb": l.cg_mem_kb,
+        "address_space_kb": l.mem_kb,
+        "stack_kb": l.stack_kb,
+        "fsize_kb": l.fsize_kb,
+        "open_files": l.open_files,
+        "processes": l.processes,
+        "core_kb": l.core_kb,
+    });
+    let cgroup = match &e.cgroup {
+        Some(c) => json!({"version": c.version, "path": c.path}),
+        None => Value::Null,
+    };
+    json!({
+        "schema": SCHEMA,
+        "box_id": e.box_id,
+        "verdict": v.kind,
+        "status": v.status,
+        "message": v.message,
+        "exit": {
+            "code": e.exit_code,
+            "signal": e.exit_signal,
+            "signal_name": e.exit_signal.map(signal_name),
+            "exec_errno": e.exec_errno,
+        },
+        "killed": e.killed.is_some(),
+        "kill_reason": e.killed,
+        "usage": usage,
+        "limits": limits,
+        "limits_hit": v.limits_hit,
+        "controls": e.controls,
+        "cgroup": cgroup,
+        "provenance": e.provenance,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::StepError;
+    use crate::evidence::{CgroupUsage, CpuUsage, Provenance};
+    use crate::spec::Limits;
+
+    fn base() -> Evidence {
+        Evidence {
+            box_id: 0,
+            limits: Limits::default(),
+            failure: None,
+            controls: vec![],
+            exec_errno: None,
+            executed: true,
+            exit_code: Some(0),
+            exit_signal: None,
+            killed: None,
+            cpu: CpuUsage {
+                user_s: 0.1,
+                sys_s: 0.0,
+                total_s: 0.1,
+                source: "wait4:rusage".into(),
+            },
+            wall_s: 0.2,
+            max_rss_kb: 1000,
+            csw_voluntary: 1,
+            csw_forced: 2,
+            processes: 1,
+            cgroup: None,
+            provenance: Provenance {
+                rustbox_version: "0".into(),
+                kernel: "6".into(),
+                strict: true,
+                started_at: "a".into(),
+                finished_at: "b".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn ok_and_re() {
+        let e = base();
+        let v = verdict(&e);
+        assert_eq!((v.kind, v.status, v.exit_status()), (Kind::OK, "OK", 0));
+        let m = meta(&e, &v);
+        assert!(m.contains("exitcode:0\n") && !m.contains("status:"), "{m}");
+        let mut e = base();
+        e.exit_code = Some(3);
+        let v = verdict(&e);
+        assert_eq!((v.kind, v.status, v.exit_status()), (Kind::RE, "RE", 1));
+        assert_eq!(v.message, "Exited with error status 3");
+        assert!(meta(&e, &v).contains("exitcode:3\nstatus:RE\n"));
+    }
+
+    #[test]
+    fn signals_sig_and_ole() {
+        let mut e = base();
+        e.exit_code = None;
+        e.exit_signal = Some(11);
+        let v = verdict(&e);
+        assert_eq!((v.kind, v.status), (Kind::SIG, "SG"));
+        assert_eq!(v.message, "Caught fatal signal 11");
+        e.exit_signal = Some(libc::SIGXFSZ);
+        assert_eq!(verdict(&e).kind, Kind::OLE);
+    }
+
+    #[test]
+    fn cpu_tle_beats_everything_but_ie() {
+        let mut e = base();
+        e.limits.time = Some(1.0);
+        e.cpu.total_s = 1.2;
+        e.exit_code = None;
+        e.exit_signal = Some(9);
+        e.killed = Some(KillReason::CpuTime);
+        let v = verdict(&e);
+        assert_eq!((v.kind, v.status), (Kind::TLE, "TO"));
+        assert_eq!(v.message, "Time limit exceeded");
+        assert_eq!(v.limits_hit[0].limit, "cpu_time");
+        let m = meta(&e, &v);
+        assert!(m.contains("killed:1") && !m.contains("exitsig"), "{m}");
+        e.failure = Some(StepError::new("x", "y"));
+        assert_eq!(verdict(&e).kind, Kind::IE);
+    }
+
+    #[test]
+    fn tle_reported_even_after_normal_exit_within_extra_time() {
+        let mut e = base();
+        e.limits.time = Some(1.0);
+        e.limits.extra_time = 2.0;
+        e.cpu.total_s = 1.5;
+        let v = verdict(&e);
+        assert_eq!(v.kind, Kind::TLE);
+        assert!(!meta(&e, &v).contains("killed"));
+    }
+
+    #[test]
+    fn wall_tle_message_says_wall() {
+        let mut e = base();
+        e.limits.wall_time = Some(1.0);
+        e.wall_s = 1.01;
+        e.killed = Some(KillReason::WallTime);
+        let v = verdict(&e);
+        assert_eq!(v.kind, Kind::TLE);
+        assert!(v.message.contains("wall"));
+    }
+
+    #[test]
+    fn mle_from_cgroup_oom() {
+        let mut e = base();
+        e.exit_code = None;
+        e.exit_signal = Some(9);
+        e.cgroup = Some(CgroupUsage {
+            version: 1,
+            oom_kills: 1,
+            peak_memory_kb: Some(65536),
+            oom_source: "memory.oom_control:oom_kill".into(),
+            ..Default::default()
+        });
+        let v = verdict(&e);
+        assert_eq!((v.kind, v.status), (Kind::MLE, "SG"));
+        let m = meta(&e, &v);
+        assert!(
+            m.contains("cg-oom-killed:1") && m.contains("cg-mem:65536"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn ie_and_json_shape() {
+        let mut e = base();
+        e.failure = Some(StepError::sys("mount.bind", "/nope", libc::ENOENT));
+        e.executed = false;
+        e.exit_code = None;
+        let v = verdict(&e);
+        assert_eq!((v.kind, v.status, v.exit_status()), (Kind::IE, "XX", 2));
+        let j = json(&e, &v);
+        assert_eq!(j["schema"], SCHEMA);
+        assert_eq!(j["verdict"], "IE");
+        assert_eq!(j["status"], "XX");
+        assert!(j["message"].as_str().unwrap().contains("ENOENT"));
+        let m = meta(&e, &v);
+        assert!(m.starts_with("status:XX\nmessage:mount.bind"), "{m}");
+    }
+
+    #[test]
+    fn time_format_truncates_to_ms() {
+        assert_eq!(secs3(1.0049), "1.004");
+        assert_eq!(secs3(0.0), "0.000");
+        assert_eq!(secs3(12.3456), "12.345");
+    }
+}
