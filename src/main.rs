@@ -112,6 +112,11 @@ fn main() {
     if !nix::unistd::geteuid().is_root() {
         fail("must be started as root (install it setuid root with 'make install')");
     }
+    // Until caller-named paths are opened with the caller's rights and the
+    // environment is scrubbed, a setuid call from another user is refused outright.
+    if !nix::unistd::getuid().is_root() {
+        fail("callers other than root are not supported yet: run rustbox as root");
+    }
     let cfg = load_config(&spec);
     if spec.mode == Mode::CheckConfig || spec.mode == Mode::Check {
         check(&cfg);

@@ -1,0 +1,53 @@
+# rustbox — build, install, test.
+# Everything here is meant to run as root on a Debian machine.
+
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+CARGO     ?= cargo
+RELEASE   := target/release/rustbox
+
+.PHONY: all build deps install uninstall test test-unit test-integration test-trybuild lint clean
+
+all: build
+
+build:
+	$(CARGO) build --release --locked
+
+# What the tests need beyond the Rust toolchain (pinned by rust-toolchain.toml).
+# Idempotent: installs only what is missing.
+deps:
+	@missing=""; \
+	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
+	[ -e /usr/include/stdio.h ] || missing="$$missing libc6-dev"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	@rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
+
+# Installs the binary setuid root, like isolate.
+install: build
+	install -d $(DESTDIR)$(BINDIR)
+	install -o root -g root -m 4755 $(RELEASE) $(DESTDIR)$(BINDIR)/rustbox
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/rustbox
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+test-unit:
+	$(CARGO) test --locked --lib --bins
+
+test-integration:
+	@[ "$$(id -u)" = 0 ] || { echo "make test: the integration tests need root (they drive real namespaces)"; exit 1; }
+	$(CARGO) test --locked --test integration
+
+test-trybuild:
+	$(CARGO) test --locked --test trybuild
+
+test: deps lint test-unit test-integration test-trybuild
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,11 @@
+// exec straight from a fresh stage
+use rustbox::chain::{ContainPlan, Fresh, Reporter};
+use rustbox::error::StepError;
+
+#[allow(unreachable_code, unused_variables)]
+fn chain(plan: &ContainPlan, rep: &Reporter) -> Result<(), StepError> {
+    let errno = Fresh::enter(plan, rep).exec();
+    Ok(())
+}
+
+fn main() {}

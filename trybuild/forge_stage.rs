@@ -1,0 +1,7 @@
+// a later stage forged directly instead of reached through the steps
+use rustbox::chain::Sealed;
+
+fn main() {
+    let s: Sealed<'static> = Sealed { ctx: todo!(), exec: todo!() };
+    s.exec();
+}

@@ -1,0 +1,22 @@
+// The chain in its one valid order compiles.
+use rustbox::chain::{ContainPlan, Fresh, Reporter};
+use rustbox::error::StepError;
+
+#[allow(dead_code)]
+fn chain(plan: &ContainPlan, rep: &Reporter) -> Result<i32, StepError> {
+    let sealed = Fresh::enter(plan, rep)
+        .private_mounts()?
+        .new_root()?
+        .hostname()?
+        .network()?
+        .credentials()?
+        .stdio()?
+        .hygiene()?
+        .drop_capabilities()?
+        .no_new_privs()?
+        .rlimits()?
+        .seccomp()?;
+    Ok(sealed.exec())
+}
+
+fn main() {}

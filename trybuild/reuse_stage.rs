@@ -1,0 +1,13 @@
+// a stage used twice: each step consumes its stage
+use rustbox::chain::{ContainPlan, Fresh, Reporter};
+use rustbox::error::StepError;
+
+#[allow(unreachable_code, unused_variables)]
+fn chain(plan: &ContainPlan, rep: &Reporter) -> Result<(), StepError> {
+    let f = Fresh::enter(plan, rep);
+    let a = f.private_mounts()?;
+    let b = f.private_mounts()?;
+    Ok(())
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+// seccomp installed early (it would block later steps)
+use rustbox::chain::{ContainPlan, Fresh, Reporter};
+use rustbox::error::StepError;
+
+#[allow(unreachable_code, unused_variables)]
+fn chain(plan: &ContainPlan, rep: &Reporter) -> Result<(), StepError> {
+    let s = Fresh::enter(plan, rep).private_mounts()?.new_root()?.seccomp()?;
+    Ok(())
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+// no_new_privs with capabilities still held
+use rustbox::chain::{ContainPlan, Fresh, Reporter};
+use rustbox::error::StepError;
+
+#[allow(unreachable_code, unused_variables)]
+fn chain(plan: &ContainPlan, rep: &Reporter) -> Result<(), StepError> {
+    let s = Fresh::enter(plan, rep).private_mounts()?.new_root()?.hostname()?.network()?.credentials()?.stdio()?.hygiene()?.no_new_privs()?;
+    Ok(())
+}
+
+fn main() {}

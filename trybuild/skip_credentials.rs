@@ -1,0 +1,11 @@
+// opening the streams as root, before the uid change
+use rustbox::chain::{ContainPlan, Fresh, Reporter};
+use rustbox::error::StepError;
+
+#[allow(unreachable_code, unused_variables)]
+fn chain(plan: &ContainPlan, rep: &Reporter) -> Result<(), StepError> {
+    let s = Fresh::enter(plan, rep).private_mounts()?.new_root()?.hostname()?.network()?.stdio()?;
+    Ok(())
+}
+
+fn main() {}

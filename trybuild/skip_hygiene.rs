@@ -1,0 +1,11 @@
+// capabilities dropped with descriptors not yet close-on-exec
+use rustbox::chain::{ContainPlan, Fresh, Reporter};
+use rustbox::error::StepError;
+
+#[allow(unreachable_code, unused_variables)]
+fn chain(plan: &ContainPlan, rep: &Reporter) -> Result<(), StepError> {
+    let s = Fresh::enter(plan, rep).private_mounts()?.new_root()?.hostname()?.network()?.credentials()?.stdio()?.drop_capabilities()?;
+    Ok(())
+}
+
+fn main() {}

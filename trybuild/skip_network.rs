@@ -1,0 +1,11 @@
+// credentials while loopback is not set up
+use rustbox::chain::{ContainPlan, Fresh, Reporter};
+use rustbox::error::StepError;
+
+#[allow(unreachable_code, unused_variables)]
+fn chain(plan: &ContainPlan, rep: &Reporter) -> Result<(), StepError> {
+    let s = Fresh::enter(plan, rep).private_mounts()?.new_root()?.hostname()?.credentials()?;
+    Ok(())
+}
+
+fn main() {}

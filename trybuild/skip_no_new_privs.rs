@@ -1,0 +1,11 @@
+// rlimits without no_new_privs
+use rustbox::chain::{ContainPlan, Fresh, Reporter};
+use rustbox::error::StepError;
+
+#[allow(unreachable_code, unused_variables)]
+fn chain(plan: &ContainPlan, rep: &Reporter) -> Result<(), StepError> {
+    let s = Fresh::enter(plan, rep).private_mounts()?.new_root()?.hostname()?.network()?.credentials()?.stdio()?.hygiene()?.drop_capabilities()?.rlimits()?;
+    Ok(())
+}
+
+fn main() {}
