@@ -94,19 +94,36 @@ pub struct BoxLock {
 }
 
 impl BoxLock {
-    /// Take the box's lock. Without `wait`, a busy box is an error.
-    pub fn acquire(cfg: &Config, paths: &BoxPaths, wait: bool) -> Result<BoxLock, StepError> {
+    /// Take the box's lock. Without `wait`, a busy box is an error. Only `--init`
+    /// creates the lock file (`create`); otherwise a missing one means the box was
+    /// never initialised, and `Ok(None)` is returned.
+    pub fn acquire(
+        cfg: &Config,
+        paths: &BoxPaths,
+        wait: bool,
+        create: bool,
+    ) -> Result<Option<BoxLock>, StepError> {
         ensure_private_dir(&cfg.lock_root, 0o700, "lock")?;
         loop {
-            let file = OpenOptions::new()
+            let file = match OpenOptions::new()
                 .read(true)
                 .write(true)
-                .create(true)
+                .create(create)
                 .truncate(false)
                 .mode(0o600)
                 .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
                 .open(&paths.lock_file)
-                .map_err(|e| StepError::io("lock", paths.lock_file.display().to_string(), &e))?;
+            {
+                Ok(f) => f,
+                Err(e) if !create && e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => {
+                    return Err(StepError::io(
+                        "lock",
+                        paths.lock_file.display().to_string(),
+                        &e,
+                    ))
+                }
+            };
             let op = if wait {
                 libc::LOCK_EX
             } else {
@@ -154,7 +171,7 @@ impl BoxLock {
                 .read_to_string(&mut s)
                 .map_err(|e| StepError::io("lock", lock.path.display().to_string(), &e))?;
             lock.state = BoxState::parse(&s);
-            return Ok(lock);
+            return Ok(Some(lock));
         }
     }
 
@@ -260,7 +277,8 @@ pub fn init(
     wait: bool,
 ) -> Result<PathBuf, StepError> {
     ensure_private_dir(&cfg.box_root, 0o755, "init")?;
-    let mut lock = BoxLock::acquire(cfg, paths, wait)?;
+    let mut lock = BoxLock::acquire(cfg, paths, wait, true)?
+        .ok_or_else(|| StepError::new("lock", "lock file vanished"))?;
     let (uid, gid) = cfg.box_ids(paths.id);
     kill_box_processes(uid)?;
     crate::fsutil::remove_tree(&paths.dir)?;
@@ -277,12 +295,14 @@ pub fn init(
 
 /// `--cleanup`: kill what is left, remove the box. Idempotent.
 pub fn cleanup(cfg: &Config, paths: &BoxPaths, wait: bool) -> Result<(), StepError> {
-    let lock = BoxLock::acquire(cfg, paths, wait)?;
+    // No lock file: the box was never initialised (or is cleaned up already).
+    let Some(lock) = BoxLock::acquire(cfg, paths, wait, false)? else {
+        return Ok(());
+    };
     let (uid, _gid) = cfg.box_ids(paths.id);
     kill_box_processes(uid)?;
     crate::fsutil::remove_tree(&paths.dir)?;
-    lock.remove()?;
-    Ok(())
+    lock.remove()
 }
 
 #[cfg(test)]

@@ -98,16 +98,19 @@ fn run_inner(
     ev: &mut Evidence,
 ) -> Result<(), StepError> {
     let paths = BoxPaths::new(cfg, spec.box_id);
-    let lock = BoxLock::acquire(cfg, &paths, spec.wait)?;
-    if !lock.state.initialized || !paths.workspace.is_dir() {
-        return Err(StepError::new(
-            "box",
-            format!(
-                "box {} is not initialised (run rustbox --init -b {})",
-                spec.box_id, spec.box_id
-            ),
-        ));
-    }
+    let lock = BoxLock::acquire(cfg, &paths, spec.wait, false)?;
+    let lock = match lock {
+        Some(l) if l.state.initialized && paths.workspace.is_dir() => l,
+        _ => {
+            return Err(StepError::new(
+                "box",
+                format!(
+                    "box {} is not initialised (run rustbox --init -b {})",
+                    spec.box_id, spec.box_id
+                ),
+            ))
+        }
+    };
     ev.controls.push(Control::applied(
         "box.lock",
         true,
