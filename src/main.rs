@@ -86,8 +86,7 @@ fn main() {
     let spec = match cli::parse(args) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("rustbox: {e}");
-            eprintln!("Try 'rustbox --help' for more information.");
+            eprintln!("rustbox: {e} (see rustbox --help)");
             exit(2);
         }
     };

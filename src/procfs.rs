@@ -2,7 +2,8 @@
 
 use crate::error::StepError;
 
-/// Pids of every process whose real uid is `uid`.
+/// Pids of every live process whose real uid is `uid`. Zombies are left out: they
+/// are dead already, and only their parent can make them go away by reaping them.
 pub fn pids_of_uid(uid: u32) -> Result<Vec<i32>, StepError> {
     let dir = std::fs::read_dir("/proc").map_err(|e| StepError::io("procfs", "/proc", &e))?;
     let mut out = Vec::new();
@@ -20,7 +21,12 @@ pub fn pids_of_uid(uid: u32) -> Result<Vec<i32>, StepError> {
             .find_map(|l| l.strip_prefix("Uid:"))
             .and_then(|r| r.split_whitespace().next())
             .and_then(|s| s.parse::<u32>().ok());
-        if real == Some(uid) {
+        let dead = status
+            .lines()
+            .find_map(|l| l.strip_prefix("State:"))
+            .map(str::trim_start)
+            .is_some_and(|st| st.starts_with('Z') || st.starts_with('X'));
+        if real == Some(uid) && !dead {
             out.push(pid);
         }
     }

@@ -1,0 +1,1414 @@
+//! Integration tests: the built `rustbox` binary, run as root against the real kernel.
+//!
+//! Every test uses its own box id (tests run in parallel threads) under a box root,
+//! lock root and uid range of its own (`/tmp/rustbox-it-<pid>/`, `first_uid` 62000),
+//! selected with the test-only `--config` option. A [`harness::TestBox`] guard runs
+//! `--cleanup` when the test ends, whatever happened; the whole directory is removed
+//! when the test process exits.
+//!
+//! Facts about the sandbox are checked from inside it: `tests/probes/probe.c`, built
+//! with gcc at the start, prints what it observes as `key=value` lines.
+//!
+//! Requirements: root (real and effective uid 0) and gcc. Without either, every test
+//! fails with a message saying so; nothing is skipped silently.
+
+mod harness {
+    use serde_json::Value;
+    use std::collections::BTreeMap;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Output, Stdio};
+    use std::sync::{Mutex, MutexGuard, OnceLock};
+    use std::time::{Duration, Instant};
+
+    pub const FIRST_UID: u32 = 62000;
+    pub const FIRST_GID: u32 = 62000;
+    pub const NUM_BOXES: u32 = 100;
+    pub const BIN: &str = env!("CARGO_BIN_EXE_rustbox");
+    /// A variable every run gets in the caller's environment; it must not reach the
+    /// box unless `-E` asks for it.
+    pub const SECRET: (&str, &str) = ("RUSTBOX_TEST_SECRET", "x");
+
+    pub struct Env {
+        pub base: PathBuf,
+        pub config: PathBuf,
+        pub box_root: PathBuf,
+        pub lock_root: PathBuf,
+        /// Compiled probe programs.
+        pub probes: PathBuf,
+        /// Meta and JSON files of the runs.
+        pub out: PathBuf,
+    }
+
+    static ENV: OnceLock<Env> = OnceLock::new();
+
+    /// The test environment, set up once per test process.
+    pub fn env() -> &'static Env {
+        ENV.get_or_init(setup)
+    }
+
+    fn base_dir() -> PathBuf {
+        PathBuf::from(format!("/tmp/rustbox-it-{}", std::process::id()))
+    }
+
+    extern "C" fn remove_base() {
+        let _ = std::fs::remove_dir_all(base_dir());
+    }
+
+    /// Directories of earlier test processes that are gone (e.g. killed).
+    fn remove_stale() {
+        let Ok(rd) = std::fs::read_dir("/tmp") else {
+            return;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name.strip_prefix("rustbox-it-") else {
+                continue;
+            };
+            if pid.parse::<u32>().is_ok() && !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+
+    fn setup() -> Env {
+        let (uid, euid) = (nix::unistd::getuid(), nix::unistd::geteuid());
+        if !uid.is_root() || !euid.is_root() {
+            panic!(
+                "the integration tests must run as root (uid {uid}, euid {euid}): they \
+                 create namespaces, mounts and box users. Run `sudo -E cargo test --test \
+                 integration` or run them in the root VM."
+            );
+        }
+        match Command::new("gcc").arg("--version").output() {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => panic!(
+                "gcc --version failed ({}); gcc is needed to build the probes in tests/probes/",
+                o.status
+            ),
+            Err(e) => panic!(
+                "gcc not found ({e}); install gcc (apt-get install gcc) to build the probes \
+                 in tests/probes/"
+            ),
+        }
+        remove_stale();
+        let base = base_dir();
+        let _ = std::fs::remove_dir_all(&base);
+        let mk = |p: &Path| {
+            std::fs::create_dir_all(p).unwrap_or_else(|e| panic!("mkdir {}: {e}", p.display()));
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        };
+        mk(&base);
+        // SAFETY: registering a plain extern "C" function with atexit.
+        unsafe { libc::atexit(remove_base) };
+        let probes = base.join("probes");
+        let out = base.join("out");
+        mk(&probes);
+        mk(&out);
+        let box_root = base.join("boxes");
+        let lock_root = base.join("locks");
+        let config = base.join("config");
+        std::fs::write(
+            &config,
+            format!(
+                "# rustbox integration tests\nbox_root = {}\nlock_root = {}\nfirst_uid = \
+                 {FIRST_UID}\nfirst_gid = {FIRST_GID}\nnum_boxes = {NUM_BOXES}\n",
+                box_root.display(),
+                lock_root.display()
+            ),
+        )
+        .unwrap();
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probes/probe.c");
+        let exe = probes.join("probe");
+        let o = Command::new("gcc")
+            .args(["-O1", "-Wall", "-Wextra", "-Werror", "-o"])
+            .arg(&exe)
+            .arg(&src)
+            .output()
+            .expect("run gcc");
+        if !o.status.success() {
+            panic!(
+                "gcc failed to build {}:\n{}",
+                src.display(),
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+        Env {
+            base,
+            config,
+            box_root,
+            lock_root,
+            probes,
+            out,
+        }
+    }
+
+    /// CPU-time tests hold this, so that their spinners do not compete with each
+    /// other on a small machine (the measured overshoot depends on the supervisor
+    /// getting the CPU every few milliseconds).
+    pub fn timing_lock() -> MutexGuard<'static, ()> {
+        static L: Mutex<()> = Mutex::new(());
+        L.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// rustbox with the test config and exactly these arguments.
+    pub fn rustbox_cmd(args: &[&str]) -> Command {
+        let env = env();
+        let mut c = Command::new(BIN);
+        c.arg(format!("--config={}", env.config.display()));
+        c.args(args);
+        c.env(SECRET.0, SECRET.1);
+        c.stdin(Stdio::null());
+        c
+    }
+
+    pub fn rustbox(args: &[&str]) -> Output {
+        rustbox_cmd(args).output().expect("run rustbox")
+    }
+
+    pub fn text(b: &[u8]) -> String {
+        String::from_utf8_lossy(b).into_owned()
+    }
+
+    /// isolate's meta file: `key:value` lines.
+    #[derive(Debug, Default)]
+    pub struct Meta(pub BTreeMap<String, String>);
+
+    impl Meta {
+        pub fn parse(s: &str) -> Meta {
+            let mut m = BTreeMap::new();
+            for line in s.lines() {
+                let (k, v) = line
+                    .split_once(':')
+                    .unwrap_or_else(|| panic!("meta line without ':': {line:?}\n{s}"));
+                assert!(
+                    m.insert(k.to_string(), v.to_string()).is_none(),
+                    "meta key {k} repeated:\n{s}"
+                );
+            }
+            Meta(m)
+        }
+        pub fn get(&self, k: &str) -> Option<&str> {
+            self.0.get(k).map(String::as_str)
+        }
+        pub fn req(&self, k: &str) -> &str {
+            self.get(k)
+                .unwrap_or_else(|| panic!("meta has no {k}: {:?}", self.0))
+        }
+        pub fn secs(&self, k: &str) -> f64 {
+            self.req(k)
+                .parse()
+                .unwrap_or_else(|_| panic!("meta {k} is not a number: {:?}", self.0))
+        }
+    }
+
+    /// The probe's `key=value` lines; a key may repeat.
+    #[derive(Debug)]
+    pub struct Facts(pub Vec<(String, String)>);
+
+    impl Facts {
+        pub fn parse(s: &str) -> Facts {
+            Facts(
+                s.lines()
+                    .filter_map(|l| l.split_once('='))
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            )
+        }
+        pub fn all(&self, k: &str) -> Vec<&str> {
+            self.0
+                .iter()
+                .filter(|(kk, _)| kk == k)
+                .map(|(_, v)| v.as_str())
+                .collect()
+        }
+        /// The one value of `k` (None if absent; panics if repeated).
+        pub fn one(&self, k: &str) -> Option<&str> {
+            let v = self.all(k);
+            assert!(v.len() <= 1, "probe printed {k} {} times: {v:?}", v.len());
+            v.first().copied()
+        }
+    }
+
+    /// Collects every mismatch, then fails once with all of them listed.
+    #[derive(Default)]
+    pub struct Checks {
+        failures: Vec<String>,
+    }
+
+    impl Checks {
+        pub fn check(&mut self, ok: bool, what: impl Into<String>) {
+            if !ok {
+                self.failures.push(what.into());
+            }
+        }
+        pub fn eq(&mut self, facts: &Facts, key: &str, want: &str) {
+            let got = facts.one(key);
+            if got != Some(want) {
+                self.failures
+                    .push(format!("{key}: expected {want:?}, probe says {got:?}"));
+            }
+        }
+        pub fn finish(self, context: &str) {
+            if !self.failures.is_empty() {
+                panic!(
+                    "{} check(s) failed:\n  - {}\n--- context ---\n{context}",
+                    self.failures.len(),
+                    self.failures.join("\n  - ")
+                );
+            }
+        }
+    }
+
+    /// One `--run`: exit status, streams, meta and JSON (absent if not written).
+    #[derive(Debug)]
+    pub struct Run {
+        pub code: i32,
+        pub stdout: String,
+        pub stderr: String,
+        pub meta: Option<Meta>,
+        pub json: Option<Value>,
+        pub meta_text: String,
+        pub elapsed: Duration,
+    }
+
+    impl Run {
+        pub fn meta(&self) -> &Meta {
+            self.meta
+                .as_ref()
+                .unwrap_or_else(|| panic!("no meta file was written:\n{self}"))
+        }
+        pub fn json(&self) -> &Value {
+            self.json
+                .as_ref()
+                .unwrap_or_else(|| panic!("no JSON file was written:\n{self}"))
+        }
+        pub fn facts(&self) -> Facts {
+            Facts::parse(&self.stdout)
+        }
+        /// (name, applied, errno_name) of every control in the JSON document.
+        pub fn controls(&self) -> Vec<(String, bool, Option<String>)> {
+            self.json()["controls"]
+                .as_array()
+                .unwrap_or_else(|| panic!("JSON controls is not an array:\n{self}"))
+                .iter()
+                .map(|c| {
+                    (
+                        c["name"].as_str().unwrap_or("").to_string(),
+                        c["applied"].as_bool().unwrap_or(false),
+                        c["errno_name"].as_str().map(String::from),
+                    )
+                })
+                .collect()
+        }
+    }
+
+    impl std::fmt::Display for Run {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            writeln!(f, "exit status: {}", self.code)?;
+            writeln!(f, "stdout:\n{}", self.stdout)?;
+            writeln!(f, "stderr:\n{}", self.stderr)?;
+            writeln!(f, "meta:\n{}", self.meta_text)?;
+            if let Some(j) = &self.json {
+                writeln!(
+                    f,
+                    "json:\n{}",
+                    serde_json::to_string_pretty(j).unwrap_or_default()
+                )?;
+            }
+            Ok(())
+        }
+    }
+
+    /// Pids of the live (not zombie) processes whose real uid is `uid`.
+    pub fn pids_of_uid(uid: u32) -> Vec<u32> {
+        let mut v = Vec::new();
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(st) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+                continue;
+            };
+            let real = st
+                .lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|r| r.split_whitespace().next())
+                .and_then(|s| s.parse::<u32>().ok());
+            let zombie = st
+                .lines()
+                .find_map(|l| l.strip_prefix("State:"))
+                .is_some_and(|s| matches!(s.trim_start().chars().next(), Some('Z' | 'X')));
+            if real == Some(uid) && !zombie {
+                v.push(pid);
+            }
+        }
+        v
+    }
+
+    /// Wait up to `limit` for `cond`.
+    pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+        let t = Instant::now();
+        while t.elapsed() < limit {
+            if cond() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        cond()
+    }
+
+    /// A box for one test. Created with `--init` (or not, see [`TestBox::uninit`]);
+    /// `--cleanup` always runs when it is dropped.
+    pub struct TestBox {
+        pub id: u32,
+        pub dir: PathBuf,
+        runs: std::cell::Cell<u32>,
+    }
+
+    impl TestBox {
+        /// `--init` the box; checks that it prints the box directory.
+        pub fn new(id: u32) -> TestBox {
+            let b = TestBox::uninit(id);
+            let o = rustbox(&["-b", &id.to_string(), "--init"]);
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "--init -b {id} failed: {}",
+                text(&o.stderr)
+            );
+            assert_eq!(
+                text(&o.stdout),
+                format!("{}\n", b.dir.display()),
+                "--init prints the box directory"
+            );
+            assert!(b.workspace().is_dir(), "no box/ after --init");
+            b
+        }
+
+        /// A guard for a box id that is not initialised.
+        pub fn uninit(id: u32) -> TestBox {
+            assert!(id < NUM_BOXES);
+            let env = env();
+            TestBox {
+                id,
+                dir: env.box_root.join(id.to_string()),
+                runs: std::cell::Cell::new(0),
+            }
+        }
+
+        pub fn uid(&self) -> u32 {
+            FIRST_UID + self.id
+        }
+        pub fn gid(&self) -> u32 {
+            FIRST_GID + self.id
+        }
+        pub fn workspace(&self) -> PathBuf {
+            self.dir.join("box")
+        }
+        pub fn idarg(&self) -> String {
+            self.id.to_string()
+        }
+
+        /// Copy the probe into `/box/<name>`; returns its path inside the box.
+        pub fn install_probe(&self, name: &str) -> String {
+            let dst = self.workspace().join(name);
+            std::fs::copy(env().probes.join("probe"), &dst)
+                .unwrap_or_else(|e| panic!("copy probe to {}: {e}", dst.display()));
+            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o755)).unwrap();
+            format!("/box/{name}")
+        }
+
+        fn out_paths(&self) -> (PathBuf, PathBuf) {
+            let n = self.runs.get() + 1;
+            self.runs.set(n);
+            let out = &env().out;
+            let meta = out.join(format!("b{}-{n}.meta", self.id));
+            let json = out.join(format!("b{}-{n}.json", self.id));
+            let _ = std::fs::remove_file(&meta);
+            let _ = std::fs::remove_file(&json);
+            (meta, json)
+        }
+
+        /// `rustbox -b ID -M META --json JSON OPTS --run -- PROGRAM...`
+        pub fn run(&self, opts: &[&str], program: &[&str]) -> Run {
+            self.run_cmd(opts, program, |_| {})
+        }
+
+        pub fn run_cmd(
+            &self,
+            opts: &[&str],
+            program: &[&str],
+            adjust: impl FnOnce(&mut Command),
+        ) -> Run {
+            let (meta, json) = self.out_paths();
+            let id = self.idarg();
+            let m = meta.display().to_string();
+            let j = format!("--json={}", json.display());
+            let mut args: Vec<&str> = vec!["-b", &id, "-M", &m, &j];
+            args.extend_from_slice(opts);
+            args.push("--run");
+            args.push("--");
+            args.extend_from_slice(program);
+            let mut c = rustbox_cmd(&args);
+            adjust(&mut c);
+            let t = Instant::now();
+            let o = c.output().expect("run rustbox");
+            let elapsed = t.elapsed();
+            let meta_text = std::fs::read_to_string(&meta).unwrap_or_default();
+            Run {
+                code: o.status.code().unwrap_or(-1),
+                stdout: text(&o.stdout),
+                stderr: text(&o.stderr),
+                meta: meta.exists().then(|| Meta::parse(&meta_text)),
+                json: std::fs::read_to_string(&json).ok().map(|s| {
+                    serde_json::from_str(&s)
+                        .unwrap_or_else(|e| panic!("JSON output does not parse: {e}\n{s}"))
+                }),
+                meta_text,
+                elapsed,
+            }
+        }
+
+        /// `--cleanup`, then check that no process of the box uid is left.
+        pub fn cleanup(&self) -> Result<(), String> {
+            let o = rustbox(&["-b", &self.idarg(), "--cleanup"]);
+            if o.status.code() != Some(0) {
+                return Err(format!(
+                    "--cleanup -b {} failed: {}",
+                    self.id,
+                    text(&o.stderr)
+                ));
+            }
+            if self.dir.exists() {
+                return Err(format!(
+                    "{} still exists after --cleanup",
+                    self.dir.display()
+                ));
+            }
+            let left = pids_of_uid(self.uid());
+            if !left.is_empty() {
+                return Err(format!(
+                    "processes of box uid {} left after --cleanup: {left:?}",
+                    self.uid()
+                ));
+            }
+            Ok(())
+        }
+    }
+
+    impl Drop for TestBox {
+        fn drop(&mut self) {
+            if let Err(e) = self.cleanup() {
+                if std::thread::panicking() {
+                    eprintln!("{e}");
+                } else {
+                    panic!("{e}");
+                }
+            }
+        }
+    }
+
+    /// Exit status 2, exactly one error line on stderr starting with "rustbox:", and
+    /// it mentions `needle`.
+    pub fn assert_refused(code: Option<i32>, stdout: &str, stderr: &str, needle: &str) {
+        let ctx = format!("exit {code:?}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+        assert_eq!(code, Some(2), "expected exit status 2\n{ctx}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert!(!lines.is_empty(), "no error on stderr\n{ctx}");
+        assert!(
+            lines[0].starts_with("rustbox: "),
+            "stderr must start with 'rustbox: '\n{ctx}"
+        );
+        assert_eq!(lines.len(), 1, "more than one error line on stderr\n{ctx}");
+        assert!(
+            lines[0].to_lowercase().contains(&needle.to_lowercase()),
+            "the error does not mention {needle:?}\n{ctx}"
+        );
+        assert!(stdout.is_empty(), "nothing may be printed on stdout\n{ctx}");
+    }
+
+    /// The mode bits of a host path (without following a link).
+    pub fn lmode(p: &Path) -> Option<u32> {
+        std::fs::symlink_metadata(p).ok().map(|m| m.mode())
+    }
+
+    /// Removes a host file when dropped.
+    pub struct HostFile(pub PathBuf);
+
+    impl HostFile {
+        pub fn create(p: impl Into<PathBuf>, content: &str) -> HostFile {
+            let p = p.into();
+            std::fs::write(&p, content).unwrap_or_else(|e| panic!("write {}: {e}", p.display()));
+            HostFile(p)
+        }
+        pub fn content(&self) -> String {
+            std::fs::read_to_string(&self.0).unwrap_or_else(|e| format!("<unreadable: {e}>"))
+        }
+    }
+
+    impl Drop for HostFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+}
+
+use harness::{
+    assert_refused, env, lmode, pids_of_uid, rustbox, text, timing_lock, wait_for, Checks,
+    HostFile, TestBox, SECRET,
+};
+use serde_json::Value;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::time::Duration;
+
+/// Controls a successful run must list, all applied.
+const REQUIRED_CONTROLS: &[&str] = &[
+    "namespaces",
+    "mount.private",
+    "root.pivot",
+    "uts.hostname",
+    "net.loopback",
+    "credentials",
+    "capabilities",
+    "no_new_privs",
+    "rlimits",
+    "seccomp",
+    "exec",
+];
+
+// ---------------------------------------------------------------------------
+// The sandbox seen from inside
+// ---------------------------------------------------------------------------
+
+/// Defaults: identity, privileges, filesystem, network, pids, descriptors, limits,
+/// environment, and the evidence document of an OK run.
+#[test]
+fn sandbox_from_inside_with_defaults() {
+    let b = TestBox::new(1);
+    let probe = b.install_probe("probe");
+    let r = b.run(&[], &[&probe, "facts"]);
+    assert_eq!(r.code, 0, "the probe run failed:\n{r}");
+    let f = r.facts();
+    let mut c = Checks::default();
+    let (uid, gid) = (b.uid().to_string(), b.gid().to_string());
+
+    // Credentials: all six ids are the box's, no supplementary group.
+    for k in ["ruid", "euid", "suid"] {
+        c.eq(&f, k, &uid);
+    }
+    for k in ["rgid", "egid", "sgid"] {
+        c.eq(&f, k, &gid);
+    }
+    c.eq(&f, "ngroups", "0");
+
+    // Privileges: every capability set empty, no_new_privs, seccomp filter mode.
+    for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+        c.eq(&f, &format!("status.{set}"), "0000000000000000");
+    }
+    c.eq(&f, "status.NoNewPrivs", "1");
+    c.eq(&f, "status.Seccomp", "2");
+
+    // Host files outside the bound directories are invisible.
+    for p in [
+        "/etc/passwd",
+        "/etc",
+        "/root",
+        "/home",
+        "/var",
+        "/sys",
+        "/boot",
+    ] {
+        c.eq(&f, &format!("exists.{p}"), "ENOENT");
+    }
+    // Read-only root and /usr; writable /box and /tmp; /tmp noexec.
+    c.eq(&f, "mkdir_root", "EROFS");
+    c.eq(&f, "mkdir_usr", "EROFS");
+    c.eq(&f, "write_usr", "EROFS");
+    c.eq(&f, "mnt./", "ro,nosuid");
+    c.eq(&f, "mnt./usr", "ro,nosuid");
+    c.eq(&f, "write_box", "ok");
+    c.eq(&f, "mnt./box", "rw,nosuid");
+    c.eq(&f, "write_tmp", "ok");
+    c.eq(&f, "mnt./tmp", "rw,nosuid,noexec");
+    c.eq(&f, "tmp_exec", "EACCES");
+
+    // Network: loopback up, nothing else.
+    c.eq(&f, "lo_up", "1");
+    c.check(
+        f.all("iface") == vec!["lo"],
+        format!("interfaces: expected only lo, got {:?}", f.all("iface")),
+    );
+
+    // pid 1 is the proxy, the program is pid 2; host name.
+    c.eq(&f, "pid", "2");
+    c.eq(&f, "ppid", "1");
+    c.eq(&f, "hostname", "rustbox");
+
+    // Only the standard descriptors.
+    c.check(
+        f.all("fd") == vec!["0", "1", "2"],
+        format!("open descriptors: expected 0 1 2, got {:?}", f.all("fd")),
+    );
+
+    // Default limits (isolate's).
+    c.eq(&f, "rlimit.NOFILE", "1024/1024");
+    c.eq(&f, "rlimit.NPROC", "1/1");
+    c.eq(&f, "rlimit.CORE", "0/0");
+    c.eq(&f, "rlimit.STACK", "unlimited/unlimited");
+    c.eq(&f, "rlimit.AS", "unlimited/unlimited");
+    c.eq(&f, "rlimit.FSIZE", "unlimited/unlimited");
+
+    // Environment: LIBC_FATAL_STDERR_=1 only; the caller's secret stays outside.
+    c.check(
+        f.all("env") == vec!["LIBC_FATAL_STDERR_=1"],
+        format!(
+            "environment: expected only LIBC_FATAL_STDERR_=1, got {:?}",
+            f.all("env")
+        ),
+    );
+    c.eq(&f, "cwd", "/box");
+
+    // Meta and JSON of an OK run.
+    let m = r.meta();
+    c.check(m.get("status").is_none(), "meta has a status on OK");
+    c.check(m.get("exitcode") == Some("0"), "meta exitcode:0");
+    c.check(m.get("killed").is_none(), "meta killed on OK");
+    let j = r.json();
+    c.check(j["schema"] == "rustbox.verdict/1", "JSON schema");
+    c.check(j["verdict"] == "OK", "JSON verdict OK");
+    c.check(j["status"] == "OK", "JSON status OK");
+    c.check(j["box_id"] == 1, "JSON box_id");
+    let controls = r.controls();
+    for (name, applied, _) in &controls {
+        c.check(*applied, format!("control {name} not applied"));
+    }
+    for want in REQUIRED_CONTROLS {
+        c.check(
+            controls.iter().any(|(n, a, _)| n == want && *a),
+            format!("control {want} missing from the JSON"),
+        );
+    }
+    c.finish(&r.to_string());
+}
+
+/// Every rlimit option is what the program sees; -E values reach the box.
+#[test]
+fn rlimits_and_env_as_asked() {
+    let b = TestBox::new(2);
+    let probe = b.install_probe("probe");
+    let r = b.run(
+        &[
+            "-m",
+            "262144",
+            "-k",
+            "8192",
+            "-f",
+            "4096",
+            "-n",
+            "64",
+            "-p5",
+            "--core=100",
+            "-E",
+            "FOO=bar",
+            "-E",
+            SECRET.0,
+        ],
+        &[&probe, "facts"],
+    );
+    assert_eq!(r.code, 0, "the probe run failed:\n{r}");
+    let f = r.facts();
+    let mut c = Checks::default();
+    let kib = |k: u64| format!("{0}/{0}", k * 1024);
+    c.eq(&f, "rlimit.AS", &kib(262144));
+    c.eq(&f, "rlimit.STACK", &kib(8192));
+    c.eq(&f, "rlimit.FSIZE", &kib(4096));
+    c.eq(&f, "rlimit.NOFILE", "64/64");
+    c.eq(&f, "rlimit.NPROC", "5/5");
+    c.eq(&f, "rlimit.CORE", &kib(100));
+    let mut env = f.all("env");
+    env.sort_unstable();
+    let secret = format!("{}={}", SECRET.0, SECRET.1);
+    let mut want = vec!["FOO=bar", "LIBC_FATAL_STDERR_=1", secret.as_str()];
+    want.sort_unstable();
+    c.check(
+        env == want,
+        format!("environment: expected {want:?}, got {env:?}"),
+    );
+    c.finish(&r.to_string());
+}
+
+/// A setuid-root copy of the probe never runs as root: in /box (lent to the box
+/// user, nosuid) and on a bound directory where the bit survives (nosuid + NNP).
+#[test]
+fn setuid_root_copy_does_not_run_as_root() {
+    let b = TestBox::new(3);
+    let uid = b.uid().to_string();
+
+    // In /box.
+    let inside = b.install_probe("suidprobe");
+    let host = b.workspace().join("suidprobe");
+    std::os::unix::fs::chown(&host, Some(0), Some(0)).unwrap();
+    std::fs::set_permissions(&host, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    let r = b.run(&[], &[&inside, "ids"]);
+    assert_eq!(r.code, 0, "{r}");
+    let f = r.facts();
+    let mut c = Checks::default();
+    for k in ["ruid", "euid", "suid"] {
+        c.eq(&f, k, &uid);
+    }
+    c.finish(&r.to_string());
+
+    // On a bound directory: the file stays setuid root inside the box.
+    let dir = env().base.join("suid-3");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let exe = dir.join("probe");
+    std::fs::copy(env().probes.join("probe"), &exe).unwrap();
+    std::os::unix::fs::chown(&exe, Some(0), Some(0)).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    let rule = format!("/suid={}", dir.display());
+    let r = b.run(&["--dir", &rule], &["/suid/probe", "ids"]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(r.code, 0, "{r}");
+    let f = r.facts();
+    let mut c = Checks::default();
+    c.eq(&f, "self_mode", "4755");
+    c.eq(&f, "self_owner", "0");
+    for k in ["ruid", "euid", "suid"] {
+        c.eq(&f, k, &uid);
+    }
+    c.finish(&r.to_string());
+}
+
+/// -p1: fork fails with EAGAIN; -p10: fork works.
+#[test]
+fn process_limit() {
+    let b = TestBox::new(4);
+    let probe = b.install_probe("probe");
+    let r = b.run(&["-p1"], &[&probe, "fork"]);
+    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(r.facts().one("fork"), Some("EAGAIN"), "{r}");
+    let r = b.run(&["-p10"], &[&probe, "fork"]);
+    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(r.facts().one("fork"), Some("ok"), "{r}");
+}
+
+// ---------------------------------------------------------------------------
+// Verdicts
+// ---------------------------------------------------------------------------
+
+#[test]
+fn verdict_runtime_error() {
+    let b = TestBox::new(10);
+    let probe = b.install_probe("probe");
+    let r = b.run(&[], &[&probe, "exit", "3"]);
+    assert_eq!(r.code, 1, "{r}");
+    let m = r.meta();
+    assert_eq!(m.get("status"), Some("RE"), "{r}");
+    assert_eq!(m.get("exitcode"), Some("3"), "{r}");
+    assert_eq!(m.get("message"), Some("Exited with error status 3"), "{r}");
+    assert!(m.get("killed").is_none(), "{r}");
+    let j = r.json();
+    assert_eq!(j["verdict"], "RE", "{r}");
+    assert_eq!(j["exit"]["code"], 3, "{r}");
+}
+
+#[test]
+fn verdict_signal() {
+    let b = TestBox::new(11);
+    let probe = b.install_probe("probe");
+    let r = b.run(&[], &[&probe, "segv"]);
+    assert_eq!(r.code, 1, "{r}");
+    let m = r.meta();
+    assert_eq!(m.get("status"), Some("SG"), "{r}");
+    assert_eq!(m.get("exitsig"), Some("11"), "{r}");
+    assert_eq!(m.get("message"), Some("Caught fatal signal 11"), "{r}");
+    let j = r.json();
+    assert_eq!(j["verdict"], "SIG", "{r}");
+    assert_eq!(j["exit"]["signal"], 11, "{r}");
+}
+
+#[test]
+fn verdict_wall_time() {
+    let b = TestBox::new(12);
+    let r = b.run(&["-w", "0.5"], &["/bin/sleep", "5"]);
+    assert_eq!(r.code, 1, "{r}");
+    let m = r.meta();
+    assert_eq!(m.get("status"), Some("TO"), "{r}");
+    assert!(m.req("message").contains("wall"), "{r}");
+    assert_eq!(m.get("killed"), Some("1"), "{r}");
+    let wall = m.secs("time-wall");
+    assert!((0.5..0.8).contains(&wall), "time-wall {wall}\n{r}");
+    assert!(r.elapsed < Duration::from_secs(3), "took {:?}", r.elapsed);
+    let j = r.json();
+    assert_eq!(j["verdict"], "TLE", "{r}");
+    assert_eq!(j["limits_hit"][0]["limit"], "wall_time", "{r}");
+}
+
+/// CPU time limit of a spinner: TO, killed, measured just above the limit.
+#[test]
+fn verdict_cpu_time() {
+    let _t = timing_lock();
+    let b = TestBox::new(13);
+    let probe = b.install_probe("probe");
+    let r = b.run(&["-t", "0.5", "-w", "10"], &[&probe, "spin"]);
+    assert_eq!(r.code, 1, "{r}");
+    let m = r.meta();
+    assert_eq!(m.get("status"), Some("TO"), "{r}");
+    assert_eq!(m.get("message"), Some("Time limit exceeded"), "{r}");
+    assert_eq!(m.get("killed"), Some("1"), "{r}");
+    let j = r.json();
+    assert_eq!(j["verdict"], "TLE", "{r}");
+    let hit = &j["limits_hit"][0];
+    assert_eq!(hit["limit"], "cpu_time", "{r}");
+    let measured = hit["measured"].as_f64().unwrap();
+    let overshoot = measured - 0.5;
+    eprintln!(
+        "CPU TLE: limit 0.500 s, measured {measured:.3} s (source {}), overshoot {:.3} s, \
+         meta time {}, wall {}",
+        hit["source"],
+        overshoot,
+        m.req("time"),
+        m.req("time-wall")
+    );
+    assert!(
+        overshoot > 0.0 && overshoot <= 0.05 + 1e-9,
+        "CPU time measured {measured}, more than 0.05 s above the 0.5 s limit\n{r}"
+    );
+    assert!(m.secs("time") > 0.5, "{r}");
+}
+
+/// Workers forked by the program count: the whole tree is polled, so the box is
+/// killed long before the per-process RLIMIT_CPU backstop (2 s) would act.
+#[test]
+fn verdict_cpu_time_forking_workers() {
+    let _t = timing_lock();
+    let b = TestBox::new(14);
+    let probe = b.install_probe("probe");
+    let r = b.run(
+        &["-p10", "-t", "0.5", "-w", "10"],
+        &[&probe, "spinfork", "3"],
+    );
+    assert_eq!(r.code, 1, "{r}");
+    let m = r.meta();
+    assert_eq!(m.get("status"), Some("TO"), "{r}");
+    assert_eq!(m.get("killed"), Some("1"), "{r}");
+    assert!(m.secs("time") > 0.5, "{r}");
+    let wall = m.secs("time-wall");
+    assert!(
+        wall < 1.0,
+        "wall {wall}: the box was not killed on the tree's CPU time\n{r}"
+    );
+    assert_eq!(r.json()["limits_hit"][0]["limit"], "cpu_time", "{r}");
+}
+
+#[test]
+fn verdict_cpu_time_ignoring_sigxcpu() {
+    let _t = timing_lock();
+    let b = TestBox::new(15);
+    let probe = b.install_probe("probe");
+    let r = b.run(&["-t", "0.5", "-w", "10"], &[&probe, "spin_ignore_xcpu"]);
+    assert_eq!(r.code, 1, "{r}");
+    let m = r.meta();
+    assert_eq!(m.get("status"), Some("TO"), "{r}");
+    assert_eq!(m.get("killed"), Some("1"), "{r}");
+    let t = m.secs("time");
+    assert!(t > 0.5 && t < 0.6, "time {t}\n{r}");
+    assert!(m.secs("time-wall") < 1.5, "{r}");
+}
+
+/// -x is absolute: a program that uses 0.6 s with -t 0.3 -x 1.0 finishes, and
+/// still gets TO, without being killed.
+#[test]
+fn verdict_extra_time() {
+    let _t = timing_lock();
+    let b = TestBox::new(16);
+    let probe = b.install_probe("probe");
+    let r = b.run(
+        &["-t", "0.3", "-x", "1.0", "-w", "10"],
+        &[&probe, "burn", "0.6"],
+    );
+    assert_eq!(r.code, 1, "{r}");
+    let m = r.meta();
+    assert_eq!(m.get("status"), Some("TO"), "{r}");
+    assert_eq!(m.get("message"), Some("Time limit exceeded"), "{r}");
+    assert!(
+        m.get("killed").is_none(),
+        "killed within the extra time\n{r}"
+    );
+    let t = m.secs("time");
+    assert!((0.6..1.0).contains(&t), "time {t}\n{r}");
+    let j = r.json();
+    assert_eq!(j["killed"], false, "{r}");
+    assert_eq!(j["limits_hit"][0]["limit"], "cpu_time", "{r}");
+}
+
+#[test]
+fn verdict_file_size() {
+    let b = TestBox::new(17);
+    let probe = b.install_probe("probe");
+    let r = b.run(&["-f", "10"], &[&probe, "fsize", "/box/big", "102400"]);
+    assert_eq!(r.code, 1, "{r}");
+    let m = r.meta();
+    assert_eq!(m.get("status"), Some("SG"), "{r}");
+    assert_eq!(m.get("exitsig"), Some("25"), "{r}");
+    let j = r.json();
+    assert_eq!(j["verdict"], "OLE", "{r}");
+    assert_eq!(j["limits_hit"][0]["limit"], "file_size", "{r}");
+    let len = std::fs::metadata(b.workspace().join("big")).unwrap().len();
+    assert!(len <= 10 * 1024, "file grew to {len} bytes");
+}
+
+#[test]
+fn verdict_missing_program() {
+    let b = TestBox::new(18);
+    let r = b.run(&[], &["/box/no-such-program"]);
+    assert_eq!(r.code, 1, "{r}");
+    let m = r.meta();
+    assert_eq!(m.get("status"), Some("RE"), "{r}");
+    assert_eq!(m.get("exitcode"), Some("127"), "{r}");
+    let j = r.json();
+    assert_eq!(j["verdict"], "RE", "{r}");
+    assert_eq!(j["exit"]["exec_errno"], libc::ENOENT, "{r}");
+    let exec = r
+        .controls()
+        .into_iter()
+        .find(|(n, ..)| n == "exec")
+        .expect("an exec control");
+    assert_eq!(exec, ("exec".into(), false, Some("ENOENT".into())), "{r}");
+}
+
+// ---------------------------------------------------------------------------
+// Standard streams
+// ---------------------------------------------------------------------------
+
+#[test]
+fn io_redirection_relative_to_box() {
+    let b = TestBox::new(20);
+    let probe = b.install_probe("probe");
+    let ws = b.workspace();
+    std::fs::write(ws.join("in.txt"), "hello\n").unwrap();
+    let r = b.run(
+        &["-i", "in.txt", "-o", "out.txt", "-r", "err.txt"],
+        &[&probe, "io"],
+    );
+    assert_eq!(r.code, 0, "{r}");
+    assert!(!r.stdout.contains("out:"), "stdout not redirected\n{r}");
+    assert!(!r.stderr.contains("err-line"), "stderr not redirected\n{r}");
+    let read = |n: &str| std::fs::read_to_string(ws.join(n)).unwrap_or_default();
+    assert_eq!(read("out.txt"), "out:hello\n");
+    assert_eq!(read("err.txt"), "err-line\n");
+
+    // Absolute paths inside the box work too.
+    let r = b.run(
+        &["-i", "/box/in.txt", "-o", "/box/abs.txt"],
+        &[&probe, "io"],
+    );
+    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(read("abs.txt"), "out:hello\n");
+
+    // --stderr-to-stdout: both streams in the -o file.
+    let r = b.run(
+        &["-i", "in.txt", "-o", "both.txt", "--stderr-to-stdout"],
+        &[&probe, "io"],
+    );
+    assert_eq!(r.code, 0, "{r}");
+    assert!(!r.stderr.contains("err-line"), "{r}");
+    assert_eq!(read("both.txt"), "out:hello\nerr-line\n");
+}
+
+/// Links named like the -o file, planted in /box by the host or by an earlier run,
+/// never lead to their targets.
+#[test]
+fn io_symlink_in_box_is_not_followed() {
+    let b = TestBox::new(21);
+    let probe = b.install_probe("probe");
+    let ws = b.workspace();
+    let pid = std::process::id();
+    let victim = HostFile::create(format!("/etc/rbtest-victim-{pid}"), "precious\n");
+    let host_tmp_victim = HostFile::create(format!("/tmp/rbtest-victim-{pid}"), "precious\n");
+    let box_tmp_victim =
+        HostFile::create(b.dir.join(format!("tmp/rbtest-victim-{pid}")), "precious\n");
+    let check = |r: &harness::Run, name: &str| {
+        assert_eq!(r.code, 0, "{r}");
+        assert_eq!(
+            victim.content(),
+            "precious\n",
+            "{} overwritten",
+            victim.0.display()
+        );
+        assert_eq!(host_tmp_victim.content(), "precious\n");
+        assert_eq!(box_tmp_victim.content(), "precious\n");
+        let p = ws.join(name);
+        let md = std::fs::symlink_metadata(&p).unwrap();
+        assert!(
+            md.file_type().is_file(),
+            "{} is not a regular file",
+            p.display()
+        );
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "out:");
+    };
+
+    // A link to a host file, planted by the host side.
+    symlink(&victim.0, ws.join("out.txt")).unwrap();
+    let r = b.run(&["-o", "out.txt"], &[&probe, "io"]);
+    check(&r, "out.txt");
+
+    // A link into /tmp (the box's /tmp inside, the host's outside).
+    symlink(&host_tmp_victim.0, ws.join("out2.txt")).unwrap();
+    let r = b.run(&["-o", "out2.txt"], &[&probe, "io"]);
+    check(&r, "out2.txt");
+
+    // A link planted by the program itself, kept by --special-files after its run.
+    let target = victim.0.display().to_string();
+    let r = b.run(
+        &["--special-files"],
+        &[&probe, "plant", "/box/out3.txt", &target],
+    );
+    assert_eq!(r.facts().one("symlink"), Some("ok"), "{r}");
+    assert!(
+        lmode(&ws.join("out3.txt")).is_some(),
+        "the planted link is gone before the next run\n{r}"
+    );
+    let r = b.run(&["-o", "out3.txt"], &[&probe, "io"]);
+    check(&r, "out3.txt");
+}
+
+// ---------------------------------------------------------------------------
+// Bad input: exit 2, one line, nothing run
+// ---------------------------------------------------------------------------
+
+/// Run a refused invocation on an initialised box with the marker probe and check
+/// that nothing ran and no meta file other than an XX one was written.
+fn refused_on_box(id: u32, opts: &[&str], program: Option<&[&str]>, needle: &str) {
+    let b = TestBox::new(id);
+    let probe = b.install_probe("probe");
+    let meta = env().out.join(format!("refused-{id}.meta"));
+    let _ = std::fs::remove_file(&meta);
+    let m = meta.display().to_string();
+    let idarg = b.idarg();
+    let mut args: Vec<&str> = vec!["-b", &idarg];
+    if !opts.contains(&"-M") {
+        args.extend_from_slice(&["-M", &m]);
+    }
+    args.extend_from_slice(opts);
+    args.push("--run");
+    let default_prog = [probe.as_str(), "marker"];
+    match program {
+        Some(p) => args.extend_from_slice(p),
+        None => {
+            args.push("--");
+            args.extend_from_slice(&default_prog);
+        }
+    }
+    let o = rustbox(&args);
+    assert_refused(o.status.code(), &text(&o.stdout), &text(&o.stderr), needle);
+    assert!(
+        !b.workspace().join("marker").exists(),
+        "the program ran although the invocation was refused"
+    );
+    if let Ok(s) = std::fs::read_to_string(&meta) {
+        assert!(
+            s.is_empty() || s.starts_with("status:XX\n"),
+            "meta of a refused run: {s}"
+        );
+    }
+}
+
+#[test]
+fn bad_unknown_option() {
+    refused_on_box(30, &["--no-such-option"], None, "no-such-option");
+}
+
+#[test]
+fn bad_box_id_out_of_range() {
+    let _ = env();
+    let o = rustbox(&["-b", "100", "--run", "--", "/bin/true"]);
+    assert_refused(o.status.code(), &text(&o.stdout), &text(&o.stderr), "range");
+    assert!(!env().box_root.join("100").exists());
+    assert!(!env().lock_root.join("100").exists());
+    let o = rustbox(&["-b", "100", "--init"]);
+    assert_refused(o.status.code(), &text(&o.stdout), &text(&o.stderr), "range");
+    assert!(!env().box_root.join("100").exists());
+}
+
+#[test]
+fn bad_dir_with_dotdot() {
+    refused_on_box(31, &["--dir", "/a/../etc"], None, "..");
+    refused_on_box(32, &["--dir", "/x=/usr/../etc"], None, "..");
+}
+
+#[test]
+fn bad_dir_relative_source() {
+    refused_on_box(33, &["--dir", "/x=relative/path"], None, "absolute");
+}
+
+#[test]
+fn bad_missing_program() {
+    refused_on_box(34, &[], Some(&[]), "program");
+    refused_on_box(35, &[], Some(&["--"]), "program");
+}
+
+#[test]
+fn bad_run_on_uninitialised_box() {
+    let b = TestBox::uninit(36);
+    let meta = env().out.join("uninit-36.meta");
+    let m = meta.display().to_string();
+    let o = rustbox(&["-b", "36", "-M", &m, "--run", "--", "/box/probe", "marker"]);
+    assert_refused(
+        o.status.code(),
+        &text(&o.stdout),
+        &text(&o.stderr),
+        "not initialised",
+    );
+    assert!(!b.dir.exists(), "a run created the box directory");
+    if let Ok(s) = std::fs::read_to_string(&meta) {
+        assert!(s.starts_with("status:XX\n"), "meta: {s}");
+    }
+}
+
+#[test]
+fn bad_unwritable_meta() {
+    refused_on_box(37, &["-M", "/proc/nonexistent/meta"], None, "meta");
+}
+
+#[test]
+fn bad_cg_refused() {
+    refused_on_box(38, &["--cg"], None, "--cg");
+    refused_on_box(39, &["--cg-mem=65536"], None, "--cg-mem");
+}
+
+// ---------------------------------------------------------------------------
+// Box lifecycle
+// ---------------------------------------------------------------------------
+
+#[test]
+fn lifecycle_init_resets() {
+    let b = TestBox::new(40);
+    std::fs::write(b.workspace().join("leftover"), "x").unwrap();
+    std::fs::write(b.dir.join("tmp/leftover"), "x").unwrap();
+    let o = rustbox(&["-b", "40", "--init"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), format!("{}\n", b.dir.display()));
+    assert!(b.workspace().is_dir());
+    assert!(!b.workspace().join("leftover").exists(), "box/ not reset");
+    assert!(!b.dir.join("tmp/leftover").exists(), "tmp/ not reset");
+}
+
+#[test]
+fn lifecycle_cleanup_is_idempotent() {
+    let b = TestBox::new(41);
+    let o = rustbox(&["-b", "41", "--cleanup"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(!b.dir.exists());
+    assert!(!env().lock_root.join("41").exists(), "lock file left");
+    let o = rustbox(&["-b", "41", "--cleanup"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    // And never initialised at all.
+    let o = rustbox(&["-b", "42", "--cleanup"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(!env().lock_root.join("42").exists(), "lock file left");
+}
+
+/// A second --run on a busy box is refused; killing the supervisor takes the box
+/// with it (PR_SET_PDEATHSIG).
+#[test]
+fn lifecycle_second_run_is_busy() {
+    let b = TestBox::new(43);
+    let probe = b.install_probe("probe");
+    let mut first =
+        harness::rustbox_cmd(&["-b", "43", "-w", "10", "--run", "--", &probe, "sleep", "10"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn rustbox");
+    let started = b.workspace().join("started");
+    let running = wait_for(Duration::from_secs(5), || started.exists());
+    let second = b.run(&[], &[&probe, "marker"]);
+    // Kill the first supervisor before asserting anything.
+    let _ = first.kill();
+    let _ = first.wait();
+    assert!(running, "the first run never started");
+    assert_refused(Some(second.code), &second.stdout, &second.stderr, "busy");
+    assert!(!b.workspace().join("marker").exists(), "the second run ran");
+    if let Some(m) = &second.meta {
+        assert_eq!(m.get("status"), Some("XX"), "{second}");
+    }
+    let uid = b.uid();
+    assert!(
+        wait_for(Duration::from_secs(3), || pids_of_uid(uid).is_empty()),
+        "box processes survive their supervisor: {:?}",
+        pids_of_uid(uid)
+    );
+}
+
+/// --cleanup kills whatever still runs as the box user.
+#[test]
+fn lifecycle_cleanup_kills_leftover() {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    let b = TestBox::new(44);
+    let mut child = std::process::Command::new("/bin/sleep")
+        .arg("30")
+        .uid(b.uid())
+        .gid(b.gid())
+        .current_dir("/")
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn a process as the box user");
+    assert!(pids_of_uid(b.uid()).contains(&child.id()));
+    let o = rustbox(&["-b", "44", "--cleanup"]);
+    let status = if wait_for(Duration::from_secs(3), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    }) {
+        child.wait().ok()
+    } else {
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    };
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(
+        status.and_then(|s| s.signal()),
+        Some(libc::SIGKILL),
+        "the leftover was not killed by --cleanup"
+    );
+    assert!(!b.dir.exists());
+}
+
+// ---------------------------------------------------------------------------
+// Strict mode
+// ---------------------------------------------------------------------------
+
+/// A --dir whose source does not exist (without `maybe`) aborts the run: IE/XX,
+/// exit 2, the failing step in the JSON with ENOENT, and the program never ran.
+#[test]
+fn strict_missing_dir_source() {
+    let b = TestBox::new(50);
+    let probe = b.install_probe("probe");
+    let rule = format!("/nothere=/nonexistent-rustbox-it-{}", std::process::id());
+    let r = b.run(&["--dir", &rule], &[&probe, "marker"]);
+    assert_refused(Some(r.code), &r.stdout, &r.stderr, "ENOENT");
+    assert!(
+        !b.workspace().join("marker").exists(),
+        "the program ran\n{r}"
+    );
+    let m = r.meta();
+    assert_eq!(m.get("status"), Some("XX"), "{r}");
+    let j = r.json();
+    assert_eq!(j["verdict"], "IE", "{r}");
+    assert_eq!(j["status"], "XX", "{r}");
+    let failed: Vec<_> = r.controls().into_iter().filter(|(_, a, _)| !a).collect();
+    assert!(
+        failed
+            .iter()
+            .any(|(_, _, e)| e.as_deref() == Some("ENOENT")),
+        "no failed control with ENOENT: {failed:?}\n{r}"
+    );
+    assert!(
+        !r.controls().iter().any(|(n, a, _)| n == "exec" && *a),
+        "exec reported as applied\n{r}"
+    );
+
+    // With `maybe`, the same rule is skipped and the program runs.
+    let r = b.run(&["--dir", &format!("{rule}:maybe")], &[&probe, "marker"]);
+    assert_eq!(r.code, 0, "{r}");
+    assert!(b.workspace().join("marker").exists(), "{r}");
+}
+
+/// A small JSON Schema checker for the keywords docs/verdict.schema.json uses:
+/// type (one or a list), required, properties, items, enum, minimum.
+fn schema_errors(schema: &Value, v: &Value, at: &str, out: &mut Vec<String>) {
+    let type_ok = |t: &str| match t {
+        "object" => v.is_object(),
+        "array" => v.is_array(),
+        "string" => v.is_string(),
+        "integer" => v.is_i64() || v.is_u64(),
+        "number" => v.is_number(),
+        "boolean" => v.is_boolean(),
+        "null" => v.is_null(),
+        other => panic!("schema uses unknown type {other}"),
+    };
+    match &schema["type"] {
+        Value::String(t) if !type_ok(t) => out.push(format!("{at}: expected {t}, got {v}")),
+        Value::Array(ts) if !ts.iter().any(|t| type_ok(t.as_str().unwrap())) => {
+            out.push(format!("{at}: expected one of {ts:?}, got {v}"))
+        }
+        _ => {}
+    }
+    if let Some(e) = schema["enum"].as_array() {
+        if !e.contains(v) {
+            out.push(format!("{at}: {v} not in {e:?}"));
+        }
+    }
+    if let (Some(min), Some(x)) = (schema["minimum"].as_f64(), v.as_f64()) {
+        if x < min {
+            out.push(format!("{at}: {x} < minimum {min}"));
+        }
+    }
+    if let (Some(req), Some(obj)) = (schema["required"].as_array(), v.as_object()) {
+        for r in req {
+            if !obj.contains_key(r.as_str().unwrap()) {
+                out.push(format!("{at}: missing required {r}"));
+            }
+        }
+    }
+    if let (Some(props), Some(obj)) = (schema["properties"].as_object(), v.as_object()) {
+        for (k, s) in props {
+            if let Some(x) = obj.get(k) {
+                schema_errors(s, x, &format!("{at}.{k}"), out);
+            }
+        }
+    }
+    if let (Some(items), Some(arr)) = (schema.get("items"), v.as_array()) {
+        for (i, x) in arr.iter().enumerate() {
+            schema_errors(items, x, &format!("{at}[{i}]"), out);
+        }
+    }
+}
+
+#[test]
+fn json_documents_match_the_schema() {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/verdict.schema.json"
+        ))
+        .expect("read docs/verdict.schema.json"),
+    )
+    .expect("the schema parses");
+    // The checker itself must catch a broken document.
+    let mut errs = Vec::new();
+    schema_errors(
+        &schema,
+        &serde_json::json!({"schema": "nope"}),
+        "$",
+        &mut errs,
+    );
+    assert!(
+        errs.len() > 5,
+        "the schema checker accepts garbage: {errs:?}"
+    );
+
+    let b = TestBox::new(60);
+    let runs = [
+        ("OK", b.run(&[], &["/bin/true"])),
+        ("RE", b.run(&[], &["/bin/false"])),
+        ("TLE", b.run(&["-w", "0.2"], &["/bin/sleep", "5"])),
+        (
+            "IE",
+            b.run(&["--dir=/nope=/nonexistent-rustbox-dir"], &["/bin/true"]),
+        ),
+        ("RE", b.run(&[], &["/box/no-such-program"])),
+    ];
+    for (want, r) in &runs {
+        let doc = r.json();
+        assert_eq!(doc["verdict"], *want, "{r}");
+        let mut errs = Vec::new();
+        schema_errors(&schema, doc, "$", &mut errs);
+        assert!(
+            errs.is_empty(),
+            "JSON does not match the schema: {errs:#?}\n{r}"
+        );
+    }
+}

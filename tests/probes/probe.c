@@ -1,0 +1,408 @@
+/*
+ * probe: run inside a rustbox box by tests/integration.rs.
+ *
+ * `probe facts` prints what the program can observe about its sandbox as
+ * key=value lines (a key may repeat, e.g. env=...). The other modes are small
+ * behaviours the verdict tests need (exit codes, signals, CPU burners, forks,
+ * file writes). Every failure is printed as an errno name, never hidden.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static const char *ename(int e)
+{
+	const char *n = strerrorname_np(e);
+	return n ? n : "EUNKNOWN";
+}
+
+static void kv(const char *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void kv(const char *k, const char *fmt, ...)
+{
+	va_list ap;
+	printf("%s=", k);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+static void ids(void)
+{
+	uid_t r, e, s;
+	gid_t gr, ge, gs;
+	getresuid(&r, &e, &s);
+	getresgid(&gr, &ge, &gs);
+	kv("ruid", "%u", r);
+	kv("euid", "%u", e);
+	kv("suid", "%u", s);
+	kv("rgid", "%u", gr);
+	kv("egid", "%u", ge);
+	kv("sgid", "%u", gs);
+	gid_t groups[64];
+	int n = getgroups(64, groups);
+	kv("ngroups", "%d", n);
+	for (int i = 0; i < n; i++)
+		kv("group", "%u", groups[i]);
+}
+
+/* Lines of /proc/self/status we care about, as status.<Key>=<value>. */
+static void status_lines(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	if (!f) {
+		kv("status_open", "%s", ename(errno));
+		return;
+	}
+	char line[512];
+	const char *want[] = {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb",
+			      "NoNewPrivs", "Seccomp"};
+	while (fgets(line, sizeof line, f)) {
+		char *colon = strchr(line, ':');
+		if (!colon)
+			continue;
+		*colon = 0;
+		for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+			if (strcmp(line, want[i]) == 0) {
+				char *v = colon + 1;
+				while (*v == ' ' || *v == '\t')
+					v++;
+				v[strcspn(v, "\n")] = 0;
+				printf("status.%s=%s\n", line, v);
+			}
+		}
+	}
+	fclose(f);
+}
+
+static void exists(const char *p)
+{
+	struct stat st;
+	int rc = lstat(p, &st);
+	printf("exists.%s=%s\n", p, rc == 0 ? "1" : ename(errno));
+}
+
+static void try_mkdir(const char *key, const char *p)
+{
+	int rc = mkdir(p, 0755);
+	kv(key, "%s", rc == 0 ? "ok" : ename(errno));
+	if (rc == 0)
+		rmdir(p);
+}
+
+static void try_write(const char *key, const char *p)
+{
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0) {
+		kv(key, "%s", ename(errno));
+		return;
+	}
+	ssize_t n = write(fd, "x\n", 2);
+	kv(key, "%s", n == 2 ? "ok" : ename(errno));
+	close(fd);
+	unlink(p);
+}
+
+static void mount_flags(const char *key, const char *p)
+{
+	struct statvfs sv;
+	if (statvfs(p, &sv) < 0) {
+		printf("%s=%s\n", key, ename(errno));
+		return;
+	}
+	printf("%s=%s%s%s\n", key, (sv.f_flag & ST_RDONLY) ? "ro" : "rw",
+	       (sv.f_flag & ST_NOSUID) ? ",nosuid" : "", (sv.f_flag & ST_NOEXEC) ? ",noexec" : "");
+}
+
+static void net(void)
+{
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+	if (s < 0) {
+		kv("lo_up", "%s", ename(errno));
+	} else {
+		struct ifreq ifr;
+		memset(&ifr, 0, sizeof ifr);
+		strcpy(ifr.ifr_name, "lo");
+		if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+			kv("lo_up", "%s", ename(errno));
+		else
+			kv("lo_up", "%d", (ifr.ifr_flags & IFF_UP) ? 1 : 0);
+		close(s);
+	}
+	FILE *f = fopen("/proc/net/dev", "r");
+	if (!f) {
+		kv("netdev_open", "%s", ename(errno));
+		return;
+	}
+	char line[512];
+	int n = 0;
+	while (fgets(line, sizeof line, f)) {
+		if (++n <= 2)
+			continue; /* two header lines */
+		char *colon = strchr(line, ':');
+		if (!colon)
+			continue;
+		*colon = 0;
+		char *name = line;
+		while (*name == ' ')
+			name++;
+		kv("iface", "%s", name);
+	}
+	fclose(f);
+}
+
+static void fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d) {
+		kv("fd_list", "%s", ename(errno));
+		return;
+	}
+	int self = dirfd(d);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		int fd = atoi(e->d_name);
+		if (fd == self)
+			continue;
+		kv("fd", "%d", fd);
+	}
+	closedir(d);
+}
+
+static void lim(const char *name, int res)
+{
+	struct rlimit r;
+	if (getrlimit(res, &r) < 0) {
+		printf("rlimit.%s=%s\n", name, ename(errno));
+		return;
+	}
+	char soft[32], hard[32];
+	if (r.rlim_cur == RLIM_INFINITY)
+		strcpy(soft, "unlimited");
+	else
+		snprintf(soft, sizeof soft, "%llu", (unsigned long long)r.rlim_cur);
+	if (r.rlim_max == RLIM_INFINITY)
+		strcpy(hard, "unlimited");
+	else
+		snprintf(hard, sizeof hard, "%llu", (unsigned long long)r.rlim_max);
+	printf("rlimit.%s=%s/%s\n", name, soft, hard);
+}
+
+/* Last step of `facts`: exec a script written to /tmp. On a noexec /tmp this
+ * fails with EACCES; if it ever succeeds, the script reports that itself. */
+static void tmp_exec(void)
+{
+	const char *p = "/tmp/probe-exec.sh";
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+	if (fd < 0) {
+		kv("tmp_exec", "create:%s", ename(errno));
+		return;
+	}
+	const char *script = "#!/bin/sh\necho tmp_exec=executed\n";
+	if (write(fd, script, strlen(script)) < 0)
+		kv("tmp_exec", "write:%s", ename(errno));
+	close(fd);
+	chmod(p, 0755);
+	fflush(stdout);
+	char *argv[] = {(char *)p, NULL};
+	execve(p, argv, environ);
+	kv("tmp_exec", "%s", ename(errno));
+	unlink(p);
+}
+
+static int facts(void)
+{
+	ids();
+	status_lines();
+	const char *hidden[] = {"/etc/passwd", "/etc", "/root", "/home", "/var", "/sys", "/boot"};
+	for (size_t i = 0; i < sizeof hidden / sizeof hidden[0]; i++)
+		exists(hidden[i]);
+	try_mkdir("mkdir_root", "/x");
+	try_mkdir("mkdir_usr", "/usr/rbx-probe");
+	try_write("write_usr", "/usr/rbx-probe-file");
+	try_write("write_box", "/box/probe-write-test");
+	try_write("write_tmp", "/tmp/probe-write-test");
+	mount_flags("mnt./", "/");
+	mount_flags("mnt./usr", "/usr");
+	mount_flags("mnt./box", "/box");
+	mount_flags("mnt./tmp", "/tmp");
+	net();
+	kv("pid", "%d", (int)getpid());
+	kv("ppid", "%d", (int)getppid());
+	char host[256] = {0};
+	gethostname(host, sizeof host - 1);
+	kv("hostname", "%s", host);
+	fds();
+	lim("AS", RLIMIT_AS);
+	lim("STACK", RLIMIT_STACK);
+	lim("FSIZE", RLIMIT_FSIZE);
+	lim("NOFILE", RLIMIT_NOFILE);
+	lim("NPROC", RLIMIT_NPROC);
+	lim("CORE", RLIMIT_CORE);
+	for (char **e = environ; *e; e++)
+		kv("env", "%s", *e);
+	char cwd[4096];
+	kv("cwd", "%s", getcwd(cwd, sizeof cwd) ? cwd : ename(errno));
+	tmp_exec();
+	return 0;
+}
+
+static double cpu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void spin_forever(void)
+{
+	volatile unsigned long x = 0;
+	for (;;)
+		x++;
+}
+
+static void write_marker(const char *p)
+{
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd >= 0) {
+		if (write(fd, "ran\n", 4) < 0)
+			perror("write marker");
+		close(fd);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	const char *mode = argc > 1 ? argv[1] : "facts";
+	if (!strcmp(mode, "facts"))
+		return facts();
+	if (!strcmp(mode, "ids")) {
+		/* For the setuid-root copy: who are we, and is our own file setuid? */
+		ids();
+		struct stat st;
+		if (stat(argv[0], &st) == 0)
+			kv("self_mode", "%o", st.st_mode & 07777), kv("self_owner", "%u", st.st_uid);
+		else
+			kv("self_mode", "%s", ename(errno));
+		return 0;
+	}
+	if (!strcmp(mode, "exit"))
+		return argc > 2 ? atoi(argv[2]) : 0;
+	if (!strcmp(mode, "segv")) {
+		kill(getpid(), SIGSEGV);
+		return 0;
+	}
+	if (!strcmp(mode, "spin"))
+		spin_forever();
+	if (!strcmp(mode, "spin_ignore_xcpu")) {
+		signal(SIGXCPU, SIG_IGN);
+		spin_forever();
+	}
+	if (!strcmp(mode, "spinfork")) {
+		/* N workers spin; the parent only waits, so its own CPU time stays ~0. */
+		int n = argc > 2 ? atoi(argv[2]) : 3;
+		for (int i = 0; i < n; i++) {
+			pid_t p = fork();
+			if (p == 0)
+				spin_forever();
+			if (p < 0)
+				kv("fork", "%s", ename(errno));
+		}
+		while (wait(NULL) > 0)
+			;
+		return 0;
+	}
+	if (!strcmp(mode, "burn")) {
+		/* Use this much CPU time, then exit 0. */
+		double want = argc > 2 ? atof(argv[2]) : 1.0;
+		volatile unsigned long x = 0;
+		while (cpu_now() < want)
+			for (int i = 0; i < 100000; i++)
+				x++;
+		return 0;
+	}
+	if (!strcmp(mode, "fork")) {
+		pid_t p = fork();
+		if (p == 0)
+			_exit(0);
+		if (p < 0) {
+			kv("fork", "%s", ename(errno));
+			return 0;
+		}
+		waitpid(p, NULL, 0);
+		kv("fork", "ok");
+		return 0;
+	}
+	if (!strcmp(mode, "fsize")) {
+		/* Write argv[3] bytes to argv[2] in 4 KiB chunks. */
+		const char *p = argc > 2 ? argv[2] : "/box/big";
+		long total = argc > 3 ? atol(argv[3]) : 1 << 20;
+		int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0) {
+			kv("open", "%s", ename(errno));
+			return 3;
+		}
+		char buf[4096];
+		memset(buf, 'a', sizeof buf);
+		for (long done = 0; done < total; done += sizeof buf)
+			if (write(fd, buf, sizeof buf) < 0) {
+				kv("write", "%s", ename(errno));
+				return 4;
+			}
+		return 0;
+	}
+	if (!strcmp(mode, "io")) {
+		/* Copy stdin to stdout with a prefix; one line to stderr. */
+		char buf[4096];
+		ssize_t n;
+		fputs("out:", stdout);
+		fflush(stdout);
+		while ((n = read(0, buf, sizeof buf)) > 0)
+			if (write(1, buf, n) < 0)
+				return 5;
+		fputs("err-line\n", stderr);
+		return 0;
+	}
+	if (!strcmp(mode, "marker")) {
+		write_marker(argc > 2 ? argv[2] : "/box/marker");
+		return 0;
+	}
+	if (!strcmp(mode, "plant")) {
+		/* Plant a symlink for the next run: argv[2] -> argv[3]. */
+		if (symlink(argv[3], argv[2]) < 0)
+			kv("symlink", "%s", ename(errno));
+		else
+			kv("symlink", "ok");
+		return 0;
+	}
+	if (!strcmp(mode, "sleep")) {
+		/* Tell the host we are running, then sleep. */
+		write_marker(argc > 3 ? argv[3] : "/box/started");
+		sleep(argc > 2 ? atoi(argv[2]) : 5);
+		return 0;
+	}
+	fprintf(stderr, "probe: unknown mode %s\n", mode);
+	return 100;
+}
