@@ -280,6 +280,7 @@ pub fn init(
     let mut lock = BoxLock::acquire(cfg, paths, wait, true)?
         .ok_or_else(|| StepError::new("lock", "lock file vanished"))?;
     let (uid, gid) = cfg.box_ids(paths.id);
+    crate::cgroup::remove_stale(&cfg.cg_root, paths.id)?;
     kill_box_processes(uid)?;
     crate::fsutil::remove_tree(&paths.dir)?;
     mkdir_owned(&paths.dir, 0o755, 0, 0)?;
@@ -300,6 +301,7 @@ pub fn cleanup(cfg: &Config, paths: &BoxPaths, wait: bool) -> Result<(), StepErr
         return Ok(());
     };
     let (uid, _gid) = cfg.box_ids(paths.id);
+    crate::cgroup::remove_stale(&cfg.cg_root, paths.id)?;
     kill_box_processes(uid)?;
     crate::fsutil::remove_tree(&paths.dir)?;
     lock.remove()

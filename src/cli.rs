@@ -335,7 +335,16 @@ fn apply(
         }
         Opt::Chdir => spec.chdir = Some(v()),
         Opt::Cg => spec.cg = true,
-        Opt::CgMem => l.cg_mem_kb = Some(parse_uint(name, &v())?),
+        Opt::CgMem => {
+            let k = parse_uint(name, &v())?;
+            // 0 would kill everything at once; over 16 TiB is a typo, not a limit.
+            if k == 0 || k > (1u64 << 34) {
+                return Err(usage(format!(
+                    "invalid value '{k}' for --cg-mem: expected 1 to 17179869184 KiB"
+                )));
+            }
+            l.cg_mem_kb = Some(k);
+        }
         Opt::CgTiming => spec.cg_timing = Some(true),
         Opt::NoCgTiming => spec.cg_timing = Some(false),
         Opt::Dir => {
@@ -355,7 +364,16 @@ fn apply(
         Opt::Processes => {
             l.processes = match &value {
                 None => None,
-                Some(s) => Some(parse_uint(name, s)?),
+                Some(s) => {
+                    let n = parse_uint(name, s)?;
+                    // isolate reads 0 as "unlimited"; say it the unambiguous way.
+                    if n == 0 || n > 4_194_304 {
+                        return Err(usage(format!(
+                            "invalid value '{n}' for --processes: expected 1 to 4194304 (-p alone is unlimited)"
+                        )));
+                    }
+                    Some(n)
+                }
             }
         }
         Opt::Quota => {

@@ -71,6 +71,8 @@ pub struct CgroupUsage {
     pub oom_kills: u64,
     pub oom_source: String,
     pub pids_max_hits: u64,
+    pub pids_source: String,
+    pub nr_throttled: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -4,6 +4,7 @@
 //! follow its architecture section.
 
 pub mod boxes;
+pub mod cgroup;
 pub mod chain;
 pub mod cli;
 pub mod config;

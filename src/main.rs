@@ -14,27 +14,20 @@ fn fail(msg: impl std::fmt::Display) -> ! {
     exit(2);
 }
 
-/// Options parsed but not enforced yet are refused, never silently ignored.
+/// Options parsed but not enforced yet are refused, never silently ignored; so are
+/// cgroup options without --cg, as isolate does.
 fn refuse_unenforced(spec: &RunSpec) -> Result<(), Failure> {
     let l = &spec.limits;
+    if !spec.cg
+        && (l.cg_mem_kb.is_some() || spec.cpus.is_some() || spec.cgroup != CgroupChoice::Auto)
+    {
+        return Err(Failure::Usage(
+            "--cg-mem, --cpus and --cgroup need --cg (control group mode)".into(),
+        ));
+    }
     let mut not_yet: Vec<&str> = Vec::new();
-    if spec.cg {
-        not_yet.push("--cg");
-    }
-    if l.cg_mem_kb.is_some() {
-        not_yet.push("--cg-mem");
-    }
-    if spec.cg_timing == Some(true) {
-        not_yet.push("--cg-timing");
-    }
     if l.quota.is_some() {
         not_yet.push("--quota");
-    }
-    if spec.cpus.is_some() {
-        not_yet.push("--cpus");
-    }
-    if spec.cgroup != CgroupChoice::Auto {
-        not_yet.push("--cgroup");
     }
     if let SeccompChoice::File(_) = spec.seccomp {
         not_yet.push("--seccomp=FILE");
@@ -47,9 +40,6 @@ fn refuse_unenforced(spec: &RunSpec) -> Result<(), Failure> {
     }
     if spec.as_uid.is_some() || spec.as_gid.is_some() {
         not_yet.push("--as-uid/--as-gid");
-    }
-    if spec.mode == Mode::PrintCgRoot {
-        not_yet.push("--print-cg-root");
     }
     if not_yet.is_empty() {
         Ok(())
@@ -117,6 +107,13 @@ fn main() {
         fail("callers other than root are not supported yet: run rustbox as root");
     }
     let cfg = load_config(&spec);
+    if spec.mode == Mode::PrintCgRoot {
+        match rustbox::cgroup::detect(spec.cgroup) {
+            Ok(b) => println!("{}", rustbox::cgroup::root_path(b, &cfg.cg_root).display()),
+            Err(e) => fail(e),
+        }
+        return;
+    }
     if spec.mode == Mode::CheckConfig || spec.mode == Mode::Check {
         check(&cfg);
         return;

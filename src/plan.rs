@@ -130,7 +130,9 @@ pub fn rlimits(spec: &RunSpec) -> crate::chain::rlimits::RlimitPlan {
         l.core_kb.saturating_mul(1024),
         "RLIMIT_CORE",
     ));
-    if let Some(p) = l.processes.filter(|&p| p > 0) {
+    // In cgroup mode pids.max holds the whole box instead (and pids.events gives
+    // the kernel's evidence when it is hit).
+    if let Some(p) = l.processes.filter(|_| !spec.cg) {
         v.push((libc::RLIMIT_NPROC, p, "RLIMIT_NPROC"));
     }
     if let Some(t) = l.time {

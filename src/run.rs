@@ -4,7 +4,9 @@
 use crate::boxes::{BoxLock, BoxPaths};
 use crate::config::Config;
 use crate::error::StepError;
-use crate::evidence::{kernel_release, now_rfc3339, Control, CpuUsage, Evidence, Provenance};
+use crate::evidence::{
+    kernel_release, now_rfc3339, CgroupUsage, Control, CpuUsage, Evidence, Provenance,
+};
 use crate::spec::RunSpec;
 use crate::verdict::{self, Verdict};
 use std::ffi::OsString;
@@ -120,7 +122,16 @@ fn run_inner(
     // Lend /box to the box user; links and special files a program left are removed.
     crate::fsutil::chown_tree(&paths.workspace, uid, gid, true)?;
     let plan = crate::plan::build(spec, cfg, &paths, caller_env)?;
-    let facts = crate::supervisor::run(&plan, &spec.limits, &paths);
+    let cg = if spec.cg {
+        Some(box_cgroup(spec, cfg, ev)?)
+    } else {
+        None
+    };
+    let facts = crate::supervisor::run(&plan, &spec.limits, cg.as_deref());
+    let cg_stats = cg
+        .as_ref()
+        .map(|c| (c.version(), c.display_path(), c.stats()));
+    let destroyed = cg.as_ref().map_or(Ok(()), |c| c.destroy());
     // Hand /box back to its owner, whatever happened in the box.
     let owner = lock.state.owner;
     let back = crate::fsutil::chown_tree(
@@ -151,8 +162,61 @@ fn run_inner(
     } else if ev.killed.is_some() {
         ev.exit_signal = Some(libc::SIGKILL);
     }
+    if let Some((version, path, stats)) = cg_stats {
+        let st = stats?;
+        // In cgroup mode the box's time is the cgroup's, as in isolate.
+        ev.cpu = CpuUsage {
+            user_s: st.user_s,
+            sys_s: st.sys_s,
+            total_s: st.cpu_s,
+            source: st.cpu_source.clone(),
+        };
+        ev.cgroup = Some(CgroupUsage {
+            version,
+            path,
+            peak_memory_kb: st.peak_memory_kb,
+            oom_kills: st.oom_kills,
+            oom_source: st.oom_source,
+            pids_max_hits: st.pids_max_hits,
+            pids_source: st.pids_source,
+            nr_throttled: st.nr_throttled,
+        });
+    }
     back?;
+    destroyed?;
     Ok(())
+}
+
+/// Create the box's cgroup and apply its limits (--cg).
+fn box_cgroup(
+    spec: &RunSpec,
+    cfg: &Config,
+    ev: &mut Evidence,
+) -> Result<Box<dyn crate::cgroup::BoxCgroup>, StepError> {
+    let backend = crate::cgroup::detect(spec.cgroup)?;
+    let cg = crate::cgroup::create(backend, &cfg.cg_root, spec.box_id)?;
+    let limits = crate::cgroup::CgLimits {
+        memory_bytes: spec.limits.cg_mem_kb.map(|k| k.saturating_mul(1024)),
+        // The program's processes plus the box's pid-1 proxy.
+        pids: spec.limits.processes.map(|p| p + 1),
+        // One CPU unless asked: a multi-threaded spinner cannot take the host.
+        cpus: Some(spec.cpus.unwrap_or(1.0)),
+        cpuset_cpus: cfg.box_cpus.get(&spec.box_id).cloned(),
+        cpuset_mems: cfg.box_mems.get(&spec.box_id).cloned(),
+    };
+    ev.controls.push(Control::applied(
+        "cgroup.create",
+        true,
+        format!("cgroup v{} at {}", cg.version(), cg.display_path()),
+    ));
+    match cg.apply(&limits) {
+        Ok(controls) => ev.controls.extend(controls),
+        Err(e) => {
+            let _ = cg.destroy();
+            return Err(e);
+        }
+    }
+    Ok(cg)
 }
 
 /// The primary group of `uid`, for handing /box back; root's is 0.

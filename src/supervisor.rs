@@ -11,7 +11,7 @@
 //! Killing the proxy kills the box: when a pid namespace's init dies, the kernel
 //! SIGKILLs every process in it, and the proxy's exit waits until they are gone.
 
-use crate::boxes::BoxPaths;
+use crate::cgroup::BoxCgroup;
 use crate::chain::report::Record;
 use crate::chain::{self, ContainPlan, Reporter};
 use crate::error::StepError;
@@ -31,8 +31,11 @@ pub const NAMESPACES: &[(libc::c_int, &str)] = &[
     (libc::CLONE_NEWNET, "net"),
 ];
 
-/// How often CPU time is sampled while a CPU limit is set.
-const CPU_TICK: Duration = Duration::from_millis(5);
+/// Bounds of the CPU watchdog's sampling interval. The next sample is due when the
+/// box could reach the limit at the earliest (CPU left / CPUs it may use), so
+/// samples get denser near the limit and the kill overshoots by about a millisecond.
+const CPU_SAMPLE_MIN: f64 = 0.001;
+const CPU_SAMPLE_MAX: f64 = 0.050;
 
 /// What the proxy reports about the payload.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -112,14 +115,20 @@ struct CloneArgs {
 
 /// clone3 into new namespaces, fork-style (no new stack). Returns (pid, pidfd) in
 /// the parent and (0, -1) in the child.
-fn clone_box(flags: u64) -> Result<(libc::pid_t, RawFd), StepError> {
+fn clone_box(flags: u64, cgroup_fd: Option<RawFd>) -> Result<(libc::pid_t, RawFd), StepError> {
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
     let mut pidfd: libc::c_int = -1;
-    let args = CloneArgs {
+    let mut args = CloneArgs {
         flags: flags | libc::CLONE_PIDFD as u64,
         pidfd: &mut pidfd as *mut libc::c_int as u64,
         exit_signal: libc::SIGCHLD as u64,
         ..Default::default()
     };
+    if let Some(fd) = cgroup_fd {
+        // The child starts life inside the box's cgroup: no instant outside it.
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = fd as u64;
+    }
     // SAFETY: clone3 without CLONE_VM and without a stack behaves like fork: the
     // child gets a copy of this (single-threaded) process and continues here.
     let rc = unsafe {
@@ -311,7 +320,11 @@ fn kill_box(pidfd: RawFd) {
 
 /// Run the plan in a new box and watch it. Setup failures of the supervisor itself
 /// are returned as Err; everything after the clone is in RunFacts.
-pub fn run(plan: &ContainPlan, limits: &Limits, _paths: &BoxPaths) -> Result<RunFacts, StepError> {
+pub fn run(
+    plan: &ContainPlan,
+    limits: &Limits,
+    cg: Option<&dyn BoxCgroup>,
+) -> Result<RunFacts, StepError> {
     let mut flags: u64 = 0;
     for &(f, ns) in NAMESPACES {
         if ns == "net" && plan.share_net {
@@ -323,7 +336,7 @@ pub fn run(plan: &ContainPlan, limits: &Limits, _paths: &BoxPaths) -> Result<Run
     let (rep_r, rep_w) = pipe()?;
     let (st_r, st_w) = pipe()?;
 
-    let (pid, pidfd_raw) = clone_box(flags)?;
+    let (pid, pidfd_raw) = clone_box(flags, cg.and_then(|c| c.clone_into_fd()))?;
     if pid == 0 {
         drop(go_w);
         drop(rep_r);
@@ -337,6 +350,29 @@ pub fn run(plan: &ContainPlan, limits: &Limits, _paths: &BoxPaths) -> Result<Run
     drop(st_w);
 
     let mut facts = RunFacts::default();
+    if let Some(c) = cg {
+        if c.clone_into_fd().is_some() {
+            facts.controls.push(Control::applied(
+                "cgroup.attach",
+                true,
+                format!("clone3(CLONE_INTO_CGROUP) into {}", c.display_path()),
+            ));
+        } else if let Err(e) = c.attach(pid) {
+            // The proxy waits for the go byte: nothing of the box has run yet.
+            kill_box(pidfd.as_raw_fd());
+            reap(pid);
+            return Err(e);
+        } else {
+            facts.controls.push(Control::applied(
+                "cgroup.attach",
+                true,
+                format!(
+                    "proxy moved into {} before it runs anything",
+                    c.display_path()
+                ),
+            ));
+        }
+    }
     match verify_namespaces(pid, plan.share_net) {
         Ok(c) => facts.controls.push(c),
         Err(e) => {
@@ -358,6 +394,7 @@ pub fn run(plan: &ContainPlan, limits: &Limits, _paths: &BoxPaths) -> Result<Run
     drop(go_w);
 
     let kill_cpu = limits.time.map(|t| t.max(limits.extra_time));
+    let ncpu = std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64);
     let wall = limits.wall_time.map(Duration::from_secs_f64);
     let mut rep_buf = Vec::new();
     let mut st_buf = Vec::new();
@@ -366,8 +403,9 @@ pub fn run(plan: &ContainPlan, limits: &Limits, _paths: &BoxPaths) -> Result<Run
 
     let end = loop {
         let mut timeout: i32 = -1;
-        if kill_cpu.is_some() {
-            timeout = CPU_TICK.as_millis() as i32;
+        if let Some(k) = kill_cpu {
+            let next = ((k - last_cpu) / ncpu).clamp(CPU_SAMPLE_MIN, CPU_SAMPLE_MAX);
+            timeout = (next * 1000.0).ceil() as i32;
         }
         if let Some(w) = wall {
             let left = w.saturating_sub(start.elapsed());
@@ -402,7 +440,10 @@ pub fn run(plan: &ContainPlan, limits: &Limits, _paths: &BoxPaths) -> Result<Run
             }
         }
         if let Some(k) = kill_cpu {
-            last_cpu = crate::procfs::tree_cpu_seconds(pid);
+            last_cpu = match cg {
+                Some(c) => c.cpu_seconds().unwrap_or(last_cpu),
+                None => crate::procfs::tree_cpu_seconds(pid),
+            };
             if last_cpu > k {
                 facts.killed = Some(KillReason::CpuTime);
                 kill_box(pidfd.as_raw_fd());
@@ -412,6 +453,10 @@ pub fn run(plan: &ContainPlan, limits: &Limits, _paths: &BoxPaths) -> Result<Run
     };
     facts.wall_s = end.duration_since(start).as_secs_f64();
     reap(pid);
+    if let Some(c) = cg {
+        // The proxy's exit killed its namespace; make sure the cgroup agrees.
+        c.kill_all()?;
+    }
     drain(&rep_r, &mut rep_buf);
     drain(&st_r, &mut st_buf);
     facts.status = PayloadStatus::decode(&String::from_utf8_lossy(&st_buf));

@@ -67,6 +67,23 @@ pub fn signal_name(sig: i32) -> String {
 
 /// The verdict. Pure: reads nothing but the evidence.
 pub fn verdict(e: &Evidence) -> Verdict {
+    let mut v = decide(e);
+    // A process limit the kernel enforced is evidence whatever the verdict: the
+    // program saw fork() fail and may have failed because of it.
+    if let Some(cg) = &e.cgroup {
+        if cg.pids_max_hits > 0 && v.kind != Kind::IE {
+            v.limits_hit.push(LimitHit {
+                limit: "processes",
+                limit_value: e.limits.processes.unwrap_or(0) as f64,
+                measured: cg.pids_max_hits as f64,
+                source: cg.pids_source.clone(),
+            });
+        }
+    }
+    v
+}
+
+fn decide(e: &Evidence) -> Verdict {
     let mk = |kind, status, message: String, limits_hit| Verdict {
         kind,
         status,
@@ -228,7 +245,16 @@ pub fn json(e: &Evidence, v: &Verdict) -> Value {
         "core_kb": l.core_kb,
     });
     let cgroup = match &e.cgroup {
-        Some(c) => json!({"version": c.version, "path": c.path}),
+        Some(c) => json!({
+            "version": c.version,
+            "path": c.path,
+            "peak_memory_kb": c.peak_memory_kb,
+            "oom_kills": c.oom_kills,
+            "oom_source": c.oom_source,
+            "pids_max_hits": c.pids_max_hits,
+            "pids_source": c.pids_source,
+            "nr_throttled": c.nr_throttled,
+        }),
         None => Value::Null,
     };
     json!({

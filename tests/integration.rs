@@ -24,6 +24,8 @@ mod harness {
     pub const FIRST_UID: u32 = 62000;
     pub const FIRST_GID: u32 = 62000;
     pub const NUM_BOXES: u32 = 100;
+    /// The tests' own cgroup subtree, inside rustbox's.
+    pub const CG_ROOT: &str = "rustbox/test-it";
     pub const BIN: &str = env!("CARGO_BIN_EXE_rustbox");
     /// A variable every run gets in the caller's environment; it must not reach the
     /// box unless `-E` asks for it.
@@ -112,7 +114,7 @@ mod harness {
             &config,
             format!(
                 "# rustbox integration tests\nbox_root = {}\nlock_root = {}\nfirst_uid = \
-                 {FIRST_UID}\nfirst_gid = {FIRST_GID}\nnum_boxes = {NUM_BOXES}\n",
+                 {FIRST_UID}\nfirst_gid = {FIRST_GID}\nnum_boxes = {NUM_BOXES}\ncg_root = {CG_ROOT}\n",
                 box_root.display(),
                 lock_root.display()
             ),
@@ -1174,9 +1176,11 @@ fn bad_unwritable_meta() {
 }
 
 #[test]
-fn bad_cg_refused() {
-    refused_on_box(38, &["--cg"], None, "--cg");
-    refused_on_box(39, &["--cg-mem=65536"], None, "--cg-mem");
+fn bad_cgroup_options() {
+    refused_on_box(38, &["--cg-mem=65536"], None, "--cg");
+    refused_on_box(39, &["--cg", "--cg-mem=0"], None, "--cg-mem");
+    refused_on_box(38, &["--cg", "-p0"], None, "--processes");
+    refused_on_box(39, &["--cg", "--cgroup=v3"], None, "--cgroup");
 }
 
 // ---------------------------------------------------------------------------
@@ -1411,4 +1415,129 @@ fn json_documents_match_the_schema() {
             "JSON does not match the schema: {errs:#?}\n{r}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------
+// cgroup mode (--cg), on this host's backend (v1 here; v2 is tested in a VM)
+// ---------------------------------------------------------------------------
+
+fn cg_dirs_of(id: u32) -> Vec<std::path::PathBuf> {
+    ["memory", "pids", "cpu", "cpuacct", "freezer", "cpuset"]
+        .iter()
+        .map(|c| {
+            std::path::Path::new("/sys/fs/cgroup")
+                .join(c)
+                .join(harness::CG_ROOT)
+                .join(format!("box-{id}"))
+        })
+        .collect()
+}
+
+#[test]
+fn cg_memory_bomb_is_mle_with_oom_evidence() {
+    let b = TestBox::new(70);
+    let r = b.run(
+        &["--cg", "--cg-mem=65536", "-p10", "-w", "10"],
+        &["/usr/bin/python3", "-c", "a = bytearray(300 * 1024 * 1024)"],
+    );
+    assert_eq!(r.code, 1, "{r}");
+    let j = r.json();
+    assert_eq!(j["verdict"], "MLE", "{r}");
+    assert_eq!(j["limits_hit"][0]["limit"], "memory", "{r}");
+    assert!(
+        j["limits_hit"][0]["source"]
+            .as_str()
+            .unwrap()
+            .contains("oom_kill"),
+        "{r}"
+    );
+    assert!(j["cgroup"]["oom_kills"].as_u64().unwrap() >= 1, "{r}");
+    let m = r.meta();
+    assert_eq!(m.req("cg-oom-killed"), "1", "{r}");
+    let peak: u64 = m.req("cg-mem").parse().unwrap();
+    assert!(
+        peak <= 65536 + 64,
+        "peak {peak} KiB over the 64 MiB limit\n{r}"
+    );
+    assert_eq!(m.req("status"), "SG", "{r}");
+}
+
+#[test]
+fn cg_cpu_time_is_measured_by_the_cgroup() {
+    let _t = timing_lock();
+    let b = TestBox::new(71);
+    let spin = b.install_probe("probe");
+    let r = b.run(&["--cg", "-t", "0.5", "-w", "5"], &[&spin, "spin"]);
+    let j = r.json();
+    assert_eq!(j["verdict"], "TLE", "{r}");
+    let hit = &j["limits_hit"][0];
+    assert_eq!(hit["source"], "cpuacct.usage", "{r}");
+    let measured = hit["measured"].as_f64().unwrap();
+    let over = measured - 0.5;
+    eprintln!("cgroup CPU TLE overshoot: {:.1} ms", over * 1000.0);
+    assert!(
+        (0.0..0.010).contains(&over),
+        "overshoot {over:.4}s not within 10 ms\n{r}"
+    );
+}
+
+#[test]
+fn cg_process_limit_holds_for_the_box_with_kernel_evidence() {
+    let b = TestBox::new(72);
+    let r = b.run(
+        &["--cg", "-p5", "-w", "5"],
+        &[
+            "/bin/sh",
+            "-c",
+            "for i in 1 2 3 4 5 6 7 8; do sleep 1 & done; wait",
+        ],
+    );
+    let j = r.json();
+    let hits: Vec<&str> = j["limits_hit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["source"].as_str().unwrap())
+        .collect();
+    assert!(hits.contains(&"pids.events:max"), "{r}");
+    assert!(j["cgroup"]["pids_max_hits"].as_u64().unwrap() >= 1, "{r}");
+}
+
+#[test]
+fn cg_one_cpu_by_default_holds_two_spinners() {
+    let _t = timing_lock();
+    let b = TestBox::new(73);
+    let r = b.run(
+        &["--cg", "-p10", "-w", "1"],
+        &[
+            "/bin/sh",
+            "-c",
+            "(while :; do :; done) & (while :; do :; done) & wait",
+        ],
+    );
+    let j = r.json();
+    assert_eq!(j["verdict"], "TLE", "{r}");
+    let cpu = j["usage"]["cpu_s"].as_f64().unwrap();
+    let wall = j["usage"]["wall_s"].as_f64().unwrap();
+    eprintln!("two spinners under --cpus 1: {cpu:.3} s CPU in {wall:.3} s wall");
+    assert!(
+        cpu <= wall * 1.15 + 0.02,
+        "{cpu} s of CPU in {wall} s wall: more than one CPU\n{r}"
+    );
+}
+
+#[test]
+fn cg_leaves_no_cgroup_behind_and_v2_is_refused_here() {
+    let b = TestBox::new(74);
+    let r = b.run(&["--cg"], &["/bin/true"]);
+    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(r.json()["cgroup"]["version"], 1, "{r}");
+    for d in cg_dirs_of(74) {
+        assert!(!d.exists(), "{} left behind", d.display());
+    }
+    // This host's cgroup v2 hierarchy has no controllers: asking for it is an error.
+    let r = b.run(&["--cg", "--cgroup=v2"], &["/bin/true"]);
+    assert_eq!(r.code, 2, "{r}");
+    assert!(r.stderr.contains("v2"), "{r}");
+    assert_eq!(r.json()["verdict"], "IE", "{r}");
 }

@@ -1,0 +1,83 @@
+//! cgroupfs file access with context: every error names the file and the value.
+
+use crate::error::StepError;
+use std::path::Path;
+
+pub fn write(step: &str, path: &Path, value: &str) -> Result<(), StepError> {
+    std::fs::write(path, value)
+        .map_err(|e| StepError::io(step, format!("write {value:?} to {}", path.display()), &e))
+}
+
+pub fn read(step: &str, path: &Path) -> Result<String, StepError> {
+    std::fs::read_to_string(path).map_err(|e| StepError::io(step, path.display().to_string(), &e))
+}
+
+pub fn read_u64(step: &str, path: &Path) -> Result<u64, StepError> {
+    let s = read(step, path)?;
+    let t = s.trim();
+    if t == "max" {
+        return Ok(u64::MAX);
+    }
+    t.parse()
+        .map_err(|_| StepError::new(step, format!("{}: '{t}' is not a number", path.display())))
+}
+
+/// The value of `key` in a flat keyed file (`key value` per line), e.g. memory.events.
+pub fn keyed(text: &str, key: &str) -> Option<u64> {
+    text.lines().find_map(|l| {
+        let mut it = l.split_whitespace();
+        (it.next() == Some(key)).then(|| it.next()?.parse().ok())?
+    })
+}
+
+/// Pids listed in a cgroup.procs file.
+pub fn procs(path: &Path) -> Vec<i32> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// Create `dir` unless it exists.
+pub fn mkdir(step: &str, dir: &Path) -> Result<(), StepError> {
+    match std::fs::create_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StepError::io(step, format!("mkdir {}", dir.display()), &e)),
+    }
+}
+
+/// Remove a cgroup directory (its control files go with it). Missing is fine.
+pub fn rmdir(step: &str, dir: &Path) -> Result<(), StepError> {
+    for _ in 0..200 {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            // EBUSY while the last tasks finish exiting.
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                std::thread::sleep(std::time::Duration::from_millis(5))
+            }
+            Err(e) => return Err(StepError::io(step, format!("rmdir {}", dir.display()), &e)),
+        }
+    }
+    Err(StepError::sys(
+        step,
+        format!("rmdir {}", dir.display()),
+        libc::EBUSY,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyed_files() {
+        let t = "low 0\nhigh 0\nmax 3\noom 1\noom_kill 2\n";
+        assert_eq!(keyed(t, "oom_kill"), Some(2));
+        assert_eq!(keyed(t, "max"), Some(3));
+        assert_eq!(keyed(t, "oom"), Some(1));
+        assert_eq!(keyed(t, "nope"), None);
+    }
+}

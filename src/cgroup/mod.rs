@@ -1,0 +1,143 @@
+//! The box's control group: one trait, a v1 and a v2 backend behind it.
+//!
+//! Written against cgroupfs directly rather than through a cgroup crate: the
+//! evidence needs files such crates do not read (v2 `memory.events`, `pids.events`,
+//! v1 `memory.oom_control`'s `oom_kill`), and the whole interface is a few reads and
+//! writes (see docs/cgroups.md).
+//!
+//! Everything lives under `<hierarchy>/<cg_root>/box-<id>`; nothing else is touched.
+
+pub mod fs;
+pub mod v1;
+pub mod v2;
+
+use crate::error::StepError;
+use crate::evidence::Control;
+use crate::spec::CgroupChoice;
+
+/// Limits to apply to the box's cgroup.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CgLimits {
+    pub memory_bytes: Option<u64>,
+    pub pids: Option<u64>,
+    /// CPU bandwidth in CPUs (cpu.max / cfs quota).
+    pub cpus: Option<f64>,
+    /// cpuset.cpus and cpuset.mems from the config, if set for the box.
+    pub cpuset_cpus: Option<String>,
+    pub cpuset_mems: Option<String>,
+}
+
+/// What the kernel measured for the box.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CgStats {
+    pub cpu_s: f64,
+    pub user_s: f64,
+    pub sys_s: f64,
+    pub cpu_source: String,
+    pub peak_memory_kb: Option<u64>,
+    pub oom_kills: u64,
+    pub oom_source: String,
+    pub pids_max_hits: u64,
+    pub pids_source: String,
+    pub nr_throttled: u64,
+}
+
+/// One box's cgroup.
+pub trait BoxCgroup {
+    fn version(&self) -> u8;
+    /// A path to show in the evidence.
+    fn display_path(&self) -> String;
+    /// Apply the limits; one control per limit, each read back.
+    fn apply(&self, l: &CgLimits) -> Result<Vec<Control>, StepError>;
+    /// Move a process (the box's proxy) into the cgroup.
+    fn attach(&self, pid: i32) -> Result<(), StepError>;
+    /// A directory descriptor for clone3(CLONE_INTO_CGROUP), where supported.
+    fn clone_into_fd(&self) -> Option<std::os::fd::RawFd>;
+    /// CPU time used so far, seconds (the watchdog's measure).
+    fn cpu_seconds(&self) -> Result<f64, StepError>;
+    /// Everything measured, after the run.
+    fn stats(&self) -> Result<CgStats, StepError>;
+    /// Kill every process in the cgroup and wait until it is empty.
+    fn kill_all(&self) -> Result<(), StepError>;
+    /// Remove the cgroup (after kill_all).
+    fn destroy(&self) -> Result<(), StepError>;
+}
+
+/// Which backend this host offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    V1,
+    V2,
+}
+
+fn mountinfo() -> String {
+    std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default()
+}
+
+/// Pick the backend: a pure v2 host (controllers in the unified hierarchy) uses v2,
+/// a host with the v1 controllers mounted uses v1; `--cgroup` forces one.
+pub fn detect(choice: CgroupChoice) -> Result<Backend, StepError> {
+    let info = mountinfo();
+    let v2_ok =
+        v2::Hierarchy::find(&info).is_some_and(|h| h.has_controllers(&["memory", "pids", "cpu"]));
+    let v1_ok = v1::Hierarchies::find(&info).is_ok();
+    match choice {
+        CgroupChoice::V1 if v1_ok => Ok(Backend::V1),
+        CgroupChoice::V1 => Err(StepError::new(
+            "cgroup.detect",
+            "--cgroup v1: the cgroup v1 memory, pids, cpu, cpuacct and freezer controllers are not all mounted",
+        )),
+        CgroupChoice::V2 if v2_ok => Ok(Backend::V2),
+        CgroupChoice::V2 => Err(StepError::new(
+            "cgroup.detect",
+            "--cgroup v2: no cgroup v2 hierarchy with the memory, pids and cpu controllers",
+        )),
+        CgroupChoice::Auto if v2_ok => Ok(Backend::V2),
+        CgroupChoice::Auto if v1_ok => Ok(Backend::V1),
+        CgroupChoice::Auto => Err(StepError::new(
+            "cgroup.detect",
+            "no usable cgroup hierarchy: neither v2 with memory, pids and cpu, nor v1 memory, pids, cpu, cpuacct and freezer",
+        )),
+    }
+}
+
+/// Create (or re-create, killing a stale one) the cgroup of box `id`.
+pub fn create(backend: Backend, cg_root: &str, id: u32) -> Result<Box<dyn BoxCgroup>, StepError> {
+    let info = mountinfo();
+    Ok(match backend {
+        Backend::V1 => Box::new(v1::V1Cgroup::create(&info, cg_root, id)?),
+        Backend::V2 => Box::new(v2::V2Cgroup::create(&info, cg_root, id)?),
+    })
+}
+
+/// Kill and remove whatever cgroup box `id` has on this host (stale ones included).
+pub fn remove_stale(cg_root: &str, id: u32) -> Result<(), StepError> {
+    let info = mountinfo();
+    if v1::Hierarchies::find(&info).is_ok() {
+        v1::V1Cgroup::remove_existing(&info, cg_root, id)?;
+    }
+    if v2::Hierarchy::find(&info).is_some() {
+        v2::V2Cgroup::remove_existing(&info, cg_root, id)?;
+    }
+    Ok(())
+}
+
+/// Where the boxes' groups live: the memory hierarchy's on v1, the unified one on v2.
+pub fn root_path(backend: Backend, cg_root: &str) -> std::path::PathBuf {
+    let info = mountinfo();
+    let base = match backend {
+        Backend::V1 => v1::Hierarchies::find(&info).ok().and_then(|h| {
+            h.by_controller
+                .into_iter()
+                .find(|(c, _)| c == "memory")
+                .map(|(_, p)| p)
+        }),
+        Backend::V2 => v2::Hierarchy::find(&info).map(|h| h.mount),
+    };
+    base.unwrap_or_default().join(cg_root)
+}
+
+/// The directory name of box `id`.
+pub fn box_dir_name(id: u32) -> String {
+    format!("box-{id}")
+}

@@ -1,0 +1,381 @@
+//! cgroup v1: one hierarchy per controller (memory, pids, cpu, cpuacct, freezer,
+//! and cpuset when mounted), the box's group `<mount>/<cg_root>/box-<id>` in each.
+//!
+//! Whole-box kill on v1 has no cgroup.kill: the freezer stops every task first, so
+//! nothing can fork while the tasks are SIGKILLed, then thaws them to let them die.
+
+use super::{box_dir_name, fs, BoxCgroup, CgLimits, CgStats};
+use crate::error::StepError;
+use crate::evidence::Control;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub const REQUIRED: &[&str] = &["memory", "pids", "cpu", "cpuacct", "freezer"];
+
+/// Mount points of the v1 controllers.
+#[derive(Debug, Clone)]
+pub struct Hierarchies {
+    /// (controller, mount point); one entry per controller.
+    pub by_controller: Vec<(String, PathBuf)>,
+}
+
+impl Hierarchies {
+    pub fn find(mountinfo: &str) -> Result<Hierarchies, StepError> {
+        let mut by = Vec::new();
+        for line in mountinfo.lines() {
+            let Some((pre, post)) = line.split_once(" - ") else {
+                continue;
+            };
+            let mut post = post.split(' ');
+            if post.next() != Some("cgroup") {
+                continue;
+            }
+            let opts = post.nth(1).unwrap_or("");
+            let Some(mp) = pre.split(' ').nth(4) else {
+                continue;
+            };
+            for o in opts.split(',') {
+                if REQUIRED.contains(&o) || o == "cpuset" {
+                    by.push((o.to_string(), PathBuf::from(mp)));
+                }
+            }
+        }
+        let missing: Vec<&str> = REQUIRED
+            .iter()
+            .copied()
+            .filter(|c| !by.iter().any(|(n, _)| n == c))
+            .collect();
+        if !missing.is_empty() {
+            return Err(StepError::new(
+                "cgroup.v1",
+                format!("controllers not mounted: {}", missing.join(", ")),
+            ));
+        }
+        Ok(Hierarchies { by_controller: by })
+    }
+
+    fn mount(&self, c: &str) -> Option<&Path> {
+        self.by_controller
+            .iter()
+            .find(|(n, _)| n == c)
+            .map(|(_, p)| p.as_path())
+    }
+
+    /// Distinct mount points (a combined mount like cpu,cpuacct appears once).
+    fn mounts(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = self.by_controller.iter().map(|(_, p)| p.clone()).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+pub struct V1Cgroup {
+    h: Hierarchies,
+    cg_root: String,
+    id: u32,
+}
+
+impl V1Cgroup {
+    fn dir(&self, controller: &str) -> PathBuf {
+        let m = self
+            .h
+            .mount(controller)
+            .expect("required controller checked at find");
+        m.join(&self.cg_root).join(box_dir_name(self.id))
+    }
+
+    fn dirs(&self) -> Vec<PathBuf> {
+        self.h
+            .mounts()
+            .into_iter()
+            .map(|m| m.join(&self.cg_root).join(box_dir_name(self.id)))
+            .collect()
+    }
+
+    pub fn create(mountinfo: &str, cg_root: &str, id: u32) -> Result<V1Cgroup, StepError> {
+        let h = Hierarchies::find(mountinfo)?;
+        let cg = V1Cgroup {
+            h,
+            cg_root: cg_root.to_string(),
+            id,
+        };
+        // A group left by a crashed run is killed and removed first.
+        cg.kill_all()?;
+        cg.destroy()?;
+        for m in cg.h.mounts() {
+            let mut d = m.clone();
+            for comp in cg_root
+                .split('/')
+                .chain(std::iter::once(box_dir_name(id).as_str()))
+            {
+                d.push(comp);
+                fs::mkdir("cgroup.create", &d)?;
+                if cg.h.mount("cpuset") == Some(m.as_path()) {
+                    // A new cpuset group starts empty and cannot take tasks: inherit.
+                    for f in ["cpuset.cpus", "cpuset.mems"] {
+                        let cur = fs::read("cgroup.create", &d.join(f))?;
+                        if cur.trim().is_empty() {
+                            let parent =
+                                fs::read("cgroup.create", &d.parent().unwrap_or(&m).join(f))?;
+                            fs::write("cgroup.create", &d.join(f), parent.trim())?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(cg)
+    }
+
+    /// Kill and remove the group of box `id` if it exists.
+    pub fn remove_existing(mountinfo: &str, cg_root: &str, id: u32) -> Result<(), StepError> {
+        let cg = V1Cgroup {
+            h: Hierarchies::find(mountinfo)?,
+            cg_root: cg_root.to_string(),
+            id,
+        };
+        cg.kill_all()?;
+        cg.destroy()
+    }
+
+    fn wait_frozen(&self, state: &Path) -> Result<(), StepError> {
+        let start = Instant::now();
+        loop {
+            let s = fs::read("cgroup.kill", state)?;
+            if s.trim() == "FROZEN" {
+                return Ok(());
+            }
+            if start.elapsed() > Duration::from_secs(2) {
+                return Err(StepError::new(
+                    "cgroup.kill",
+                    format!("{} stays {}", state.display(), s.trim()),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+impl BoxCgroup for V1Cgroup {
+    fn version(&self) -> u8 {
+        1
+    }
+
+    fn display_path(&self) -> String {
+        self.dir("memory").display().to_string()
+    }
+
+    fn apply(&self, l: &CgLimits) -> Result<Vec<Control>, StepError> {
+        let mut out = Vec::new();
+        if let Some(b) = l.memory_bytes {
+            let d = self.dir("memory");
+            fs::write(
+                "cgroup.memory",
+                &d.join("memory.limit_in_bytes"),
+                &b.to_string(),
+            )?;
+            let memsw = d.join("memory.memsw.limit_in_bytes");
+            let swap = if memsw.exists() {
+                fs::write("cgroup.memory", &memsw, &b.to_string())?;
+                "memory+swap limited too"
+            } else if swap_enabled() {
+                return Err(StepError::new(
+                    "cgroup.memory",
+                    "swap is on but the kernel does not account it (memory.memsw.* missing): the limit would not hold",
+                ));
+            } else {
+                "no swap on this host"
+            };
+            let got = fs::read_u64("cgroup.memory", &d.join("memory.limit_in_bytes"))?;
+            // The kernel rounds to whole pages.
+            if got > b || b - got >= 4096 {
+                return Err(StepError::new(
+                    "cgroup.memory",
+                    format!("limit reads back as {got}, asked {b}"),
+                ));
+            }
+            out.push(Control::applied(
+                "cgroup.memory",
+                true,
+                format!("memory.limit_in_bytes = {got}; {swap}"),
+            ));
+        }
+        if let Some(p) = l.pids {
+            let f = self.dir("pids").join("pids.max");
+            fs::write("cgroup.pids", &f, &p.to_string())?;
+            let got = fs::read_u64("cgroup.pids", &f)?;
+            if got != p {
+                return Err(StepError::new(
+                    "cgroup.pids",
+                    format!("pids.max reads back as {got}"),
+                ));
+            }
+            out.push(Control::applied(
+                "cgroup.pids",
+                true,
+                format!("pids.max = {p}"),
+            ));
+        }
+        if let Some(c) = l.cpus {
+            let d = self.dir("cpu");
+            let period = 100_000u64;
+            let quota = ((c * period as f64).round() as u64).max(1000);
+            fs::write(
+                "cgroup.cpu",
+                &d.join("cpu.cfs_period_us"),
+                &period.to_string(),
+            )?;
+            fs::write(
+                "cgroup.cpu",
+                &d.join("cpu.cfs_quota_us"),
+                &quota.to_string(),
+            )?;
+            let got = fs::read_u64("cgroup.cpu", &d.join("cpu.cfs_quota_us"))?;
+            if got != quota {
+                return Err(StepError::new(
+                    "cgroup.cpu",
+                    format!("cpu.cfs_quota_us reads back as {got}"),
+                ));
+            }
+            out.push(Control::applied(
+                "cgroup.cpu",
+                true,
+                format!("cpu.cfs_quota_us = {quota} per {period} us ({c} CPUs)"),
+            ));
+        }
+        if l.cpuset_cpus.is_some() || l.cpuset_mems.is_some() {
+            let Some(_) = self.h.mount("cpuset") else {
+                return Err(StepError::new(
+                    "cgroup.cpuset",
+                    "a cpuset is configured but the cpuset controller is not mounted",
+                ));
+            };
+            let d = self.dir("cpuset");
+            if let Some(c) = &l.cpuset_cpus {
+                fs::write("cgroup.cpuset", &d.join("cpuset.cpus"), c)?;
+            }
+            if let Some(m) = &l.cpuset_mems {
+                fs::write("cgroup.cpuset", &d.join("cpuset.mems"), m)?;
+            }
+            let cpus = fs::read("cgroup.cpuset", &d.join("cpuset.cpus"))?;
+            out.push(Control::applied(
+                "cgroup.cpuset",
+                true,
+                format!("cpuset.cpus = {}", cpus.trim()),
+            ));
+        }
+        Ok(out)
+    }
+
+    fn attach(&self, pid: i32) -> Result<(), StepError> {
+        for d in self.dirs() {
+            fs::write("cgroup.attach", &d.join("cgroup.procs"), &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    fn clone_into_fd(&self) -> Option<std::os::fd::RawFd> {
+        None
+    }
+
+    fn cpu_seconds(&self) -> Result<f64, StepError> {
+        Ok(fs::read_u64("cgroup.cpu", &self.dir("cpuacct").join("cpuacct.usage"))? as f64 / 1e9)
+    }
+
+    fn stats(&self) -> Result<CgStats, StepError> {
+        let acct = self.dir("cpuacct");
+        let mem = self.dir("memory");
+        let ns = |f: &str| fs::read_u64("cgroup.stats", &acct.join(f)).map(|v| v as f64 / 1e9);
+        let oom = fs::read("cgroup.stats", &mem.join("memory.oom_control"))?;
+        let pids = fs::read("cgroup.stats", &self.dir("pids").join("pids.events"))?;
+        let cpu_stat =
+            fs::read("cgroup.stats", &self.dir("cpu").join("cpu.stat")).unwrap_or_default();
+        Ok(CgStats {
+            cpu_s: ns("cpuacct.usage")?,
+            user_s: ns("cpuacct.usage_user").unwrap_or(0.0),
+            sys_s: ns("cpuacct.usage_sys").unwrap_or(0.0),
+            cpu_source: "cpuacct.usage".into(),
+            peak_memory_kb: Some(
+                fs::read_u64("cgroup.stats", &mem.join("memory.max_usage_in_bytes"))? / 1024,
+            ),
+            oom_kills: fs::keyed(&oom, "oom_kill").unwrap_or(0),
+            oom_source: "memory.oom_control:oom_kill".into(),
+            pids_max_hits: fs::keyed(&pids, "max").unwrap_or(0),
+            pids_source: "pids.events:max".into(),
+            nr_throttled: fs::keyed(&cpu_stat, "nr_throttled").unwrap_or(0),
+        })
+    }
+
+    fn kill_all(&self) -> Result<(), StepError> {
+        let fz = self.dir("freezer");
+        if !fz.exists() {
+            return Ok(());
+        }
+        let state = fz.join("freezer.state");
+        fs::write("cgroup.kill", &state, "FROZEN")?;
+        let frozen = self.wait_frozen(&state);
+        for pid in fs::procs(&fz.join("cgroup.procs")) {
+            // SAFETY: kill(2) of a pid listed in the box's own frozen cgroup.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        fs::write("cgroup.kill", &state, "THAWED")?;
+        frozen?;
+        let start = Instant::now();
+        while self
+            .dirs()
+            .iter()
+            .any(|d| !fs::procs(&d.join("cgroup.procs")).is_empty())
+        {
+            if start.elapsed() > Duration::from_secs(5) {
+                return Err(StepError::new(
+                    "cgroup.kill",
+                    "processes survive in the box cgroup",
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(())
+    }
+
+    fn destroy(&self) -> Result<(), StepError> {
+        for d in self.dirs() {
+            fs::rmdir("cgroup.destroy", &d)?;
+        }
+        Ok(())
+    }
+}
+
+fn swap_enabled() -> bool {
+    std::fs::read_to_string("/proc/swaps").is_ok_and(|s| s.lines().count() > 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_v1_hierarchies() {
+        let info = "32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n\
+            33 31 0:30 / /sys/fs/cgroup/cpuacct rw - cgroup cgroup rw,cpuacct\n\
+            35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+            37 31 0:34 / /sys/fs/cgroup/freezer rw - cgroup cgroup rw,freezer\n\
+            39 31 0:36 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n\
+            41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n";
+        let h = Hierarchies::find(info).unwrap();
+        assert_eq!(h.mount("memory"), Some(Path::new("/sys/fs/cgroup/memory")));
+        assert_eq!(h.mounts().len(), 5);
+        let without_pids: String = info
+            .lines()
+            .filter(|l| !l.contains("pids"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let e = Hierarchies::find(&without_pids).unwrap_err();
+        assert!(e.detail.contains("pids"), "{e}");
+        let combined = "1 1 0:1 / /cg/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n\
+            2 1 0:2 / /cg/memory rw - cgroup cgroup rw,memory\n\
+            3 1 0:3 / /cg/freezer rw - cgroup cgroup rw,freezer\n\
+            4 1 0:4 / /cg/pids rw - cgroup cgroup rw,pids\n";
+        let h = Hierarchies::find(combined).unwrap();
+        assert_eq!(h.mounts().len(), 4);
+    }
+}

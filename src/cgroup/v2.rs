@@ -1,0 +1,275 @@
+//! cgroup v2: the unified hierarchy, the box's group `<mount>/<cg_root>/box-<id>`.
+//!
+//! The proxy is created straight into the group with clone3(CLONE_INTO_CGROUP), so
+//! no process of the box ever runs outside it; the whole box dies by `cgroup.kill`.
+
+use super::{box_dir_name, fs, BoxCgroup, CgLimits, CgStats};
+use crate::error::StepError;
+use crate::evidence::Control;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Controllers the box's group needs; cpuset is used when offered.
+pub const REQUIRED: &[&str] = &["memory", "pids", "cpu"];
+
+#[derive(Debug, Clone)]
+pub struct Hierarchy {
+    pub mount: PathBuf,
+}
+
+impl Hierarchy {
+    pub fn find(mountinfo: &str) -> Option<Hierarchy> {
+        mountinfo.lines().find_map(|line| {
+            let (pre, post) = line.split_once(" - ")?;
+            if post.split(' ').next()? != "cgroup2" {
+                return None;
+            }
+            Some(Hierarchy {
+                mount: PathBuf::from(pre.split(' ').nth(4)?),
+            })
+        })
+    }
+
+    /// Are these controllers available to children of the hierarchy's root?
+    pub fn has_controllers(&self, want: &[&str]) -> bool {
+        let have =
+            std::fs::read_to_string(self.mount.join("cgroup.subtree_control")).unwrap_or_default();
+        want.iter()
+            .all(|w| have.split_whitespace().any(|h| h == *w))
+    }
+}
+
+pub struct V2Cgroup {
+    dir: PathBuf,
+    fd: OwnedFd,
+}
+
+fn open_dir(p: &Path) -> Result<OwnedFd, StepError> {
+    let c = std::ffi::CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| StepError::new("cgroup.create", "NUL in path"))?;
+    // SAFETY: open with a valid path; the result is checked.
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(StepError::last_os(
+            "cgroup.create",
+            format!("open {}", p.display()),
+        ));
+    }
+    // SAFETY: a descriptor open(2) just returned.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+impl V2Cgroup {
+    pub fn create(mountinfo: &str, cg_root: &str, id: u32) -> Result<V2Cgroup, StepError> {
+        let h = Hierarchy::find(mountinfo)
+            .ok_or_else(|| StepError::new("cgroup.v2", "no cgroup2 filesystem mounted"))?;
+        if !h.has_controllers(REQUIRED) {
+            return Err(StepError::new(
+                "cgroup.v2",
+                format!(
+                    "{}/cgroup.subtree_control must enable {} (rustbox does not write to cgroups it did not create)",
+                    h.mount.display(),
+                    REQUIRED.join(", ")
+                ),
+            ));
+        }
+        Self::remove_existing(mountinfo, cg_root, id)?;
+        let offered = fs::read("cgroup.create", &h.mount.join("cgroup.subtree_control"))?;
+        let enable: Vec<String> = offered
+            .split_whitespace()
+            .filter(|c| REQUIRED.contains(c) || *c == "cpuset")
+            .map(|c| format!("+{c}"))
+            .collect();
+        let mut d = h.mount.clone();
+        for comp in cg_root.split('/') {
+            d.push(comp);
+            fs::mkdir("cgroup.create", &d)?;
+            // Our own subtree: pass the controllers down to the box groups.
+            fs::write(
+                "cgroup.create",
+                &d.join("cgroup.subtree_control"),
+                &enable.join(" "),
+            )?;
+        }
+        d.push(box_dir_name(id));
+        fs::mkdir("cgroup.create", &d)?;
+        let fd = open_dir(&d)?;
+        Ok(V2Cgroup { dir: d, fd })
+    }
+
+    pub fn remove_existing(mountinfo: &str, cg_root: &str, id: u32) -> Result<(), StepError> {
+        let Some(h) = Hierarchy::find(mountinfo) else {
+            return Ok(());
+        };
+        let d = h.mount.join(cg_root).join(box_dir_name(id));
+        if !d.exists() {
+            return Ok(());
+        }
+        kill_dir(&d)?;
+        fs::rmdir("cgroup.destroy", &d)
+    }
+}
+
+fn kill_dir(d: &Path) -> Result<(), StepError> {
+    let k = d.join("cgroup.kill");
+    if fs::procs(&d.join("cgroup.procs")).is_empty() {
+        return Ok(());
+    }
+    fs::write("cgroup.kill", &k, "1")?;
+    let start = Instant::now();
+    while !fs::procs(&d.join("cgroup.procs")).is_empty() {
+        if start.elapsed() > Duration::from_secs(5) {
+            return Err(StepError::new(
+                "cgroup.kill",
+                format!("processes survive cgroup.kill in {}", d.display()),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(())
+}
+
+impl BoxCgroup for V2Cgroup {
+    fn version(&self) -> u8 {
+        2
+    }
+
+    fn display_path(&self) -> String {
+        self.dir.display().to_string()
+    }
+
+    fn apply(&self, l: &CgLimits) -> Result<Vec<Control>, StepError> {
+        let mut out = Vec::new();
+        let d = &self.dir;
+        if let Some(b) = l.memory_bytes {
+            fs::write("cgroup.memory", &d.join("memory.max"), &b.to_string())?;
+            let swap = d.join("memory.swap.max");
+            let swap_note = if swap.exists() {
+                fs::write("cgroup.memory", &swap, "0")?;
+                "memory.swap.max = 0"
+            } else {
+                "no swap controller"
+            };
+            let got = fs::read_u64("cgroup.memory", &d.join("memory.max"))?;
+            if got > b || b - got >= 4096 {
+                return Err(StepError::new(
+                    "cgroup.memory",
+                    format!("memory.max reads back as {got}, asked {b}"),
+                ));
+            }
+            out.push(Control::applied(
+                "cgroup.memory",
+                true,
+                format!("memory.max = {got}; {swap_note}"),
+            ));
+        }
+        if let Some(p) = l.pids {
+            fs::write("cgroup.pids", &d.join("pids.max"), &p.to_string())?;
+            let got = fs::read_u64("cgroup.pids", &d.join("pids.max"))?;
+            if got != p {
+                return Err(StepError::new(
+                    "cgroup.pids",
+                    format!("pids.max reads back as {got}"),
+                ));
+            }
+            out.push(Control::applied(
+                "cgroup.pids",
+                true,
+                format!("pids.max = {p}"),
+            ));
+        }
+        if let Some(c) = l.cpus {
+            let period = 100_000u64;
+            let quota = ((c * period as f64).round() as u64).max(1000);
+            let v = format!("{quota} {period}");
+            fs::write("cgroup.cpu", &d.join("cpu.max"), &v)?;
+            let got = fs::read("cgroup.cpu", &d.join("cpu.max"))?;
+            if got.trim() != v {
+                return Err(StepError::new(
+                    "cgroup.cpu",
+                    format!("cpu.max reads back as {}", got.trim()),
+                ));
+            }
+            out.push(Control::applied(
+                "cgroup.cpu",
+                true,
+                format!("cpu.max = {v} ({c} CPUs)"),
+            ));
+        }
+        if l.cpuset_cpus.is_some() || l.cpuset_mems.is_some() {
+            if !d.join("cpuset.cpus").exists() {
+                return Err(StepError::new(
+                    "cgroup.cpuset",
+                    "a cpuset is configured but the cpuset controller is not enabled",
+                ));
+            }
+            if let Some(c) = &l.cpuset_cpus {
+                fs::write("cgroup.cpuset", &d.join("cpuset.cpus"), c)?;
+            }
+            if let Some(m) = &l.cpuset_mems {
+                fs::write("cgroup.cpuset", &d.join("cpuset.mems"), m)?;
+            }
+            let cpus = fs::read("cgroup.cpuset", &d.join("cpuset.cpus.effective"))?;
+            out.push(Control::applied(
+                "cgroup.cpuset",
+                true,
+                format!("cpuset.cpus.effective = {}", cpus.trim()),
+            ));
+        }
+        Ok(out)
+    }
+
+    fn attach(&self, pid: i32) -> Result<(), StepError> {
+        fs::write(
+            "cgroup.attach",
+            &self.dir.join("cgroup.procs"),
+            &pid.to_string(),
+        )
+    }
+
+    fn clone_into_fd(&self) -> Option<RawFd> {
+        Some(self.fd.as_raw_fd())
+    }
+
+    fn cpu_seconds(&self) -> Result<f64, StepError> {
+        let s = fs::read("cgroup.cpu", &self.dir.join("cpu.stat"))?;
+        Ok(fs::keyed(&s, "usage_usec").unwrap_or(0) as f64 / 1e6)
+    }
+
+    fn stats(&self) -> Result<CgStats, StepError> {
+        let d = &self.dir;
+        let cpu = fs::read("cgroup.stats", &d.join("cpu.stat"))?;
+        let events = fs::read("cgroup.stats", &d.join("memory.events"))?;
+        let pids = fs::read("cgroup.stats", &d.join("pids.events"))?;
+        let us = |k: &str| fs::keyed(&cpu, k).unwrap_or(0) as f64 / 1e6;
+        Ok(CgStats {
+            cpu_s: us("usage_usec"),
+            user_s: us("user_usec"),
+            sys_s: us("system_usec"),
+            cpu_source: "cpu.stat:usage_usec".into(),
+            peak_memory_kb: fs::read_u64("cgroup.stats", &d.join("memory.peak"))
+                .ok()
+                .map(|b| b / 1024),
+            oom_kills: fs::keyed(&events, "oom_kill").unwrap_or(0),
+            oom_source: "memory.events:oom_kill".into(),
+            pids_max_hits: fs::keyed(&pids, "max").unwrap_or(0),
+            pids_source: "pids.events:max".into(),
+            nr_throttled: fs::keyed(&cpu, "nr_throttled").unwrap_or(0),
+        })
+    }
+
+    fn kill_all(&self) -> Result<(), StepError> {
+        kill_dir(&self.dir)
+    }
+
+    fn destroy(&self) -> Result<(), StepError> {
+        fs::rmdir("cgroup.destroy", &self.dir)
+    }
+}
