@@ -229,6 +229,13 @@ fn proxy_main(plan: &ContainPlan, go: OwnedFd, report: OwnedFd, status: OwnedFd)
             // SAFETY: as above.
             unsafe { libc::_exit(2) };
         }
+        if libc::WIFSTOPPED(st) {
+            // A program that made us its tracer (PTRACE_TRACEME) and stopped: we
+            // are nobody's debugger. Detach, passing the signal on, and wait on.
+            // SAFETY: ptrace(PTRACE_DETACH) of our own stopped tracee.
+            unsafe { libc::ptrace(libc::PTRACE_DETACH, w, 0, libc::WSTOPSIG(st)) };
+            continue;
+        }
         if w == pid {
             let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
             let s = PayloadStatus {
