@@ -9,6 +9,12 @@
 //! - 8 io_uring: io_uring_setup/enter/register fail with ENOSYS;
 //! - 16 other architectures: i386 (int 0x80) and x32 system calls fail with ENOSYS.
 //!
+//! Always, whatever the flags: no new user namespace (`unshare`/`clone` with
+//! CLONE_NEWUSER fail with EPERM; `clone3`, whose flags a filter cannot read, fails
+//! with ENOSYS so libc falls back to `clone`). Inside a user namespace of its own
+//! the program would hold every capability over it and reach kernel code (mount,
+//! netfilter, bpf) that is otherwise root-only.
+//!
 //! seccompiler kills the process on any foreign-architecture call; a small prefix of
 //! our own in front of each program decides that case instead, per flag 16.
 
@@ -33,6 +39,18 @@ fn target() -> Result<TargetArch, StepError> {
 fn arg_eq(idx: u8, v: u64) -> Result<SeccompRule, StepError> {
     let c = SeccompCondition::new(idx, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, v)
         .map_err(|e| StepError::new("seccomp.build", format!("{e:?}")))?;
+    SeccompRule::new(vec![c]).map_err(|e| StepError::new("seccomp.build", format!("{e:?}")))
+}
+
+/// Matches when `arg & mask == mask`.
+fn arg_masked(idx: u8, mask: u64) -> Result<SeccompRule, StepError> {
+    let c = SeccompCondition::new(
+        idx,
+        SeccompCmpArgLen::Qword,
+        SeccompCmpOp::MaskedEq(mask),
+        mask,
+    )
+    .map_err(|e| StepError::new("seccomp.build", format!("{e:?}")))?;
     SeccompRule::new(vec![c]).map_err(|e| StepError::new("seccomp.build", format!("{e:?}")))
 }
 
@@ -103,7 +121,13 @@ pub fn build(flags: u32) -> Result<Vec<BpfProgram>, StepError> {
             enosys.insert(nr, vec![]);
         }
     }
+    enosys.insert(libc::SYS_clone3, vec![]);
     let mut groups = vec![(enosys, libc::ENOSYS)];
+    let mut eperm = BTreeMap::new();
+    let newuser = libc::CLONE_NEWUSER as u64;
+    eperm.insert(libc::SYS_unshare, vec![arg_masked(0, newuser)?]);
+    eperm.insert(libc::SYS_clone, vec![arg_masked(0, newuser)?]);
+    groups.push((eperm, libc::EPERM));
     if flags & F::VSOCK != 0 {
         let mut m = BTreeMap::new();
         m.insert(libc::SYS_socket, vec![arg_eq(0, libc::AF_VSOCK as u64)?]);
