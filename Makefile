@@ -6,7 +6,7 @@ BINDIR    ?= $(PREFIX)/bin
 CARGO     ?= cargo
 RELEASE   := target/release/rustbox
 
-.PHONY: all build deps install uninstall test test-unit test-integration test-trybuild lint clean
+.PHONY: all build deps install uninstall test test-unit test-integration test-trybuild adversarial lint clean
 
 all: build
 
@@ -47,7 +47,12 @@ test-integration:
 test-trybuild:
 	$(CARGO) test --locked --test trybuild
 
-test: deps lint test-unit test-integration test-trybuild
+# Attack programs of adversarial/ run through rustbox as a judge would (root, gcc).
+# .PHONY matters: a directory called adversarial/ exists.
+adversarial:
+	$(CARGO) test --locked --test adversarial -- --nocapture
+
+test: deps lint test-unit test-integration test-trybuild adversarial
 
 clean:
 	$(CARGO) clean

@@ -1,0 +1,36 @@
+/*
+ * ptrace_attach: take control of another process of the box. pid 1 is the
+ * root-owned proxy (hidden by hidepid, not dumpable, another uid); after
+ * PTRACE_TRACEME the proxy becomes our tracer, and we try to attach back to it.
+ * Signals to pid 1 and reading its memory must fail too. Any attach, kill or read
+ * that works is an escape.
+ */
+#include "adv.h"
+#include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+
+int main(void)
+{
+	MUST_FAIL("ptrace(PTRACE_ATTACH, 1)", ptrace(PTRACE_ATTACH, 1, 0, 0), EPERM, ESRCH);
+	MUST_FAIL("ptrace(PTRACE_SEIZE, 1)", ptrace(PTRACE_SEIZE, 1, 0, 0), EPERM, ESRCH);
+	MUST_FAIL("kill(1, SIGKILL)", kill(1, SIGKILL), EPERM, ESRCH);
+	MUST_FAIL("kill(1, SIGSTOP)", kill(1, SIGSTOP), EPERM, ESRCH);
+
+	/* TRACEME itself is allowed (the tracer is the proxy, which never acts on it). */
+	long r = ptrace(PTRACE_TRACEME, 0, 0, 0);
+	printf("ptrace(PTRACE_TRACEME): %s\n", r == 0 ? "ok" : en(errno));
+	pid_t parent = getppid();
+	printf("parent pid %d\n", (int)parent);
+	char what[64];
+	snprintf(what, sizeof what, "ptrace(PTRACE_ATTACH, parent %d)", (int)parent);
+	MUST_FAIL(what, ptrace(PTRACE_ATTACH, parent, 0, 0), EPERM, ESRCH);
+	snprintf(what, sizeof what, "kill(parent %d, 0)", (int)parent);
+	MUST_FAIL(what, kill(parent, 0), EPERM, ESRCH);
+	/* Read the proxy's memory (its stack, wherever: any address proves access). */
+	char buf[64];
+	struct iovec local = {buf, sizeof buf}, remote = {(void *)&buf, sizeof buf};
+	snprintf(what, sizeof what, "process_vm_readv(parent %d)", (int)parent);
+	MUST_FAIL(what, process_vm_readv(parent, &local, 1, &remote, 1, 0), EPERM, ESRCH);
+	return finish("ptrace_attach");
+}

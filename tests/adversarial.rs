@@ -1,0 +1,813 @@
+//! The adversarial suite: attack programs from `adversarial/`, run through the built
+//! `rustbox` exactly as a judge would, checked against `adversarial/manifest.json`.
+//!
+//! For each case: build the payload with gcc (shell cases are copied as they are),
+//! `rustbox --init`, copy it into `<box>/box/`, `rustbox --run -M META --json=FILE
+//! ARGS -- /box/payload` (shell cases: `/bin/sh /box/payload.sh`), check the JSON
+//! verdict, the exit status and what the program printed, then `rustbox --cleanup`
+//! and check that no process of the box uid is left. Cases run one after the other,
+//! each in its own box (box id = its index in the manifest) under a box root, lock
+//! root and uid range of this suite only (`/tmp/rustbox-adv-<pid>/`, `first_uid`
+//! 63000), selected with `--config`.
+//!
+//! Attack programs print one line per attempt and end with `DEFENDED: ...` when every
+//! attack was stopped, `ESCAPED: ...` otherwise; the manifest says which lines must
+//! (not) appear. The format of the manifest is described in `adversarial/README.md`.
+//!
+//! Output: one line per case, `PASS name: evidence` or `FAIL name: reasons`, details
+//! of the failures, then a last line `N passed, M failed`. The test fails if any case
+//! failed. Requirements: root (real and effective uid 0) and gcc; without either the
+//! test panics saying so, it never skips.
+
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rustbox");
+const FIRST_UID: u32 = 63000;
+const FIRST_GID: u32 = 63000;
+const NUM_BOXES: u32 = 100;
+/// No single run may take longer than this, whatever its limits say.
+const HOST_DEADLINE: Duration = Duration::from_secs(30);
+/// How long box processes may take to disappear after their box is gone.
+const GRACE: Duration = Duration::from_secs(3);
+const VERDICTS: &[&str] = &["OK", "RE", "SIG", "TLE", "MLE", "OLE", "IE"];
+
+// ---------------------------------------------------------------------------
+// The manifest
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    name: String,
+    source: String,
+    lang: Lang,
+    #[serde(default)]
+    build: Vec<String>,
+    args: Vec<String>,
+    #[serde(default)]
+    payload_args: Vec<String>,
+    /// Descriptors the caller holds open (on a host file with a secret) when it
+    /// starts rustbox.
+    #[serde(default)]
+    caller_fds: Vec<i32>,
+    #[serde(default)]
+    special: Option<String>,
+    expect: Expect,
+    threat: String,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum Lang {
+    C,
+    Sh,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T: Clone> OneOrMany<T> {
+    fn to_vec(&self) -> Vec<T> {
+        match self {
+            OneOrMany::One(v) => vec![v.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expect {
+    /// Allowed JSON verdicts (required unless the case is special).
+    verdict: Option<OneOrMany<String>>,
+    /// Allowed exit statuses of `rustbox --run`.
+    exit: Option<OneOrMany<i32>>,
+    #[serde(default)]
+    stdout_contains: Vec<String>,
+    #[serde(default)]
+    stdout_not_contains: Vec<String>,
+    /// Limits that must appear in the JSON `limits_hit`.
+    #[serde(default)]
+    limits_hit: Vec<String>,
+    /// Processes of the box uid, sampled from the host during the run.
+    max_box_processes: Option<usize>,
+    /// Upper bound of the JSON `usage.wall_s`.
+    max_wall_s: Option<f64>,
+    /// Files under `<box>/box/` that must exist after the run, with a maximum size.
+    #[serde(default)]
+    box_file_max_bytes: BTreeMap<String, u64>,
+}
+
+fn cases_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("adversarial/cases")
+}
+
+/// `adversarial/manifest.json`, or the file named by `RUSTBOX_ADV_MANIFEST` (to
+/// check that the cases catch a sandbox with a defense turned off).
+fn load_manifest() -> Vec<Case> {
+    let path = match std::env::var_os("RUSTBOX_ADV_MANIFEST") {
+        Some(p) => PathBuf::from(p),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("adversarial/manifest.json"),
+    };
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let cases: Vec<Case> = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} does not parse: {e}", path.display()));
+    let mut problems = Vec::new();
+    let mut names = BTreeSet::new();
+    for c in &cases {
+        let n = &c.name;
+        if !names.insert(n.clone()) {
+            problems.push(format!("{n}: the name is used twice"));
+        }
+        if n.is_empty() || !n.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+            problems.push(format!("{n:?}: a name is [A-Za-z0-9_]+"));
+        }
+        if !cases_dir().join(&c.source).is_file() {
+            problems.push(format!("{n}: no source adversarial/cases/{}", c.source));
+        }
+        if c.lang == Lang::Sh && !c.build.is_empty() {
+            problems.push(format!("{n}: build flags on a shell case"));
+        }
+        if c.threat.trim().is_empty() {
+            problems.push(format!("{n}: no threat"));
+        }
+        match c.special.as_deref() {
+            None => {
+                match &c.expect.verdict {
+                    None => problems.push(format!("{n}: expect.verdict is missing")),
+                    Some(v) => {
+                        let v = v.to_vec();
+                        if v.is_empty() {
+                            problems.push(format!("{n}: expect.verdict is empty"));
+                        }
+                        for x in v {
+                            if !VERDICTS.contains(&x.as_str()) {
+                                problems.push(format!("{n}: unknown verdict {x:?}"));
+                            }
+                        }
+                    }
+                }
+                if c.expect.verdict.is_some()
+                    && c.expect.stdout_contains.is_empty()
+                    && c.expect.max_box_processes.is_none()
+                    && c.expect.limits_hit.is_empty()
+                    && c.expect.exit.is_none()
+                {
+                    problems.push(format!("{n}: expect checks nothing but the verdict"));
+                }
+            }
+            Some("kill_supervisor") => {
+                if c.lang != Lang::C {
+                    problems.push(format!("{n}: kill_supervisor needs a C payload"));
+                }
+            }
+            Some(s) => problems.push(format!("{n}: unknown special {s:?}")),
+        }
+        for &fd in &c.caller_fds {
+            if fd <= 2 {
+                problems.push(format!("{n}: caller_fds must be above 2"));
+            }
+        }
+    }
+    if cases.len() as u32 > NUM_BOXES {
+        problems.push(format!("more than {NUM_BOXES} cases"));
+    }
+    if !problems.is_empty() {
+        panic!(
+            "{} is invalid:\n  - {}",
+            path.display(),
+            problems.join("\n  - ")
+        );
+    }
+    cases
+}
+
+// ---------------------------------------------------------------------------
+// The suite's environment
+// ---------------------------------------------------------------------------
+
+struct Suite {
+    base: PathBuf,
+    config: PathBuf,
+    box_root: PathBuf,
+    bin: PathBuf,
+    out: PathBuf,
+    /// Placeholders usable in payload_args and the stdout expectations.
+    vars: Vec<(&'static str, String)>,
+    secret_file: PathBuf,
+    _tcp: std::net::TcpListener,
+    _abstract: std::os::unix::net::UnixListener,
+}
+
+impl Drop for Suite {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.base);
+    }
+}
+
+fn require_root_and_gcc() {
+    // SAFETY: getuid and geteuid cannot fail.
+    let (uid, euid) = unsafe { (libc::getuid(), libc::geteuid()) };
+    if uid != 0 || euid != 0 {
+        panic!(
+            "the adversarial suite must run as root (uid {uid}, euid {euid}): it creates \
+             namespaces, mounts and box users. Run `sudo -E make adversarial` or run it in \
+             the root VM."
+        );
+    }
+    match Command::new("gcc").arg("--version").output() {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => panic!(
+            "gcc --version failed ({}); gcc builds the attack programs in adversarial/cases/",
+            o.status
+        ),
+        Err(e) => panic!(
+            "gcc not found ({e}); install it (apt-get install gcc libc6-dev, or `make deps`) \
+             to build the attack programs in adversarial/cases/"
+        ),
+    }
+}
+
+/// Directories of earlier suite processes that are gone.
+fn remove_stale() {
+    let Ok(rd) = std::fs::read_dir("/tmp") else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix("rustbox-adv-") else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+fn setup() -> Suite {
+    require_root_and_gcc();
+    remove_stale();
+    let pid = std::process::id();
+    let base = PathBuf::from(format!("/tmp/rustbox-adv-{pid}"));
+    let _ = std::fs::remove_dir_all(&base);
+    let mk = |p: &Path| {
+        std::fs::create_dir_all(p).unwrap_or_else(|e| panic!("mkdir {}: {e}", p.display()));
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    mk(&base);
+    let (bin, out) = (base.join("bin"), base.join("out"));
+    mk(&bin);
+    mk(&out);
+    let box_root = base.join("boxes");
+    let config = base.join("config");
+    std::fs::write(
+        &config,
+        format!(
+            "# rustbox adversarial suite\nbox_root = {}\nlock_root = {}\nfirst_uid = \
+             {FIRST_UID}\nfirst_gid = {FIRST_GID}\nnum_boxes = {NUM_BOXES}\n",
+            box_root.display(),
+            base.join("locks").display()
+        ),
+    )
+    .unwrap();
+
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let secret = format!("rustbox-adv-host-secret-{pid}-{nanos}");
+    let secret_file = base.join("host-secret");
+    std::fs::write(&secret_file, format!("{secret}\n")).unwrap();
+    std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("listen on the host's loopback");
+    let port = tcp.local_addr().unwrap().port();
+    let abstract_name = format!("rustbox-adv-{pid}");
+    let addr = {
+        use std::os::linux::net::SocketAddrExt;
+        std::os::unix::net::SocketAddr::from_abstract_name(abstract_name.as_bytes())
+            .expect("an abstract socket address")
+    };
+    let unix = std::os::unix::net::UnixListener::bind_addr(&addr)
+        .expect("listen on a host abstract unix socket");
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .expect("read the host name")
+        .trim()
+        .to_string();
+    assert_ne!(
+        hostname, "rustbox",
+        "the host is called rustbox: the host name case cannot tell host from box"
+    );
+    Suite {
+        base,
+        config,
+        box_root,
+        bin,
+        out,
+        vars: vec![
+            ("{host_tcp_port}", port.to_string()),
+            ("{host_abstract_socket}", abstract_name),
+            ("{host_secret}", secret),
+            ("{host_hostname}", hostname),
+        ],
+        secret_file,
+        _tcp: tcp,
+        _abstract: unix,
+    }
+}
+
+impl Suite {
+    fn subst(&self, s: &str) -> String {
+        let mut s = s.to_string();
+        for (k, v) in &self.vars {
+            s = s.replace(k, v);
+        }
+        s
+    }
+
+    fn rustbox(&self, args: &[String]) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg(format!("--config={}", self.config.display()));
+        c.args(args);
+        c.stdin(Stdio::null());
+        c
+    }
+
+    /// Build (or copy) the payload of a case into bin/.
+    fn build(&self, case: &Case) -> Result<PathBuf, String> {
+        let src = cases_dir().join(&case.source);
+        let exe = self.bin.join(&case.name);
+        match case.lang {
+            Lang::Sh => {
+                std::fs::copy(&src, &exe).map_err(|e| format!("copy {}: {e}", src.display()))?;
+            }
+            Lang::C => {
+                let o = Command::new("gcc")
+                    .args(&case.build)
+                    .args(["-Wall", "-Wextra", "-Werror", "-I"])
+                    .arg(cases_dir())
+                    .arg("-o")
+                    .arg(&exe)
+                    .arg(&src)
+                    .output()
+                    .map_err(|e| format!("run gcc: {e}"))?;
+                if !o.status.success() {
+                    return Err(format!(
+                        "gcc failed to build {}:\n{}",
+                        src.display(),
+                        String::from_utf8_lossy(&o.stderr)
+                    ));
+                }
+            }
+        }
+        Ok(exe)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Host-side observations
+// ---------------------------------------------------------------------------
+
+/// Processes whose real uid is `uid` (zombies included when `zombies`), with their
+/// command names.
+fn procs_of_uid(uid: u32, zombies: bool) -> Vec<(u32, String)> {
+    let mut v = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return v;
+    };
+    for e in rd.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(st) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+            continue;
+        };
+        let field = |k: &str| st.lines().find_map(|l| l.strip_prefix(k)).map(str::trim);
+        let real = field("Uid:")
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|s| s.parse::<u32>().ok());
+        let dead = field("State:").is_some_and(|s| s.starts_with('Z') || s.starts_with('X'));
+        if real == Some(uid) && (zombies || !dead) {
+            v.push((pid, field("Name:").unwrap_or("?").to_string()));
+        }
+    }
+    v
+}
+
+fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    cond()
+}
+
+/// Wait for a child, sampling the box uid's processes; kill it at the deadline.
+/// Returns (exit code, the largest number of box processes seen, timed out).
+fn watch(child: &mut Child, uid: u32, deadline: Duration) -> (Option<i32>, usize, bool) {
+    let start = Instant::now();
+    let mut peak = 0;
+    loop {
+        peak = peak.max(procs_of_uid(uid, true).len());
+        match child.try_wait() {
+            Ok(Some(st)) => return (st.code(), peak, false),
+            Ok(None) => {}
+            Err(_) => return (None, peak, false),
+        }
+        if start.elapsed() > deadline {
+            let _ = child.kill();
+            let st = child.wait().ok().and_then(|s| s.code());
+            return (st, peak, true);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// One case
+// ---------------------------------------------------------------------------
+
+struct Outcome {
+    problems: Vec<String>,
+    /// Short evidence for the PASS line.
+    summary: String,
+    /// What to show when the case failed.
+    details: String,
+}
+
+fn read_lossy(p: &Path) -> String {
+    std::fs::read(p)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
+}
+
+fn indent(s: &str) -> String {
+    s.lines().map(|l| format!("    | {l}\n")).collect()
+}
+
+fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
+    let mut out = Outcome {
+        problems: Vec::new(),
+        summary: String::new(),
+        details: String::new(),
+    };
+    let exe = match suite.build(case) {
+        Ok(p) => p,
+        Err(e) => {
+            out.problems.push("the payload does not build".into());
+            out.details = indent(&e);
+            return out;
+        }
+    };
+    let idarg = id.to_string();
+    let uid = FIRST_UID + id;
+
+    // --init, as a judge: the printed directory, then its box/.
+    let o = suite
+        .rustbox(&["-b".into(), idarg.clone(), "--init".into()])
+        .output()
+        .expect("run rustbox --init");
+    let printed = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    if o.status.code() != Some(0) || printed != suite.box_root.join(&idarg).display().to_string() {
+        out.problems.push(format!(
+            "--init failed (exit {:?}, printed {printed:?}): {}",
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).trim()
+        ));
+        cleanup(suite, id, &mut out);
+        return out;
+    }
+    let workspace = PathBuf::from(&printed).join("box");
+    let (name, mode) = match case.lang {
+        Lang::C => ("payload", 0o755),
+        Lang::Sh => ("payload.sh", 0o644),
+    };
+    let dst = workspace.join(name);
+    if let Err(e) = std::fs::copy(&exe, &dst)
+        .and_then(|_| std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(mode)))
+    {
+        out.problems
+            .push(format!("copy the payload to {}: {e}", dst.display()));
+        cleanup(suite, id, &mut out);
+        return out;
+    }
+    let mut program: Vec<String> = match case.lang {
+        Lang::C => vec!["/box/payload".into()],
+        Lang::Sh => vec!["/bin/sh".into(), "/box/payload.sh".into()],
+    };
+    program.extend(case.payload_args.iter().map(|a| suite.subst(a)));
+
+    let meta = suite.out.join(format!("{}.meta", case.name));
+    let json = suite.out.join(format!("{}.json", case.name));
+    let stdout_f = suite.out.join(format!("{}.stdout", case.name));
+    let stderr_f = suite.out.join(format!("{}.stderr", case.name));
+    let mut args = vec![
+        "-b".to_string(),
+        idarg.clone(),
+        "-M".into(),
+        meta.display().to_string(),
+        format!("--json={}", json.display()),
+    ];
+    args.extend(case.args.iter().cloned());
+    args.push("--run".into());
+    args.push("--".into());
+    args.extend(program);
+    let mut cmd = suite.rustbox(&args);
+    cmd.stdout(std::fs::File::create(&stdout_f).unwrap());
+    cmd.stderr(std::fs::File::create(&stderr_f).unwrap());
+    // Descriptors the caller leaves open: a host file with the secret.
+    let secret = std::fs::File::open(&suite.secret_file).expect("open the secret file");
+    if !case.caller_fds.is_empty() {
+        use std::os::fd::AsRawFd;
+        let src = secret.as_raw_fd();
+        let fds = case.caller_fds.clone();
+        // SAFETY: only async-signal-safe calls (dup2, fcntl) between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                for &fd in &fds {
+                    if libc::dup2(src, fd) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    // dup2 onto itself keeps FD_CLOEXEC; a dup never has it.
+                    if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            })
+        };
+    }
+    let cmdline = format!("rustbox {}", args.join(" "));
+    let start = Instant::now();
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            out.problems.push(format!("spawn rustbox: {e}"));
+            cleanup(suite, id, &mut out);
+            return out;
+        }
+    };
+    drop(secret);
+
+    if case.special.as_deref() == Some("kill_supervisor") {
+        kill_supervisor(case, &mut child, &workspace, uid, &mut out);
+        let _ = writeln!(
+            out.details,
+            "  command: {cmdline}\n  stdout:\n{}  stderr:\n{}",
+            indent(&read_lossy(&stdout_f)),
+            indent(&read_lossy(&stderr_f))
+        );
+        cleanup(suite, id, &mut out);
+        return out;
+    }
+
+    let (code, peak, timed_out) = watch(&mut child, uid, HOST_DEADLINE);
+    let elapsed = start.elapsed();
+    let stdout = read_lossy(&stdout_f);
+    let stderr = read_lossy(&stderr_f);
+    let json_text = read_lossy(&json);
+    let e = &case.expect;
+    if timed_out {
+        out.problems.push(format!(
+            "rustbox still ran after {HOST_DEADLINE:?}: killed from the host"
+        ));
+    }
+
+    let doc: Option<Value> = serde_json::from_str(&json_text).ok();
+    let verdict = doc
+        .as_ref()
+        .and_then(|d| d["verdict"].as_str())
+        .unwrap_or("<no JSON>")
+        .to_string();
+    let allowed = e.verdict.as_ref().map(|v| v.to_vec()).unwrap_or_default();
+    if doc.is_none() {
+        out.problems
+            .push("no JSON verdict document was written".into());
+    } else if !allowed.contains(&verdict) {
+        let msg = doc
+            .as_ref()
+            .and_then(|d| d["message"].as_str())
+            .unwrap_or("");
+        out.problems.push(format!(
+            "verdict {verdict} ({msg}), expected {}",
+            allowed.join(" or ")
+        ));
+    }
+    if let Some(x) = &e.exit {
+        let x = x.to_vec();
+        if !code.is_some_and(|c| x.contains(&c)) {
+            out.problems.push(format!(
+                "rustbox exit status {code:?}, expected one of {x:?}"
+            ));
+        }
+    }
+    for want in &e.stdout_contains {
+        let want = suite.subst(want);
+        if !stdout.contains(&want) {
+            out.problems
+                .push(format!("stdout lacks {:?}", want.trim_end()));
+        }
+    }
+    for bad in &e.stdout_not_contains {
+        let bad = suite.subst(bad);
+        if stdout.contains(&bad) {
+            let line = stdout
+                .lines()
+                .find(|l| l.contains(bad.trim_end()))
+                .unwrap_or(bad.trim_end());
+            out.problems.push(format!("stdout has {line:?}"));
+        }
+    }
+    if let Some(d) = &doc {
+        let hit: Vec<&str> = d["limits_hit"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|h| h["limit"].as_str()).collect())
+            .unwrap_or_default();
+        for l in &e.limits_hit {
+            if !hit.contains(&l.as_str()) {
+                out.problems
+                    .push(format!("limits_hit {hit:?} does not name {l}"));
+            }
+        }
+        if let Some(max) = e.max_wall_s {
+            let wall = d["usage"]["wall_s"].as_f64().unwrap_or(f64::INFINITY);
+            if wall > max {
+                out.problems
+                    .push(format!("wall time {wall:.3} s, more than {max} s"));
+            }
+        }
+    }
+    if let Some(max) = e.max_box_processes {
+        if peak > max {
+            out.problems.push(format!(
+                "{peak} processes of the box uid seen from the host, more than {max}"
+            ));
+        }
+    }
+    for (f, &max) in &e.box_file_max_bytes {
+        let p = workspace.join(f);
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.len() > max => out
+                .problems
+                .push(format!("/box/{f} is {} bytes, more than {max}", m.len())),
+            Ok(_) => {}
+            Err(err) => out.problems.push(format!(
+                "/box/{f} was not created ({err}): did the attack run?"
+            )),
+        }
+    }
+    let attempts = stdout.lines().filter(|l| l.starts_with("stopped:")).count();
+    out.summary = format!(
+        "verdict {verdict}, exit {}, {attempts} attacks stopped, peak {peak} box processes, \
+         {:.2} s",
+        code.map_or("?".into(), |c| c.to_string()),
+        elapsed.as_secs_f64()
+    );
+    let _ = write!(
+        out.details,
+        "  threat: {}\n  command: {cmdline}\n  exit status: {code:?}\n  stdout:\n{}  \
+         stderr:\n{}  meta:\n{}",
+        case.threat,
+        indent(&stdout),
+        indent(&stderr),
+        indent(&read_lossy(&meta)),
+    );
+    if let Some(d) = &doc {
+        let _ = write!(
+            out.details,
+            "  json (message, exit, usage, limits_hit):\n{}",
+            indent(&format!(
+                "{}\n{}\n{}\n{}",
+                d["message"], d["exit"], d["usage"], d["limits_hit"]
+            ))
+        );
+    }
+    cleanup(suite, id, &mut out);
+    out
+}
+
+/// The special case: SIGKILL the supervisor once the program has spread out, then
+/// no process of the box uid may be left.
+fn kill_supervisor(case: &Case, child: &mut Child, workspace: &Path, uid: u32, out: &mut Outcome) {
+    let started = workspace.join("started");
+    let mut peak = 0;
+    let up = wait_for(Duration::from_secs(10), || {
+        peak = peak.max(procs_of_uid(uid, true).len());
+        started.exists() || matches!(child.try_wait(), Ok(Some(_)))
+    }) && started.exists();
+    let before = procs_of_uid(uid, false);
+    // SAFETY: kill(2) of our own child, by its pid.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGKILL) };
+    let status = child.wait().ok();
+    if !up {
+        out.problems.push(format!(
+            "the program never signalled that it had started (rustbox: {status:?})"
+        ));
+        return;
+    }
+    if before.len() < 4 {
+        out.problems.push(format!(
+            "only {} box processes before the kill (expected the program, two children \
+             and a daemon): {before:?}",
+            before.len()
+        ));
+    }
+    if let Some(max) = case.expect.max_box_processes {
+        if peak > max {
+            out.problems
+                .push(format!("{peak} processes of the box uid, more than {max}"));
+        }
+    }
+    let t = Instant::now();
+    let gone = wait_for(GRACE, || procs_of_uid(uid, false).is_empty());
+    if !gone {
+        out.problems.push(format!(
+            "box processes survive a SIGKILLed supervisor for {GRACE:?}: {:?}",
+            procs_of_uid(uid, false)
+        ));
+    }
+    out.summary = format!(
+        "{} box processes before the supervisor was killed, none {:.2} s after",
+        before.len(),
+        t.elapsed().as_secs_f64()
+    );
+}
+
+/// `--cleanup`; it must succeed and leave no box directory and no box process.
+fn cleanup(suite: &Suite, id: u32, out: &mut Outcome) {
+    let o = suite
+        .rustbox(&["-b".into(), id.to_string(), "--cleanup".into()])
+        .output()
+        .expect("run rustbox --cleanup");
+    if o.status.code() != Some(0) {
+        out.problems.push(format!(
+            "--cleanup failed: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ));
+    }
+    let dir = suite.box_root.join(id.to_string());
+    if dir.exists() {
+        out.problems
+            .push(format!("{} still exists after --cleanup", dir.display()));
+    }
+    let uid = FIRST_UID + id;
+    if !wait_for(GRACE, || procs_of_uid(uid, false).is_empty()) {
+        out.problems.push(format!(
+            "processes of box uid {uid} left after --cleanup: {:?}",
+            procs_of_uid(uid, false)
+        ));
+    }
+}
+
+#[test]
+fn adversarial() {
+    let t0 = Instant::now();
+    let cases = load_manifest();
+    let suite = setup();
+    let (mut passed, mut failed) = (0, 0);
+    let mut failures = Vec::new();
+    let mut details = String::new();
+    let verbose = std::env::var_os("RUSTBOX_ADV_VERBOSE").is_some();
+    println!("adversarial suite: {} cases, rustbox {BIN}", cases.len());
+    for (i, case) in cases.iter().enumerate() {
+        let o = run_case(&suite, case, i as u32);
+        if o.problems.is_empty() {
+            passed += 1;
+            println!("PASS {}: {}", case.name, o.summary);
+            if verbose {
+                print!("{}", o.details);
+            }
+        } else {
+            failed += 1;
+            failures.push(case.name.clone());
+            println!("FAIL {}: {}", case.name, o.problems.join("; "));
+            let _ = write!(details, "--- {} ---\n{}", case.name, o.details);
+        }
+    }
+    if !details.is_empty() {
+        println!("\ndetails of the failed cases:\n{details}");
+    }
+    println!("adversarial suite took {:.1} s", t0.elapsed().as_secs_f64());
+    println!("{passed} passed, {failed} failed");
+    drop(suite);
+    assert!(
+        failed == 0,
+        "{failed} adversarial case(s) failed: {} (see the FAIL lines above)",
+        failures.join(", ")
+    );
+}
