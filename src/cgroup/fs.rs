@@ -22,6 +22,36 @@ pub fn read_u64(step: &str, path: &Path) -> Result<u64, StepError> {
         .map_err(|_| StepError::new(step, format!("{}: '{t}' is not a number", path.display())))
 }
 
+/// Write `value` and read it back; the kernel must report exactly what was written.
+pub fn set_verified(step: &str, path: &Path, value: &str) -> Result<(), StepError> {
+    write(step, path, value)?;
+    let got = read(step, path)?;
+    if got.trim() != value {
+        return Err(StepError::new(
+            step,
+            format!(
+                "{} reads back as {:?}, not {value:?}",
+                path.display(),
+                got.trim()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Write a byte limit and read it back; the kernel may round it down to whole pages.
+pub fn set_bytes_verified(step: &str, path: &Path, bytes: u64) -> Result<u64, StepError> {
+    write(step, path, &bytes.to_string())?;
+    let got = read_u64(step, path)?;
+    if got > bytes || bytes - got >= 4096 {
+        return Err(StepError::new(
+            step,
+            format!("{} reads back as {got}, not {bytes}", path.display()),
+        ));
+    }
+    Ok(got)
+}
+
 /// The value of `key` in a flat keyed file (`key value` per line), e.g. memory.events.
 pub fn keyed(text: &str, key: &str) -> Option<u64> {
     text.lines().find_map(|l| {

@@ -137,6 +137,12 @@ pub fn root_path(backend: Backend, cg_root: &str) -> std::path::PathBuf {
     base.unwrap_or_default().join(cg_root)
 }
 
+/// CPU bandwidth period, microseconds, and the quota for `cpus` CPUs in it.
+pub const CPU_PERIOD_US: u64 = 100_000;
+pub fn cpu_quota_us(cpus: f64) -> u64 {
+    ((cpus * CPU_PERIOD_US as f64).round() as u64).max(1000)
+}
+
 /// The directory name of box `id`.
 pub fn box_dir_name(id: u32) -> String {
     format!("box-{id}")

@@ -3,7 +3,7 @@
 //! The proxy is created straight into the group with clone3(CLONE_INTO_CGROUP), so
 //! no process of the box ever runs outside it; the whole box dies by `cgroup.kill`.
 
-use super::{box_dir_name, fs, BoxCgroup, CgLimits, CgStats};
+use super::{box_dir_name, cpu_quota_us, fs, BoxCgroup, CgLimits, CgStats, CPU_PERIOD_US};
 use crate::error::StepError;
 use crate::evidence::Control;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -149,21 +149,14 @@ impl BoxCgroup for V2Cgroup {
         let mut out = Vec::new();
         let d = &self.dir;
         if let Some(b) = l.memory_bytes {
-            fs::write("cgroup.memory", &d.join("memory.max"), &b.to_string())?;
+            let got = fs::set_bytes_verified("cgroup.memory", &d.join("memory.max"), b)?;
             let swap = d.join("memory.swap.max");
             let swap_note = if swap.exists() {
-                fs::write("cgroup.memory", &swap, "0")?;
+                fs::set_verified("cgroup.memory", &swap, "0")?;
                 "memory.swap.max = 0"
             } else {
                 "no swap controller"
             };
-            let got = fs::read_u64("cgroup.memory", &d.join("memory.max"))?;
-            if got > b || b - got >= 4096 {
-                return Err(StepError::new(
-                    "cgroup.memory",
-                    format!("memory.max reads back as {got}, asked {b}"),
-                ));
-            }
             out.push(Control::applied(
                 "cgroup.memory",
                 true,
@@ -171,14 +164,7 @@ impl BoxCgroup for V2Cgroup {
             ));
         }
         if let Some(p) = l.pids {
-            fs::write("cgroup.pids", &d.join("pids.max"), &p.to_string())?;
-            let got = fs::read_u64("cgroup.pids", &d.join("pids.max"))?;
-            if got != p {
-                return Err(StepError::new(
-                    "cgroup.pids",
-                    format!("pids.max reads back as {got}"),
-                ));
-            }
+            fs::set_verified("cgroup.pids", &d.join("pids.max"), &p.to_string())?;
             out.push(Control::applied(
                 "cgroup.pids",
                 true,
@@ -186,17 +172,8 @@ impl BoxCgroup for V2Cgroup {
             ));
         }
         if let Some(c) = l.cpus {
-            let period = 100_000u64;
-            let quota = ((c * period as f64).round() as u64).max(1000);
-            let v = format!("{quota} {period}");
-            fs::write("cgroup.cpu", &d.join("cpu.max"), &v)?;
-            let got = fs::read("cgroup.cpu", &d.join("cpu.max"))?;
-            if got.trim() != v {
-                return Err(StepError::new(
-                    "cgroup.cpu",
-                    format!("cpu.max reads back as {}", got.trim()),
-                ));
-            }
+            let v = format!("{} {CPU_PERIOD_US}", cpu_quota_us(c));
+            fs::set_verified("cgroup.cpu", &d.join("cpu.max"), &v)?;
             out.push(Control::applied(
                 "cgroup.cpu",
                 true,
