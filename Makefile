@@ -19,6 +19,7 @@ deps:
 	@missing=""; \
 	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
 	[ -e /usr/include/stdio.h ] || missing="$$missing libc6-dev"; \
+	[ -x /usr/bin/python3 ] || missing="$$missing python3-minimal"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
