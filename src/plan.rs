@@ -143,13 +143,6 @@ pub fn rlimits(spec: &RunSpec) -> crate::chain::rlimits::RlimitPlan {
     v
 }
 
-fn last_cap() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(63)
-}
-
 /// The whole plan.
 pub fn build(
     spec: &RunSpec,
@@ -201,7 +194,7 @@ pub fn build(
         inherit_fds: spec.inherit_fds,
         seccomp: seccomp::build(spec.syscalls)?,
         seccomp_desc: seccomp::describe(spec.syscalls),
-        last_cap: last_cap(),
+        last_cap: crate::chain::capabilities::last_cap(),
     })
 }
 
