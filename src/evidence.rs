@@ -62,7 +62,7 @@ pub struct CpuUsage {
     pub source: String,
 }
 
-/// Memory facts from a cgroup (filled by the cgroup backends).
+/// What the box's cgroup measured (filled by the cgroup backends).
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct CgroupUsage {
     pub version: u8,

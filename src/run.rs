@@ -4,9 +4,7 @@
 use crate::boxes::{BoxLock, BoxPaths};
 use crate::config::Config;
 use crate::error::StepError;
-use crate::evidence::{
-    kernel_release, now_rfc3339, CgroupUsage, Control, CpuUsage, Evidence, Provenance,
-};
+use crate::evidence::{kernel_release, now_rfc3339, Control, CpuUsage, Evidence, Provenance};
 use crate::spec::RunSpec;
 use crate::verdict::{self, Verdict};
 use std::ffi::OsString;
@@ -128,9 +126,7 @@ fn run_inner(
         None
     };
     let facts = crate::supervisor::run(&plan, &spec.limits, cg.as_deref());
-    let cg_stats = cg
-        .as_ref()
-        .map(|c| (c.version(), c.display_path(), c.stats()));
+    let cg_stats = cg.as_ref().map(|c| c.stats());
     let destroyed = cg.as_ref().map_or(Ok(()), |c| c.destroy());
     // Hand /box back to its owner, whatever happened in the box.
     let owner = lock.state.owner;
@@ -162,25 +158,11 @@ fn run_inner(
     } else if ev.killed.is_some() {
         ev.exit_signal = Some(libc::SIGKILL);
     }
-    if let Some((version, path, stats)) = cg_stats {
-        let st = stats?;
+    if let Some(stats) = cg_stats {
         // In cgroup mode the box's time is the cgroup's, as in isolate.
-        ev.cpu = CpuUsage {
-            user_s: st.user_s,
-            sys_s: st.sys_s,
-            total_s: st.cpu_s,
-            source: st.cpu_source.clone(),
-        };
-        ev.cgroup = Some(CgroupUsage {
-            version,
-            path,
-            peak_memory_kb: st.peak_memory_kb,
-            oom_kills: st.oom_kills,
-            oom_source: st.oom_source,
-            pids_max_hits: st.pids_max_hits,
-            pids_source: st.pids_source,
-            nr_throttled: st.nr_throttled,
-        });
+        let (cpu, usage) = stats?;
+        ev.cpu = cpu;
+        ev.cgroup = Some(usage);
     }
     back?;
     destroyed?;

@@ -12,7 +12,7 @@ pub mod v1;
 pub mod v2;
 
 use crate::error::StepError;
-use crate::evidence::Control;
+use crate::evidence::{CgroupUsage, Control, CpuUsage};
 use crate::spec::CgroupChoice;
 
 /// Limits to apply to the box's cgroup.
@@ -25,21 +25,6 @@ pub struct CgLimits {
     /// cpuset.cpus and cpuset.mems from the config, if set for the box.
     pub cpuset_cpus: Option<String>,
     pub cpuset_mems: Option<String>,
-}
-
-/// What the kernel measured for the box.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CgStats {
-    pub cpu_s: f64,
-    pub user_s: f64,
-    pub sys_s: f64,
-    pub cpu_source: String,
-    pub peak_memory_kb: Option<u64>,
-    pub oom_kills: u64,
-    pub oom_source: String,
-    pub pids_max_hits: u64,
-    pub pids_source: String,
-    pub nr_throttled: u64,
 }
 
 /// One box's cgroup.
@@ -55,8 +40,8 @@ pub trait BoxCgroup {
     fn clone_into_fd(&self) -> Option<std::os::fd::RawFd>;
     /// CPU time used so far, seconds (the watchdog's measure).
     fn cpu_seconds(&self) -> Result<f64, StepError>;
-    /// Everything measured, after the run.
-    fn stats(&self) -> Result<CgStats, StepError>;
+    /// Everything measured, after the run: CPU time and the group's own facts.
+    fn stats(&self) -> Result<(CpuUsage, CgroupUsage), StepError>;
     /// Kill every process in the cgroup and wait until it is empty.
     fn kill_all(&self) -> Result<(), StepError>;
     /// Remove the cgroup (after kill_all).

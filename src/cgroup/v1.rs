@@ -4,9 +4,9 @@
 //! Whole-box kill on v1 has no cgroup.kill: the freezer stops every task first, so
 //! nothing can fork while the tasks are SIGKILLed, then thaws them to let them die.
 
-use super::{box_dir_name, cpu_quota_us, fs, BoxCgroup, CgLimits, CgStats, CPU_PERIOD_US};
+use super::{box_dir_name, cpu_quota_us, fs, BoxCgroup, CgLimits, CPU_PERIOD_US};
 use crate::error::StepError;
-use crate::evidence::Control;
+use crate::evidence::{CgroupUsage, Control, CpuUsage};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -258,7 +258,7 @@ impl BoxCgroup for V1Cgroup {
         Ok(fs::read_u64("cgroup.cpu", &self.dir("cpuacct").join("cpuacct.usage"))? as f64 / 1e9)
     }
 
-    fn stats(&self) -> Result<CgStats, StepError> {
+    fn stats(&self) -> Result<(CpuUsage, CgroupUsage), StepError> {
         let acct = self.dir("cpuacct");
         let mem = self.dir("memory");
         let ns = |f: &str| fs::read_u64("cgroup.stats", &acct.join(f)).map(|v| v as f64 / 1e9);
@@ -266,11 +266,15 @@ impl BoxCgroup for V1Cgroup {
         let pids = fs::read("cgroup.stats", &self.dir("pids").join("pids.events"))?;
         let cpu_stat =
             fs::read("cgroup.stats", &self.dir("cpu").join("cpu.stat")).unwrap_or_default();
-        Ok(CgStats {
-            cpu_s: ns("cpuacct.usage")?,
+        let time = CpuUsage {
+            total_s: ns("cpuacct.usage")?,
             user_s: ns("cpuacct.usage_user").unwrap_or(0.0),
             sys_s: ns("cpuacct.usage_sys").unwrap_or(0.0),
-            cpu_source: "cpuacct.usage".into(),
+            source: "cpuacct.usage".into(),
+        };
+        let usage = CgroupUsage {
+            version: 1,
+            path: self.display_path(),
             peak_memory_kb: Some(
                 fs::read_u64("cgroup.stats", &mem.join("memory.max_usage_in_bytes"))? / 1024,
             ),
@@ -279,7 +283,8 @@ impl BoxCgroup for V1Cgroup {
             pids_max_hits: fs::keyed(&pids, "max").unwrap_or(0),
             pids_source: "pids.events:max".into(),
             nr_throttled: fs::keyed(&cpu_stat, "nr_throttled").unwrap_or(0),
-        })
+        };
+        Ok((time, usage))
     }
 
     fn kill_all(&self) -> Result<(), StepError> {

@@ -3,9 +3,9 @@
 //! The proxy is created straight into the group with clone3(CLONE_INTO_CGROUP), so
 //! no process of the box ever runs outside it; the whole box dies by `cgroup.kill`.
 
-use super::{box_dir_name, cpu_quota_us, fs, BoxCgroup, CgLimits, CgStats, CPU_PERIOD_US};
+use super::{box_dir_name, cpu_quota_us, fs, BoxCgroup, CgLimits, CPU_PERIOD_US};
 use crate::error::StepError;
-use crate::evidence::Control;
+use crate::evidence::{CgroupUsage, Control, CpuUsage};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -220,17 +220,21 @@ impl BoxCgroup for V2Cgroup {
         Ok(fs::keyed(&s, "usage_usec").unwrap_or(0) as f64 / 1e6)
     }
 
-    fn stats(&self) -> Result<CgStats, StepError> {
+    fn stats(&self) -> Result<(CpuUsage, CgroupUsage), StepError> {
         let d = &self.dir;
         let cpu = fs::read("cgroup.stats", &d.join("cpu.stat"))?;
         let events = fs::read("cgroup.stats", &d.join("memory.events"))?;
         let pids = fs::read("cgroup.stats", &d.join("pids.events"))?;
         let us = |k: &str| fs::keyed(&cpu, k).unwrap_or(0) as f64 / 1e6;
-        Ok(CgStats {
-            cpu_s: us("usage_usec"),
+        let time = CpuUsage {
+            total_s: us("usage_usec"),
             user_s: us("user_usec"),
             sys_s: us("system_usec"),
-            cpu_source: "cpu.stat:usage_usec".into(),
+            source: "cpu.stat:usage_usec".into(),
+        };
+        let usage = CgroupUsage {
+            version: 2,
+            path: self.display_path(),
             peak_memory_kb: fs::read_u64("cgroup.stats", &d.join("memory.peak"))
                 .ok()
                 .map(|b| b / 1024),
@@ -239,7 +243,8 @@ impl BoxCgroup for V2Cgroup {
             pids_max_hits: fs::keyed(&pids, "max").unwrap_or(0),
             pids_source: "pids.events:max".into(),
             nr_throttled: fs::keyed(&cpu, "nr_throttled").unwrap_or(0),
-        })
+        };
+        Ok((time, usage))
     }
 
     fn kill_all(&self) -> Result<(), StepError> {
