@@ -6,7 +6,7 @@ BINDIR    ?= $(PREFIX)/bin
 CARGO     ?= cargo
 RELEASE   := target/release/rustbox
 
-.PHONY: all build deps install uninstall test test-unit test-integration test-trybuild adversarial lint clean
+.PHONY: all build deps install uninstall test test-unit test-integration test-cgroup test-trybuild adversarial lint clean
 
 all: build
 
@@ -45,6 +45,11 @@ test-integration:
 	@[ "$$(id -u)" = 0 ] || { echo "make test: the integration tests need root (they drive real namespaces)"; exit 1; }
 	$(CARGO) test --locked --test integration
 
+# The cgroup suite on this host's backend (v1 on the development machine).
+test-cgroup:
+	@[ "$$(id -u)" = 0 ] || { echo "make test: the cgroup tests need root"; exit 1; }
+	$(CARGO) test --locked --test cgroup -- --nocapture
+
 test-trybuild:
 	$(CARGO) test --locked --test trybuild
 
@@ -53,7 +58,7 @@ test-trybuild:
 adversarial:
 	$(CARGO) test --locked --test adversarial -- --nocapture
 
-test: deps lint test-unit test-integration test-trybuild adversarial
+test: deps lint test-unit test-integration test-cgroup test-trybuild adversarial
 
 clean:
 	$(CARGO) clean

@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod evidence;
 pub mod fsutil;
+pub mod pidfd;
 pub mod plan;
 pub mod procfs;
 pub mod run;

@@ -29,10 +29,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_rustbox");
-const FIRST_UID: u32 = 63000;
-const FIRST_GID: u32 = 63000;
-const NUM_BOXES: u32 = 100;
+mod common;
+
+use common::{procs_of_uid, wait_for};
+
+/// This suite's boxes: `/tmp/rustbox-adv-<pid>/`, uids from 63000.
+pub static SUITE: common::SuiteConf = common::SuiteConf {
+    prefix: "rustbox-adv",
+    first_uid: 63000,
+    num_boxes: 100,
+    cg_root: "rustbox/test-adv",
+    how_to_run: "make adversarial",
+};
 /// No single run may take longer than this, whatever its limits say.
 const HOST_DEADLINE: Duration = Duration::from_secs(30);
 /// How long box processes may take to disappear after their box is gone.
@@ -182,8 +190,8 @@ fn load_manifest() -> Vec<Case> {
             }
         }
     }
-    if cases.len() as u32 > NUM_BOXES {
-        problems.push(format!("more than {NUM_BOXES} cases"));
+    if cases.len() as u32 > SUITE.num_boxes {
+        problems.push(format!("more than {} cases", SUITE.num_boxes));
     }
     if !problems.is_empty() {
         panic!(
@@ -218,71 +226,16 @@ impl Drop for Suite {
     }
 }
 
-fn require_root_and_gcc() {
-    // SAFETY: getuid and geteuid cannot fail.
-    let (uid, euid) = unsafe { (libc::getuid(), libc::geteuid()) };
-    if uid != 0 || euid != 0 {
-        panic!(
-            "the adversarial suite must run as root (uid {uid}, euid {euid}): it creates \
-             namespaces, mounts and box users. Run `sudo -E make adversarial` or run it in \
-             the root VM."
-        );
-    }
-    match Command::new("gcc").arg("--version").output() {
-        Ok(o) if o.status.success() => {}
-        Ok(o) => panic!(
-            "gcc --version failed ({}); gcc builds the attack programs in adversarial/cases/",
-            o.status
-        ),
-        Err(e) => panic!(
-            "gcc not found ({e}); install it (apt-get install gcc libc6-dev, or `make deps`) \
-             to build the attack programs in adversarial/cases/"
-        ),
-    }
-}
-
-/// Directories of earlier suite processes that are gone.
-fn remove_stale() {
-    let Ok(rd) = std::fs::read_dir("/tmp") else {
-        return;
-    };
-    for e in rd.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name.strip_prefix("rustbox-adv-") else {
-            continue;
-        };
-        if pid.parse::<u32>().is_ok() && !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = std::fs::remove_dir_all(e.path());
-        }
-    }
-}
-
 fn setup() -> Suite {
-    require_root_and_gcc();
-    remove_stale();
+    common::require_root(&SUITE);
+    common::require_gcc("the attack programs in adversarial/cases/");
     let pid = std::process::id();
-    let base = PathBuf::from(format!("/tmp/rustbox-adv-{pid}"));
-    let _ = std::fs::remove_dir_all(&base);
-    let mk = |p: &Path| {
-        std::fs::create_dir_all(p).unwrap_or_else(|e| panic!("mkdir {}: {e}", p.display()));
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    };
-    mk(&base);
+    let base = common::fresh_base(&SUITE);
+    let config = common::write_config(&SUITE, &base);
     let (bin, out) = (base.join("bin"), base.join("out"));
-    mk(&bin);
-    mk(&out);
+    common::mkdir_755(&bin);
+    common::mkdir_755(&out);
     let box_root = base.join("boxes");
-    let config = base.join("config");
-    std::fs::write(
-        &config,
-        format!(
-            "# rustbox adversarial suite\nbox_root = {}\nlock_root = {}\nfirst_uid = \
-             {FIRST_UID}\nfirst_gid = {FIRST_GID}\nnum_boxes = {NUM_BOXES}\n",
-            box_root.display(),
-            base.join("locks").display()
-        ),
-    )
-    .unwrap();
 
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -338,7 +291,7 @@ impl Suite {
     }
 
     fn rustbox(&self, args: &[String]) -> Command {
-        let mut c = Command::new(BIN);
+        let mut c = Command::new(common::rustbox_bin());
         c.arg(format!("--config={}", self.config.display()));
         c.args(args);
         c.stdin(Stdio::null());
@@ -379,43 +332,6 @@ impl Suite {
 // ---------------------------------------------------------------------------
 // Host-side observations
 // ---------------------------------------------------------------------------
-
-/// Processes whose real uid is `uid` (zombies included when `zombies`), with their
-/// command names.
-fn procs_of_uid(uid: u32, zombies: bool) -> Vec<(u32, String)> {
-    let mut v = Vec::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return v;
-    };
-    for e in rd.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(st) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
-            continue;
-        };
-        let field = |k: &str| st.lines().find_map(|l| l.strip_prefix(k)).map(str::trim);
-        let real = field("Uid:")
-            .and_then(|r| r.split_whitespace().next())
-            .and_then(|s| s.parse::<u32>().ok());
-        let dead = field("State:").is_some_and(|s| s.starts_with('Z') || s.starts_with('X'));
-        if real == Some(uid) && (zombies || !dead) {
-            v.push((pid, field("Name:").unwrap_or("?").to_string()));
-        }
-    }
-    v
-}
-
-fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let t = Instant::now();
-    while t.elapsed() < limit {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    cond()
-}
 
 /// Wait for a child, sampling the box uid's processes; kill it at the deadline.
 /// Returns (exit code, the largest number of box processes seen, timed out).
@@ -475,7 +391,7 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
         }
     };
     let idarg = id.to_string();
-    let uid = FIRST_UID + id;
+    let uid = SUITE.first_uid + id;
 
     // --init, as a judge: the printed directory, then its box/.
     let o = suite
@@ -765,7 +681,7 @@ fn cleanup(suite: &Suite, id: u32, out: &mut Outcome) {
         out.problems
             .push(format!("{} still exists after --cleanup", dir.display()));
     }
-    let uid = FIRST_UID + id;
+    let uid = SUITE.first_uid + id;
     if !wait_for(GRACE, || procs_of_uid(uid, false).is_empty()) {
         out.problems.push(format!(
             "processes of box uid {uid} left after --cleanup: {:?}",
@@ -783,7 +699,11 @@ fn adversarial() {
     let mut failures = Vec::new();
     let mut details = String::new();
     let verbose = std::env::var_os("RUSTBOX_ADV_VERBOSE").is_some();
-    println!("adversarial suite: {} cases, rustbox {BIN}", cases.len());
+    println!(
+        "adversarial suite: {} cases, rustbox {}",
+        cases.len(),
+        common::rustbox_bin().display()
+    );
     for (i, case) in cases.iter().enumerate() {
         let o = run_case(&suite, case, i as u32);
         if o.problems.is_empty() {

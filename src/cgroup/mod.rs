@@ -42,6 +42,9 @@ pub trait BoxCgroup {
     fn cpu_seconds(&self) -> Result<f64, StepError>;
     /// Everything measured, after the run: CPU time and the group's own facts.
     fn stats(&self) -> Result<(CpuUsage, CgroupUsage), StepError>;
+    /// Send SIGKILL to every process in the group now, without waiting: the
+    /// watchdog's kill, which must not wait for the box's pid 1 to get a CPU.
+    fn kill_now(&self);
     /// Kill every process in the cgroup and wait until it is empty.
     fn kill_all(&self) -> Result<(), StepError>;
     /// Remove the cgroup (after kill_all).

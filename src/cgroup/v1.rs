@@ -287,6 +287,29 @@ impl BoxCgroup for V1Cgroup {
         Ok((time, usage))
     }
 
+    fn kill_now(&self) {
+        // v1 has no cgroup.kill. Each listed pid is pinned with a pidfd and signalled
+        // only if the pinned process is still in this group: a pid recycled since
+        // the listing is never hit. kill_all (freezer) follows for stragglers.
+        let want = format!("/{}/{}", self.cg_root, box_dir_name(self.id));
+        for pid in fs::procs(&self.dir("pids").join("cgroup.procs")) {
+            let Some(fd) = crate::pidfd::open(pid) else {
+                continue;
+            };
+            let member = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+                .unwrap_or_default()
+                .lines()
+                .any(|l| {
+                    let mut f = l.splitn(3, ':');
+                    let (_, ctrls, path) = (f.next(), f.next(), f.next());
+                    ctrls.is_some_and(|c| c.split(',').any(|c| c == "pids")) && path == Some(&want)
+                });
+            if member {
+                crate::pidfd::kill(&fd);
+            }
+        }
+    }
+
     fn kill_all(&self) -> Result<(), StepError> {
         let fz = self.dir("freezer");
         if !fz.exists() {

@@ -247,6 +247,11 @@ impl BoxCgroup for V2Cgroup {
         Ok((time, usage))
     }
 
+    fn kill_now(&self) {
+        // Errors are caught by kill_all, which follows.
+        let _ = fs::write("cgroup.kill", &self.dir.join("cgroup.kill"), "1");
+    }
+
     fn kill_all(&self) -> Result<(), StepError> {
         kill_dir(&self.dir)
     }

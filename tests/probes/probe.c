@@ -4,7 +4,7 @@
  * `probe facts` prints what the program can observe about its sandbox as
  * key=value lines (a key may repeat, e.g. env=...). The other modes are small
  * behaviours the verdict tests need (exit codes, signals, CPU burners, forks,
- * file writes). Every failure is printed as an errno name, never hidden.
+ * file writes, bombs for the cgroup suite). Every failure is printed as an errno name, never hidden.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -292,6 +293,45 @@ static void write_marker(const char *p)
 	}
 }
 
+static void *spin_thread(void *arg)
+{
+	(void)arg;
+	spin_forever();
+	return NULL;
+}
+
+static void *idle_thread(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/* Write 64 KiB chunks to `p` until `total` bytes or an error; prints what stopped it. */
+static int fill(const char *p, long long total)
+{
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0) {
+		kv("open", "%s", ename(errno));
+		return 3;
+	}
+	static char buf[65536];
+	memset(buf, 'f', sizeof buf);
+	long long done = 0;
+	while (done < total) {
+		ssize_t n = write(fd, buf, sizeof buf);
+		if (n < 0) {
+			kv("write", "%s", ename(errno));
+			break;
+		}
+		done += n;
+	}
+	kv("written", "%lld", done);
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -401,6 +441,107 @@ int main(int argc, char **argv)
 		/* Tell the host we are running, then sleep. */
 		write_marker(argc > 3 ? argv[3] : "/box/started");
 		sleep(argc > 2 ? atoi(argv[2]) : 5);
+		return 0;
+	}
+	if (!strcmp(mode, "threads")) {
+		/* N threads spin (the main thread waits). */
+		int n = argc > 2 ? atoi(argv[2]) : 2;
+		for (int i = 0; i < n; i++) {
+			pthread_t t;
+			int e = pthread_create(&t, NULL, spin_thread, NULL);
+			if (e)
+				kv("thread", "%s", ename(e));
+		}
+		for (;;)
+			pause();
+	}
+	if (!strcmp(mode, "threadbomb")) {
+		/* Create idle threads until the kernel says no; print how many. */
+		int n = 0, e = 0;
+		pthread_attr_t a;
+		pthread_attr_init(&a);
+		pthread_attr_setstacksize(&a, 65536);
+		while (n < 100000) {
+			pthread_t t;
+			e = pthread_create(&t, &a, idle_thread, NULL);
+			if (e)
+				break;
+			n++;
+		}
+		kv("threads", "%d", n);
+		kv("thread_error", "%s", e ? ename(e) : "none");
+		return 0;
+	}
+	if (!strcmp(mode, "forkbomb")) {
+		/* Every process forks as fast as it can, forever; the first to see the
+		 * limit says so once. */
+		int told = 0;
+		for (;;) {
+			pid_t p = fork();
+			if (p < 0 && !told) {
+				kv("fork_error", "%s", ename(errno));
+				told = 1;
+			}
+		}
+	}
+	if (!strcmp(mode, "mem")) {
+		/* Allocate and touch argv[2] MiB. */
+		long mib = argc > 2 ? atol(argv[2]) : 256;
+		for (long i = 0; i < mib; i++) {
+			char *c = malloc(1 << 20);
+			if (!c) {
+				kv("malloc", "ENOMEM after %ld MiB", i);
+				return 0;
+			}
+			memset(c, 1, 1 << 20);
+		}
+		kv("mem", "ok");
+		return 0;
+	}
+	if (!strcmp(mode, "daemon")) {
+		/* Double fork + setsid: a grandchild in its own session, reparented away
+		 * from us, sleeps forever; it writes its pid to argv[2] first. */
+		pid_t c = fork();
+		if (c == 0) {
+			setsid();
+			if (fork() == 0) {
+				signal(SIGHUP, SIG_IGN);
+				signal(SIGTERM, SIG_IGN);
+				FILE *f = fopen(argc > 2 ? argv[2] : "/box/daemon", "w");
+				if (f) {
+					fprintf(f, "%d\n", getpid());
+					fclose(f);
+				}
+				for (;;)
+					pause();
+			}
+			_exit(0);
+		}
+		waitpid(c, NULL, 0);
+		/* Give the grandchild time to write its pid. */
+		struct timespec ts = { 0, 200 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+		kv("daemon", "started");
+		return 0;
+	}
+	if (!strcmp(mode, "fill"))
+		return fill(argc > 2 ? argv[2] : "/box/fill", argc > 3 ? atoll(argv[3]) : (1LL << 40));
+	if (!strcmp(mode, "inodes")) {
+		/* Create empty files in directory argv[2] until an error (or argv[3]). */
+		const char *d = argc > 2 ? argv[2] : "/box";
+		long max = argc > 3 ? atol(argv[3]) : 10000000;
+		long n = 0;
+		char path[4096];
+		for (; n < max; n++) {
+			snprintf(path, sizeof path, "%s/i%ld", d, n);
+			int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+			if (fd < 0) {
+				kv("create", "%s", ename(errno));
+				break;
+			}
+			close(fd);
+		}
+		kv("created", "%ld", n);
 		return 0;
 	}
 	fprintf(stderr, "probe: unknown mode %s\n", mode);

@@ -1,0 +1,430 @@
+//! The cgroup suite: `--cg` limits, measurements and whole-box kill, on whatever
+//! backend the machine has. On the development host that is cgroup v1; `make
+//! test-cgroup-v2` runs the same tests, statically linked, inside a VM whose kernel
+//! has only cgroup v2 (see `tests/vm/`). Every test asserts the backend-specific
+//! evidence (file names in `limits_hit`) for the version it finds.
+//!
+//! Boxes: `/tmp/rustbox-cg-<pid>/`, uids from 64000, cgroups under
+//! `rustbox/test-cg`. Requirements: root, and gcc unless `RUSTBOX_PROBES` names
+//! prebuilt probes. Nothing is skipped: a test that cannot run fails saying why.
+
+mod common;
+
+use common::harness::{self, cg_root, pids_of_uid, timing_lock, Run, TestBox};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+pub static SUITE: common::SuiteConf = common::SuiteConf {
+    prefix: "rustbox-cg",
+    first_uid: 64000,
+    num_boxes: 100,
+    cg_root: "rustbox/test-cg",
+    how_to_run: "cargo test --test cgroup",
+};
+
+/// The CPU-time watchdog must stop a spinner within this much CPU time past the
+/// limit (the bar).
+const CPU_OVERSHOOT_MAX: f64 = 0.010;
+
+/// The cgroup version `--cg` picks on this machine (found by one run of /bin/true).
+fn version() -> u64 {
+    static V: OnceLock<u64> = OnceLock::new();
+    *V.get_or_init(|| {
+        let b = TestBox::new(99);
+        let r = b.run(&["--cg"], &["/bin/true"]);
+        assert_eq!(r.code, 0, "a plain --cg run fails on this machine:\n{r}");
+        let v = r.json()["cgroup"]["version"].as_u64();
+        assert!(
+            matches!(v, Some(1 | 2)),
+            "JSON cgroup.version is {v:?}\n{r}"
+        );
+        v.unwrap()
+    })
+}
+
+fn cpu_source() -> &'static str {
+    if version() == 1 {
+        "cpuacct.usage"
+    } else {
+        "cpu.stat:usage_usec"
+    }
+}
+
+fn oom_source() -> &'static str {
+    if version() == 1 {
+        "memory.oom_control:oom_kill"
+    } else {
+        "memory.events:oom_kill"
+    }
+}
+
+/// Mount points of the cgroup hierarchies rustbox uses: the unified one (v2) or
+/// one per controller (v1).
+fn cgroup_mounts() -> Vec<PathBuf> {
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
+    let mut v = Vec::new();
+    for line in mi.lines() {
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
+        let mut post = post.split(' ');
+        let fstype = post.next().unwrap_or("");
+        let opts = post.nth(1).unwrap_or("");
+        let mount = PathBuf::from(pre.split(' ').nth(4).unwrap_or(""));
+        let wanted = match version() {
+            2 => fstype == "cgroup2",
+            _ => {
+                fstype == "cgroup"
+                    && opts.split(',').any(|o| {
+                        ["memory", "pids", "cpu", "cpuacct", "freezer", "cpuset"].contains(&o)
+                    })
+            }
+        };
+        if wanted {
+            v.push(mount);
+        }
+    }
+    assert!(!v.is_empty(), "no cgroup hierarchy found in mountinfo");
+    v
+}
+
+/// The box's group in every hierarchy.
+fn box_groups(id: u32) -> Vec<PathBuf> {
+    cgroup_mounts()
+        .into_iter()
+        .map(|m| m.join(cg_root()).join(format!("box-{id}")))
+        .collect()
+}
+
+fn hit_sources(r: &Run) -> Vec<String> {
+    r.json()["limits_hit"]
+        .as_array()
+        .unwrap_or_else(|| panic!("limits_hit is not an array\n{r}"))
+        .iter()
+        .map(|h| h["source"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+fn hit<'a>(r: &'a Run, limit: &str) -> &'a Value {
+    r.json()["limits_hit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["limit"] == limit)
+        .unwrap_or_else(|| panic!("no {limit} in limits_hit\n{r}"))
+}
+
+/// No process of the box is left, right after rustbox returned.
+fn assert_box_empty(b: &TestBox, r: &Run) {
+    let left = pids_of_uid(b.uid());
+    assert!(
+        left.is_empty(),
+        "processes of box uid {} outlive the run: {left:?}\n{r}",
+        b.uid()
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Memory
+// ---------------------------------------------------------------------------
+
+#[test]
+fn memory_bomb_is_mle_with_oom_evidence() {
+    let _t = timing_lock();
+    let b = TestBox::new(1);
+    let probe = b.install_probe("probe");
+    let r = b.run(
+        &["--cg", "--cg-mem=65536", "-p10", "-w", "20"],
+        &[&probe, "mem", "300"],
+    );
+    assert_eq!(r.code, 1, "{r}");
+    let j = r.json();
+    assert_eq!(j["verdict"], "MLE", "{r}");
+    let h = hit(&r, "memory");
+    assert_eq!(h["source"], oom_source(), "{r}");
+    assert!(j["cgroup"]["oom_kills"].as_u64().unwrap() >= 1, "{r}");
+    let m = r.meta();
+    assert_eq!(m.req("cg-oom-killed"), "1", "{r}");
+    assert_eq!(m.req("status"), "SG", "{r}");
+    assert_eq!(m.req("exitsig"), "9", "{r}");
+    let peak: u64 = m.req("cg-mem").parse().unwrap();
+    assert!(
+        (32768..=65536 + 64).contains(&peak),
+        "cg-mem {peak} KiB: the bomb should have reached the 64 MiB limit, not passed it\n{r}"
+    );
+    assert_box_empty(&b, &r);
+}
+
+#[test]
+fn memory_under_the_limit_is_ok_and_measured() {
+    let b = TestBox::new(2);
+    let probe = b.install_probe("probe");
+    let r = b.run(
+        &["--cg", "--cg-mem=131072", "-w", "20"],
+        &[&probe, "mem", "40"],
+    );
+    assert_eq!(r.json()["verdict"], "OK", "{r}");
+    let peak: u64 = r.meta().req("cg-mem").parse().unwrap();
+    assert!(
+        (40 * 1024..131072).contains(&peak),
+        "cg-mem {peak} KiB for a 40 MiB program\n{r}"
+    );
+    assert!(r.meta().get("cg-oom-killed").is_none(), "{r}");
+}
+
+// ---------------------------------------------------------------------------
+// CPU time: the watchdog reads the cgroup's own CPU counter
+// ---------------------------------------------------------------------------
+
+/// The run was stopped for CPU time within CPU_OVERSHOOT_MAX of `kill_at`, with the
+/// cgroup's counter as the evidence; returns the overshoot.
+fn assert_cpu_tle(r: &Run, limit: f64, kill_at: f64, what: &str) -> f64 {
+    let j = r.json();
+    assert_eq!(j["verdict"], "TLE", "{r}");
+    let h = hit(r, "cpu_time");
+    assert_eq!(h["source"], cpu_source(), "{r}");
+    assert_eq!(h["limit_value"].as_f64(), Some(limit), "{r}");
+    let measured = h["measured"].as_f64().unwrap();
+    let over = measured - kill_at;
+    eprintln!(
+        "{what}: killed at {measured:.4} s CPU, overshoot {:.1} ms (cgroup v{})",
+        over * 1000.0,
+        version()
+    );
+    assert!(
+        (0.0..CPU_OVERSHOOT_MAX).contains(&over),
+        "{what}: CPU time {measured:.4} s is not within {} ms past {kill_at} s\n{r}",
+        CPU_OVERSHOOT_MAX * 1000.0
+    );
+    let m = r.meta();
+    assert_eq!(m.req("status"), "TO", "{r}");
+    assert_eq!(m.req("message"), "Time limit exceeded", "{r}");
+    over
+}
+
+#[test]
+fn cpu_single_thread_spinner() {
+    let _t = timing_lock();
+    let b = TestBox::new(10);
+    let probe = b.install_probe("probe");
+    let r = b.run(&["--cg", "-t", "0.5", "-w", "10"], &[&probe, "spin"]);
+    assert_cpu_tle(&r, 0.5, 0.5, "1 thread, -t 0.5");
+    assert_box_empty(&b, &r);
+}
+
+#[test]
+fn cpu_multi_threaded_spinner_with_extra_time() {
+    let _t = timing_lock();
+    let b = TestBox::new(11);
+    let probe = b.install_probe("probe");
+    // Two CPUs of bandwidth so the threads really run in parallel; the kill comes at
+    // the extra time (isolate: counted from the start, not added to -t).
+    let r = b.run(
+        &[
+            "--cg", "--cpus=2", "-p4", "-t", "0.4", "-x", "0.6", "-w", "10",
+        ],
+        &[&probe, "threads", "2"],
+    );
+    assert_cpu_tle(&r, 0.4, 0.6, "2 threads, -t 0.4 -x 0.6");
+    assert_box_empty(&b, &r);
+}
+
+#[test]
+fn cpu_forking_workers_ignoring_sigxcpu() {
+    let _t = timing_lock();
+    let b = TestBox::new(12);
+    let probe = b.install_probe("probe");
+    let r = b.run(
+        &["--cg", "-p10", "-t", "0.5", "-w", "10"],
+        &[&probe, "spinfork", "3"],
+    );
+    assert_cpu_tle(&r, 0.5, 0.5, "3 forked workers, -t 0.5");
+    assert_box_empty(&b, &r);
+}
+
+#[test]
+fn one_cpu_by_default_holds_two_spinners() {
+    let _t = timing_lock();
+    let b = TestBox::new(13);
+    let probe = b.install_probe("probe");
+    let r = b.run(&["--cg", "-p4", "-w", "1.5"], &[&probe, "threads", "2"]);
+    let j = r.json();
+    assert_eq!(j["verdict"], "TLE", "{r}");
+    assert!(r.meta().req("message").contains("wall"), "{r}");
+    let cpu = j["usage"]["cpu_s"].as_f64().unwrap();
+    let wall = j["usage"]["wall_s"].as_f64().unwrap();
+    eprintln!("two spinners under the default --cpus 1: {cpu:.3} s CPU in {wall:.3} s wall");
+    assert!(
+        cpu <= wall * 1.15 + 0.02,
+        "{cpu} s of CPU in {wall} s wall: more than one CPU\n{r}"
+    );
+    assert!(
+        cpu >= wall * 0.5,
+        "{cpu} s of CPU in {wall} s wall: the spinners barely ran\n{r}"
+    );
+    assert!(
+        j["cgroup"]["nr_throttled"].as_u64().unwrap() >= 1,
+        "the bandwidth limit never throttled\n{r}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Processes
+// ---------------------------------------------------------------------------
+
+#[test]
+fn fork_bomb_is_held_by_pids_max() {
+    let _t = timing_lock();
+    let b = TestBox::new(20);
+    let probe = b.install_probe("probe");
+    let uid = b.uid();
+    let watcher = std::thread::spawn(move || {
+        let mut peak = 0;
+        for _ in 0..300 {
+            peak = peak.max(pids_of_uid(uid).len());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        peak
+    });
+    let r = b.run(&["--cg", "-p10", "-w", "1"], &[&probe, "forkbomb"]);
+    let peak = watcher.join().unwrap();
+    assert_eq!(r.json()["verdict"], "TLE", "{r}");
+    assert!(
+        hit_sources(&r).contains(&"pids.events:max".to_string()),
+        "{r}"
+    );
+    assert!(
+        r.json()["cgroup"]["pids_max_hits"].as_u64().unwrap() >= 1,
+        "{r}"
+    );
+    assert!(
+        r.stdout.contains("fork_error=EAGAIN"),
+        "fork never failed\n{r}"
+    );
+    assert!(
+        peak <= 10,
+        "{peak} box processes seen from the host under -p10\n{r}"
+    );
+    assert_box_empty(&b, &r);
+}
+
+#[test]
+fn thread_bomb_is_held_by_pids_max() {
+    let _t = timing_lock();
+    let b = TestBox::new(21);
+    let probe = b.install_probe("probe");
+    let r = b.run(&["--cg", "-p20", "-w", "10"], &[&probe, "threadbomb"]);
+    let f = r.facts();
+    let n: u32 = f
+        .one("threads")
+        .unwrap_or_else(|| panic!("no threads= line\n{r}"))
+        .parse()
+        .unwrap();
+    assert_eq!(f.one("thread_error"), Some("EAGAIN"), "{r}");
+    assert!(
+        (10..20).contains(&n),
+        "{n} threads besides the main one under -p20\n{r}"
+    );
+    assert!(
+        hit_sources(&r).contains(&"pids.events:max".to_string()),
+        "{r}"
+    );
+}
+
+#[test]
+fn daemonised_grandchild_dies_with_the_box() {
+    let b = TestBox::new(22);
+    let probe = b.install_probe("probe");
+    let r = b.run(&["--cg", "-p5", "-w", "10"], &[&probe, "daemon"]);
+    assert_eq!(r.json()["verdict"], "OK", "{r}");
+    assert!(r.stdout.contains("daemon=started"), "{r}");
+    let pid = std::fs::read_to_string(b.workspace().join("daemon"))
+        .unwrap_or_else(|e| panic!("the grandchild wrote no pid ({e})\n{r}"));
+    assert!(!pid.trim().is_empty(), "{r}");
+    assert_box_empty(&b, &r);
+    for g in box_groups(22) {
+        assert!(!g.exists(), "{} outlives the run", g.display());
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The box's cgroup: created, removed, stale ones cleared, other versions refused
+// ---------------------------------------------------------------------------
+
+#[test]
+fn cgroup_is_removed_and_the_missing_version_refused() {
+    let b = TestBox::new(30);
+    let r = b.run(&["--cg"], &["/bin/true"]);
+    assert_eq!(r.code, 0, "{r}");
+    let path = r.json()["cgroup"]["path"].as_str().unwrap().to_string();
+    assert!(
+        path.ends_with(&format!("{}/box-30", cg_root())),
+        "cgroup path {path}\n{r}"
+    );
+    for g in box_groups(30) {
+        assert!(!g.exists(), "{} left behind", g.display());
+    }
+    // The version this machine does not offer with controllers is refused, strictly.
+    let other = if version() == 1 { "v2" } else { "v1" };
+    let r = b.run(&["--cg", &format!("--cgroup={other}")], &["/bin/true"]);
+    assert_eq!(r.code, 2, "{r}");
+    assert_eq!(r.stderr.lines().count(), 1, "{r}");
+    assert!(r.stderr.contains(other), "{r}");
+    assert_eq!(r.json()["verdict"], "IE", "{r}");
+    assert_eq!(r.meta().req("status"), "XX", "{r}");
+}
+
+/// A crashed run's group (with a process still in it) is killed and removed by the
+/// next `--init`, and by `--cleanup`.
+#[test]
+fn stale_cgroup_is_cleared_by_init_and_cleanup() {
+    for (id, op) in [(31u32, "--init"), (32, "--cleanup")] {
+        let _b = TestBox::new(id);
+        let groups = box_groups(id);
+        let sleeper = Command::new("/bin/sleep")
+            .arg("1000")
+            .spawn()
+            .expect("start sleep");
+        // Killed whatever happens below (a frozen or stuck sleeper must not hold
+        // the test's output open).
+        struct Reap(std::process::Child);
+        impl Drop for Reap {
+            fn drop(&mut self) {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+        let sleeper = Reap(sleeper);
+        for g in &groups {
+            std::fs::create_dir_all(g).unwrap_or_else(|e| panic!("mkdir {}: {e}", g.display()));
+            // A v1 cpuset group takes no process until it has CPUs and memory nodes.
+            for f in ["cpuset.cpus", "cpuset.mems"] {
+                if g.join(f).exists() {
+                    let parent = std::fs::read_to_string(g.parent().unwrap().join(f)).unwrap();
+                    std::fs::write(g.join(f), parent.trim()).unwrap();
+                }
+            }
+            let procs = g.join("cgroup.procs");
+            std::fs::write(&procs, sleeper.0.id().to_string())
+                .unwrap_or_else(|e| panic!("write {}: {e}", procs.display()));
+        }
+        let o = harness::rustbox(&["-b", &id.to_string(), op]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{op}: {}",
+            harness::text(&o.stderr)
+        );
+        let mut sleeper = sleeper;
+        let gone = common::wait_for(Duration::from_secs(2), || {
+            matches!(sleeper.0.try_wait(), Ok(Some(_)))
+        });
+        assert!(gone, "{op} left the stale group's process alive");
+        for g in &groups {
+            assert!(!Path::new(g).exists(), "{op} left {}", g.display());
+        }
+    }
+}

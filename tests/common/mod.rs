@@ -1,0 +1,201 @@
+//! What the test suites (integration, cgroup, adversarial) share: the root check,
+//! a private base directory per test process with its own rustbox config, the
+//! binary under test, and host-side observation of box processes.
+//!
+//! Each suite has its own directory prefix, uid range and cgroup subtree, so the
+//! suites can run at the same time without seeing each other's boxes.
+//!
+//! Two variables let a suite run where it was not built (the cgroup v2 VM of
+//! `make test-cgroup-v2`): `RUSTBOX_BIN` names the rustbox binary to test (default:
+//! the one cargo built), `RUSTBOX_PROBES` a directory of prebuilt probe programs
+//! (default: build them with gcc).
+
+#![allow(dead_code)] // each suite uses its own part of this module
+
+pub mod harness;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// What tells one suite's boxes from another's.
+pub struct SuiteConf {
+    /// Directory prefix under /tmp: `/tmp/<prefix>-<pid>`.
+    pub prefix: &'static str,
+    /// Box N runs as uid/gid `first_uid + N`.
+    pub first_uid: u32,
+    pub num_boxes: u32,
+    /// The suite's cgroup subtree (inside rustbox's).
+    pub cg_root: &'static str,
+    /// How to run the suite by hand, for the error messages.
+    pub how_to_run: &'static str,
+}
+
+/// The rustbox binary under test.
+pub fn rustbox_bin() -> PathBuf {
+    match std::env::var_os("RUSTBOX_BIN") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(env!("CARGO_BIN_EXE_rustbox")),
+    }
+}
+
+/// Panics (never skips) unless the real and effective uid are 0.
+pub fn require_root(s: &SuiteConf) {
+    // SAFETY: getuid and geteuid cannot fail.
+    let (uid, euid) = unsafe { (libc::getuid(), libc::geteuid()) };
+    if uid != 0 || euid != 0 {
+        panic!(
+            "this suite must run as root (uid {uid}, euid {euid}): it creates namespaces, \
+             mounts, cgroups and box users. Run `{}` as root.",
+            s.how_to_run
+        );
+    }
+}
+
+/// Panics unless gcc runs; `what` says what it builds.
+pub fn require_gcc(what: &str) {
+    match Command::new("gcc").arg("--version").output() {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => panic!("gcc --version failed ({}); gcc builds {what}", o.status),
+        Err(e) => panic!(
+            "gcc not found ({e}); install it (`make deps`, or apt-get install gcc \
+             libc6-dev) to build {what}"
+        ),
+    }
+}
+
+static BASE: OnceLock<PathBuf> = OnceLock::new();
+
+extern "C" fn remove_base() {
+    if let Some(b) = BASE.get() {
+        let _ = std::fs::remove_dir_all(b);
+    }
+}
+
+/// `mkdir -p` with mode 0755 (box users must be able to reach what is inside).
+pub fn mkdir_755(p: &Path) {
+    std::fs::create_dir_all(p).unwrap_or_else(|e| panic!("mkdir {}: {e}", p.display()));
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// A fresh `/tmp/<prefix>-<pid>`, removed when the test process exits; the
+/// directories of earlier processes of the suite that are gone are removed first.
+pub fn fresh_base(s: &SuiteConf) -> PathBuf {
+    if let Ok(rd) = std::fs::read_dir("/tmp") {
+        let stale = format!("{}-", s.prefix);
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name.strip_prefix(&stale) else {
+                continue;
+            };
+            if pid.parse::<u32>().is_ok() && !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    let base = PathBuf::from(format!("/tmp/{}-{}", s.prefix, std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    mkdir_755(&base);
+    if BASE.set(base.clone()).is_ok() {
+        // SAFETY: registering a plain extern "C" function with atexit.
+        unsafe { libc::atexit(remove_base) };
+    }
+    base
+}
+
+/// Writes `<base>/config` for the suite (boxes in `<base>/boxes`, locks in
+/// `<base>/locks`) and returns its path.
+pub fn write_config(s: &SuiteConf, base: &Path) -> PathBuf {
+    let config = base.join("config");
+    std::fs::write(
+        &config,
+        format!(
+            "# rustbox test suite {}\nbox_root = {}\nlock_root = {}\nfirst_uid = {}\n\
+             first_gid = {}\nnum_boxes = {}\ncg_root = {}\n",
+            s.prefix,
+            base.join("boxes").display(),
+            base.join("locks").display(),
+            s.first_uid,
+            s.first_uid,
+            s.num_boxes,
+            s.cg_root
+        ),
+    )
+    .unwrap_or_else(|e| panic!("write {}: {e}", config.display()));
+    config
+}
+
+/// The probe programs of tests/probes/ in `dir`: copied from `RUSTBOX_PROBES` when
+/// set, otherwise built with gcc.
+pub fn provide_probes(dir: &Path) {
+    mkdir_755(dir);
+    if let Some(pre) = std::env::var_os("RUSTBOX_PROBES") {
+        let src = Path::new(&pre).join("probe");
+        std::fs::copy(&src, dir.join("probe"))
+            .unwrap_or_else(|e| panic!("copy the prebuilt probe {}: {e}", src.display()));
+        return;
+    }
+    require_gcc("the probes in tests/probes/");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probes/probe.c");
+    let o = Command::new("gcc")
+        .args(["-O1", "-Wall", "-Wextra", "-Werror", "-pthread", "-o"])
+        .arg(dir.join("probe"))
+        .arg(&src)
+        .output()
+        .expect("run gcc");
+    if !o.status.success() {
+        panic!(
+            "gcc failed to build {}:\n{}",
+            src.display(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+/// Processes whose real uid is `uid` (zombies included when `zombies`), with their
+/// command names.
+pub fn procs_of_uid(uid: u32, zombies: bool) -> Vec<(u32, String)> {
+    let mut v = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return v;
+    };
+    for e in rd.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(st) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+            continue;
+        };
+        let field = |k: &str| st.lines().find_map(|l| l.strip_prefix(k)).map(str::trim);
+        let real = field("Uid:")
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|s| s.parse::<u32>().ok());
+        let dead = field("State:").is_some_and(|s| s.starts_with('Z') || s.starts_with('X'));
+        if real == Some(uid) && (zombies || !dead) {
+            v.push((pid, field("Name:").unwrap_or("?").to_string()));
+        }
+    }
+    v
+}
+
+/// Pids of the live (not zombie) processes whose real uid is `uid`.
+pub fn pids_of_uid(uid: u32) -> Vec<u32> {
+    procs_of_uid(uid, false)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// Wait up to `limit` for `cond`.
+pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    cond()
+}
