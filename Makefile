@@ -6,7 +6,7 @@ BINDIR    ?= $(PREFIX)/bin
 CARGO     ?= cargo
 RELEASE   := target/release/rustbox
 
-.PHONY: all build deps install uninstall test test-unit test-integration test-cgroup test-trybuild adversarial lint clean
+.PHONY: all build deps install uninstall test test-unit test-integration test-cgroup test-cgroup-v2 test-trybuild adversarial lint clean
 
 all: build
 
@@ -20,9 +20,11 @@ deps:
 	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
 	[ -e /usr/include/stdio.h ] || missing="$$missing libc6-dev"; \
 	[ -x /usr/bin/python3 ] || missing="$$missing python3-minimal"; \
+	[ -e /usr/lib/x86_64-linux-gnu/libc.a ] || missing="$$missing libc6-dev"; \
+	command -v qemu-system-x86_64 >/dev/null 2>&1 || missing="$$missing qemu-system-x86"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 	@rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
 
@@ -50,6 +52,10 @@ test-cgroup:
 	@[ "$$(id -u)" = 0 ] || { echo "make test: the cgroup tests need root"; exit 1; }
 	$(CARGO) test --locked --test cgroup -- --nocapture
 
+# The same cgroup suite, statically linked, in a VM with a cgroup-v2-only kernel.
+test-cgroup-v2: deps
+	tests/vm/cgroup-v2.sh
+
 test-trybuild:
 	$(CARGO) test --locked --test trybuild
 
@@ -58,7 +64,7 @@ test-trybuild:
 adversarial:
 	$(CARGO) test --locked --test adversarial -- --nocapture
 
-test: deps lint test-unit test-integration test-cgroup test-trybuild adversarial
+test: deps lint test-unit test-integration test-cgroup test-cgroup-v2 test-trybuild adversarial
 
 clean:
 	$(CARGO) clean

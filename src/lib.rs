@@ -8,6 +8,7 @@ pub mod cgroup;
 pub mod chain;
 pub mod cli;
 pub mod config;
+pub mod cpuclock;
 pub mod error;
 pub mod evidence;
 pub mod fsutil;

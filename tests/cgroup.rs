@@ -26,8 +26,15 @@ pub static SUITE: common::SuiteConf = common::SuiteConf {
 };
 
 /// The CPU-time watchdog must stop a spinner within this much CPU time past the
-/// limit (the bar).
-const CPU_OVERSHOOT_MAX: f64 = 0.010;
+/// limit: 10 ms on a real machine. `RUSTBOX_CPU_OVERSHOOT_MS` widens it where time
+/// itself is emulated (the TCG VM of `make test-cgroup-v2`, whose vCPUs are host
+/// threads that the host deschedules while the guest's clocks run on).
+fn cpu_overshoot_max() -> f64 {
+    std::env::var("RUSTBOX_CPU_OVERSHOOT_MS")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(0.010, |ms| ms / 1000.0)
+}
 
 /// The cgroup version `--cg` picks on this machine (found by one run of /bin/true).
 fn version() -> u64 {
@@ -195,9 +202,9 @@ fn assert_cpu_tle(r: &Run, limit: f64, kill_at: f64, what: &str) -> f64 {
         version()
     );
     assert!(
-        (0.0..CPU_OVERSHOOT_MAX).contains(&over),
+        (0.0..=cpu_overshoot_max()).contains(&over),
         "{what}: CPU time {measured:.4} s is not within {} ms past {kill_at} s\n{r}",
-        CPU_OVERSHOOT_MAX * 1000.0
+        cpu_overshoot_max() * 1000.0
     );
     let m = r.meta();
     assert_eq!(m.req("status"), "TO", "{r}");
