@@ -4,9 +4,10 @@
 //! ```text
 //! <box_root>/N/        0755  what --init prints
 //! <box_root>/N/box/    0700  the workspace, /box inside; owned by the caller,
-//!                            lent to the box uid for the length of a run
+//!                            lent to the box uid for the length of a run; a
+//!                            limited tmpfs with `--init --quota` (boxfs.rs)
 //! <box_root>/N/tmp/    0700  /tmp inside, kept across runs of the box; owned by
-//!                            the box uid
+//!                            the box uid; always a limited tmpfs (boxfs.rs)
 //! <box_root>/N/root/   0755  mount point of the box's tmpfs root (only ever
 //!                            mounted inside the box's private mount namespace)
 //! <lock_root>/N              the lock file: flock()ed while a command works on
@@ -269,11 +270,19 @@ pub fn kill_box_processes(uid: u32) -> Result<usize, StepError> {
     ))
 }
 
+/// The box's tmpfs mounts go before its tree: removing files from a mounted tmpfs
+/// would leave the mount points busy.
+fn unmount_box_fs(paths: &BoxPaths) -> Result<(), StepError> {
+    crate::boxfs::unmount(&paths.workspace)?;
+    crate::boxfs::unmount(&paths.tmp)
+}
+
 /// `--init`: create (or reset) the box. Returns the directory to print.
 pub fn init(
     cfg: &Config,
     paths: &BoxPaths,
     caller: (u32, u32),
+    quota: Option<(u64, u64)>,
     wait: bool,
 ) -> Result<PathBuf, StepError> {
     ensure_private_dir(&cfg.box_root, 0o755, "init")?;
@@ -282,11 +291,25 @@ pub fn init(
     let (uid, gid) = cfg.box_ids(paths.id);
     crate::cgroup::remove_stale(&cfg.cg_root, paths.id)?;
     kill_box_processes(uid)?;
+    unmount_box_fs(paths)?;
     crate::fsutil::remove_tree(&paths.dir)?;
     mkdir_owned(&paths.dir, 0o755, 0, 0)?;
     mkdir_owned(&paths.workspace, 0o700, caller.0, caller.1)?;
     mkdir_owned(&paths.tmp, 0o700, uid, gid)?;
     mkdir_owned(&paths.root_mnt, 0o755, 0, 0)?;
+    use crate::boxfs::{Tmpfs, TMP_BYTES, TMP_INODES};
+    let tmp = Tmpfs {
+        bytes: TMP_BYTES,
+        inodes: TMP_INODES,
+        mode: 0o700,
+        uid,
+        gid,
+    };
+    crate::boxfs::mount(&paths.tmp, &tmp)?;
+    if let Some((blocks, inodes)) = quota {
+        let q = Tmpfs::quota(blocks, inodes, caller.0, caller.1);
+        crate::boxfs::mount(&paths.workspace, &q)?;
+    }
     lock.save(BoxState {
         initialized: true,
         owner: caller.0,
@@ -303,6 +326,7 @@ pub fn cleanup(cfg: &Config, paths: &BoxPaths, wait: bool) -> Result<(), StepErr
     let (uid, _gid) = cfg.box_ids(paths.id);
     crate::cgroup::remove_stale(&cfg.cg_root, paths.id)?;
     kill_box_processes(uid)?;
+    unmount_box_fs(paths)?;
     crate::fsutil::remove_tree(&paths.dir)?;
     lock.remove()
 }

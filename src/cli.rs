@@ -383,7 +383,13 @@ fn apply(
                     "invalid value '{s}' for --quota: expected BLOCKS,INODES"
                 ))
             })?;
-            l.quota = Some((parse_uint(name, b)?, parse_uint(name, n)?));
+            let (b, n) = (parse_uint(name, b)?, parse_uint(name, n)?);
+            if !(1..=1 << 40).contains(&b) || !(1..=1 << 32).contains(&n) {
+                return Err(usage(format!(
+                    "invalid value '{s}' for --quota: BLOCKS (KiB) must be 1 to 2^40 and INODES 1 to 2^32"
+                )));
+            }
+            l.quota = Some((b, n));
         }
         Opt::Stderr => spec.io.stderr = Some(v()),
         Opt::StderrToStdout => spec.io.stderr_to_stdout = true,

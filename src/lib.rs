@@ -4,6 +4,7 @@
 //! follow its architecture section.
 
 pub mod boxes;
+pub mod boxfs;
 pub mod cgroup;
 pub mod chain;
 pub mod cli;

@@ -26,9 +26,6 @@ fn refuse_unenforced(spec: &RunSpec) -> Result<(), Failure> {
         ));
     }
     let mut not_yet: Vec<&str> = Vec::new();
-    if l.quota.is_some() {
-        not_yet.push("--quota");
-    }
     if let SeccompChoice::File(_) = spec.seccomp {
         not_yet.push("--seccomp=FILE");
     }
@@ -127,7 +124,7 @@ fn main() {
         nix::unistd::getgid().as_raw(),
     );
     match spec.mode {
-        Mode::Init => match boxes::init(&cfg, &paths, caller, spec.wait) {
+        Mode::Init => match boxes::init(&cfg, &paths, caller, spec.limits.quota, spec.wait) {
             Ok(dir) => println!("{}", dir.display()),
             Err(e) => fail(e),
         },

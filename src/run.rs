@@ -116,6 +116,7 @@ fn run_inner(
         true,
         format!("flock on {}", paths.lock_file.display()),
     ));
+    ev.controls.push(disk_quota(spec, &paths)?);
     let (uid, gid) = cfg.box_ids(spec.box_id);
     // Lend /box to the box user; links and special files a program left are removed.
     crate::fsutil::chown_tree(&paths.workspace, uid, gid, true)?;
@@ -167,6 +168,38 @@ fn run_inner(
     back?;
     destroyed?;
     Ok(())
+}
+
+/// What bounds the box's writable file systems. `--quota` is applied by `--init`
+/// (as in isolate); given to `--run`, it must match what the box has, or nothing runs.
+fn disk_quota(spec: &RunSpec, paths: &BoxPaths) -> Result<Control, StepError> {
+    let show = |l: Option<(u64, u64)>| match l {
+        Some((bytes, inodes)) => format!("tmpfs of {} KiB, {inodes} inodes", bytes / 1024),
+        None => "host file system, no quota".to_string(),
+    };
+    let (ws, tmp) = (
+        crate::boxfs::limits(&paths.workspace),
+        crate::boxfs::limits(&paths.tmp),
+    );
+    if let Some((blocks, inodes)) = spec.limits.quota {
+        let page = 4096u64;
+        let want = (blocks * 1024).div_ceil(page) * page;
+        if ws != Some((want, inodes)) {
+            return Err(StepError::new(
+                "disk.quota",
+                format!(
+                    "--quota={blocks},{inodes} asked, but box {} has {} (give --quota to --init)",
+                    spec.box_id,
+                    show(ws)
+                ),
+            ));
+        }
+    }
+    Ok(Control::applied(
+        "disk.quota",
+        true,
+        format!("/box: {}; /tmp: {}", show(ws), show(tmp)),
+    ))
 }
 
 /// Create the box's cgroup and apply its limits (--cg).

@@ -435,3 +435,81 @@ fn stale_cgroup_is_cleared_by_init_and_cleanup() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// Disk: --quota (given to --init) and the default /tmp limit
+// ---------------------------------------------------------------------------
+
+/// File system type mounted exactly on `dir`, from mountinfo.
+fn fstype_on(dir: &Path) -> Option<String> {
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    mi.lines().rev().find_map(|l| {
+        let (pre, post) = l.split_once(" - ")?;
+        (Path::new(pre.split(' ').nth(4)?) == dir)
+            .then(|| post.split(' ').next().unwrap().to_string())
+    })
+}
+
+#[test]
+fn disk_fill_and_inode_spray_hit_the_quota() {
+    let b = TestBox::new_with(40, &["--quota=4096,100"]);
+    assert_eq!(fstype_on(&b.workspace()).as_deref(), Some("tmpfs"));
+    assert_eq!(fstype_on(&b.dir.join("tmp")).as_deref(), Some("tmpfs"));
+    let probe = b.install_probe("probe");
+
+    let r = b.run(&["--quota=4096,100"], &[&probe, "fill", "/box/f"]);
+    let f = r.facts();
+    assert_eq!(f.one("write"), Some("ENOSPC"), "{r}");
+    let written: u64 = f.one("written").unwrap().parse().unwrap();
+    assert!(
+        (2 << 20..=4 << 20).contains(&written),
+        "{written} bytes written under a 4096 KiB quota (the probe takes some)\n{r}"
+    );
+    let quota = r
+        .controls()
+        .into_iter()
+        .find(|(n, _, _)| n == "disk.quota")
+        .unwrap_or_else(|| panic!("no disk.quota control\n{r}"));
+    assert!(quota.1, "{r}");
+    assert!(
+        r.json()["controls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("/box: tmpfs of 4096 KiB, 100 inodes"))),
+        "{r}"
+    );
+    std::fs::remove_file(b.workspace().join("f")).unwrap();
+
+    let r = b.run(&[], &[&probe, "inodes", "/box"]);
+    let f = r.facts();
+    assert_eq!(f.one("create"), Some("ENOSPC"), "{r}");
+    let n: u64 = f.one("created").unwrap().parse().unwrap();
+    assert!(
+        (90..100).contains(&n),
+        "{n} files under a 100-inode quota\n{r}"
+    );
+
+    // /tmp has its own limit, quota or not.
+    let r = b.run(
+        &[],
+        &[&probe, "fill", "/tmp/f", &(300u64 << 20).to_string()],
+    );
+    let f = r.facts();
+    assert_eq!(f.one("write"), Some("ENOSPC"), "{r}");
+    let written: u64 = f.one("written").unwrap().parse().unwrap();
+    assert!(written <= 256 << 20, "{written} bytes in /tmp\n{r}");
+
+    // A --run asking for another quota than the box has runs nothing.
+    let r = b.run(&["--quota=8192,100"], &[&probe, "marker"]);
+    assert_eq!(r.code, 2, "{r}");
+    assert!(r.stderr.contains("--quota"), "{r}");
+    assert!(!b.workspace().join("marker").exists(), "{r}");
+
+    // --cleanup takes the mounts down with the box.
+    let ws = b.workspace();
+    drop(b);
+    assert_eq!(fstype_on(&ws), None, "the quota tmpfs outlives --cleanup");
+}

@@ -652,6 +652,15 @@ fn bad_cgroup_options() {
     refused_on_box(39, &["--cg", "--cgroup=v3"], None, "--cgroup");
 }
 
+#[test]
+fn bad_quota() {
+    refused_on_box(45, &["--quota=0,10"], None, "--quota");
+    refused_on_box(45, &["--quota=100"], None, "--quota");
+    refused_on_box(45, &["--quota=10,x"], None, "--quota");
+    // A box initialised without a quota does not run with one.
+    refused_on_box(45, &["--quota=1024,100"], None, "--quota");
+}
+
 // ---------------------------------------------------------------------------
 // Box lifecycle
 // ---------------------------------------------------------------------------

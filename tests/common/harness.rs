@@ -261,8 +261,17 @@ pub struct TestBox {
 impl TestBox {
     /// `--init` the box; checks that it prints the box directory.
     pub fn new(id: u32) -> TestBox {
+        TestBox::new_with(id, &[])
+    }
+
+    /// `--init` with extra options (e.g. `--quota`).
+    pub fn new_with(id: u32, opts: &[&str]) -> TestBox {
         let b = TestBox::uninit(id);
-        let o = rustbox(&["-b", &id.to_string(), "--init"]);
+        let idarg = id.to_string();
+        let mut args = vec!["-b", idarg.as_str()];
+        args.extend_from_slice(opts);
+        args.push("--init");
+        let o = rustbox(&args);
         assert_eq!(
             o.status.code(),
             Some(0),
