@@ -40,6 +40,9 @@ const PERF_COUNT_SW_TASK_CLOCK: u64 = 1;
 const FLAG_INHERIT: u64 = 1 << 1;
 const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 1 << 3;
 
+/// How the evidence names this clock.
+pub const SOURCE: &str = "perf:task-clock";
+
 pub struct TreeClock {
     fd: OwnedFd,
 }

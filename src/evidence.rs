@@ -73,6 +73,10 @@ pub struct CgroupUsage {
     pub pids_max_hits: u64,
     pub pids_source: String,
     pub nr_throttled: u64,
+    /// The group's own CPU counter after the run (cpuacct.usage / cpu.stat), beside
+    /// the box's task clock in `usage`: it leaves out time stolen by a hypervisor.
+    pub cpu_s: Option<f64>,
+    pub cpu_source: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

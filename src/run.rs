@@ -160,9 +160,14 @@ fn run_inner(
         ev.exit_signal = Some(libc::SIGKILL);
     }
     if let Some(stats) = cg_stats {
-        // In cgroup mode the box's time is the cgroup's, as in isolate.
+        // The box's time is its exact task clock when the supervisor has one (the
+        // same clock the watchdog kills by, so a kill is never before the limit by
+        // the evidence); otherwise the cgroup's, as in isolate. The cgroup's own
+        // counter is reported beside it either way.
         let (cpu, usage) = stats?;
-        ev.cpu = cpu;
+        if ev.cpu.source != crate::cpuclock::SOURCE {
+            ev.cpu = cpu;
+        }
         ev.cgroup = Some(usage);
     }
     back?;

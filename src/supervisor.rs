@@ -405,21 +405,23 @@ pub fn run(
         "pid 1 of the box: PR_SET_PDEATHSIG=SIGKILL, not dumpable, reaps orphans",
     ));
 
-    // Opened while the proxy still waits for the go byte, so it counts everything.
     let kill_cpu = limits.time.map(|t| t.max(limits.extra_time));
-    let clock = match kill_cpu.map(|_| crate::cpuclock::TreeClock::open(pid)) {
-        Some(Ok(c)) => {
+    // Opened for every run while the proxy still waits for the go byte, so it
+    // counts everything, and a run's CPU time is measured the same way whether or
+    // not it has a limit.
+    let clock = match crate::cpuclock::TreeClock::open(pid) {
+        Ok(c) => {
             facts.controls.push(Control::applied(
-                "cpu.watchdog",
+                "cpu.clock",
                 true,
                 "perf task-clock inherited by the whole box (exact, read on demand)",
             ));
             Some(c)
         }
-        Some(Err(e)) => {
+        Err(e) => {
             // Still enforced, from the tick-based counters: less precise, not weaker.
             facts.controls.push(Control::applied(
-                "cpu.watchdog",
+                "cpu.clock",
                 true,
                 format!(
                     "{} (tick-based, may overshoot by a tick per CPU; {e})",
@@ -432,7 +434,6 @@ pub fn run(
             ));
             None
         }
-        None => None,
     };
 
     set_nonblock(&rep_r);
@@ -579,7 +580,7 @@ pub fn run(
             user_s: u,
             sys_s: s,
             total_s: total.max(rusage_total),
-            source: "perf:task-clock".into(),
+            source: crate::cpuclock::SOURCE.into(),
         },
         None if rusage_total >= last_cpu => CpuUsage {
             user_s: u,

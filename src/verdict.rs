@@ -254,6 +254,8 @@ pub fn json(e: &Evidence, v: &Verdict) -> Value {
             "pids_max_hits": c.pids_max_hits,
             "pids_source": c.pids_source,
             "nr_throttled": c.nr_throttled,
+            "cpu_s": c.cpu_s.map(round3),
+            "cpu_source": c.cpu_source,
         }),
         None => Value::Null,
     };
@@ -393,6 +395,8 @@ mod tests {
         e.exit_code = None;
         e.exit_signal = Some(9);
         e.cgroup = Some(CgroupUsage {
+            cpu_s: None,
+            cpu_source: String::new(),
             version: 1,
             oom_kills: 1,
             peak_memory_kb: Some(65536),

@@ -273,6 +273,8 @@ impl BoxCgroup for V1Cgroup {
             source: "cpuacct.usage".into(),
         };
         let usage = CgroupUsage {
+            cpu_s: Some(time.total_s),
+            cpu_source: time.source.clone(),
             version: 1,
             path: self.display_path(),
             peak_memory_kb: Some(

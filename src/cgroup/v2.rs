@@ -233,6 +233,8 @@ impl BoxCgroup for V2Cgroup {
             source: "cpu.stat:usage_usec".into(),
         };
         let usage = CgroupUsage {
+            cpu_s: Some(time.total_s),
+            cpu_source: time.source.clone(),
             version: 2,
             path: self.display_path(),
             peak_memory_kb: fs::read_u64("cgroup.stats", &d.join("memory.peak"))

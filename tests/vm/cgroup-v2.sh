@@ -120,6 +120,7 @@ for c in $(cat /sys/fs/cgroup/cgroup.controllers); do
   echo "+$c" > /sys/fs/cgroup/cgroup.subtree_control || fail "enable $c"
 done
 echo "root:x:0:0::/:/bin/sh" > /etc/passwd
+mkdir -p /etc/alternatives   # CMS binds it into every box (client_cms)
 ip link set lo up
 stty -F /dev/ttyS1 raw -echo; stty -F /dev/ttyS2 raw -echo
 echo "RUSTBOX-VM-READY $(uname -r) v1 hierarchies: $(awk 'NR>1 && $2!=0' /proc/cgroups | wc -l) controllers: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
