@@ -19,7 +19,6 @@ deps:
 	@missing=""; \
 	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
 	[ -e /usr/include/stdio.h ] || missing="$$missing libc6-dev"; \
-	[ -x /usr/bin/python3 ] || missing="$$missing python3-minimal"; \
 	[ -e /usr/lib/x86_64-linux-gnu/libc.a ] || missing="$$missing libc6-dev"; \
 	command -v qemu-system-x86_64 >/dev/null 2>&1 || missing="$$missing qemu-system-x86"; \
 	if [ -n "$$missing" ]; then \

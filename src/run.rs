@@ -187,7 +187,9 @@ fn disk_quota(spec: &RunSpec, paths: &BoxPaths) -> Result<Control, StepError> {
         crate::boxfs::limits(&paths.tmp),
     );
     if let Some((blocks, inodes)) = spec.limits.quota {
-        let page = 4096u64;
+        // tmpfs rounds its size up to whole pages.
+        // SAFETY: sysconf has no preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as u64;
         let want = (blocks * 1024).div_ceil(page) * page;
         if ws != Some((want, inodes)) {
             return Err(StepError::new(

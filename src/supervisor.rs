@@ -36,7 +36,9 @@ pub const NAMESPACES: &[(libc::c_int, &str)] = &[
 /// samples get denser near the limit and the kill overshoots by about a millisecond.
 const CPU_SAMPLE_MIN: f64 = 0.001;
 const CPU_SAMPLE_MAX: f64 = 0.050;
-/// How far the perf task clock may run ahead of cpuacct/cpu.stat/rusage, seconds.
+/// How far past the limit the perf task clock must be before the kill, seconds:
+/// enough for the ms-rounded evidence and the counters that leave out IRQ time
+/// (cpuacct, cpu.stat, rusage) to be past the limit too.
 const PERF_CLOCK_LEAD: f64 = 0.002;
 
 /// What the proxy reports about the payload.
@@ -314,24 +316,67 @@ fn drain(fd: &OwnedFd, buf: &mut Vec<u8>) -> bool {
     }
 }
 
-/// The watchdog competes for the CPU with the box it watches. It is raised after
-/// the clone (so the box inherits nothing) to the lowest real-time priority, so its
-/// timer wake-ups preempt the box at once and the kill lands within a millisecond
-/// or two of the limit; it sleeps in poll(2) between samples, so it takes almost no
-/// CPU. Where real-time scheduling is not allowed (e.g. a cgroup without RT
-/// runtime) it falls back to nice -10. Failure only costs precision.
-fn raise_priority() {
-    let p = libc::sched_param { sched_priority: 1 };
-    // SAFETY: sched_setscheduler on the calling thread with a valid param.
-    let rt =
-        unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO | libc::SCHED_RESET_ON_FORK, &p) };
-    if rt != 0 {
-        // SAFETY: setpriority on the calling thread (who = 0).
-        unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, -10) };
+/// The watchdog competes for the CPU with the box it watches. While it watches, it
+/// runs at the lowest real-time priority (set after the clone, so the box inherits
+/// nothing), so its timer wake-ups preempt the box at once and the kill lands
+/// within a millisecond or two of the limit; it sleeps in poll(2) between samples,
+/// so it takes almost no CPU. Where real-time scheduling is not allowed (e.g. a
+/// cgroup without RT runtime) it falls back to nice -10. Failure only costs
+/// precision. Dropping the guard restores the old scheduling, so the work after
+/// the run (statistics, handing /box back) does not run at real-time priority.
+struct WatchPriority {
+    policy: libc::c_int,
+    param: libc::sched_param,
+    nice: libc::c_int,
+}
+
+impl WatchPriority {
+    fn raise() -> WatchPriority {
+        let mut param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: scheduling queries on the calling thread, into a struct we own.
+        let (policy, nice) = unsafe {
+            libc::sched_getparam(0, &mut param);
+            (
+                libc::sched_getscheduler(0),
+                libc::getpriority(libc::PRIO_PROCESS, 0),
+            )
+        };
+        let rt = libc::sched_param { sched_priority: 1 };
+        // SAFETY: sched_setscheduler on the calling thread with a valid param.
+        let ok = unsafe {
+            libc::sched_setscheduler(0, libc::SCHED_FIFO | libc::SCHED_RESET_ON_FORK, &rt)
+        } == 0;
+        if !ok {
+            // SAFETY: setpriority on the calling thread (who = 0).
+            unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, -10) };
+        }
+        WatchPriority {
+            policy,
+            param,
+            nice,
+        }
     }
 }
 
-fn kill_box(pidfd: RawFd) {
+impl Drop for WatchPriority {
+    fn drop(&mut self) {
+        // SAFETY: restoring the calling thread's own earlier policy and nice value.
+        unsafe {
+            if self.policy >= 0 {
+                libc::sched_setscheduler(0, self.policy, &self.param);
+            }
+            libc::setpriority(libc::PRIO_PROCESS, 0, self.nice);
+        }
+    }
+}
+
+/// Kill the box: every process of its cgroup at once (without waiting for the
+/// box's pid 1 to get a CPU), and pid 1 itself, whose death takes down the rest of
+/// its pid namespace.
+fn kill_box(pidfd: RawFd, cg: Option<&dyn BoxCgroup>) {
+    if let Some(c) = cg {
+        c.kill_now();
+    }
     crate::pidfd::kill(&pidfd);
 }
 
@@ -366,7 +411,7 @@ pub fn run(
     drop(rep_w);
     drop(st_w);
 
-    raise_priority();
+    let priority = WatchPriority::raise();
     let mut facts = RunFacts::default();
     if let Some(c) = cg {
         if c.clone_into_fd().is_some() {
@@ -377,7 +422,7 @@ pub fn run(
             ));
         } else if let Err(e) = c.attach(pid) {
             // The proxy waits for the go byte: nothing of the box has run yet.
-            kill_box(pidfd.as_raw_fd());
+            kill_box(pidfd.as_raw_fd(), cg);
             reap(pid);
             return Err(e);
         } else {
@@ -394,7 +439,7 @@ pub fn run(
     match verify_namespaces(pid, plan.share_net) {
         Ok(c) => facts.controls.push(c),
         Err(e) => {
-            kill_box(pidfd.as_raw_fd());
+            kill_box(pidfd.as_raw_fd(), cg);
             reap(pid);
             return Err(e);
         }
@@ -483,33 +528,28 @@ pub fn run(
         if let Some(w) = wall {
             if start.elapsed() >= w {
                 facts.killed = Some(KillReason::WallTime);
-                if let Some(c) = cg {
-                    c.kill_now();
-                }
-                kill_box(pidfd.as_raw_fd());
+                kill_box(pidfd.as_raw_fd(), cg);
                 break Instant::now();
             }
         }
         if let Some(k) = kill_cpu {
             last_cpu = match (&clock, cg) {
-                // The perf clock runs a little ahead of the scheduler's own
-                // accounting (which leaves out IRQ time): kill only once the
-                // evidence counters are past the limit too.
+                // Killed a little past the limit, so the reported time (rounded
+                // to ms) shows it exceeded, as do the cgroup and rusage counters
+                // beside it, which leave out IRQ time.
                 (Some(t), _) => t.seconds().map_or(last_cpu, |s| s - PERF_CLOCK_LEAD),
                 (None, Some(c)) => c.cpu_seconds().unwrap_or(last_cpu),
                 (None, None) => crate::procfs::tree_cpu_seconds(pid),
             };
             if last_cpu > k {
                 facts.killed = Some(KillReason::CpuTime);
-                if let Some(c) = cg {
-                    c.kill_now();
-                }
-                kill_box(pidfd.as_raw_fd());
+                kill_box(pidfd.as_raw_fd(), cg);
                 break Instant::now();
             }
         }
     };
     facts.wall_s = end.duration_since(start).as_secs_f64();
+    drop(priority);
     reap(pid);
     if let Some(c) = cg {
         // The proxy's exit killed its namespace; make sure the cgroup agrees.

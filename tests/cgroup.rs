@@ -53,11 +53,12 @@ fn version() -> u64 {
     })
 }
 
+/// The cgroup's own CPU counter, reported beside the task clock.
 fn cpu_source() -> &'static str {
     if version() == 1 {
         "cpuacct.usage"
     } else {
-        "cpu.stat:usage_usec" // the cgroup counter, reported beside the task clock
+        "cpu.stat:usage_usec"
     }
 }
 
@@ -69,20 +70,26 @@ fn oom_source() -> &'static str {
     }
 }
 
+/// (mount point, file system type, super options) of every mount, in mount order.
+fn mounts() -> Vec<(PathBuf, String, String)> {
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
+    mi.lines()
+        .filter_map(|line| {
+            let (pre, post) = line.split_once(" - ")?;
+            let mut post = post.split(' ');
+            let fstype = post.next()?.to_string();
+            let opts = post.nth(1).unwrap_or("").to_string();
+            Some((PathBuf::from(pre.split(' ').nth(4)?), fstype, opts))
+        })
+        .collect()
+}
+
 /// Mount points of the cgroup hierarchies rustbox uses: the unified one (v2) or
 /// one per controller (v1).
 fn cgroup_mounts() -> Vec<PathBuf> {
-    let mi = std::fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
-    let mut v = Vec::new();
-    for line in mi.lines() {
-        let Some((pre, post)) = line.split_once(" - ") else {
-            continue;
-        };
-        let mut post = post.split(' ');
-        let fstype = post.next().unwrap_or("");
-        let opts = post.nth(1).unwrap_or("");
-        let mount = PathBuf::from(pre.split(' ').nth(4).unwrap_or(""));
-        let wanted = match version() {
+    let v: Vec<PathBuf> = mounts()
+        .into_iter()
+        .filter(|(_, fstype, opts)| match version() {
             2 => fstype == "cgroup2",
             _ => {
                 fstype == "cgroup"
@@ -90,11 +97,9 @@ fn cgroup_mounts() -> Vec<PathBuf> {
                         ["memory", "pids", "cpu", "cpuacct", "freezer", "cpuset"].contains(&o)
                     })
             }
-        };
-        if wanted {
-            v.push(mount);
-        }
-    }
+        })
+        .map(|(m, _, _)| m)
+        .collect();
     assert!(!v.is_empty(), "no cgroup hierarchy found in mountinfo");
     v
 }
@@ -453,14 +458,13 @@ fn stale_cgroup_is_cleared_by_init_and_cleanup() {
 // Disk: --quota (given to --init) and the default /tmp limit
 // ---------------------------------------------------------------------------
 
-/// File system type mounted exactly on `dir`, from mountinfo.
+/// File system type mounted on `dir` (the topmost mount there).
 fn fstype_on(dir: &Path) -> Option<String> {
-    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    mi.lines().rev().find_map(|l| {
-        let (pre, post) = l.split_once(" - ")?;
-        (Path::new(pre.split(' ').nth(4)?) == dir)
-            .then(|| post.split(' ').next().unwrap().to_string())
-    })
+    mounts()
+        .into_iter()
+        .rev()
+        .find(|(m, _, _)| m == dir)
+        .map(|(_, fstype, _)| fstype)
 }
 
 #[test]

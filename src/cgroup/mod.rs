@@ -125,6 +125,23 @@ pub fn root_path(backend: Backend, cg_root: &str) -> std::path::PathBuf {
     base.unwrap_or_default().join(cg_root)
 }
 
+/// Write the configured cpuset into the group `d` (same files on v1 and v2) and
+/// report the CPUs the group got, read back from `shown` (v2: the effective set).
+fn set_cpuset(d: &std::path::Path, l: &CgLimits, shown: &str) -> Result<Control, StepError> {
+    if let Some(c) = &l.cpuset_cpus {
+        fs::write("cgroup.cpuset", &d.join("cpuset.cpus"), c)?;
+    }
+    if let Some(m) = &l.cpuset_mems {
+        fs::write("cgroup.cpuset", &d.join("cpuset.mems"), m)?;
+    }
+    let cpus = fs::read("cgroup.cpuset", &d.join(shown))?;
+    Ok(Control::applied(
+        "cgroup.cpuset",
+        true,
+        format!("{shown} = {}", cpus.trim()),
+    ))
+}
+
 /// CPU bandwidth period, microseconds, and the quota for `cpus` CPUs in it.
 pub const CPU_PERIOD_US: u64 = 100_000;
 pub fn cpu_quota_us(cpus: f64) -> u64 {

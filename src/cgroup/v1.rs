@@ -226,19 +226,7 @@ impl BoxCgroup for V1Cgroup {
                     "a cpuset is configured but the cpuset controller is not mounted",
                 ));
             };
-            let d = self.dir("cpuset");
-            if let Some(c) = &l.cpuset_cpus {
-                fs::write("cgroup.cpuset", &d.join("cpuset.cpus"), c)?;
-            }
-            if let Some(m) = &l.cpuset_mems {
-                fs::write("cgroup.cpuset", &d.join("cpuset.mems"), m)?;
-            }
-            let cpus = fs::read("cgroup.cpuset", &d.join("cpuset.cpus"))?;
-            out.push(Control::applied(
-                "cgroup.cpuset",
-                true,
-                format!("cpuset.cpus = {}", cpus.trim()),
-            ));
+            out.push(super::set_cpuset(&self.dir("cpuset"), l, "cpuset.cpus")?);
         }
         Ok(out)
     }

@@ -187,18 +187,7 @@ impl BoxCgroup for V2Cgroup {
                     "a cpuset is configured but the cpuset controller is not enabled",
                 ));
             }
-            if let Some(c) = &l.cpuset_cpus {
-                fs::write("cgroup.cpuset", &d.join("cpuset.cpus"), c)?;
-            }
-            if let Some(m) = &l.cpuset_mems {
-                fs::write("cgroup.cpuset", &d.join("cpuset.mems"), m)?;
-            }
-            let cpus = fs::read("cgroup.cpuset", &d.join("cpuset.cpus.effective"))?;
-            out.push(Control::applied(
-                "cgroup.cpuset",
-                true,
-                format!("cpuset.cpus.effective = {}", cpus.trim()),
-            ));
+            out.push(super::set_cpuset(d, l, "cpuset.cpus.effective")?);
         }
         Ok(out)
     }
