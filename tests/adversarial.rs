@@ -391,7 +391,7 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
         }
     };
     let idarg = id.to_string();
-    let uid = SUITE.first_uid + id;
+    let uid = SUITE.uid_base() + id;
 
     // --init, as a judge: the printed directory, then its box/.
     let o = suite
@@ -681,7 +681,7 @@ fn cleanup(suite: &Suite, id: u32, out: &mut Outcome) {
         out.problems
             .push(format!("{} still exists after --cleanup", dir.display()));
     }
-    let uid = SUITE.first_uid + id;
+    let uid = SUITE.uid_base() + id;
     if !wait_for(GRACE, || procs_of_uid(uid, false).is_empty()) {
         out.problems.push(format!(
             "processes of box uid {uid} left after --cleanup: {:?}",

@@ -201,14 +201,15 @@ fn assert_cpu_tle(r: &Run, limit: f64, kill_at: f64, what: &str) -> f64 {
     // Killed and measured by the box's exact task clock; the cgroup's own counter
     // is beside it. The two are different kernel clocks (the cgroup's is charged
     // at ticks and leaves out hypervisor steal; under TCG they drift by a few %),
-    // so they must agree only roughly.
+    // so they must agree only roughly: a loaded CI host showed 0.570 s against
+    // 0.602 s (5%) for two threads.
     assert_eq!(h["source"], "perf:task-clock", "{r}");
     let cg = &j["cgroup"];
     assert_eq!(cg["cpu_source"], cpu_source(), "{r}");
     let cg_cpu = cg["cpu_s"].as_f64().unwrap();
     let task = h["measured"].as_f64().unwrap();
     assert!(
-        (cg_cpu - task).abs() <= (0.05 * task).max(0.005),
+        (cg_cpu - task).abs() <= (0.15 * task).max(0.02),
         "cgroup CPU {cg_cpu} s far from the task clock {task} s\n{r}"
     );
     assert_eq!(h["limit_value"].as_f64(), Some(limit), "{r}");

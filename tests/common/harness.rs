@@ -24,12 +24,12 @@ fn suite() -> &'static SuiteConf {
 }
 
 pub fn first_uid() -> u32 {
-    suite().first_uid
+    suite().uid_base()
 }
 
 /// The suite's cgroup subtree.
-pub fn cg_root() -> &'static str {
-    suite().cg_root
+pub fn cg_root() -> String {
+    suite().cg()
 }
 
 /// A variable every run gets in the caller's environment; it must not reach the

@@ -33,6 +33,34 @@ pub struct SuiteConf {
     pub how_to_run: &'static str,
 }
 
+/// `RUSTBOX_TEST_SLOT=K` (0..9, default 0) lets K+1 copies of one suite run at once
+/// (say, while attack programs are written): slot K uses the uids `first_uid +
+/// K*num_boxes ...` and the cgroup subtree `<cg_root>-sK`.
+fn slot() -> u32 {
+    match std::env::var("RUSTBOX_TEST_SLOT") {
+        Err(_) => 0,
+        Ok(v) => match v.parse::<u32>() {
+            Ok(k) if k < 10 => k,
+            _ => panic!("RUSTBOX_TEST_SLOT={v:?}: expected a number 0..9"),
+        },
+    }
+}
+
+impl SuiteConf {
+    /// The uid and gid of box 0 in this copy of the suite.
+    pub fn uid_base(&self) -> u32 {
+        self.first_uid + slot() * self.num_boxes
+    }
+
+    /// The cgroup subtree of this copy of the suite.
+    pub fn cg(&self) -> String {
+        match slot() {
+            0 => self.cg_root.to_string(),
+            k => format!("{}-s{k}", self.cg_root),
+        }
+    }
+}
+
 /// The rustbox binary under test.
 pub fn rustbox_bin() -> PathBuf {
     match std::env::var_os("RUSTBOX_BIN") {
@@ -117,10 +145,10 @@ pub fn write_config(s: &SuiteConf, base: &Path) -> PathBuf {
             s.prefix,
             base.join("boxes").display(),
             base.join("locks").display(),
-            s.first_uid,
-            s.first_uid,
+            s.uid_base(),
+            s.uid_base(),
             s.num_boxes,
-            s.cg_root
+            s.cg()
         ),
     )
     .unwrap_or_else(|e| panic!("write {}: {e}", config.display()));
