@@ -420,6 +420,7 @@ fn apply(
                 )));
             }
             spec.syscalls = n as u32;
+            spec.syscalls_set = true;
         }
         Opt::AsUid => spec.as_uid = Some(parse_id(name, &v())?),
         Opt::AsGid => spec.as_gid = Some(parse_id(name, &v())?),
@@ -515,6 +516,9 @@ An isolate-compatible sandbox. Options (isolate's names and units):
 rustbox additions:
     --json=FILE          write the JSON evidence document
     --seccomp=default|off|FILE
+                         default: also close kernel surface (bpf, perf, ptrace,
+                         userfaultfd, kexec, modules, TIOCSTI...); FILE: seccompiler
+                         JSON filters in place of that profile; off: no filter
     --cpus=N             CPU bandwidth of the box (cgroup cpu.max)
     --cgroup=auto|v1|v2  cgroup backend
     --check              report what this host supports, as JSON

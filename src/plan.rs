@@ -192,8 +192,8 @@ pub fn build(
         program: argv[0].clone(),
         argv,
         inherit_fds: spec.inherit_fds,
-        seccomp: seccomp::build(spec.syscalls)?,
-        seccomp_desc: seccomp::describe(spec.syscalls),
+        seccomp: seccomp::build(&spec.seccomp, spec.syscalls)?,
+        seccomp_desc: seccomp::describe(&spec.seccomp, spec.syscalls),
         last_cap: crate::chain::capabilities::last_cap(),
     })
 }

@@ -127,11 +127,12 @@ pub struct Io {
 /// The seccomp policy chosen with `--seccomp`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SeccompChoice {
-    /// isolate's `--syscalls` flags only.
+    /// isolate's `--syscalls` flags, the always-on rules and rustbox's profile.
     Default,
-    /// No filter at all (refused in strict mode; see docs).
+    /// No filter at all.
     Off,
-    /// A JSON filter description.
+    /// The flags and always-on rules, with the filters of a seccompiler JSON file
+    /// in place of rustbox's profile.
     File(PathBuf),
 }
 
@@ -181,6 +182,8 @@ pub struct RunSpec {
     pub cg: bool,
     pub cg_timing: Option<bool>,
     pub syscalls: u32,
+    /// `--syscalls` was given (else `syscalls` is the default).
+    pub syscalls_set: bool,
     pub seccomp: SeccompChoice,
     pub special_files: bool,
     pub wait: bool,
@@ -215,6 +218,7 @@ impl Default for RunSpec {
             cg: false,
             cg_timing: None,
             syscalls: syscall_flags::ALL,
+            syscalls_set: false,
             seccomp: SeccompChoice::Default,
             special_files: false,
             wait: false,

@@ -661,6 +661,91 @@ fn bad_quota() {
     refused_on_box(45, &["--quota=1024,100"], None, "--quota");
 }
 
+#[test]
+fn bad_seccomp_choices() {
+    let dir = env().out.join("seccomp");
+    common::mkdir_755(&dir);
+    let broken = dir.join("broken.json");
+    std::fs::write(&broken, "{").unwrap();
+    let unknown = dir.join("unknown.json");
+    std::fs::write(
+        &unknown,
+        r#"{"f": {"mismatch_action": "allow", "match_action": "kill_process",
+             "filter": [{"syscall": "no_such_call"}]}}"#,
+    )
+    .unwrap();
+    let b = broken.display().to_string();
+    let u = unknown.display().to_string();
+    refused_on_box(42, &[&format!("--seccomp={b}")], None, "broken.json");
+    refused_on_box(42, &[&format!("--seccomp={u}")], None, "no_such_call");
+    refused_on_box(42, &["--seccomp=/nonexistent.json"], None, "ENOENT");
+    refused_on_box(42, &["--seccomp="], None, "--seccomp");
+    // --syscalls asks for a filter that --seccomp=off would not install.
+    refused_on_box(
+        42,
+        &["--seccomp=off", "--syscalls=1"],
+        None,
+        "--seccomp=off",
+    );
+}
+
+/// The three --seccomp choices as the program and the evidence see them.
+#[test]
+fn seccomp_default_off_and_file() {
+    let b = TestBox::new(70);
+    let probe = b.install_probe("probe");
+    let seccomp_detail = |r: &harness::Run| -> String {
+        let c = r.json()["controls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "seccomp")
+            .unwrap_or_else(|| panic!("no seccomp control\n{r}"))
+            .clone();
+        assert_eq!(c["applied"], true, "{r}");
+        c["detail"].as_str().unwrap().to_string()
+    };
+
+    let r = b.run(&[], &[&probe, "facts"]);
+    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(r.facts().one("status.Seccomp"), Some("2"), "{r}");
+    let d = seccomp_detail(&r);
+    assert!(
+        d.contains("default profile") && d.contains("TIOCSTI"),
+        "{d}"
+    );
+
+    let r = b.run(&["--seccomp=off"], &[&probe, "facts"]);
+    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(r.facts().one("status.Seccomp"), Some("0"), "{r}");
+    // Everything else stays: no capability, no_new_privs.
+    assert_eq!(
+        r.facts().one("status.CapEff"),
+        Some("0000000000000000"),
+        "{r}"
+    );
+    assert_eq!(r.facts().one("status.NoNewPrivs"), Some("1"), "{r}");
+    assert!(seccomp_detail(&r).contains("off"), "{r}");
+
+    // A file that answers uname(2) with EPERM: uname(1) fails, and says why.
+    let f = env().out.join("seccomp-uname.json");
+    std::fs::write(
+        &f,
+        r#"{"no_uname": {"mismatch_action": "allow", "match_action": {"errno": 1},
+             "filter": [{"syscall": "uname"}]}}"#,
+    )
+    .unwrap();
+    let arg = format!("--seccomp={}", f.display());
+    let r = b.run(&[&arg], &["/bin/uname", "-n"]);
+    assert_eq!(r.json()["verdict"], "RE", "{r}");
+    assert!(r.stderr.contains("Operation not permitted"), "{r}");
+    assert!(seccomp_detail(&r).contains(&f.display().to_string()), "{r}");
+    // The same program runs under the default profile.
+    let r = b.run(&[], &["/bin/uname", "-n"]);
+    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(r.stdout.trim(), "rustbox", "{r}");
+}
+
 // ---------------------------------------------------------------------------
 // Box lifecycle
 // ---------------------------------------------------------------------------

@@ -252,7 +252,15 @@ impl<'a> Locked<'a> {
         let seccomp_ok = report::Record::Ok {
             step: "seccomp".into(),
             verified: true,
-            detail: format!("mode 2 (filter); {}", p.seccomp_desc),
+            detail: if p.seccomp.is_empty() {
+                format!("mode 0; {}", p.seccomp_desc)
+            } else {
+                format!(
+                    "mode 2 (filter, {} programs); {}",
+                    p.seccomp.len(),
+                    p.seccomp_desc
+                )
+            },
         }
         .encode();
         let line = report::Record::Ok {

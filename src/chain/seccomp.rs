@@ -1,5 +1,9 @@
-//! The seccomp filter: isolate's `--syscalls` flags, built with seccompiler before
-//! the child is created and installed as the last step before execve.
+//! The seccomp filter, built with seccompiler before the child is created and
+//! installed as the last step before execve. `--seccomp=default` (the default)
+//! stacks three parts: isolate's `--syscalls` flags, the always-on rules below, and
+//! rustbox's profile of kernel surface (`KERNEL_SURFACE`: ENOSYS; `TTY_IOCTLS`:
+//! EPERM). `--seccomp=FILE` replaces the profile by the file's filters and keeps
+//! the rest; `--seccomp=off` installs nothing.
 //!
 //! Each flag bit, when set, blocks one kernel feature that can leak between boxes
 //! or widen the attack surface:
@@ -19,12 +23,13 @@
 //! our own in front of each program decides that case instead, per flag 16.
 
 use crate::error::StepError;
-use crate::spec::syscall_flags as F;
+use crate::spec::{syscall_flags as F, SeccompChoice};
 use seccompiler::{
     sock_filter, BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition,
     SeccompFilter, SeccompRule, TargetArch,
 };
 use std::collections::BTreeMap;
+use std::path::Path;
 
 const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
@@ -103,9 +108,109 @@ fn arch_prefix(block_foreign: bool) -> Vec<sock_filter> {
     ]
 }
 
-/// Build the programs for the given `--syscalls` flags. There is always at least one
-/// program, so the box always runs in seccomp filter mode.
-pub fn build(flags: u32) -> Result<Vec<BpfProgram>, StepError> {
+/// The kernel surface rustbox's default profile closes with ENOSYS ("this kernel
+/// has no such call"), the answer runtimes take as "feature absent" and fall back
+/// from. None of these is needed to run a contest solution or a grader; each one
+/// is kernel code reachable without privilege (or a way to inspect or steer
+/// another process) that has carried exploitable bugs.
+pub const KERNEL_SURFACE: &[(i64, &str)] = &[
+    (libc::SYS_bpf, "bpf"),
+    (libc::SYS_perf_event_open, "perf_event_open"),
+    (libc::SYS_userfaultfd, "userfaultfd"),
+    (libc::SYS_ptrace, "ptrace"),
+    (libc::SYS_process_vm_readv, "process_vm_readv"),
+    (libc::SYS_process_vm_writev, "process_vm_writev"),
+    (libc::SYS_pidfd_getfd, "pidfd_getfd"),
+    (libc::SYS_kcmp, "kcmp"),
+    (libc::SYS_kexec_load, "kexec_load"),
+    (libc::SYS_kexec_file_load, "kexec_file_load"),
+    (libc::SYS_init_module, "init_module"),
+    (libc::SYS_finit_module, "finit_module"),
+    (libc::SYS_delete_module, "delete_module"),
+    (libc::SYS_open_by_handle_at, "open_by_handle_at"),
+    (libc::SYS_name_to_handle_at, "name_to_handle_at"),
+    (libc::SYS_acct, "acct"),
+    (libc::SYS_quotactl, "quotactl"),
+    (libc::SYS_quotactl_fd, "quotactl_fd"),
+    (libc::SYS_swapon, "swapon"),
+    (libc::SYS_swapoff, "swapoff"),
+    (libc::SYS_reboot, "reboot"),
+    (libc::SYS_syslog, "syslog"),
+    (libc::SYS_lookup_dcookie, "lookup_dcookie"),
+    (libc::SYS_fanotify_init, "fanotify_init"),
+    (libc::SYS_iopl, "iopl"),
+    (libc::SYS_ioperm, "ioperm"),
+    (libc::SYS_uselib, "uselib"),
+];
+
+/// Terminal ioctls that push input into or drive the terminal of whoever holds it
+/// (TIOCSTI injects keystrokes: CVE-2017-5226; TIOCLINUX selects and pastes on a
+/// virtual console). Answered with EPERM.
+pub const TTY_IOCTLS: &[(u64, &str)] = &[
+    (libc::TIOCSTI as u64, "TIOCSTI"),
+    (libc::TIOCLINUX as u64, "TIOCLINUX"),
+];
+
+/// The programs for a run. `--seccomp=off` gives none. Otherwise there are always:
+/// the `--syscalls` flags, the user-namespace and clone3 rules, and either
+/// rustbox's default profile (kernel surface and terminal ioctls) or the filters
+/// of a `--seccomp=FILE`. The kernel runs every program on every call and keeps
+/// the strictest answer, so a FILE can narrow what the base allows, never widen it.
+pub fn build(choice: &SeccompChoice, flags: u32) -> Result<Vec<BpfProgram>, StepError> {
+    let extra = match choice {
+        SeccompChoice::Off => return Ok(Vec::new()),
+        SeccompChoice::Default => default_profile()?,
+        SeccompChoice::File(path) => from_file(path)?,
+    };
+    let mut progs = base(flags)?;
+    let prefix = arch_prefix(flags & F::LEGACY_ARCH != 0);
+    for p in extra {
+        let mut q = prefix.clone();
+        q.extend(p);
+        progs.push(q);
+    }
+    Ok(progs)
+}
+
+fn default_profile() -> Result<Vec<BpfProgram>, StepError> {
+    let enosys = KERNEL_SURFACE.iter().map(|&(nr, _)| (nr, vec![])).collect();
+    // The request argument is an `unsigned int` to the kernel, which ignores the
+    // upper half of the register; the comparison is on the low 32 bits only, so
+    // setting high bits cannot slip past it (CVE-2019-10063).
+    let rules = TTY_IOCTLS
+        .iter()
+        .map(|&(req, _)| arg_eq(1, req))
+        .collect::<Result<Vec<_>, _>>()?;
+    let eperm = BTreeMap::from([(libc::SYS_ioctl, rules)]);
+    Ok(vec![
+        compile(enosys, libc::ENOSYS)?,
+        compile(eperm, libc::EPERM)?,
+    ])
+}
+
+/// `--seccomp=FILE`: one or more filters in seccompiler's JSON format
+/// (`{"name": {"mismatch_action": ..., "match_action": ..., "filter": [...]}}`),
+/// compiled for this architecture, all installed.
+fn from_file(path: &Path) -> Result<Vec<BpfProgram>, StepError> {
+    let step = "seccomp.file";
+    let f = std::fs::File::open(path)
+        .map_err(|e| StepError::io(step, format!("open {}", path.display()), &e))?;
+    let map = seccompiler::compile_from_json(std::io::BufReader::new(f), target()?)
+        .map_err(|e| StepError::new(step, format!("{}: {e}", path.display())))?;
+    if map.is_empty() {
+        return Err(StepError::new(
+            step,
+            format!("{}: no filter in the file", path.display()),
+        ));
+    }
+    // Installed in name order, so the same file always gives the same stack.
+    let sorted: BTreeMap<String, BpfProgram> = map.into_iter().collect();
+    Ok(sorted.into_values().collect())
+}
+
+/// What is always installed when seccomp is on: isolate's `--syscalls` flags, no
+/// new user namespace, clone3 answered ENOSYS.
+fn base(flags: u32) -> Result<Vec<BpfProgram>, StepError> {
     let mut enosys: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     if flags & F::KEYRINGS != 0 {
         for nr in [libc::SYS_keyctl, libc::SYS_add_key, libc::SYS_request_key] {
@@ -153,9 +258,6 @@ pub fn build(flags: u32) -> Result<Vec<BpfProgram>, StepError> {
     let prefix = arch_prefix(flags & F::LEGACY_ARCH != 0);
     let mut progs = Vec::new();
     for (rules, errno) in groups {
-        if rules.is_empty() && !progs.is_empty() {
-            continue;
-        }
         let mut p = prefix.clone();
         p.extend(compile(rules, errno)?);
         progs.push(p);
@@ -163,7 +265,8 @@ pub fn build(flags: u32) -> Result<Vec<BpfProgram>, StepError> {
     Ok(progs)
 }
 
-pub fn describe(flags: u32) -> String {
+/// The evidence line of the seccomp control.
+pub fn describe(choice: &SeccompChoice, flags: u32) -> String {
     let names = [
         (F::KEYRINGS, "keyrings"),
         (F::VSOCK, "AF_VSOCK"),
@@ -176,14 +279,32 @@ pub fn describe(flags: u32) -> String {
         .filter(|(b, _)| flags & b != 0)
         .map(|(_, n)| *n)
         .collect();
-    if blocked.is_empty() {
-        "filter mode, nothing blocked (--syscalls=0)".into()
+    let flags = if blocked.is_empty() {
+        "--syscalls=0 (no isolate flag)".to_string()
     } else {
-        format!("blocked: {}", blocked.join(", "))
+        format!("--syscalls blocks {}", blocked.join(", "))
+    };
+    match choice {
+        SeccompChoice::Off => "off (--seccomp=off): no filter".into(),
+        SeccompChoice::Default => format!(
+            "default profile: {} calls of kernel surface ENOSYS, {} EPERM; {flags}; \
+             new user namespaces EPERM, clone3 ENOSYS",
+            KERNEL_SURFACE.len(),
+            TTY_IOCTLS
+                .iter()
+                .map(|(_, n)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        SeccompChoice::File(p) => format!(
+            "filters of {}; {flags}; new user namespaces EPERM, clone3 ENOSYS",
+            p.display()
+        ),
     }
 }
 
-/// Install the programs (no_new_privs is already set) and check the mode.
+/// Install the programs (no_new_privs is already set) and check the mode: 2
+/// (filter), or 0 when there is no program (`--seccomp=off`).
 pub fn install(progs: &[BpfProgram]) -> Result<(), StepError> {
     for p in progs {
         seccompiler::apply_filter(p)
@@ -191,10 +312,11 @@ pub fn install(progs: &[BpfProgram]) -> Result<(), StepError> {
     }
     // SAFETY: prctl with constant arguments only reads.
     let mode = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
-    if mode != 2 {
+    let want = if progs.is_empty() { 0 } else { 2 };
+    if mode != want {
         return Err(StepError::new(
             "seccomp.verify",
-            format!("seccomp mode is {mode}, not 2 (filter)"),
+            format!("seccomp mode is {mode}, not {want}"),
         ));
     }
     Ok(())
@@ -207,10 +329,54 @@ mod tests {
     #[test]
     fn builds_for_every_flag_combination() {
         for flags in 0..=F::ALL {
-            let p = build(flags).unwrap();
-            assert!(!p.is_empty());
+            let p = build(&SeccompChoice::Default, flags).unwrap();
+            assert!(p.len() >= 4, "base and profile");
             assert!(p.iter().all(|prog| prog.len() < 4096));
         }
+        assert!(build(&SeccompChoice::Off, F::ALL).unwrap().is_empty());
+    }
+
+    fn file(name: &str, text: &str) -> std::path::PathBuf {
+        let p = std::env::temp_dir().join(format!("rustbox-sc-{}-{name}", std::process::id()));
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn file_filters_are_stacked_on_the_base() {
+        let p = file(
+            "ok.json",
+            r#"{"deny_getppid": {"mismatch_action": "allow", "match_action": {"errno": 1},
+                "filter": [{"syscall": "getppid"}]}}"#,
+        );
+        let progs = build(&SeccompChoice::File(p.clone()), F::ALL).unwrap();
+        let base_only = base(F::ALL).unwrap().len();
+        assert_eq!(progs.len(), base_only + 1);
+        // The file's program starts with the architecture prefix too.
+        assert_eq!(progs[base_only][..6], arch_prefix(true)[..]);
+        std::fs::remove_file(p).unwrap();
+    }
+
+    #[test]
+    fn bad_files_are_errors_naming_the_file() {
+        let cases = [
+            (
+                "name.json",
+                r#"{"f": {"mismatch_action": "allow", "match_action": "kill_process", "filter": [{"syscall": "no_such_call"}]}}"#,
+                "no_such_call",
+            ),
+            ("syntax.json", "{", "parsing"),
+            ("empty.json", "{}", "no filter"),
+        ];
+        for (name, text, needle) in cases {
+            let p = file(name, text);
+            let e = build(&SeccompChoice::File(p.clone()), F::ALL).unwrap_err();
+            let msg = e.to_string();
+            assert!(msg.contains(needle) && msg.contains(name), "{msg}");
+            std::fs::remove_file(p).unwrap();
+        }
+        let e = build(&SeccompChoice::File("/nonexistent/f.json".into()), 0).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/f.json"), "{e}");
     }
 
     #[test]
