@@ -147,8 +147,8 @@ pub const KERNEL_SURFACE: &[(i64, &str)] = &[
 /// (TIOCSTI injects keystrokes: CVE-2017-5226; TIOCLINUX selects and pastes on a
 /// virtual console). Answered with EPERM.
 pub const TTY_IOCTLS: &[(u64, &str)] = &[
-    (libc::TIOCSTI as u64, "TIOCSTI"),
-    (libc::TIOCLINUX as u64, "TIOCLINUX"),
+    (libc::TIOCSTI, "TIOCSTI"),
+    (libc::TIOCLINUX, "TIOCLINUX"),
 ];
 
 /// The programs for a run. `--seccomp=off` gives none. Otherwise there are always:
