@@ -66,6 +66,12 @@ fn mount_of(r: &DirRule, uid: u32, gid: u32) -> MountPlan {
             data: format!("mode=0700,uid={uid},gid={gid},{TMPFS_LIMITS}"),
         },
         Source::MinimalDev => MountKind::MinimalDev,
+        // subset=pid (Linux 5.8) leaves only the per-process directories and the
+        // self/thread-self links: nothing host-wide to read or write.
+        Source::ProcPids => MountKind::Fs {
+            fstype: "proc".into(),
+            data: "hidepid=invisible,subset=pid".into(),
+        },
     };
     MountPlan {
         inside: r.inside.clone(),

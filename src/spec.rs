@@ -90,6 +90,10 @@ pub enum Source {
     Tmp,
     /// rustbox's minimal /dev (the default for /dev).
     MinimalDev,
+    /// procfs showing only the box's processes (the default for /proc): no
+    /// host-wide files (/proc/sys, kallsyms, kcore, sysrq-trigger, meminfo...). An
+    /// explicit `--dir=/proc=proc:fs` rule asks for the whole procfs instead.
+    ProcPids,
 }
 
 /// One directory rule: what appears at `inside` in the box.
@@ -353,7 +357,7 @@ pub fn default_dir_rules(box_dir: &Path, tmp_dir: &Path) -> Vec<DirRule> {
         rule("/dev", Source::MinimalDev, DirFlags { dev: true, ..ro }),
         rule("/lib", bind("/lib"), ro),
         rule("/lib64", bind("/lib64"), DirFlags { maybe: true, ..ro }),
-        rule("/proc", Source::Fs("proc".into()), ro),
+        rule("/proc", Source::ProcPids, ro),
         rule(
             "/tmp",
             Source::Bind(tmp_dir.to_path_buf()),

@@ -689,6 +689,33 @@ fn bad_seccomp_choices() {
     );
 }
 
+/// The default /proc holds only the box's processes (subset=pid); an explicit
+/// `--dir=/proc=proc:fs` rule asks for the whole procfs, still read-only.
+#[test]
+fn proc_shows_only_the_box_unless_a_rule_asks() {
+    let b = TestBox::new(71);
+    let list = "ls /proc; for f in sys kallsyms kcore sysrq-trigger meminfo net mounts; do \
+                [ -e /proc/$f ] && echo has-$f; done; echo x > /proc/sysrq-trigger || echo ro";
+    let r = b.run(&["-p4"], &["/bin/sh", "-c", list]);
+    assert_eq!(r.code, 0, "{r}");
+    let names: Vec<&str> = r.stdout.lines().collect();
+    assert!(!names.iter().any(|l| l.starts_with("has-")), "{r}");
+    for n in &names {
+        assert!(
+            n.parse::<u32>().is_ok() || ["self", "thread-self", "ro"].contains(n),
+            "/proc shows {n:?}\n{r}"
+        );
+    }
+    let r = b.run(&["-p4", "--dir=/proc=proc:fs"], &["/bin/sh", "-c", list]);
+    for f in ["sys", "kallsyms", "meminfo", "mounts"] {
+        assert!(
+            r.stdout.contains(&format!("has-{f}\n")),
+            "no /proc/{f}\n{r}"
+        );
+    }
+    assert!(r.stdout.ends_with("ro\n"), "sysrq-trigger writable\n{r}");
+}
+
 /// The three --seccomp choices as the program and the evidence see them.
 #[test]
 fn seccomp_default_off_and_file() {

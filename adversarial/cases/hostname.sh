@@ -1,8 +1,15 @@
 # hostname: learn the host's name. The box has its own UTS namespace whose host
 # name is "rustbox"; the runner also checks that the host's real name never
-# appears as "nodename=<host>" in this output.
-read -r kernel_name < /proc/sys/kernel/hostname
-echo "nodename=$kernel_name"
+# appears as "nodename=<host>" in this output. /proc shows only the box's
+# processes (subset=pid), so /proc/sys/kernel/hostname is normally absent; if a
+# rule mounts the whole procfs, it must say rustbox too.
+kernel_name=rustbox
+if [ -e /proc/sys/kernel/hostname ]; then
+	read -r kernel_name < /proc/sys/kernel/hostname
+	echo "nodename=$kernel_name"
+else
+	echo "stopped: /proc/sys/kernel/hostname absent"
+fi
 uname_name=$(uname -n)
 echo "nodename=$uname_name"
 if [ "$kernel_name" = rustbox ] && [ "$uname_name" = rustbox ]; then
@@ -15,7 +22,7 @@ if hostname adv-changed 2>/dev/null || { echo adv-changed > /proc/sys/kernel/hos
 	echo "ESCAPED: the host name could be changed"
 	exit 1
 fi
-read -r after < /proc/sys/kernel/hostname
+after=$(uname -n)
 if [ "$after" != rustbox ]; then
 	echo "ESCAPED: the host name changed to $after"
 	exit 1

@@ -146,10 +146,8 @@ pub const KERNEL_SURFACE: &[(i64, &str)] = &[
 /// Terminal ioctls that push input into or drive the terminal of whoever holds it
 /// (TIOCSTI injects keystrokes: CVE-2017-5226; TIOCLINUX selects and pastes on a
 /// virtual console). Answered with EPERM.
-pub const TTY_IOCTLS: &[(u64, &str)] = &[
-    (libc::TIOCSTI, "TIOCSTI"),
-    (libc::TIOCLINUX, "TIOCLINUX"),
-];
+pub const TTY_IOCTLS: &[(u64, &str)] =
+    &[(libc::TIOCSTI, "TIOCSTI"), (libc::TIOCLINUX, "TIOCLINUX")];
 
 /// The programs for a run. `--seccomp=off` gives none. Otherwise there are always:
 /// the `--syscalls` flags, the user-namespace and clone3 rules, and either

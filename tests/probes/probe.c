@@ -149,7 +149,7 @@ static void net(void)
 			kv("lo_up", "%d", (ifr.ifr_flags & IFF_UP) ? 1 : 0);
 		close(s);
 	}
-	FILE *f = fopen("/proc/net/dev", "r");
+	FILE *f = fopen("/proc/self/net/dev", "r");
 	if (!f) {
 		kv("netdev_open", "%s", ename(errno));
 		return;
