@@ -13,6 +13,7 @@ pub mod cpuclock;
 pub mod error;
 pub mod evidence;
 pub mod fsutil;
+pub mod hostpath;
 pub mod pidfd;
 pub mod plan;
 pub mod procfs;

@@ -138,7 +138,7 @@ fn main() {
 }
 
 fn do_run(spec: &RunSpec, cfg: &Config, caller_env: &[(OsString, OsString)]) {
-    let mut outputs = match run::Outputs::open(spec) {
+    let mut outputs = match run::Outputs::open(spec, &cfg.box_root) {
         Ok(o) => o,
         Err(e) => fail(e),
     };

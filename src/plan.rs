@@ -14,6 +14,7 @@ use crate::error::StepError;
 use crate::spec::{default_dir_rules, merge_rules, DirRule, EnvRule, RunSpec, Source};
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::Path;
 
 /// Size and inode limits of fresh tmpfs mounts (`tmp` rules, /dev/shm).
 pub const TMPFS_LIMITS: &str = "size=256m,nr_inodes=16384";
@@ -29,13 +30,15 @@ pub fn mounts(spec: &RunSpec, paths: &BoxPaths, uid: u32, gid: u32) -> Vec<Mount
     } else {
         default_dir_rules(&paths.workspace, &paths.tmp)
     };
+    // <box_root>/<id>: everything below the box root may hold planted links.
+    let box_root = paths.dir.parent().unwrap_or(Path::new("/"));
     merge_rules(defaults, &spec.dirs)
         .into_iter()
-        .map(|r| mount_of(&r, uid, gid))
+        .map(|r| mount_of(&r, box_root, uid, gid))
         .collect()
 }
 
-fn mount_of(r: &DirRule, uid: u32, gid: u32) -> MountPlan {
+fn mount_of(r: &DirRule, box_root: &Path, uid: u32, gid: u32) -> MountPlan {
     let mut attrs = MOUNT_ATTR_NOSUID;
     if !r.flags.rw {
         attrs |= MOUNT_ATTR_RDONLY;
@@ -51,6 +54,7 @@ fn mount_of(r: &DirRule, uid: u32, gid: u32) -> MountPlan {
             src: src.clone(),
             recursive: !r.flags.norec,
             maybe: r.flags.maybe,
+            no_links_below: crate::hostpath::below(box_root, src).map(|_| box_root.to_path_buf()),
         },
         Source::Fs(t) => MountKind::Fs {
             fstype: t.clone(),

@@ -25,13 +25,19 @@ fn create(path: &std::path::Path, what: &str) -> Result<std::fs::File, StepError
         .create(true)
         .truncate(true)
         .mode(0o644)
-        .custom_flags(libc::O_CLOEXEC)
+        // A link as the file itself is refused (ELOOP), never followed as root.
+        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
         .open(path)
         .map_err(|e| StepError::io(what, path.display().to_string(), &e))
 }
 
 impl Outputs {
-    pub fn open(spec: &RunSpec) -> Result<Outputs, StepError> {
+    pub fn open(spec: &RunSpec, box_root: &std::path::Path) -> Result<Outputs, StepError> {
+        for (p, what) in [(&spec.meta, "meta"), (&spec.json, "json")] {
+            if let Some(p) = p.as_ref().filter(|p| p.as_os_str() != "-") {
+                crate::hostpath::refuse_in_program_tree(box_root, p, what)?;
+            }
+        }
         let meta: Option<Box<dyn Write>> = match &spec.meta {
             None => None,
             Some(p) if p.as_os_str() == "-" => Some(Box::new(std::io::stdout())),

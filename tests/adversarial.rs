@@ -45,6 +45,8 @@ pub static SUITE: common::SuiteConf = common::SuiteConf {
 const HOST_DEADLINE: Duration = Duration::from_secs(30);
 /// How long box processes may take to disappear after their box is gone.
 const GRACE: Duration = Duration::from_secs(3);
+/// The content of the host victim file and of `victim-dir/keep`.
+const VICTIM_TEXT: &str = "rustbox-adv: a host file no box may reach\n";
 const VERDICTS: &[&str] = &["OK", "RE", "SIG", "TLE", "MLE", "OLE", "IE"];
 
 // ---------------------------------------------------------------------------
@@ -68,8 +70,25 @@ struct Case {
     caller_fds: Vec<i32>,
     #[serde(default)]
     special: Option<String>,
+    /// Runs of the same box before the one under test (to plant files); each must
+    /// exit 0.
+    #[serde(default)]
+    before: Vec<Step>,
+    /// `"init"`: `--init` the box again after the run (it must succeed), before the
+    /// final `--cleanup`.
+    #[serde(default)]
+    after: Option<String>,
     expect: Expect,
     threat: String,
+}
+
+/// One earlier run of a case: rustbox options and program arguments.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Step {
+    args: Vec<String>,
+    #[serde(default)]
+    payload_args: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -98,8 +117,11 @@ impl<T: Clone> OneOrMany<T> {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Expect {
-    /// Allowed JSON verdicts (required unless the case is special).
+    /// Allowed JSON verdicts (required unless the case is special or refused).
     verdict: Option<OneOrMany<String>>,
+    /// The run must be refused: exit status 2 and this text in the one error line
+    /// (the verdict fields then do not apply).
+    refused: Option<String>,
     /// Allowed exit statuses of `rustbox --run`.
     exit: Option<OneOrMany<i32>>,
     #[serde(default)]
@@ -152,7 +174,17 @@ fn load_manifest() -> Vec<Case> {
         if c.threat.trim().is_empty() {
             problems.push(format!("{n}: no threat"));
         }
+        if let Some(a) = c.after.as_deref().filter(|&a| a != "init") {
+            problems.push(format!("{n}: unknown after {a:?}"));
+        }
         match c.special.as_deref() {
+            None if c.expect.refused.is_some() => {
+                if c.expect.verdict.is_some() || c.expect.exit.is_some() {
+                    problems.push(format!(
+                        "{n}: a refused run has no verdict or exit to expect"
+                    ));
+                }
+            }
             None => {
                 match &c.expect.verdict {
                     None => problems.push(format!("{n}: expect.verdict is missing")),
@@ -216,6 +248,9 @@ struct Suite {
     /// Placeholders usable in payload_args and the stdout expectations.
     vars: Vec<(&'static str, String)>,
     secret_file: PathBuf,
+    /// A root-owned host file (0644) and directory that planted links aim at.
+    victim: PathBuf,
+    victim_dir: PathBuf,
     _tcp: std::net::TcpListener,
     _abstract: std::os::unix::net::UnixListener,
 }
@@ -263,6 +298,9 @@ fn setup() -> Suite {
         hostname, "rustbox",
         "the host is called rustbox: the host name case cannot tell host from box"
     );
+    let victim = base.join("victim");
+    let victim_dir = base.join("victim-dir");
+    make_victims(&victim, &victim_dir);
     Suite {
         base,
         config,
@@ -274,8 +312,12 @@ fn setup() -> Suite {
             ("{host_abstract_socket}", abstract_name),
             ("{host_secret}", secret),
             ("{host_hostname}", hostname),
+            ("{host_victim}", victim.display().to_string()),
+            ("{host_victim_dir}", victim_dir.display().to_string()),
         ],
         secret_file,
+        victim,
+        victim_dir,
         _tcp: tcp,
         _abstract: unix,
     }
@@ -422,11 +464,40 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
         cleanup(suite, id, &mut out);
         return out;
     }
-    let mut program: Vec<String> = match case.lang {
-        Lang::C => vec!["/box/payload".into()],
-        Lang::Sh => vec!["/bin/sh".into(), "/box/payload.sh".into()],
+    // Placeholders, and {box_dir}: the directory --init printed.
+    let sub = |a: &String| suite.subst(a).replace("{box_dir}", &printed);
+    let program_with = |payload_args: &[String]| -> Vec<String> {
+        let mut p: Vec<String> = match case.lang {
+            Lang::C => vec!["/box/payload".into()],
+            Lang::Sh => vec!["/bin/sh".into(), "/box/payload.sh".into()],
+        };
+        p.extend(payload_args.iter().map(sub));
+        p
     };
-    program.extend(case.payload_args.iter().map(|a| suite.subst(a)));
+    for (i, step) in case.before.iter().enumerate() {
+        let mut a = vec!["-b".to_string(), idarg.clone()];
+        a.extend(step.args.iter().map(sub));
+        a.push("--run".into());
+        a.push("--".into());
+        a.extend(program_with(&step.payload_args));
+        let o = suite.rustbox(&a).output().expect("run rustbox");
+        let _ = writeln!(
+            out.details,
+            "  before-run {}: rustbox {}\n  exit status: {:?}\n  stdout:\n{}  stderr:\n{}",
+            i + 1,
+            a.join(" "),
+            o.status.code(),
+            indent(&String::from_utf8_lossy(&o.stdout)),
+            indent(&String::from_utf8_lossy(&o.stderr))
+        );
+        if o.status.code() != Some(0) {
+            out.problems
+                .push(format!("before-run {} exited {:?}", i + 1, o.status.code()));
+            cleanup(suite, id, &mut out);
+            return out;
+        }
+    }
+    let program = program_with(&case.payload_args);
 
     let meta = suite.out.join(format!("{}.meta", case.name));
     let json = suite.out.join(format!("{}.json", case.name));
@@ -439,7 +510,7 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
         meta.display().to_string(),
         format!("--json={}", json.display()),
     ];
-    args.extend(case.args.iter().cloned());
+    args.extend(case.args.iter().map(sub));
     args.push("--run".into());
     args.push("--".into());
     args.extend(program);
@@ -511,7 +582,18 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
         .unwrap_or("<no JSON>")
         .to_string();
     let allowed = e.verdict.as_ref().map(|v| v.to_vec()).unwrap_or_default();
-    if doc.is_none() {
+    if let Some(needle) = &e.refused {
+        let lines: Vec<&str> = stderr.lines().collect();
+        if code != Some(2) {
+            out.problems
+                .push(format!("exit status {code:?}, expected 2 (refused)"));
+        }
+        if lines.len() != 1 || !lines[0].starts_with("rustbox: ") || !lines[0].contains(needle) {
+            out.problems.push(format!(
+                "stderr is not one 'rustbox: ' line containing {needle:?}"
+            ));
+        }
+    } else if doc.is_none() {
         out.problems
             .push("no JSON verdict document was written".into());
     } else if !allowed.contains(&verdict) {
@@ -613,6 +695,18 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
             ))
         );
     }
+    if case.after.as_deref() == Some("init") {
+        let o = suite
+            .rustbox(&["-b".into(), idarg.clone(), "--init".into()])
+            .output()
+            .expect("run rustbox --init");
+        if o.status.code() != Some(0) {
+            out.problems.push(format!(
+                "--init after the run failed: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ));
+        }
+    }
     cleanup(suite, id, &mut out);
     out
 }
@@ -664,6 +758,57 @@ fn kill_supervisor(case: &Case, child: &mut Child, workspace: &Path, uid: u32, o
     );
 }
 
+/// The host file and directory every case may aim at (`{host_victim}`,
+/// `{host_victim_dir}`) must be exactly as setup left them.
+fn victims_intact(suite: &Suite, out: &mut Outcome) {
+    use std::os::unix::fs::MetadataExt;
+    let v = &suite.victim;
+    match std::fs::symlink_metadata(v) {
+        Ok(m) if m.is_file() && m.uid() == 0 && m.mode() & 0o7777 == 0o644 => {}
+        Ok(m) => out.problems.push(format!(
+            "{} changed: uid {} mode {:o}",
+            v.display(),
+            m.uid(),
+            m.mode()
+        )),
+        Err(e) => out.problems.push(format!("{} is gone: {e}", v.display())),
+    }
+    if std::fs::read_to_string(v).ok().as_deref() != Some(VICTIM_TEXT) {
+        out.problems.push(format!("{} was written to", v.display()));
+    }
+    let d = &suite.victim_dir;
+    let names: Vec<String> = std::fs::read_dir(d)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let keep = d.join("keep");
+    let keep_ok = std::fs::symlink_metadata(&keep)
+        .is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        && std::fs::read_to_string(&keep).ok().as_deref() == Some(VICTIM_TEXT);
+    if names != ["keep"] || !keep_ok {
+        out.problems.push(format!(
+            "{} changed: holds {names:?}, keep intact: {keep_ok}",
+            d.display()
+        ));
+    }
+    if !out.problems.is_empty() {
+        // Put them back, so that one failure does not show up in every later case.
+        let _ = std::fs::remove_dir_all(d);
+        let _ = std::fs::remove_file(v);
+        make_victims(v, d);
+    }
+}
+
+fn make_victims(victim: &Path, dir: &Path) {
+    std::fs::write(victim, VICTIM_TEXT).unwrap();
+    std::fs::set_permissions(victim, std::fs::Permissions::from_mode(0o644)).unwrap();
+    common::mkdir_755(dir);
+    std::fs::write(dir.join("keep"), VICTIM_TEXT).unwrap();
+}
+
 /// `--cleanup`; it must succeed and leave no box directory and no box process.
 fn cleanup(suite: &Suite, id: u32, out: &mut Outcome) {
     let o = suite
@@ -681,6 +826,7 @@ fn cleanup(suite: &Suite, id: u32, out: &mut Outcome) {
         out.problems
             .push(format!("{} still exists after --cleanup", dir.display()));
     }
+    victims_intact(suite, out);
     let uid = SUITE.uid_base() + id;
     if !wait_for(GRACE, || procs_of_uid(uid, false).is_empty()) {
         out.problems.push(format!(

@@ -132,16 +132,41 @@ pub fn make_beneath(root: RawFd, rel: &Path, leaf: Leaf) -> Result<OwnedFd, Step
     Ok(cur)
 }
 
-/// Clone the tree at `src` (recursively unless `norec`) as a detached mount.
-pub fn clone_tree(src: &Path, recursive: bool) -> Result<OwnedFd, StepError> {
-    let c = cstr(src)?;
+/// Clone the tree at `src` (recursively unless `norec`) as a detached mount. With
+/// `no_links_below` (a directory above `src`), the part of `src` below it is
+/// resolved without following any link (see `hostpath::open_no_links`).
+pub fn clone_tree(
+    src: &Path,
+    recursive: bool,
+    no_links_below: Option<&Path>,
+) -> Result<OwnedFd, StepError> {
     let mut flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint;
     if recursive {
         flags |= AT_RECURSIVE;
     }
-    // SAFETY: open_tree with a valid path; returns a new descriptor or -1.
-    let rc = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c.as_ptr(), flags) };
-    owned("mount.bind", &format!("open_tree {}", src.display()), rc)
+    let what = format!("open_tree {}", src.display());
+    let rel = no_links_below.and_then(|r| crate::hostpath::below(r, src).map(|rel| (r, rel)));
+    let rc = match rel {
+        Some((root, rel)) => {
+            let fd = crate::hostpath::open_no_links(root, &rel, "mount.bind")?;
+            // SAFETY: open_tree of the descriptor itself (empty path); returns a new
+            // descriptor or -1.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_open_tree,
+                    fd.as_raw_fd(),
+                    c"".as_ptr(),
+                    flags | libc::AT_EMPTY_PATH as libc::c_uint,
+                )
+            }
+        }
+        None => {
+            let c = cstr(src)?;
+            // SAFETY: open_tree with a valid path; returns a new descriptor or -1.
+            unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c.as_ptr(), flags) }
+        }
+    };
+    owned("mount.bind", &what, rc)
 }
 
 /// Set mount attributes on a mount (and, with `recursive`, all below it).

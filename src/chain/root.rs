@@ -21,6 +21,9 @@ pub enum MountKind {
         src: PathBuf,
         recursive: bool,
         maybe: bool,
+        /// Set when `src` lies below this directory (the box root, where programs
+        /// plant links): the path below it is resolved without following any link.
+        no_links_below: Option<PathBuf>,
     },
     /// A new instance of a device-less filesystem (proc, sysfs, ...).
     Fs { fstype: String, data: String },
@@ -137,8 +140,9 @@ fn mount_one(root: &OwnedFd, m: &MountPlan, rep: &Reporter) -> Result<(), StepEr
             src,
             recursive,
             maybe,
+            no_links_below,
         } => {
-            let tree = match mounts::clone_tree(src, *recursive) {
+            let tree = match mounts::clone_tree(src, *recursive, no_links_below.as_deref()) {
                 Ok(t) => t,
                 Err(e) if *maybe && e.errno == Some(libc::ENOENT) => {
                     rep.ok(
@@ -239,7 +243,7 @@ fn minimal_dev(root: &OwnedFd, inside: &Path) -> Result<(), StepError> {
     let dev = mounts::make_beneath(root.as_raw_fd(), inside, Leaf::Dir)?;
     for name in DEV_NODES {
         let src = Path::new("/dev").join(name);
-        let tree = mounts::clone_tree(&src, false)?;
+        let tree = mounts::clone_tree(&src, false, None)?;
         mounts::set_attrs(
             tree.as_raw_fd(),
             MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,

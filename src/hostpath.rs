@@ -1,0 +1,177 @@
+//! Host paths the caller names (`--dir` sources, `-M`, `--json`) that may lie in a
+//! box's directory tree, where sandboxed programs plant links between runs.
+//!
+//! A box's `box/` and `tmp/` belong to the program while it runs, and `tmp/` keeps
+//! whatever it left there. rustbox runs as root, so following a link planted there
+//! would let the program aim a root write (meta, JSON) or a bind mount (`--dir`) at
+//! any host path. So: result files are refused inside those trees (the program
+//! could also forge them there), and bind sources below the box root are resolved
+//! without following any link at all.
+
+use crate::error::StepError;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+
+/// `p` made absolute (against the working directory) with `.` and `..` resolved
+/// textually, the way a reader of the command line sees it.
+pub fn lexical(p: &Path) -> PathBuf {
+    let mut out = if p.is_absolute() {
+        PathBuf::from("/")
+    } else {
+        std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"))
+    };
+    for c in p.components() {
+        match c {
+            Component::Normal(s) => out.push(s),
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    out
+}
+
+/// The part of `p` below `box_root`, if `p` lies there (textually).
+pub fn below(box_root: &Path, p: &Path) -> Option<PathBuf> {
+    lexical(p)
+        .strip_prefix(lexical(box_root))
+        .ok()
+        .map(Path::to_path_buf)
+}
+
+/// Whether `rel` (relative to the box root) is in a tree a program writes:
+/// `<N>/box/...` or `<N>/tmp/...`, the directories themselves included.
+fn is_program_tree(rel: &Path) -> bool {
+    let mut c = rel.components();
+    let id = c.next().and_then(|x| x.as_os_str().to_str());
+    let sub = c.next().map(|x| x.as_os_str());
+    id.is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        && sub.is_some_and(|s| s == "box" || s == "tmp")
+}
+
+/// Refuse a result file (`what` = "meta" or "json") that lies in a box's `box/` or
+/// `tmp/`, named directly or through links of the caller's own.
+pub fn refuse_in_program_tree(box_root: &Path, p: &Path, what: &str) -> Result<(), StepError> {
+    let mut candidates = vec![lexical(p)];
+    // The directory as the kernel will resolve it (the caller's links followed).
+    if let Some(parent) = lexical(p).parent() {
+        if let (Ok(real), Some(name)) = (std::fs::canonicalize(parent), p.file_name()) {
+            candidates.push(real.join(name));
+        }
+    }
+    let root = std::fs::canonicalize(box_root).unwrap_or_else(|_| lexical(box_root));
+    for c in &candidates {
+        let inside = [lexical(box_root), root.clone()]
+            .iter()
+            .any(|r| c.strip_prefix(r).is_ok_and(is_program_tree));
+        if inside {
+            return Err(StepError::new(
+                what,
+                format!(
+                    "{} is inside a box's box/ or tmp/, where the program can plant a link \
+                     or forge the file; write it outside the box (e.g. in the directory \
+                     --init printed)",
+                    p.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `struct open_how` of openat2(2) (libc's is non-exhaustive).
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// Open `rel` below the directory `root` as an `O_PATH` descriptor, refusing every
+/// symbolic link on the way (and any escape from `root`): `openat2` with
+/// `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`. `root` itself is the administrator's
+/// configured path and is resolved normally.
+pub fn open_no_links(root: &Path, rel: &Path, step: &str) -> Result<OwnedFd, StepError> {
+    let shown = root.join(rel).display().to_string();
+    let croot = cpath(root, step)?;
+    // SAFETY: open with a valid NUL-terminated path; the result is checked.
+    let dirfd = unsafe {
+        libc::open(
+            croot.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if dirfd < 0 {
+        return Err(StepError::last_os(step, format!("open {}", root.display())));
+    }
+    // SAFETY: dirfd was just returned by open and is owned by nobody else.
+    let dir = unsafe { OwnedFd::from_raw_fd(dirfd) };
+    let rel_c = if rel.as_os_str().is_empty() {
+        cpath(Path::new("."), step)?
+    } else {
+        cpath(rel, step)?
+    };
+    let how = OpenHow {
+        flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve: libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS,
+    };
+    // SAFETY: openat2 with a directory descriptor we own, a valid path and an
+    // open_how of the size we pass; returns a new descriptor or -1.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            std::os::fd::AsRawFd::as_raw_fd(&dir),
+            rel_c.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    if fd < 0 {
+        let e = std::io::Error::last_os_error();
+        let why = match e.raw_os_error() {
+            Some(libc::ELOOP) | Some(libc::EXDEV) => " (a link on the path is not followed)",
+            _ => "",
+        };
+        return Err(StepError::io(step, format!("open {shown}{why}"), &e));
+    }
+    // SAFETY: fd was just returned by openat2 and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+fn cpath(p: &Path, step: &str) -> Result<std::ffi::CString, StepError> {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| StepError::new(step, format!("{}: NUL byte in path", p.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lexical_resolves_dots() {
+        assert_eq!(lexical(Path::new("/a/./b/../c")), PathBuf::from("/a/c"));
+        assert_eq!(lexical(Path::new("/../..")), PathBuf::from("/"));
+    }
+
+    #[test]
+    fn program_trees() {
+        let r = Path::new("/var/rb");
+        let inside = |p: &str| refuse_in_program_tree(r, Path::new(p), "meta").is_err();
+        assert!(inside("/var/rb/7/box/meta"));
+        assert!(inside("/var/rb/7/tmp/x/meta"));
+        assert!(inside("/var/rb/7/box"));
+        assert!(inside("/var/rb/x/../7/box/m"));
+        assert!(!inside("/var/rb/7/meta"), "judge0 keeps meta beside box/");
+        assert!(!inside("/var/rb/7/boxes/m"));
+        assert!(!inside("/var/rb/seven/box/m"));
+        assert!(!inside("/tmp/meta"));
+        assert_eq!(
+            below(r, Path::new("/var/rb/3/tmp/a")),
+            Some(PathBuf::from("3/tmp/a"))
+        );
+        assert_eq!(below(r, Path::new("/var/rbx/3")), None);
+    }
+}
