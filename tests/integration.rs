@@ -716,6 +716,53 @@ fn proc_shows_only_the_box_unless_a_rule_asks() {
     assert!(r.stdout.ends_with("ro\n"), "sysrq-trigger writable\n{r}");
 }
 
+/// H4 until issue 5: a setuid-root rustbox started by another user refuses, and a
+/// plain one started by a non-root user says it needs root. Nothing is created.
+#[test]
+fn unprivileged_callers_are_refused() {
+    let dir = env().out.join("setuid");
+    common::mkdir_755(&dir);
+    let copy = dir.join("rustbox");
+    std::fs::copy(common::rustbox_bin(), &copy).unwrap();
+    let c = copy.display().to_string();
+    let as_nobody = |mode: u32| {
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(mode)).unwrap();
+        let o = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", &c])
+            .args(["-b", "46", "--init"])
+            .output()
+            .expect("run setpriv (util-linux)");
+        assert_refused(o.status.code(), &text(&o.stdout), &text(&o.stderr), "root");
+        text(&o.stderr)
+    };
+    let e = as_nobody(0o4755);
+    assert!(e.contains("callers other than root"), "{e}");
+    let e = as_nobody(0o755);
+    assert!(e.contains("must be started as root"), "{e}");
+}
+
+/// H5: the box never gets a user namespace of its own; the program's uid map is
+/// the initial namespace's identity map.
+#[test]
+fn no_user_namespace() {
+    let b = TestBox::new(72);
+    let r = b.run(
+        &[],
+        &["/bin/cat", "/proc/self/uid_map", "/proc/self/gid_map"],
+    );
+    assert_eq!(r.code, 0, "{r}");
+    let maps: Vec<Vec<&str>> = r
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        maps,
+        vec![vec!["0", "0", "4294967295"], vec!["0", "0", "4294967295"]],
+        "{r}"
+    );
+}
+
 /// The three --seccomp choices as the program and the evidence see them.
 #[test]
 fn seccomp_default_off_and_file() {
