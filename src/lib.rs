@@ -14,6 +14,7 @@ pub mod error;
 pub mod evidence;
 pub mod fsutil;
 pub mod hostpath;
+pub mod interrupt;
 pub mod pidfd;
 pub mod plan;
 pub mod procfs;

@@ -122,6 +122,8 @@ fn run_inner(
         true,
         format!("flock on {}", paths.lock_file.display()),
     ));
+    // From here on, SIGINT/SIGTERM/SIGHUP end the run through the teardown below.
+    let interrupts = crate::interrupt::Interrupts::block()?;
     ev.controls.push(disk_quota(spec, &paths)?);
     let (uid, gid) = cfg.box_ids(spec.box_id);
     // Lend /box to the box user; links and special files a program left are removed.
@@ -132,7 +134,7 @@ fn run_inner(
     } else {
         None
     };
-    let facts = crate::supervisor::run(&plan, &spec.limits, cg.as_deref());
+    let facts = crate::supervisor::run(&plan, &spec.limits, cg.as_deref(), &interrupts);
     let cg_stats = cg.as_ref().map(|c| c.stats());
     let destroyed = cg.as_ref().map_or(Ok(()), |c| c.destroy());
     // Hand /box back to its owner, whatever happened in the box.

@@ -16,6 +16,7 @@ use crate::chain::report::Record;
 use crate::chain::{self, ContainPlan, Reporter};
 use crate::error::StepError;
 use crate::evidence::{Control, CpuUsage, KillReason};
+use crate::interrupt::Interrupts;
 use crate::spec::Limits;
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -171,6 +172,9 @@ fn proxy_main(plan: &ContainPlan, go: OwnedFd, report: OwnedFd, status: OwnedFd)
     // SAFETY: prctl with constant arguments. The supervisor is single-threaded, so
     // the "parent thread" PDEATHSIG watches is the supervisor itself.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    // The supervisor blocks its termination signals and ignores SIGPIPE; the box
+    // starts with neither.
+    crate::interrupt::reset_all();
     // Wait for the go byte; end-of-file means the supervisor died before it (and
     // before PDEATHSIG was armed, possibly).
     let mut b = [0u8; 1];
@@ -386,7 +390,11 @@ pub fn run(
     plan: &ContainPlan,
     limits: &Limits,
     cg: Option<&dyn BoxCgroup>,
+    interrupts: &Interrupts,
 ) -> Result<RunFacts, StepError> {
+    if let Some(sig) = interrupts.pending() {
+        return Err(Interrupts::failure(sig, "before the box started"));
+    }
     let mut flags: u64 = 0;
     for &(f, ns) in NAMESPACES {
         if ns == "net" && plan.share_net {
@@ -516,14 +524,28 @@ pub fn run(
                 events: libc::POLLIN,
                 revents: 0,
             },
+            libc::pollfd {
+                fd: interrupts.raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
-        // SAFETY: poll on an array of two pollfds we own.
-        unsafe { libc::poll(pfds.as_mut_ptr(), 2, timeout) };
+        // SAFETY: poll on an array of three pollfds we own.
+        unsafe { libc::poll(pfds.as_mut_ptr(), 3, timeout) };
         if !rep_eof && pfds[0].revents != 0 {
             rep_eof = drain(&rep_r, &mut rep_buf);
         }
         if pfds[1].revents != 0 {
             break Instant::now();
+        }
+        if pfds[2].revents != 0 {
+            if let Some(sig) = interrupts.pending() {
+                kill_box(pidfd.as_raw_fd(), cg);
+                let e = Interrupts::failure(sig, "during the run");
+                facts.controls.push(Control::failed(&e));
+                facts.failure = Some(e);
+                break Instant::now();
+            }
         }
         if let Some(w) = wall {
             if start.elapsed() >= w {

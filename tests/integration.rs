@@ -79,6 +79,9 @@ fn sandbox_from_inside_with_defaults() {
     }
     c.eq(&f, "status.NoNewPrivs", "1");
     c.eq(&f, "status.Seccomp", "2");
+    // No signal blocked or ignored: the supervisor's own mask stays outside.
+    c.eq(&f, "status.SigBlk", "0000000000000000");
+    c.eq(&f, "status.SigIgn", "0000000000000000");
 
     // Host files outside the bound directories are invisible.
     for p in [
@@ -882,6 +885,80 @@ fn lifecycle_second_run_is_busy() {
         "box processes survive their supervisor: {:?}",
         pids_of_uid(uid)
     );
+}
+
+/// M3: SIGINT, SIGTERM or SIGHUP to the supervisor mid-run kill the box, tear it
+/// down (box handed back, lock released) and write meta and JSON: IE, the signal
+/// named.
+#[test]
+fn lifecycle_termination_signals_tear_down() {
+    let b = TestBox::new(47);
+    let probe = b.install_probe("probe");
+    for (sig, name) in [
+        (libc::SIGTERM, "SIGTERM"),
+        (libc::SIGINT, "SIGINT"),
+        (libc::SIGHUP, "SIGHUP"),
+    ] {
+        let started = b.workspace().join("started");
+        let _ = std::fs::remove_file(&started);
+        let meta = env().out.join(format!("signal-{name}.meta"));
+        let json = env().out.join(format!("signal-{name}.json"));
+        let (m, j) = (
+            meta.display().to_string(),
+            format!("--json={}", json.display()),
+        );
+        let mut run = harness::rustbox_cmd(&[
+            "-b", "47", "-w", "20", "-M", &m, &j, "--run", "--", &probe, "sleep", "20",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn rustbox");
+        let running = wait_for(Duration::from_secs(5), || started.exists());
+        // SAFETY: kill(2) on the pid of our own child.
+        unsafe { libc::kill(run.id() as i32, sig) };
+        let t = std::time::Instant::now();
+        let exited = wait_for(Duration::from_secs(5), || {
+            matches!(run.try_wait(), Ok(Some(_)))
+        });
+        if !exited {
+            let _ = run.kill();
+        }
+        let o = run.wait_with_output().unwrap();
+        assert!(running, "{name}: the program never started");
+        assert!(exited, "{name}: rustbox did not stop within 5 s");
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "{name}: {:?}",
+            t.elapsed()
+        );
+        let stderr = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains(name), "{name}: {stderr}");
+        let mt = std::fs::read_to_string(&meta).unwrap();
+        let mm = harness::Meta::parse(&mt);
+        assert_eq!(mm.get("status"), Some("XX"), "{name}: {mt}");
+        assert!(mm.req("message").contains(name), "{name}: {mt}");
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(doc["verdict"], "IE", "{name}: {doc}");
+        let failed = doc["controls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "supervisor.signal" && c["applied"] == false);
+        assert!(failed, "{name}: no failed supervisor.signal control: {doc}");
+        let uid = b.uid();
+        assert!(
+            wait_for(Duration::from_secs(3), || pids_of_uid(uid).is_empty()),
+            "{name}: box processes left: {:?}",
+            pids_of_uid(uid)
+        );
+        // /box is the caller's again and the lock is free: the next run just runs.
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(std::fs::metadata(b.workspace()).unwrap().uid(), 0, "{name}");
+        let r = b.run(&[], &[&probe, "marker"]);
+        assert_eq!(r.code, 0, "{name}: the next run\n{r}");
+    }
 }
 
 /// --cleanup kills whatever still runs as the box user.

@@ -76,7 +76,7 @@ static void status_lines(void)
 	}
 	char line[512];
 	const char *want[] = {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb",
-			      "NoNewPrivs", "Seccomp"};
+			      "NoNewPrivs", "Seccomp", "SigBlk", "SigIgn"};
 	while (fgets(line, sizeof line, f)) {
 		char *colon = strchr(line, ':');
 		if (!colon)

@@ -1,0 +1,137 @@
+//! Termination requests to the supervisor (SIGINT, SIGTERM, SIGHUP) during a run,
+//! taken through a signalfd instead of their default action.
+//!
+//! Left to their default, these signals would end the supervisor at any point:
+//! mid-setup, or with the box's cgroup not removed, `/box` still owned by the box
+//! user and no meta file for the judge. Blocked and read from a signalfd, they
+//! become an event of the watch loop: the box is killed, torn down as after any
+//! run, and the verdict is IE naming the signal. They stay blocked until the
+//! supervisor exits, so a second one cannot cut the teardown short. The box itself
+//! starts with an empty signal mask and default actions (`reset_all`, in the proxy
+//! right after the clone).
+
+use crate::error::StepError;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// The signals that ask the supervisor to stop.
+pub const SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+pub struct Interrupts {
+    fd: OwnedFd,
+}
+
+fn mask() -> libc::sigset_t {
+    // SAFETY: sigemptyset/sigaddset initialise and fill a local set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in SIGNALS {
+            libc::sigaddset(&mut set, s);
+        }
+        set
+    }
+}
+
+impl Interrupts {
+    /// Block the signals and open a non-blocking signalfd for them.
+    pub fn block() -> Result<Interrupts, StepError> {
+        let set = mask();
+        // SAFETY: sigprocmask with a valid set; the supervisor is single-threaded.
+        if unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) } < 0 {
+            return Err(StepError::last_os("supervisor.signals", "sigprocmask"));
+        }
+        // SAFETY: signalfd with a valid set creates a new descriptor or returns -1.
+        let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(StepError::last_os("supervisor.signals", "signalfd"));
+        }
+        // SAFETY: fd was just created and is owned by nobody else.
+        Ok(Interrupts {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    pub fn raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// A signal that arrived, if any (consumed).
+    pub fn pending(&self) -> Option<libc::c_int> {
+        // SAFETY: an all-zero signalfd_siginfo is a valid value to read into.
+        let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+        let size = std::mem::size_of::<libc::signalfd_siginfo>();
+        // SAFETY: read into a live buffer of the given size.
+        let n = unsafe {
+            libc::read(
+                self.raw_fd(),
+                (&mut info as *mut libc::signalfd_siginfo).cast(),
+                size,
+            )
+        };
+        (n == size as isize).then_some(info.ssi_signo as libc::c_int)
+    }
+
+    /// The failure a run ends with when `sig` arrived.
+    pub fn failure(sig: libc::c_int, when: &str) -> StepError {
+        StepError::new(
+            "supervisor.signal",
+            format!(
+                "rustbox received {} {when}; the box was killed and torn down",
+                signal_name(sig)
+            ),
+        )
+    }
+}
+
+/// In the box, right after the clone: every signal back to its default action and
+/// none blocked. Both survive execve, and the supervisor has SIGPIPE ignored (the
+/// Rust runtime does that) besides the termination signals blocked; a program must
+/// start as it would from a shell, where a write to a closed pipe kills it.
+pub fn reset_all() {
+    // The kernel's struct sigaction, used directly: glibc refuses to touch 32 and
+    // 33, which it reserves for itself, but a caller may have left them ignored.
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: u64,
+        restorer: usize,
+        mask: u64,
+    }
+    let dfl = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: rt_sigaction with a valid action, no old action, and the kernel's
+        // sigset size (8 bytes); SIG_DFL needs no restorer.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &dfl as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                8usize,
+            )
+        };
+    }
+    // SAFETY: an empty set; sigprocmask only reads it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+}
+
+pub fn signal_name(sig: libc::c_int) -> &'static str {
+    match sig {
+        libc::SIGINT => "SIGINT",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGHUP => "SIGHUP",
+        _ => "a signal",
+    }
+}
