@@ -6,7 +6,7 @@ BINDIR    ?= $(PREFIX)/bin
 CARGO     ?= cargo
 RELEASE   := target/release/rustbox
 
-.PHONY: all build deps install uninstall test test-unit test-integration test-cgroup test-cgroup-v2 test-trybuild adversarial lint clean
+.PHONY: all build deps install uninstall test test-unit test-integration test-cgroup test-cgroup-v2 test-trybuild adversarial lint clean bench
 
 all: build
 
@@ -64,6 +64,11 @@ adversarial:
 	$(CARGO) test --locked --test adversarial -- --nocapture
 
 test: deps lint test-unit test-integration test-cgroup test-cgroup-v2 test-trybuild adversarial
+
+# A benchmark, not a test: rustbox next to fork+exec, unshare and bubblewrap.
+bench: build
+	@command -v bwrap >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap; }
+	$(CARGO) run --release --locked --example bench -- $(or $(RUNS),300)
 
 clean:
 	$(CARGO) clean
