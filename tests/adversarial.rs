@@ -48,6 +48,9 @@ const GRACE: Duration = Duration::from_secs(3);
 /// The content of the host victim file and of `victim-dir/keep`.
 const VICTIM_TEXT: &str = "rustbox-adv: a host file no box may reach\n";
 const VERDICTS: &[&str] = &["OK", "RE", "SIG", "TLE", "MLE", "OLE", "IE"];
+/// The highest descriptor `caller_fds` and `caller_dir_fds` may name; their sources
+/// are moved above it so that no target overwrites a source.
+const MAX_CALLER_FD: i32 = 1000;
 
 // ---------------------------------------------------------------------------
 // The manifest
@@ -68,6 +71,11 @@ struct Case {
     /// starts rustbox.
     #[serde(default)]
     caller_fds: Vec<i32>,
+    /// Descriptors the caller holds open on a host directory (holding a readable
+    /// file with the secret) when it starts rustbox; its working directory is that
+    /// directory too.
+    #[serde(default)]
+    caller_dir_fds: Vec<i32>,
     #[serde(default)]
     special: Option<String>,
     /// Runs of the same box before the one under test (to plant files); each must
@@ -217,13 +225,21 @@ fn load_manifest() -> Vec<Case> {
             Some(s) => problems.push(format!("{n}: unknown special {s:?}")),
         }
         for &fd in &c.caller_fds {
-            if fd <= 2 {
-                problems.push(format!("{n}: caller_fds must be above 2"));
+            if !(3..=MAX_CALLER_FD).contains(&fd) {
+                problems.push(format!("{n}: caller_fds must be in 3..={MAX_CALLER_FD}"));
+            }
+        }
+        for &fd in &c.caller_dir_fds {
+            if !(3..=MAX_CALLER_FD).contains(&fd) || c.caller_fds.contains(&fd) {
+                problems.push(format!(
+                    "{n}: caller_dir_fds must be in 3..={MAX_CALLER_FD} and not in caller_fds"
+                ));
             }
         }
     }
-    if cases.len() as u32 > SUITE.num_boxes {
-        problems.push(format!("more than {} cases", SUITE.num_boxes));
+    // The last box's uid runs the {host_pid} process.
+    if cases.len() as u32 >= SUITE.num_boxes {
+        problems.push(format!("more than {} cases", SUITE.num_boxes - 1));
     }
     if !problems.is_empty() {
         panic!(
@@ -251,14 +267,68 @@ struct Suite {
     /// A root-owned host file (0644) and directory that planted links aim at.
     victim: PathBuf,
     victim_dir: PathBuf,
+    /// A host directory behind `caller_dir_fds`, holding a world-readable `secret`.
+    host_dir: PathBuf,
+    /// The value of `RUSTBOX_ADV_TOKEN` in rustbox's environment.
+    env_token: String,
+    /// A process of another box's uid (`{host_pid}`), never in any box.
+    host_sleep: Child,
+    /// A file in the host's /dev/shm (`{host_shm_marker}`).
+    shm_marker: PathBuf,
+    /// Host SysV objects under `{host_sysv_key}`: shm segment, message queue and
+    /// semaphore set ids.
+    sysv_ids: (i32, i32, i32),
     _tcp: std::net::TcpListener,
     _abstract: std::os::unix::net::UnixListener,
 }
 
 impl Drop for Suite {
     fn drop(&mut self) {
+        let _ = self.host_sleep.kill();
+        let _ = self.host_sleep.wait();
+        let _ = std::fs::remove_file(&self.shm_marker);
+        let (shm, msg, sem) = self.sysv_ids;
+        // SAFETY: IPC_RMID of the objects setup() created; no pointers are passed.
+        unsafe {
+            libc::shmctl(shm, libc::IPC_RMID, std::ptr::null_mut());
+            libc::msgctl(msg, libc::IPC_RMID, std::ptr::null_mut());
+            libc::semctl(sem, 0, libc::IPC_RMID);
+        }
         let _ = std::fs::remove_dir_all(&self.base);
     }
+}
+
+/// A SysV shared memory segment, message queue and semaphore set, mode 0666, all
+/// under one key that is free on the host; returns the key and the three ids.
+fn host_sysv_objects(pid: u32) -> (i32, (i32, i32, i32)) {
+    let flags = libc::IPC_CREAT | libc::IPC_EXCL | 0o666;
+    for i in 0..64 {
+        let key = 0x5242_0000 | ((pid as i32).wrapping_add(i) & 0xffff);
+        // SAFETY: plain system calls with integer arguments.
+        let (shm, msg, sem) = unsafe {
+            (
+                libc::shmget(key, 4096, flags),
+                libc::msgget(key, flags),
+                libc::semget(key, 1, flags),
+            )
+        };
+        if shm >= 0 && msg >= 0 && sem >= 0 {
+            return (key, (shm, msg, sem));
+        }
+        // SAFETY: removing only what this iteration created.
+        unsafe {
+            if shm >= 0 {
+                libc::shmctl(shm, libc::IPC_RMID, std::ptr::null_mut());
+            }
+            if msg >= 0 {
+                libc::msgctl(msg, libc::IPC_RMID, std::ptr::null_mut());
+            }
+            if sem >= 0 {
+                libc::semctl(sem, 0, libc::IPC_RMID);
+            }
+        }
+    }
+    panic!("no free SysV IPC key for the host objects");
 }
 
 fn setup() -> Suite {
@@ -290,6 +360,22 @@ fn setup() -> Suite {
     };
     let unix = std::os::unix::net::UnixListener::bind_addr(&addr)
         .expect("listen on a host abstract unix socket");
+    // A host directory a caller could leave open, with a secret anyone may read.
+    let host_dir = base.join("host-dir");
+    common::mkdir_755(&host_dir);
+    std::fs::write(host_dir.join("secret"), format!("{secret}\n")).unwrap();
+    std::fs::set_permissions(
+        host_dir.join("secret"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let env_token = {
+        let mut b = [0u8; 12];
+        std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom").unwrap(), &mut b)
+            .expect("read /dev/urandom");
+        let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        format!("rustbox-adv-env-token-{hex}")
+    };
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .expect("read the host name")
         .trim()
@@ -301,6 +387,21 @@ fn setup() -> Suite {
     let victim = base.join("victim");
     let victim_dir = base.join("victim-dir");
     make_victims(&victim, &victim_dir);
+    // Host objects the box must not reach, made last (Suite's drop removes them).
+    let shm_name = format!("rustbox-adv-shm-{pid}");
+    let shm_marker = Path::new("/dev/shm").join(&shm_name);
+    std::fs::write(&shm_marker, format!("{secret}\n")).expect("create the /dev/shm marker");
+    std::fs::set_permissions(&shm_marker, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (sysv_key, sysv_ids) = host_sysv_objects(pid);
+    // A process of the last box's uid (no case uses that box): another box's.
+    let other_uid = SUITE.uid_base() + SUITE.num_boxes - 1;
+    let host_sleep = Command::new("sleep")
+        .arg("900")
+        .uid(other_uid)
+        .gid(other_uid)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start a sleep of another box's uid");
     Suite {
         base,
         config,
@@ -314,8 +415,17 @@ fn setup() -> Suite {
             ("{host_hostname}", hostname),
             ("{host_victim}", victim.display().to_string()),
             ("{host_victim_dir}", victim_dir.display().to_string()),
+            ("{host_env_token}", env_token.clone()),
+            ("{host_pid}", host_sleep.id().to_string()),
+            ("{host_shm_marker}", shm_name),
+            ("{host_sysv_key}", format!("{sysv_key:#x}")),
         ],
         secret_file,
+        host_dir,
+        env_token,
+        host_sleep,
+        shm_marker,
+        sysv_ids,
         victim,
         victim_dir,
         _tcp: tcp,
@@ -337,6 +447,8 @@ impl Suite {
         c.arg(format!("--config={}", self.config.display()));
         c.args(args);
         c.stdin(Stdio::null());
+        // A secret in the caller's environment: it must never reach a box.
+        c.env("RUSTBOX_ADV_TOKEN", &self.env_token);
         c
     }
 
@@ -517,17 +629,35 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
     let mut cmd = suite.rustbox(&args);
     cmd.stdout(std::fs::File::create(&stdout_f).unwrap());
     cmd.stderr(std::fs::File::create(&stderr_f).unwrap());
-    // Descriptors the caller leaves open: a host file with the secret.
-    let secret = std::fs::File::open(&suite.secret_file).expect("open the secret file");
-    if !case.caller_fds.is_empty() {
+    // Descriptors the caller leaves open: a host file with the secret, and a host
+    // directory (which is then the caller's working directory too).
+    let above = |f: std::fs::File| -> std::os::fd::OwnedFd {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor that we then own.
+        let fd = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_DUPFD_CLOEXEC, MAX_CALLER_FD + 1) };
+        assert!(
+            fd > MAX_CALLER_FD,
+            "dup a caller descriptor above {MAX_CALLER_FD}"
+        );
+        // SAFETY: fd is a fresh descriptor of ours.
+        unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
+    };
+    let secret = above(std::fs::File::open(&suite.secret_file).expect("open the secret file"));
+    let host_dir = above(std::fs::File::open(&suite.host_dir).expect("open the host directory"));
+    if !case.caller_dir_fds.is_empty() {
+        cmd.current_dir(&suite.host_dir);
+    }
+    if !case.caller_fds.is_empty() || !case.caller_dir_fds.is_empty() {
         use std::os::fd::AsRawFd;
-        let src = secret.as_raw_fd();
-        let fds = case.caller_fds.clone();
+        let (src, dir) = (secret.as_raw_fd(), host_dir.as_raw_fd());
+        let fds: Vec<(i32, i32)> = (case.caller_fds.iter().map(|&fd| (src, fd)))
+            .chain(case.caller_dir_fds.iter().map(|&fd| (dir, fd)))
+            .collect();
         // SAFETY: only async-signal-safe calls (dup2, fcntl) between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
-                for &fd in &fds {
-                    if libc::dup2(src, fd) < 0 {
+                for &(from, fd) in &fds {
+                    if libc::dup2(from, fd) < 0 {
                         return Err(std::io::Error::last_os_error());
                     }
                     // dup2 onto itself keeps FD_CLOEXEC; a dup never has it.
@@ -550,6 +680,7 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
         }
     };
     drop(secret);
+    drop(host_dir);
 
     if case.special.as_deref() == Some("kill_supervisor") {
         kill_supervisor(case, &mut child, &workspace, uid, &mut out);
@@ -667,6 +798,26 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
             Err(err) => out.problems.push(format!(
                 "/box/{f} was not created ({err}): did the attack run?"
             )),
+        }
+    }
+    // What the box wrote in its /dev/shm must not appear in the host's (removed
+    // once reported, so that it is blamed on this case only).
+    if let Some(name) = suite.shm_marker.file_name().and_then(|n| n.to_str()) {
+        let leaked: Vec<String> = std::fs::read_dir("/dev/shm")
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|f| f.starts_with(name) && f != name)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for f in &leaked {
+            let _ = std::fs::remove_file(Path::new("/dev/shm").join(f));
+        }
+        if !leaked.is_empty() {
+            out.problems.push(format!(
+                "the host's /dev/shm has files of the box: {leaked:?}"
+            ));
         }
     }
     let attempts = stdout.lines().filter(|l| l.starts_with("stopped:")).count();

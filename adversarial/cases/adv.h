@@ -59,6 +59,20 @@ __attribute__((format(printf, 1, 2), unused)) static void stopped(const char *fm
 	putchar('\n');
 }
 
+/* An attempt stopped by something other than the defense under test, or a case
+ * that could not run: counts as not defended. */
+__attribute__((format(printf, 1, 2), unused)) static void unexpected(const char *fmt, ...)
+{
+	va_list ap;
+	adv_attempts++;
+	adv_failures++;
+	printf("UNEXPECTED: ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
 /*
  * `what` returned rc with errno err. rc >= 0 is success: the attack got through.
  * allowed[1..n) lists the errnos the defense produces; an empty list accepts any.
