@@ -40,7 +40,7 @@ lint:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
 test-unit:
-	$(CARGO) test --locked --lib --bins
+	$(CARGO) test --locked --lib --bins --test hardening_doc
 
 test-integration:
 	@[ "$$(id -u)" = 0 ] || { echo "make test: the integration tests need root (they drive real namespaces)"; exit 1; }

@@ -76,6 +76,10 @@ struct Case {
     /// directory too.
     #[serde(default)]
     caller_dir_fds: Vec<i32>,
+    /// The caller starts rustbox holding a session keyring with a user key
+    /// `judge-secret` = `{host_secret}`.
+    #[serde(default)]
+    caller_session_keyring: bool,
     #[serde(default)]
     special: Option<String>,
     /// Runs of the same box before the one under test (to plant files); each must
@@ -664,6 +668,29 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
                     if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
                         return Err(std::io::Error::last_os_error());
                     }
+                }
+                Ok(())
+            })
+        };
+    }
+    if case.caller_session_keyring {
+        // The caller (a judge) holds a session keyring with a secret key in it.
+        let secret_text = suite.subst("{host_secret}");
+        // SAFETY: only keyctl/add_key system calls between fork and exec, on data
+        // prepared before the fork.
+        unsafe {
+            cmd.pre_exec(move || {
+                let ring = libc::syscall(libc::SYS_keyctl, 1, c"rustbox-adv-caller".as_ptr());
+                let key = libc::syscall(
+                    libc::SYS_add_key,
+                    c"user".as_ptr(),
+                    c"judge-secret".as_ptr(),
+                    secret_text.as_ptr(),
+                    secret_text.len(),
+                    -3i64, // KEY_SPEC_SESSION_KEYRING
+                );
+                if ring < 0 || key < 0 {
+                    return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
             })

@@ -41,6 +41,7 @@ const REQUIRED_CONTROLS: &[&str] = &[
     "uts.hostname",
     "net.loopback",
     "credentials",
+    "keyring",
     "capabilities",
     "no_new_privs",
     "rlimits",
@@ -690,6 +691,10 @@ fn bad_seccomp_choices() {
         None,
         "--seccomp=off",
     );
+    // Foreign architectures let through a filter written for native numbers would
+    // skip every rule: refused while seccomp is on.
+    refused_on_box(42, &["--syscalls=15"], None, "flag 16");
+    refused_on_box(42, &["--syscalls=0"], None, "flag 16");
 }
 
 /// The default /proc holds only the box's processes (subset=pid); an explicit

@@ -46,18 +46,7 @@
 /* The x32 ABI: x86_64 system call numbers with this bit set. */
 #define X32_SYSCALL_BIT 0x40000000L
 
-/* One unexpected outcome: counts as an attack that was not stopped as promised. */
-__attribute__((format(printf, 1, 2), unused)) static void unexpected(const char *fmt, ...)
-{
-	va_list ap;
-	adv_attempts++;
-	adv_failures++;
-	printf("UNEXPECTED: ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
+/* unexpected() comes from adv.h. */
 
 /*
  * The seccomp mode of this process must be `want` (2: the filter under test is

@@ -22,7 +22,7 @@ static void proc_keys(void)
 	FILE *f = fopen("/proc/keys", "r");
 	if (!f) {
 		printf("/proc/keys: %s\n", en(errno));
-		stopped("/proc/keys: not readable");
+		stopped("/proc/keys: no key of another uid (not readable: %s)", en(errno));
 		return;
 	}
 	char line[512];

@@ -14,6 +14,7 @@ pub mod capabilities;
 pub mod credentials;
 pub mod exec;
 pub mod fds;
+pub mod keyring;
 pub mod loopback;
 pub mod mounts;
 pub mod nnp;
@@ -163,7 +164,8 @@ impl<'a> Named<'a> {
 }
 
 impl<'a> Networked<'a> {
-    /// Step 5: setgroups([]), setresgid, setresuid; all six ids verified.
+    /// Step 5: setgroups([]), setresgid, setresuid; all six ids verified; then a
+    /// fresh session keyring and empty user keyrings.
     pub fn credentials(self) -> Result<Credentialed<'a>, StepError> {
         let p = self.0.plan;
         credentials::drop_to(p.uid, p.gid)?;
@@ -175,6 +177,9 @@ impl<'a> Networked<'a> {
                 p.uid, p.gid
             ),
         );
+        // As the box user: the keyrings it starts with are its own and empty.
+        let keys = keyring::fresh()?;
+        self.0.rep.ok("keyring", true, keys);
         Ok(Credentialed(self.0))
     }
 }
