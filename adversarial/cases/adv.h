@@ -93,10 +93,8 @@ __attribute__((unused)) static void must_fail_(const char *what, long rc, int er
 			return;
 		}
 	}
-	adv_attempts++;
-	adv_failures++;
-	printf("UNEXPECTED: %s failed with %s, not with the errno of the defense (%s)\n", what,
-	       en(err), en(allowed[1]));
+	unexpected("%s failed with %s, not with the errno of the defense (%s)", what, en(err),
+		   en(allowed[1]));
 }
 
 /* MUST_FAIL("what", expression, [allowed errnos...]) */

@@ -30,8 +30,7 @@ int main(int argc, char **argv)
 	/* Every descriptor listed in /proc/self/fd but the listing's own. */
 	DIR *d = opendir("/proc/self/fd");
 	if (!d) {
-		printf("UNEXPECTED: opendir /proc/self/fd: %s\n", en(errno));
-		adv_attempts++, adv_failures++;
+		unexpected("opendir /proc/self/fd: %s", en(errno));
 	} else {
 		int self = dirfd(d), extra = 0;
 		struct dirent *e;

@@ -61,8 +61,7 @@ int main(int argc, char **argv)
 	else if (fails == 0)
 		escaped("no fork ever failed: the bomb was not bounded");
 	else if (first_errno != EAGAIN)
-		printf("UNEXPECTED: fork failed with %s, not EAGAIN (RLIMIT_NPROC)\n",
-		       en(first_errno)), adv_attempts++, adv_failures++;
+		unexpected("fork failed with %s, not EAGAIN (RLIMIT_NPROC)", en(first_errno));
 	else
 		stopped("fork bounded: at most %ld processes, then EAGAIN", forks + 1);
 	return finish("fork_bomb");

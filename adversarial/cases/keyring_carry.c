@@ -36,16 +36,14 @@ int main(int argc, char **argv)
 	char buf[4096];
 	long n = keyctl(KEYCTL_READ, KEY_SPEC_USER_KEYRING, (long)buf, sizeof buf);
 	if (n < 0)
-		printf("UNEXPECTED: read the user keyring: %s\n", en(errno)),
-			adv_attempts++, adv_failures++;
+		unexpected("read the user keyring: %s", en(errno));
 	else if (n == 0)
 		stopped("user keyring: empty (nothing left by the last run)");
 	else
 		escaped("user keyring holds %ld key(s) from an earlier run", n / 4);
 	n = keyctl(KEYCTL_READ, KEY_SPEC_SESSION_KEYRING, (long)buf, sizeof buf);
 	if (n < 0)
-		printf("UNEXPECTED: read the session keyring: %s\n", en(errno)), adv_attempts++,
-			adv_failures++;
+		unexpected("read the session keyring: %s", en(errno));
 	else if (n == 0)
 		stopped("session keyring: a new, empty one");
 	else

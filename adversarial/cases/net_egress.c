@@ -83,7 +83,7 @@ int main(int argc, char **argv)
 	if (host_port > 0)
 		tcp4("127.0.0.1", host_port, 1);
 	else
-		printf("UNEXPECTED: no host port given\n"), adv_attempts++, adv_failures++;
+		unexpected("no host port given");
 	if (abstract) {
 		struct sockaddr_un u = {.sun_family = AF_UNIX};
 		size_t n = strlen(abstract);

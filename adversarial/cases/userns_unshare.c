@@ -35,8 +35,7 @@ static void attempt(const char *what, int flags)
 {
 	pid_t p = fork();
 	if (p < 0) {
-		printf("UNEXPECTED: fork: %s\n", en(errno));
-		adv_attempts++, adv_failures++;
+		unexpected("fork: %s", en(errno));
 		return;
 	}
 	if (p == 0)
@@ -48,8 +47,7 @@ static void attempt(const char *what, int flags)
 	else if (WIFEXITED(st) && WEXITSTATUS(st) >= 100)
 		stopped("%s: %s", what, en(WEXITSTATUS(st) - 100));
 	else
-		printf("UNEXPECTED: %s: child status %#x\n", what, st), adv_attempts++,
-			adv_failures++;
+		unexpected("%s: child status %#x", what, st);
 }
 
 int main(void)
