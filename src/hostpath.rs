@@ -53,29 +53,33 @@ fn is_program_tree(rel: &Path) -> bool {
 /// Refuse a result file (`what` = "meta" or "json") that lies in a box's `box/` or
 /// `tmp/`, named directly or through links of the caller's own.
 pub fn refuse_in_program_tree(box_root: &Path, p: &Path, what: &str) -> Result<(), StepError> {
-    let mut candidates = vec![lexical(p)];
+    let named = lexical(p);
     // The directory as the kernel will resolve it (the caller's links followed).
-    if let Some(parent) = lexical(p).parent() {
-        if let (Ok(real), Some(name)) = (std::fs::canonicalize(parent), p.file_name()) {
-            candidates.push(real.join(name));
-        }
-    }
-    let root = std::fs::canonicalize(box_root).unwrap_or_else(|_| lexical(box_root));
-    for c in &candidates {
-        let inside = [lexical(box_root), root.clone()]
+    let resolved = named
+        .parent()
+        .and_then(|dir| std::fs::canonicalize(dir).ok())
+        .zip(named.file_name())
+        .map(|(dir, name)| dir.join(name));
+    let root = lexical(box_root);
+    let roots = [
+        std::fs::canonicalize(&root).unwrap_or_else(|_| root.clone()),
+        root,
+    ];
+    let inside = std::iter::once(&named).chain(resolved.as_ref()).any(|c| {
+        roots
             .iter()
-            .any(|r| c.strip_prefix(r).is_ok_and(is_program_tree));
-        if inside {
-            return Err(StepError::new(
-                what,
-                format!(
-                    "{} is inside a box's box/ or tmp/, where the program can plant a link \
-                     or forge the file; write it outside the box (e.g. in the directory \
-                     --init printed)",
-                    p.display()
-                ),
-            ));
-        }
+            .any(|r| c.strip_prefix(r).is_ok_and(is_program_tree))
+    });
+    if inside {
+        return Err(StepError::new(
+            what,
+            format!(
+                "{} is inside a box's box/ or tmp/, where the program can plant a link \
+                 or forge the file; write it outside the box (e.g. in the directory \
+                 --init printed)",
+                p.display()
+            ),
+        ));
     }
     Ok(())
 }

@@ -54,7 +54,8 @@ fn mount_of(r: &DirRule, box_root: &Path, uid: u32, gid: u32) -> MountPlan {
             src: src.clone(),
             recursive: !r.flags.norec,
             maybe: r.flags.maybe,
-            no_links_below: crate::hostpath::below(box_root, src).map(|_| box_root.to_path_buf()),
+            no_links_below: crate::hostpath::below(box_root, src)
+                .map(|rel| (box_root.to_path_buf(), rel)),
         },
         Source::Fs(t) => MountKind::Fs {
             fstype: t.clone(),

@@ -963,8 +963,7 @@ fn victims_intact(suite: &Suite, out: &mut Outcome) {
         })
         .unwrap_or_default();
     let keep = d.join("keep");
-    let keep_ok = std::fs::symlink_metadata(&keep)
-        .is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+    let keep_ok = std::fs::symlink_metadata(&keep).is_ok_and(|m| m.uid() == 0)
         && std::fs::read_to_string(&keep).ok().as_deref() == Some(VICTIM_TEXT);
     if names != ["keep"] || !keep_ok {
         out.problems.push(format!(

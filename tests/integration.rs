@@ -777,13 +777,7 @@ fn seccomp_default_off_and_file() {
     let b = TestBox::new(70);
     let probe = b.install_probe("probe");
     let seccomp_detail = |r: &harness::Run| -> String {
-        let c = r.json()["controls"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == "seccomp")
-            .unwrap_or_else(|| panic!("no seccomp control\n{r}"))
-            .clone();
+        let c = r.control("seccomp");
         assert_eq!(c["applied"], true, "{r}");
         c["detail"].as_str().unwrap().to_string()
     };
@@ -946,11 +940,8 @@ fn lifecycle_termination_signals_tear_down() {
         assert!(mm.req("message").contains(name), "{name}: {mt}");
         let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
         assert_eq!(doc["verdict"], "IE", "{name}: {doc}");
-        let failed = doc["controls"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c["name"] == "supervisor.signal" && c["applied"] == false);
+        let failed =
+            harness::control(&doc, "supervisor.signal").is_some_and(|c| c["applied"] == false);
         assert!(failed, "{name}: no failed supervisor.signal control: {doc}");
         let uid = b.uid();
         assert!(

@@ -133,22 +133,21 @@ pub fn make_beneath(root: RawFd, rel: &Path, leaf: Leaf) -> Result<OwnedFd, Step
 }
 
 /// Clone the tree at `src` (recursively unless `norec`) as a detached mount. With
-/// `no_links_below` (a directory above `src`), the part of `src` below it is
-/// resolved without following any link (see `hostpath::open_no_links`).
+/// `no_links_below` = (a directory above `src`, the part of `src` below it), that
+/// part is resolved without following any link (see `hostpath::open_no_links`).
 pub fn clone_tree(
     src: &Path,
     recursive: bool,
-    no_links_below: Option<&Path>,
+    no_links_below: Option<(&Path, &Path)>,
 ) -> Result<OwnedFd, StepError> {
     let mut flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint;
     if recursive {
         flags |= AT_RECURSIVE;
     }
     let what = format!("open_tree {}", src.display());
-    let rel = no_links_below.and_then(|r| crate::hostpath::below(r, src).map(|rel| (r, rel)));
-    let rc = match rel {
+    let rc = match no_links_below {
         Some((root, rel)) => {
-            let fd = crate::hostpath::open_no_links(root, &rel, "mount.bind")?;
+            let fd = crate::hostpath::open_no_links(root, rel, "mount.bind")?;
             // SAFETY: open_tree of the descriptor itself (empty path); returns a new
             // descriptor or -1.
             unsafe {

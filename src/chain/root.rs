@@ -21,9 +21,10 @@ pub enum MountKind {
         src: PathBuf,
         recursive: bool,
         maybe: bool,
-        /// Set when `src` lies below this directory (the box root, where programs
-        /// plant links): the path below it is resolved without following any link.
-        no_links_below: Option<PathBuf>,
+        /// Set when `src` lies below the box root, where programs plant links:
+        /// (box root, the part of `src` below it), resolved without following any
+        /// link.
+        no_links_below: Option<(PathBuf, PathBuf)>,
     },
     /// A new instance of a device-less filesystem (proc, sysfs, ...).
     Fs { fstype: String, data: String },
@@ -142,7 +143,13 @@ fn mount_one(root: &OwnedFd, m: &MountPlan, rep: &Reporter) -> Result<(), StepEr
             maybe,
             no_links_below,
         } => {
-            let tree = match mounts::clone_tree(src, *recursive, no_links_below.as_deref()) {
+            let tree = match mounts::clone_tree(
+                src,
+                *recursive,
+                no_links_below
+                    .as_ref()
+                    .map(|(r, rel)| (r.as_path(), rel.as_path())),
+            ) {
                 Ok(t) => t,
                 Err(e) if *maybe && e.errno == Some(libc::ENOENT) => {
                     rep.ok(

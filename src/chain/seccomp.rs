@@ -160,14 +160,14 @@ pub fn build(choice: &SeccompChoice, flags: u32) -> Result<Vec<BpfProgram>, Step
         SeccompChoice::Default => default_profile()?,
         SeccompChoice::File(path) => from_file(path)?,
     };
-    let mut progs = base(flags)?;
+    // Every program gets our architecture prefix: seccompiler's own check would
+    // kill the process on any foreign call.
     let prefix = arch_prefix(flags & F::LEGACY_ARCH != 0);
-    for p in extra {
-        let mut q = prefix.clone();
-        q.extend(p);
-        progs.push(q);
-    }
-    Ok(progs)
+    Ok(base(flags)?
+        .into_iter()
+        .chain(extra)
+        .map(|p| prefix.iter().cloned().chain(p).collect())
+        .collect())
 }
 
 fn default_profile() -> Result<Vec<BpfProgram>, StepError> {
@@ -207,7 +207,8 @@ fn from_file(path: &Path) -> Result<Vec<BpfProgram>, StepError> {
 }
 
 /// What is always installed when seccomp is on: isolate's `--syscalls` flags, no
-/// new user namespace, clone3 answered ENOSYS.
+/// new user namespace, clone3 answered ENOSYS (without the architecture prefix,
+/// which `build` puts in front of every program).
 fn base(flags: u32) -> Result<Vec<BpfProgram>, StepError> {
     let mut enosys: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     if flags & F::KEYRINGS != 0 {
@@ -253,14 +254,10 @@ fn base(flags: u32) -> Result<Vec<BpfProgram>, StepError> {
         m.insert(libc::SYS_fcntl, rules);
         groups.push((m, libc::ENOLCK));
     }
-    let prefix = arch_prefix(flags & F::LEGACY_ARCH != 0);
-    let mut progs = Vec::new();
-    for (rules, errno) in groups {
-        let mut p = prefix.clone();
-        p.extend(compile(rules, errno)?);
-        progs.push(p);
-    }
-    Ok(progs)
+    groups
+        .into_iter()
+        .map(|(rules, errno)| compile(rules, errno))
+        .collect()
 }
 
 /// The evidence line of the seccomp control.
@@ -350,8 +347,10 @@ mod tests {
         let progs = build(&SeccompChoice::File(p.clone()), F::ALL).unwrap();
         let base_only = base(F::ALL).unwrap().len();
         assert_eq!(progs.len(), base_only + 1);
-        // The file's program starts with the architecture prefix too.
-        assert_eq!(progs[base_only][..6], arch_prefix(true)[..]);
+        // Every program, the file's too, starts with the architecture prefix.
+        for prog in &progs {
+            assert_eq!(prog[..6], arch_prefix(true)[..]);
+        }
         std::fs::remove_file(p).unwrap();
     }
 

@@ -231,6 +231,18 @@ impl Run {
             })
             .collect()
     }
+    /// The first control called `name` in the JSON document.
+    pub fn control(&self, name: &str) -> &Value {
+        control(self.json(), name).unwrap_or_else(|| panic!("no {name} control:\n{self}"))
+    }
+}
+
+/// The first control called `name` in an evidence document.
+pub fn control<'a>(doc: &'a Value, name: &str) -> Option<&'a Value> {
+    doc["controls"]
+        .as_array()?
+        .iter()
+        .find(|c| c["name"] == name)
 }
 
 impl std::fmt::Display for Run {
