@@ -275,7 +275,8 @@ pub fn parse_dir_rule(arg: &str) -> Result<(PathBuf, Option<DirRule>), String> {
     };
     let mut flags = DirFlags::default();
     if let Some(o) = opts {
-        for opt in o.split(',').filter(|s| !s.is_empty()) {
+        // isolate separates options with ':' (`/x=/y:rw:noexec`); ',' is accepted too.
+        for opt in o.split([':', ',']).filter(|s| !s.is_empty()) {
             match opt {
                 "rw" => flags.rw = true,
                 "dev" => flags.dev = true,
@@ -448,6 +449,10 @@ mod tests {
         let (_, r) = parse_dir_rule("/a=/b:rw,dev,noexec,maybe,norec").unwrap();
         let f = r.unwrap().flags;
         assert!(f.rw && f.dev && f.noexec && f.maybe && f.norec);
+        // isolate's own separator.
+        let (_, r) = parse_dir_rule("/a=/b:rw:noexec").unwrap();
+        let f = r.unwrap().flags;
+        assert!(f.rw && f.noexec && !f.dev);
     }
 
     #[test]
