@@ -6,7 +6,7 @@ BINDIR    ?= $(PREFIX)/bin
 CARGO     ?= cargo
 RELEASE   := target/release/rustbox
 
-.PHONY: all build deps install uninstall test test-unit test-integration test-cgroup test-cgroup-v2 test-trybuild adversarial lint clean bench
+.PHONY: all build deps install uninstall test test-unit test-integration test-setuid test-cgroup test-cgroup-v2 test-trybuild adversarial lint clean bench
 
 all: build
 
@@ -55,6 +55,13 @@ test-cgroup:
 test-cgroup-v2: deps
 	tests/vm/cgroup-v2.sh
 
+# Setuid operation: a setuid-root copy called by two throw-away users (created
+# and removed by the suite), with its own /etc/rustbox/config in a private mount
+# namespace.
+test-setuid:
+	@[ "$$(id -u)" = 0 ] || { echo "make test: the setuid tests need root (they create users)"; exit 1; }
+	$(CARGO) test --locked --test setuid
+
 test-trybuild:
 	$(CARGO) test --locked --test trybuild
 
@@ -63,7 +70,7 @@ test-trybuild:
 adversarial:
 	$(CARGO) test --locked --test adversarial -- --nocapture
 
-test: deps lint test-unit test-integration test-cgroup test-cgroup-v2 test-trybuild adversarial
+test: deps lint test-unit test-integration test-setuid test-cgroup test-cgroup-v2 test-trybuild adversarial
 
 # A benchmark, not a test: rustbox next to fork+exec, unshare and bubblewrap.
 bench: build

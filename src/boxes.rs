@@ -14,6 +14,7 @@
 //!                            the box, holds who initialised it
 //! ```
 
+use crate::caller::Caller;
 use crate::config::Config;
 use crate::error::StepError;
 use std::fs::{File, OpenOptions};
@@ -62,26 +63,38 @@ pub fn check_id(cfg: &Config, id: u32) -> Result<(), StepError> {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BoxState {
     pub initialized: bool,
+    /// Whom the box was initialised for: /box is theirs between runs, and only
+    /// they (or root) may use the box.
     pub owner: u32,
+    pub owner_gid: u32,
 }
 
 impl BoxState {
     fn parse(s: &str) -> BoxState {
         let mut st = BoxState::default();
+        let mut gid = None;
         for line in s.lines() {
             match line.split_once('=') {
                 Some(("initialized", v)) => st.initialized = v == "1",
                 Some(("owner", v)) => st.owner = v.parse().unwrap_or(0),
+                Some(("owner_gid", v)) => gid = v.parse().ok(),
                 _ => {}
             }
         }
+        // Lock files of earlier versions carry no group: the owner's uid stands in.
+        st.owner_gid = gid.unwrap_or(st.owner);
         st
+    }
+    /// The owner to check a caller against: only an initialised box has one.
+    pub fn owner(&self) -> Option<u32> {
+        self.initialized.then_some(self.owner)
     }
     fn render(&self) -> String {
         format!(
-            "initialized={}\nowner={}\n",
+            "initialized={}\nowner={}\nowner_gid={}\n",
             u8::from(self.initialized),
-            self.owner
+            self.owner,
+            self.owner_gid
         )
     }
 }
@@ -198,28 +211,43 @@ impl BoxLock {
     }
 }
 
+/// Check that `m` (of `dir`) is a real directory owned by root and not writable by
+/// group or others: rustbox follows nothing below it as root, but a caller who
+/// could rename entries there could swap a box for a tree of their own.
+fn private_dir_ok(dir: &Path, m: &std::fs::Metadata, step: &str) -> Result<(), StepError> {
+    if !m.is_dir() {
+        return Err(StepError::new(
+            step,
+            format!("{} is not a directory", dir.display()),
+        ));
+    }
+    if m.uid() != 0 || m.mode() & 0o022 != 0 {
+        return Err(StepError::new(
+            step,
+            format!(
+                "{} must be owned by root and not writable by group or others",
+                dir.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The box root (or lock root) as it must be for a run or a cleanup: existing,
+/// root-owned, not writable by group or others. Absent is fine (nothing to use).
+pub fn check_private_dir(dir: &Path, step: &str) -> Result<(), StepError> {
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) => private_dir_ok(dir, &m, step),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StepError::io(step, dir.display().to_string(), &e)),
+    }
+}
+
 /// Create `dir` (and its parents) root-owned with `mode`, or check that an existing
 /// one is a real directory owned by root and not writable by group or others.
 pub fn ensure_private_dir(dir: &Path, mode: u32, step: &str) -> Result<(), StepError> {
     match std::fs::symlink_metadata(dir) {
-        Ok(m) => {
-            if !m.is_dir() {
-                return Err(StepError::new(
-                    step,
-                    format!("{} is not a directory", dir.display()),
-                ));
-            }
-            if m.uid() != 0 || m.mode() & 0o022 != 0 {
-                return Err(StepError::new(
-                    step,
-                    format!(
-                        "{} must be owned by root and not writable by group or others",
-                        dir.display()
-                    ),
-                ));
-            }
-            Ok(())
-        }
+        Ok(m) => private_dir_ok(dir, &m, step),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::DirBuilder::new()
                 .recursive(true)
@@ -281,20 +309,24 @@ fn unmount_box_fs(paths: &BoxPaths) -> Result<(), StepError> {
 pub fn init(
     cfg: &Config,
     paths: &BoxPaths,
-    caller: (u32, u32),
+    caller: &Caller,
     quota: Option<(u64, u64)>,
     wait: bool,
 ) -> Result<PathBuf, StepError> {
+    caller.may_init(cfg.restricted_init, None)?;
     ensure_private_dir(&cfg.box_root, 0o755, "init")?;
     let mut lock = BoxLock::acquire(cfg, paths, wait, true)?
         .ok_or_else(|| StepError::new("lock", "lock file vanished"))?;
+    // Re-creating someone else's box would destroy their files.
+    caller.may_init(cfg.restricted_init, lock.state.owner())?;
+    let owner = caller.acting;
     let (uid, gid) = cfg.box_ids(paths.id);
     crate::cgroup::remove_stale(&cfg.cg_root, paths.id)?;
     kill_box_processes(uid)?;
     unmount_box_fs(paths)?;
     crate::fsutil::remove_tree(&paths.dir)?;
     mkdir_owned(&paths.dir, 0o755, 0, 0)?;
-    mkdir_owned(&paths.workspace, 0o700, caller.0, caller.1)?;
+    mkdir_owned(&paths.workspace, 0o700, owner.0, owner.1)?;
     mkdir_owned(&paths.tmp, 0o700, uid, gid)?;
     mkdir_owned(&paths.root_mnt, 0o755, 0, 0)?;
     use crate::boxfs::{Tmpfs, TMP_BYTES, TMP_INODES};
@@ -307,22 +339,30 @@ pub fn init(
     };
     crate::boxfs::mount(&paths.tmp, &tmp)?;
     if let Some((blocks, inodes)) = quota {
-        let q = Tmpfs::quota(blocks, inodes, caller.0, caller.1);
+        let q = Tmpfs::quota(blocks, inodes, owner.0, owner.1);
         crate::boxfs::mount(&paths.workspace, &q)?;
     }
     lock.save(BoxState {
         initialized: true,
-        owner: caller.0,
+        owner: owner.0,
+        owner_gid: owner.1,
     })?;
     Ok(paths.dir.clone())
 }
 
 /// `--cleanup`: kill what is left, remove the box. Idempotent.
-pub fn cleanup(cfg: &Config, paths: &BoxPaths, wait: bool) -> Result<(), StepError> {
+pub fn cleanup(
+    cfg: &Config,
+    paths: &BoxPaths,
+    caller: &Caller,
+    wait: bool,
+) -> Result<(), StepError> {
+    check_private_dir(&cfg.box_root, "cleanup")?;
     // No lock file: the box was never initialised (or is cleaned up already).
     let Some(lock) = BoxLock::acquire(cfg, paths, wait, false)? else {
         return Ok(());
     };
+    caller.may_use(lock.state.owner())?;
     let (uid, _gid) = cfg.box_ids(paths.id);
     crate::cgroup::remove_stale(&cfg.cg_root, paths.id)?;
     kill_box_processes(uid)?;
@@ -340,8 +380,14 @@ mod tests {
         let s = BoxState {
             initialized: true,
             owner: 1234,
+            owner_gid: 99,
         };
         assert_eq!(BoxState::parse(&s.render()), s);
+        let old = BoxState::parse("initialized=1\nowner=1234\n");
+        assert_eq!(
+            (old.owner, old.owner_gid, old.owner()),
+            (1234, 1234, Some(1234))
+        );
         assert_eq!(BoxState::parse("garbage"), BoxState::default());
     }
 

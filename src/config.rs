@@ -47,18 +47,25 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Load `path` if it exists; the defaults if it does not.
+    /// Load `path` if it exists; the defaults if it does not. The file decides
+    /// which uids boxes run as and where root writes, so it must be root's alone:
+    /// owned by root and not writable by group or others, in directories that
+    /// only root can change (a root-owned sticky directory such as /tmp is fine).
     pub fn load(path: &Path) -> Result<Config, StepError> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => {
-                let mut c = Config::parse(&text)
-                    .map_err(|e| StepError::new("config", format!("{}: {e}", path.display())))?;
-                c.source = Some(path.to_path_buf());
-                Ok(c)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
-            Err(e) => Err(StepError::io("config", path.display().to_string(), &e)),
-        }
+        use std::io::Read;
+        let mut f = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(e) => return Err(StepError::io("config", path.display().to_string(), &e)),
+        };
+        trusted(path, &f).map_err(|e| StepError::new("config", e))?;
+        let mut text = String::new();
+        f.read_to_string(&mut text)
+            .map_err(|e| StepError::io("config", path.display().to_string(), &e))?;
+        let mut c = Config::parse(&text)
+            .map_err(|e| StepError::new("config", format!("{}: {e}", path.display())))?;
+        c.source = Some(path.to_path_buf());
+        Ok(c)
     }
 
     /// Parse the text of a config file.
@@ -130,6 +137,33 @@ impl Config {
     pub fn box_ids(&self, id: u32) -> (u32, u32) {
         (self.first_uid + id, self.first_gid + id)
     }
+}
+
+/// Is the opened config file, and every directory above where it really lives,
+/// beyond the reach of anyone but root?
+fn trusted(path: &Path, f: &std::fs::File) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let why = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+    let m = f.metadata().map_err(|e| why(path, e))?;
+    if !m.is_file() || m.uid() != 0 || m.mode() & 0o022 != 0 {
+        return Err(format!(
+            "{} must be a regular file owned by root and not writable by group or others",
+            path.display()
+        ));
+    }
+    let real = std::fs::canonicalize(path).map_err(|e| why(path, e))?;
+    for dir in real.ancestors().skip(1) {
+        let d = std::fs::metadata(dir).map_err(|e| why(dir, e))?;
+        let sticky = d.mode() & libc::S_ISVTX != 0;
+        if d.uid() != 0 || (d.mode() & 0o022 != 0 && !sticky) {
+            return Err(format!(
+                "{}: {} must be owned by root and not writable by group or others",
+                path.display(),
+                dir.display()
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

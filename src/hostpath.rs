@@ -1,5 +1,6 @@
 //! Host paths the caller names (`--dir` sources, `-M`, `--json`) that may lie in a
-//! box's directory tree, where sandboxed programs plant links between runs.
+//! box's directory tree, where sandboxed programs plant links between runs, and
+//! the access check of a caller's bind source.
 //!
 //! A box's `box/` and `tmp/` belong to the program while it runs, and `tmp/` keeps
 //! whatever it left there. rustbox runs as root, so following a link planted there
@@ -142,6 +143,34 @@ pub fn open_no_links(root: &Path, rel: &Path, step: &str) -> Result<OwnedFd, Ste
     }
     // SAFETY: fd was just returned by openat2 and is owned by nobody else.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Check that the current filesystem identity may read and search the directory
+/// behind `fd` (and write it, with `write`): `faccessat2(AT_EMPTY_PATH|AT_EACCESS)`,
+/// which judges by the fsuid, fsgid and groups, not by the real ids. Used on a
+/// caller's bind source while running with the caller's identity (`fsid`), so the
+/// box gets nothing its caller could not read (hardening plan H4).
+pub fn may_access(fd: &OwnedFd, write: bool, step: &str, shown: &Path) -> Result<(), StepError> {
+    let mode = libc::R_OK | libc::X_OK | if write { libc::W_OK } else { 0 };
+    // SAFETY: faccessat2 on a descriptor we own with an empty path; no memory is
+    // written.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_faccessat2,
+            std::os::fd::AsRawFd::as_raw_fd(fd),
+            c"".as_ptr(),
+            mode,
+            libc::AT_EMPTY_PATH | libc::AT_EACCESS,
+        )
+    };
+    if rc < 0 {
+        let want = if write { "read and write" } else { "read" };
+        return Err(StepError::last_os(
+            step,
+            format!("{}: the caller may not {want} it", shown.display()),
+        ));
+    }
+    Ok(())
 }
 
 fn cpath(p: &Path, step: &str) -> Result<std::ffi::CString, StepError> {

@@ -5,6 +5,7 @@
 
 pub mod boxes;
 pub mod boxfs;
+pub mod caller;
 pub mod cgroup;
 pub mod chain;
 pub mod cli;
@@ -12,6 +13,7 @@ pub mod config;
 pub mod cpuclock;
 pub mod error;
 pub mod evidence;
+pub mod fsid;
 pub mod fsutil;
 pub mod hostpath;
 pub mod interrupt;
@@ -19,6 +21,7 @@ pub mod pidfd;
 pub mod plan;
 pub mod procfs;
 pub mod run;
+pub mod selfguard;
 pub mod spec;
 pub mod supervisor;
 pub mod verdict;

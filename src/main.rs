@@ -2,6 +2,7 @@
 //! library.
 
 use rustbox::boxes::{self, BoxPaths};
+use rustbox::caller::{self, Caller};
 use rustbox::config::{Config, DEFAULT_CONFIG_PATH};
 use rustbox::error::Failure;
 use rustbox::spec::{CgroupChoice, Mode, RunSpec, SeccompChoice};
@@ -47,9 +48,6 @@ fn refuse_unenforced(spec: &RunSpec) -> Result<(), Failure> {
     if spec.tty_hack {
         not_yet.push("--tty-hack");
     }
-    if spec.as_uid.is_some() || spec.as_gid.is_some() {
-        not_yet.push("--as-uid/--as-gid");
-    }
     if not_yet.is_empty() {
         Ok(())
     } else {
@@ -60,28 +58,27 @@ fn refuse_unenforced(spec: &RunSpec) -> Result<(), Failure> {
     }
 }
 
+/// The configuration: `/etc/rustbox/config`, or a test config that only a root
+/// caller may choose (checked in `caller::refuse_root_only`).
 fn load_config(spec: &RunSpec) -> Config {
-    let path = match &spec.config {
-        Some(p) => {
-            // A test config may be chosen only by a real root caller: a setuid
-            // binary never lets an ordinary user pick its configuration.
-            if !nix::unistd::getuid().is_root() {
-                fail("--config: only root may choose the configuration file");
-            }
-            p.clone()
-        }
-        None => DEFAULT_CONFIG_PATH.into(),
-    };
+    let path = spec
+        .config
+        .clone()
+        .unwrap_or_else(|| DEFAULT_CONFIG_PATH.into());
     Config::load(&path).unwrap_or_else(|e| fail(e))
 }
 
 fn main() {
+    // First, while nothing else has run: possibly setuid root, started by anyone.
+    if let Err(e) = rustbox::selfguard::not_dumpable() {
+        fail(e);
+    }
+    // Taken out of the process; -e and -E pass variables from here to the box.
+    let caller_env: Vec<(OsString, OsString)> = rustbox::selfguard::take_environment();
     let args: Vec<String> = std::env::args_os()
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    // Read before anything else: -e and -E take variables from here.
-    let caller_env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     let spec = match cli::parse(args) {
         Ok(s) => s,
         Err(e) => {
@@ -110,10 +107,9 @@ fn main() {
     if !nix::unistd::geteuid().is_root() {
         fail("must be started as root (install it setuid root with 'make install')");
     }
-    // Until caller-named paths are opened with the caller's rights and the
-    // environment is scrubbed, a setuid call from another user is refused outright.
-    if !nix::unistd::getuid().is_root() {
-        fail("callers other than root are not supported yet: run rustbox as root");
+    let caller = Caller::of_process(&spec).unwrap_or_else(|e| fail(e));
+    if let Err(e) = caller::refuse_root_only(&spec, &caller) {
+        fail(e);
     }
     let cfg = load_config(&spec);
     if spec.mode == Mode::PrintCgRoot {
@@ -131,31 +127,27 @@ fn main() {
         fail(e);
     }
     let paths = BoxPaths::new(&cfg, spec.box_id);
-    let caller = (
-        nix::unistd::getuid().as_raw(),
-        nix::unistd::getgid().as_raw(),
-    );
     match spec.mode {
-        Mode::Init => match boxes::init(&cfg, &paths, caller, spec.limits.quota, spec.wait) {
+        Mode::Init => match boxes::init(&cfg, &paths, &caller, spec.limits.quota, spec.wait) {
             Ok(dir) => println!("{}", dir.display()),
             Err(e) => fail(e),
         },
         Mode::Cleanup => {
-            if let Err(e) = boxes::cleanup(&cfg, &paths, spec.wait) {
+            if let Err(e) = boxes::cleanup(&cfg, &paths, &caller, spec.wait) {
                 fail(e);
             }
         }
-        Mode::Run => do_run(&spec, &cfg, &caller_env),
+        Mode::Run => do_run(&spec, &cfg, &caller, &caller_env),
         _ => unreachable!("handled above"),
     }
 }
 
-fn do_run(spec: &RunSpec, cfg: &Config, caller_env: &[(OsString, OsString)]) {
-    let mut outputs = match run::Outputs::open(spec, &cfg.box_root) {
+fn do_run(spec: &RunSpec, cfg: &Config, caller: &Caller, caller_env: &[(OsString, OsString)]) {
+    let mut outputs = match run::Outputs::open(spec, &cfg.box_root, caller) {
         Ok(o) => o,
         Err(e) => fail(e),
     };
-    let outcome = run::run(spec, cfg, caller_env);
+    let outcome = run::run(spec, cfg, caller, caller_env);
     let write = run::write_outputs(&mut outputs, &outcome);
     let code = outcome.verdict.exit_status();
     if code == 2 {

@@ -3,6 +3,7 @@
 //! before the child exists, so the child only executes decisions already made.
 
 use crate::boxes::BoxPaths;
+use crate::caller::Caller;
 use crate::chain::mounts::{
     MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY,
 };
@@ -23,8 +24,14 @@ fn cstring(s: &[u8], what: &str) -> Result<CString, StepError> {
     CString::new(s).map_err(|_| StepError::new("plan", format!("{what} contains a NUL byte")))
 }
 
-/// The mount plan for the box's rules.
-pub fn mounts(spec: &RunSpec, paths: &BoxPaths, uid: u32, gid: u32) -> Vec<MountPlan> {
+/// The mount plan for the box's rules. Bind sources the caller named are resolved
+/// with `caller`'s filesystem identity (see `MountKind::Bind`).
+pub fn mounts(
+    spec: &RunSpec,
+    paths: &BoxPaths,
+    (uid, gid): (u32, u32),
+    caller: (u32, u32),
+) -> Vec<MountPlan> {
     let defaults = if spec.no_default_dirs {
         Vec::new()
     } else {
@@ -32,13 +39,22 @@ pub fn mounts(spec: &RunSpec, paths: &BoxPaths, uid: u32, gid: u32) -> Vec<Mount
     };
     // <box_root>/<id>: everything below the box root may hold planted links.
     let box_root = paths.dir.parent().unwrap_or(Path::new("/"));
+    let named = |r: &DirRule| spec.dirs.iter().any(|(inside, _)| *inside == r.inside);
     merge_rules(defaults, &spec.dirs)
         .into_iter()
-        .map(|r| mount_of(&r, box_root, uid, gid))
+        .map(|r| {
+            let as_caller = named(&r).then_some(caller);
+            mount_of(&r, box_root, (uid, gid), as_caller)
+        })
         .collect()
 }
 
-fn mount_of(r: &DirRule, box_root: &Path, uid: u32, gid: u32) -> MountPlan {
+fn mount_of(
+    r: &DirRule,
+    box_root: &Path,
+    (uid, gid): (u32, u32),
+    as_caller: Option<(u32, u32)>,
+) -> MountPlan {
     let mut attrs = MOUNT_ATTR_NOSUID;
     if !r.flags.rw {
         attrs |= MOUNT_ATTR_RDONLY;
@@ -56,6 +72,7 @@ fn mount_of(r: &DirRule, box_root: &Path, uid: u32, gid: u32) -> MountPlan {
             maybe: r.flags.maybe,
             no_links_below: crate::hostpath::below(box_root, src)
                 .map(|rel| (box_root.to_path_buf(), rel)),
+            as_caller,
         },
         Source::Fs(t) => MountKind::Fs {
             fstype: t.clone(),
@@ -159,6 +176,7 @@ pub fn build(
     spec: &RunSpec,
     cfg: &Config,
     paths: &BoxPaths,
+    caller: &Caller,
     caller_env: &[(OsString, OsString)],
 ) -> Result<ContainPlan, StepError> {
     let (uid, gid) = cfg.box_ids(paths.id);
@@ -192,7 +210,7 @@ pub fn build(
     Ok(ContainPlan {
         root: RootPlan {
             mount_point: paths.root_mnt.clone(),
-            mounts: mounts(spec, paths, uid, gid),
+            mounts: mounts(spec, paths, (uid, gid), caller.acting),
         },
         share_net: spec.share_net,
         uid,
@@ -203,7 +221,10 @@ pub fn build(
         program: argv[0].clone(),
         argv,
         inherit_fds: spec.inherit_fds,
-        seccomp: seccomp::build(&spec.seccomp, spec.syscalls)?,
+        // A --seccomp FILE is the caller's: read with their rights.
+        seccomp: crate::fsid::as_user(caller.path_identity(), "seccomp.file", || {
+            seccomp::build(&spec.seccomp, spec.syscalls)
+        })?,
         seccomp_desc: seccomp::describe(&spec.seccomp, spec.syscalls),
         last_cap: crate::chain::capabilities::last_cap(),
     })
@@ -277,7 +298,7 @@ mod tests {
         let cfg = Config::default();
         let paths = BoxPaths::new(&cfg, 1);
         let s = spec(&["--run", "-d", "/etc:noexec", "-d", "/usr=", "--", "p"]);
-        let m = mounts(&s, &paths, 60001, 60001);
+        let m = mounts(&s, &paths, (60001, 60001), (1000, 1000));
         let etc = m
             .iter()
             .find(|x| x.inside == std::path::Path::new("/etc"))
@@ -300,6 +321,17 @@ mod tests {
         };
         assert!(pos("/dev") < pos("/dev/shm"));
         let s = spec(&["--run", "-D", "--", "p"]);
-        assert!(mounts(&s, &paths, 1, 1).is_empty());
+        assert!(mounts(&s, &paths, (1, 1), (1000, 1000)).is_empty());
+        // Only what the caller named is resolved with the caller's identity.
+        let s = spec(&["--run", "-d", "/etc", "-d", "/usr=/opt/usr", "--", "p"]);
+        let m = mounts(&s, &paths, (1, 1), (1000, 1001));
+        let as_caller = |p: &str| match &m.iter().find(|x| x.inside == Path::new(p)).unwrap().kind {
+            MountKind::Bind { as_caller, .. } => *as_caller,
+            k => panic!("{p}: not a bind: {k:?}"),
+        };
+        assert_eq!(as_caller("/etc"), Some((1000, 1001)));
+        assert_eq!(as_caller("/usr"), Some((1000, 1001)));
+        assert_eq!(as_caller("/bin"), None);
+        assert_eq!(as_caller("/box"), None);
     }
 }

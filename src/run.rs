@@ -2,6 +2,7 @@
 //! hand it back, judge, write meta and JSON.
 
 use crate::boxes::{BoxLock, BoxPaths};
+use crate::caller::Caller;
 use crate::config::Config;
 use crate::error::StepError;
 use crate::evidence::{kernel_release, now_rfc3339, Control, CpuUsage, Evidence, Provenance};
@@ -32,19 +33,27 @@ fn create(path: &std::path::Path, what: &str) -> Result<std::fs::File, StepError
 }
 
 impl Outputs {
-    pub fn open(spec: &RunSpec, box_root: &std::path::Path) -> Result<Outputs, StepError> {
+    /// Open (create or truncate) the result files with the caller's rights: a
+    /// caller can only have rustbox write where they could write themselves.
+    pub fn open(
+        spec: &RunSpec,
+        box_root: &std::path::Path,
+        caller: &Caller,
+    ) -> Result<Outputs, StepError> {
         for (p, what) in [(&spec.meta, "meta"), (&spec.json, "json")] {
             if let Some(p) = p.as_ref().filter(|p| p.as_os_str() != "-") {
                 crate::hostpath::refuse_in_program_tree(box_root, p, what)?;
             }
         }
-        let meta: Option<Box<dyn Write>> = match &spec.meta {
-            None => None,
-            Some(p) if p.as_os_str() == "-" => Some(Box::new(std::io::stdout())),
-            Some(p) => Some(Box::new(create(p, "meta")?)),
-        };
-        let json = spec.json.as_ref().map(|p| create(p, "json")).transpose()?;
-        Ok(Outputs { meta, json })
+        crate::fsid::as_user(caller.path_identity(), "caller.files", || {
+            let meta: Option<Box<dyn Write>> = match &spec.meta {
+                None => None,
+                Some(p) if p.as_os_str() == "-" => Some(Box::new(std::io::stdout())),
+                Some(p) => Some(Box::new(create(p, "meta")?)),
+            };
+            let json = spec.json.as_ref().map(|p| create(p, "json")).transpose()?;
+            Ok(Outputs { meta, json })
+        })
     }
 }
 
@@ -83,9 +92,14 @@ fn empty_evidence(spec: &RunSpec, started_at: String) -> Evidence {
 }
 
 /// Run the program in box `spec.box_id`.
-pub fn run(spec: &RunSpec, cfg: &Config, caller_env: &[(OsString, OsString)]) -> Outcome {
+pub fn run(
+    spec: &RunSpec,
+    cfg: &Config,
+    caller: &Caller,
+    caller_env: &[(OsString, OsString)],
+) -> Outcome {
     let mut ev = empty_evidence(spec, now_rfc3339());
-    if let Err(e) = run_inner(spec, cfg, caller_env, &mut ev) {
+    if let Err(e) = run_inner(spec, cfg, caller, caller_env, &mut ev) {
         ev.controls.push(Control::failed(&e));
         ev.failure.get_or_insert(e);
     }
@@ -100,10 +114,12 @@ pub fn run(spec: &RunSpec, cfg: &Config, caller_env: &[(OsString, OsString)]) ->
 fn run_inner(
     spec: &RunSpec,
     cfg: &Config,
+    caller: &Caller,
     caller_env: &[(OsString, OsString)],
     ev: &mut Evidence,
 ) -> Result<(), StepError> {
     let paths = BoxPaths::new(cfg, spec.box_id);
+    crate::boxes::check_private_dir(&cfg.box_root, "box")?;
     let lock = BoxLock::acquire(cfg, &paths, spec.wait, false)?;
     let lock = match lock {
         Some(l) if l.state.initialized && paths.workspace.is_dir() => l,
@@ -117,10 +133,22 @@ fn run_inner(
             ))
         }
     };
+    caller.may_use(lock.state.owner())?;
+    crate::selfguard::check_not_dumpable()?;
+    ev.controls.push(Control::applied(
+        "supervisor.dumpable",
+        true,
+        "PR_GET_DUMPABLE = 0: no ptrace, /proc/<pid>/mem or core dump of the supervisor",
+    ));
     ev.controls.push(Control::applied(
         "box.lock",
         true,
-        format!("flock on {}", paths.lock_file.display()),
+        format!(
+            "flock on {}; box of uid {}, called by uid {}",
+            paths.lock_file.display(),
+            lock.state.owner,
+            caller.uid
+        ),
     ));
     // From here on, SIGINT/SIGTERM/SIGHUP end the run through the teardown below.
     let interrupts = crate::interrupt::Interrupts::block()?;
@@ -128,7 +156,7 @@ fn run_inner(
     let (uid, gid) = cfg.box_ids(spec.box_id);
     // Lend /box to the box user; links and special files a program left are removed.
     crate::fsutil::chown_tree(&paths.workspace, uid, gid, true)?;
-    let plan = crate::plan::build(spec, cfg, &paths, caller_env)?;
+    let plan = crate::plan::build(spec, cfg, &paths, caller, caller_env)?;
     let cg = if spec.cg {
         Some(box_cgroup(spec, cfg, ev)?)
     } else {
@@ -138,11 +166,10 @@ fn run_inner(
     let cg_stats = cg.as_ref().map(|c| c.stats());
     let destroyed = cg.as_ref().map_or(Ok(()), |c| c.destroy());
     // Hand /box back to its owner, whatever happened in the box.
-    let owner = lock.state.owner;
     let back = crate::fsutil::chown_tree(
         &paths.workspace,
-        owner,
-        owner_gid(owner),
+        lock.state.owner,
+        lock.state.owner_gid,
         !spec.special_files,
     );
     let facts = facts?;
@@ -247,14 +274,6 @@ fn box_cgroup(
         }
     }
     Ok(cg)
-}
-
-/// The primary group of `uid`, for handing /box back; root's is 0.
-fn owner_gid(uid: u32) -> u32 {
-    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
-        .ok()
-        .flatten()
-        .map_or(uid, |u| u.gid.as_raw())
 }
 
 /// Write meta and JSON; returns an error line if writing failed.

@@ -724,10 +724,12 @@ fn proc_shows_only_the_box_unless_a_rule_asks() {
     assert!(r.stdout.ends_with("ro\n"), "sysrq-trigger writable\n{r}");
 }
 
-/// H4 until issue 5: a setuid-root rustbox started by another user refuses, and a
+/// A setuid-root rustbox never lets a caller other than root choose its
+/// configuration (which says what uids boxes run as and where root writes), and a
 /// plain one started by a non-root user says it needs root. Nothing is created.
+/// Everything else about ordinary callers is in tests/setuid.rs.
 #[test]
-fn unprivileged_callers_are_refused() {
+fn non_root_callers_cannot_choose_the_config() {
     let dir = env().out.join("setuid");
     common::mkdir_755(&dir);
     let copy = dir.join("rustbox");
@@ -737,6 +739,7 @@ fn unprivileged_callers_are_refused() {
         std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(mode)).unwrap();
         let o = std::process::Command::new("setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups", &c])
+            .arg(format!("--config={}", env().config.display()))
             .args(["-b", "46", "--init"])
             .output()
             .expect("run setpriv (util-linux)");
@@ -744,7 +747,8 @@ fn unprivileged_callers_are_refused() {
         text(&o.stderr)
     };
     let e = as_nobody(0o4755);
-    assert!(e.contains("callers other than root"), "{e}");
+    assert!(e.contains("only root may choose the configuration"), "{e}");
+    assert!(!env().box_root.join("46").exists());
     let e = as_nobody(0o755);
     assert!(e.contains("must be started as root"), "{e}");
 }

@@ -25,6 +25,11 @@ pub enum MountKind {
         /// (box root, the part of `src` below it), resolved without following any
         /// link.
         no_links_below: Option<(PathBuf, PathBuf)>,
+        /// Set when the caller named `src` (a `--dir` rule, not a default one): the
+        /// filesystem identity (uid, gid) `src` is resolved and checked with, so
+        /// the box gets nothing the caller could not read (write, for `rw`)
+        /// themselves. None: rustbox's own default, resolved as root.
+        as_caller: Option<(u32, u32)>,
     },
     /// A new instance of a device-less filesystem (proc, sysfs, ...).
     Fs { fstype: String, data: String },
@@ -142,14 +147,24 @@ fn mount_one(root: &OwnedFd, m: &MountPlan, rep: &Reporter) -> Result<(), StepEr
             recursive,
             maybe,
             no_links_below,
+            as_caller,
         } => {
-            let tree = match mounts::clone_tree(
-                src,
-                *recursive,
-                no_links_below
-                    .as_ref()
-                    .map(|(r, rel)| (r.as_path(), rel.as_path())),
-            ) {
+            let below = no_links_below
+                .as_ref()
+                .map(|(r, rel)| (r.as_path(), rel.as_path()));
+            // With the caller's identity, the lookup of every component and the
+            // access check fail where the caller's own would; CAP_SYS_ADMIN, which
+            // open_tree needs, is not a filesystem capability and stays.
+            let write = m.attrs & MOUNT_ATTR_RDONLY == 0;
+            let cloned = match as_caller {
+                Some(id) => crate::fsid::as_user(*id, "mount.bind", || {
+                    let t = mounts::clone_tree(src, *recursive, below)?;
+                    crate::hostpath::may_access(&t, write, "mount.bind", src)?;
+                    Ok(t)
+                }),
+                None => mounts::clone_tree(src, *recursive, below),
+            };
+            let tree = match cloned {
                 Ok(t) => t,
                 Err(e) if *maybe && e.errno == Some(libc::ENOENT) => {
                     rep.ok(
@@ -174,11 +189,15 @@ fn mount_one(root: &OwnedFd, m: &MountPlan, rep: &Reporter) -> Result<(), StepEr
             let target = mounts::make_beneath(root.as_raw_fd(), &m.inside, Leaf::Dir)?;
             mounts::attach(&tree, &target, &inside)?;
             verify_attrs(root, &m.inside, m.attrs)?;
+            let rights = match as_caller {
+                Some((u, g)) => format!(", source checked as uid {u} gid {g}"),
+                None => String::new(),
+            };
             rep.ok(
                 "mount.bind",
                 true,
                 format!(
-                    "{inside} <- {} ({})",
+                    "{inside} <- {} ({}{rights})",
                     src.display(),
                     describe_attrs(m.attrs)
                 ),

@@ -1,0 +1,859 @@
+//! Setuid operation: rustbox installed setuid root and called by ordinary users,
+//! as a judge host runs it from unprivileged worker accounts.
+//!
+//! The suite makes a setuid-root copy of the built binary, creates two users
+//! (`rbs<slot>a` and `rbs<slot>b`, removed again at exit) and runs everything
+//! through `setpriv` as those users. A setuid rustbox only ever reads
+//! `/etc/rustbox/config` (no caller may choose another), so the suite gives it
+//! its own: a private mount namespace, held open by a sleeping process, in which
+//! a tmpfs on `/etc/rustbox` holds the suite's config (`nsenter` runs each call in
+//! it). Two such namespaces exist: an open one and one with `restricted_init = 1`.
+//! `/etc/rustbox` is created on the host if it is missing (and removed at exit).
+//!
+//! Requirements: root, gcc, util-linux (`unshare`, `nsenter`, `setpriv`),
+//! `useradd`/`userdel`, and a base directory not mounted `nosuid`. Without any of
+//! them every test fails saying so.
+
+mod common;
+
+use serde_json::Value;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+pub static SUITE: common::SuiteConf = common::SuiteConf {
+    prefix: "rustbox-suid",
+    first_uid: 66000,
+    num_boxes: 100,
+    cg_root: "rustbox/test-suid",
+    how_to_run: "cargo test --test setuid",
+};
+
+/// An account of the suite.
+struct User {
+    name: String,
+    uid: u32,
+    gid: u32,
+    home: PathBuf,
+}
+
+struct Env {
+    base: PathBuf,
+    bin: PathBuf,
+    /// Holder processes of the two mount namespaces.
+    open_ns: u32,
+    restricted_ns: u32,
+    alice: User,
+    bob: User,
+    /// A root-owned 0700 directory with a world-readable `pub/` inside.
+    root_only: PathBuf,
+    /// A root-owned 0755 directory ordinary users cannot write.
+    root_dir: PathBuf,
+}
+
+static ENV: OnceLock<Env> = OnceLock::new();
+/// What `undo_host_changes` undoes at exit: users, holder processes, /etc/rustbox.
+static MADE_USERS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+static HOLDERS: Mutex<Vec<std::process::Child>> = Mutex::new(Vec::new());
+static MADE_ETC: AtomicBool = AtomicBool::new(false);
+
+fn env() -> &'static Env {
+    ENV.get_or_init(setup)
+}
+
+fn run_ok(cmd: &mut Command, what: &str) -> Output {
+    let o = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+    if !o.status.success() {
+        panic!(
+            "{what}: {}\n{}{}",
+            o.status,
+            text(&o.stdout),
+            text(&o.stderr)
+        );
+    }
+    o
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+extern "C" fn undo_host_changes() {
+    if let Ok(mut holders) = HOLDERS.lock() {
+        for h in holders.iter_mut() {
+            let _ = h.kill();
+            let _ = h.wait();
+        }
+    }
+    let users = MADE_USERS.lock().map(|v| v.clone()).unwrap_or_default();
+    for u in users {
+        let _ = Command::new("userdel").arg(u).output();
+    }
+    if MADE_ETC.load(Ordering::SeqCst) {
+        // The namespaces die with their holders; their mounts on it go with them.
+        std::thread::sleep(Duration::from_millis(100));
+        let _ = std::fs::remove_dir("/etc/rustbox");
+    }
+}
+
+fn add_user(name: &str, base: &Path) -> User {
+    // A leftover of an interrupted run of this slot goes first.
+    let _ = Command::new("userdel").arg(name).output();
+    run_ok(
+        Command::new("useradd").args(["-M", "-U", "-s", "/usr/sbin/nologin", name]),
+        &format!("useradd {name} (package passwd)"),
+    );
+    MADE_USERS.lock().unwrap().push(name.to_string());
+    let id = |flag: &str| -> u32 {
+        let o = run_ok(Command::new("id").args([flag, name]), "id");
+        text(&o.stdout).trim().parse().expect("numeric id")
+    };
+    let (uid, gid) = (id("-u"), id("-g"));
+    let home = base.join("home").join(name);
+    std::fs::create_dir_all(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(uid), Some(gid)).unwrap();
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
+    User {
+        name: name.to_string(),
+        uid,
+        gid,
+        home,
+    }
+}
+
+/// A process in a new private mount namespace where `/etc/rustbox/config` is
+/// `config`.
+fn holder(config: &str) -> u32 {
+    let child = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sleep", "100000"])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("run unshare (util-linux)");
+    let pid = child.id();
+    HOLDERS.lock().unwrap().push(child);
+    // Wait until the child is in its own namespace (unshare has exec'd sleep).
+    let own = std::fs::read_link("/proc/self/ns/mnt").unwrap();
+    let ready = common::wait_for(Duration::from_secs(5), || {
+        std::fs::read_link(format!("/proc/{pid}/ns/mnt")).is_ok_and(|n| n != own)
+            && std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "sleep")
+    });
+    assert!(ready, "unshare did not start a mount namespace");
+    run_ok(
+        Command::new("nsenter")
+            .arg(format!("--mount=/proc/{pid}/ns/mnt"))
+            .args([
+                "mount",
+                "-t",
+                "tmpfs",
+                "-o",
+                "mode=0755,size=64k",
+                "rustbox-suid",
+                "/etc/rustbox",
+            ]),
+        "mount the config tmpfs",
+    );
+    let file = format!("/proc/{pid}/root/etc/rustbox/config");
+    std::fs::write(&file, config).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    pid
+}
+
+fn setup() -> Env {
+    common::require_root(&SUITE);
+    common::require_gcc("the LD_PRELOAD library of the environment test");
+    let base = common::fresh_base(&SUITE);
+    // SAFETY: statvfs on a valid path into a zeroed struct.
+    let nosuid = unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        let p = std::ffi::CString::new(base.as_os_str().as_encoded_bytes()).unwrap();
+        libc::statvfs(p.as_ptr(), &mut st) == 0 && st.f_flag & libc::ST_NOSUID != 0
+    };
+    assert!(
+        !nosuid,
+        "{} is on a nosuid mount: a setuid copy of rustbox cannot work there",
+        base.display()
+    );
+    let bin_dir = base.join("bin");
+    common::mkdir_755(&bin_dir);
+    let bin = bin_dir.join("rustbox");
+    std::fs::copy(common::rustbox_bin(), &bin).expect("copy rustbox");
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o4755)).unwrap();
+
+    let slot = (SUITE.uid_base() - SUITE.first_uid) / SUITE.num_boxes;
+    // SAFETY: registering a plain extern "C" function with atexit.
+    unsafe { libc::atexit(undo_host_changes) };
+    if !Path::new("/etc/rustbox").exists() {
+        std::fs::create_dir("/etc/rustbox").expect("mkdir /etc/rustbox");
+        std::fs::set_permissions("/etc/rustbox", std::fs::Permissions::from_mode(0o755)).unwrap();
+        MADE_ETC.store(true, Ordering::SeqCst);
+    }
+    let (a, b) = (format!("rbs{slot}a"), format!("rbs{slot}b"));
+    let alice = add_user(&a, &base);
+    let bob = add_user(&b, &base);
+
+    let config = |restricted: u32| {
+        format!(
+            "box_root = {}\nlock_root = {}\nfirst_uid = {}\nfirst_gid = {}\nnum_boxes = {}\n\
+             cg_root = {}\nrestricted_init = {restricted}\n",
+            base.join("boxes").display(),
+            base.join("locks").display(),
+            SUITE.uid_base(),
+            SUITE.uid_base(),
+            SUITE.num_boxes,
+            SUITE.cg()
+        )
+    };
+    let open_ns = holder(&config(0));
+    let restricted_ns = holder(&config(1));
+
+    let root_only = base.join("root-only");
+    std::fs::create_dir_all(root_only.join("pub")).unwrap();
+    std::fs::set_permissions(&root_only, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::set_permissions(
+        root_only.join("pub"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::write(root_only.join("pub/secret"), "root's secret\n").unwrap();
+    std::fs::write(root_only.join("pub/filter.json"), "{}").unwrap();
+    let root_dir = base.join("root-dir");
+    common::mkdir_755(&root_dir);
+    Env {
+        base,
+        bin,
+        open_ns,
+        restricted_ns,
+        alice,
+        bob,
+        root_only,
+        root_dir,
+    }
+}
+
+/// Who runs a command: a suite user, or root.
+#[derive(Clone, Copy)]
+enum As<'a> {
+    User(&'a User),
+    Root,
+}
+
+/// `nsenter` into namespace `ns`, then (for a user) `setpriv` to that user, in
+/// the user's home; `wrap` comes next (e.g. env(1)), then rustbox and `args`.
+fn cmd_with(ns: u32, who: As, wrap: &[String], args: &[&str]) -> Command {
+    let e = env();
+    let mut c = Command::new("nsenter");
+    c.arg(format!("--mount=/proc/{ns}/ns/mnt")).arg("--");
+    match who {
+        As::User(u) => {
+            c.args([
+                "setpriv",
+                &format!("--reuid={}", u.name),
+                &format!("--regid={}", u.name),
+                "--init-groups",
+                "--",
+            ]);
+            c.current_dir(&u.home);
+        }
+        As::Root => {
+            c.current_dir(&e.base);
+        }
+    }
+    c.args(wrap).arg(&e.bin).args(args);
+    c.env_clear().env("PATH", "/usr/bin:/bin");
+    c.stdin(Stdio::null());
+    c
+}
+
+/// rustbox (the setuid copy) as `who`, in the open or the restricted namespace.
+fn cmd_in(ns: u32, who: As, args: &[&str]) -> Command {
+    cmd_with(ns, who, &[], args)
+}
+
+fn rb(who: As, args: &[&str]) -> Output {
+    cmd_in(env().open_ns, who, args)
+        .output()
+        .expect("run rustbox")
+}
+
+fn show(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        text(&o.stdout),
+        text(&o.stderr)
+    )
+}
+
+fn assert_refused(o: &Output, needle: &str) {
+    assert_eq!(o.status.code(), Some(2), "{}", show(o));
+    assert!(
+        text(&o.stderr).contains(needle),
+        "stderr lacks {needle:?}\n{}",
+        show(o)
+    );
+}
+
+fn box_dir(id: u32) -> PathBuf {
+    env().base.join("boxes").join(id.to_string())
+}
+
+/// Cleans up box `id` as root when the test ends.
+struct Cleanup(u32);
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = rb(As::Root, &["-b", &self.0.to_string(), "--cleanup"]);
+    }
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn json(path: &Path) -> Value {
+    let t =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_str(&t).unwrap_or_else(|e| panic!("{}: {e}\n{t}", path.display()))
+}
+
+fn failed_control(doc: &Value) -> Option<(String, Option<String>)> {
+    doc["controls"].as_array()?.iter().find_map(|c| {
+        (c["applied"] == false).then(|| {
+            (
+                c["name"].as_str().unwrap_or("").to_string(),
+                c["errno_name"].as_str().map(str::to_string),
+            )
+        })
+    })
+}
+
+// ---------------------------------------------------------------------------
+
+/// An ordinary user runs the whole cycle through the setuid binary: the box is
+/// theirs, the program runs as the box uid, the result files are created with
+/// the caller's identity, and /box comes back to them after the run.
+#[test]
+fn a_user_runs_the_full_cycle() {
+    let e = env();
+    let a = As::User(&e.alice);
+    let _c = Cleanup(1);
+    let o = rb(a, &["-b", "1", "--init"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_eq!(text(&o.stdout).trim(), box_dir(1).display().to_string());
+    let ws = box_dir(1).join("box");
+    let m = std::fs::metadata(&ws).unwrap();
+    assert_eq!((m.uid(), m.gid()), (e.alice.uid, e.alice.gid));
+
+    let (meta, js) = (e.alice.home.join("meta"), e.alice.home.join("run.json"));
+    let o = rb(
+        a,
+        &[
+            "-b",
+            "1",
+            "-M",
+            meta.to_str().unwrap(),
+            "--json",
+            js.to_str().unwrap(),
+            "-p5",
+            "--run",
+            "--",
+            "/bin/sh",
+            "-c",
+            "id -u > /box/uid; echo ran",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_eq!(text(&o.stdout), "ran\n");
+    for f in [&meta, &js] {
+        let m = std::fs::metadata(f).unwrap();
+        assert_eq!(
+            (m.uid(), m.gid()),
+            (e.alice.uid, e.alice.gid),
+            "{} not created with the caller's identity",
+            f.display()
+        );
+    }
+    let doc = json(&js);
+    assert_eq!(doc["verdict"], "OK", "{doc}");
+    let dumpable = common::harness::control(&doc, "supervisor.dumpable").expect("control");
+    assert_eq!(dumpable["verified"], true, "{dumpable}");
+    let uid_file = ws.join("uid");
+    assert_eq!(
+        std::fs::read_to_string(&uid_file).unwrap().trim(),
+        (SUITE.uid_base() + 1).to_string(),
+        "the program must run as the box uid"
+    );
+    let m = std::fs::metadata(&uid_file).unwrap();
+    assert_eq!(
+        (m.uid(), m.gid()),
+        (e.alice.uid, e.alice.gid),
+        "/box handed back"
+    );
+
+    let o = rb(a, &["-b", "1", "--cleanup"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(!box_dir(1).exists());
+    assert!(!e.base.join("locks/1").exists());
+}
+
+/// A box belongs to whoever initialised it: another user can neither run in it,
+/// clean it up nor re-create it; root can do all three, and /box still goes back
+/// to its owner.
+#[test]
+fn boxes_belong_to_whoever_initialised_them() {
+    let e = env();
+    let (a, b) = (As::User(&e.alice), As::User(&e.bob));
+    let _c = Cleanup(2);
+    assert_eq!(rb(a, &["-b", "2", "--init"]).status.code(), Some(0));
+    let keep = box_dir(2).join("box/keep");
+    std::fs::write(&keep, "alice's file").unwrap();
+    std::os::unix::fs::chown(&keep, Some(e.alice.uid), Some(e.alice.gid)).unwrap();
+
+    let owner = format!("belongs to another user (uid {})", e.alice.uid);
+    assert_refused(&rb(b, &["-b", "2", "--run", "--", "/bin/true"]), &owner);
+    assert_refused(&rb(b, &["-b", "2", "--cleanup"]), &owner);
+    assert_refused(&rb(b, &["-b", "2", "--init"]), &owner);
+    assert_eq!(std::fs::read_to_string(&keep).unwrap(), "alice's file");
+
+    let o = rb(
+        As::Root,
+        &["-b", "2", "--run", "--", "/bin/cat", "/box/keep"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let m = std::fs::metadata(&keep).unwrap();
+    assert_eq!((m.uid(), m.gid()), (e.alice.uid, e.alice.gid));
+    let o = rb(a, &["-b", "2", "--run", "--", "/bin/cat", "/box/keep"]);
+    assert_eq!(text(&o.stdout), "alice's file", "{}", show(&o));
+}
+
+/// Every path the caller names is opened with the caller's rights (H4 for bind
+/// sources): what the caller cannot reach, rustbox does not reach for them.
+#[test]
+fn caller_named_paths_use_the_callers_rights() {
+    let e = env();
+    let a = As::User(&e.alice);
+    let _c = Cleanup(3);
+    assert_eq!(rb(a, &["-b", "3", "--init"]).status.code(), Some(0));
+    let pub_dir = e.root_only.join("pub");
+    let run = |extra: &[&str], prog: &[&str]| {
+        let mut args = vec!["-b", "3", "-p5"];
+        args.extend_from_slice(extra);
+        args.push("--run");
+        args.push("--");
+        args.extend_from_slice(prog);
+        rb(a, &args)
+    };
+
+    // Result files where the caller may not write.
+    let victim = e.root_dir.join("meta");
+    let o = run(&["-M", victim.to_str().unwrap()], &["/bin/true"]);
+    assert_refused(&o, "EACCES");
+    assert!(
+        !victim.exists(),
+        "meta created in a directory the caller cannot write"
+    );
+    let root_file = e.root_dir.join("existing.json");
+    std::fs::write(&root_file, "root's\n").unwrap();
+    let o = run(&["--json", root_file.to_str().unwrap()], &["/bin/true"]);
+    assert_refused(&o, "EACCES");
+    assert_eq!(std::fs::read_to_string(&root_file).unwrap(), "root's\n");
+    let hidden = pub_dir.join("meta");
+    let o = run(&["-M", hidden.to_str().unwrap()], &["/bin/true"]);
+    assert_refused(&o, "EACCES");
+    assert!(!hidden.exists());
+
+    // A bind source behind a directory the caller cannot search: refused, and
+    // the evidence names the step and the errno. Root may bind it.
+    let js = e.alice.home.join("bind.json");
+    let dir_rule = format!("--dir=/s={}", pub_dir.display());
+    let o = run(
+        &[&dir_rule, "--json", js.to_str().unwrap()],
+        &["/bin/cat", "/s/secret"],
+    );
+    assert_refused(&o, "mount.bind");
+    assert!(!text(&o.stdout).contains("secret"), "{}", show(&o));
+    let doc = json(&js);
+    assert_eq!(doc["verdict"], "IE", "{doc}");
+    assert_eq!(
+        failed_control(&doc),
+        Some(("mount.bind".into(), Some("EACCES".into()))),
+        "{doc}"
+    );
+    let o = rb(
+        As::Root,
+        &["-b", "3", &dir_rule, "--run", "--", "/bin/cat", "/s/secret"],
+    );
+    assert_eq!(text(&o.stdout), "root's secret\n", "{}", show(&o));
+
+    // Another user's private home, and a directory the caller may read but not
+    // write asked for read-write.
+    let bob_data = e.bob.home.join("data");
+    std::fs::create_dir_all(&bob_data).unwrap();
+    std::fs::set_permissions(&bob_data, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let o = run(
+        &[&format!("--dir=/s={}:rw", bob_data.display())],
+        &["/bin/true"],
+    );
+    assert_refused(&o, "EACCES");
+    let ro = e.root_dir.join("ro-data");
+    common::mkdir_755(&ro);
+    std::fs::write(ro.join("f"), "readable\n").unwrap();
+    let o = run(&[&format!("--dir=/s={}:rw", ro.display())], &["/bin/true"]);
+    assert_refused(&o, "may not read and write");
+    let o = run(
+        &[&format!("--dir=/s={}", ro.display())],
+        &["/bin/cat", "/s/f"],
+    );
+    assert_eq!(text(&o.stdout), "readable\n", "{}", show(&o));
+
+    // The caller's own directory works, read-write too.
+    let own = e.alice.home.join("data");
+    std::fs::create_dir_all(&own).unwrap();
+    std::os::unix::fs::chown(&own, Some(e.alice.uid), Some(e.alice.gid)).unwrap();
+    std::fs::set_permissions(&own, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let o = run(
+        &[&format!("--dir=/d={}:rw", own.display())],
+        &["/bin/sh", "-c", "echo w > /d/out && cat /d/out"],
+    );
+    assert_eq!(text(&o.stdout), "w\n", "{}", show(&o));
+
+    // A seccomp file the caller cannot read.
+    let filter = pub_dir.join("filter.json");
+    let o = run(
+        &[&format!("--seccomp={}", filter.display())],
+        &["/bin/true"],
+    );
+    assert_refused(&o, "seccomp.file");
+
+    // Root-only choices.
+    assert_refused(
+        &run(&["--config=/etc/passwd"], &["/bin/true"]),
+        "only root may choose the configuration",
+    );
+    assert_refused(
+        &run(&["--as-uid=0", "--as-gid=0"], &["/bin/true"]),
+        "may only be used by root",
+    );
+    assert_refused(
+        &run(&["--dir=/d=devtmpfs:fs:dev"], &["/bin/true"]),
+        "only root may mount a devtmpfs",
+    );
+    let o = run(&["--dir=/q=mqueue:fs"], &["/bin/true"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+}
+
+/// `--as-uid/--as-gid`: root acts on behalf of a user, as in isolate. The box is
+/// created for that user; both ids are needed, and only root may give them.
+#[test]
+fn root_acts_for_a_user_with_as_uid() {
+    let e = env();
+    let _c = Cleanup(4);
+    let (u, g) = (e.alice.uid.to_string(), e.alice.gid.to_string());
+    let as_alice = [
+        format!("--as-uid={u}"),
+        format!("--as-gid={g}"),
+        "-b".into(),
+        "4".into(),
+    ];
+    let args = |extra: &[&str]| -> Vec<String> {
+        as_alice
+            .iter()
+            .cloned()
+            .chain(extra.iter().map(|s| s.to_string()))
+            .collect()
+    };
+    assert_refused(
+        &rb(As::Root, &["--as-uid", &u, "-b", "4", "--init"]),
+        "must be given together",
+    );
+    let o = rb(As::Root, &strs(&args(&["--init"])));
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let m = std::fs::metadata(box_dir(4).join("box")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (e.alice.uid, e.alice.gid));
+    let o = rb(As::User(&e.alice), &["-b", "4", "--run", "--", "/bin/true"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_refused(
+        &rb(As::User(&e.bob), &["-b", "4", "--run", "--", "/bin/true"]),
+        "belongs to another user",
+    );
+    // isolate checks bind sources with the acting user's identity.
+    let o = rb(
+        As::Root,
+        &strs(&args(&[
+            &format!("--dir=/s={}", e.root_only.join("pub").display()),
+            "--run",
+            "--",
+            "/bin/true",
+        ])),
+    );
+    assert_refused(&o, "mount.bind");
+}
+
+/// `restricted_init`: only root creates boxes (for a user with `--as-uid`); the
+/// user then runs in and cleans up their box.
+#[test]
+fn restricted_init_leaves_creation_to_root() {
+    let e = env();
+    let ns = e.restricted_ns;
+    let a = As::User(&e.alice);
+    let r = |who, args: &[&str]| cmd_in(ns, who, args).output().unwrap();
+    struct Done(u32);
+    impl Drop for Done {
+        fn drop(&mut self) {
+            let _ = cmd_in(self.0, As::Root, &["-b", "5", "--cleanup"]).output();
+        }
+    }
+    let _d = Done(ns);
+    assert_refused(&r(a, &["-b", "5", "--init"]), "restricted_init");
+    assert!(!box_dir(5).exists());
+    let (u, g) = (e.alice.uid.to_string(), e.alice.gid.to_string());
+    let o = r(
+        As::Root,
+        &[
+            &format!("--as-uid={u}"),
+            &format!("--as-gid={g}"),
+            "-b",
+            "5",
+            "--init",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let o = r(a, &["-b", "5", "--run", "--", "/bin/true"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let o = r(a, &["-b", "5", "--cleanup"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(!box_dir(5).exists());
+}
+
+/// The caller cannot attach to, or read the memory or environment of, the
+/// supervisor it started; the run records the supervisor as not dumpable.
+#[test]
+fn the_caller_cannot_trace_the_supervisor() {
+    let e = env();
+    let a = As::User(&e.alice);
+    let _c = Cleanup(6);
+    assert_eq!(rb(a, &["-b", "6", "--init"]).status.code(), Some(0));
+    let js = e.alice.home.join("trace.json");
+    let mut child = cmd_in(
+        e.open_ns,
+        a,
+        &[
+            "-b",
+            "6",
+            "-w",
+            "20",
+            "--json",
+            js.to_str().unwrap(),
+            "--run",
+            "--",
+            "/bin/sleep",
+            "2",
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    // nsenter and setpriv exec into rustbox: the child's pid is the supervisor.
+    let sup = child.id();
+    let started = common::wait_for(Duration::from_secs(5), || {
+        !common::pids_of_uid(SUITE.uid_base() + 6).is_empty()
+    });
+    assert!(started, "the box never started");
+    let exe = std::fs::read_link(format!("/proc/{sup}/exe")).unwrap();
+    assert_eq!(exe, e.bin, "pid {sup} is not the supervisor");
+
+    let (uid, gid) = (e.alice.uid, e.alice.gid);
+    let paths: Vec<std::ffi::CString> = ["mem", "environ"]
+        .iter()
+        .map(|f| std::ffi::CString::new(format!("/proc/{sup}/{f}")).unwrap())
+        .collect();
+    // SAFETY: fork in a test process; the child only makes raw system calls
+    // (no allocation, no locks) and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        // SAFETY: raw system calls only, then _exit; see above.
+        unsafe {
+            let mut code = 0;
+            let none: *const libc::gid_t = std::ptr::null();
+            if libc::syscall(libc::SYS_setgroups, 0, none) != 0
+                || libc::syscall(libc::SYS_setresgid, gid, gid, gid) != 0
+                || libc::syscall(libc::SYS_setresuid, uid, uid, uid) != 0
+            {
+                libc::_exit(10);
+            }
+            let r = libc::ptrace(
+                libc::PTRACE_ATTACH,
+                sup as libc::pid_t,
+                std::ptr::null_mut::<libc::c_void>(),
+                std::ptr::null_mut::<libc::c_void>(),
+            );
+            if r == 0 || *libc::__errno_location() != libc::EPERM {
+                code |= 1;
+            }
+            for (i, p) in paths.iter().enumerate() {
+                let fd = libc::open(p.as_ptr(), libc::O_RDONLY);
+                if fd >= 0 {
+                    code |= 2 << i;
+                }
+            }
+            libc::_exit(code);
+        }
+    }
+    let mut status = 0;
+    // SAFETY: waiting for the child forked above.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    let code = libc::WEXITSTATUS(status);
+    let st = child.wait().unwrap();
+    assert_eq!(
+        code & 1,
+        0,
+        "the caller attached to the supervisor with ptrace"
+    );
+    assert_eq!(code & 2, 0, "the caller opened the supervisor's memory");
+    assert_eq!(
+        code & 4,
+        0,
+        "the caller opened the supervisor's environment"
+    );
+    assert_eq!(code, 0, "the probe child could not become the caller");
+    assert_eq!(st.code(), Some(0));
+    let doc = json(&js);
+    let c = common::harness::control(&doc, "supervisor.dumpable").expect("control");
+    assert_eq!(c["applied"], true, "{doc}");
+}
+
+/// Nothing in the caller's environment steers the privileged supervisor: the
+/// loader's LD_* variables are not honoured, and the box sees only what -E asks
+/// for.
+#[test]
+fn the_callers_environment_steers_nothing() {
+    let e = env();
+    let a = As::User(&e.alice);
+    let _c = Cleanup(7);
+    assert_eq!(rb(a, &["-b", "7", "--init"]).status.code(), Some(0));
+    // A library that leaves a mark named after the effective uid it was loaded with.
+    let lib_dir = e.base.join("evil");
+    common::mkdir_755(&lib_dir);
+    let src = lib_dir.join("evil.c");
+    std::fs::write(
+        &src,
+        format!(
+            "#include <stdio.h>\n#include <unistd.h>\n\
+             __attribute__((constructor)) static void mark(void) {{\n\
+             char p[256]; snprintf(p, sizeof p, \"{}/loaded-by-%u\", (unsigned)geteuid());\n\
+             FILE *f = fopen(p, \"w\"); if (f) fclose(f); }}\n",
+            lib_dir.display()
+        ),
+    )
+    .unwrap();
+    let lib = lib_dir.join("libevil.so");
+    run_ok(
+        Command::new("gcc")
+            .args(["-shared", "-fPIC", "-o"])
+            .arg(&lib)
+            .arg(&src),
+        "gcc evil.c",
+    );
+    std::fs::set_permissions(&lib_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+
+    // Through env(1), so that only what runs as the caller starts with these.
+    let mut wrap: Vec<String> = vec!["/usr/bin/env".into()];
+    wrap.extend([
+        format!("LD_PRELOAD={}", lib.display()),
+        format!("LD_LIBRARY_PATH={}", lib_dir.display()),
+        format!("LD_AUDIT={}", lib.display()),
+        "RUST_BACKTRACE=full".into(),
+        "LANG=xx_XX.UTF-8".into(),
+        "LC_ALL=xx_XX.UTF-8".into(),
+        "TZ=Mars/Olympus".into(),
+        "MALLOC_CHECK_=3".into(),
+        "CALLER_SECRET=s3cret".into(),
+    ]);
+    // A shell as the caller, with the same variables, runs something (which must
+    // load the library) and then execs rustbox.
+    wrap.extend(["/bin/sh", "-c", "/bin/true && exec \"$@\"", "sh"].map(String::from));
+    let o = cmd_with(
+        e.open_ns,
+        a,
+        &wrap,
+        &["-b", "7", "-E", "LANG", "--run", "--", "/usr/bin/env"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let mut seen: Vec<String> = text(&o.stdout).lines().map(str::to_string).collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec!["LANG=xx_XX.UTF-8", "LIBC_FATAL_STDERR_=1"],
+        "the box must see only what -E passes\n{}",
+        show(&o)
+    );
+    assert!(
+        lib_dir.join(format!("loaded-by-{}", e.alice.uid)).exists(),
+        "the library was never loaded by a program of the caller: the test proves nothing"
+    );
+    assert!(
+        !lib_dir.join("loaded-by-0").exists(),
+        "LD_PRELOAD/LD_AUDIT was honoured by the setuid-root supervisor"
+    );
+}
+
+/// A configuration file anyone but root could change is refused, and so is a box
+/// root that is group- or world-writable.
+#[test]
+fn config_and_box_root_must_be_roots_alone() {
+    let e = env();
+    let cfg = e.base.join("loose.cf");
+    let boxes = e.base.join("loose-boxes");
+    common::mkdir_755(&boxes);
+    std::fs::write(
+        &cfg,
+        format!(
+            "box_root = {}\nlock_root = {}\nfirst_uid = {}\nfirst_gid = {}\nnum_boxes = 10\n\
+             cg_root = {}\n",
+            boxes.display(),
+            e.base.join("locks").display(),
+            SUITE.uid_base() + 90,
+            SUITE.uid_base() + 90,
+            SUITE.cg()
+        ),
+    )
+    .unwrap();
+    let rbc = |args: &[&str]| {
+        let mut all = vec![format!("--config={}", cfg.display())];
+        all.extend(args.iter().map(|s| s.to_string()));
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        rb(As::Root, &all)
+    };
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o666)).unwrap();
+    assert_refused(
+        &rbc(&["-b", "1", "--init"]),
+        "not writable by group or others",
+    );
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::os::unix::fs::chown(&cfg, Some(e.alice.uid), None).unwrap();
+    assert_refused(&rbc(&["-b", "1", "--init"]), "owned by root");
+    std::os::unix::fs::chown(&cfg, Some(0), None).unwrap();
+
+    std::fs::set_permissions(&boxes, std::fs::Permissions::from_mode(0o777)).unwrap();
+    for args in [
+        &["-b", "1", "--init"][..],
+        &["-b", "1", "--run", "--", "/bin/true"],
+        &["-b", "1", "--cleanup"],
+    ] {
+        assert_refused(&rbc(args), "not writable by group or others");
+    }
+    std::fs::set_permissions(&boxes, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let o = rbc(&["-b", "1", "--init"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let o = rbc(&["-b", "1", "--cleanup"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+}
