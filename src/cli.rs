@@ -486,7 +486,8 @@ Usage: rustbox [OPTIONS] --init
 An isolate-compatible sandbox. Options (isolate's names and units):
 -b, --box-id=ID          box to use (default 0)
 -c, --chdir=DIR          working directory inside the box (default /box)
--d, --dir=IN[=OUT][:OPT] directory rule; OPT: rw,dev,noexec,maybe,fs,tmp,norec
+-d, --dir=IN[=OUT][:OPT] directory rule; OPT (':' or ','-separated): rw, dev,
+                         noexec, maybe, fs, tmp, norec
 -D, --no-default-dirs    do not add the default directory rules
 -E, --env=VAR[=VAL]      inherit VAR, set it, or (VAR=) remove it
 -e, --full-env           inherit the whole environment
@@ -513,6 +514,8 @@ An isolate-compatible sandbox. Options (isolate's names and units):
                          16 other architectures (default 31, all blocked)
     --cg, --cg-mem=KB    cgroup mode and whole-box memory limit
     --wait               wait for a busy box instead of failing
+    --as-uid=UID, --as-gid=GID
+                         (root only) act for this user: the box is theirs
 rustbox additions:
     --json=FILE          write the JSON evidence document
     --seccomp=default|off|FILE
