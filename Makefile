@@ -6,7 +6,7 @@ BINDIR    ?= $(PREFIX)/bin
 CARGO     ?= cargo
 RELEASE   := target/release/rustbox
 
-.PHONY: all build deps install uninstall test test-unit test-integration test-setuid test-cgroup test-cgroup-v2 test-trybuild adversarial lint clean bench
+.PHONY: all build deps install uninstall test test-unit test-integration test-setuid test-cgroup test-cgroup-v2 test-trybuild test-soak soak adversarial lint clean bench
 
 all: build
 
@@ -70,7 +70,21 @@ test-trybuild:
 adversarial:
 	$(CARGO) test --locked --test adversarial -- --nocapture
 
-test: deps lint test-unit test-integration test-setuid test-cgroup test-cgroup-v2 test-trybuild adversarial
+# Soak and concurrency (tests/soak.rs): init/run/cleanup cycles with --cg on 32
+# boxes at once (CPU, wall and fork-bomb kills among them), then zero leftover
+# processes, mounts, cgroups, box dirs, lock files and supervisor descriptors.
+# test-soak: 1,000 cycles in all, about a minute, with the debug build the other
+# suites use. soak: 10,000 cycles against the release profile, the build that
+# make install installs.
+test-soak:
+	@[ "$$(id -u)" = 0 ] || { echo "make test: the soak test needs root"; exit 1; }
+	RUSTBOX_SOAK_CYCLES=1000 $(CARGO) test --locked --test soak -- --nocapture
+
+soak:
+	@[ "$$(id -u)" = 0 ] || { echo "make soak: the soak test needs root"; exit 1; }
+	RUSTBOX_SOAK_CYCLES=10000 $(CARGO) test --release --locked --test soak -- --nocapture
+
+test: deps lint test-unit test-integration test-setuid test-cgroup test-cgroup-v2 test-trybuild adversarial test-soak
 
 # A benchmark, not a test: rustbox next to fork+exec, unshare and bubblewrap.
 bench: build
