@@ -8,12 +8,14 @@
 //! Everything lives under `<hierarchy>/<cg_root>/box-<id>`; nothing else is touched.
 
 pub mod fs;
+pub mod selfattach;
 pub mod v1;
 pub mod v2;
 
 use crate::error::StepError;
 use crate::evidence::{CgroupUsage, Control, CpuUsage};
 use crate::spec::CgroupChoice;
+pub use selfattach::SelfAttach;
 
 /// Limits to apply to the box's cgroup.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -34,10 +36,11 @@ pub trait BoxCgroup {
     fn display_path(&self) -> String;
     /// Apply the limits; one control per limit, each read back.
     fn apply(&self, l: &CgLimits) -> Result<Vec<Control>, StepError>;
-    /// Move a process (the box's proxy) into the cgroup.
-    fn attach(&self, pid: i32) -> Result<(), StepError>;
-    /// A directory descriptor for clone3(CLONE_INTO_CGROUP), where supported.
-    fn clone_into_fd(&self) -> Option<std::os::fd::RawFd>;
+    /// How the box's proxy gets into the group, prepared before the clone.
+    fn entry(&self) -> Result<Entry, StepError>;
+    /// Check from outside that process `pid` is in the group (v1: in every
+    /// hierarchy).
+    fn verify_member(&self, pid: i32) -> Result<(), StepError>;
     /// CPU time used so far, seconds (the watchdog's measure).
     fn cpu_seconds(&self) -> Result<f64, StepError>;
     /// Everything measured, after the run: CPU time and the group's own facts.
@@ -49,6 +52,14 @@ pub trait BoxCgroup {
     fn kill_all(&self) -> Result<(), StepError>;
     /// Remove the cgroup (after kill_all).
     fn destroy(&self) -> Result<(), StepError>;
+}
+
+/// How the box's proxy enters its group.
+pub enum Entry {
+    /// Created in it: clone3(CLONE_INTO_CGROUP) with this directory (v2).
+    CloneInto(std::os::fd::RawFd),
+    /// It moves itself in, first thing after the clone (v1, see `selfattach`).
+    SelfAttach(SelfAttach),
 }
 
 /// Which backend this host offers.

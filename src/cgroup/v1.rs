@@ -4,7 +4,9 @@
 //! Whole-box kill on v1 has no cgroup.kill: the freezer stops every task first, so
 //! nothing can fork while the tasks are SIGKILLed, then thaws them to let them die.
 
-use super::{box_dir_name, cpu_quota_us, fs, BoxCgroup, CgLimits, CPU_PERIOD_US};
+use super::{
+    box_dir_name, cpu_quota_us, fs, BoxCgroup, CgLimits, Entry, SelfAttach, CPU_PERIOD_US,
+};
 use crate::error::StepError;
 use crate::evidence::{CgroupUsage, Control, CpuUsage};
 use std::path::{Path, PathBuf};
@@ -231,15 +233,16 @@ impl BoxCgroup for V1Cgroup {
         Ok(out)
     }
 
-    fn attach(&self, pid: i32) -> Result<(), StepError> {
-        for d in self.dirs() {
-            fs::write("cgroup.attach", &d.join("cgroup.procs"), &pid.to_string())?;
-        }
-        Ok(())
+    fn entry(&self) -> Result<Entry, StepError> {
+        // No CLONE_INTO_CGROUP on v1: the proxy moves itself (see selfattach.rs).
+        Ok(Entry::SelfAttach(SelfAttach::open(&self.dirs())?))
     }
 
-    fn clone_into_fd(&self) -> Option<std::os::fd::RawFd> {
-        None
+    fn verify_member(&self, pid: i32) -> Result<(), StepError> {
+        for d in self.dirs() {
+            fs::check_member("cgroup.attach", &d, pid)?;
+        }
+        Ok(())
     }
 
     fn cpu_seconds(&self) -> Result<f64, StepError> {
