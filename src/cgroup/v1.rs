@@ -140,6 +140,13 @@ impl V1Cgroup {
         cg.destroy()
     }
 
+    /// No process in the group, in any hierarchy.
+    fn is_empty(&self) -> bool {
+        self.dirs()
+            .iter()
+            .all(|d| fs::procs(&d.join("cgroup.procs")).is_empty())
+    }
+
     fn wait_frozen(&self, state: &Path) -> Result<(), StepError> {
         let start = Instant::now();
         loop {
@@ -308,6 +315,15 @@ impl BoxCgroup for V1Cgroup {
         if !fz.exists() {
             return Ok(());
         }
+        // Usually the box is gone already (its pid 1 exited and was reaped): an
+        // empty group has no task that could fork, so there is nothing to freeze.
+        // Freezing and thawing even an empty group costs 0.8 ms.
+        let listed_empty = |d: &PathBuf| {
+            fs::read("cgroup.kill", &d.join("cgroup.procs")).is_ok_and(|s| s.trim().is_empty())
+        };
+        if self.dirs().iter().all(listed_empty) {
+            return Ok(());
+        }
         let state = fz.join("freezer.state");
         fs::write("cgroup.kill", &state, "FROZEN")?;
         let frozen = self.wait_frozen(&state);
@@ -318,11 +334,7 @@ impl BoxCgroup for V1Cgroup {
         fs::write("cgroup.kill", &state, "THAWED")?;
         frozen?;
         let start = Instant::now();
-        while self
-            .dirs()
-            .iter()
-            .any(|d| !fs::procs(&d.join("cgroup.procs")).is_empty())
-        {
+        while !self.is_empty() {
             if start.elapsed() > Duration::from_secs(5) {
                 return Err(StepError::new(
                     "cgroup.kill",
