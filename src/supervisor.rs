@@ -308,21 +308,48 @@ fn await_self_attach(report: &OwnedFd) -> Result<(), StepError> {
     }
 }
 
-fn ns_inode(pid: &str, ns: &str) -> Option<String> {
-    std::fs::read_link(format!("/proc/{pid}/ns/{ns}"))
-        .ok()
-        .map(|p| p.to_string_lossy().into_owned())
+/// `/proc/<who>/ns`, opened once for all the namespace links below it.
+fn ns_dir(who: &str) -> Option<OwnedFd> {
+    let path = std::ffi::CString::new(format!("/proc/{who}/ns")).ok()?;
+    // SAFETY: open with a valid path; the result is checked.
+    let fd = unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    // SAFETY: a descriptor open(2) just returned, owned by nobody else.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The target of the namespace link `ns` below a `ns_dir`, e.g. "net:[4026531840]".
+fn ns_inode(dir: &Option<OwnedFd>, ns: &str) -> Option<Vec<u8>> {
+    let dir = dir.as_ref()?;
+    let name = std::ffi::CString::new(ns).ok()?;
+    let mut buf = [0u8; 64];
+    // SAFETY: readlinkat below a directory descriptor we own, into a live buffer of
+    // the length given.
+    let n = unsafe {
+        libc::readlinkat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    (n > 0 && (n as usize) < buf.len()).then(|| buf[..n as usize].to_vec())
 }
 
 /// Check from outside that the proxy really is in new namespaces.
 fn verify_namespaces(pid: libc::pid_t, share_net: bool) -> Result<Control, StepError> {
+    let (my_dir, their_dir) = (ns_dir("self"), ns_dir(&pid.to_string()));
     let mut names = Vec::new();
     for &(_, ns) in NAMESPACES {
         if ns == "net" && share_net {
             continue;
         }
-        let mine = ns_inode("self", ns);
-        let theirs = ns_inode(&pid.to_string(), ns);
+        let mine = ns_inode(&my_dir, ns);
+        let theirs = ns_inode(&their_dir, ns);
         if mine.is_none() || theirs.is_none() || mine == theirs {
             return Err(StepError::new(
                 "namespaces.verify",
