@@ -69,8 +69,12 @@ pub enum Backend {
     V2,
 }
 
-fn mountinfo() -> String {
-    std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default()
+/// This process's mount table, read once: `--cg` runs look the hierarchies up
+/// twice (detect, then create), and reading the table costs 0.1 ms or more (it
+/// grows with the host's mounts). Nothing here mounts cgroup hierarchies.
+fn mountinfo() -> &'static str {
+    static INFO: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    INFO.get_or_init(|| std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default())
 }
 
 /// Pick the backend: a pure v2 host (controllers in the unified hierarchy) uses v2,
@@ -78,8 +82,8 @@ fn mountinfo() -> String {
 pub fn detect(choice: CgroupChoice) -> Result<Backend, StepError> {
     let info = mountinfo();
     let v2_ok =
-        v2::Hierarchy::find(&info).is_some_and(|h| h.has_controllers(&["memory", "pids", "cpu"]));
-    let v1_ok = v1::Hierarchies::find(&info).is_ok();
+        v2::Hierarchy::find(info).is_some_and(|h| h.has_controllers(&["memory", "pids", "cpu"]));
+    let v1_ok = v1::Hierarchies::find(info).is_ok();
     match choice {
         CgroupChoice::V1 if v1_ok => Ok(Backend::V1),
         CgroupChoice::V1 => Err(StepError::new(
@@ -104,19 +108,19 @@ pub fn detect(choice: CgroupChoice) -> Result<Backend, StepError> {
 pub fn create(backend: Backend, cg_root: &str, id: u32) -> Result<Box<dyn BoxCgroup>, StepError> {
     let info = mountinfo();
     Ok(match backend {
-        Backend::V1 => Box::new(v1::V1Cgroup::create(&info, cg_root, id)?),
-        Backend::V2 => Box::new(v2::V2Cgroup::create(&info, cg_root, id)?),
+        Backend::V1 => Box::new(v1::V1Cgroup::create(info, cg_root, id)?),
+        Backend::V2 => Box::new(v2::V2Cgroup::create(info, cg_root, id)?),
     })
 }
 
 /// Kill and remove whatever cgroup box `id` has on this host (stale ones included).
 pub fn remove_stale(cg_root: &str, id: u32) -> Result<(), StepError> {
     let info = mountinfo();
-    if v1::Hierarchies::find(&info).is_ok() {
-        v1::V1Cgroup::remove_existing(&info, cg_root, id)?;
+    if v1::Hierarchies::find(info).is_ok() {
+        v1::V1Cgroup::remove_existing(info, cg_root, id)?;
     }
-    if v2::Hierarchy::find(&info).is_some() {
-        v2::V2Cgroup::remove_existing(&info, cg_root, id)?;
+    if v2::Hierarchy::find(info).is_some() {
+        v2::V2Cgroup::remove_existing(info, cg_root, id)?;
     }
     Ok(())
 }
@@ -125,13 +129,13 @@ pub fn remove_stale(cg_root: &str, id: u32) -> Result<(), StepError> {
 pub fn root_path(backend: Backend, cg_root: &str) -> std::path::PathBuf {
     let info = mountinfo();
     let base = match backend {
-        Backend::V1 => v1::Hierarchies::find(&info).ok().and_then(|h| {
+        Backend::V1 => v1::Hierarchies::find(info).ok().and_then(|h| {
             h.by_controller
                 .into_iter()
                 .find(|(c, _)| c == "memory")
                 .map(|(_, p)| p)
         }),
-        Backend::V2 => v2::Hierarchy::find(&info).map(|h| h.mount),
+        Backend::V2 => v2::Hierarchy::find(info).map(|h| h.mount),
     };
     base.unwrap_or_default().join(cg_root)
 }
