@@ -1,9 +1,18 @@
 //! Reading /proc on the host side: processes of a box uid, CPU time of a tree.
 
 use crate::error::StepError;
+use std::os::unix::fs::MetadataExt;
 
 /// Pids of every live process whose real uid is `uid`. Zombies are left out: they
 /// are dead already, and only their parent can make them go away by reaping them.
+///
+/// Only the processes whose `/proc/<pid>` directory belongs to `uid` have their
+/// status file read: the directory is owned by the process's effective uid, even
+/// when the process made itself non-dumpable (the kernel's `task_dump_owner`
+/// leaves world-readable directories alone), and a process of a box has its
+/// effective uid equal to its real one (three equal ids, no capability, no setuid
+/// program: no_new_privs and nosuid mounts). A stat is a fifth of the cost of
+/// generating a status file: 0.5 ms instead of 2.6 ms for 90 processes.
 pub fn pids_of_uid(uid: u32) -> Result<Vec<i32>, StepError> {
     let dir = std::fs::read_dir("/proc").map_err(|e| StepError::io("procfs", "/proc", &e))?;
     let mut out = Vec::new();
@@ -12,6 +21,10 @@ pub fn pids_of_uid(uid: u32) -> Result<Vec<i32>, StepError> {
             Some(p) => p,
             None => continue,
         };
+        match e.metadata() {
+            Ok(m) if m.uid() == uid => {}
+            _ => continue, // another owner, or gone meanwhile
+        }
         let status = match std::fs::read_to_string(format!("/proc/{pid}/status")) {
             Ok(s) => s,
             Err(_) => continue, // gone meanwhile

@@ -11,7 +11,7 @@
 //! Killing the proxy kills the box: when a pid namespace's init dies, the kernel
 //! SIGKILLs every process in it, and the proxy's exit waits until they are gone.
 
-use crate::cgroup::BoxCgroup;
+use crate::cgroup::{BoxCgroup, Entry, SelfAttach};
 use crate::chain::report::Record;
 use crate::chain::{self, ContainPlan, Reporter};
 use crate::error::StepError;
@@ -168,13 +168,37 @@ fn write_all(fd: RawFd, buf: &[u8]) {
 }
 
 /// The proxy, pid 1 of the box. Never returns.
-fn proxy_main(plan: &ContainPlan, go: OwnedFd, report: OwnedFd, status: OwnedFd) -> ! {
+fn proxy_main(
+    plan: &ContainPlan,
+    cgroup: Option<SelfAttach>,
+    go: OwnedFd,
+    report: OwnedFd,
+    status: OwnedFd,
+) -> ! {
     // SAFETY: prctl with constant arguments. The supervisor is single-threaded, so
     // the "parent thread" PDEATHSIG watches is the supervisor itself.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
     // The supervisor blocks its termination signals and ignores SIGPIPE; the box
     // starts with neither.
     crate::interrupt::reset_all();
+    // Into the box's cgroup (v1) before anything else; the supervisor waits for
+    // this record, checks the membership, and only then sends the go byte.
+    if let Some(c) = cgroup {
+        let record = match c.join() {
+            Ok(()) => Record::Ok {
+                step: "cgroup.attach".into(),
+                verified: false,
+                detail: String::new(),
+            },
+            Err(e) => Record::Err(e),
+        };
+        let failed = matches!(record, Record::Err(_));
+        write_all(report.as_raw_fd(), record.encode().as_bytes());
+        if failed {
+            // SAFETY: _exit never returns and runs no destructors.
+            unsafe { libc::_exit(1) };
+        }
+    }
     // Wait for the go byte; end-of-file means the supervisor died before it (and
     // before PDEATHSIG was armed, possibly).
     let mut b = [0u8; 1];
@@ -261,21 +285,71 @@ fn proxy_main(plan: &ContainPlan, go: OwnedFd, report: OwnedFd, status: OwnedFd)
     }
 }
 
-fn ns_inode(pid: &str, ns: &str) -> Option<String> {
-    std::fs::read_link(format!("/proc/{pid}/ns/{ns}"))
-        .ok()
-        .map(|p| p.to_string_lossy().into_owned())
+/// Wait for the proxy's record of its self-attach (the first line on the report
+/// pipe, still blocking here).
+fn await_self_attach(report: &OwnedFd) -> Result<(), StepError> {
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    while line.last() != Some(&b'\n') {
+        // SAFETY: read of one byte into a live buffer.
+        match unsafe { libc::read(report.as_raw_fd(), b.as_mut_ptr().cast(), 1) } {
+            1 => line.push(b[0]),
+            n if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => {}
+            _ => break,
+        }
+    }
+    match Record::decode(String::from_utf8_lossy(&line).trim_end_matches('\n')) {
+        Some(Record::Ok { step, .. }) if step == "cgroup.attach" => Ok(()),
+        Some(Record::Err(e)) => Err(e),
+        _ => Err(StepError::new(
+            "cgroup.attach",
+            "the proxy ended before joining the box's cgroup",
+        )),
+    }
+}
+
+/// `/proc/<who>/ns`, opened once for all the namespace links below it.
+fn ns_dir(who: &str) -> Option<OwnedFd> {
+    let path = std::ffi::CString::new(format!("/proc/{who}/ns")).ok()?;
+    // SAFETY: open with a valid path; the result is checked.
+    let fd = unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    // SAFETY: a descriptor open(2) just returned, owned by nobody else.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The target of the namespace link `ns` below a `ns_dir`, e.g. "net:[4026531840]".
+fn ns_inode(dir: &Option<OwnedFd>, ns: &str) -> Option<Vec<u8>> {
+    let dir = dir.as_ref()?;
+    let name = std::ffi::CString::new(ns).ok()?;
+    let mut buf = [0u8; 64];
+    // SAFETY: readlinkat below a directory descriptor we own, into a live buffer of
+    // the length given.
+    let n = unsafe {
+        libc::readlinkat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    (n > 0 && (n as usize) < buf.len()).then(|| buf[..n as usize].to_vec())
 }
 
 /// Check from outside that the proxy really is in new namespaces.
 fn verify_namespaces(pid: libc::pid_t, share_net: bool) -> Result<Control, StepError> {
+    let (my_dir, their_dir) = (ns_dir("self"), ns_dir(&pid.to_string()));
     let mut names = Vec::new();
     for &(_, ns) in NAMESPACES {
         if ns == "net" && share_net {
             continue;
         }
-        let mine = ns_inode("self", ns);
-        let theirs = ns_inode(&pid.to_string(), ns);
+        let mine = ns_inode(&my_dir, ns);
+        let theirs = ns_inode(&their_dir, ns);
         if mine.is_none() || theirs.is_none() || mine == theirs {
             return Err(StepError::new(
                 "namespaces.verify",
@@ -406,44 +480,28 @@ pub fn run(
     let (rep_r, rep_w) = pipe()?;
     let (st_r, st_w) = pipe()?;
 
-    let (pid, pidfd_raw) = clone_box(flags, cg.and_then(|c| c.clone_into_fd()))?;
+    let (into, self_attach) = match cg.map(|c| c.entry()).transpose()? {
+        Some(Entry::CloneInto(fd)) => (Some(fd), None),
+        Some(Entry::SelfAttach(s)) => (None, Some(s)),
+        None => (None, None),
+    };
+    let (pid, pidfd_raw) = clone_box(flags, into)?;
     if pid == 0 {
         drop(go_w);
         drop(rep_r);
         drop(st_r);
-        proxy_main(plan, go_r, rep_w, st_w);
+        proxy_main(plan, self_attach, go_r, rep_w, st_w);
     }
     // SAFETY: clone3 with CLONE_PIDFD stored a new descriptor for the child.
     let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd_raw) };
+    let self_attached = self_attach.is_some();
+    drop(self_attach);
     drop(go_r);
     drop(rep_w);
     drop(st_w);
 
     let priority = WatchPriority::raise();
     let mut facts = RunFacts::default();
-    if let Some(c) = cg {
-        if c.clone_into_fd().is_some() {
-            facts.controls.push(Control::applied(
-                "cgroup.attach",
-                true,
-                format!("clone3(CLONE_INTO_CGROUP) into {}", c.display_path()),
-            ));
-        } else if let Err(e) = c.attach(pid) {
-            // The proxy waits for the go byte: nothing of the box has run yet.
-            kill_box(pidfd.as_raw_fd(), cg);
-            reap(pid);
-            return Err(e);
-        } else {
-            facts.controls.push(Control::applied(
-                "cgroup.attach",
-                true,
-                format!(
-                    "proxy moved into {} before it runs anything",
-                    c.display_path()
-                ),
-            ));
-        }
-    }
     match verify_namespaces(pid, plan.share_net) {
         Ok(c) => facts.controls.push(c),
         Err(e) => {
@@ -489,6 +547,33 @@ pub fn run(
         }
     };
 
+    if let Some(c) = cg {
+        // Checked last, so the proxy's self-attach runs meanwhile. It waits for the
+        // go byte: nothing of the box has run yet.
+        let how = if self_attached {
+            await_self_attach(&rep_r).map(|()| "the proxy moved itself into")
+        } else {
+            Ok("clone3(CLONE_INTO_CGROUP) into")
+        };
+        match how.and_then(|how| c.verify_member(pid).map(|()| how)) {
+            Ok(how) => facts.controls.insert(
+                0,
+                Control::applied(
+                    "cgroup.attach",
+                    true,
+                    format!(
+                        "{how} {} before it runs anything; listed in its cgroup.procs",
+                        c.display_path()
+                    ),
+                ),
+            ),
+            Err(e) => {
+                kill_box(pidfd.as_raw_fd(), cg);
+                reap(pid);
+                return Err(e);
+            }
+        }
+    }
     set_nonblock(&rep_r);
     set_nonblock(&st_r);
     let start = Instant::now();

@@ -69,6 +69,20 @@ pub fn procs(path: &Path) -> Vec<i32> {
         .collect()
 }
 
+/// Check that process `pid` (as this process sees it) is listed in the group `dir`.
+pub fn check_member(step: &str, dir: &Path, pid: i32) -> Result<(), StepError> {
+    let path = dir.join("cgroup.procs");
+    let procs = read(step, &path)?;
+    if procs.split_whitespace().any(|p| p == pid.to_string()) {
+        Ok(())
+    } else {
+        Err(StepError::new(
+            step,
+            format!("process {pid} is not in {}", dir.display()),
+        ))
+    }
+}
+
 /// Create `dir` unless it exists.
 pub fn mkdir(step: &str, dir: &Path) -> Result<(), StepError> {
     match std::fs::create_dir(dir) {

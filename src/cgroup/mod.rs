@@ -8,12 +8,14 @@
 //! Everything lives under `<hierarchy>/<cg_root>/box-<id>`; nothing else is touched.
 
 pub mod fs;
+pub mod selfattach;
 pub mod v1;
 pub mod v2;
 
 use crate::error::StepError;
 use crate::evidence::{CgroupUsage, Control, CpuUsage};
 use crate::spec::CgroupChoice;
+pub use selfattach::SelfAttach;
 
 /// Limits to apply to the box's cgroup.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -34,10 +36,11 @@ pub trait BoxCgroup {
     fn display_path(&self) -> String;
     /// Apply the limits; one control per limit, each read back.
     fn apply(&self, l: &CgLimits) -> Result<Vec<Control>, StepError>;
-    /// Move a process (the box's proxy) into the cgroup.
-    fn attach(&self, pid: i32) -> Result<(), StepError>;
-    /// A directory descriptor for clone3(CLONE_INTO_CGROUP), where supported.
-    fn clone_into_fd(&self) -> Option<std::os::fd::RawFd>;
+    /// How the box's proxy gets into the group, prepared before the clone.
+    fn entry(&self) -> Result<Entry, StepError>;
+    /// Check from outside that process `pid` is in the group (v1: in every
+    /// hierarchy).
+    fn verify_member(&self, pid: i32) -> Result<(), StepError>;
     /// CPU time used so far, seconds (the watchdog's measure).
     fn cpu_seconds(&self) -> Result<f64, StepError>;
     /// Everything measured, after the run: CPU time and the group's own facts.
@@ -51,6 +54,14 @@ pub trait BoxCgroup {
     fn destroy(&self) -> Result<(), StepError>;
 }
 
+/// How the box's proxy enters its group.
+pub enum Entry {
+    /// Created in it: clone3(CLONE_INTO_CGROUP) with this directory (v2).
+    CloneInto(std::os::fd::RawFd),
+    /// It moves itself in, first thing after the clone (v1, see `selfattach`).
+    SelfAttach(SelfAttach),
+}
+
 /// Which backend this host offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -58,8 +69,12 @@ pub enum Backend {
     V2,
 }
 
-fn mountinfo() -> String {
-    std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default()
+/// This process's mount table, read once: `--cg` runs look the hierarchies up
+/// twice (detect, then create), and reading the table costs 0.1 ms or more (it
+/// grows with the host's mounts). Nothing here mounts cgroup hierarchies.
+fn mountinfo() -> &'static str {
+    static INFO: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    INFO.get_or_init(|| std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default())
 }
 
 /// Pick the backend: a pure v2 host (controllers in the unified hierarchy) uses v2,
@@ -67,8 +82,8 @@ fn mountinfo() -> String {
 pub fn detect(choice: CgroupChoice) -> Result<Backend, StepError> {
     let info = mountinfo();
     let v2_ok =
-        v2::Hierarchy::find(&info).is_some_and(|h| h.has_controllers(&["memory", "pids", "cpu"]));
-    let v1_ok = v1::Hierarchies::find(&info).is_ok();
+        v2::Hierarchy::find(info).is_some_and(|h| h.has_controllers(&["memory", "pids", "cpu"]));
+    let v1_ok = v1::Hierarchies::find(info).is_ok();
     match choice {
         CgroupChoice::V1 if v1_ok => Ok(Backend::V1),
         CgroupChoice::V1 => Err(StepError::new(
@@ -93,19 +108,19 @@ pub fn detect(choice: CgroupChoice) -> Result<Backend, StepError> {
 pub fn create(backend: Backend, cg_root: &str, id: u32) -> Result<Box<dyn BoxCgroup>, StepError> {
     let info = mountinfo();
     Ok(match backend {
-        Backend::V1 => Box::new(v1::V1Cgroup::create(&info, cg_root, id)?),
-        Backend::V2 => Box::new(v2::V2Cgroup::create(&info, cg_root, id)?),
+        Backend::V1 => Box::new(v1::V1Cgroup::create(info, cg_root, id)?),
+        Backend::V2 => Box::new(v2::V2Cgroup::create(info, cg_root, id)?),
     })
 }
 
 /// Kill and remove whatever cgroup box `id` has on this host (stale ones included).
 pub fn remove_stale(cg_root: &str, id: u32) -> Result<(), StepError> {
     let info = mountinfo();
-    if v1::Hierarchies::find(&info).is_ok() {
-        v1::V1Cgroup::remove_existing(&info, cg_root, id)?;
+    if v1::Hierarchies::find(info).is_ok() {
+        v1::V1Cgroup::remove_existing(info, cg_root, id)?;
     }
-    if v2::Hierarchy::find(&info).is_some() {
-        v2::V2Cgroup::remove_existing(&info, cg_root, id)?;
+    if v2::Hierarchy::find(info).is_some() {
+        v2::V2Cgroup::remove_existing(info, cg_root, id)?;
     }
     Ok(())
 }
@@ -114,13 +129,13 @@ pub fn remove_stale(cg_root: &str, id: u32) -> Result<(), StepError> {
 pub fn root_path(backend: Backend, cg_root: &str) -> std::path::PathBuf {
     let info = mountinfo();
     let base = match backend {
-        Backend::V1 => v1::Hierarchies::find(&info).ok().and_then(|h| {
+        Backend::V1 => v1::Hierarchies::find(info).ok().and_then(|h| {
             h.by_controller
                 .into_iter()
                 .find(|(c, _)| c == "memory")
                 .map(|(_, p)| p)
         }),
-        Backend::V2 => v2::Hierarchy::find(&info).map(|h| h.mount),
+        Backend::V2 => v2::Hierarchy::find(info).map(|h| h.mount),
     };
     base.unwrap_or_default().join(cg_root)
 }

@@ -3,10 +3,10 @@
 //! The proxy is created straight into the group with clone3(CLONE_INTO_CGROUP), so
 //! no process of the box ever runs outside it; the whole box dies by `cgroup.kill`.
 
-use super::{box_dir_name, cpu_quota_us, fs, BoxCgroup, CgLimits, CPU_PERIOD_US};
+use super::{box_dir_name, cpu_quota_us, fs, BoxCgroup, CgLimits, Entry, CPU_PERIOD_US};
 use crate::error::StepError;
 use crate::evidence::{CgroupUsage, Control, CpuUsage};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -192,16 +192,12 @@ impl BoxCgroup for V2Cgroup {
         Ok(out)
     }
 
-    fn attach(&self, pid: i32) -> Result<(), StepError> {
-        fs::write(
-            "cgroup.attach",
-            &self.dir.join("cgroup.procs"),
-            &pid.to_string(),
-        )
+    fn entry(&self) -> Result<Entry, StepError> {
+        Ok(Entry::CloneInto(self.fd.as_raw_fd()))
     }
 
-    fn clone_into_fd(&self) -> Option<RawFd> {
-        Some(self.fd.as_raw_fd())
+    fn verify_member(&self, pid: i32) -> Result<(), StepError> {
+        fs::check_member("cgroup.attach", &self.dir, pid)
     }
 
     fn cpu_seconds(&self) -> Result<f64, StepError> {

@@ -10,6 +10,7 @@
 //! child of the box's pid-1 proxy, inside new mount, pid, ipc, uts, net and cgroup
 //! namespaces, still root, with nothing else of the box set up yet.
 
+pub mod bpf;
 pub mod capabilities;
 pub mod credentials;
 pub mod exec;
@@ -261,8 +262,9 @@ impl<'a> Locked<'a> {
                 format!("mode 0; {}", p.seccomp_desc)
             } else {
                 format!(
-                    "mode 2 (filter, {} programs); {}",
+                    "mode 2 (filter, {} program{}); {}",
                     p.seccomp.len(),
+                    if p.seccomp.len() == 1 { "" } else { "s" },
                     p.seccomp_desc
                 )
             },

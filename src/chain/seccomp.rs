@@ -1,6 +1,5 @@
-//! The seccomp filter, built with seccompiler before the child is created and
-//! installed as the last step before execve. `--seccomp=default` (the default)
-//! stacks three parts: isolate's `--syscalls` flags, the always-on rules below, and
+//! The seccomp filter, built before the child is created and installed as the
+//! last step before execve. `--seccomp=default` (the default) has three parts: isolate's `--syscalls` flags, the always-on rules below, and
 //! rustbox's profile of kernel surface (`KERNEL_SURFACE`: ENOSYS; `TTY_IOCTLS`:
 //! EPERM). `--seccomp=FILE` replaces the profile by the file's filters and keeps
 //! the rest; `--seccomp=off` installs nothing.
@@ -19,57 +18,75 @@
 //! the program would hold every capability over it and reach kernel code (mount,
 //! netfilter, bpf) that is otherwise root-only.
 //!
-//! seccompiler kills the process on any foreign-architecture call; a small prefix of
-//! our own in front of each program decides that case instead, per flag 16.
+//! The programs: one for rustbox's own rules (the flags, the always-on rules and
+//! the default profile), compiled by `bpf.rs` into a single binary search over the
+//! call numbers; behind it, with `--seccomp=FILE`, the file's filters compiled by
+//! seccompiler. seccompiler kills the process on any foreign-architecture call; a
+//! small prefix of our own in front of each program decides that case instead,
+//! per flag 16.
 
+use super::bpf::{self, Answer, Cond};
 use crate::error::StepError;
 use crate::spec::{syscall_flags as F, SeccompChoice};
-use seccompiler::{
-    sock_filter, BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition,
-    SeccompFilter, SeccompRule, TargetArch,
-};
+use seccompiler::{sock_filter, BpfProgram, TargetArch};
 use std::collections::BTreeMap;
 use std::path::Path;
 
 const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
+const AUDIT_ARCH_AARCH64: u32 = 0xC000_00B7;
+const AUDIT_ARCH_RISCV64: u32 = 0xC000_00F3;
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
-const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
-const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
+const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
 
 fn target() -> Result<TargetArch, StepError> {
     TargetArch::try_from(std::env::consts::ARCH)
         .map_err(|e| StepError::new("seccomp.build", format!("architecture: {e:?}")))
 }
 
-fn arg_eq(idx: u8, v: u64) -> Result<SeccompRule, StepError> {
-    let c = SeccompCondition::new(idx, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, v)
-        .map_err(|e| StepError::new("seccomp.build", format!("{e:?}")))?;
-    SeccompRule::new(vec![c]).map_err(|e| StepError::new("seccomp.build", format!("{e:?}")))
+/// Calls answered with one errno: unconditionally (no rule) or when one of their
+/// rules holds (all its conditions).
+#[derive(Debug, Clone)]
+struct Group {
+    errno: i32,
+    calls: BTreeMap<i64, Vec<Vec<Cond>>>,
 }
 
-/// Matches when `arg & mask == mask`.
-fn arg_masked(idx: u8, mask: u64) -> Result<SeccompRule, StepError> {
-    let c = SeccompCondition::new(
-        idx,
-        SeccompCmpArgLen::Qword,
-        SeccompCmpOp::MaskedEq(mask),
-        mask,
-    )
-    .map_err(|e| StepError::new("seccomp.build", format!("{e:?}")))?;
-    SeccompRule::new(vec![c]).map_err(|e| StepError::new("seccomp.build", format!("{e:?}")))
+impl Group {
+    fn new(errno: i32) -> Group {
+        Group {
+            errno,
+            calls: BTreeMap::new(),
+        }
+    }
+    fn always(mut self, nrs: impl IntoIterator<Item = i64>) -> Group {
+        for nr in nrs {
+            self.calls.insert(nr, Vec::new());
+        }
+        self
+    }
+    fn when(mut self, nr: i64, rules: Vec<Vec<Cond>>) -> Group {
+        self.calls.insert(nr, rules);
+        self
+    }
 }
 
-fn compile(rules: BTreeMap<i64, Vec<SeccompRule>>, errno: i32) -> Result<BpfProgram, StepError> {
-    let f = SeccompFilter::new(
-        rules,
-        SeccompAction::Allow,
-        SeccompAction::Errno(errno as u32),
-        target()?,
-    )
-    .map_err(|e| StepError::new("seccomp.build", format!("{e:?}")))?;
-    f.try_into()
-        .map_err(|e: seccompiler::BackendError| StepError::new("seccomp.build", format!("{e:?}")))
+/// Argument `idx`, as an `int`, equals `v`.
+fn arg_eq(idx: u8, v: u64) -> Vec<Cond> {
+    vec![Cond::Low32Eq {
+        arg: idx,
+        value: v as u32,
+    }]
 }
+
+/// Every bit of `mask` is set in argument `idx`.
+fn arg_masked(idx: u8, mask: u64) -> Vec<Cond> {
+    vec![Cond::AllBits { arg: idx, mask }]
+}
+
+const LD_W_ABS: u16 = 0x20;
+const JEQ_K: u16 = 0x15;
+const JGE_K: u16 = 0x35;
+const RET_K: u16 = 0x06;
 
 fn stmt(code: u16, k: u32) -> sock_filter {
     sock_filter {
@@ -84,20 +101,25 @@ fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
 }
 
 /// Our architecture prefix (x86_64): native calls go on into the program; foreign
-/// ones (i386, x32) get ENOSYS when blocked and are allowed otherwise.
+/// ones (i386, x32) get ENOSYS when blocked and are allowed otherwise. Elsewhere,
+/// as seccompiler does, any other architecture kills the process.
 fn arch_prefix(block_foreign: bool) -> Vec<sock_filter> {
     if std::env::consts::ARCH != "x86_64" {
-        return Vec::new();
+        let native = match std::env::consts::ARCH {
+            "aarch64" => AUDIT_ARCH_AARCH64,
+            _ => AUDIT_ARCH_RISCV64,
+        };
+        return vec![
+            stmt(LD_W_ABS, 4),
+            jump(JEQ_K, native, 1, 0),
+            stmt(RET_K, SECCOMP_RET_KILL_PROCESS),
+        ];
     }
     let foreign = if block_foreign {
-        SECCOMP_RET_ERRNO | libc::ENOSYS as u32
+        bpf::RET_ERRNO | libc::ENOSYS as u32
     } else {
-        SECCOMP_RET_ALLOW
+        bpf::RET_ALLOW
     };
-    const LD_W_ABS: u16 = 0x20;
-    const JEQ_K: u16 = 0x15;
-    const JGE_K: u16 = 0x35;
-    const RET_K: u16 = 0x06;
     vec![
         stmt(LD_W_ABS, 4), // seccomp_data.arch
         jump(JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
@@ -149,41 +171,58 @@ pub const KERNEL_SURFACE: &[(i64, &str)] = &[
 pub const TTY_IOCTLS: &[(u64, &str)] =
     &[(libc::TIOCSTI, "TIOCSTI"), (libc::TIOCLINUX, "TIOCLINUX")];
 
-/// The programs for a run. `--seccomp=off` gives none. Otherwise there are always:
-/// the `--syscalls` flags, the user-namespace and clone3 rules, and either
-/// rustbox's default profile (kernel surface and terminal ioctls) or the filters
-/// of a `--seccomp=FILE`. The kernel runs every program on every call and keeps
-/// the strictest answer, so a FILE can narrow what the base allows, never widen it.
+/// The programs for a run. `--seccomp=off` gives none. Otherwise there is always
+/// one program answering the `--syscalls` flags, the user-namespace and clone3
+/// rules and, with `--seccomp=default`, rustbox's profile (kernel surface and
+/// terminal ioctls); a `--seccomp=FILE`'s filters follow it. The kernel runs
+/// every program on every call and keeps the strictest answer, so a FILE can
+/// narrow what the base allows, never widen it.
 pub fn build(choice: &SeccompChoice, flags: u32) -> Result<Vec<BpfProgram>, StepError> {
-    let extra = match choice {
+    let (profile, files) = match choice {
         SeccompChoice::Off => return Ok(Vec::new()),
-        SeccompChoice::Default => default_profile()?,
-        SeccompChoice::File(path) => from_file(path)?,
+        SeccompChoice::Default => (default_profile(), Vec::new()),
+        SeccompChoice::File(path) => (Vec::new(), from_file(path)?),
     };
+    target()?;
     // Every program gets our architecture prefix: seccompiler's own check would
     // kill the process on any foreign call.
     let prefix = arch_prefix(flags & F::LEGACY_ARCH != 0);
-    Ok(base(flags)?
-        .into_iter()
-        .chain(extra)
-        .map(|p| prefix.iter().cloned().chain(p).collect())
-        .collect())
+    let ours = base(flags).into_iter().chain(profile).collect::<Vec<_>>();
+    let mut progs = vec![bpf::compile(&prefix, &table(&ours))?];
+    progs.extend(
+        files
+            .into_iter()
+            .map(|p| prefix.iter().cloned().chain(p).collect()),
+    );
+    Ok(progs)
 }
 
-fn default_profile() -> Result<Vec<BpfProgram>, StepError> {
-    let enosys = KERNEL_SURFACE.iter().map(|&(nr, _)| (nr, vec![])).collect();
+/// The groups as one table, each call's answers newest group first: the answer
+/// the kernel would give if each group were a program of its own, installed in
+/// order (every answer is an ERRNO, and of equal actions the newest program's
+/// wins).
+fn table(groups: &[Group]) -> bpf::Table {
+    let mut t = bpf::Table::new();
+    for g in groups.iter().rev() {
+        for (&nr, rules) in &g.calls {
+            t.entry(nr as u32).or_default().push(Answer {
+                errno: g.errno,
+                when: rules.clone(),
+            });
+        }
+    }
+    t
+}
+
+fn default_profile() -> Vec<Group> {
     // The request argument is an `unsigned int` to the kernel, which ignores the
     // upper half of the register; the comparison is on the low 32 bits only, so
     // setting high bits cannot slip past it (CVE-2019-10063).
-    let rules = TTY_IOCTLS
-        .iter()
-        .map(|&(req, _)| arg_eq(1, req))
-        .collect::<Result<Vec<_>, _>>()?;
-    let eperm = BTreeMap::from([(libc::SYS_ioctl, rules)]);
-    Ok(vec![
-        compile(enosys, libc::ENOSYS)?,
-        compile(eperm, libc::EPERM)?,
-    ])
+    let rules = TTY_IOCTLS.iter().map(|&(req, _)| arg_eq(1, req)).collect();
+    vec![
+        Group::new(libc::ENOSYS).always(KERNEL_SURFACE.iter().map(|&(nr, _)| nr)),
+        Group::new(libc::EPERM).when(libc::SYS_ioctl, rules),
+    ]
 }
 
 /// `--seccomp=FILE`: one or more filters in seccompiler's JSON format
@@ -206,40 +245,34 @@ fn from_file(path: &Path) -> Result<Vec<BpfProgram>, StepError> {
     Ok(sorted.into_values().collect())
 }
 
-/// What is always installed when seccomp is on: isolate's `--syscalls` flags, no
-/// new user namespace, clone3 answered ENOSYS (without the architecture prefix,
-/// which `build` puts in front of every program).
-fn base(flags: u32) -> Result<Vec<BpfProgram>, StepError> {
-    let mut enosys: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+/// What is always there when seccomp is on: isolate's `--syscalls` flags, no new
+/// user namespace, clone3 answered ENOSYS.
+fn base(flags: u32) -> Vec<Group> {
+    let mut enosys = Group::new(libc::ENOSYS);
     if flags & F::KEYRINGS != 0 {
-        for nr in [libc::SYS_keyctl, libc::SYS_add_key, libc::SYS_request_key] {
-            enosys.insert(nr, vec![]);
-        }
+        enosys = enosys.always([libc::SYS_keyctl, libc::SYS_add_key, libc::SYS_request_key]);
     }
     if flags & F::IO_URING != 0 {
-        for nr in [
+        enosys = enosys.always([
             libc::SYS_io_uring_setup,
             libc::SYS_io_uring_enter,
             libc::SYS_io_uring_register,
-        ] {
-            enosys.insert(nr, vec![]);
-        }
+        ]);
     }
-    enosys.insert(libc::SYS_clone3, vec![]);
-    let mut groups = vec![(enosys, libc::ENOSYS)];
-    let mut eperm = BTreeMap::new();
     let newuser = libc::CLONE_NEWUSER as u64;
-    eperm.insert(libc::SYS_unshare, vec![arg_masked(0, newuser)?]);
-    eperm.insert(libc::SYS_clone, vec![arg_masked(0, newuser)?]);
-    groups.push((eperm, libc::EPERM));
+    let mut groups = vec![
+        enosys.always([libc::SYS_clone3]),
+        Group::new(libc::EPERM)
+            .when(libc::SYS_unshare, vec![arg_masked(0, newuser)])
+            .when(libc::SYS_clone, vec![arg_masked(0, newuser)]),
+    ];
     if flags & F::VSOCK != 0 {
-        let mut m = BTreeMap::new();
-        m.insert(libc::SYS_socket, vec![arg_eq(0, libc::AF_VSOCK as u64)?]);
-        groups.push((m, libc::EAFNOSUPPORT));
+        groups.push(
+            Group::new(libc::EAFNOSUPPORT)
+                .when(libc::SYS_socket, vec![arg_eq(0, libc::AF_VSOCK as u64)]),
+        );
     }
     if flags & F::INODE_LOCKS != 0 {
-        let mut m = BTreeMap::new();
-        m.insert(libc::SYS_flock, vec![]);
         let cmds = [
             libc::F_SETLK,
             libc::F_SETLKW,
@@ -247,17 +280,12 @@ fn base(flags: u32) -> Result<Vec<BpfProgram>, StepError> {
             libc::F_OFD_SETLKW,
             libc::F_SETLEASE,
         ];
-        let rules = cmds
-            .iter()
-            .map(|&c| arg_eq(1, c as u64))
-            .collect::<Result<Vec<_>, _>>()?;
-        m.insert(libc::SYS_fcntl, rules);
-        groups.push((m, libc::ENOLCK));
+        groups.push(Group::new(libc::ENOLCK).always([libc::SYS_flock]).when(
+            libc::SYS_fcntl,
+            cmds.iter().map(|&c| arg_eq(1, c as u64)).collect(),
+        ));
     }
     groups
-        .into_iter()
-        .map(|(rules, errno)| compile(rules, errno))
-        .collect()
 }
 
 /// The evidence line of the seccomp control.
@@ -325,7 +353,7 @@ mod tests {
     fn builds_for_every_flag_combination() {
         for flags in 0..=F::ALL {
             let p = build(&SeccompChoice::Default, flags).unwrap();
-            assert!(p.len() >= 4, "base and profile");
+            assert_eq!(p.len(), 1, "base and profile in one program");
             assert!(p.iter().all(|prog| prog.len() < 4096));
         }
         assert!(build(&SeccompChoice::Off, F::ALL).unwrap().is_empty());
@@ -345,8 +373,7 @@ mod tests {
                 "filter": [{"syscall": "getppid"}]}}"#,
         );
         let progs = build(&SeccompChoice::File(p.clone()), F::ALL).unwrap();
-        let base_only = base(F::ALL).unwrap().len();
-        assert_eq!(progs.len(), base_only + 1);
+        assert_eq!(progs.len(), 2, "the base program, then the file's");
         // Every program, the file's too, starts with the architecture prefix.
         for prog in &progs {
             assert_eq!(prog[..6], arch_prefix(true)[..]);
@@ -376,11 +403,119 @@ mod tests {
         assert!(e.to_string().contains("/nonexistent/f.json"), "{e}");
     }
 
+    /// The stack as it was built before `bpf.rs`: one seccompiler program per
+    /// group, each behind the prefix.
+    fn seccompiler_stack(groups: &[Group], prefix: &[sock_filter]) -> Vec<BpfProgram> {
+        use seccompiler::{
+            SeccompAction, SeccompCmpArgLen as Len, SeccompCmpOp as Op, SeccompCondition,
+            SeccompFilter, SeccompRule,
+        };
+        let rule = |r: &Vec<Cond>| {
+            let conds = r
+                .iter()
+                .map(|c| match *c {
+                    Cond::Low32Eq { arg, value } => {
+                        SeccompCondition::new(arg, Len::Dword, Op::Eq, value.into())
+                    }
+                    Cond::AllBits { arg, mask } => {
+                        SeccompCondition::new(arg, Len::Qword, Op::MaskedEq(mask), mask)
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap();
+            SeccompRule::new(conds).unwrap()
+        };
+        groups
+            .iter()
+            .map(|g| {
+                let rules = g
+                    .calls
+                    .iter()
+                    .map(|(nr, rules)| (*nr, rules.iter().map(rule).collect()))
+                    .collect();
+                let f = SeccompFilter::new(
+                    rules,
+                    SeccompAction::Allow,
+                    SeccompAction::Errno(g.errno as u32),
+                    target().unwrap(),
+                )
+                .unwrap();
+                let p: BpfProgram = f.try_into().unwrap();
+                prefix.iter().cloned().chain(p).collect()
+            })
+            .collect()
+    }
+
+    /// What the kernel answers for a stack: every program runs, the most
+    /// restrictive action wins, and of equal ones the newest program's.
+    fn stack_answer(progs: &[BpfProgram], data: &[u32; 16]) -> u32 {
+        let action = |r: u32| (r & 0xffff_0000) as i32;
+        let mut ret = bpf::RET_ALLOW;
+        for p in progs.iter().rev() {
+            let cur = bpf::run(p, data);
+            if action(cur) < action(ret) {
+                ret = cur;
+            }
+        }
+        ret
+    }
+
+    #[test]
+    fn one_program_answers_as_the_stack_of_programs_did() {
+        const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+        let newuser = libc::CLONE_NEWUSER as u64;
+        let mut args: Vec<[u64; 6]> = vec![[0; 6], [u64::MAX; 6]];
+        for a0 in [
+            newuser,
+            newuser | 0x2_0000 | 1 << 40,
+            1 << 40,
+            40,
+            40 | 1 << 32,
+        ] {
+            args.push([a0, 0, 0, 0, 0, 0]);
+        }
+        for a1 in [6u64, 7, 37, 38, 1024, 5, 0x5412, 0x541C, 0x5413] {
+            args.push([0, a1, 0, 0, 0, 0]);
+            args.push([3, a1 | 0xffff_0000_0000, 0, 0, 0, 0]);
+        }
+        let mut checked = 0;
+        for flags in 0..=F::ALL {
+            let prefix = arch_prefix(flags & F::LEGACY_ARCH != 0);
+            let groups: Vec<Group> = base(flags).into_iter().chain(default_profile()).collect();
+            let stack = seccompiler_stack(&groups, &prefix);
+            let one = build(&SeccompChoice::Default, flags).unwrap();
+            for (arch, nr_base) in [
+                (AUDIT_ARCH_X86_64, 0),
+                (AUDIT_ARCH_X86_64, X32_SYSCALL_BIT),
+                (AUDIT_ARCH_I386, 0),
+            ] {
+                for nr in (0..470).map(|n| n + nr_base) {
+                    for a in &args {
+                        let mut d = [0u32; 16];
+                        d[0] = nr;
+                        d[1] = arch;
+                        for (i, v) in a.iter().enumerate() {
+                            d[4 + 2 * i] = *v as u32;
+                            d[5 + 2 * i] = (*v >> 32) as u32;
+                        }
+                        assert_eq!(
+                            stack_answer(&one, &d),
+                            stack_answer(&stack, &d),
+                            "flags {flags} arch {arch:#x} nr {nr:#x} args {a:x?}"
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 1_000_000);
+    }
+
     #[test]
     fn prefix_decides_foreign_arch() {
         let p = arch_prefix(true);
-        assert_eq!(p[2].k, SECCOMP_RET_ERRNO | libc::ENOSYS as u32);
+        assert_eq!(p[2].k, bpf::RET_ERRNO | libc::ENOSYS as u32);
         let p = arch_prefix(false);
-        assert_eq!(p[2].k, SECCOMP_RET_ALLOW);
+        assert_eq!(p[2].k, bpf::RET_ALLOW);
     }
 }
