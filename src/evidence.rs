@@ -108,7 +108,11 @@ pub struct Evidence {
     pub max_rss_kb: u64,
     pub csw_voluntary: u64,
     pub csw_forced: u64,
+    /// Tasks (processes and threads) the box created; see `processes_source`.
     pub processes: u64,
+    /// Where `processes` comes from; None when it was not measured (the box was
+    /// killed before its pid 1 could count), and then `processes` is 0.
+    pub processes_source: Option<String>,
     pub cgroup: Option<CgroupUsage>,
     pub provenance: Provenance,
 }

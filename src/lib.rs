@@ -18,6 +18,7 @@ pub mod fsutil;
 pub mod hostpath;
 pub mod interrupt;
 pub mod pidfd;
+pub mod pidns;
 pub mod plan;
 pub mod procfs;
 pub mod run;

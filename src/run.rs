@@ -57,6 +57,9 @@ impl Outputs {
     }
 }
 
+/// How `usage.processes` is counted.
+pub const PROCESSES_SOURCE: &str = "pid namespace: ns_last_pid - 1 (processes and threads)";
+
 /// The result of a --run: evidence and its verdict.
 pub struct Outcome {
     pub evidence: Evidence,
@@ -80,6 +83,7 @@ fn empty_evidence(spec: &RunSpec, started_at: String) -> Evidence {
         csw_voluntary: 0,
         csw_forced: 0,
         processes: 0,
+        processes_source: None,
         cgroup: None,
         provenance: Provenance {
             rustbox_version: crate::VERSION.into(),
@@ -190,7 +194,10 @@ fn run_inner(
         ev.max_rss_kb = st.maxrss_kb;
         ev.csw_voluntary = st.nvcsw;
         ev.csw_forced = st.nivcsw;
-        ev.processes = 1;
+        if let Some(t) = st.tasks {
+            ev.processes = t;
+            ev.processes_source = Some(PROCESSES_SOURCE.into());
+        }
     } else if ev.killed.is_some() {
         ev.exit_signal = Some(libc::SIGKILL);
     }

@@ -51,13 +51,23 @@ pub struct PayloadStatus {
     pub maxrss_kb: u64,
     pub nvcsw: u64,
     pub nivcsw: u64,
+    /// Tasks (processes and threads) created in the box, the payload included,
+    /// the proxy not: the box pid namespace's last pid minus one. None when the
+    /// proxy could not read it.
+    pub tasks: Option<u64>,
 }
 
 impl PayloadStatus {
     fn encode(&self) -> String {
         format!(
-            "{} {} {} {} {} {}\n",
-            self.wait_status, self.utime_us, self.stime_us, self.maxrss_kb, self.nvcsw, self.nivcsw
+            "{} {} {} {} {} {} {}\n",
+            self.wait_status,
+            self.utime_us,
+            self.stime_us,
+            self.maxrss_kb,
+            self.nvcsw,
+            self.nivcsw,
+            self.tasks.map_or(-1, |t| t as i64)
         )
     }
     fn decode(s: &str) -> Option<PayloadStatus> {
@@ -65,7 +75,7 @@ impl PayloadStatus {
             .split_whitespace()
             .filter_map(|x| x.parse().ok())
             .collect();
-        if v.len() != 6 {
+        if v.len() != 7 {
             return None;
         }
         Some(PayloadStatus {
@@ -75,6 +85,7 @@ impl PayloadStatus {
             maxrss_kb: v[3] as u64,
             nvcsw: v[4] as u64,
             nivcsw: v[5] as u64,
+            tasks: u64::try_from(v[6]).ok(),
         })
     }
 }
@@ -215,6 +226,11 @@ fn proxy_main(
     // Our cwd must not pin a host directory: pivot_root moves "/" users along.
     // SAFETY: chdir to a static path.
     unsafe { libc::chdir(c"/".as_ptr()) };
+    // How many tasks the box creates: pids of a fresh pid namespace are handed out
+    // in order from 1 (ours), and ns_last_pid reads the last one of the reader's
+    // namespace. Opened now, while the host's /proc is still in our mount
+    // namespace; read once the payload is gone.
+    let last_pid = crate::pidns::LastPid::open();
 
     // SAFETY: fork in a single-threaded process.
     let pid = unsafe { libc::fork() };
@@ -226,6 +242,7 @@ fn proxy_main(
     }
     if pid == 0 {
         drop(status);
+        drop(last_pid);
         let rep = Reporter::new(report);
         let code = match chain::contain(plan, &rep) {
             Ok(errno) => {
@@ -277,6 +294,10 @@ fn proxy_main(
                 maxrss_kb: ru.ru_maxrss as u64,
                 nvcsw: ru.ru_nvcsw as u64,
                 nivcsw: ru.ru_nivcsw as u64,
+                tasks: last_pid
+                    .as_ref()
+                    .and_then(|l| l.read())
+                    .map(|n| n.saturating_sub(1)),
             };
             write_all(status.as_raw_fd(), s.encode().as_bytes());
             // SAFETY: as above.
@@ -769,8 +790,11 @@ mod tests {
             maxrss_kb: 7,
             nvcsw: 8,
             nivcsw: 9,
+            tasks: Some(3),
         };
         assert_eq!(PayloadStatus::decode(&s.encode()), Some(s));
+        let unknown = PayloadStatus { tasks: None, ..s };
+        assert_eq!(PayloadStatus::decode(&unknown.encode()), Some(unknown));
         assert_eq!(PayloadStatus::decode("1 2"), None);
     }
 }

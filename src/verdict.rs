@@ -231,6 +231,7 @@ pub fn json(e: &Evidence, v: &Verdict) -> Value {
         "csw_voluntary": e.csw_voluntary,
         "csw_forced": e.csw_forced,
         "processes": e.processes,
+        "processes_source": e.processes_source,
     });
     let limits = json!({
         "cpu_s": l.time,
@@ -311,6 +312,7 @@ mod tests {
             csw_voluntary: 1,
             csw_forced: 2,
             processes: 1,
+            processes_source: Some("test".into()),
             cgroup: None,
             provenance: Provenance {
                 rustbox_version: "0".into(),

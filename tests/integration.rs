@@ -264,9 +264,26 @@ fn process_limit() {
     let r = b.run(&["-p1"], &[&probe, "fork"]);
     assert_eq!(r.code, 0, "{r}");
     assert_eq!(r.facts().one("fork"), Some("EAGAIN"), "{r}");
+    // A refused fork allocates no pid: the box created one task, the probe.
+    assert_eq!(r.json()["usage"]["processes"], 1, "{r}");
     let r = b.run(&["-p10"], &[&probe, "fork"]);
     assert_eq!(r.code, 0, "{r}");
     assert_eq!(r.facts().one("fork"), Some("ok"), "{r}");
+    // usage.processes counts the tasks the box created (its pid namespace's last
+    // pid): the shell and its two background children.
+    let r = b.run(
+        &["-p10"],
+        &["/bin/sh", "-c", "/bin/true & /bin/true & wait"],
+    );
+    assert_eq!(r.code, 0, "{r}");
+    let u = &r.json()["usage"];
+    assert_eq!(u["processes"], 3, "{r}");
+    assert!(
+        u["processes_source"]
+            .as_str()
+            .is_some_and(|s| s.contains("ns_last_pid")),
+        "{r}"
+    );
 }
 
 // ---------------------------------------------------------------------------
