@@ -161,34 +161,26 @@ struct Proc {
 }
 
 fn scan_procs() -> Vec<Proc> {
-    let mut v = Vec::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return v;
-    };
-    for e in rd.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(st) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
-            continue;
-        };
-        let field = |k: &str| st.lines().find_map(|l| l.strip_prefix(k)).map(str::trim);
-        let mut uids = [u32::MAX; 4];
-        if let Some(u) = field("Uid:") {
-            for (slot, x) in uids.iter_mut().zip(u.split_whitespace()) {
-                *slot = x.parse().unwrap_or(u32::MAX);
+    common::proc_statuses()
+        .into_iter()
+        .map(|(pid, st)| {
+            let field = |k: &str| common::status_field(&st, k);
+            let mut uids = [u32::MAX; 4];
+            if let Some(u) = field("Uid:") {
+                for (slot, x) in uids.iter_mut().zip(u.split_whitespace()) {
+                    *slot = x.parse().unwrap_or(u32::MAX);
+                }
             }
-        }
-        v.push(Proc {
-            pid,
-            name: field("Name:").unwrap_or("?").to_string(),
-            state: field("State:")
-                .and_then(|s| s.chars().next())
-                .unwrap_or('?'),
-            uids,
-        });
-    }
-    v
+            Proc {
+                pid,
+                name: field("Name:").unwrap_or("?").to_string(),
+                state: field("State:")
+                    .and_then(|s| s.chars().next())
+                    .unwrap_or('?'),
+                uids,
+            }
+        })
+        .collect()
 }
 
 /// Live (not zombie) processes with any of their uids equal to `uid`.

@@ -43,19 +43,19 @@ pub const RET_ERRNO: u32 = 0x0005_0000;
 /// The largest program the kernel takes (BPF_MAXINSNS).
 pub const MAX_LEN: usize = 4096;
 
-const LD_W_ABS: u16 = 0x20;
+pub const LD_W_ABS: u16 = 0x20;
 const ALU_AND_K: u16 = 0x54;
 const JA: u16 = 0x05;
-const JEQ_K: u16 = 0x15;
-const JGE_K: u16 = 0x35;
-const RET_K: u16 = 0x06;
+pub const JEQ_K: u16 = 0x15;
+pub const JGE_K: u16 = 0x35;
+pub const RET_K: u16 = 0x06;
 /// Offsets in `struct seccomp_data`.
 const NR: u32 = 0;
 const ARGS: u32 = 16;
 /// Linear search below this many numbers.
 const LINEAR: usize = 4;
 
-fn stmt(code: u16, k: u32) -> sock_filter {
+pub fn stmt(code: u16, k: u32) -> sock_filter {
     sock_filter {
         code,
         jt: 0,
@@ -64,7 +64,7 @@ fn stmt(code: u16, k: u32) -> sock_filter {
     }
 }
 
-fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
+pub fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
     sock_filter { code, jt, jf, k }
 }
 

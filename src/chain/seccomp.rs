@@ -26,6 +26,7 @@
 //! per flag 16.
 
 use super::bpf::{self, Answer, Cond};
+use super::bpf::{jump, stmt, JEQ_K, JGE_K, LD_W_ABS, RET_K};
 use crate::error::StepError;
 use crate::spec::{syscall_flags as F, SeccompChoice};
 use seccompiler::{sock_filter, BpfProgram, TargetArch};
@@ -81,23 +82,6 @@ fn arg_eq(idx: u8, v: u64) -> Vec<Cond> {
 /// Every bit of `mask` is set in argument `idx`.
 fn arg_masked(idx: u8, mask: u64) -> Vec<Cond> {
     vec![Cond::AllBits { arg: idx, mask }]
-}
-
-const LD_W_ABS: u16 = 0x20;
-const JEQ_K: u16 = 0x15;
-const JGE_K: u16 = 0x35;
-const RET_K: u16 = 0x06;
-
-fn stmt(code: u16, k: u32) -> sock_filter {
-    sock_filter {
-        code,
-        jt: 0,
-        jf: 0,
-        k,
-    }
-}
-fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
-    sock_filter { code, jt, jf, k }
 }
 
 /// Our architecture prefix (x86_64): native calls go on into the program; foreign

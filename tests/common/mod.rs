@@ -182,21 +182,36 @@ pub fn provide_probes(dir: &Path) {
     }
 }
 
+/// Every process's pid and the text of its `/proc/<pid>/status` (processes that
+/// vanish while the directory is read are skipped).
+pub fn proc_statuses() -> Vec<(u32, String)> {
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter_map(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/status"))
+                .ok()
+                .map(|st| (pid, st))
+        })
+        .collect()
+}
+
+/// The trimmed value of field `key` (e.g. "Uid:") in a status text.
+pub fn status_field<'a>(status: &'a str, key: &str) -> Option<&'a str> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .map(str::trim)
+}
+
 /// Processes whose real uid is `uid` (zombies included when `zombies`), with their
 /// command names.
 pub fn procs_of_uid(uid: u32, zombies: bool) -> Vec<(u32, String)> {
     let mut v = Vec::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return v;
-    };
-    for e in rd.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(st) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
-            continue;
-        };
-        let field = |k: &str| st.lines().find_map(|l| l.strip_prefix(k)).map(str::trim);
+    for (pid, st) in proc_statuses() {
+        let field = |k: &str| status_field(&st, k);
         let real = field("Uid:")
             .and_then(|r| r.split_whitespace().next())
             .and_then(|s| s.parse::<u32>().ok());
