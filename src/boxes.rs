@@ -99,6 +99,21 @@ impl BoxState {
     }
 }
 
+/// The box's recorded state read without taking its lock: lets a caller who may
+/// not use the box be turned away before they hold the box's lock even briefly
+/// (the decision is made again under the lock).
+pub fn peek_state(paths: &BoxPaths) -> BoxState {
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(&paths.lock_file);
+    let mut s = String::new();
+    match f.and_then(|mut f| f.read_to_string(&mut s)) {
+        Ok(_) => BoxState::parse(&s),
+        Err(_) => BoxState::default(),
+    }
+}
+
 /// The per-box lock, held for as long as this value lives.
 #[derive(Debug)]
 pub struct BoxLock {
@@ -313,7 +328,7 @@ pub fn init(
     quota: Option<(u64, u64)>,
     wait: bool,
 ) -> Result<PathBuf, StepError> {
-    caller.may_init(cfg.restricted_init, None)?;
+    caller.may_init(cfg.restricted_init, peek_state(paths).owner())?;
     ensure_private_dir(&cfg.box_root, 0o755, "init")?;
     let mut lock = BoxLock::acquire(cfg, paths, wait, true)?
         .ok_or_else(|| StepError::new("lock", "lock file vanished"))?;
@@ -358,6 +373,7 @@ pub fn cleanup(
     wait: bool,
 ) -> Result<(), StepError> {
     check_private_dir(&cfg.box_root, "cleanup")?;
+    caller.may_use(peek_state(paths).owner())?;
     // No lock file: the box was never initialised (or is cleaned up already).
     let Some(lock) = BoxLock::acquire(cfg, paths, wait, false)? else {
         return Ok(());

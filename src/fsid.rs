@@ -13,6 +13,8 @@
 //! threaded, and the identity is always restored before `as_user` returns.
 
 use crate::error::StepError;
+use caps::CapSet;
+pub use caps::Capability;
 
 /// Read the current fsuid and fsgid. `setfsuid(-1)` changes nothing (-1 is never a
 /// valid id) and returns the current value; these calls report no errors at all,
@@ -47,19 +49,37 @@ fn set(uid: u32, gid: u32, step: &str) -> Result<(), StepError> {
 }
 
 /// Run `f` with filesystem identity `(uid, gid)` (and this thread's supplementary
-/// groups), then return to root's. An identity of root is a plain call. If going
+/// groups), and with no effective capability but those in `keep`, then return to
+/// root's identity and capabilities. An identity of root is a plain call. If going
 /// back fails, that error wins: nothing may go on with the wrong identity.
+///
+/// Why the capabilities too: the fsuid switch drops only the filesystem ones.
+/// CAP_SYS_PTRACE would still let a lookup through the `/proc/<pid>/cwd` and
+/// `root` links of any process (the caller could not follow them), and others
+/// (CAP_SYS_ADMIN, CAP_NET_ADMIN) are of no use to opening a file.
 pub fn as_user<T>(
     (uid, gid): (u32, u32),
+    keep: &[Capability],
     step: &str,
     f: impl FnOnce() -> Result<T, StepError>,
 ) -> Result<T, StepError> {
     if uid == 0 && gid == 0 {
         return f();
     }
+    let cap_err = |e: caps::errors::CapsError| StepError::new(step, format!("capabilities: {e}"));
     let before = current();
-    set(uid, gid, step)?;
-    let out = f();
+    let effective = caps::read(None, CapSet::Effective).map_err(cap_err)?;
+    let only: caps::CapsHashSet = effective
+        .iter()
+        .filter(|c| keep.contains(c))
+        .copied()
+        .collect();
+    // The identity first, while CAP_SETUID/CAP_SETGID are there (an --as-uid
+    // identity needs them); then the capabilities; back in the reverse order.
+    let out = set(uid, gid, step)
+        .and_then(|()| caps::set(None, CapSet::Effective, &only).map_err(cap_err))
+        .and_then(|()| f());
+    caps::set(None, CapSet::Effective, &effective).map_err(cap_err)?;
     set(before.0, before.1, step)?;
     out
 }
@@ -73,7 +93,7 @@ mod tests {
     #[test]
     fn root_identity_is_a_plain_call() {
         let before = current();
-        let r = as_user((0, 0), "t", || Ok(current()));
+        let r = as_user((0, 0), &[], "t", || Ok(current()));
         assert_eq!(r.unwrap(), before);
         assert_eq!(current(), before);
     }

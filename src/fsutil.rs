@@ -10,7 +10,7 @@ use nix::dir::Dir;
 use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::{fstatat, Mode, SFlag};
 use nix::unistd::{fchownat, unlinkat, Gid, Uid, UnlinkatFlags};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::path::Path;
 
 const DIR_FLAGS: OFlag = OFlag::O_RDONLY
@@ -82,57 +82,197 @@ fn empty_dir(dir: &mut Dir, dev: u64, shown: &Path) -> Result<(), StepError> {
     Ok(())
 }
 
-/// Change the owner of `path` and everything below it, links themselves included,
-/// without following any link. With `remove_special`, everything that is neither a
-/// regular file nor a directory (links, devices, FIFOs, sockets) is removed instead:
-/// isolate does so before every run, and after it unless `--special-files`.
-pub fn chown_tree(path: &Path, uid: u32, gid: u32, remove_special: bool) -> Result<(), StepError> {
-    let step = "box.chown";
-    let mut dir = open_dir_at(None, path, step)?;
-    let fd = dir.as_raw_fd();
-    let dev = nix::sys::stat::fstat(fd)
-        .map_err(|e| StepError::nix(step, path.display().to_string(), e))?
-        .st_dev;
-    nix::unistd::fchown(fd, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
-        .map_err(|e| StepError::nix(step, path.display().to_string(), e))?;
-    chown_below(&mut dir, dev, path, uid, gid, remove_special)
+/// Who may own what `chown_tree` hands over.
+#[derive(Debug, Clone, Copy)]
+pub enum Owners<'a> {
+    /// Anything (a box of root's: root could chown it anyway).
+    Any,
+    /// Only entries owned by one of these uids (the box's owner and the box uid);
+    /// anything else is refused. Without this, an owner could hard-link (or move)
+    /// another user's file or directory into /box and have root hand it to them.
+    Only(&'a [u32]),
 }
 
-fn chown_below(
-    dir: &mut Dir,
-    dev: u64,
-    shown: &Path,
+/// Change the owner of `path` and everything below it, links themselves included,
+/// without following any link; the top directory gets mode 0700 (a program could
+/// have opened it to everyone). With `remove_special`, everything that is neither a
+/// regular file nor a directory (links, devices, FIFOs, sockets) is removed instead:
+/// isolate does so before every run, and after it unless `--special-files`. Each
+/// entry is opened without following links, checked (kind, owner, device) and
+/// chowned through that same descriptor, so a rename in between changes nothing.
+pub fn chown_tree(
+    path: &Path,
     uid: u32,
     gid: u32,
     remove_special: bool,
+    owners: Owners,
 ) -> Result<(), StepError> {
     let step = "box.chown";
+    let mut dir = open_dir_at(None, path, step)?;
     let fd = dir.as_raw_fd();
+    let st = nix::sys::stat::fstat(fd)
+        .map_err(|e| StepError::nix(step, path.display().to_string(), e))?;
+    check_owner(&st, owners, path)?;
+    nix::unistd::fchown(fd, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
+        .map_err(|e| StepError::nix(step, path.display().to_string(), e))?;
+    nix::sys::stat::fchmod(fd, Mode::from_bits_truncate(0o700))
+        .map_err(|e| StepError::nix(step, path.display().to_string(), e))?;
+    let walk = Walk {
+        dev: st.st_dev,
+        uid,
+        gid,
+        remove_special,
+        owners,
+    };
+    walk.below(&mut dir, path)
+}
+
+fn check_owner(st: &libc::stat, owners: Owners, shown: &Path) -> Result<(), StepError> {
+    match owners {
+        Owners::Only(ok) if !ok.contains(&st.st_uid) => Err(StepError::new(
+            "box.chown",
+            format!(
+                "{} belongs to uid {}, neither the box's owner nor its user: refusing to \
+                 hand it over (a hard link or a moved directory of someone else's?)",
+                shown.display(),
+                st.st_uid
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+struct Walk<'a> {
+    dev: u64,
+    uid: u32,
+    gid: u32,
+    remove_special: bool,
+    owners: Owners<'a>,
+}
+
+impl Walk<'_> {
+    fn below(&self, dir: &mut Dir, shown: &Path) -> Result<(), StepError> {
+        let step = "box.chown";
+        let fd = dir.as_raw_fd();
+        for name in entries(dir) {
+            let here = shown.join(&name);
+            let err = |e| StepError::nix(step, here.display().to_string(), e);
+            // The entry itself, never what a link points to.
+            let ent = nix::fcntl::openat(
+                Some(fd),
+                name.as_os_str(),
+                OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(err)?;
+            // SAFETY: openat just returned this descriptor; nothing else owns it.
+            let ent = unsafe { std::os::fd::OwnedFd::from_raw_fd(ent) };
+            let st = nix::sys::stat::fstat(ent.as_raw_fd()).map_err(err)?;
+            let kind = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
+            let special = kind != SFlag::S_IFREG && kind != SFlag::S_IFDIR;
+            if special && self.remove_special {
+                unlinkat(Some(fd), name.as_os_str(), UnlinkatFlags::NoRemoveDir).map_err(err)?;
+                continue;
+            }
+            if st.st_dev != self.dev {
+                return Err(StepError::new(
+                    step,
+                    format!(
+                        "{} is on another file system; not entering it",
+                        here.display()
+                    ),
+                ));
+            }
+            check_owner(&st, self.owners, &here)?;
+            fchownat(
+                Some(ent.as_raw_fd()),
+                "",
+                Some(Uid::from_raw(self.uid)),
+                Some(Gid::from_raw(self.gid)),
+                AtFlags::AT_EMPTY_PATH,
+            )
+            .map_err(err)?;
+            if kind == SFlag::S_IFDIR {
+                // Reopened for reading by the same path: it must still be the
+                // directory just checked and chowned.
+                let mut sub = open_dir_at(Some(fd), Path::new(&name), step)?;
+                let again = nix::sys::stat::fstat(sub.as_raw_fd()).map_err(err)?;
+                if (again.st_dev, again.st_ino) != (st.st_dev, st.st_ino) {
+                    return Err(StepError::new(
+                        step,
+                        format!("{} was replaced during the walk", here.display()),
+                    ));
+                }
+                self.below(&mut sub, &here)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Open the directory `path` (links on the way followed, the last one not).
+pub fn open_dir(path: &Path, step: &str) -> Result<Dir, StepError> {
+    open_dir_at(None, path, step)
+}
+
+/// Below `dir` (never following a link, never leaving its file system), clear the
+/// setuid and setgid bits of every regular file owned by `uid`. Returns how many.
+pub fn clear_set_ids(mut dir: Dir, shown: &Path, uid: u32) -> Result<usize, StepError> {
+    let dev = nix::sys::stat::fstat(dir.as_raw_fd())
+        .map_err(|e| StepError::nix("box.setid", shown.display().to_string(), e))?
+        .st_dev;
+    clear_below(&mut dir, dev, shown, uid)
+}
+
+fn clear_below(dir: &mut Dir, dev: u64, shown: &Path, uid: u32) -> Result<usize, StepError> {
+    let step = "box.setid";
+    let fd = dir.as_raw_fd();
+    let mut n = 0;
     for name in entries(dir) {
         let here = shown.join(&name);
-        let st = fstatat(Some(fd), name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
-            .map_err(|e| StepError::nix(step, here.display().to_string(), e))?;
-        let kind = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
-        let special = kind != SFlag::S_IFREG && kind != SFlag::S_IFDIR;
-        if special && remove_special {
-            unlinkat(Some(fd), name.as_os_str(), UnlinkatFlags::NoRemoveDir)
-                .map_err(|e| StepError::nix(step, here.display().to_string(), e))?;
+        let err = |e| StepError::nix(step, here.display().to_string(), e);
+        let st = fstatat(Some(fd), name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW).map_err(err)?;
+        if st.st_dev != dev {
             continue;
         }
-        fchownat(
-            Some(fd),
-            name.as_os_str(),
-            Some(Uid::from_raw(uid)),
-            Some(Gid::from_raw(gid)),
-            AtFlags::AT_SYMLINK_NOFOLLOW,
-        )
-        .map_err(|e| StepError::nix(step, here.display().to_string(), e))?;
-        if kind == SFlag::S_IFDIR && st.st_dev == dev {
+        let kind = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
+        if kind == SFlag::S_IFDIR {
             let mut sub = open_dir_at(Some(fd), Path::new(&name), step)?;
-            chown_below(&mut sub, dev, &here, uid, gid, remove_special)?;
+            n += clear_below(&mut sub, dev, &here, uid)?;
+        } else if kind == SFlag::S_IFREG
+            && st.st_uid == uid
+            && st.st_mode & (libc::S_ISUID | libc::S_ISGID) != 0
+        {
+            // Through a descriptor of the entry itself: a rename in between
+            // changes nothing, and O_PATH opens no device and follows no link.
+            let ent = nix::fcntl::openat(
+                Some(fd),
+                name.as_os_str(),
+                OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(err)?;
+            // SAFETY: openat just returned this descriptor; nothing else owns it.
+            let ent = unsafe { std::os::fd::OwnedFd::from_raw_fd(ent) };
+            let now = nix::sys::stat::fstat(ent.as_raw_fd()).map_err(err)?;
+            if now.st_uid != uid
+                || SFlag::from_bits_truncate(now.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG
+            {
+                continue;
+            }
+            let mode = Mode::from_bits_truncate(now.st_mode & 0o1777);
+            let via = format!("/proc/self/fd/{}", ent.as_raw_fd());
+            nix::sys::stat::fchmodat(
+                None,
+                via.as_str(),
+                mode,
+                nix::sys::stat::FchmodatFlags::FollowSymlink,
+            )
+            .map_err(err)?;
+            n += 1;
         }
     }
-    Ok(())
+    Ok(n)
 }
 
 #[cfg(test)]

@@ -78,10 +78,12 @@ fn mount_of(
             fstype: t.clone(),
             // Only the box's own processes exist in its pid namespace; hiding those
             // of other uids hides the root-owned proxy (pid 1) from the program.
-            data: if t == "proc" {
-                "hidepid=invisible".into()
-            } else {
-                String::new()
+            data: match t.as_str() {
+                "proc" => "hidepid=invisible".into(),
+                // Bounded like every other tmpfs of the box (the kernel's default
+                // is half of the host's memory).
+                "tmpfs" => TMPFS_LIMITS.into(),
+                _ => String::new(),
             },
         },
         Source::Tmp => MountKind::Tmpfs {
@@ -222,7 +224,7 @@ pub fn build(
         argv,
         inherit_fds: spec.inherit_fds,
         // A --seccomp FILE is the caller's: read with their rights.
-        seccomp: crate::fsid::as_user(caller.path_identity(), "seccomp.file", || {
+        seccomp: crate::fsid::as_user(caller.path_identity(), &[], "seccomp.file", || {
             seccomp::build(&spec.seccomp, spec.syscalls)
         })?,
         seccomp_desc: seccomp::describe(&spec.seccomp, spec.syscalls),

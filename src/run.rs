@@ -45,7 +45,7 @@ impl Outputs {
                 crate::hostpath::refuse_in_program_tree(box_root, p, what)?;
             }
         }
-        crate::fsid::as_user(caller.path_identity(), "caller.files", || {
+        crate::fsid::as_user(caller.path_identity(), &[], "caller.files", || {
             let meta: Option<Box<dyn Write>> = match &spec.meta {
                 None => None,
                 Some(p) if p.as_os_str() == "-" => Some(Box::new(std::io::stdout())),
@@ -124,6 +124,7 @@ fn run_inner(
 ) -> Result<(), StepError> {
     let paths = BoxPaths::new(cfg, spec.box_id);
     crate::boxes::check_private_dir(&cfg.box_root, "box")?;
+    caller.may_use(crate::boxes::peek_state(&paths).owner())?;
     let lock = BoxLock::acquire(cfg, &paths, spec.wait, false)?;
     let lock = match lock {
         Some(l) if l.state.initialized && paths.workspace.is_dir() => l,
@@ -158,8 +159,15 @@ fn run_inner(
     let interrupts = crate::interrupt::Interrupts::block()?;
     ev.controls.push(disk_quota(spec, &paths)?);
     let (uid, gid) = cfg.box_ids(spec.box_id);
+    // Only the owner's files and the box user's may change hands (a box of root's:
+    // anything, as before).
+    let mine = [lock.state.owner, uid];
+    let owners = match lock.state.owner {
+        0 => crate::fsutil::Owners::Any,
+        _ => crate::fsutil::Owners::Only(&mine),
+    };
     // Lend /box to the box user; links and special files a program left are removed.
-    crate::fsutil::chown_tree(&paths.workspace, uid, gid, true)?;
+    crate::fsutil::chown_tree(&paths.workspace, uid, gid, true, owners)?;
     let plan = crate::plan::build(spec, cfg, &paths, caller, caller_env)?;
     let cg = if spec.cg {
         Some(box_cgroup(spec, cfg, ev)?)
@@ -175,7 +183,15 @@ fn run_inner(
         lock.state.owner,
         lock.state.owner_gid,
         !spec.special_files,
+        owners,
     );
+    // What the box wrote into a caller's read-write directory stays there: no
+    // setuid or setgid program of the box user may be left for the caller to run
+    // later against whoever uses this box next.
+    let set_ids = match caller.acting.0 {
+        0 => Ok(0),
+        _ => clear_set_ids(&rw_sources(spec), caller, uid),
+    };
     let facts = facts?;
     ev.controls.extend(facts.controls);
     ev.failure = facts.failure;
@@ -213,8 +229,46 @@ fn run_inner(
         ev.cgroup = Some(usage);
     }
     back?;
+    let cleared = set_ids?;
+    if cleared > 0 {
+        ev.controls.push(Control::applied(
+            "box.setid",
+            true,
+            format!("setuid/setgid bits cleared on {cleared} file(s) the box left in read-write directories"),
+        ));
+    }
     destroyed?;
     Ok(())
+}
+
+/// The read-write bind sources the caller named.
+fn rw_sources(spec: &RunSpec) -> Vec<std::path::PathBuf> {
+    spec.dirs
+        .iter()
+        .filter_map(|(_, r)| r.as_ref())
+        .filter(|r| r.flags.rw)
+        .filter_map(|r| match &r.source {
+            crate::spec::Source::Bind(p) => Some(p.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Clear the setuid and setgid bits of the box user's regular files below each
+/// of `sources` (opened with the caller's rights, walked without following links).
+fn clear_set_ids(
+    sources: &[std::path::PathBuf],
+    caller: &Caller,
+    box_uid: u32,
+) -> Result<usize, StepError> {
+    let mut n = 0;
+    for src in sources {
+        let dir = crate::fsid::as_user(caller.acting, &[], "box.setid", || {
+            crate::fsutil::open_dir(src, "box.setid")
+        })?;
+        n += crate::fsutil::clear_set_ids(dir, src, box_uid)?;
+    }
+    Ok(n)
 }
 
 /// What bounds the box's writable file systems. `--quota` is applied by `--init`

@@ -364,7 +364,7 @@ fn a_user_runs_the_full_cycle() {
             "--",
             "/bin/sh",
             "-c",
-            "id -u > /box/uid; echo ran",
+            "id -u > /box/uid; chmod 777 /box; echo ran",
         ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
@@ -394,6 +394,8 @@ fn a_user_runs_the_full_cycle() {
         (e.alice.uid, e.alice.gid),
         "/box handed back"
     );
+    let mode = std::fs::metadata(&ws).unwrap().mode() & 0o7777;
+    assert_eq!(mode, 0o700, "the program opened /box to everyone: {mode:o}");
 
     let o = rb(a, &["-b", "1", "--cleanup"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
@@ -856,4 +858,141 @@ fn config_and_box_root_must_be_roots_alone() {
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     let o = rbc(&["-b", "1", "--cleanup"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+}
+
+/// A hard link to another user's file placed in /box is not handed over by the
+/// chown around a run: the run is refused and the file keeps its owner.
+#[test]
+fn hard_links_in_box_are_not_handed_over() {
+    let e = env();
+    let a = As::User(&e.alice);
+    let _c = Cleanup(8);
+    assert_eq!(rb(a, &["-b", "8", "--init"]).status.code(), Some(0));
+    // Bob's file, writable by all, on the file system of the box root.
+    let shared = e.base.join("shared");
+    common::mkdir_755(&shared);
+    let bobs = shared.join("bobs-file");
+    std::fs::write(&bobs, "bob's\n").unwrap();
+    std::os::unix::fs::chown(&bobs, Some(e.bob.uid), Some(e.bob.gid)).unwrap();
+    std::fs::set_permissions(&bobs, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let link = box_dir(8).join("box/link");
+    let o = Command::new("setpriv")
+        .args([
+            &format!("--reuid={}", e.alice.name),
+            &format!("--regid={}", e.alice.name),
+            "--init-groups",
+            "--",
+            "ln",
+        ])
+        .arg(&bobs)
+        .arg(&link)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "alice could not link: {}", show(&o));
+    let o = rb(a, &["-b", "8", "--run", "--", "/bin/true"]);
+    assert_refused(&o, &format!("belongs to uid {}", e.bob.uid));
+    let m = std::fs::metadata(&bobs).unwrap();
+    assert_eq!(
+        (m.uid(), m.gid()),
+        (e.bob.uid, e.bob.gid),
+        "bob's file changed hands"
+    );
+}
+
+/// The caller's paths are looked up with none of root's capabilities: the
+/// `/proc/<pid>/cwd` link of a root process into a directory the caller cannot
+/// reach leads nowhere for them.
+#[test]
+fn caller_paths_do_not_pass_through_proc_links() {
+    let e = env();
+    let a = As::User(&e.alice);
+    let _c = Cleanup(9);
+    assert_eq!(rb(a, &["-b", "9", "--init"]).status.code(), Some(0));
+    let hidden = e.root_only.join("open-inside");
+    std::fs::create_dir_all(&hidden).unwrap();
+    std::fs::set_permissions(&hidden, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::write(hidden.join("secret"), "{\"root-secret\": 1}").unwrap();
+    let mut sleeper = Command::new("sleep")
+        .arg("30")
+        .current_dir(&hidden)
+        .spawn()
+        .unwrap();
+    let cwd = format!("/proc/{}/cwd", sleeper.id());
+    let planted = format!("{cwd}/planted");
+    let o = rb(a, &["-b", "9", "-M", &planted, "--run", "--", "/bin/true"]);
+    let secret = format!("--seccomp={cwd}/secret");
+    let o2 = rb(a, &["-b", "9", &secret, "--run", "--", "/bin/true"]);
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    assert_refused(&o, "meta");
+    assert!(
+        !hidden.join("planted").exists(),
+        "meta planted through {cwd}"
+    );
+    assert_refused(&o2, "seccomp.file");
+    assert!(!text(&o2.stderr).contains("root-secret"), "{}", show(&o2));
+}
+
+/// A setuid or setgid program the box leaves in a caller's read-write directory
+/// loses those bits after the run: the caller cannot keep a way to act as the box
+/// user for whoever uses the box next. A tmpfs a caller asks for is bounded.
+#[test]
+fn no_setuid_box_programs_are_left_behind() {
+    let e = env();
+    let a = As::User(&e.alice);
+    let _c = Cleanup(10);
+    assert_eq!(rb(a, &["-b", "10", "--init"]).status.code(), Some(0));
+    let out = e.alice.home.join("out");
+    std::fs::create_dir_all(out.join("sub")).unwrap();
+    for d in [&out, &out.join("sub")] {
+        std::os::unix::fs::chown(d, Some(e.alice.uid), Some(e.alice.gid)).unwrap();
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let js = e.alice.home.join("setid.json");
+    let rule = format!("--dir=/out={}:rw", out.display());
+    let o = rb(
+        a,
+        &[
+            "-b",
+            "10",
+            "-p5",
+            &rule,
+            "--json",
+            js.to_str().unwrap(),
+            "--run",
+            "--",
+            "/bin/sh",
+            "-c",
+            "cp /bin/true /out/t && cp /bin/true /out/sub/u && chmod 6755 /out/t /out/sub/u",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    for f in [out.join("t"), out.join("sub/u")] {
+        let m = std::fs::metadata(&f).unwrap();
+        assert_eq!(m.uid(), SUITE.uid_base() + 10, "{}", f.display());
+        assert_eq!(
+            m.mode() & 0o6000,
+            0,
+            "{} kept mode {:o}",
+            f.display(),
+            m.mode()
+        );
+    }
+    let doc = json(&js);
+    let c = common::harness::control(&doc, "box.setid").expect("control box.setid");
+    assert!(c["detail"].as_str().unwrap().contains("2 file"), "{c}");
+    let o = rb(
+        a,
+        &[
+            "-b",
+            "10",
+            "--dir=/t=tmpfs:fs:rw",
+            "--run",
+            "--",
+            "/bin/grep",
+            " /t ",
+            "/proc/self/mountinfo",
+        ],
+    );
+    assert!(text(&o.stdout).contains("size=262144k"), "{}", show(&o));
 }

@@ -157,11 +157,16 @@ fn mount_one(root: &OwnedFd, m: &MountPlan, rep: &Reporter) -> Result<(), StepEr
             // open_tree needs, is not a filesystem capability and stays.
             let write = m.attrs & MOUNT_ATTR_RDONLY == 0;
             let cloned = match as_caller {
-                Some(id) => crate::fsid::as_user(*id, "mount.bind", || {
-                    let t = mounts::clone_tree(src, *recursive, below)?;
-                    crate::hostpath::may_access(&t, write, "mount.bind", src)?;
-                    Ok(t)
-                }),
+                Some(id) => crate::fsid::as_user(
+                    *id,
+                    &[crate::fsid::Capability::CAP_SYS_ADMIN],
+                    "mount.bind",
+                    || {
+                        let t = mounts::clone_tree(src, *recursive, below)?;
+                        crate::hostpath::may_access(&t, write, "mount.bind", src)?;
+                        Ok(t)
+                    },
+                ),
                 None => mounts::clone_tree(src, *recursive, below),
             };
             let tree = match cloned {
