@@ -82,6 +82,25 @@ fn empty_dir(dir: &mut Dir, dev: u64, shown: &Path) -> Result<(), StepError> {
     Ok(())
 }
 
+/// The entry `name` below `dir` itself (never what a link points to) as an
+/// `O_PATH` descriptor, and its status: acting through the descriptor, a rename in
+/// between changes nothing, and O_PATH opens no device.
+fn open_entry(
+    dir: RawFd,
+    name: &std::ffi::OsStr,
+) -> nix::Result<(std::os::fd::OwnedFd, libc::stat)> {
+    let fd = nix::fcntl::openat(
+        Some(dir),
+        name,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    // SAFETY: openat just returned this descriptor; nothing else owns it.
+    let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    let st = nix::sys::stat::fstat(fd.as_raw_fd())?;
+    Ok((fd, st))
+}
+
 /// Who may own what `chown_tree` hands over.
 #[derive(Debug, Clone, Copy)]
 pub enum Owners<'a> {
@@ -157,17 +176,7 @@ impl Walk<'_> {
         for name in entries(dir) {
             let here = shown.join(&name);
             let err = |e| StepError::nix(step, here.display().to_string(), e);
-            // The entry itself, never what a link points to.
-            let ent = nix::fcntl::openat(
-                Some(fd),
-                name.as_os_str(),
-                OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(err)?;
-            // SAFETY: openat just returned this descriptor; nothing else owns it.
-            let ent = unsafe { std::os::fd::OwnedFd::from_raw_fd(ent) };
-            let st = nix::sys::stat::fstat(ent.as_raw_fd()).map_err(err)?;
+            let (ent, st) = open_entry(fd, &name).map_err(err)?;
             let kind = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
             let special = kind != SFlag::S_IFREG && kind != SFlag::S_IFDIR;
             if special && self.remove_special {
@@ -243,18 +252,7 @@ fn clear_below(dir: &mut Dir, dev: u64, shown: &Path, uid: u32) -> Result<usize,
             && st.st_uid == uid
             && st.st_mode & (libc::S_ISUID | libc::S_ISGID) != 0
         {
-            // Through a descriptor of the entry itself: a rename in between
-            // changes nothing, and O_PATH opens no device and follows no link.
-            let ent = nix::fcntl::openat(
-                Some(fd),
-                name.as_os_str(),
-                OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(err)?;
-            // SAFETY: openat just returned this descriptor; nothing else owns it.
-            let ent = unsafe { std::os::fd::OwnedFd::from_raw_fd(ent) };
-            let now = nix::sys::stat::fstat(ent.as_raw_fd()).map_err(err)?;
+            let (ent, now) = open_entry(fd, &name).map_err(err)?;
             if now.st_uid != uid
                 || SFlag::from_bits_truncate(now.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG
             {
