@@ -190,7 +190,7 @@ fn run_inner(
     // later against whoever uses this box next.
     let set_ids = match caller.acting.0 {
         0 => Ok(0),
-        _ => clear_set_ids(&rw_sources(spec), caller, uid),
+        _ => clear_set_ids(&plan.root.mounts, uid),
     };
     let facts = facts?;
     ev.controls.extend(facts.controls);
@@ -241,31 +241,33 @@ fn run_inner(
     Ok(())
 }
 
-/// The read-write bind sources the caller named.
-fn rw_sources(spec: &RunSpec) -> Vec<std::path::PathBuf> {
-    spec.dirs
-        .iter()
-        .filter_map(|(_, r)| r.as_ref())
-        .filter(|r| r.flags.rw)
-        .filter_map(|r| match &r.source {
-            crate::spec::Source::Bind(p) => Some(p.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Clear the setuid and setgid bits of the box user's regular files below each
-/// of `sources` (opened with the caller's rights, walked without following links).
+/// Clear the setuid and setgid bits of the box user's regular files below every
+/// read-write bind source the caller named (as the plan resolved them: opened
+/// with the caller's rights, walked without following links). A source that is
+/// not there (a `maybe` rule) holds nothing of the box.
 fn clear_set_ids(
-    sources: &[std::path::PathBuf],
-    caller: &Caller,
+    mounts: &[crate::chain::root::MountPlan],
     box_uid: u32,
 ) -> Result<usize, StepError> {
+    use crate::chain::mounts::MOUNT_ATTR_RDONLY;
+    use crate::chain::root::MountKind;
     let mut n = 0;
-    for src in sources {
-        let dir = crate::fsid::as_user(caller.acting, &[], "box.setid", || {
+    for m in mounts.iter().filter(|m| m.attrs & MOUNT_ATTR_RDONLY == 0) {
+        let MountKind::Bind {
+            src,
+            as_caller: Some(id),
+            ..
+        } = &m.kind
+        else {
+            continue;
+        };
+        let dir = match crate::fsid::as_user(*id, &[], "box.setid", || {
             crate::fsutil::open_dir(src, "box.setid")
-        })?;
+        }) {
+            Ok(d) => d,
+            Err(e) if e.errno == Some(libc::ENOENT) => continue,
+            Err(e) => return Err(e),
+        };
         n += crate::fsutil::clear_set_ids(dir, src, box_uid)?;
     }
     Ok(n)

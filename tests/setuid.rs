@@ -981,6 +981,13 @@ fn no_setuid_box_programs_are_left_behind() {
     let doc = json(&js);
     let c = common::harness::control(&doc, "box.setid").expect("control box.setid");
     assert!(c["detail"].as_str().unwrap().contains("2 file"), "{c}");
+    // A read-write `maybe` rule whose source is absent holds nothing to clear.
+    let missing = format!(
+        "--dir=/m={}:rw:maybe",
+        e.alice.home.join("absent").display()
+    );
+    let o = rb(a, &["-b", "10", &missing, "--run", "--", "/bin/true"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     let o = rb(
         a,
         &[
