@@ -2,12 +2,13 @@
 //!
 //! Layout of box N (all created by rustbox, root-owned unless said otherwise):
 //! ```text
-//! <box_root>/N/        0755  what --init prints
+//! <box_root>/N/        0755  what --init prints; a limited tmpfs (boxfs.rs:
+//!                            --quota or the configured box_quota), unless the
+//!                            configuration keeps boxes on the host's disk
 //! <box_root>/N/box/    0700  the workspace, /box inside; owned by the caller,
-//!                            lent to the box uid for the length of a run; a
-//!                            limited tmpfs with `--init --quota` (boxfs.rs)
+//!                            lent to the box uid for the length of a run
 //! <box_root>/N/tmp/    0700  /tmp inside, kept across runs of the box; owned by
-//!                            the box uid; always a limited tmpfs (boxfs.rs)
+//!                            the box uid (on the host's disk: a tmpfs of its own)
 //! <box_root>/N/root/   0755  mount point of the box's tmpfs root (only ever
 //!                            mounted inside the box's private mount namespace)
 //! <lock_root>/N              the lock file: flock()ed while a command works on
@@ -313,11 +314,95 @@ pub fn kill_box_processes(uid: u32) -> Result<usize, StepError> {
     ))
 }
 
-/// The box's tmpfs mounts go before its tree: removing files from a mounted tmpfs
-/// would leave the mount points busy.
+/// The box's tmpfs goes before its tree: removing files from a mounted tmpfs
+/// would leave the mount point busy (and unmounting is all a tmpfs box needs).
+/// Boxes of earlier versions had `box/` and `tmp/` mounted separately.
 fn unmount_box_fs(paths: &BoxPaths) -> Result<(), StepError> {
     crate::boxfs::unmount(&paths.workspace)?;
-    crate::boxfs::unmount(&paths.tmp)
+    crate::boxfs::unmount(&paths.tmp)?;
+    crate::boxfs::unmount(&paths.dir)
+}
+
+/// Initialised boxes recorded as `uid`'s in the lock root, the box `except` left
+/// out. Read under the lock root's own lock (see `init`).
+fn boxes_owned_by(cfg: &Config, uid: u32, except: u32) -> Result<u32, StepError> {
+    let step = "box.count";
+    let dir = std::fs::read_dir(&cfg.lock_root)
+        .map_err(|e| StepError::io(step, cfg.lock_root.display().to_string(), &e))?;
+    let mut n = 0;
+    for e in dir {
+        let e = e.map_err(|e| StepError::io(step, cfg.lock_root.display().to_string(), &e))?;
+        let Some(id) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        if id == except {
+            continue;
+        }
+        let state = peek_state(&BoxPaths::new(cfg, id));
+        if state.owner() == Some(uid) {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// The caps the configuration puts on a caller other than root: the size of a box
+/// (`user_max_quota`) and how many boxes they may hold (`user_max_boxes`).
+fn check_caps(
+    cfg: &Config,
+    paths: &BoxPaths,
+    caller: &Caller,
+    quota: (u64, u64),
+) -> Result<(), StepError> {
+    if caller.is_root() {
+        return Ok(());
+    }
+    let (max_b, max_i) = cfg.user_max_quota;
+    if quota.0 > max_b || quota.1 > max_i {
+        return Err(StepError::new(
+            "box.caps",
+            format!(
+                "--quota={},{} is over this host's user_max_quota of {max_b},{max_i} for callers other than root",
+                quota.0, quota.1
+            ),
+        ));
+    }
+    let held = boxes_owned_by(cfg, caller.acting.0, paths.id)?;
+    if held >= cfg.user_max_boxes {
+        return Err(StepError::new(
+            "box.caps",
+            format!(
+                "uid {} holds {held} boxes already, this host's user_max_boxes (clean one up first)",
+                caller.acting.0
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// An exclusive lock on the lock root itself, held while a caller other than root
+/// counts their boxes and takes a new one, so two `--init`s at once cannot both
+/// pass the count.
+fn lock_root_lock(cfg: &Config) -> Result<File, StepError> {
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&cfg.lock_root)
+        .map_err(|e| StepError::io("lock", cfg.lock_root.display().to_string(), &e))?;
+    loop {
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            return Ok(f);
+        }
+        let errno = nix::errno::Errno::last();
+        if errno != nix::errno::Errno::EINTR {
+            return Err(StepError::nix(
+                "lock",
+                cfg.lock_root.display().to_string(),
+                errno,
+            ));
+        }
+    }
 }
 
 /// `--init`: create (or reset) the box. Returns the directory to print.
@@ -334,6 +419,13 @@ pub fn init(
         .ok_or_else(|| StepError::new("lock", "lock file vanished"))?;
     // Re-creating someone else's box would destroy their files.
     caller.may_init(cfg.restricted_init, lock.state.owner())?;
+    let on_host_disk = cfg.host_disk_box && quota.is_none();
+    let quota = quota.unwrap_or(cfg.box_quota);
+    let _counting = match caller.is_root() {
+        true => None,
+        false => Some(lock_root_lock(cfg)?),
+    };
+    check_caps(cfg, paths, caller, quota)?;
     let owner = caller.acting;
     let (uid, gid) = cfg.box_ids(paths.id);
     crate::cgroup::remove_stale(&cfg.cg_root, paths.id)?;
@@ -341,27 +433,38 @@ pub fn init(
     unmount_box_fs(paths)?;
     crate::fsutil::remove_tree(&paths.dir)?;
     mkdir_owned(&paths.dir, 0o755, 0, 0)?;
-    mkdir_owned(&paths.workspace, 0o700, owner.0, owner.1)?;
-    mkdir_owned(&paths.tmp, 0o700, uid, gid)?;
-    mkdir_owned(&paths.root_mnt, 0o755, 0, 0)?;
-    use crate::boxfs::{Tmpfs, TMP_BYTES, TMP_INODES};
-    let tmp = Tmpfs {
-        bytes: TMP_BYTES,
-        inodes: TMP_INODES,
-        mode: 0o700,
-        uid,
-        gid,
+    use crate::boxfs::Tmpfs;
+    let made = if on_host_disk {
+        mkdir_owned(&paths.workspace, 0o700, owner.0, owner.1)
+            .and_then(|()| mkdir_owned(&paths.tmp, 0o700, uid, gid))
+            .and_then(|()| mkdir_owned(&paths.root_mnt, 0o755, 0, 0))
+            .and_then(|()| crate::boxfs::mount(&paths.tmp, &Tmpfs::tmp_only(uid, gid)))
+    } else {
+        crate::boxfs::mount(&paths.dir, &Tmpfs::whole_box(quota.0, quota.1))
+            .and_then(|()| mkdir_owned(&paths.workspace, 0o700, owner.0, owner.1))
+            .and_then(|()| mkdir_owned(&paths.tmp, 0o700, uid, gid))
+            .and_then(|()| mkdir_owned(&paths.root_mnt, 0o755, 0, 0))
     };
-    crate::boxfs::mount(&paths.tmp, &tmp)?;
-    if let Some((blocks, inodes)) = quota {
-        let q = Tmpfs::quota(blocks, inodes, owner.0, owner.1);
-        crate::boxfs::mount(&paths.workspace, &q)?;
+    let saved = made.and_then(|()| {
+        lock.save(BoxState {
+            initialized: true,
+            owner: owner.0,
+            owner_gid: owner.1,
+        })
+    });
+    if let Err(e) = saved {
+        // Nothing half-made stays: no mount, no directory, no lock file.
+        let undone = unmount_box_fs(paths)
+            .and_then(|()| crate::fsutil::remove_tree(&paths.dir))
+            .and_then(|()| lock.remove());
+        return Err(match undone {
+            Ok(()) => e,
+            Err(u) => StepError {
+                detail: format!("{}; undoing the half-made box failed too: {u}", e.detail),
+                ..e
+            },
+        });
     }
-    lock.save(BoxState {
-        initialized: true,
-        owner: owner.0,
-        owner_gid: owner.1,
-    })?;
     Ok(paths.dir.clone())
 }
 

@@ -1,12 +1,19 @@
-//! The box's own file systems on the host: size- and inode-limited tmpfs mounts
-//! on `<box>/N/tmp` (always) and `<box>/N/box` (with `--quota`, which, as in
-//! isolate, is given to `--init`). Writing past a limit fails inside the box with
-//! ENOSPC, and nothing the box writes there reaches the host's disk.
+//! The box's own file system on the host: one size- and inode-limited tmpfs
+//! mounted on `<box_root>/N` by `--init`, holding the box's `box/` (the program's
+//! `/box`), `tmp/` (its `/tmp`) and `root/` (the mount point of each run's root).
+//! Writing past a limit fails inside the box with ENOSPC, nothing the box writes
+//! reaches the host's disk, and each box adds exactly one mount to the host's
+//! mount table (66,000 box ids stay below `fs.mount-max`). Removing the box is an
+//! unmount, whatever tree a program built in it.
 //!
-//! The mounts are made by `--init` (after the box's processes are killed and its
-//! tree removed) and taken down by `--init` and `--cleanup` before the tree is
-//! removed. They live in the host's mount namespace for the life of the box, like
-//! isolate's box directory; each run binds them into its private namespace.
+//! The limits are `--init --quota=BLOCKS,INODES` (isolate's option) or the
+//! configured `box_quota`. A configuration with `host_disk_box = 1` keeps
+//! isolate's box on the host's disk instead (unbounded, as in isolate); `tmp/` is
+//! then a tmpfs of its own (`TMP_BYTES`, `TMP_INODES`), again one mount.
+//!
+//! The mounts live in the host's mount namespace for the life of the box, like
+//! isolate's box directory; each run binds them into its private namespace. They
+//! are taken down by `--init` and `--cleanup` before the tree is removed.
 //!
 //! Mount targets are opened with O_NOFOLLOW|O_DIRECTORY and mounted on through
 //! `/proc/self/fd/N`, so the mount lands on exactly the directory rustbox created
@@ -18,27 +25,48 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-/// /tmp of every box: what a compiler or a program's scratch files need, no more.
+/// /tmp of a box on the host's disk (`host_disk_box`): what a compiler or a
+/// program's scratch files need, no more.
 pub const TMP_BYTES: u64 = 256 << 20;
 pub const TMP_INODES: u64 = 16384;
+
+/// Inodes of the box tmpfs that rustbox itself uses: its root (`<box_root>/N`),
+/// `box/`, `tmp/` and `root/`. The box's quota of inodes comes on top.
+pub const BOX_RESERVED_INODES: u64 = 4;
 
 /// Limits and ownership of one box tmpfs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tmpfs {
     pub bytes: u64,
-    /// Files and directories the box may create (the root directory is extra).
+    /// Files and directories the box may create.
     pub inodes: u64,
+    /// Inodes rustbox uses itself on top of `inodes` (the root directory at least).
+    pub reserved: u64,
     pub mode: u32,
     pub uid: u32,
     pub gid: u32,
 }
 
 impl Tmpfs {
-    /// isolate's `--quota=BLOCKS,INODES`: 1 KiB blocks.
-    pub fn quota(blocks: u64, inodes: u64, uid: u32, gid: u32) -> Tmpfs {
+    /// The tmpfs of a whole box for isolate's `--quota=BLOCKS,INODES` (1 KiB
+    /// blocks): root's, mode 0755, like the box directory it replaces.
+    pub fn whole_box(blocks: u64, inodes: u64) -> Tmpfs {
         Tmpfs {
             bytes: blocks.saturating_mul(1024),
             inodes,
+            reserved: BOX_RESERVED_INODES,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+        }
+    }
+
+    /// `/tmp` of a box kept on the host's disk: the box user's, mode 0700.
+    pub fn tmp_only(uid: u32, gid: u32) -> Tmpfs {
+        Tmpfs {
+            bytes: TMP_BYTES,
+            inodes: TMP_INODES,
+            reserved: 1,
             mode: 0o700,
             uid,
             gid,
@@ -49,7 +77,7 @@ impl Tmpfs {
         format!(
             "size={},nr_inodes={},mode={:o},uid={},gid={}",
             self.bytes,
-            self.inodes + 1,
+            self.inodes.saturating_add(self.reserved),
             self.mode,
             self.uid,
             self.gid
@@ -125,9 +153,16 @@ pub fn unmount(dir: &Path) -> Result<(), StepError> {
     ))
 }
 
-/// The limits of the tmpfs mounted on `dir`: (bytes, inodes the box may create);
-/// None if `dir` is not a tmpfs.
-pub fn limits(dir: &Path) -> Option<(u64, u64)> {
+/// The limits of the tmpfs mounted on `dir`: (bytes, inodes besides the
+/// `reserved` ones rustbox uses); None if no tmpfs is mounted there (`dir` on the
+/// same file system as its parent: the box root itself may be on a tmpfs).
+pub fn limits(dir: &Path, reserved: u64) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let here = std::fs::symlink_metadata(dir).ok()?;
+    let up = std::fs::metadata(dir.join("..")).ok()?;
+    if here.dev() == up.dev() {
+        return None;
+    }
     let c = CString::new(dir.as_os_str().as_bytes()).ok()?;
     // SAFETY: statfs into a zeroed struct we own.
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
@@ -140,7 +175,7 @@ pub fn limits(dir: &Path) -> Option<(u64, u64)> {
     }
     Some((
         st.f_blocks * st.f_bsize as u64,
-        (st.f_files as u64).saturating_sub(1),
+        (st.f_files as u64).saturating_sub(reserved),
     ))
 }
 
@@ -149,12 +184,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quota_is_in_kib_blocks_and_counts_the_root_inode() {
-        let t = Tmpfs::quota(1024, 100, 60001, 60001);
+    fn quota_is_in_kib_blocks_and_counts_rustbox_inodes() {
+        let t = Tmpfs::whole_box(1024, 100);
         assert_eq!(t.bytes, 1 << 20);
         assert_eq!(
             t.options(),
-            "size=1048576,nr_inodes=101,mode=700,uid=60001,gid=60001"
+            "size=1048576,nr_inodes=104,mode=755,uid=0,gid=0"
+        );
+        let t = Tmpfs::tmp_only(60001, 60001);
+        assert_eq!(
+            t.options(),
+            "size=268435456,nr_inodes=16385,mode=700,uid=60001,gid=60001"
         );
     }
 }

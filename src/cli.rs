@@ -378,18 +378,9 @@ fn apply(
         }
         Opt::Quota => {
             let s = v();
-            let (b, n) = s.split_once(',').ok_or_else(|| {
-                usage(format!(
-                    "invalid value '{s}' for --quota: expected BLOCKS,INODES"
-                ))
-            })?;
-            let (b, n) = (parse_uint(name, b)?, parse_uint(name, n)?);
-            if !(1..=1 << 40).contains(&b) || !(1..=1 << 32).contains(&n) {
-                return Err(usage(format!(
-                    "invalid value '{s}' for --quota: BLOCKS (KiB) must be 1 to 2^40 and INODES 1 to 2^32"
-                )));
-            }
-            l.quota = Some((b, n));
+            let q = crate::config::quota(&s)
+                .map_err(|e| usage(format!("invalid value for --quota: {e}")))?;
+            l.quota = Some(q);
         }
         Opt::Stderr => spec.io.stderr = Some(v()),
         Opt::StderrToStdout => spec.io.stderr_to_stdout = true,

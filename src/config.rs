@@ -7,6 +7,10 @@ use std::path::{Path, PathBuf};
 
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/rustbox/config";
 
+/// A box's disk unless configured or asked otherwise: 1 GiB in 65,536 files and
+/// directories, `/box` and `/tmp` together.
+pub const DEFAULT_BOX_QUOTA: (u64, u64) = (1 << 20, 65536);
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Where boxes live: `<box_root>/<id>/box`.
@@ -20,6 +24,18 @@ pub struct Config {
     pub num_boxes: u32,
     /// Only root may `--init` a box.
     pub restricted_init: bool,
+    /// The box's disk (a tmpfs of the whole box) when `--init` has no `--quota`:
+    /// (1 KiB blocks, inodes), `box_quota = BLOCKS,INODES`.
+    pub box_quota: (u64, u64),
+    /// `host_disk_box = 1`: without `--quota`, keep `/box` on the host's disk,
+    /// unbounded, as isolate does.
+    pub host_disk_box: bool,
+    /// The largest `--quota` a caller other than root may ask for,
+    /// `user_max_quota = BLOCKS,INODES`.
+    pub user_max_quota: (u64, u64),
+    /// How many initialised boxes a caller other than root may hold at once,
+    /// `user_max_boxes = N`.
+    pub user_max_boxes: u32,
     /// Per-box cpuset: `box<N>.cpus = 0-1`.
     pub box_cpus: BTreeMap<u32, String>,
     /// Per-box memory nodes: `box<N>.mems = 0`.
@@ -39,6 +55,10 @@ impl Default for Config {
             // CMS uses box ids up to 65999.
             num_boxes: 66000,
             restricted_init: false,
+            box_quota: DEFAULT_BOX_QUOTA,
+            host_disk_box: false,
+            user_max_quota: DEFAULT_BOX_QUOTA,
+            user_max_boxes: 1000,
             box_cpus: BTreeMap::new(),
             box_mems: BTreeMap::new(),
             source: None,
@@ -105,6 +125,14 @@ impl Config {
                 "first_gid" => c.first_gid = num(v)?,
                 "num_boxes" => c.num_boxes = num(v)?,
                 "restricted_init" => c.restricted_init = num(v)? != 0,
+                "box_quota" => {
+                    c.box_quota = quota(v).map_err(|e| format!("line {}: {e}", n + 1))?
+                }
+                "user_max_quota" => {
+                    c.user_max_quota = quota(v).map_err(|e| format!("line {}: {e}", n + 1))?
+                }
+                "host_disk_box" => c.host_disk_box = num(v)? != 0,
+                "user_max_boxes" => c.user_max_boxes = num(v)?,
                 _ => {
                     let per_box = k
                         .strip_prefix("box")
@@ -137,6 +165,24 @@ impl Config {
     pub fn box_ids(&self, id: u32) -> (u32, u32) {
         (self.first_uid + id, self.first_gid + id)
     }
+}
+
+/// `BLOCKS,INODES` as `--quota` takes them: 1 to 2^40 KiB, 1 to 2^32 inodes.
+pub fn quota(v: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("'{v}' is not BLOCKS,INODES (1 to 2^40 KiB, 1 to 2^32 inodes)");
+    let (b, i) = v.split_once(',').ok_or_else(bad)?;
+    let num = |x: &str| -> Result<u64, String> {
+        let x = x.trim();
+        if x.is_empty() || !x.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(bad());
+        }
+        x.parse().map_err(|_| bad())
+    };
+    let (b, i) = (num(b)?, num(i)?);
+    if !(1..=1 << 40).contains(&b) || !(1..=1 << 32).contains(&i) {
+        return Err(bad());
+    }
+    Ok((b, i))
 }
 
 /// Is the opened config file, and every directory above where it really lives,
@@ -200,5 +246,23 @@ mod tests {
         assert!(Config::parse("first_uid = 0").is_err());
         assert!(Config::parse("novalue").is_err());
         assert!(Config::parse("cg_root = ../x").is_err());
+        assert!(Config::parse("box_quota = 10").is_err());
+        assert!(Config::parse("box_quota = 0,5").is_err());
+        assert!(Config::parse("user_max_quota = 5,x").is_err());
+    }
+
+    #[test]
+    fn disk_keys() {
+        let c = Config::default();
+        assert_eq!(c.box_quota, DEFAULT_BOX_QUOTA);
+        assert!(!c.host_disk_box);
+        let c = Config::parse(
+            "box_quota = 2048,100\nhost_disk_box = 1\nuser_max_quota = 4096, 200\nuser_max_boxes = 7\n",
+        )
+        .unwrap();
+        assert_eq!(c.box_quota, (2048, 100));
+        assert!(c.host_disk_box);
+        assert_eq!(c.user_max_quota, (4096, 200));
+        assert_eq!(c.user_max_boxes, 7);
     }
 }

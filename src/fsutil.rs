@@ -6,35 +6,42 @@
 //! cannot redirect a removal or a chown to a host file.
 
 use crate::error::StepError;
-use nix::dir::Dir;
-use nix::fcntl::{AtFlags, OFlag};
-use nix::sys::stat::{fstatat, Mode, SFlag};
+use crate::walk::{self, Entry, Kind, Visitor};
+use nix::fcntl::AtFlags;
+use nix::sys::stat::Mode;
 use nix::unistd::{fchownat, unlinkat, Gid, Uid, UnlinkatFlags};
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::ffi::OsStr;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 
-const DIR_FLAGS: OFlag = OFlag::O_RDONLY
-    .union(OFlag::O_DIRECTORY)
-    .union(OFlag::O_NOFOLLOW)
-    .union(OFlag::O_CLOEXEC);
+pub use crate::walk::open_dir;
 
-fn open_dir_at(parent: Option<RawFd>, name: &Path, step: &str) -> Result<Dir, StepError> {
-    Dir::openat(parent, name, DIR_FLAGS, Mode::empty())
-        .map_err(|e| StepError::nix(step, name.display().to_string(), e))
-}
+/// Removes everything below a directory, links themselves (never their targets).
+struct Remove;
 
-fn entries(dir: &mut Dir) -> Vec<std::ffi::OsString> {
-    use std::os::unix::ffi::OsStrExt;
-    dir.iter()
-        .filter_map(Result::ok)
-        .map(|e| std::ffi::OsStr::from_bytes(e.file_name().to_bytes()).to_os_string())
-        .filter(|n| n != "." && n != "..")
-        .collect()
+impl Visitor for Remove {
+    fn dir(&mut self, e: &Entry) -> Result<bool, StepError> {
+        if !e.same_fs {
+            return Err(StepError::new(
+                "cleanup.remove",
+                format!("{} is a mount point; not entering it", e.shown.display()),
+            ));
+        }
+        Ok(true)
+    }
+    fn other(&mut self, e: &Entry) -> Result<(), StepError> {
+        unlinkat(Some(e.parent), e.name, UnlinkatFlags::NoRemoveDir)
+            .map_err(|err| StepError::nix("cleanup.remove", e.shown.display().to_string(), err))
+    }
+    fn left(&mut self, parent: RawFd, name: &OsStr, shown: &Path) -> Result<(), StepError> {
+        unlinkat(Some(parent), name, UnlinkatFlags::RemoveDir)
+            .map_err(|err| StepError::nix("cleanup.remove", shown.display().to_string(), err))
+    }
 }
 
 /// Remove `path` and everything below it. A missing path is not an error.
 /// Symbolic links are removed, never followed; another filesystem mounted below is
-/// refused rather than entered.
+/// refused rather than entered. Any depth, a few descriptors (`walk`).
 pub fn remove_tree(path: &Path) -> Result<(), StepError> {
     let step = "cleanup.remove";
     let meta = match std::fs::symlink_metadata(path) {
@@ -46,70 +53,20 @@ pub fn remove_tree(path: &Path) -> Result<(), StepError> {
         return std::fs::remove_file(path)
             .map_err(|e| StepError::io(step, path.display().to_string(), &e));
     }
-    let mut dir = open_dir_at(None, path, step)?;
-    let dev = nix::sys::stat::fstat(dir.as_raw_fd())
-        .map_err(|e| StepError::nix(step, path.display().to_string(), e))?
-        .st_dev;
-    empty_dir(&mut dir, dev, path)?;
-    drop(dir);
+    walk::walk(open_dir(path, step)?, path, step, &mut Remove)?;
     std::fs::remove_dir(path).map_err(|e| StepError::io(step, path.display().to_string(), &e))
-}
-
-fn empty_dir(dir: &mut Dir, dev: u64, shown: &Path) -> Result<(), StepError> {
-    let step = "cleanup.remove";
-    let fd = dir.as_raw_fd();
-    for name in entries(dir) {
-        let here = shown.join(&name);
-        let st = fstatat(Some(fd), name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
-            .map_err(|e| StepError::nix(step, here.display().to_string(), e))?;
-        if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR {
-            if st.st_dev != dev {
-                return Err(StepError::new(
-                    step,
-                    format!("{} is a mount point; not entering it", here.display()),
-                ));
-            }
-            let mut sub = open_dir_at(Some(fd), Path::new(&name), step)?;
-            empty_dir(&mut sub, dev, &here)?;
-            drop(sub);
-            unlinkat(Some(fd), name.as_os_str(), UnlinkatFlags::RemoveDir)
-                .map_err(|e| StepError::nix(step, here.display().to_string(), e))?;
-        } else {
-            unlinkat(Some(fd), name.as_os_str(), UnlinkatFlags::NoRemoveDir)
-                .map_err(|e| StepError::nix(step, here.display().to_string(), e))?;
-        }
-    }
-    Ok(())
-}
-
-/// The entry `name` below `dir` itself (never what a link points to) as an
-/// `O_PATH` descriptor, and its status: acting through the descriptor, a rename in
-/// between changes nothing, and O_PATH opens no device.
-fn open_entry(
-    dir: RawFd,
-    name: &std::ffi::OsStr,
-) -> nix::Result<(std::os::fd::OwnedFd, libc::stat)> {
-    let fd = nix::fcntl::openat(
-        Some(dir),
-        name,
-        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )?;
-    // SAFETY: openat just returned this descriptor; nothing else owns it.
-    let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
-    let st = nix::sys::stat::fstat(fd.as_raw_fd())?;
-    Ok((fd, st))
 }
 
 /// Who may own what `chown_tree` hands over.
 #[derive(Debug, Clone, Copy)]
-pub enum Owners<'a> {
+pub enum Owners {
     /// Anything (a box of root's: root could chown it anyway).
     Any,
-    /// Only entries owned by one of these uids (the box's owner and the box uid);
-    /// anything else is refused. Without this, an owner could hard-link (or move)
-    /// another user's file or directory into /box and have root hand it to them.
-    Only(&'a [u32]),
+    /// Only entries owned by one of these two uids (the box's owner and the box
+    /// uid); anything else is refused. Without this, an owner could hard-link (or
+    /// move) another user's file or directory into /box and have root hand it to
+    /// them.
+    Pair(u32, u32),
 }
 
 /// Change the owner of `path` and everything below it, links themselves included,
@@ -119,6 +76,8 @@ pub enum Owners<'a> {
 /// isolate does so before every run, and after it unless `--special-files`. Each
 /// entry is opened without following links, checked (kind, owner, device) and
 /// chowned through that same descriptor, so a rename in between changes nothing.
+/// An entry that cannot be handed over is skipped and the walk goes on; the first
+/// such error is returned at the end.
 pub fn chown_tree(
     path: &Path,
     uid: u32,
@@ -127,7 +86,7 @@ pub fn chown_tree(
     owners: Owners,
 ) -> Result<(), StepError> {
     let step = "box.chown";
-    let mut dir = open_dir_at(None, path, step)?;
+    let dir = open_dir(path, step)?;
     let fd = dir.as_raw_fd();
     let st = nix::sys::stat::fstat(fd)
         .map_err(|e| StepError::nix(step, path.display().to_string(), e))?;
@@ -136,19 +95,18 @@ pub fn chown_tree(
         .map_err(|e| StepError::nix(step, path.display().to_string(), e))?;
     nix::sys::stat::fchmod(fd, Mode::from_bits_truncate(0o700))
         .map_err(|e| StepError::nix(step, path.display().to_string(), e))?;
-    let walk = Walk {
-        dev: st.st_dev,
+    let mut v = Handover {
         uid,
         gid,
         remove_special,
         owners,
     };
-    walk.below(&mut dir, path)
+    walk::walk(dir, path, step, &mut v)
 }
 
 fn check_owner(st: &libc::stat, owners: Owners, shown: &Path) -> Result<(), StepError> {
     match owners {
-        Owners::Only(ok) if !ok.contains(&st.st_uid) => Err(StepError::new(
+        Owners::Pair(a, b) if st.st_uid != a && st.st_uid != b => Err(StepError::new(
             "box.chown",
             format!(
                 "{} belongs to uid {}, neither the box's owner nor its user: refusing to \
@@ -161,116 +119,97 @@ fn check_owner(st: &libc::stat, owners: Owners, shown: &Path) -> Result<(), Step
     }
 }
 
-struct Walk<'a> {
-    dev: u64,
+struct Handover {
     uid: u32,
     gid: u32,
     remove_special: bool,
-    owners: Owners<'a>,
+    owners: Owners,
 }
 
-impl Walk<'_> {
-    fn below(&self, dir: &mut Dir, shown: &Path) -> Result<(), StepError> {
-        let step = "box.chown";
-        let fd = dir.as_raw_fd();
-        for name in entries(dir) {
-            let here = shown.join(&name);
-            let err = |e| StepError::nix(step, here.display().to_string(), e);
-            let (ent, st) = open_entry(fd, &name).map_err(err)?;
-            let kind = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
-            let special = kind != SFlag::S_IFREG && kind != SFlag::S_IFDIR;
-            if special && self.remove_special {
-                unlinkat(Some(fd), name.as_os_str(), UnlinkatFlags::NoRemoveDir).map_err(err)?;
-                continue;
-            }
-            if st.st_dev != self.dev {
-                return Err(StepError::new(
-                    step,
-                    format!(
-                        "{} is on another file system; not entering it",
-                        here.display()
-                    ),
-                ));
-            }
-            check_owner(&st, self.owners, &here)?;
-            fchownat(
-                Some(ent.as_raw_fd()),
-                "",
-                Some(Uid::from_raw(self.uid)),
-                Some(Gid::from_raw(self.gid)),
-                AtFlags::AT_EMPTY_PATH,
-            )
-            .map_err(err)?;
-            if kind == SFlag::S_IFDIR {
-                // Reopened for reading by the same path: it must still be the
-                // directory just checked and chowned.
-                let mut sub = open_dir_at(Some(fd), Path::new(&name), step)?;
-                let again = nix::sys::stat::fstat(sub.as_raw_fd()).map_err(err)?;
-                if (again.st_dev, again.st_ino) != (st.st_dev, st.st_ino) {
-                    return Err(StepError::new(
-                        step,
-                        format!("{} was replaced during the walk", here.display()),
-                    ));
-                }
-                self.below(&mut sub, &here)?;
-            }
+impl Handover {
+    fn chown(&self, e: &Entry) -> Result<(), StepError> {
+        check_owner(e.st, self.owners, e.shown)?;
+        fchownat(
+            Some(e.fd.as_raw_fd()),
+            "",
+            Some(Uid::from_raw(self.uid)),
+            Some(Gid::from_raw(self.gid)),
+            AtFlags::AT_EMPTY_PATH,
+        )
+        .map_err(|err| StepError::nix("box.chown", e.shown.display().to_string(), err))
+    }
+}
+
+impl Visitor for Handover {
+    fn dir(&mut self, e: &Entry) -> Result<bool, StepError> {
+        if !e.same_fs {
+            return Err(StepError::new(
+                "box.chown",
+                format!(
+                    "{} is on another file system; not entering it",
+                    e.shown.display()
+                ),
+            ));
         }
+        self.chown(e)?;
+        Ok(true)
+    }
+    fn other(&mut self, e: &Entry) -> Result<(), StepError> {
+        if e.kind == Kind::Special && self.remove_special {
+            return unlinkat(Some(e.parent), e.name, UnlinkatFlags::NoRemoveDir)
+                .map_err(|err| StepError::nix("box.chown", e.shown.display().to_string(), err));
+        }
+        if !e.same_fs {
+            return Err(StepError::new(
+                "box.chown",
+                format!("{} is on another file system", e.shown.display()),
+            ));
+        }
+        self.chown(e)
+    }
+}
+
+/// Clears the setuid and setgid bits of one user's regular files.
+struct ClearSetIds {
+    uid: u32,
+    cleared: usize,
+}
+
+impl Visitor for ClearSetIds {
+    fn dir(&mut self, e: &Entry) -> Result<bool, StepError> {
+        // A file system mounted below a caller's directory is not the box's.
+        Ok(e.same_fs)
+    }
+    fn other(&mut self, e: &Entry) -> Result<(), StepError> {
+        if !e.same_fs
+            || e.kind != Kind::File
+            || e.st.st_uid != self.uid
+            || e.st.st_mode & (libc::S_ISUID | libc::S_ISGID) == 0
+        {
+            return Ok(());
+        }
+        // fchmod does not work on an O_PATH descriptor; its /proc/self/fd link
+        // names exactly the inode examined, whatever happened to the name since.
+        let mode = Mode::from_bits_truncate(e.st.st_mode & 0o1777);
+        let via = format!("/proc/self/fd/{}", e.fd.as_raw_fd());
+        nix::sys::stat::fchmodat(
+            None,
+            via.as_str(),
+            mode,
+            nix::sys::stat::FchmodatFlags::FollowSymlink,
+        )
+        .map_err(|err| StepError::nix("box.setid", e.shown.display().to_string(), err))?;
+        self.cleared += 1;
         Ok(())
     }
 }
 
-/// Open the directory `path` (links on the way followed, the last one not).
-pub fn open_dir(path: &Path, step: &str) -> Result<Dir, StepError> {
-    open_dir_at(None, path, step)
-}
-
 /// Below `dir` (never following a link, never leaving its file system), clear the
 /// setuid and setgid bits of every regular file owned by `uid`. Returns how many.
-pub fn clear_set_ids(mut dir: Dir, shown: &Path, uid: u32) -> Result<usize, StepError> {
-    let dev = nix::sys::stat::fstat(dir.as_raw_fd())
-        .map_err(|e| StepError::nix("box.setid", shown.display().to_string(), e))?
-        .st_dev;
-    clear_below(&mut dir, dev, shown, uid)
-}
-
-fn clear_below(dir: &mut Dir, dev: u64, shown: &Path, uid: u32) -> Result<usize, StepError> {
-    let step = "box.setid";
-    let fd = dir.as_raw_fd();
-    let mut n = 0;
-    for name in entries(dir) {
-        let here = shown.join(&name);
-        let err = |e| StepError::nix(step, here.display().to_string(), e);
-        let st = fstatat(Some(fd), name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW).map_err(err)?;
-        if st.st_dev != dev {
-            continue;
-        }
-        let kind = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
-        if kind == SFlag::S_IFDIR {
-            let mut sub = open_dir_at(Some(fd), Path::new(&name), step)?;
-            n += clear_below(&mut sub, dev, &here, uid)?;
-        } else if kind == SFlag::S_IFREG
-            && st.st_uid == uid
-            && st.st_mode & (libc::S_ISUID | libc::S_ISGID) != 0
-        {
-            let (ent, now) = open_entry(fd, &name).map_err(err)?;
-            if now.st_uid != uid
-                || SFlag::from_bits_truncate(now.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG
-            {
-                continue;
-            }
-            let mode = Mode::from_bits_truncate(now.st_mode & 0o1777);
-            let via = format!("/proc/self/fd/{}", ent.as_raw_fd());
-            nix::sys::stat::fchmodat(
-                None,
-                via.as_str(),
-                mode,
-                nix::sys::stat::FchmodatFlags::FollowSymlink,
-            )
-            .map_err(err)?;
-            n += 1;
-        }
-    }
-    Ok(n)
+pub fn clear_set_ids(dir: nix::dir::Dir, shown: &Path, uid: u32) -> Result<usize, StepError> {
+    let mut v = ClearSetIds { uid, cleared: 0 };
+    walk::walk(dir, shown, "box.setid", &mut v)?;
+    Ok(v.cleared)
 }
 
 #[cfg(test)]
@@ -301,5 +240,55 @@ mod tests {
         );
         remove_tree(&t).unwrap(); // idempotent
         std::fs::remove_dir_all(&outside).unwrap();
+    }
+
+    /// A chain of `n` directories below `t` (built relative to descriptors), a
+    /// link and a FIFO at the bottom.
+    fn chain(t: &Path, n: usize) {
+        use nix::dir::Dir;
+        use nix::fcntl::OFlag;
+        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY;
+        let mut d = Dir::open(t, flags, Mode::empty()).unwrap();
+        for _ in 0..n {
+            nix::sys::stat::mkdirat(Some(d.as_raw_fd()), "d", Mode::from_bits_truncate(0o755))
+                .unwrap();
+            d = Dir::openat(Some(d.as_raw_fd()), "d", flags, Mode::empty()).unwrap();
+        }
+        let bottom = format!("/proc/self/fd/{}", d.as_raw_fd());
+        symlink("/etc/passwd", format!("{bottom}/link")).unwrap();
+        nix::unistd::mkfifo(
+            format!("{bottom}/fifo").as_str(),
+            Mode::from_bits_truncate(0o644),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn deep_trees_are_handed_over_and_removed() {
+        let t = scratch("deep");
+        chain(&t, 5000);
+        // Not root in every unit-test run: hand the tree to whoever we are.
+        let (uid, gid) = (
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        );
+        chown_tree(&t, uid, gid, true, Owners::Any).unwrap();
+        let flags = nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY;
+        let mut d = nix::dir::Dir::open(&t, flags, Mode::empty()).unwrap();
+        for _ in 0..5000 {
+            d = nix::dir::Dir::openat(Some(d.as_raw_fd()), "d", flags, Mode::empty()).unwrap();
+        }
+        let left: Vec<_> = d
+            .iter()
+            .map(|e| e.unwrap().file_name().to_owned())
+            .filter(|n| n.to_bytes() != b"." && n.to_bytes() != b"..")
+            .collect();
+        assert!(
+            left.is_empty(),
+            "the link and the FIFO are removed: {left:?}"
+        );
+        drop(d);
+        remove_tree(&t).unwrap();
+        assert!(!t.exists());
     }
 }

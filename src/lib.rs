@@ -26,5 +26,6 @@ pub mod selfguard;
 pub mod spec;
 pub mod supervisor;
 pub mod verdict;
+pub mod walk;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

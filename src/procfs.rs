@@ -19,18 +19,25 @@ use std::os::unix::fs::MetadataExt;
 pub fn pids_of_uid(uid: u32) -> Result<Vec<i32>, StepError> {
     let dir = std::fs::read_dir("/proc").map_err(|e| StepError::io("procfs", "/proc", &e))?;
     let mut out = Vec::new();
-    for e in dir.flatten() {
+    // A process that exits while we look is gone (ENOENT, ESRCH); any other error
+    // would leave a process of the box unseen, so it is an error.
+    let gone = |e: &std::io::Error| matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ESRCH));
+    for e in dir {
+        let e = e.map_err(|e| StepError::io("procfs", "read /proc", &e))?;
         let pid: i32 = match e.file_name().to_str().and_then(|s| s.parse().ok()) {
             Some(p) => p,
             None => continue,
         };
         match e.metadata() {
             Ok(m) if m.uid() == uid => {}
-            _ => continue, // another owner, or gone meanwhile
+            Ok(_) => continue, // another owner
+            Err(err) if gone(&err) => continue,
+            Err(err) => return Err(StepError::io("procfs", format!("/proc/{pid}"), &err)),
         }
         let status = match std::fs::read_to_string(format!("/proc/{pid}/status")) {
             Ok(s) => s,
-            Err(_) => continue, // gone meanwhile
+            Err(err) if gone(&err) => continue,
+            Err(err) => return Err(StepError::io("procfs", format!("/proc/{pid}/status"), &err)),
         };
         if acts_as(&status, uid) && alive(&status) {
             out.push(pid);

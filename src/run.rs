@@ -159,40 +159,187 @@ fn run_inner(
     let interrupts = crate::interrupt::Interrupts::block()?;
     ev.controls.push(disk_quota(spec, &paths)?);
     let (uid, gid) = cfg.box_ids(spec.box_id);
-    // Only the owner's files and the box user's may change hands (a box of root's:
-    // anything, as before).
-    let mine = [lock.state.owner, uid];
-    let owners = match lock.state.owner {
-        0 => crate::fsutil::Owners::Any,
-        _ => crate::fsutil::Owners::Only(&mine),
-    };
     // Lend /box to the box user; links and special files a program left are removed.
-    crate::fsutil::chown_tree(&paths.workspace, uid, gid, true, owners)?;
-    let plan = crate::plan::build(spec, cfg, &paths, caller, caller_env)?;
-    let cg = if spec.cg {
-        Some(box_cgroup(spec, cfg, ev)?)
-    } else {
-        None
-    };
-    let facts = crate::supervisor::run(&plan, &spec.limits, cg.as_deref(), &interrupts);
-    let cg_stats = cg.as_ref().map(|c| c.stats());
-    let destroyed = cg.as_ref().map_or(Ok(()), |c| c.destroy());
-    // Hand /box back to its owner, whatever happened in the box.
-    let back = crate::fsutil::chown_tree(
-        &paths.workspace,
-        lock.state.owner,
-        lock.state.owner_gid,
-        !spec.special_files,
-        owners,
+    // From here on every way out goes through `give_back`.
+    let lent = Lent::lend(&paths, &lock.state, (uid, gid))?;
+    let mut mounts = Vec::new();
+    let ran = prepare_and_watch(
+        spec,
+        cfg,
+        caller,
+        caller_env,
+        &paths,
+        &interrupts,
+        ev,
+        &mut mounts,
     );
+    // Hand /box back to its owner, whatever happened in the box.
+    let back = lent.give_back(!spec.special_files);
     // What the box wrote into a caller's read-write directory stays there: no
     // setuid or setgid program of the box user may be left for the caller to run
     // later against whoever uses this box next.
     let set_ids = match caller.acting.0 {
         0 => Ok(0),
-        _ => clear_set_ids(&plan.root.mounts, uid),
+        _ => clear_set_ids(&mounts, uid),
     };
-    let facts = facts?;
+    // Every teardown error reaches the verdict: the first one decides it, the
+    // others are listed beside it.
+    let mut errors = [ran.err(), back.err()].into_iter().flatten();
+    let first = errors.next();
+    for e in errors {
+        ev.controls.push(Control::failed(&e));
+    }
+    match set_ids {
+        Ok(0) => {}
+        Ok(n) => ev.controls.push(Control::applied(
+            "box.setid",
+            true,
+            format!(
+                "setuid/setgid bits cleared on {n} file(s) the box left in read-write directories"
+            ),
+        )),
+        Err(e) if first.is_some() => ev.controls.push(Control::failed(&e)),
+        Err(e) => return Err(e),
+    }
+    first.map_or(Ok(()), Err)
+}
+
+/// `/box` lent to the box user for the length of one run, and the box's `/tmp`
+/// reset: the two directories of the box that the host sees and the program can
+/// write. The owner's files become the box user's; `give_back` returns them.
+/// Created only by `lend`, which gives back on its own failure; if `give_back` is
+/// never reached (a panic unwinding through the run), dropping gives back.
+struct Lent<'a> {
+    paths: &'a BoxPaths,
+    owner: (u32, u32),
+    user: (u32, u32),
+    returned: bool,
+}
+
+impl<'a> Lent<'a> {
+    fn lend(
+        paths: &'a BoxPaths,
+        state: &crate::boxes::BoxState,
+        user: (u32, u32),
+    ) -> Result<Lent<'a>, StepError> {
+        let mut lent = Lent {
+            paths,
+            owner: (state.owner, state.owner_gid),
+            user,
+            returned: false,
+        };
+        let done = reset_tmp(paths, user).and_then(|()| {
+            crate::fsutil::chown_tree(&paths.workspace, user.0, user.1, true, lent.owners())
+        });
+        match done {
+            Ok(()) => Ok(lent),
+            Err(e) => {
+                // Part of /box may be the box user's already.
+                let back = lent.hand_back(true);
+                lent.returned = true;
+                Err(match back {
+                    Ok(()) => e,
+                    Err(b) => StepError {
+                        detail: format!("{}; handing /box back failed too: {b}", e.detail),
+                        ..e
+                    },
+                })
+            }
+        }
+    }
+
+    /// Only the owner's files and the box user's may change hands (a box of
+    /// root's: anything, as before).
+    fn owners(&self) -> crate::fsutil::Owners {
+        match self.owner.0 {
+            0 => crate::fsutil::Owners::Any,
+            _ => crate::fsutil::Owners::Pair(self.owner.0, self.user.0),
+        }
+    }
+
+    fn hand_back(&self, remove_special: bool) -> Result<(), StepError> {
+        let back = crate::fsutil::chown_tree(
+            &self.paths.workspace,
+            self.owner.0,
+            self.owner.1,
+            remove_special,
+            self.owners(),
+        );
+        let tmp = reset_tmp(self.paths, self.user);
+        back.and(tmp)
+    }
+
+    /// Hand /box back (special files the program made removed, unless
+    /// `remove_special` is false: `--special-files`) and reset /tmp.
+    fn give_back(mut self, remove_special: bool) -> Result<(), StepError> {
+        self.returned = true;
+        self.hand_back(remove_special)
+    }
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        if !self.returned {
+            // Nothing can be reported from here; the box is at least its owner's.
+            let _ = self.hand_back(true);
+        }
+    }
+}
+
+/// The box's `/tmp` as it must be between runs and at the start of each: the box
+/// user's, mode 0700. A program may have opened it to everyone (`chmod 1777`);
+/// other host users could then read what it left and plant what the next run
+/// reads.
+fn reset_tmp(paths: &BoxPaths, (uid, gid): (u32, u32)) -> Result<(), StepError> {
+    let step = "box.tmp";
+    let shown = paths.tmp.display().to_string();
+    let dir = crate::fsutil::open_dir(&paths.tmp, step)?;
+    use std::os::fd::AsRawFd;
+    nix::unistd::fchown(
+        dir.as_raw_fd(),
+        Some(nix::unistd::Uid::from_raw(uid)),
+        Some(nix::unistd::Gid::from_raw(gid)),
+    )
+    .map_err(|e| StepError::nix(step, shown.clone(), e))?;
+    nix::sys::stat::fchmod(
+        dir.as_raw_fd(),
+        nix::sys::stat::Mode::from_bits_truncate(0o700),
+    )
+    .map_err(|e| StepError::nix(step, shown, e))
+}
+
+/// Between lending and handing back: the plan, the cgroup, the run itself, and the
+/// evidence it leaves. The plan's mounts are left in `mounts` for the teardown.
+#[allow(clippy::too_many_arguments)]
+fn prepare_and_watch(
+    spec: &RunSpec,
+    cfg: &Config,
+    caller: &Caller,
+    caller_env: &[(OsString, OsString)],
+    paths: &BoxPaths,
+    interrupts: &crate::interrupt::Interrupts,
+    ev: &mut Evidence,
+    mounts: &mut Vec<crate::chain::root::MountPlan>,
+) -> Result<(), StepError> {
+    let plan = crate::plan::build(spec, cfg, paths, caller, caller_env)?;
+    mounts.clone_from(&plan.root.mounts);
+    let cg = if spec.cg {
+        Some(box_cgroup(spec, cfg, ev)?)
+    } else {
+        None
+    };
+    let facts = crate::supervisor::run(&plan, &spec.limits, cg.as_deref(), interrupts);
+    let cg_stats = cg.as_ref().map(|c| c.stats());
+    let destroyed = cg.as_ref().map_or(Ok(()), |c| c.destroy());
+    let facts = match facts {
+        Ok(f) => f,
+        Err(e) => {
+            if let Err(d) = destroyed {
+                ev.controls.push(Control::failed(&d));
+            }
+            return Err(e);
+        }
+    };
     ev.controls.extend(facts.controls);
     ev.failure = facts.failure;
     ev.exec_errno = facts.exec_errno;
@@ -222,23 +369,22 @@ fn run_inner(
         // same clock the watchdog kills by, so a kill is never before the limit by
         // the evidence); otherwise the cgroup's, as in isolate. The cgroup's own
         // counter is reported beside it either way.
-        let (cpu, usage) = stats?;
-        if ev.cpu.source != crate::cpuclock::SOURCE {
-            ev.cpu = cpu;
+        match stats {
+            Ok((cpu, usage)) => {
+                if ev.cpu.source != crate::cpuclock::SOURCE {
+                    ev.cpu = cpu;
+                }
+                ev.cgroup = Some(usage);
+            }
+            Err(e) => {
+                if let Err(d) = destroyed {
+                    ev.controls.push(Control::failed(&d));
+                }
+                return Err(e);
+            }
         }
-        ev.cgroup = Some(usage);
     }
-    back?;
-    let cleared = set_ids?;
-    if cleared > 0 {
-        ev.controls.push(Control::applied(
-            "box.setid",
-            true,
-            format!("setuid/setgid bits cleared on {cleared} file(s) the box left in read-write directories"),
-        ));
-    }
-    destroyed?;
-    Ok(())
+    destroyed
 }
 
 /// Clear the setuid and setgid bits of the box user's regular files below every
@@ -280,10 +426,10 @@ fn disk_quota(spec: &RunSpec, paths: &BoxPaths) -> Result<Control, StepError> {
         Some((bytes, inodes)) => format!("tmpfs of {} KiB, {inodes} inodes", bytes / 1024),
         None => "host file system, no quota".to_string(),
     };
-    let (ws, tmp) = (
-        crate::boxfs::limits(&paths.workspace),
-        crate::boxfs::limits(&paths.tmp),
-    );
+    // The whole box on one tmpfs (the default), or box/ on the host's disk with
+    // tmp/ a tmpfs of its own.
+    let whole = crate::boxfs::limits(&paths.dir, crate::boxfs::BOX_RESERVED_INODES);
+    let ws = whole.or_else(|| crate::boxfs::limits(&paths.workspace, 1));
     if let Some((blocks, inodes)) = spec.limits.quota {
         // tmpfs rounds its size up to whole pages.
         // SAFETY: sysconf has no preconditions.
@@ -300,11 +446,15 @@ fn disk_quota(spec: &RunSpec, paths: &BoxPaths) -> Result<Control, StepError> {
             ));
         }
     }
-    Ok(Control::applied(
-        "disk.quota",
-        true,
-        format!("/box: {}; /tmp: {}", show(ws), show(tmp)),
-    ))
+    let detail = match whole {
+        Some(_) => format!("/box and /tmp: one {}", show(whole)),
+        None => format!(
+            "/box: {}; /tmp: {}",
+            show(ws),
+            show(crate::boxfs::limits(&paths.tmp, 1))
+        ),
+    };
+    Ok(Control::applied("disk.quota", true, detail))
 }
 
 /// Create the box's cgroup and apply its limits (--cg).
@@ -332,7 +482,9 @@ fn box_cgroup(
     match cg.apply(&limits) {
         Ok(controls) => ev.controls.extend(controls),
         Err(e) => {
-            let _ = cg.destroy();
+            if let Err(d) = cg.destroy() {
+                ev.controls.push(Control::failed(&d));
+            }
             return Err(e);
         }
     }

@@ -80,6 +80,10 @@ struct Case {
     /// `judge-secret` = `{host_secret}`.
     #[serde(default)]
     caller_session_keyring: bool,
+    /// The caller's RLIMIT_NOFILE (soft and hard) for every rustbox command of
+    /// the case: rustbox must work within a caller's small descriptor limit.
+    #[serde(default)]
+    caller_nofile: Option<u64>,
     #[serde(default)]
     special: Option<String>,
     /// Runs of the same box before the one under test (to plant files); each must
@@ -456,6 +460,27 @@ impl Suite {
         c
     }
 
+    /// rustbox for one of `case`'s commands: with the case's caller limits.
+    fn rustbox_for(&self, case: &Case, args: &[String]) -> Command {
+        let mut c = self.rustbox(args);
+        if let Some(n) = case.caller_nofile {
+            // SAFETY: only setrlimit, an async-signal-safe call, between fork and exec.
+            unsafe {
+                c.pre_exec(move || {
+                    let l = libc::rlimit {
+                        rlim_cur: n,
+                        rlim_max: n,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &l) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                })
+            };
+        }
+        c
+    }
+
     /// Build (or copy) the payload of a case into bin/.
     fn build(&self, case: &Case) -> Result<PathBuf, String> {
         let src = cases_dir().join(&case.source);
@@ -563,7 +588,7 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
             o.status.code(),
             String::from_utf8_lossy(&o.stderr).trim()
         ));
-        cleanup(suite, id, &mut out);
+        cleanup(suite, case, id, &mut out);
         return out;
     }
     let workspace = PathBuf::from(&printed).join("box");
@@ -577,7 +602,7 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
     {
         out.problems
             .push(format!("copy the payload to {}: {e}", dst.display()));
-        cleanup(suite, id, &mut out);
+        cleanup(suite, case, id, &mut out);
         return out;
     }
     // Placeholders, and {box_dir}: the directory --init printed.
@@ -596,7 +621,7 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
         a.push("--run".into());
         a.push("--".into());
         a.extend(program_with(&step.payload_args));
-        let o = suite.rustbox(&a).output().expect("run rustbox");
+        let o = suite.rustbox_for(case, &a).output().expect("run rustbox");
         let _ = writeln!(
             out.details,
             "  before-run {}: rustbox {}\n  exit status: {:?}\n  stdout:\n{}  stderr:\n{}",
@@ -609,7 +634,7 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
         if o.status.code() != Some(0) {
             out.problems
                 .push(format!("before-run {} exited {:?}", i + 1, o.status.code()));
-            cleanup(suite, id, &mut out);
+            cleanup(suite, case, id, &mut out);
             return out;
         }
     }
@@ -630,7 +655,7 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
     args.push("--run".into());
     args.push("--".into());
     args.extend(program);
-    let mut cmd = suite.rustbox(&args);
+    let mut cmd = suite.rustbox_for(case, &args);
     cmd.stdout(std::fs::File::create(&stdout_f).unwrap());
     cmd.stderr(std::fs::File::create(&stderr_f).unwrap());
     // Descriptors the caller leaves open: a host file with the secret, and a host
@@ -702,7 +727,7 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
         Ok(c) => c,
         Err(e) => {
             out.problems.push(format!("spawn rustbox: {e}"));
-            cleanup(suite, id, &mut out);
+            cleanup(suite, case, id, &mut out);
             return out;
         }
     };
@@ -717,7 +742,7 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
             indent(&read_lossy(&stdout_f)),
             indent(&read_lossy(&stderr_f))
         );
-        cleanup(suite, id, &mut out);
+        cleanup(suite, case, id, &mut out);
         return out;
     }
 
@@ -875,7 +900,7 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
     }
     if case.after.as_deref() == Some("init") {
         let o = suite
-            .rustbox(&["-b".into(), idarg.clone(), "--init".into()])
+            .rustbox_for(case, &["-b".into(), idarg.clone(), "--init".into()])
             .output()
             .expect("run rustbox --init");
         if o.status.code() != Some(0) {
@@ -885,7 +910,7 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
             ));
         }
     }
-    cleanup(suite, id, &mut out);
+    cleanup(suite, case, id, &mut out);
     out
 }
 
@@ -987,9 +1012,9 @@ fn make_victims(victim: &Path, dir: &Path) {
 }
 
 /// `--cleanup`; it must succeed and leave no box directory and no box process.
-fn cleanup(suite: &Suite, id: u32, out: &mut Outcome) {
+fn cleanup(suite: &Suite, case: &Case, id: u32, out: &mut Outcome) {
     let o = suite
-        .rustbox(&["-b".into(), id.to_string(), "--cleanup".into()])
+        .rustbox_for(case, &["-b".into(), id.to_string(), "--cleanup".into()])
         .output()
         .expect("run rustbox --cleanup");
     if o.status.code() != Some(0) {

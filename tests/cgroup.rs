@@ -471,8 +471,13 @@ fn fstype_on(dir: &Path) -> Option<String> {
 #[test]
 fn disk_fill_and_inode_spray_hit_the_quota() {
     let b = TestBox::new_with(40, &["--quota=4096,100"]);
-    assert_eq!(fstype_on(&b.workspace()).as_deref(), Some("tmpfs"));
-    assert_eq!(fstype_on(&b.dir.join("tmp")).as_deref(), Some("tmpfs"));
+    // One mount for the whole box: box/ and tmp/ are directories on it.
+    assert_eq!(fstype_on(&b.dir).as_deref(), Some("tmpfs"));
+    let below: Vec<_> = mounts()
+        .into_iter()
+        .filter(|(m, _, _)| m.starts_with(&b.dir))
+        .collect();
+    assert_eq!(below.len(), 1, "one host mount per box: {below:?}");
     let probe = b.install_probe("probe");
 
     let r = b.run(&["--quota=4096,100"], &[&probe, "fill", "/box/f"]);
@@ -496,7 +501,7 @@ fn disk_fill_and_inode_spray_hit_the_quota() {
             .iter()
             .any(|c| c["detail"]
                 .as_str()
-                .is_some_and(|d| d.contains("/box: tmpfs of 4096 KiB, 100 inodes"))),
+                .is_some_and(|d| d.contains("/box and /tmp: one tmpfs of 4096 KiB, 100 inodes"))),
         "{r}"
     );
     std::fs::remove_file(b.workspace().join("f")).unwrap();
@@ -509,8 +514,14 @@ fn disk_fill_and_inode_spray_hit_the_quota() {
         (90..100).contains(&n),
         "{n} files under a 100-inode quota\n{r}"
     );
+    for e in std::fs::read_dir(b.workspace()).unwrap() {
+        let p = e.unwrap().path();
+        if p.file_name().is_some_and(|n| n != "probe") {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
 
-    // /tmp has its own limit, quota or not.
+    // /tmp is on the same tmpfs: the box's quota bounds it too.
     let r = b.run(
         &[],
         &[&probe, "fill", "/tmp/f", &(300u64 << 20).to_string()],
@@ -518,7 +529,10 @@ fn disk_fill_and_inode_spray_hit_the_quota() {
     let f = r.facts();
     assert_eq!(f.one("write"), Some("ENOSPC"), "{r}");
     let written: u64 = f.one("written").unwrap().parse().unwrap();
-    assert!(written <= 256 << 20, "{written} bytes in /tmp\n{r}");
+    assert!(
+        written <= 4 << 20,
+        "{written} bytes in /tmp under a 4096 KiB quota\n{r}"
+    );
 
     // A --run asking for another quota than the box has runs nothing.
     let r = b.run(&["--quota=8192,100"], &[&probe, "marker"]);
@@ -526,10 +540,10 @@ fn disk_fill_and_inode_spray_hit_the_quota() {
     assert!(r.stderr.contains("--quota"), "{r}");
     assert!(!b.workspace().join("marker").exists(), "{r}");
 
-    // --cleanup takes the mounts down with the box.
-    let ws = b.workspace();
+    // --cleanup takes the mount down with the box.
+    let dir = b.dir.clone();
     drop(b);
-    assert_eq!(fstype_on(&ws), None, "the quota tmpfs outlives --cleanup");
+    assert_eq!(fstype_on(&dir), None, "the box tmpfs outlives --cleanup");
 }
 
 // ---------------------------------------------------------------------------

@@ -46,6 +46,8 @@ struct Env {
     /// Holder processes of the two mount namespaces.
     open_ns: u32,
     restricted_ns: u32,
+    /// Default tmpfs boxes, `user_max_quota = 2048,100`, `user_max_boxes = 2`.
+    capped_ns: u32,
     alice: User,
     bob: User,
     /// A root-owned 0700 directory with a world-readable `pub/` inside.
@@ -197,10 +199,13 @@ fn setup() -> Env {
     let alice = add_user(&a, &base);
     let bob = add_user(&b, &base);
 
-    let config = |restricted: u32| {
+    // The open and restricted configurations keep boxes on the host's disk
+    // (`host_disk_box`), where hard links and moved directories of other users can
+    // reach /box; the third has the default tmpfs boxes and caps for callers.
+    let config = |extra: &str| {
         format!(
             "box_root = {}\nlock_root = {}\nfirst_uid = {}\nfirst_gid = {}\nnum_boxes = {}\n\
-             cg_root = {}\nrestricted_init = {restricted}\n",
+             cg_root = {}\n{extra}",
             base.join("boxes").display(),
             base.join("locks").display(),
             SUITE.uid_base(),
@@ -209,8 +214,16 @@ fn setup() -> Env {
             SUITE.cg()
         )
     };
-    let open_ns = holder(&config(0));
-    let restricted_ns = holder(&config(1));
+    let open_ns = holder(&config("restricted_init = 0\nhost_disk_box = 1\n"));
+    let restricted_ns = holder(&config("restricted_init = 1\nhost_disk_box = 1\n"));
+    // Its own box and lock roots (the later keys win): other tests' boxes of
+    // alice's must not count against her cap.
+    let capped_ns = holder(&config(&format!(
+        "box_root = {}\nlock_root = {}\nbox_quota = 1024,50\nuser_max_quota = 2048,100\n\
+         user_max_boxes = 2\n",
+        base.join("capped/boxes").display(),
+        base.join("capped/locks").display(),
+    )));
 
     let root_only = base.join("root-only");
     std::fs::create_dir_all(root_only.join("pub")).unwrap();
@@ -229,6 +242,7 @@ fn setup() -> Env {
         bin,
         open_ns,
         restricted_ns,
+        capped_ns,
         alice,
         bob,
         root_only,
@@ -1002,4 +1016,56 @@ fn no_setuid_box_programs_are_left_behind() {
         ],
     );
     assert!(text(&o.stdout).contains("size=262144k"), "{}", show(&o));
+}
+
+/// In the default configuration a box is one bounded tmpfs; a caller other than
+/// root may not ask for more than `user_max_quota` nor hold more than
+/// `user_max_boxes` boxes, and each refusal names its cap. Root is not capped.
+#[test]
+fn caps_bound_what_a_user_may_take() {
+    let e = env();
+    let a = As::User(&e.alice);
+    let ns = e.capped_ns;
+    let boxes = e.base.join("capped/boxes");
+    let cleanup_in_ns = |id: &str| {
+        cmd_in(ns, As::Root, &["-b", id, "--cleanup"])
+            .output()
+            .unwrap()
+    };
+    let o = cmd_in(ns, a, &["-b", "20", "--quota=4096,10", "--init"])
+        .output()
+        .unwrap();
+    assert_refused(&o, "user_max_quota");
+    assert_eq!(text(&o.stderr).lines().count(), 1, "{}", show(&o));
+    for id in ["20", "21"] {
+        let o = cmd_in(ns, a, &["-b", id, "--init"]).output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    }
+    // The box is a tmpfs of the configured size, seen inside the namespace.
+    let dir = format!("/proc/{ns}/root{}/20", boxes.display());
+    // SAFETY: statfs on a valid path into a zeroed struct.
+    let (fstype, bytes) = unsafe {
+        let mut st: libc::statfs = std::mem::zeroed();
+        let p = std::ffi::CString::new(dir.clone()).unwrap();
+        assert_eq!(libc::statfs(p.as_ptr(), &mut st), 0, "statfs {dir}");
+        (st.f_type, st.f_blocks * st.f_bsize as u64)
+    };
+    assert_eq!(fstype, libc::TMPFS_MAGIC, "box 20 is no tmpfs");
+    assert_eq!(bytes, 1024 * 1024, "box_quota = 1024,50");
+    let o = cmd_in(ns, a, &["-b", "22", "--init"]).output().unwrap();
+    assert_refused(&o, "user_max_boxes");
+    // Re-initialising a box of one's own takes nothing more.
+    let o = cmd_in(ns, a, &["-b", "21", "--init"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let o = cmd_in(ns, As::Root, &["-b", "22", "--quota=8192,10", "--init"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "root is not capped: {}", show(&o));
+    for id in ["20", "21", "22"] {
+        let o = cleanup_in_ns(id);
+        assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    }
+    // Nothing of the boxes is left mounted in the namespace.
+    let mounts = std::fs::read_to_string(format!("/proc/{ns}/mountinfo")).unwrap();
+    assert!(!mounts.contains(&boxes.display().to_string()), "{mounts}");
 }

@@ -60,12 +60,21 @@ pub fn keyed(text: &str, key: &str) -> Option<u64> {
     })
 }
 
-/// Pids listed in a cgroup.procs file.
-pub fn procs(path: &Path) -> Vec<i32> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
+/// Pids listed in a cgroup.procs file. An unreadable list is an error, never an
+/// empty group: "nobody left" is what the kill loops wait for. A group that is
+/// gone (ENOENT) is empty.
+pub fn procs(step: &str, path: &Path) -> Result<Vec<i32>, StepError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(StepError::io(step, path.display().to_string(), &e)),
+    };
+    text.split_whitespace()
+        .map(|p| {
+            p.parse().map_err(|_| {
+                StepError::new(step, format!("{}: '{p}' is not a pid", path.display()))
+            })
+        })
         .collect()
 }
 
@@ -83,11 +92,11 @@ pub fn check_member(step: &str, dir: &Path, pid: i32) -> Result<(), StepError> {
     }
 }
 
-/// Create `dir` unless it exists.
-pub fn mkdir(step: &str, dir: &Path) -> Result<(), StepError> {
+/// Create `dir` unless it exists; true if this call created it.
+pub fn mkdir(step: &str, dir: &Path) -> Result<bool, StepError> {
     match std::fs::create_dir(dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
         Err(e) => Err(StepError::io(step, format!("mkdir {}", dir.display()), &e)),
     }
 }

@@ -105,15 +105,50 @@ impl V1Cgroup {
         // A group left by a crashed run is killed and removed first.
         cg.kill_all()?;
         cg.destroy()?;
-        for m in cg.h.mounts() {
+        let mut made = Vec::new();
+        match cg.make_dirs(&mut made) {
+            Ok(()) => Ok(cg),
+            Err(e) => {
+                // Nothing half-made stays behind: what this call created goes,
+                // newest first. A parent another box's group appeared in since
+                // (ENOTEMPTY, EBUSY) is that box's now.
+                for d in made.iter().rev() {
+                    match std::fs::remove_dir(d) {
+                        Ok(()) => {}
+                        Err(r)
+                            if matches!(r.raw_os_error(), Some(libc::ENOTEMPTY | libc::EBUSY)) => {}
+                        Err(r) => {
+                            return Err(StepError {
+                                detail: format!(
+                                    "{}; removing {} after it failed too: {r}",
+                                    e.detail,
+                                    d.display()
+                                ),
+                                ..e
+                            })
+                        }
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Create the box's group in every hierarchy (its parents as needed); every
+    /// directory created is added to `made`.
+    fn make_dirs(&self, made: &mut Vec<PathBuf>) -> Result<(), StepError> {
+        for m in self.h.mounts() {
             let mut d = m.clone();
-            for comp in cg_root
+            for comp in self
+                .cg_root
                 .split('/')
-                .chain(std::iter::once(box_dir_name(id).as_str()))
+                .chain(std::iter::once(box_dir_name(self.id).as_str()))
             {
                 d.push(comp);
-                fs::mkdir("cgroup.create", &d)?;
-                if cg.h.mount("cpuset") == Some(m.as_path()) {
+                if fs::mkdir("cgroup.create", &d)? {
+                    made.push(d.clone());
+                }
+                if self.h.mount("cpuset") == Some(m.as_path()) {
                     // A new cpuset group starts empty and cannot take tasks: inherit.
                     for f in ["cpuset.cpus", "cpuset.mems"] {
                         let cur = fs::read("cgroup.create", &d.join(f))?;
@@ -126,7 +161,7 @@ impl V1Cgroup {
                 }
             }
         }
-        Ok(cg)
+        Ok(())
     }
 
     /// Kill and remove the group of box `id` if it exists.
@@ -141,10 +176,13 @@ impl V1Cgroup {
     }
 
     /// No process in the group, in any hierarchy.
-    fn is_empty(&self) -> bool {
-        self.dirs()
-            .iter()
-            .all(|d| fs::procs(&d.join("cgroup.procs")).is_empty())
+    fn is_empty(&self) -> Result<bool, StepError> {
+        for d in self.dirs() {
+            if !fs::procs("cgroup.kill", &d.join("cgroup.procs"))?.is_empty() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     fn wait_frozen(&self, state: &Path) -> Result<(), StepError> {
@@ -292,7 +330,9 @@ impl BoxCgroup for V1Cgroup {
         // only if the pinned process is still in this group: a pid recycled since
         // the listing is never hit. kill_all (freezer) follows for stragglers.
         let want = format!("/{}/{}", self.cg_root, box_dir_name(self.id));
-        for pid in fs::procs(&self.dir("pids").join("cgroup.procs")) {
+        // Best effort and at once; errors are kill_all's to find and report.
+        let listed = fs::procs("cgroup.kill", &self.dir("pids").join("cgroup.procs"));
+        for pid in listed.unwrap_or_default() {
             let Some(fd) = crate::pidfd::open(pid) else {
                 continue;
             };
@@ -318,23 +358,20 @@ impl BoxCgroup for V1Cgroup {
         // Usually the box is gone already (its pid 1 exited and was reaped): an
         // empty group has no task that could fork, so there is nothing to freeze.
         // Freezing and thawing even an empty group costs 0.8 ms.
-        let listed_empty = |d: &PathBuf| {
-            fs::read("cgroup.kill", &d.join("cgroup.procs")).is_ok_and(|s| s.trim().is_empty())
-        };
-        if self.dirs().iter().all(listed_empty) {
+        if self.is_empty()? {
             return Ok(());
         }
         let state = fz.join("freezer.state");
         fs::write("cgroup.kill", &state, "FROZEN")?;
         let frozen = self.wait_frozen(&state);
-        for pid in fs::procs(&fz.join("cgroup.procs")) {
+        for pid in fs::procs("cgroup.kill", &fz.join("cgroup.procs"))? {
             // SAFETY: kill(2) of a pid listed in the box's own frozen cgroup.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
         fs::write("cgroup.kill", &state, "THAWED")?;
         frozen?;
         let start = Instant::now();
-        while !self.is_empty() {
+        while !self.is_empty()? {
             if start.elapsed() > Duration::from_secs(5) {
                 return Err(StepError::new(
                     "cgroup.kill",

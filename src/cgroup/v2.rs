@@ -100,8 +100,14 @@ impl V2Cgroup {
         }
         d.push(box_dir_name(id));
         fs::mkdir("cgroup.create", &d)?;
-        let fd = open_dir(&d)?;
-        Ok(V2Cgroup { dir: d, fd })
+        match open_dir(&d) {
+            Ok(fd) => Ok(V2Cgroup { dir: d, fd }),
+            Err(e) => {
+                // Nothing half-made stays behind.
+                fs::rmdir("cgroup.create", &d)?;
+                Err(e)
+            }
+        }
     }
 
     pub fn remove_existing(mountinfo: &str, cg_root: &str, id: u32) -> Result<(), StepError> {
@@ -119,12 +125,12 @@ impl V2Cgroup {
 
 fn kill_dir(d: &Path) -> Result<(), StepError> {
     let k = d.join("cgroup.kill");
-    if fs::procs(&d.join("cgroup.procs")).is_empty() {
+    if fs::procs("cgroup.kill", &d.join("cgroup.procs"))?.is_empty() {
         return Ok(());
     }
     fs::write("cgroup.kill", &k, "1")?;
     let start = Instant::now();
-    while !fs::procs(&d.join("cgroup.procs")).is_empty() {
+    while !fs::procs("cgroup.kill", &d.join("cgroup.procs"))?.is_empty() {
         if start.elapsed() > Duration::from_secs(5) {
             return Err(StepError::new(
                 "cgroup.kill",

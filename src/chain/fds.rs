@@ -30,7 +30,9 @@ pub fn verify() -> Result<usize, StepError> {
     let dir = std::fs::read_dir("/proc/self/fd")
         .map_err(|e| StepError::io("fds.verify", "/proc/self/fd", &e))?;
     let mut n = 0;
-    for e in dir.flatten() {
+    for e in dir {
+        // A listing that stopped early would have verified nothing after it.
+        let e = e.map_err(|e| StepError::io("fds.verify", "read /proc/self/fd", &e))?;
         let fd: i32 = match e.file_name().to_str().and_then(|s| s.parse().ok()) {
             Some(fd) => fd,
             None => continue,
