@@ -152,6 +152,17 @@ pub fn open_no_links(root: &Path, rel: &Path, step: &str) -> Result<OwnedFd, Ste
 /// box gets nothing its caller could not read (hardening plan H4).
 pub fn may_access(fd: &OwnedFd, write: bool, step: &str, shown: &Path) -> Result<(), StepError> {
     let mode = libc::R_OK | libc::X_OK | if write { libc::W_OK } else { 0 };
+    let want = if write { "read and write" } else { "read" };
+    access(fd, mode, step, shown, want)
+}
+
+/// Check that the current filesystem identity may create entries in the
+/// directory behind `fd` (write and search it), as `may_access` does.
+pub fn may_write_dir(fd: &OwnedFd, step: &str, shown: &Path) -> Result<(), StepError> {
+    access(fd, libc::W_OK | libc::X_OK, step, shown, "write in")
+}
+
+fn access(fd: &OwnedFd, mode: i32, step: &str, shown: &Path, want: &str) -> Result<(), StepError> {
     // SAFETY: faccessat2 on a descriptor we own with an empty path; no memory is
     // written.
     let rc = unsafe {
@@ -164,7 +175,6 @@ pub fn may_access(fd: &OwnedFd, write: bool, step: &str, shown: &Path) -> Result
         )
     };
     if rc < 0 {
-        let want = if write { "read and write" } else { "read" };
         return Err(StepError::last_os(
             step,
             format!("{}: the caller may not {want} it", shown.display()),

@@ -17,6 +17,7 @@ pub mod fsid;
 pub mod fsutil;
 pub mod hostpath;
 pub mod interrupt;
+pub mod outfile;
 pub mod pidfd;
 pub mod pidns;
 pub mod plan;

@@ -10,9 +10,29 @@ use rustbox::{cli, run};
 use std::ffi::OsString;
 use std::process::exit;
 
+/// Write to stderr. A message that cannot be delivered (stderr closed, a pipe
+/// whose reader is gone) is dropped: there is nowhere left to report it, and
+/// rustbox must not die of it (the standard macros panic) after doing its work.
+fn say(msg: std::fmt::Arguments) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{msg}");
+}
+
+/// Write to stdout, dropping what cannot be delivered, as `say` does.
+fn print_out(text: &str) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(text.as_bytes()).and_then(|()| o.flush());
+}
+
+/// A refusal or failure: one line on stderr (whatever the message holds), exit 2.
 fn fail(msg: impl std::fmt::Display) -> ! {
-    eprintln!("rustbox: {msg}");
+    say(format_args!("rustbox: {}", one_line(&msg.to_string())));
     exit(2);
+}
+
+fn one_line(s: &str) -> String {
+    s.replace(['\n', '\r'], " ")
 }
 
 /// Options parsed but not enforced yet are refused, never silently ignored; so are
@@ -81,22 +101,19 @@ fn main() {
         .collect();
     let spec = match cli::parse(args) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("rustbox: {e} (see rustbox --help)");
-            exit(2);
-        }
+        Err(e) => fail(format_args!("{e} (see rustbox --help)")),
     };
     match spec.mode {
         Mode::Help => {
-            print!("{}", cli::HELP);
+            print_out(cli::HELP);
             return;
         }
         Mode::Version => {
-            println!("rustbox {}", rustbox::VERSION);
-            println!(
-                "isolate-compatible command line; evidence schema {}",
+            print_out(&format!(
+                "rustbox {}\nisolate-compatible command line; evidence schema {}\n",
+                rustbox::VERSION,
                 rustbox::verdict::SCHEMA
-            );
+            ));
             return;
         }
         _ => {}
@@ -105,7 +122,7 @@ fn main() {
         fail(e);
     }
     if !nix::unistd::geteuid().is_root() {
-        fail("must be started as root (install it setuid root with 'make install')");
+        fail("privileges: must be started as root (install it setuid root with 'make install')");
     }
     let caller = Caller::of_process(&spec).unwrap_or_else(|e| fail(e));
     if let Err(e) = caller::refuse_root_only(&spec, &caller) {
@@ -114,7 +131,10 @@ fn main() {
     let cfg = load_config(&spec);
     if spec.mode == Mode::PrintCgRoot {
         match rustbox::cgroup::detect(spec.cgroup) {
-            Ok(b) => println!("{}", rustbox::cgroup::root_path(b, &cfg.cg_root).display()),
+            Ok(b) => print_out(&format!(
+                "{}\n",
+                rustbox::cgroup::root_path(b, &cfg.cg_root).display()
+            )),
             Err(e) => fail(e),
         }
         return;
@@ -129,7 +149,7 @@ fn main() {
     let paths = BoxPaths::new(&cfg, spec.box_id);
     match spec.mode {
         Mode::Init => match boxes::init(&cfg, &paths, &caller, spec.limits.quota, spec.wait) {
-            Ok(dir) => println!("{}", dir.display()),
+            Ok(dir) => print_out(&format!("{}\n", dir.display())),
             Err(e) => fail(e),
         },
         Mode::Cleanup => {
@@ -143,20 +163,21 @@ fn main() {
 }
 
 fn do_run(spec: &RunSpec, cfg: &Config, caller: &Caller, caller_env: &[(OsString, OsString)]) {
-    let mut outputs = match run::Outputs::open(spec, &cfg.box_root, caller) {
+    let outputs = match run::Outputs::open(spec, &cfg.box_root, caller) {
         Ok(o) => o,
         Err(e) => fail(e),
     };
     let outcome = run::run(spec, cfg, caller, caller_env);
-    let write = run::write_outputs(&mut outputs, &outcome);
+    // The results first: if they cannot be written, that is the one line (and
+    // the run's own status line is not printed beside it).
+    if let Err(e) = run::write_outputs(outputs, &outcome) {
+        fail(e);
+    }
     let code = outcome.verdict.exit_status();
     if code == 2 {
-        eprintln!("rustbox: {}", outcome.verdict.message);
+        fail(&outcome.verdict.message);
     } else if !spec.silent {
-        eprintln!("{}", run::status_line(&outcome));
-    }
-    if let Err(e) = write {
-        fail(e);
+        say(format_args!("{}", run::status_line(&outcome)));
     }
     exit(code);
 }
@@ -178,15 +199,14 @@ fn check(cfg: &Config) {
             "uts": ns("uts"), "net": ns("net"), "cgroup": ns("cgroup"),
         },
     });
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&report).unwrap_or_default()
-    );
+    match serde_json::to_string_pretty(&report) {
+        Ok(s) => print_out(&format!("{s}\n")),
+        Err(e) => fail(format_args!("check: {e}")),
+    }
     let all = ["mnt", "pid", "ipc", "uts", "net", "cgroup"]
         .iter()
         .all(|n| ns(n));
     if !all {
-        eprintln!("rustbox: this kernel lacks a namespace rustbox needs");
-        exit(2);
+        fail("check: this kernel lacks a namespace rustbox needs");
     }
 }

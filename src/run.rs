@@ -9,51 +9,37 @@ use crate::evidence::{kernel_release, now_rfc3339, Control, CpuUsage, Evidence, 
 use crate::spec::RunSpec;
 use crate::verdict::{self, Verdict};
 use std::ffi::OsString;
-use std::io::Write;
 
-/// Where the meta file and JSON document go, opened before anything runs so that an
-/// unwritable path is refused up front.
+/// Where the meta file and JSON document go, checked before anything runs so
+/// that an unusable path is refused up front (`outfile`).
 #[derive(Default)]
 pub struct Outputs {
-    pub meta: Option<Box<dyn Write>>,
-    pub json: Option<std::fs::File>,
-}
-
-fn create(path: &std::path::Path, what: &str) -> Result<std::fs::File, StepError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o644)
-        // A link as the file itself is refused (ELOOP), never followed as root.
-        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(|e| StepError::io(what, path.display().to_string(), &e))
+    pub meta: Option<crate::outfile::OutFile>,
+    pub json: Option<crate::outfile::OutFile>,
 }
 
 impl Outputs {
-    /// Open (create or truncate) the result files with the caller's rights: a
-    /// caller can only have rustbox write where they could write themselves.
+    /// Check the result files with the caller's rights: a caller can only have
+    /// rustbox write where they could write themselves.
     pub fn open(
         spec: &RunSpec,
         box_root: &std::path::Path,
         caller: &Caller,
     ) -> Result<Outputs, StepError> {
-        for (p, what) in [(&spec.meta, "meta"), (&spec.json, "json")] {
-            if let Some(p) = p.as_ref().filter(|p| p.as_os_str() != "-") {
-                crate::hostpath::refuse_in_program_tree(box_root, p, what)?;
+        let id = caller.path_identity();
+        let mut out = Outputs::default();
+        for (p, what, slot) in [
+            (&spec.meta, "meta", &mut out.meta),
+            (&spec.json, "json", &mut out.json),
+        ] {
+            if let Some(p) = p {
+                if p.as_os_str() != "-" {
+                    crate::hostpath::refuse_in_program_tree(box_root, p, what)?;
+                }
+                *slot = Some(crate::outfile::OutFile::prepare(p, id, what)?);
             }
         }
-        crate::fsid::as_user(caller.path_identity(), &[], "caller.files", || {
-            let meta: Option<Box<dyn Write>> = match &spec.meta {
-                None => None,
-                Some(p) if p.as_os_str() == "-" => Some(Box::new(std::io::stdout())),
-                Some(p) => Some(Box::new(create(p, "meta")?)),
-            };
-            let json = spec.json.as_ref().map(|p| create(p, "json")).transpose()?;
-            Ok(Outputs { meta, json })
-        })
+        Ok(out)
     }
 }
 
@@ -491,22 +477,22 @@ fn box_cgroup(
     Ok(cg)
 }
 
-/// Write meta and JSON; returns an error line if writing failed.
-pub fn write_outputs(out: &mut Outputs, o: &Outcome) -> Result<(), StepError> {
-    if let Some(m) = out.meta.as_mut() {
-        m.write_all(verdict::meta(&o.evidence, &o.verdict).as_bytes())
-            .and_then(|_| m.flush())
-            .map_err(|e| StepError::io("meta", "write", &e))?;
-    }
-    if let Some(j) = out.json.as_mut() {
-        let doc = verdict::json(&o.evidence, &o.verdict);
-        let mut s = serde_json::to_string_pretty(&doc)
-            .map_err(|e| StepError::new("json", e.to_string()))?;
-        s.push('\n');
-        j.write_all(s.as_bytes())
-            .map_err(|e| StepError::io("json", "write", &e))?;
-    }
-    Ok(())
+/// Write meta and JSON; returns the first error if writing failed (both are
+/// tried).
+pub fn write_outputs(out: Outputs, o: &Outcome) -> Result<(), StepError> {
+    let meta = out.meta.map_or(Ok(()), |m| {
+        m.write(verdict::meta(&o.evidence, &o.verdict).as_bytes())
+    });
+    let json = match out.json {
+        None => Ok(()),
+        Some(j) => serde_json::to_string_pretty(&verdict::json(&o.evidence, &o.verdict))
+            .map_err(|e| StepError::new("json", e.to_string()))
+            .and_then(|mut s| {
+                s.push('\n');
+                j.write(s.as_bytes())
+            }),
+    };
+    meta.and(json)
 }
 
 /// isolate's status line on stderr.

@@ -169,7 +169,7 @@ fn decide(e: &Evidence) -> Verdict {
         None => mk(
             Kind::IE,
             "XX",
-            "the program's exit status was not collected".into(),
+            "supervisor.status: the program's exit status was not collected".into(),
             hits,
         ),
     }

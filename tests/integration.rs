@@ -1147,3 +1147,167 @@ fn json_documents_match_the_schema() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// Result files and messages (the caller's side)
+// ---------------------------------------------------------------------------
+
+/// Sets a sysctl for the length of a test and puts the old value back.
+struct Sysctl(&'static str, String);
+impl Sysctl {
+    fn set(path: &'static str, v: &str) -> Sysctl {
+        let old = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+        std::fs::write(path, v).unwrap_or_else(|e| panic!("write {path}: {e}"));
+        Sysctl(path, old)
+    }
+}
+impl Drop for Sysctl {
+    fn drop(&mut self) {
+        let _ = std::fs::write(self.0, self.1.trim());
+    }
+}
+
+/// Another local user pre-creates the meta and JSON files (0666) in a sticky,
+/// world-writable directory, hoping to rewrite them after root's run: with
+/// `fs.protected_regular=0` an `O_CREAT` open would have written into their file.
+/// rustbox replaces them with new files of root's instead.
+#[test]
+fn result_files_never_go_into_another_users_file() {
+    use std::os::unix::fs::MetadataExt;
+    let _p = Sysctl::set("/proc/sys/fs/protected_regular", "0");
+    let b = TestBox::new(90);
+    let probe = b.install_probe("probe");
+    let shared = env().base.join("shared-tmp");
+    common::mkdir_755(&shared);
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let nobody = 65534;
+    let mut planted = Vec::new();
+    for name in ["meta", "run.json"] {
+        let p = shared.join(name);
+        std::fs::write(&p, "planted\n").unwrap();
+        std::os::unix::fs::chown(&p, Some(nobody), Some(nobody)).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+        planted.push((p.clone(), std::fs::metadata(&p).unwrap().ino()));
+    }
+    let (m, j) = (&planted[0].0, &planted[1].0);
+    let o = rustbox(&[
+        "-b",
+        "90",
+        "-M",
+        &m.display().to_string(),
+        &format!("--json={}", j.display()),
+        "--run",
+        "--",
+        &probe,
+        "marker",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    for (p, ino) in &planted {
+        let md = std::fs::metadata(p).unwrap();
+        assert_eq!(md.uid(), 0, "{}: still the other user's file", p.display());
+        assert_ne!(md.ino(), *ino, "{}: written in place", p.display());
+        assert_eq!(md.mode() & 0o022, 0, "{}: writable by others", p.display());
+        let content = std::fs::read_to_string(p).unwrap();
+        assert!(!content.contains("planted"), "{content}");
+    }
+    assert!(std::fs::read_to_string(m).unwrap().contains("exitcode:0\n"));
+    // Only the two files are there: no temporary file left beside them.
+    assert_eq!(std::fs::read_dir(&shared).unwrap().count(), 2);
+    std::fs::remove_dir_all(&shared).unwrap();
+}
+
+/// A meta file that cannot be written after the run: one line naming it, exit 2,
+/// and the judge's old file is not left truncated.
+#[test]
+fn meta_write_failure_is_one_line_and_truncates_nothing() {
+    let b = TestBox::new(91);
+    let probe = b.install_probe("probe");
+    let full = env().base.join("full-fs");
+    common::mkdir_755(&full);
+    let mounted = std::process::Command::new("mount")
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=64k,nr_inodes=16",
+            "rustbox-it-full",
+        ])
+        .arg(&full)
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mount a small tmpfs");
+    struct Umount(std::path::PathBuf);
+    impl Drop for Umount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _u = Umount(full.clone());
+    let meta = full.join("meta");
+    std::fs::write(&meta, "old meta of the judge\n").unwrap();
+    // Fill the rest of the file system.
+    let filler = std::fs::write(full.join("filler"), vec![0u8; 128 << 10]);
+    assert!(filler.is_err(), "the small tmpfs did not fill");
+    let o = rustbox(&[
+        "-b",
+        "91",
+        "-M",
+        &meta.display().to_string(),
+        "--run",
+        "--",
+        &probe,
+        "marker",
+    ]);
+    assert_refused(o.status.code(), &text(&o.stdout), &text(&o.stderr), "meta");
+    assert!(text(&o.stderr).contains("ENOSPC"), "{}", text(&o.stderr));
+    assert_eq!(
+        std::fs::read_to_string(&meta).unwrap(),
+        "old meta of the judge\n"
+    );
+    let names: Vec<_> = std::fs::read_dir(&full)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 2, "a temporary file was left: {names:?}");
+}
+
+/// stderr a pipe whose reader has gone: rustbox finishes its work and exits with
+/// the run's status, it does not die of the failed write.
+#[test]
+fn a_closed_stderr_pipe_does_not_crash_rustbox() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let b = TestBox::new(92);
+    let probe = b.install_probe("probe");
+    let meta = env().out.join("closed-stderr.meta");
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two descriptors that we then own.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: both were just created.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(r);
+    for (args, want) in [
+        (
+            vec![
+                "-b",
+                "92",
+                "-M",
+                meta.to_str().unwrap(),
+                "--run",
+                "--",
+                &probe,
+                "marker",
+            ],
+            0,
+        ),
+        (vec!["-b", "92", "--run", "--", "/box/nonexistent"], 1),
+        (vec!["-b", "92", "--no-such-option"], 2),
+    ] {
+        let mut c = harness::rustbox_cmd(&args);
+        c.stderr(std::process::Stdio::from(w.try_clone().unwrap()));
+        let st = c.status().unwrap();
+        assert_eq!(st.code(), Some(want), "rustbox {args:?}: {st:?}");
+    }
+    assert!(std::fs::read_to_string(&meta)
+        .unwrap()
+        .contains("exitcode:0\n"));
+}

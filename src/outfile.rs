@@ -1,0 +1,317 @@
+//! The result files a caller names (`-M` meta, `--json`), written with the
+//! caller's rights and never into a file somebody else can rewrite.
+//!
+//! A regular file is never written in place: the new content goes into a fresh
+//! file created (as the caller, `O_EXCL`) in the same directory and is renamed
+//! over the name. So a file another user created there first (`/tmp/meta`, mode
+//! 0666, in a sticky directory with `fs.protected_regular=0`) is replaced by one
+//! the caller owns, or, where the caller may not replace it (another user's file
+//! in a sticky directory), nothing is written and the run says so; a hard link
+//! planted at the name is replaced, its target untouched; and the judge never
+//! reads a half-written file. A symbolic link at the name is refused, as before.
+//! A device or FIFO the caller may write (`/dev/null`, a pipe) is written in
+//! place; `-` is standard output.
+//!
+//! `prepare` runs before the box starts, so an unusable path is refused up front;
+//! `write` runs after the run.
+
+use crate::error::StepError;
+use std::ffi::{CString, OsStr, OsString};
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+enum Target {
+    Stdout,
+    /// A regular file, or no file yet: a new file in `dir` renamed over `name`.
+    Replace {
+        dir: OwnedFd,
+        name: OsString,
+    },
+    /// A device, FIFO or socket the caller may write: written in place.
+    Stream(std::fs::File),
+}
+
+/// One result file, checked and ready to be written.
+pub struct OutFile {
+    target: Target,
+    /// "meta" or "json": the step named in errors.
+    what: &'static str,
+    shown: PathBuf,
+    /// The caller's filesystem identity.
+    id: (u32, u32),
+}
+
+fn cstr(s: &OsStr, what: &str, shown: &Path) -> Result<CString, StepError> {
+    CString::new(s.as_bytes())
+        .map_err(|_| StepError::new(what, format!("{}: NUL byte in path", shown.display())))
+}
+
+/// The directory and file name of `path` (`meta` is `./meta`).
+fn split(path: &Path, what: &str) -> Result<(PathBuf, OsString), StepError> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| StepError::new(what, format!("{}: not a file name", path.display())))?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Ok((dir, name.to_os_string()))
+}
+
+impl OutFile {
+    /// Check `path` with the caller's identity `id` (`crate::fsid`), and open what
+    /// must be opened now.
+    pub fn prepare(path: &Path, id: (u32, u32), what: &'static str) -> Result<OutFile, StepError> {
+        let out = |target| OutFile {
+            target,
+            what,
+            shown: path.to_path_buf(),
+            id,
+        };
+        if path.as_os_str() == "-" {
+            return Ok(out(Target::Stdout));
+        }
+        let target = crate::fsid::as_user(id, &[], what, || {
+            let (dir_path, name) = split(path, what)?;
+            let cdir = cstr(dir_path.as_os_str(), what, path)?;
+            // The directory as the caller reaches it (their own links followed).
+            // SAFETY: open with a valid path; the result is checked.
+            let fd = unsafe {
+                libc::open(
+                    cdir.as_ptr(),
+                    libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                )
+            };
+            if fd < 0 {
+                return Err(StepError::last_os(
+                    what,
+                    format!("open {}", dir_path.display()),
+                ));
+            }
+            // SAFETY: a descriptor open(2) just returned, owned by nobody else.
+            let dir = unsafe { OwnedFd::from_raw_fd(fd) };
+            let cname = cstr(&name, what, path)?;
+            let dst = nix::sys::stat::fstatat(
+                Some(dir.as_raw_fd()),
+                cname.as_c_str(),
+                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+            );
+            let st = match dst {
+                Ok(st) => Some(st),
+                Err(nix::errno::Errno::ENOENT) => None,
+                Err(e) => return Err(StepError::nix(what, path.display().to_string(), e)),
+            };
+            match st.map(|s| s.st_mode & libc::S_IFMT) {
+                Some(libc::S_IFLNK) => {
+                    return Err(StepError::sys(
+                        what,
+                        format!("{}: a symbolic link is not followed", path.display()),
+                        libc::ELOOP,
+                    ))
+                }
+                Some(libc::S_IFDIR) => {
+                    return Err(StepError::sys(
+                        what,
+                        path.display().to_string(),
+                        libc::EISDIR,
+                    ))
+                }
+                Some(libc::S_IFREG) | None => {}
+                Some(_) => {
+                    // A device or FIFO: written in place, opened now (as the caller).
+                    // SAFETY: openat below a descriptor we own, with a valid name.
+                    let fd = unsafe {
+                        libc::openat(
+                            dir.as_raw_fd(),
+                            cname.as_ptr(),
+                            libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                        )
+                    };
+                    if fd < 0 {
+                        return Err(StepError::last_os(what, format!("open {}", path.display())));
+                    }
+                    // SAFETY: a descriptor openat(2) just returned, owned by nobody else.
+                    return Ok(Target::Stream(unsafe { std::fs::File::from_raw_fd(fd) }));
+                }
+            }
+            if let Some(st) = st.filter(|s| s.st_uid != id.0) {
+                let dst = nix::sys::stat::fstat(dir.as_raw_fd())
+                    .map_err(|e| StepError::nix(what, dir_path.display().to_string(), e))?;
+                // In a sticky directory only the file's owner, the directory's or
+                // root may replace it.
+                if dst.st_mode & libc::S_ISVTX != 0 && id.0 != 0 && dst.st_uid != id.0 {
+                    return Err(StepError::sys(
+                        what,
+                        format!(
+                            "{} is a file of uid {} in a sticky directory: not written into, \
+                             and not replaced (name another file)",
+                            path.display(),
+                            st.st_uid
+                        ),
+                        libc::EPERM,
+                    ));
+                }
+            }
+            crate::hostpath::may_write_dir(&dir, what, &dir_path)?;
+            Ok(Target::Replace { dir, name })
+        })?;
+        Ok(out(target))
+    }
+
+    /// Write `bytes` as the whole content.
+    pub fn write(self, bytes: &[u8]) -> Result<(), StepError> {
+        let what = self.what;
+        let err =
+            |e: std::io::Error| StepError::io(what, format!("write {}", self.shown.display()), &e);
+        match self.target {
+            Target::Stdout => {
+                let mut o = std::io::stdout().lock();
+                o.write_all(bytes).and_then(|()| o.flush()).map_err(err)
+            }
+            Target::Stream(mut f) => f.write_all(bytes).map_err(err),
+            Target::Replace { dir, name } => crate::fsid::as_user(self.id, &[], what, || {
+                replace(&dir, &name, bytes, what, &self.shown)
+            }),
+        }
+    }
+}
+
+/// A fresh name for the new file beside `name`: not guessable, so nobody can
+/// have created it first.
+fn temp_name(name: &OsStr) -> OsString {
+    let mut r = [0u8; 8];
+    // SAFETY: getrandom fills the buffer we own, of the length given.
+    let n = unsafe { libc::getrandom(r.as_mut_ptr().cast(), r.len(), 0) };
+    let noise = if n == r.len() as isize {
+        u64::from_ne_bytes(r)
+    } else {
+        // No entropy source: O_EXCL still refuses a name that exists.
+        u64::from(std::process::id()) << 32
+            | u64::from(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.subsec_nanos()),
+            )
+    };
+    let mut t = OsString::from(".");
+    t.push(name);
+    t.push(format!(".rustbox-{noise:016x}"));
+    t
+}
+
+fn replace(
+    dir: &OwnedFd,
+    name: &OsStr,
+    bytes: &[u8],
+    what: &str,
+    shown: &Path,
+) -> Result<(), StepError> {
+    let tmp = temp_name(name);
+    let ctmp = cstr(&tmp, what, shown)?;
+    let cname = cstr(name, what, shown)?;
+    // SAFETY: openat below a descriptor we own, with valid names; checked.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            ctmp.as_ptr(),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            0o644,
+        )
+    };
+    if fd < 0 {
+        return Err(StepError::last_os(
+            what,
+            format!("create a new file beside {}", shown.display()),
+        ));
+    }
+    // SAFETY: a descriptor openat(2) just returned, owned by nobody else.
+    let mut f = unsafe { std::fs::File::from_raw_fd(fd) };
+    let written = f
+        .write_all(bytes)
+        .map_err(|e| StepError::io(what, format!("write {}", shown.display()), &e));
+    drop(f);
+    let renamed = written.and_then(|()| {
+        // SAFETY: renameat within one directory descriptor we own, valid names.
+        let rc = unsafe {
+            libc::renameat(
+                dir.as_raw_fd(),
+                ctmp.as_ptr(),
+                dir.as_raw_fd(),
+                cname.as_ptr(),
+            )
+        };
+        if rc < 0 {
+            return Err(StepError::last_os(
+                what,
+                format!("rename into {}", shown.display()),
+            ));
+        }
+        Ok(())
+    });
+    if renamed.is_err() {
+        // SAFETY: unlinkat of the name we created, below our descriptor.
+        unsafe { libc::unlinkat(dir.as_raw_fd(), ctmp.as_ptr(), 0) };
+    }
+    renamed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    fn me() -> (u32, u32) {
+        (
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        )
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let p = std::env::temp_dir().join(format!("rustbox-out-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    }
+
+    #[test]
+    fn replaces_the_file_and_leaves_a_hard_linked_target_alone() {
+        let d = scratch("replace");
+        let victim = d.join("victim");
+        std::fs::write(&victim, "keep\n").unwrap();
+        let meta = d.join("meta");
+        std::fs::hard_link(&victim, &meta).unwrap();
+        let ino = std::fs::metadata(&meta).unwrap().ino();
+        OutFile::prepare(&meta, me(), "meta")
+            .unwrap()
+            .write(b"status:OK\n")
+            .unwrap();
+        assert_eq!(std::fs::read_to_string(&meta).unwrap(), "status:OK\n");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep\n");
+        assert_ne!(std::fs::metadata(&meta).unwrap().ino(), ino);
+        // Nothing else is left in the directory.
+        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 2);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn links_directories_and_bad_names_are_refused() {
+        let d = scratch("refuse");
+        std::os::unix::fs::symlink("/etc/passwd", d.join("link")).unwrap();
+        let e = OutFile::prepare(&d.join("link"), me(), "meta")
+            .err()
+            .unwrap();
+        assert_eq!(e.errno, Some(libc::ELOOP), "{e}");
+        let e = OutFile::prepare(&d, me(), "json").err().unwrap();
+        assert_eq!(e.errno, Some(libc::EISDIR), "{e}");
+        assert!(OutFile::prepare(&d.join("none/meta"), me(), "meta").is_err());
+        // A device is written in place.
+        OutFile::prepare(Path::new("/dev/null"), me(), "meta")
+            .unwrap()
+            .write(b"x")
+            .unwrap();
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}
