@@ -214,17 +214,9 @@ fn mountinfo() -> String {
     std::fs::read_to_string("/proc/self/mountinfo").expect("read /proc/self/mountinfo")
 }
 
-/// Mount points of every cgroup hierarchy (v1 and v2), found in mountinfo.
+/// Mount points of every cgroup hierarchy (v1 and v2).
 fn cgroup_mounts() -> Vec<PathBuf> {
-    let v: Vec<PathBuf> = mountinfo()
-        .lines()
-        .filter_map(|l| {
-            let (pre, post) = l.split_once(" - ")?;
-            let fstype = post.split(' ').next()?;
-            let mp = PathBuf::from(pre.split(' ').nth(4)?);
-            (fstype == "cgroup" || fstype == "cgroup2").then_some(mp)
-        })
-        .collect();
+    let v = common::cgroup_mounts();
     assert!(!v.is_empty(), "no cgroup hierarchy is mounted");
     v
 }
@@ -965,12 +957,14 @@ fn soak_init_run_cleanup_cycles_leak_nothing() {
         fd_leaks
     );
 
-    // Leave the host as found: the suite's own (now empty) cgroup directories.
-    if leaks.cgroups.is_empty() {
-        for m in &cg_mounts {
-            let _ = std::fs::remove_dir(m.join(harness::cg_root()));
-        }
-    }
+    // Leave the host as found: the suite's own (now empty) cgroup directories and
+    // the parents it made, which must then all be gone.
+    common::remove_suite_cgroups();
+    let cg_left = common::cgroup_leftovers();
+    println!(
+        "soak: cgroup directories left after the suite: {}",
+        cg_left.len()
+    );
 
     let mut problems = failures;
     if done != cycles && problems.is_empty() {
@@ -989,6 +983,7 @@ fn soak_init_run_cleanup_cycles_leak_nothing() {
         ("processes", &leaks.processes),
         ("mounts", &leaks.mounts),
         ("cgroups", &leaks.cgroups),
+        ("suite cgroup directories", &cg_left),
         ("box dirs", &leaks.box_dirs),
         ("lock files", &leaks.lock_files),
     ] {

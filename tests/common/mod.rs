@@ -97,9 +97,71 @@ pub fn require_gcc(what: &str) {
 static BASE: OnceLock<PathBuf> = OnceLock::new();
 
 extern "C" fn remove_base() {
+    remove_suite_cgroups();
     if let Some(b) = BASE.get() {
         let _ = std::fs::remove_dir_all(b);
     }
+}
+
+/// Mount points of every cgroup hierarchy (v1 and v2), found in mountinfo.
+pub fn cgroup_mounts() -> Vec<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
+    info.lines()
+        .filter_map(|l| {
+            let (pre, post) = l.split_once(" - ")?;
+            let fstype = post.split(' ').next()?;
+            let mp = PathBuf::from(pre.split(' ').nth(4)?);
+            (fstype == "cgroup" || fstype == "cgroup2").then_some(mp)
+        })
+        .collect()
+}
+
+/// The cgroup directories a suite makes rustbox create, and which of them were
+/// there before it started: each hierarchy's `<cg_root>` (the suite's subtree)
+/// and its parents (`rustbox`). Recorded by `fresh_base`.
+struct CgSnapshot {
+    /// (directory, existed before the suite), deepest first.
+    dirs: Vec<(PathBuf, bool)>,
+}
+
+static CG: OnceLock<CgSnapshot> = OnceLock::new();
+
+fn snapshot_cgroups(s: &SuiteConf) -> CgSnapshot {
+    let mut dirs = Vec::new();
+    for m in cgroup_mounts() {
+        let root = m.join(s.cg());
+        for d in root.ancestors().take_while(|d| *d != m) {
+            dirs.push((d.to_path_buf(), d.exists()));
+        }
+    }
+    CgSnapshot { dirs }
+}
+
+/// Remove the suite's cgroup subtree and the parents the suite made rustbox
+/// create, where they are empty (a leftover box group keeps them, and is what
+/// `cgroup_leftovers` reports). Called at exit, and by a suite that checks.
+pub fn remove_suite_cgroups() {
+    if let Some(snap) = CG.get() {
+        for (d, existed) in &snap.dirs {
+            if !existed {
+                // Only empty groups go; another suite may be using a parent.
+                let _ = std::fs::remove_dir(d);
+            }
+        }
+    }
+}
+
+/// Every cgroup directory of the suite still there that was not there before it
+/// started (after `remove_suite_cgroups`, nothing may be).
+pub fn cgroup_leftovers() -> Vec<String> {
+    let Some(snap) = CG.get() else {
+        return vec!["the suite's cgroups were never recorded".into()];
+    };
+    snap.dirs
+        .iter()
+        .filter(|(d, existed)| !existed && d.exists())
+        .map(|(d, _)| d.display().to_string())
+        .collect()
 }
 
 /// `mkdir -p` with mode 0755 (box users must be able to reach what is inside).
@@ -123,6 +185,7 @@ pub fn fresh_base(s: &SuiteConf) -> PathBuf {
             }
         }
     }
+    let _ = CG.set(snapshot_cgroups(s));
     let base = PathBuf::from(format!("/tmp/{}-{}", s.prefix, std::process::id()));
     let _ = std::fs::remove_dir_all(&base);
     mkdir_755(&base);
