@@ -1311,3 +1311,25 @@ fn a_closed_stderr_pipe_does_not_crash_rustbox() {
         .unwrap()
         .contains("exitcode:0\n"));
 }
+
+/// A program opens its /box and /tmp to every host user (`chmod 1777`): after the
+/// run both are back to 0700 and their owners (the box's owner, the box user), so
+/// no other host user can read what it left or plant what the next run reads.
+#[test]
+fn box_and_tmp_are_closed_again_after_every_run() {
+    use std::os::unix::fs::MetadataExt;
+    let b = TestBox::new(93);
+    let r = b.run(&[], &["/bin/chmod", "1777", "/tmp", "/box"]);
+    assert_eq!(r.code, 0, "{r}");
+    let tmp = std::fs::metadata(b.dir.join("tmp")).unwrap();
+    assert_eq!(tmp.mode() & 0o7777, 0o700, "tmp/ after the run");
+    assert_eq!((tmp.uid(), tmp.gid()), (b.uid(), b.gid()));
+    let ws = std::fs::metadata(b.workspace()).unwrap();
+    assert_eq!(ws.mode() & 0o7777, 0o700, "box/ after the run");
+    assert_eq!(ws.uid(), 0, "box/ is its owner's (root's) again");
+    // Opened by the host in between: the next run starts closed anyway.
+    std::fs::set_permissions(b.dir.join("tmp"), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let r = b.run(&[], &["/usr/bin/stat", "-c", "%a %u", "/tmp"]);
+    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(r.stdout.trim(), format!("700 {}", b.uid()), "{r}");
+}
