@@ -1333,3 +1333,33 @@ fn box_and_tmp_are_closed_again_after_every_run() {
     assert_eq!(r.code, 0, "{r}");
     assert_eq!(r.stdout.trim(), format!("700 {}", b.uid()), "{r}");
 }
+
+/// Whatever fails between lending /box to the box user and the run (the plan: a
+/// seccomp file that is not there; the cgroup: a backend this host lacks), /box is
+/// handed back before rustbox gives up, with the program's planted link removed.
+#[test]
+fn box_is_handed_back_when_the_run_fails_before_it_starts() {
+    use std::os::unix::fs::MetadataExt;
+    let b = TestBox::new(94);
+    let v2_missing = !std::path::Path::new("/sys/fs/cgroup/unified/cgroup.subtree_control")
+        .exists()
+        || std::fs::read_to_string("/sys/fs/cgroup/unified/cgroup.subtree_control")
+            .is_ok_and(|s| !s.contains("memory"));
+    let mut cases: Vec<Vec<&str>> = vec![vec!["--seccomp=/nonexistent/filter.json"]];
+    if v2_missing {
+        cases.push(vec!["--cg", "--cgroup=v2"]);
+    }
+    for opts in cases {
+        symlink("/etc/shadow", b.workspace().join("planted")).unwrap();
+        std::fs::write(b.workspace().join("mine"), "x").unwrap();
+        let r = b.run(&opts, &["/bin/true"]);
+        assert_eq!(r.code, 2, "{opts:?}: {r}");
+        let ws = std::fs::metadata(b.workspace()).unwrap();
+        let f = std::fs::metadata(b.workspace().join("mine")).unwrap();
+        assert_eq!((ws.uid(), f.uid()), (0, 0), "{opts:?}: /box left lent\n{r}");
+        assert!(
+            lmode(&b.workspace().join("planted")).is_none(),
+            "{opts:?}: the planted link is still there"
+        );
+    }
+}
