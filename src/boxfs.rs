@@ -111,7 +111,8 @@ pub fn mount(dir: &Path, t: &Tmpfs) -> Result<(), StepError> {
     // SAFETY: mount(2) with NUL-terminated strings that outlive the call.
     let r = unsafe {
         libc::mount(
-            c"tmpfs".as_ptr(),
+            // The source names no host path (it shows in the box's mountinfo).
+            c"rustbox-box".as_ptr(),
             target.as_ptr(),
             c"tmpfs".as_ptr(),
             libc::MS_NODEV | libc::MS_NOSUID,
