@@ -302,7 +302,7 @@ impl Drop for Suite {
             libc::msgctl(msg, libc::IPC_RMID, std::ptr::null_mut());
             libc::semctl(sem, 0, libc::IPC_RMID);
         }
-        let _ = std::fs::remove_dir_all(&self.base);
+        common::remove_tree(&self.base);
     }
 }
 

@@ -250,7 +250,7 @@ fn entries(dir: &Path) -> Vec<String> {
 // ---------------------------------------------------------------------------
 
 /// What every audited run's supervisor must hold, no more: the test's stdio, the
-/// meta and JSON files (opened before the run), the box lock, the signalfd of the
+/// meta and JSON files' directories (opened before the run), the box lock, the signalfd of the
 /// blocked termination signals, the proxy's pidfd and the read ends of the report
 /// and status pipes. Optional, but then the same in every run: the perf task clock
 /// (absent where perf events are not allowed) and, on cgroup v2, the box's cgroup
@@ -259,8 +259,10 @@ const REQUIRED_FDS: &[&str] = &[
     "stdin (/dev/null)",
     "stdout",
     "stderr",
-    "meta file",
-    "JSON file",
+    // The directories of the meta and JSON files (O_PATH): the files themselves
+    // are created after the run and renamed into place (outfile.rs).
+    "result file directory",
+    "result file directory",
     "box lock file",
     "signalfd",
     "pidfd",
@@ -278,7 +280,9 @@ struct AuditCtx {
 }
 
 /// What one descriptor of the supervisor is.
-fn classify(fd: u32, target: &str, readonly: bool, cx: &AuditCtx) -> String {
+fn classify(fd: u32, target: &str, flags: Option<u32>, cx: &AuditCtx) -> String {
+    let readonly = flags.is_some_and(|f| f & libc::O_ACCMODE as u32 == libc::O_RDONLY as u32);
+    let o_path = flags.is_some_and(|f| f & libc::O_PATH as u32 != 0);
     let t = Path::new(target);
     let cg_dir = cx
         .cg_mounts
@@ -288,8 +292,9 @@ fn classify(fd: u32, target: &str, readonly: bool, cx: &AuditCtx) -> String {
         (0, "/dev/null") => "stdin (/dev/null)".into(),
         (1, _) => "stdout".into(),
         (2, _) => "stderr".into(),
-        _ if t == cx.meta => "meta file".into(),
-        _ if t == cx.json => "JSON file".into(),
+        _ if o_path && (Some(t) == cx.meta.parent() || Some(t) == cx.json.parent()) => {
+            "result file directory".into()
+        }
         _ if t == cx.lock => "box lock file".into(),
         (_, "anon_inode:[signalfd]") => "signalfd".into(),
         (_, "anon_inode:[pidfd]") => "pidfd".into(),
@@ -320,8 +325,7 @@ fn supervisor_fds(pid: u32, cx: &AuditCtx) -> Result<Vec<(u32, String)>, String>
                     .find_map(|l| l.strip_prefix("flags:"))
                     .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
             });
-        let readonly = flags.is_some_and(|f| f & libc::O_ACCMODE as u32 == libc::O_RDONLY as u32);
-        v.push((fd, classify(fd, &target.to_string_lossy(), readonly, cx)));
+        v.push((fd, classify(fd, &target.to_string_lossy(), flags, cx)));
     }
     v.sort();
     Ok(v)

@@ -99,8 +99,18 @@ static BASE: OnceLock<PathBuf> = OnceLock::new();
 extern "C" fn remove_base() {
     remove_suite_cgroups();
     if let Some(b) = BASE.get() {
-        let _ = std::fs::remove_dir_all(b);
+        remove_tree(b);
     }
+}
+
+/// `rm -rf` of a test directory, for any depth: std's `remove_dir_all` recurses
+/// once per level, and a box a failed run left behind may hold a tree thousands
+/// of levels deep (adv `deep_tree_box`). Mounts below it are not entered.
+pub fn remove_tree(p: &Path) {
+    let _ = Command::new("rm")
+        .args(["-rf", "--one-file-system", "--"])
+        .arg(p)
+        .status();
 }
 
 /// Mount points of every cgroup hierarchy (v1 and v2), found in mountinfo.
@@ -181,13 +191,13 @@ pub fn fresh_base(s: &SuiteConf) -> PathBuf {
                 continue;
             };
             if pid.parse::<u32>().is_ok() && !Path::new(&format!("/proc/{pid}")).exists() {
-                let _ = std::fs::remove_dir_all(e.path());
+                remove_tree(&e.path());
             }
         }
     }
     let _ = CG.set(snapshot_cgroups(s));
     let base = PathBuf::from(format!("/tmp/{}-{}", s.prefix, std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
+    remove_tree(&base);
     mkdir_755(&base);
     if BASE.set(base.clone()).is_ok() {
         // SAFETY: registering a plain extern "C" function with atexit.
