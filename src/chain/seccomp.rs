@@ -694,6 +694,46 @@ mod tests {
         assert_eq!(bpf::run(&progs[0], &ino), bpf::RET_ALLOW);
     }
 
+    /// docs/seccomp.md tables every denial: each call of the profile and each
+    /// ioctl appears in a table row of it, with its answer where the row has one.
+    #[test]
+    fn docs_table_lists_every_denial() {
+        let doc =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/seccomp.md"))
+                .unwrap();
+        let rows: Vec<&str> = doc.lines().filter(|l| l.starts_with("| ")).collect();
+        let row_of = |name: &str| {
+            rows.iter()
+                .find(|r| r.contains(&format!("`{name}`")) || r.contains(name))
+                .copied()
+        };
+        let mut missing = Vec::new();
+        for &(_, name) in KERNEL_SURFACE {
+            if !rows.iter().any(|r| r.contains(&format!("`{name}`"))) {
+                missing.push(name.to_string());
+            }
+        }
+        for (name, answer) in [
+            ("TIOCSTI", "EPERM"),
+            ("TIOCLINUX", "EPERM"),
+            ("`personality`", "EPERM"),
+            ("NETLINK_KOBJECT_UEVENT", "EPROTONOSUPPORT"),
+            ("`clone3`", "ENOSYS"),
+            ("CLONE_NEWUSER", "EPERM"),
+            ("`keyctl`", "ENOSYS"),
+            ("AF_VSOCK", "EAFNOSUPPORT"),
+            ("`flock`", "ENOLCK"),
+            ("`io_uring_setup`", "ENOSYS"),
+        ] {
+            match row_of(name) {
+                Some(r) if r.contains(answer) => {}
+                Some(r) => missing.push(format!("{name} without {answer}: {r}")),
+                None => missing.push(name.to_string()),
+            }
+        }
+        assert!(missing.is_empty(), "docs/seccomp.md lacks {missing:?}");
+    }
+
     #[test]
     fn filter_length_stays_small() {
         // The search is logarithmic; the whole program with every flag is a few
