@@ -75,8 +75,11 @@ fn ok_run(b: &TestBox, what: &str, opts: &[&str], program: &[&str]) -> String {
     let seccomp = r.control("seccomp");
     assert_eq!(seccomp["applied"], true, "{what}\n{r}");
     let detail = seccomp["detail"].as_str().unwrap_or("");
+    // The profile with the personality and netlink rules, not an older one.
     assert!(
-        detail.contains("default profile"),
+        detail.contains("default profile")
+            && detail.contains("personality other than")
+            && detail.contains("netlink other than NETLINK_ROUTE"),
         "{what}: not under the default profile: {detail}\n{r}"
     );
     r.stdout
