@@ -203,8 +203,9 @@ pub const TTY_IOCTLS: &[(u64, &str)] =
 
 /// The programs for a run. `--seccomp=off` gives none. Otherwise there is always
 /// one program answering the `--syscalls` flags, the user-namespace and clone3
-/// rules and, with `--seccomp=default`, rustbox's profile (kernel surface and
-/// terminal ioctls); a `--seccomp=FILE`'s filters follow it. The kernel runs
+/// rules and, with `--seccomp=default`, rustbox's profile (kernel surface,
+/// terminal ioctls, personas, netlink families); a `--seccomp=FILE`'s filters
+/// follow it. The kernel runs
 /// every program on every call and keeps the strictest answer, so a FILE can
 /// narrow what the base allows, never widen it.
 pub fn build(choice: &SeccompChoice, flags: u32) -> Result<Vec<BpfProgram>, StepError> {
