@@ -286,27 +286,25 @@ static void perms_of(const void *p, char out[5])
 		fclose(f);
 }
 
+/* An attempt to set a persona: must fail with EPERM; if it took, says so and
+ * goes back to PER_LINUX so that each attempt starts from the same state. */
+static void try_persona(unsigned long v, const char *name)
+{
+	char what[128];
+	snprintf(what, sizeof what, "personality(%s)", name);
+	MUST_FAIL(what, syscall(SYS_personality, v), EPERM);
+	long now = syscall(SYS_personality, 0xffffffffUL);
+	if (now != 0) {
+		printf("  the persona is now %#lx\n", now);
+		syscall(SYS_personality, (unsigned long)PER_LINUX);
+	}
+}
+
 static void personality_mode(void)
 {
-	const struct {
-		unsigned long v;
-		const char *name;
-	} personas[] = {
-		{READ_IMPLIES_EXEC, "READ_IMPLIES_EXEC"},
-		{ADDR_NO_RANDOMIZE, "ADDR_NO_RANDOMIZE"},
-		{UNAME26, "UNAME26"},
-		{PER_LINUX32, "PER_LINUX32"},
-		{PER_SVR4, "PER_SVR4"},
-		{0xfffffffeUL, "0xfffffffe"},
-		{READ_IMPLIES_EXEC | 1UL << 32, "0x100000000 | READ_IMPLIES_EXEC"},
-		{ADDR_NO_RANDOMIZE | 0xffffffff00000000UL, "0xffffffff00000000 | ADDR_NO_RANDOMIZE"},
-	};
-	for (size_t i = 0; i < sizeof personas / sizeof personas[0]; i++) {
-		char what[128];
-		snprintf(what, sizeof what, "personality(%s)", personas[i].name);
-		MUST_FAIL(what, syscall(SYS_personality, personas[i].v), EPERM);
-	}
-	/* What READ_IMPLIES_EXEC would give: an executable mapping asked as read-only. */
+	/* READ_IMPLIES_EXEC, and what it gives: a mapping asked read-only is executable. */
+	MUST_FAIL("personality(READ_IMPLIES_EXEC)", syscall(SYS_personality, READ_IMPLIES_EXEC),
+		  EPERM);
 	char *p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	char perm[5];
 	perms_of(p, perm);
@@ -322,6 +320,15 @@ static void personality_mode(void)
 		stopped("personality is still PER_LINUX (0)");
 	else
 		escaped("personality is now %#lx", now);
+	syscall(SYS_personality, (unsigned long)PER_LINUX);
+	try_persona(ADDR_NO_RANDOMIZE, "ADDR_NO_RANDOMIZE");
+	try_persona(UNAME26, "UNAME26");
+	try_persona(PER_LINUX32, "PER_LINUX32");
+	try_persona(PER_SVR4, "PER_SVR4");
+	try_persona(0xfffffffeUL, "0xfffffffe");
+	try_persona(READ_IMPLIES_EXEC | 1UL << 32, "0x100000000 | READ_IMPLIES_EXEC");
+	try_persona(ADDR_NO_RANDOMIZE | 0xffffffff00000000UL,
+		    "0xffffffff00000000 | ADDR_NO_RANDOMIZE");
 	/* Controls: the query and PER_LINUX, as libc and runtimes use them. */
 	long q = syscall(SYS_personality, 0xffffffffUL);
 	long l = syscall(SYS_personality, (unsigned long)PER_LINUX);
@@ -374,18 +381,26 @@ static void netlink_mode(void)
 		if (fd >= 0)
 			close(fd);
 	}
+	int dg;
 	MUST_FAIL("socket(AF_NETLINK, SOCK_DGRAM, NETLINK_KOBJECT_UEVENT)",
-		  socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT),
+		  dg = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT),
 		  EPROTONOSUPPORT);
+	if (dg >= 0)
+		close(dg);
+	long hi;
 	MUST_FAIL("socket(0x100000000 | AF_NETLINK, SOCK_RAW, 0x100000000 | "
 		  "NETLINK_KOBJECT_UEVENT)",
-		  syscall(SYS_socket, AF_NETLINK | 1L << 32, SOCK_RAW | SOCK_CLOEXEC,
-			  NETLINK_KOBJECT_UEVENT | 1L << 32),
+		  hi = syscall(SYS_socket, AF_NETLINK | 1L << 32, SOCK_RAW | SOCK_CLOEXEC,
+			       NETLINK_KOBJECT_UEVENT | 1L << 32),
 		  EPROTONOSUPPORT);
+	if (hi >= 0)
+		close((int)hi);
 	MUST_FAIL("socket(AF_NETLINK, SOCK_RAW, 0xffffffff00000000 | NETLINK_AUDIT)",
-		  syscall(SYS_socket, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC,
-			  NETLINK_AUDIT | 0xffffffff00000000L),
+		  hi = syscall(SYS_socket, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC,
+			       NETLINK_AUDIT | 0xffffffff00000000L),
 		  EPROTONOSUPPORT);
+	if (hi >= 0)
+		close((int)hi);
 	/* Control: NETLINK_ROUTE (getaddrinfo, interface lists) stays. */
 	int r = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	if (r < 0)
