@@ -11,21 +11,29 @@ CARGO     ?= cargo
 TARGET    := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 RELEASE   := target/$(TARGET)/release/rustbox
 
-.PHONY: all build deps install uninstall test test-unit test-integration test-setuid test-cgroup test-cgroup-v2 test-trybuild test-soak soak adversarial lint clean bench
+.PHONY: all build deps install uninstall test test-unit test-integration test-setuid test-cgroup test-cgroup-v2 test-trybuild test-runtimes test-soak soak adversarial lint clean bench
 
 all: build
 
 build:
 	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --locked --target $(TARGET)
 
-# What the tests need beyond the Rust toolchain (pinned by rust-toolchain.toml).
-# Idempotent: installs only what is missing.
+# What the tests need beyond the Rust toolchain (pinned by rust-toolchain.toml):
+# gcc and libc's static archive (probes, attack programs), qemu (the cgroup v2
+# VM), and the compilers and runtimes of tests/runtimes.rs (g++, javac/java,
+# python3, node, go; the boxes run them from /usr/bin). Idempotent: installs only what is missing.
 deps:
 	@missing=""; \
 	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
 	[ -e /usr/include/stdio.h ] || missing="$$missing libc6-dev"; \
 	[ -e /usr/lib/x86_64-linux-gnu/libc.a ] || missing="$$missing libc6-dev"; \
 	command -v qemu-system-x86_64 >/dev/null 2>&1 || missing="$$missing qemu-system-x86"; \
+	[ -x /usr/bin/g++ ] || missing="$$missing g++"; \
+	[ -x /usr/bin/javac ] || missing="$$missing openjdk-17-jdk-headless"; \
+	[ -x /usr/bin/java ] || missing="$$missing openjdk-17-jdk-headless"; \
+	[ -x /usr/bin/python3 ] || missing="$$missing python3"; \
+	[ -x /usr/bin/node ] || missing="$$missing nodejs"; \
+	[ -x /usr/bin/go ] || missing="$$missing golang-go"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
@@ -70,6 +78,12 @@ test-setuid:
 test-trybuild:
 	$(CARGO) test --locked --test trybuild
 
+# gcc, g++, javac/java, python3, node, go and rustc programs built and run in a
+# box under the default seccomp profile (root; the tools from make deps).
+test-runtimes: deps
+	@[ "$$(id -u)" = 0 ] || { echo "make test: the runtime tests need root"; exit 1; }
+	$(CARGO) test --locked --test runtimes -- --nocapture
+
 # Attack programs of adversarial/ run through rustbox as a judge would (root, gcc).
 # .PHONY matters: a directory called adversarial/ exists.
 adversarial:
@@ -89,7 +103,7 @@ soak:
 	@[ "$$(id -u)" = 0 ] || { echo "make soak: the soak test needs root"; exit 1; }
 	RUSTBOX_SOAK_CYCLES=10000 $(CARGO) test --release --locked --test soak -- --nocapture
 
-test: deps lint test-unit test-integration test-setuid test-cgroup test-cgroup-v2 test-trybuild adversarial test-soak
+test: deps lint test-unit test-integration test-setuid test-cgroup test-cgroup-v2 test-trybuild test-runtimes adversarial test-soak
 
 # A benchmark, not a test: rustbox next to fork+exec, unshare and bubblewrap.
 # It times the binary `make install` installs.

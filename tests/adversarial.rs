@@ -8,7 +8,7 @@
 //! and check that no process of the box uid is left. Cases run one after the other,
 //! each in its own box (box id = its index in the manifest) under a box root, lock
 //! root and uid range of this suite only (`/tmp/rustbox-adv-<pid>/`, `first_uid`
-//! 63000), selected with `--config`.
+//! 70000), selected with `--config`.
 //!
 //! Attack programs print one line per attempt and end with `DEFENDED: ...` when every
 //! attack was stopped, `ESCAPED: ...` otherwise; the manifest says which lines must
@@ -33,11 +33,11 @@ mod common;
 
 use common::{procs_of_uid, wait_for};
 
-/// This suite's boxes: `/tmp/rustbox-adv-<pid>/`, uids from 63000.
+/// This suite's boxes: `/tmp/rustbox-adv-<pid>/`, uids from 70000 (up to 199 cases).
 pub static SUITE: common::SuiteConf = common::SuiteConf {
     prefix: "rustbox-adv",
-    first_uid: 63000,
-    num_boxes: 100,
+    first_uid: 70000,
+    num_boxes: 200,
     cg_root: "rustbox/test-adv",
     how_to_run: "make adversarial",
 };

@@ -25,6 +25,9 @@ pub enum Cond {
     Low32Eq { arg: u8, value: u32 },
     /// Every bit of `mask` is set in the 64-bit argument.
     AllBits { arg: u8, mask: u64 },
+    /// The low 32 bits of the argument equal none of `values` (an allow-list of
+    /// `int` values: the rule holds for everything else).
+    Low32NotIn { arg: u8, values: &'static [u32] },
 }
 
 /// ERRNO `errno` when `when` is empty, or when all conditions of one of its rules
@@ -96,6 +99,14 @@ fn cond(c: &Cond, fail: usize) -> Result<Vec<sock_filter>, StepError> {
                 out.push(stmt(LD_W_ABS, arg_word(arg, high)));
                 out.push(stmt(ALU_AND_K, m));
                 out.push(jump(JEQ_K, m, 0, short(fail + rest)?));
+            }
+        }
+        Cond::Low32NotIn { arg, values } => {
+            out.push(stmt(LD_W_ABS, arg_word(arg, false)));
+            // A match jumps over the later comparisons, then `fail` more.
+            for (i, &v) in values.iter().enumerate() {
+                let rest = values.len() - 1 - i;
+                out.push(jump(JEQ_K, v, short(fail + rest)?, 0));
             }
         }
     }
@@ -259,5 +270,118 @@ mod tests {
             RET_ALLOW
         );
         assert_eq!(run(&p, &data(50, [0, 0, 0, 5, 0, 0])), e(2));
+    }
+
+    /// What a condition means, on the arguments themselves.
+    fn holds(c: &Cond, args: &[u64; 6]) -> bool {
+        match *c {
+            Cond::Low32Eq { arg, value } => args[arg as usize] as u32 == value,
+            Cond::AllBits { arg, mask } => args[arg as usize] & mask == mask,
+            Cond::Low32NotIn { arg, values } => !values.contains(&(args[arg as usize] as u32)),
+        }
+    }
+
+    /// What the table means: the first answer one of whose rules holds, else ALLOW.
+    fn meaning(t: &Table, nr: u32, args: &[u64; 6]) -> u32 {
+        for a in t.get(&nr).map(Vec::as_slice).unwrap_or(&[]) {
+            if a.when.is_empty() || a.when.iter().any(|r| r.iter().all(|c| holds(c, args))) {
+                return RET_ERRNO | a.errno as u32;
+            }
+        }
+        RET_ALLOW
+    }
+
+    #[test]
+    fn not_in_conditions() {
+        const QUERY_OR_LINUX: &[u32] = &[0xffff_ffff, 0];
+        const ROUTE: &[u32] = &[0];
+        const NONE: &[u32] = &[];
+        const MANY: &[u32] = &[1, 2, 3, 5, 8, 13, 21];
+        let not_in = |arg, values| Cond::Low32NotIn { arg, values };
+        let eq = |arg, value| Cond::Low32Eq { arg, value };
+        let mut t = Table::new();
+        // personality: anything but the query and PER_LINUX.
+        t.insert(
+            135,
+            vec![Answer {
+                errno: 1,
+                when: vec![vec![not_in(0, QUERY_OR_LINUX)]],
+            }],
+        );
+        // socket: AF_VSOCK always, AF_NETLINK with a protocol other than 0.
+        t.insert(
+            41,
+            vec![
+                Answer {
+                    errno: 97,
+                    when: vec![vec![eq(0, 40)]],
+                },
+                Answer {
+                    errno: 93,
+                    when: vec![vec![eq(0, 16), not_in(2, ROUTE)]],
+                },
+            ],
+        );
+        // A condition in the middle of a rule, and an empty list (always holds).
+        t.insert(
+            7,
+            vec![Answer {
+                errno: 22,
+                when: vec![
+                    vec![not_in(1, MANY), eq(0, 16), not_in(3, ROUTE)],
+                    vec![eq(0, 99), not_in(5, NONE)],
+                ],
+            }],
+        );
+        for nr in [1, 2, 3, 200, 300] {
+            t.insert(
+                nr,
+                vec![Answer {
+                    errno: 5,
+                    when: vec![],
+                }],
+            );
+        }
+        let p = compile(&[], &t).unwrap();
+        let values: Vec<u64> = [0u64, 1, 2, 3, 4, 5, 8, 13, 15, 16, 21, 40, 99, 0x40_0000]
+            .into_iter()
+            .flat_map(|v| [v, v | 1 << 32, v | 0xffff_ffff_0000_0000, 0xffff_ffff])
+            .collect();
+        let mut checked = 0;
+        for nr in [0, 1, 7, 41, 135, 136, 300] {
+            for &a0 in &values {
+                for &a1 in &values {
+                    for &a2 in &[0u64, 1 << 32, 15, 15 | 1 << 32, 9] {
+                        for &a3 in &[0u64, 4] {
+                            for &a5 in &[0u64, 7] {
+                                let args = [a0, a1, a2, a3, 0, a5];
+                                assert_eq!(
+                                    run(&p, &data(nr, args)),
+                                    meaning(&t, nr, &args),
+                                    "nr {nr} args {args:x?}"
+                                );
+                                checked += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 100_000, "{checked}");
+        // The cases the profile relies on, spelled out.
+        let e = |n| RET_ERRNO | n;
+        let pers = |a0| run(&p, &data(135, [a0, 0, 0, 0, 0, 0]));
+        assert_eq!(pers(0xffff_ffff), RET_ALLOW);
+        assert_eq!(pers(0), RET_ALLOW);
+        assert_eq!(pers(1 << 32), RET_ALLOW, "the kernel reads PER_LINUX");
+        assert_eq!(pers(0x40_0000), e(1), "READ_IMPLIES_EXEC");
+        assert_eq!(pers(0x40_0000 | 1 << 32), e(1));
+        let sock = |a0, a2| run(&p, &data(41, [a0, 3, a2, 0, 0, 0]));
+        assert_eq!(sock(16, 0), RET_ALLOW, "NETLINK_ROUTE");
+        assert_eq!(sock(16, 15), e(93), "NETLINK_KOBJECT_UEVENT");
+        assert_eq!(sock(16 | 1 << 32, 15 | 1 << 32), e(93), "high bits");
+        assert_eq!(sock(16, 1 << 32), RET_ALLOW, "the kernel reads protocol 0");
+        assert_eq!(sock(40, 15), e(97));
+        assert_eq!(sock(2, 15), RET_ALLOW);
     }
 }

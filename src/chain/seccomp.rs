@@ -1,7 +1,9 @@
 //! The seccomp filter, built before the child is created and installed as the
 //! last step before execve. `--seccomp=default` (the default) has three parts: isolate's `--syscalls` flags, the always-on rules below, and
-//! rustbox's profile of kernel surface (`KERNEL_SURFACE`: ENOSYS; `TTY_IOCTLS`:
-//! EPERM). `--seccomp=FILE` replaces the profile by the file's filters and keeps
+//! rustbox's profile of kernel surface (`KERNEL_SURFACE`: ENOSYS; `TTY_IOCTLS`
+//! and personas other than `PERSONALITY_ALLOWED`: EPERM; netlink families other
+//! than `NETLINK_ALLOWED`: EPROTONOSUPPORT). docs/seccomp.md tables every denial
+//! and its reason. `--seccomp=FILE` replaces the profile by the file's filters and keeps
 //! the rest; `--seccomp=off` installs nothing.
 //!
 //! Each flag bit, when set, blocks one kernel feature that can leak between boxes
@@ -147,7 +149,51 @@ pub const KERNEL_SURFACE: &[(i64, &str)] = &[
     (libc::SYS_iopl, "iopl"),
     (libc::SYS_ioperm, "ioperm"),
     (libc::SYS_uselib, "uselib"),
+    // Memory the kernel itself cannot see (unmapped from its direct map).
+    (libc::SYS_memfd_secret, "memfd_secret"),
+    // 16-bit and call-gate segments: the espfix and LDT bugs.
+    (libc::SYS_modify_ldt, "modify_ldt"),
+    // NUMA policy, the whole family, so that a runtime sees one consistent
+    // kernel without NUMA (libnuma's numa_available() asks get_mempolicy).
+    (libc::SYS_mbind, "mbind"),
+    (libc::SYS_set_mempolicy, "set_mempolicy"),
+    (libc::SYS_get_mempolicy, "get_mempolicy"),
+    (libc::SYS_set_mempolicy_home_node, "set_mempolicy_home_node"),
+    (libc::SYS_migrate_pages, "migrate_pages"),
+    (libc::SYS_move_pages, "move_pages"),
+    // Acting on another process's memory through a pidfd.
+    (libc::SYS_process_madvise, "process_madvise"),
+    (libc::SYS_process_mrelease, "process_mrelease"),
+    // Page-cache residency of any file the box can open: which host binaries
+    // and libraries of the shared /usr were used lately.
+    (SYS_CACHESTAT, "cachestat"),
+    // Watches on the shared read-only /usr: a covert channel between boxes and
+    // a view of which host programs run.
+    (libc::SYS_inotify_init, "inotify_init"),
+    (libc::SYS_inotify_init1, "inotify_init1"),
+    (libc::SYS_inotify_add_watch, "inotify_add_watch"),
+    // The host kernel's file-system types (obsolete).
+    (libc::SYS_sysfs, "sysfs"),
 ];
+
+/// cachestat(2) (Linux 6.5), not in the libc crate for x86_64: the same number on
+/// every architecture (the unified table).
+const SYS_CACHESTAT: i64 = 451;
+
+/// The personality values the default profile lets through: the query
+/// (0xffffffff, which changes nothing) and PER_LINUX. Any other persona is EPERM:
+/// READ_IMPLIES_EXEC makes every readable mapping executable, ADDR_NO_RANDOMIZE
+/// turns off address-space randomisation for the programs the box executes,
+/// UNAME26 and the rest fake the kernel's answers.
+pub const PERSONALITY_ALLOWED: &[u32] = &[0xffff_ffff, 0];
+
+/// The netlink protocols `socket(AF_NETLINK, ...)` may open: NETLINK_ROUTE only
+/// (glibc's getaddrinfo and interface listings use it, and it sees only the box's
+/// network namespace). Any other family is EPROTONOSUPPORT, the kernel's answer for
+/// a family it has not built: NETLINK_KOBJECT_UEVENT delivers the host's device
+/// events, NETLINK_AUDIT, NETLINK_CONNECTOR, NETLINK_NETFILTER, NETLINK_GENERIC and
+/// the rest are host-wide or administrative kernel code.
+pub const NETLINK_ALLOWED: &[u32] = &[libc::NETLINK_ROUTE as u32];
 
 /// Terminal ioctls that push input into or drive the terminal of whoever holds it
 /// (TIOCSTI injects keystrokes: CVE-2017-5226; TIOCLINUX selects and pastes on a
@@ -157,8 +203,9 @@ pub const TTY_IOCTLS: &[(u64, &str)] =
 
 /// The programs for a run. `--seccomp=off` gives none. Otherwise there is always
 /// one program answering the `--syscalls` flags, the user-namespace and clone3
-/// rules and, with `--seccomp=default`, rustbox's profile (kernel surface and
-/// terminal ioctls); a `--seccomp=FILE`'s filters follow it. The kernel runs
+/// rules and, with `--seccomp=default`, rustbox's profile (kernel surface,
+/// terminal ioctls, personas, netlink families); a `--seccomp=FILE`'s filters
+/// follow it. The kernel runs
 /// every program on every call and keeps the strictest answer, so a FILE can
 /// narrow what the base allows, never widen it.
 pub fn build(choice: &SeccompChoice, flags: u32) -> Result<Vec<BpfProgram>, StepError> {
@@ -202,10 +249,28 @@ fn default_profile() -> Vec<Group> {
     // The request argument is an `unsigned int` to the kernel, which ignores the
     // upper half of the register; the comparison is on the low 32 bits only, so
     // setting high bits cannot slip past it (CVE-2019-10063).
+    // So are personality's and socket's (`unsigned int` and `int`).
     let rules = TTY_IOCTLS.iter().map(|&(req, _)| arg_eq(1, req)).collect();
+    let persona = vec![Cond::Low32NotIn {
+        arg: 0,
+        values: PERSONALITY_ALLOWED,
+    }];
+    let netlink = vec![
+        Cond::Low32Eq {
+            arg: 0,
+            value: libc::AF_NETLINK as u32,
+        },
+        Cond::Low32NotIn {
+            arg: 2,
+            values: NETLINK_ALLOWED,
+        },
+    ];
     vec![
         Group::new(libc::ENOSYS).always(KERNEL_SURFACE.iter().map(|&(nr, _)| nr)),
-        Group::new(libc::EPERM).when(libc::SYS_ioctl, rules),
+        Group::new(libc::EPERM)
+            .when(libc::SYS_ioctl, rules)
+            .when(libc::SYS_personality, vec![persona]),
+        Group::new(libc::EPROTONOSUPPORT).when(libc::SYS_socket, vec![netlink]),
     ]
 }
 
@@ -294,8 +359,9 @@ pub fn describe(choice: &SeccompChoice, flags: u32) -> String {
     match choice {
         SeccompChoice::Off => "off (--seccomp=off): no filter".into(),
         SeccompChoice::Default => format!(
-            "default profile: {} calls of kernel surface ENOSYS, {} EPERM; {flags}; \
-             new user namespaces EPERM, clone3 ENOSYS",
+            "default profile: {} calls of kernel surface ENOSYS, personality other than \
+             the query and PER_LINUX EPERM, netlink other than NETLINK_ROUTE \
+             EPROTONOSUPPORT, {} EPERM; {flags}; new user namespaces EPERM, clone3 ENOSYS",
             KERNEL_SURFACE.len(),
             TTY_IOCTLS
                 .iter()
@@ -395,15 +461,24 @@ mod tests {
             SeccompFilter, SeccompRule,
         };
         let rule = |r: &Vec<Cond>| {
+            // seccompiler has no "none of": one Dword Ne per value, all of
+            // which must hold.
             let conds = r
                 .iter()
-                .map(|c| match *c {
+                .flat_map(|c| match *c {
                     Cond::Low32Eq { arg, value } => {
-                        SeccompCondition::new(arg, Len::Dword, Op::Eq, value.into())
+                        vec![SeccompCondition::new(arg, Len::Dword, Op::Eq, value.into())]
                     }
-                    Cond::AllBits { arg, mask } => {
-                        SeccompCondition::new(arg, Len::Qword, Op::MaskedEq(mask), mask)
-                    }
+                    Cond::AllBits { arg, mask } => vec![SeccompCondition::new(
+                        arg,
+                        Len::Qword,
+                        Op::MaskedEq(mask),
+                        mask,
+                    )],
+                    Cond::Low32NotIn { arg, values } => values
+                        .iter()
+                        .map(|&v| SeccompCondition::new(arg, Len::Dword, Op::Ne, v.into()))
+                        .collect(),
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .unwrap();
@@ -462,6 +537,25 @@ mod tests {
             args.push([0, a1, 0, 0, 0, 0]);
             args.push([3, a1 | 0xffff_0000_0000, 0, 0, 0, 0]);
         }
+        // personality: the query, PER_LINUX, personas, high bits.
+        for a0 in [
+            0xffff_ffffu64,
+            0x1_ffff_ffff,
+            0xffff_fffe,
+            8,
+            0x0040_0000,
+            0x0004_0000,
+            0x0002_0000,
+            0x0040_0000 | 1 << 32,
+        ] {
+            args.push([a0, 0, 0, 0, 0, 0]);
+        }
+        // socket: netlink (16) and others, with every kind of protocol.
+        for a0 in [16u64, 16 | 1 << 32, 17, 2, 40] {
+            for a2 in [0u64, 1 << 32, 4, 9, 15, 15 | 0xffff_ffff_0000_0000, 16, 31] {
+                args.push([a0, 3, a2, 0, 0, 0]);
+            }
+        }
         let mut checked = 0;
         for flags in 0..=F::ALL {
             let prefix = arch_prefix(flags & F::LEGACY_ARCH != 0);
@@ -493,6 +587,163 @@ mod tests {
             }
         }
         assert!(checked > 1_000_000);
+    }
+
+    /// seccomp_data for an x86_64 call.
+    fn call(nr: i64, args: [u64; 6]) -> [u32; 16] {
+        let mut d = [0u32; 16];
+        d[0] = nr as u32;
+        d[1] = AUDIT_ARCH_X86_64;
+        for (i, v) in args.iter().enumerate() {
+            d[4 + 2 * i] = *v as u32;
+            d[5 + 2 * i] = (*v >> 32) as u32;
+        }
+        d
+    }
+
+    #[test]
+    fn profile_closes_the_surface_the_issue_names() {
+        let errno = |e: i32| bpf::RET_ERRNO | e as u32;
+        let named: [(i64, u64); 17] = [
+            (libc::SYS_memfd_secret, 0),
+            (libc::SYS_modify_ldt, 1),
+            (libc::SYS_mbind, 0),
+            (libc::SYS_set_mempolicy, 2),
+            (libc::SYS_get_mempolicy, 0),
+            (libc::SYS_set_mempolicy_home_node, 0),
+            (libc::SYS_migrate_pages, 0),
+            (libc::SYS_move_pages, 0),
+            (libc::SYS_process_madvise, 3),
+            (libc::SYS_process_mrelease, 3),
+            (SYS_CACHESTAT, 3),
+            (libc::SYS_inotify_init, 0),
+            (libc::SYS_inotify_init1, 0),
+            (libc::SYS_inotify_add_watch, 3),
+            (libc::SYS_sysfs, 2),
+            (libc::SYS_bpf, 0),
+            (libc::SYS_ptrace, 0),
+        ];
+        let persona = [
+            (0xffff_ffffu64, true),
+            (0, true),
+            (1 << 32, true), // the kernel reads an unsigned int: PER_LINUX
+            (0x1_ffff_ffff, true),
+            (0x0040_0000, false), // READ_IMPLIES_EXEC
+            (0x0004_0000, false), // ADDR_NO_RANDOMIZE
+            (0x0002_0000, false), // UNAME26
+            (8, false),           // PER_LINUX32
+            (0xffff_fffe, false),
+            (0x0040_0000 | 1 << 32, false),
+        ];
+        let netlink = [
+            (16u64, 0u64, true), // NETLINK_ROUTE
+            (16, 1 << 32, true),
+            (16, 15, false), // NETLINK_KOBJECT_UEVENT
+            (16, 9, false),  // NETLINK_AUDIT
+            (16, 11, false), // NETLINK_CONNECTOR
+            (16, 4, false),  // NETLINK_SOCK_DIAG
+            (16, 16, false), // NETLINK_GENERIC
+            (16 | 1 << 32, 15 | 0xffff_ffff_0000_0000, false),
+            (2, 15, true),  // AF_INET, protocol 15: not netlink
+            (17, 15, true), // AF_PACKET: not this rule's
+        ];
+        for flags in [0, F::ALL] {
+            let p = &build(&SeccompChoice::Default, flags).unwrap()[0];
+            for (nr, a0) in named {
+                let got = bpf::run(p, &call(nr, [a0, 0, 0, 0, 0, 0]));
+                assert_eq!(got, errno(libc::ENOSYS), "flags {flags} nr {nr}");
+            }
+            for (a0, allowed) in persona {
+                let got = bpf::run(p, &call(libc::SYS_personality, [a0, 0, 0, 0, 0, 0]));
+                let want = if allowed {
+                    bpf::RET_ALLOW
+                } else {
+                    errno(libc::EPERM)
+                };
+                assert_eq!(got, want, "personality({a0:#x})");
+            }
+            for (dom, proto, allowed) in netlink {
+                let got = bpf::run(p, &call(libc::SYS_socket, [dom, 3, proto, 0, 0, 0]));
+                let want = if allowed {
+                    bpf::RET_ALLOW
+                } else {
+                    errno(libc::EPROTONOSUPPORT)
+                };
+                assert_eq!(got, want, "socket({dom:#x}, SOCK_RAW, {proto:#x})");
+            }
+            // AF_VSOCK keeps its own answer, the --syscalls flag's.
+            let vsock = bpf::run(p, &call(libc::SYS_socket, [40, 1, 0, 0, 0, 0]));
+            let want = if flags & F::VSOCK != 0 {
+                errno(libc::EAFNOSUPPORT)
+            } else {
+                bpf::RET_ALLOW
+            };
+            assert_eq!(vsock, want);
+        }
+        // The profile is the default's alone: with a FILE, the base stays and
+        // these calls are the file's to decide.
+        let f = file(
+            "none.json",
+            r#"{"f": {"mismatch_action": "allow", "match_action": {"errno": 1},
+                "filter": [{"syscall": "getppid"}]}}"#,
+        );
+        let progs = build(&SeccompChoice::File(f.clone()), F::ALL).unwrap();
+        std::fs::remove_file(f).unwrap();
+        let nl = call(libc::SYS_socket, [16, 3, 15, 0, 0, 0]);
+        assert_eq!(bpf::run(&progs[0], &nl), bpf::RET_ALLOW);
+        let ino = call(libc::SYS_inotify_init1, [0; 6]);
+        assert_eq!(bpf::run(&progs[0], &ino), bpf::RET_ALLOW);
+    }
+
+    /// docs/seccomp.md tables every denial: each call of the profile and each
+    /// ioctl appears in a table row of it, with its answer where the row has one.
+    #[test]
+    fn docs_table_lists_every_denial() {
+        let doc =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/seccomp.md"))
+                .unwrap();
+        let rows: Vec<&str> = doc.lines().filter(|l| l.starts_with("| ")).collect();
+        let row_of = |name: &str| {
+            rows.iter()
+                .find(|r| r.contains(&format!("`{name}`")) || r.contains(name))
+                .copied()
+        };
+        let mut missing = Vec::new();
+        for &(_, name) in KERNEL_SURFACE {
+            if !rows.iter().any(|r| r.contains(&format!("`{name}`"))) {
+                missing.push(name.to_string());
+            }
+        }
+        for (name, answer) in [
+            ("TIOCSTI", "EPERM"),
+            ("TIOCLINUX", "EPERM"),
+            ("`personality`", "EPERM"),
+            ("NETLINK_KOBJECT_UEVENT", "EPROTONOSUPPORT"),
+            ("`clone3`", "ENOSYS"),
+            ("CLONE_NEWUSER", "EPERM"),
+            ("`keyctl`", "ENOSYS"),
+            ("AF_VSOCK", "EAFNOSUPPORT"),
+            ("`flock`", "ENOLCK"),
+            ("`io_uring_setup`", "ENOSYS"),
+        ] {
+            match row_of(name) {
+                Some(r) if r.contains(answer) => {}
+                Some(r) => missing.push(format!("{name} without {answer}: {r}")),
+                None => missing.push(name.to_string()),
+            }
+        }
+        assert!(missing.is_empty(), "docs/seccomp.md lacks {missing:?}");
+    }
+
+    #[test]
+    fn filter_length_stays_small() {
+        // The search is logarithmic; the whole program with every flag is a few
+        // hundred instructions (the kernel takes 4096).
+        for flags in [0, F::ALL] {
+            let p = &build(&SeccompChoice::Default, flags).unwrap()[0];
+            assert!(p.len() < 400, "flags {flags}: {} instructions", p.len());
+            eprintln!("default profile, flags {flags}: {} instructions", p.len());
+        }
     }
 
     #[test]
