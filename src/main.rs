@@ -75,10 +75,9 @@ fn main() {
     }
     // Taken out of the process; -e and -E pass variables from here to the box.
     let caller_env: Vec<(OsString, OsString)> = rustbox::selfguard::take_environment();
-    let args: Vec<String> = std::env::args_os()
-        .skip(1)
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
+    // Bytes as the kernel passed them: program arguments, -E values and paths go
+    // to the box unchanged, valid UTF-8 or not.
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let spec = match cli::parse(args) {
         Ok(s) => s,
         Err(e) => {
