@@ -160,9 +160,10 @@ pub fn rlimits(spec: &RunSpec) -> crate::chain::rlimits::RlimitPlan {
         l.core_kb.saturating_mul(1024),
         "RLIMIT_CORE",
     ));
-    // In cgroup mode pids.max holds the whole box instead (and pids.events gives
-    // the kernel's evidence when it is hit).
-    if let Some(p) = l.processes.filter(|_| !spec.cg) {
+    // As isolate, in cgroup mode too: a program reading its limits sees what the
+    // judge asked for. With --cg, pids.max (N + 1: the box's pid-1 proxy counts)
+    // holds the whole box besides, and pids.events gives the kernel's evidence.
+    if let Some(p) = l.processes {
         v.push((libc::RLIMIT_NPROC, p, "RLIMIT_NPROC"));
     }
     if let Some(t) = l.time {
@@ -291,9 +292,17 @@ mod tests {
         let s = spec(&["--run", "-p", "--", "p"]);
         let r = rlimits(&s);
         assert!(!r.iter().any(|(_, _, n)| *n == "RLIMIT_NPROC"));
+        // With --cg, -p N is RLIMIT_NPROC N too, as isolate sets it (pids.max,
+        // N + 1, is the cgroup's); -p alone is still unlimited.
+        let s = spec(&["--cg", "--run", "-p7", "--", "p"]);
         let get = |r: &crate::chain::rlimits::RlimitPlan, n: &str| {
             r.iter().find(|(_, _, name)| *name == n).map(|(_, v, _)| *v)
         };
+        assert_eq!(get(&rlimits(&s), "RLIMIT_NPROC"), Some(7));
+        let s = spec(&["--cg", "--run", "--", "p"]);
+        assert_eq!(get(&rlimits(&s), "RLIMIT_NPROC"), Some(1));
+        let s = spec(&["--cg", "--run", "-p", "--", "p"]);
+        assert_eq!(get(&rlimits(&s), "RLIMIT_NPROC"), None);
         // Time limits at their edges: -t 0 is no limit (no RLIMIT_CPU), huge
         // values do not wrap.
         let s = spec(&["--run", "-t", "0", "--", "p"]);
