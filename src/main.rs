@@ -10,8 +10,24 @@ use rustbox::{cli, run};
 use std::ffi::OsString;
 use std::process::exit;
 
+/// An error as one line: a control character a caller put in an argument (a
+/// newline in a path) is shown escaped, never as a line break.
+fn one_line(msg: impl std::fmt::Display) -> String {
+    msg.to_string()
+        .chars()
+        .flat_map(|c| {
+            let esc: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            esc
+        })
+        .collect()
+}
+
 fn fail(msg: impl std::fmt::Display) -> ! {
-    eprintln!("rustbox: {msg}");
+    eprintln!("rustbox: {}", one_line(msg));
     exit(2);
 }
 
@@ -81,7 +97,7 @@ fn main() {
     let spec = match cli::parse(args) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("rustbox: {e} (see rustbox --help)");
+            eprintln!("rustbox: {} (see rustbox --help)", one_line(e));
             exit(2);
         }
     };
@@ -150,7 +166,7 @@ fn do_run(spec: &RunSpec, cfg: &Config, caller: &Caller, caller_env: &[(OsString
     let write = run::write_outputs(&mut outputs, &outcome);
     let code = outcome.verdict.exit_status();
     if code == 2 {
-        eprintln!("rustbox: {}", outcome.verdict.message);
+        eprintln!("rustbox: {}", one_line(&outcome.verdict.message));
     } else if !spec.silent {
         eprintln!("{}", run::status_line(&outcome));
     }
