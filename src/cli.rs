@@ -201,6 +201,12 @@ pub const MAX_SECONDS: f64 = 1.0e7;
 
 /// A non-negative number of seconds, fractions allowed, at most MAX_SECONDS.
 fn parse_seconds(name: &str, v: &str) -> Result<f64, Failure> {
+    parse_decimal(name, v, "seconds")
+}
+
+/// A non-negative decimal number (digits and at most one '.'), at most
+/// MAX_SECONDS, of `unit`.
+fn parse_decimal(name: &str, v: &str, unit: &str) -> Result<f64, Failure> {
     let ok_chars = !v.is_empty()
         && v.bytes().all(|b| b.is_ascii_digit() || b == b'.')
         && v.bytes().filter(|&b| b == b'.').count() <= 1
@@ -212,7 +218,7 @@ fn parse_seconds(name: &str, v: &str) -> Result<f64, Failure> {
     };
     if !x.is_finite() || !(0.0..=MAX_SECONDS).contains(&x) {
         return Err(usage(format!(
-            "invalid value '{v}' for --{name}: expected 0 to {MAX_SECONDS} seconds"
+            "invalid value '{v}' for --{name}: expected 0 to {MAX_SECONDS} {unit}"
         )));
     }
     Ok(x)
@@ -482,7 +488,7 @@ fn apply(
             }
         }
         Opt::Cpus => {
-            let c = parse_seconds(name, &v()?)?;
+            let c = parse_decimal(name, &v()?, "CPUs")?;
             if c <= 0.0 {
                 return Err(usage("--cpus must be greater than 0"));
             }

@@ -561,7 +561,14 @@ fn time_options_at_their_boundaries() {
     );
     assert_eq!(r.json()["limits"]["cpu_s"], Value::Null, "{r}");
     assert_eq!(r.json()["limits"]["wall_s"], Value::Null, "{r}");
-    // Tiny limits are limits.
+    // Tiny limits are limits (-x: the kill waits for the larger of -t and -x).
+    let r = b.run(
+        &["-t", "0.1", "-x", "0.000001", "-w", "5"],
+        &[&probe, "spin"],
+    );
+    assert_eq!(r.meta().get("status"), Some("TO"), "{r}");
+    assert_eq!(r.meta().get("killed"), Some("1"), "{r}");
+    assert!(r.meta().secs("time") < 0.3, "{r}");
     // (The box's setup counts too: it may be killed before the program runs, and
     // the meta then has no times.)
     let r = b.run(&["-t", "0.000001", "-w", "5"], &[&probe, "spin"]);
