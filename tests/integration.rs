@@ -498,8 +498,10 @@ fn cpu_relay_under_a_huge_wall_limit_is_killed_at_the_cpu_limit() {
     let (cpu, wall) = (m.secs("time"), m.secs("time-wall"));
     eprintln!("relay under -t 1 -w 3000000: time {cpu}, time-wall {wall}");
     assert!(cpu > 1.0 && cpu < 1.2, "CPU time {cpu}\n{r}");
-    assert!(wall < 4.0, "wall {wall}: the watchdog did not sample\n{r}");
-    assert!(r.elapsed < Duration::from_secs(6), "took {:?}", r.elapsed);
+    // Killed before the relay would have stopped by itself (8 s), with room for
+    // a loaded machine: unloaded, it is about 1 s.
+    assert!(wall < 7.0, "wall {wall}: the watchdog did not sample\n{r}");
+    assert!(r.elapsed < Duration::from_secs(8), "took {:?}", r.elapsed);
     assert_eq!(r.json()["limits_hit"][0]["limit"], "cpu_time", "{r}");
     assert_eq!(r.json()["limits"]["wall_s"], 3000000.0, "{r}");
 }
@@ -568,7 +570,10 @@ fn time_options_at_their_boundaries() {
     );
     assert_eq!(r.meta().get("status"), Some("TO"), "{r}");
     assert_eq!(r.meta().get("killed"), Some("1"), "{r}");
-    assert!(r.meta().secs("time") < 0.3, "{r}");
+    // Killed by the CPU watchdog near 0.1 s, long before the wall limit (with
+    // room for a loaded machine).
+    assert!(r.meta().secs("time") < 1.0, "{r}");
+    assert!(r.meta().secs("time-wall") < 4.0, "{r}");
     // (The box's setup counts too: it may be killed before the program runs, and
     // the meta then has no times.)
     let r = b.run(&["-t", "0.000001", "-w", "5"], &[&probe, "spin"]);
