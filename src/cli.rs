@@ -9,9 +9,16 @@
 //!   is `-p` followed by the word `10`);
 //! - a long option may be abbreviated to any unambiguous prefix (`--proc=4`);
 //! - short options may be grouped (`-sv`).
+//!
+//! Arguments are bytes, as the kernel hands them over: program arguments, `-E`
+//! names and values and every path keep any byte but NUL, whatever the locale
+//! (nothing goes through a UTF-8 conversion). Option names are ASCII, and a
+//! number or keyword must be one.
 
 use crate::error::Failure;
 use crate::spec::{parse_dir_rule, CgroupChoice, DirArg, EnvRule, Mode, RunSpec, SeccompChoice};
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,12 +158,30 @@ fn lookup_long(name: &str) -> Result<(&'static str, Arg, Opt), Failure> {
     }
 }
 
-fn lookup_short(c: char) -> Result<(&'static str, Arg, Opt), Failure> {
+fn lookup_short(b: u8) -> Result<(&'static str, Arg, Opt), Failure> {
+    let c = char::from(b);
     OPTIONS
         .iter()
-        .find(|(_, s, ..)| *s == Some(c))
+        .find(|(_, s, ..)| b.is_ascii() && *s == Some(c))
         .map(|&(n, _, a, o)| (n, a, o))
-        .ok_or_else(|| usage(format!("invalid option -- '{c}'")))
+        .ok_or_else(|| {
+            if b.is_ascii() {
+                usage(format!("invalid option -- '{c}'"))
+            } else {
+                usage(format!("invalid option -- '\\x{b:02x}'"))
+            }
+        })
+}
+
+/// The value of `--name` as text, for numbers and keywords: it must be UTF-8
+/// (the parsers below then accept only ASCII).
+fn text<'a>(name: &str, v: &'a OsStr) -> Result<&'a str, Failure> {
+    v.to_str().ok_or_else(|| {
+        usage(format!(
+            "invalid value '{}' for --{name}: not text",
+            v.to_string_lossy()
+        ))
+    })
 }
 
 /// A non-negative whole number.
@@ -170,8 +195,18 @@ fn parse_uint(name: &str, v: &str) -> Result<u64, Failure> {
         .map_err(|_| usage(format!("invalid value '{v}' for --{name}: out of range")))
 }
 
-/// A non-negative number of seconds, fractions allowed.
+/// The largest number of seconds a time option takes (about 115 days). Every
+/// computation on a time limit saturates, so nothing wraps below it either.
+pub const MAX_SECONDS: f64 = 1.0e7;
+
+/// A non-negative number of seconds, fractions allowed, at most MAX_SECONDS.
 fn parse_seconds(name: &str, v: &str) -> Result<f64, Failure> {
+    parse_decimal(name, v, "seconds")
+}
+
+/// A non-negative decimal number (digits and at most one '.'), at most
+/// MAX_SECONDS, of `unit`.
+fn parse_decimal(name: &str, v: &str, unit: &str) -> Result<f64, Failure> {
     let ok_chars = !v.is_empty()
         && v.bytes().all(|b| b.is_ascii_digit() || b == b'.')
         && v.bytes().filter(|&b| b == b'.').count() <= 1
@@ -181,39 +216,54 @@ fn parse_seconds(name: &str, v: &str) -> Result<f64, Failure> {
     } else {
         f64::NAN
     };
-    if !x.is_finite() || !(0.0..=1.0e7).contains(&x) {
+    if !x.is_finite() || !(0.0..=MAX_SECONDS).contains(&x) {
         return Err(usage(format!(
-            "invalid value '{v}' for --{name}: expected seconds"
+            "invalid value '{v}' for --{name}: expected 0 to {MAX_SECONDS} {unit}"
         )));
     }
     Ok(x)
+}
+
+/// `-t` and `-w`: 0 is "no limit", as in isolate (which tests the limit for
+/// being non-zero before it enforces it).
+fn parse_limit_seconds(name: &str, v: &str) -> Result<Option<f64>, Failure> {
+    parse_seconds(name, v).map(|x| (x > 0.0).then_some(x))
 }
 
 /// Parse the arguments (without the program name).
 pub fn parse<I, S>(args: I) -> Result<RunSpec, Failure>
 where
     I: IntoIterator<Item = S>,
-    S: Into<String>,
+    S: Into<OsString>,
 {
-    let args: Vec<String> = args.into_iter().map(Into::into).collect();
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
     let mut spec = RunSpec::default();
     let mut mode: Option<Mode> = None;
     let mut dir_args: Vec<DirArg> = Vec::new();
-    let mut positional: Vec<String> = Vec::new();
+    let mut positional: Vec<OsString> = Vec::new();
     let mut i = 0;
 
     while i < args.len() {
-        let a = &args[i];
+        let a = args[i].as_bytes();
         i += 1;
-        if a == "--" {
+        if a == b"--" {
             positional.extend(args[i..].iter().cloned());
             break;
         }
-        if let Some(body) = a.strip_prefix("--") {
-            let (name, attached) = match body.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_string())),
+        if let Some(body) = a.strip_prefix(b"--") {
+            let (name, attached) = match body.iter().position(|&b| b == b'=') {
+                Some(at) => (
+                    &body[..at],
+                    Some(OsStr::from_bytes(&body[at + 1..]).to_owned()),
+                ),
                 None => (body, None),
             };
+            let name = std::str::from_utf8(name).map_err(|_| {
+                usage(format!(
+                    "unrecognized option '--{}'",
+                    String::from_utf8_lossy(name)
+                ))
+            })?;
             let (full, kind, opt) = lookup_long(name)?;
             let value = match kind {
                 Arg::None => {
@@ -238,14 +288,15 @@ where
                 },
             };
             apply(&mut spec, &mut mode, &mut dir_args, full, opt, value)?;
-        } else if a.len() > 1 && a.starts_with('-') {
-            let chars: Vec<char> = a[1..].chars().collect();
+        } else if a.len() > 1 && a[0] == b'-' {
+            let chars = &a[1..];
             let mut j = 0;
             while j < chars.len() {
                 let c = chars[j];
                 j += 1;
                 let (full, kind, opt) = lookup_short(c)?;
-                let rest: String = chars[j..].iter().collect();
+                let rest = OsStr::from_bytes(&chars[j..]).to_owned();
+                let c = char::from(c);
                 let value = match kind {
                     Arg::None => None,
                     Arg::Optional => {
@@ -271,7 +322,7 @@ where
                 apply(&mut spec, &mut mode, &mut dir_args, full, opt, value)?;
             }
         } else {
-            positional.push(a.clone());
+            positional.push(args[i - 1].clone());
         }
     }
 
@@ -295,7 +346,7 @@ fn validate(spec: &RunSpec) -> Result<(), Failure> {
             if !spec.program.is_empty() {
                 return Err(usage(format!(
                     "unexpected argument '{}' (a program is only taken by --run)",
-                    spec.program[0]
+                    spec.program[0].to_string_lossy()
                 )));
             }
         }
@@ -322,21 +373,23 @@ fn apply(
     dirs: &mut Vec<DirArg>,
     name: &str,
     opt: Opt,
-    value: Option<String>,
+    value: Option<OsString>,
 ) -> Result<(), Failure> {
     // Options with Arg::Required always carry a value here.
-    let v = || value.clone().unwrap_or_default();
+    let raw = || value.clone().unwrap_or_default();
+    // Numbers and keywords: text only.
+    let v = || text(name, &raw()).map(str::to_owned);
     let l = &mut spec.limits;
     match opt {
         Opt::BoxId => {
-            let n = parse_uint(name, &v())?;
+            let n = parse_uint(name, &v()?)?;
             spec.box_id =
                 u32::try_from(n).map_err(|_| usage(format!("box id {n} out of range")))?;
         }
-        Opt::Chdir => spec.chdir = Some(v()),
+        Opt::Chdir => spec.chdir = Some(raw()),
         Opt::Cg => spec.cg = true,
         Opt::CgMem => {
-            let k = parse_uint(name, &v())?;
+            let k = parse_uint(name, &v()?)?;
             // 0 would kill everything at once; over 16 TiB is a typo, not a limit.
             if k == 0 || k > (1u64 << 34) {
                 return Err(usage(format!(
@@ -348,24 +401,24 @@ fn apply(
         Opt::CgTiming => spec.cg_timing = Some(true),
         Opt::NoCgTiming => spec.cg_timing = Some(false),
         Opt::Dir => {
-            let r = parse_dir_rule(&v()).map_err(usage)?;
+            let r = parse_dir_rule(raw()).map_err(usage)?;
             dirs.push(r);
         }
         Opt::NoDefaultDirs => spec.no_default_dirs = true,
-        Opt::Env => spec.env.push(parse_env(&v())?),
+        Opt::Env => spec.env.push(parse_env(&raw())?),
         Opt::FullEnv => spec.full_env = true,
-        Opt::Fsize => l.fsize_kb = Some(parse_uint(name, &v())?),
-        Opt::Stdin => spec.io.stdin = Some(v()),
-        Opt::Stack => l.stack_kb = Some(parse_uint(name, &v())?),
-        Opt::Meta => spec.meta = Some(PathBuf::from(v())),
-        Opt::Mem => l.mem_kb = Some(parse_uint(name, &v())?),
-        Opt::OpenFiles => l.open_files = Some(parse_uint(name, &v())?),
-        Opt::Stdout => spec.io.stdout = Some(v()),
+        Opt::Fsize => l.fsize_kb = Some(parse_uint(name, &v()?)?),
+        Opt::Stdin => spec.io.stdin = Some(raw()),
+        Opt::Stack => l.stack_kb = Some(parse_uint(name, &v()?)?),
+        Opt::Meta => spec.meta = Some(PathBuf::from(raw())),
+        Opt::Mem => l.mem_kb = Some(parse_uint(name, &v()?)?),
+        Opt::OpenFiles => l.open_files = Some(parse_uint(name, &v()?)?),
+        Opt::Stdout => spec.io.stdout = Some(raw()),
         Opt::Processes => {
             l.processes = match &value {
                 None => None,
                 Some(s) => {
-                    let n = parse_uint(name, s)?;
+                    let n = parse_uint(name, text(name, s)?)?;
                     // isolate reads 0 as "unlimited"; say it the unambiguous way.
                     if n == 0 || n > 4_194_304 {
                         return Err(usage(format!(
@@ -377,19 +430,19 @@ fn apply(
             }
         }
         Opt::Quota => {
-            let s = v();
+            let s = v()?;
             let q = crate::config::quota(&s)
                 .map_err(|e| usage(format!("invalid value for --quota: {e}")))?;
             l.quota = Some(q);
         }
-        Opt::Stderr => spec.io.stderr = Some(v()),
+        Opt::Stderr => spec.io.stderr = Some(raw()),
         Opt::StderrToStdout => spec.io.stderr_to_stdout = true,
         Opt::Silent => spec.silent = true,
-        Opt::Time => l.time = Some(parse_seconds(name, &v())?),
+        Opt::Time => l.time = parse_limit_seconds(name, &v()?)?,
         Opt::Verbose => spec.verbose += 1,
-        Opt::WallTime => l.wall_time = Some(parse_seconds(name, &v())?),
-        Opt::ExtraTime => l.extra_time = parse_seconds(name, &v())?,
-        Opt::Core => l.core_kb = parse_uint(name, &v())?,
+        Opt::WallTime => l.wall_time = parse_limit_seconds(name, &v()?)?,
+        Opt::ExtraTime => l.extra_time = parse_seconds(name, &v()?)?,
+        Opt::Core => l.core_kb = parse_uint(name, &v()?)?,
         Opt::ShareNet => spec.share_net = true,
         Opt::InheritFds => spec.inherit_fds = true,
         Opt::Init => set_mode(mode, Mode::Init)?,
@@ -404,7 +457,7 @@ fn apply(
         Opt::SpecialFiles => spec.special_files = true,
         Opt::TtyHack => spec.tty_hack = true,
         Opt::Syscalls => {
-            let n = parse_uint(name, &v())?;
+            let n = parse_uint(name, &v()?)?;
             if n > u64::from(crate::spec::syscall_flags::ALL) {
                 return Err(usage(format!(
                     "invalid value '{n}' for --syscalls: unknown flag bits"
@@ -413,26 +466,27 @@ fn apply(
             spec.syscalls = n as u32;
             spec.syscalls_set = true;
         }
-        Opt::AsUid => spec.as_uid = Some(parse_id(name, &v())?),
-        Opt::AsGid => spec.as_gid = Some(parse_id(name, &v())?),
-        Opt::Json => spec.json = Some(PathBuf::from(v())),
+        Opt::AsUid => spec.as_uid = Some(parse_id(name, &v()?)?),
+        Opt::AsGid => spec.as_gid = Some(parse_id(name, &v()?)?),
+        Opt::Json => spec.json = Some(PathBuf::from(raw())),
         Opt::Seccomp => {
-            spec.seccomp = match v().as_str() {
-                "default" => SeccompChoice::Default,
-                "off" => SeccompChoice::Off,
-                "" => return Err(usage("--seccomp needs default, off or a FILE")),
-                f => SeccompChoice::File(PathBuf::from(f)),
+            let f = raw();
+            spec.seccomp = match f.as_bytes() {
+                b"default" => SeccompChoice::Default,
+                b"off" => SeccompChoice::Off,
+                b"" => return Err(usage("--seccomp needs default, off or a FILE")),
+                _ => SeccompChoice::File(PathBuf::from(f)),
             }
         }
         Opt::Cpus => {
-            let c = parse_seconds(name, &v())?;
+            let c = parse_decimal(name, &v()?, "CPUs")?;
             if c <= 0.0 {
                 return Err(usage("--cpus must be greater than 0"));
             }
             spec.cpus = Some(c);
         }
         Opt::Cgroup => {
-            spec.cgroup = match v().as_str() {
+            spec.cgroup = match v()?.as_str() {
                 "auto" => CgroupChoice::Auto,
                 "v1" => CgroupChoice::V1,
                 "v2" => CgroupChoice::V2,
@@ -443,7 +497,7 @@ fn apply(
                 }
             }
         }
-        Opt::Config => spec.config = Some(PathBuf::from(v())),
+        Opt::Config => spec.config = Some(PathBuf::from(raw())),
     }
     Ok(())
 }
@@ -453,17 +507,23 @@ fn parse_id(name: &str, v: &str) -> Result<u32, Failure> {
     u32::try_from(n).map_err(|_| usage(format!("invalid value '{v}' for --{name}: out of range")))
 }
 
-fn parse_env(s: &str) -> Result<EnvRule, Failure> {
-    let rule = match s.split_once('=') {
-        Some((k, "")) => EnvRule::Unset(k.to_string()),
-        Some((k, val)) => EnvRule::Set(k.to_string(), val.to_string()),
-        None => EnvRule::Inherit(s.to_string()),
+/// `VAR`, `VAR=VALUE` or `VAR=`, as bytes: only the first `=` is special.
+fn parse_env(s: &OsStr) -> Result<EnvRule, Failure> {
+    let b = s.as_bytes();
+    let bytes = |x: &[u8]| OsString::from_vec(x.to_vec());
+    let rule = match b.iter().position(|&c| c == b'=') {
+        Some(at) if at + 1 == b.len() => EnvRule::Unset(bytes(&b[..at])),
+        Some(at) => EnvRule::Set(bytes(&b[..at]), bytes(&b[at + 1..])),
+        None => EnvRule::Inherit(s.to_owned()),
     };
     let key = match &rule {
         EnvRule::Unset(k) | EnvRule::Set(k, _) | EnvRule::Inherit(k) => k,
     };
-    if key.is_empty() || key.contains('\0') {
-        return Err(usage(format!("invalid --env rule '{s}'")));
+    if key.is_empty() || key.as_bytes().contains(&0) {
+        return Err(usage(format!(
+            "invalid --env rule '{}'",
+            s.to_string_lossy()
+        )));
     }
     Ok(rule)
 }
@@ -666,7 +726,7 @@ mod tests {
         .unwrap();
         assert_eq!(s.box_id, 65999);
         assert_eq!(s.dirs.len(), 3);
-        assert_eq!(s.io.stdin.as_deref(), Some("/tmp/input.txt"));
+        assert_eq!(s.io.stdin.as_deref(), Some(OsStr::new("/tmp/input.txt")));
         assert_eq!(s.limits.processes, Some(1000));
     }
 
@@ -687,6 +747,147 @@ mod tests {
         assert!(p(&["--init", "--syscalls=64"]).is_err());
         assert!(p(&["--init", "--chdir=/a/../.."]).is_err());
         assert!(p(&["--init", "-E", "=x"]).is_err());
+    }
+
+    fn bytes(b: &[u8]) -> OsString {
+        OsString::from_vec(b.to_vec())
+    }
+
+    /// Arguments, -E names and values and every path keep bytes that are not
+    /// UTF-8 (here 0xff 0xfe), exactly.
+    #[test]
+    fn bytes_pass_unchanged() {
+        let odd = |pre: &[u8]| {
+            let mut v = pre.to_vec();
+            v.extend_from_slice(b"\xff\xfe");
+            bytes(&v)
+        };
+        let args: Vec<OsString> = vec![
+            odd(b"-o/box/out-"),
+            "-i".into(),
+            odd(b"in-"),
+            odd(b"--stderr=err-"),
+            odd(b"--chdir=/box/d-"),
+            "-E".into(),
+            odd(b"K\xfe=v-"),
+            "-E".into(),
+            odd(b"I-"),
+            odd(b"-M/m/meta-"),
+            odd(b"--json=/j/doc-"),
+            odd(b"--config=/c/conf-"),
+            odd(b"--seccomp=/s/f-"),
+            {
+                let mut d = b"--dir=/in-\xff=/out-\xfe".to_vec();
+                d.extend_from_slice(b":rw");
+                bytes(&d)
+            },
+            "--run".into(),
+            "--".into(),
+            odd(b"/box/prog-"),
+            odd(b""),
+            "plain".into(),
+        ];
+        let s = parse(args).unwrap();
+        assert_eq!(s.io.stdout, Some(odd(b"/box/out-")));
+        assert_eq!(s.io.stdin, Some(odd(b"in-")));
+        assert_eq!(s.io.stderr, Some(odd(b"err-")));
+        assert_eq!(s.chdir, Some(odd(b"/box/d-")));
+        assert_eq!(
+            s.env,
+            vec![
+                EnvRule::Set(bytes(b"K\xfe"), odd(b"v-")),
+                EnvRule::Inherit(odd(b"I-"))
+            ]
+        );
+        assert_eq!(s.meta, Some(PathBuf::from(odd(b"/m/meta-"))));
+        assert_eq!(s.json, Some(PathBuf::from(odd(b"/j/doc-"))));
+        assert_eq!(s.config, Some(PathBuf::from(odd(b"/c/conf-"))));
+        assert_eq!(s.seccomp, SeccompChoice::File(odd(b"/s/f-").into()));
+        let (inside, rule) = &s.dirs[0];
+        let rule = rule.as_ref().unwrap();
+        assert_eq!(*inside, PathBuf::from(bytes(b"/in-\xff")));
+        assert_eq!(
+            rule.source,
+            crate::spec::Source::Bind(PathBuf::from(bytes(b"/out-\xfe")))
+        );
+        assert!(rule.flags.rw);
+        assert_eq!(
+            s.program,
+            vec![odd(b"/box/prog-"), odd(b""), OsString::from("plain")]
+        );
+    }
+
+    /// Option names are ASCII and numbers are text: other bytes there are refused
+    /// with one line that shows them, never taken for something else.
+    #[test]
+    fn bytes_where_text_is_needed_are_refused() {
+        let e = |args: Vec<OsString>| parse(args).unwrap_err().to_string();
+        let m = e(vec!["--init".into(), "-t".into(), bytes(b"1\xff")]);
+        assert!(m.contains("invalid value '1\u{fffd}' for --time"), "{m}");
+        let m = e(vec!["--init".into(), bytes(b"-b\xff")]);
+        assert!(m.contains("invalid value"), "{m}");
+        let m = e(vec!["--init".into(), bytes(b"--box\xff-id=1")]);
+        assert!(m.contains("unrecognized option"), "{m}");
+        let m = e(vec!["--init".into(), bytes(b"-\xff")]);
+        assert!(m.contains("invalid option -- '\\xff'"), "{m}");
+        let m = e(vec!["--init".into(), bytes(b"--cgroup=v1\xff")]);
+        assert!(m.contains("--cgroup"), "{m}");
+        let m = e(vec!["--init".into(), bytes(b"-d/x=\xff:fs")]);
+        assert!(m.contains("not a filesystem type"), "{m}");
+        let m = e(vec!["--init".into(), bytes(b"-d/x:rw\xff")]);
+        assert!(m.contains("unknown directory option"), "{m}");
+        for m in [
+            e(vec!["--init".into(), "-E".into(), bytes(b"=\xff")]),
+            e(vec!["--init".into(), "-E".into(), bytes(b"A\0B=1")]),
+        ] {
+            assert!(m.contains("invalid --env rule"), "{m}");
+        }
+        let m = e(vec!["--init".into(), bytes(b"\xff")]);
+        assert!(m.contains("unexpected argument '\u{fffd}'"), "{m}");
+    }
+
+    /// -t, -w and -x at their edges: 0 is "no limit" for -t and -w (isolate); the
+    /// largest value taken is MAX_SECONDS; just past it, refused.
+    #[test]
+    fn time_options_at_their_edges() {
+        let l = |args: &[&str]| p(args).map(|s| s.limits);
+        let t = l(&["--init", "-t", "0", "-w", "0", "-x", "0"]).unwrap();
+        assert_eq!((t.time, t.wall_time, t.extra_time), (None, None, 0.0));
+        let t = l(&["--init", "-t", "0.000", "--wall-time=00"]).unwrap();
+        assert_eq!((t.time, t.wall_time), (None, None));
+        for v in [
+            "0.000001",
+            "0.001",
+            "2147483.647",
+            "2147484",
+            "4294967",
+            "4294967.296",
+            "4294968",
+            "10000000",
+            "10000000.000",
+        ] {
+            let x: f64 = v.parse().unwrap();
+            let t = l(&["--init", "-t", v, "-w", v, "-x", v]).unwrap();
+            assert_eq!((t.time, t.wall_time, t.extra_time), (Some(x), Some(x), x));
+        }
+        for v in [
+            "10000000.001",
+            "10000001",
+            "1e7",
+            "inf",
+            "nan",
+            "-1",
+            "1,5",
+            "",
+        ] {
+            for opt in ["-t", "-w", "-x"] {
+                let e = l(&["--init", opt, v]).unwrap_err().to_string();
+                assert!(
+                    e.contains(&format!("invalid value '{v}'")) && !e.contains('\n'),
+                    "{opt} {v}: {e}"
+                );
+            }
+        }
     }
 
     #[test]

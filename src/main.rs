@@ -25,14 +25,26 @@ fn print_out(text: &str) {
     let _ = o.write_all(text.as_bytes()).and_then(|()| o.flush());
 }
 
-/// A refusal or failure: one line on stderr (whatever the message holds), exit 2.
-fn fail(msg: impl std::fmt::Display) -> ! {
-    say(format_args!("rustbox: {}", one_line(&msg.to_string())));
-    exit(2);
+/// An error as one line: a control character a caller put in an argument (a
+/// newline in a path) is shown escaped, never as a line break.
+fn one_line(msg: impl std::fmt::Display) -> String {
+    msg.to_string()
+        .chars()
+        .flat_map(|c| {
+            let esc: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            esc
+        })
+        .collect()
 }
 
-fn one_line(s: &str) -> String {
-    s.replace(['\n', '\r'], " ")
+/// A refusal or failure: one line on stderr, exit 2.
+fn fail(msg: impl std::fmt::Display) -> ! {
+    say(format_args!("rustbox: {}", one_line(msg)));
+    exit(2);
 }
 
 /// Options parsed but not enforced yet are refused, never silently ignored; so are
@@ -95,10 +107,9 @@ fn main() {
     }
     // Taken out of the process; -e and -E pass variables from here to the box.
     let caller_env: Vec<(OsString, OsString)> = rustbox::selfguard::take_environment();
-    let args: Vec<String> = std::env::args_os()
-        .skip(1)
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
+    // Bytes as the kernel passed them: program arguments, -E values and paths go
+    // to the box unchanged, valid UTF-8 or not.
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let spec = match cli::parse(args) {
         Ok(s) => s,
         Err(e) => fail(format_args!("{e} (see rustbox --help)")),

@@ -13,7 +13,7 @@ use crate::chain::{seccomp, ContainPlan};
 use crate::config::Config;
 use crate::error::StepError;
 use crate::spec::{default_dir_rules, merge_rules, DirRule, EnvRule, RunSpec, Source};
-use std::ffi::{CString, OsString};
+use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 
@@ -112,21 +112,21 @@ pub fn environment(spec: &RunSpec, caller: &[(OsString, OsString)]) -> Vec<(OsSt
     } else {
         Vec::new()
     };
-    let set = |env: &mut Vec<(OsString, OsString)>, k: &str, v: Option<OsString>| {
+    let set = |env: &mut Vec<(OsString, OsString)>, k: &OsStr, v: Option<OsString>| {
         env.retain(|(kk, _)| kk != k);
         if let Some(v) = v {
             env.push((k.into(), v));
         }
     };
-    set(&mut env, "LIBC_FATAL_STDERR_", Some("1".into()));
+    set(&mut env, OsStr::new("LIBC_FATAL_STDERR_"), Some("1".into()));
     for r in &spec.env {
         match r {
-            EnvRule::Set(k, v) => set(&mut env, k, Some(v.into())),
+            EnvRule::Set(k, v) => set(&mut env, k, Some(v.clone())),
             EnvRule::Unset(k) => set(&mut env, k, None),
             EnvRule::Inherit(k) => {
                 let v = caller
                     .iter()
-                    .find(|(kk, _)| kk == k.as_str())
+                    .find(|(kk, _)| kk == k)
                     .map(|(_, v)| v.clone());
                 set(&mut env, k, v);
             }
@@ -160,14 +160,16 @@ pub fn rlimits(spec: &RunSpec) -> crate::chain::rlimits::RlimitPlan {
         l.core_kb.saturating_mul(1024),
         "RLIMIT_CORE",
     ));
-    // In cgroup mode pids.max holds the whole box instead (and pids.events gives
-    // the kernel's evidence when it is hit).
-    if let Some(p) = l.processes.filter(|_| !spec.cg) {
+    // As isolate, in cgroup mode too: a program reading its limits sees what the
+    // judge asked for. With --cg, pids.max (N + 1: the box's pid-1 proxy counts)
+    // holds the whole box besides, and pids.events gives the kernel's evidence.
+    if let Some(p) = l.processes {
         v.push((libc::RLIMIT_NPROC, p, "RLIMIT_NPROC"));
     }
     if let Some(t) = l.time {
         // A backstop only: the supervisor kills at max(-t, -x) over the whole tree.
-        let secs = t.max(l.extra_time).ceil() as u64 + 1;
+        // Saturating: a float-to-integer `as` saturates (NaN is 0), and so does +1.
+        let secs = (t.max(l.extra_time).ceil() as u64).saturating_add(1);
         v.push((libc::RLIMIT_CPU, secs, "RLIMIT_CPU"));
     }
     v
@@ -182,7 +184,7 @@ pub fn build(
     caller_env: &[(OsString, OsString)],
 ) -> Result<ContainPlan, StepError> {
     let (uid, gid) = cfg.box_ids(paths.id);
-    let opt = |s: &Option<String>, what: &str| -> Result<Option<CString>, StepError> {
+    let opt = |s: &Option<OsString>, what: &str| -> Result<Option<CString>, StepError> {
         s.as_ref().map(|p| cstring(p.as_bytes(), what)).transpose()
     };
     let stdio = StdioPlan {
@@ -191,7 +193,7 @@ pub fn build(
         stderr: opt(&spec.io.stderr, "--stderr")?,
         stderr_to_stdout: spec.io.stderr_to_stdout,
         chdir: cstring(
-            spec.chdir.as_deref().unwrap_or("/box").as_bytes(),
+            spec.chdir.as_deref().map_or(&b"/box"[..], OsStr::as_bytes),
             "--chdir",
         )?,
     };
@@ -290,6 +292,33 @@ mod tests {
         let s = spec(&["--run", "-p", "--", "p"]);
         let r = rlimits(&s);
         assert!(!r.iter().any(|(_, _, n)| *n == "RLIMIT_NPROC"));
+        // With --cg, -p N is RLIMIT_NPROC N too, as isolate sets it (pids.max,
+        // N + 1, is the cgroup's); -p alone is still unlimited.
+        let s = spec(&["--cg", "--run", "-p7", "--", "p"]);
+        let get = |r: &crate::chain::rlimits::RlimitPlan, n: &str| {
+            r.iter().find(|(_, _, name)| *name == n).map(|(_, v, _)| *v)
+        };
+        assert_eq!(get(&rlimits(&s), "RLIMIT_NPROC"), Some(7));
+        let s = spec(&["--cg", "--run", "--", "p"]);
+        assert_eq!(get(&rlimits(&s), "RLIMIT_NPROC"), Some(1));
+        let s = spec(&["--cg", "--run", "-p", "--", "p"]);
+        assert_eq!(get(&rlimits(&s), "RLIMIT_NPROC"), None);
+        // Time limits at their edges: -t 0 is no limit (no RLIMIT_CPU), huge
+        // values do not wrap.
+        let s = spec(&["--run", "-t", "0", "--", "p"]);
+        assert_eq!(get(&rlimits(&s), "RLIMIT_CPU"), None);
+        for (t, want) in [
+            ("0.000001", 2),
+            ("2147483.647", 2_147_485),
+            ("4294967", 4_294_968),
+            ("4294968", 4_294_969),
+            ("10000000", 10_000_001),
+        ] {
+            let s = spec(&["--run", "-t", t, "--", "p"]);
+            assert_eq!(get(&rlimits(&s), "RLIMIT_CPU"), Some(want), "-t {t}");
+        }
+        let s = spec(&["--run", "-t", "1", "-x", "10000000", "--", "p"]);
+        assert_eq!(get(&rlimits(&s), "RLIMIT_CPU"), Some(10_000_001));
         assert!(r
             .iter()
             .any(|(_, v, n)| *n == "RLIMIT_STACK" && *v == libc::RLIM_INFINITY));

@@ -3,7 +3,13 @@
 //! The CLI parser produces it, the supervisor and the chain read it. Nothing here
 //! touches the kernel, so every rule about what a valid request is lives in one place
 //! and is unit-tested.
+//!
+//! What the judge names (program arguments, environment values and names, paths)
+//! is kept as bytes (`OsString`, `PathBuf`), never converted through UTF-8: a name
+//! that is not valid UTF-8 reaches the box byte for byte.
 
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Component, Path, PathBuf};
 
 /// What the invocation does.
@@ -112,19 +118,19 @@ pub type DirArg = (PathBuf, Option<DirRule>);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnvRule {
     /// `-E VAR`: take VAR from the caller's environment.
-    Inherit(String),
+    Inherit(OsString),
     /// `-E VAR=VALUE`.
-    Set(String, String),
+    Set(OsString, OsString),
     /// `-E VAR=`: remove VAR.
-    Unset(String),
+    Unset(OsString),
 }
 
 /// Standard stream redirection, paths as seen inside the box.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Io {
-    pub stdin: Option<String>,
-    pub stdout: Option<String>,
-    pub stderr: Option<String>,
+    pub stdin: Option<OsString>,
+    pub stdout: Option<OsString>,
+    pub stderr: Option<OsString>,
     pub stderr_to_stdout: bool,
 }
 
@@ -176,7 +182,7 @@ pub struct RunSpec {
     pub env: Vec<EnvRule>,
     pub full_env: bool,
     pub io: Io,
-    pub chdir: Option<String>,
+    pub chdir: Option<OsString>,
     pub share_net: bool,
     pub inherit_fds: bool,
     pub meta: Option<PathBuf>,
@@ -198,7 +204,7 @@ pub struct RunSpec {
     pub cgroup: CgroupChoice,
     /// Test-only config path (`--config`), honoured only for a real root caller.
     pub config: Option<PathBuf>,
-    pub program: Vec<String>,
+    pub program: Vec<OsString>,
 }
 
 impl Default for RunSpec {
@@ -239,65 +245,83 @@ impl Default for RunSpec {
 
 /// Normalise an absolute path inside the box: it must start with `/` (or be given
 /// relative to `/`, as isolate allows for `--dir`) and must not contain `..`.
-pub fn normalize_inside(p: &str) -> Result<PathBuf, String> {
-    if p.is_empty() {
+pub fn normalize_inside(p: impl AsRef<OsStr>) -> Result<PathBuf, String> {
+    let p = Path::new(p.as_ref());
+    if p.as_os_str().is_empty() {
         return Err("empty path".into());
     }
+    let shown = p.display();
     let mut out = PathBuf::from("/");
-    for c in Path::new(p).components() {
+    for c in p.components() {
         match c {
             Component::RootDir | Component::CurDir => {}
             Component::Normal(s) => out.push(s),
-            Component::ParentDir => return Err(format!("'{p}' contains '..'")),
-            Component::Prefix(_) => return Err(format!("'{p}' is not a Linux path")),
+            Component::ParentDir => return Err(format!("'{shown}' contains '..'")),
+            Component::Prefix(_) => return Err(format!("'{shown}' is not a Linux path")),
         }
     }
     Ok(out)
 }
 
 /// A host-side source path of a rule: absolute, without `..`.
-pub fn validate_outside(p: &str) -> Result<PathBuf, String> {
-    if !p.starts_with('/') {
-        return Err(format!("'{p}' is not an absolute path"));
+pub fn validate_outside(p: impl AsRef<OsStr>) -> Result<PathBuf, String> {
+    let p = Path::new(p.as_ref());
+    if !p.as_os_str().as_bytes().starts_with(b"/") {
+        return Err(format!("'{}' is not an absolute path", p.display()));
     }
-    if Path::new(p).components().any(|c| c == Component::ParentDir) {
-        return Err(format!("'{p}' contains '..'"));
+    if p.components().any(|c| c == Component::ParentDir) {
+        return Err(format!("'{}' contains '..'", p.display()));
     }
-    Ok(PathBuf::from(p))
+    Ok(p.to_path_buf())
+}
+
+/// Split `b` at the first `sep`: (before, after), or (b, None).
+fn split_once_byte(b: &[u8], sep: u8) -> (&[u8], Option<&[u8]>) {
+    match b.iter().position(|&c| c == sep) {
+        Some(i) => (&b[..i], Some(&b[i + 1..])),
+        None => (b, None),
+    }
 }
 
 /// Parse isolate's `--dir` argument: `IN=OUT[:OPTS]`, `IN[:OPTS]`, or `IN=` (removal).
 /// Returns `None` for a removal.
-pub fn parse_dir_rule(arg: &str) -> Result<(PathBuf, Option<DirRule>), String> {
-    let (body, opts) = match arg.split_once(':') {
-        Some((b, o)) => (b, Some(o)),
-        None => (arg, None),
-    };
+/// Paths are bytes: only the option names after the first `:` must be ASCII (and a
+/// filesystem type of an `fs` rule UTF-8).
+pub fn parse_dir_rule(arg: impl AsRef<OsStr>) -> Result<(PathBuf, Option<DirRule>), String> {
+    let raw = arg.as_ref().as_bytes();
+    let arg = arg.as_ref().to_string_lossy();
+    let (body, opts) = split_once_byte(raw, b':');
     let mut flags = DirFlags::default();
     if let Some(o) = opts {
         // isolate separates options with ':' (`/x=/y:rw:noexec`); ',' is accepted too.
-        for opt in o.split([':', ',']).filter(|s| !s.is_empty()) {
+        for opt in o
+            .split(|&c| c == b':' || c == b',')
+            .filter(|s| !s.is_empty())
+        {
             match opt {
-                "rw" => flags.rw = true,
-                "dev" => flags.dev = true,
-                "noexec" => flags.noexec = true,
-                "maybe" => flags.maybe = true,
-                "fs" => flags.fs = true,
-                "tmp" => flags.tmp = true,
-                "norec" => flags.norec = true,
-                _ => return Err(format!("unknown directory option '{opt}' in '{arg}'")),
+                b"rw" => flags.rw = true,
+                b"dev" => flags.dev = true,
+                b"noexec" => flags.noexec = true,
+                b"maybe" => flags.maybe = true,
+                b"fs" => flags.fs = true,
+                b"tmp" => flags.tmp = true,
+                b"norec" => flags.norec = true,
+                _ => {
+                    return Err(format!(
+                        "unknown directory option '{}' in '{arg}'",
+                        String::from_utf8_lossy(opt)
+                    ))
+                }
             }
         }
     }
-    let (inside, outside) = match body.split_once('=') {
-        Some((i, o)) => (i, Some(o)),
-        None => (body, None),
-    };
+    let (inside, outside) = split_once_byte(body, b'=');
+    let inside = OsStr::from_bytes(inside);
     let inside_path = normalize_inside(inside).map_err(|e| format!("--dir {arg}: {e}"))?;
     if inside_path == Path::new("/") {
         return Err(format!("--dir {arg}: cannot bind over the box root"));
     }
-    if outside == Some("") {
+    if outside == Some(b"") {
         if opts.is_some() {
             return Err(format!("--dir {arg}: a removal takes no options"));
         }
@@ -313,15 +337,19 @@ pub fn parse_dir_rule(arg: &str) -> Result<(PathBuf, Option<DirRule>), String> {
         Source::Tmp
     } else if flags.fs {
         // `fs`: OUT (or IN) names a filesystem type, e.g. proc.
-        let fstype = outside.unwrap_or(inside.trim_start_matches('/'));
-        if fstype.is_empty() || fstype.contains('/') {
-            return Err(format!("--dir {arg}: '{fstype}' is not a filesystem type"));
+        let fstype = outside.unwrap_or_else(|| {
+            let b = inside.as_bytes();
+            &b[b.iter().take_while(|&&c| c == b'/').count()..]
+        });
+        let shown = String::from_utf8_lossy(fstype);
+        match std::str::from_utf8(fstype) {
+            Ok(t) if !t.is_empty() && !t.contains('/') => Source::Fs(t.to_string()),
+            _ => return Err(format!("--dir {arg}: '{shown}' is not a filesystem type")),
         }
-        Source::Fs(fstype.to_string())
     } else {
-        let src = match outside {
-            Some(o) => o.to_string(),
-            None => inside_path.to_string_lossy().into_owned(),
+        let src: PathBuf = match outside {
+            Some(o) => PathBuf::from(OsString::from_vec(o.to_vec())),
+            None => inside_path.clone(),
         };
         Source::Bind(validate_outside(&src).map_err(|e| format!("--dir {arg}: {e}"))?)
     };

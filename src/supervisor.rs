@@ -42,6 +42,47 @@ const CPU_SAMPLE_MAX: f64 = 0.050;
 /// (cpuacct, cpu.stat, rusage) to be past the limit too.
 const PERF_CLOCK_LEAD: f64 = 0.002;
 
+/// The longest the watch loop sleeps while any limit is set, milliseconds: it
+/// re-reads the clocks at least this often, so no limit, however large, turns
+/// into a sleep past it (or into a negative, endless, poll timeout).
+const WATCH_MAX_MS: i32 = (CPU_SAMPLE_MAX * 1000.0) as i32;
+
+/// Seconds as a Duration, saturating: negative or NaN is zero, too large is
+/// `Duration::MAX` (`Duration::from_secs_f64` panics on both).
+pub fn duration_of_secs(s: f64) -> Duration {
+    if s.is_nan() || s <= 0.0 {
+        Duration::ZERO
+    } else {
+        Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX)
+    }
+}
+
+/// The poll timeout of one turn of the watch loop, milliseconds (-1: no limit
+/// to watch, sleep until the box ends or an interrupt). `cpu` is (kill
+/// threshold, CPU time measured so far, CPUs the box may use), all seconds;
+/// `wall_left` is what is left of the wall limit. Saturating throughout: the
+/// result is always in -1 or 0..=WATCH_MAX_MS.
+pub fn poll_timeout_ms(cpu: Option<(f64, f64, f64)>, wall_left: Option<Duration>) -> i32 {
+    let mut timeout: Option<i32> = None;
+    if let Some((kill, used, ncpu)) = cpu {
+        // The earliest the box could reach the limit, if it used every CPU it has.
+        let next = ((kill - used) / ncpu.max(1.0)).clamp(CPU_SAMPLE_MIN, CPU_SAMPLE_MAX);
+        // NaN (from an infinite limit minus an infinite use) clamps to NaN: sample
+        // at the longest interval then.
+        let ms = if next.is_nan() {
+            WATCH_MAX_MS
+        } else {
+            (next * 1000.0).ceil() as i32
+        };
+        timeout = Some(ms.clamp(0, WATCH_MAX_MS));
+    }
+    if let Some(left) = wall_left {
+        let ms = left.as_micros().div_ceil(1000).min(WATCH_MAX_MS as u128) as i32;
+        timeout = Some(timeout.map_or(ms, |t| t.min(ms)));
+    }
+    timeout.unwrap_or(-1)
+}
+
 /// What the proxy reports about the payload.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PayloadStatus {
@@ -286,7 +327,11 @@ fn proxy_main(
             continue;
         }
         if w == pid {
-            let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+            let tv = |t: libc::timeval| {
+                (t.tv_sec.max(0) as u64)
+                    .saturating_mul(1_000_000)
+                    .saturating_add(t.tv_usec.max(0) as u64)
+            };
             let s = PayloadStatus {
                 wait_status: st,
                 utime_us: tv(ru.ru_utime),
@@ -602,23 +647,15 @@ pub fn run(
     drop(go_w);
 
     let ncpu = std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64);
-    let wall = limits.wall_time.map(Duration::from_secs_f64);
+    let wall = limits.wall_time.map(duration_of_secs);
     let mut rep_buf = Vec::new();
     let mut st_buf = Vec::new();
     let mut rep_eof = false;
     let mut last_cpu = 0.0f64;
 
     let end = loop {
-        let mut timeout: i32 = -1;
-        if let Some(k) = kill_cpu {
-            let next = ((k - last_cpu) / ncpu).clamp(CPU_SAMPLE_MIN, CPU_SAMPLE_MAX);
-            timeout = (next * 1000.0).ceil() as i32;
-        }
-        if let Some(w) = wall {
-            let left = w.saturating_sub(start.elapsed());
-            let ms = (left.as_micros().div_ceil(1000)) as i32;
-            timeout = if timeout < 0 { ms } else { timeout.min(ms) };
-        }
+        let wall_left = wall.map(|w| w.saturating_sub(start.elapsed()));
+        let timeout = poll_timeout_ms(kill_cpu.map(|k| (k, last_cpu, ncpu)), wall_left);
         let mut pfds = [
             libc::pollfd {
                 fd: if rep_eof { -1 } else { rep_r.as_raw_fd() },
@@ -796,5 +833,60 @@ mod tests {
         let unknown = PayloadStatus { tasks: None, ..s };
         assert_eq!(PayloadStatus::decode(&unknown.encode()), Some(unknown));
         assert_eq!(PayloadStatus::decode("1 2"), None);
+    }
+
+    /// The poll timeout never goes negative (an endless poll: the watchdog would
+    /// never sample) nor past WATCH_MAX_MS, for every time option at its
+    /// boundaries: 0, tiny, isolate's int-milliseconds edge (2147483.647 s), where
+    /// a millisecond count wraps i32 (2147484 s) and u32 (4294967.296 s), and the
+    /// largest value the command line takes (1e7 s).
+    #[test]
+    fn poll_timeout_saturates_at_every_boundary() {
+        let edges = [
+            0.0,
+            0.000_001,
+            0.001,
+            1.0,
+            2_147_483.647,
+            2_147_484.0,
+            4_294_967.0,
+            4_294_968.0,
+            1.0e7,
+            f64::MAX,
+            f64::INFINITY,
+        ];
+        for &w in &edges {
+            let left = Some(duration_of_secs(w));
+            let t = poll_timeout_ms(None, left);
+            assert!((0..=WATCH_MAX_MS).contains(&t), "-w {w}: timeout {t}");
+            if w >= 1.0 {
+                assert_eq!(t, WATCH_MAX_MS, "-w {w}");
+            }
+            for &k in &edges {
+                for used in [0.0, 0.5, k, 2.0e7] {
+                    let t = poll_timeout_ms(Some((k, used, 2.0)), left);
+                    assert!(
+                        (0..=WATCH_MAX_MS).contains(&t),
+                        "-t {k} -w {w} used {used}: timeout {t}"
+                    );
+                    let t = poll_timeout_ms(Some((k, used, 2.0)), None);
+                    assert!((1..=WATCH_MAX_MS).contains(&t), "-t {k}: {t}");
+                }
+            }
+        }
+        // The case of the report: -t 1 -w 3000000 samples the CPU every 50 ms at
+        // most, not never.
+        let t = poll_timeout_ms(Some((1.0, 0.0, 2.0)), Some(duration_of_secs(3.0e6)));
+        assert_eq!(t, WATCH_MAX_MS);
+        // Near the CPU limit the samples get denser; near the wall limit too.
+        assert_eq!(poll_timeout_ms(Some((1.0, 0.968_75, 1.0)), None), 32);
+        assert_eq!(poll_timeout_ms(None, Some(Duration::from_micros(2_500))), 3);
+        assert_eq!(poll_timeout_ms(None, Some(Duration::ZERO)), 0);
+        // Nothing to watch: sleep until the box ends.
+        assert_eq!(poll_timeout_ms(None, None), -1);
+        assert_eq!(duration_of_secs(-1.0), Duration::ZERO);
+        assert_eq!(duration_of_secs(f64::NAN), Duration::ZERO);
+        assert_eq!(duration_of_secs(f64::INFINITY), Duration::MAX);
+        assert_eq!(duration_of_secs(1.5), Duration::from_millis(1500));
     }
 }

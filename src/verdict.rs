@@ -2,6 +2,11 @@
 //! file and the JSON evidence document (`rustbox.verdict/1`).
 //!
 //! Precedence: IE > TLE > MLE > OLE > SIG > RE > OK.
+//!
+//! A limit is cited (and decides the verdict) only when it was set and the
+//! kernel's evidence shows it was hit: a program cannot forge OLE by raising
+//! SIGXFSZ itself when no `-f` was given, nor MLE without `--cg-mem`; then its
+//! death is a signal like any other (SIG).
 
 use crate::evidence::{Evidence, KillReason};
 use serde::Serialize;
@@ -25,7 +30,12 @@ pub enum Kind {
 pub struct LimitHit {
     pub limit: &'static str,
     pub limit_value: f64,
-    pub measured: f64,
+    /// What the kernel measured, in the limit's unit; None (JSON null) where the
+    /// evidence is an event and nothing measured a quantity (file_size: the
+    /// SIGXFSZ itself), never a copy of the limit. For processes, the number of
+    /// forks the kernel refused.
+    pub measured: Option<f64>,
+    /// The kernel source of the evidence.
     pub source: String,
 }
 
@@ -50,6 +60,8 @@ impl Verdict {
 }
 
 /// isolate's time format: whole milliseconds, truncated, three decimals.
+/// Saturating: NaN and negatives are 0, and the float-to-integer `as` stops at
+/// u64::MAX milliseconds (isolate's int milliseconds wrap past 2147483.647 s).
 pub fn secs3(s: f64) -> String {
     let ms = (s.max(0.0) * 1000.0).floor() as u64;
     format!("{}.{:03}", ms / 1000, ms % 1000)
@@ -69,13 +81,15 @@ pub fn signal_name(sig: i32) -> String {
 pub fn verdict(e: &Evidence) -> Verdict {
     let mut v = decide(e);
     // A process limit the kernel enforced is evidence whatever the verdict: the
-    // program saw fork() fail and may have failed because of it.
-    if let Some(cg) = &e.cgroup {
+    // program saw fork() fail and may have failed because of it. Cited only when
+    // -p N set one (pids.max = N + 1) and pids.events counted refusals.
+    if let (Some(cg), Some(n)) = (&e.cgroup, e.limits.processes) {
         if cg.pids_max_hits > 0 && v.kind != Kind::IE {
             v.limits_hit.push(LimitHit {
                 limit: "processes",
-                limit_value: e.limits.processes.unwrap_or(0) as f64,
-                measured: cg.pids_max_hits as f64,
+                limit_value: n as f64,
+                // pids.events "max": how many forks the kernel refused.
+                measured: Some(cg.pids_max_hits as f64),
                 source: cg.pids_source.clone(),
             });
         }
@@ -107,7 +121,9 @@ fn decide(e: &Evidence) -> Verdict {
             hits.push(LimitHit {
                 limit: "cpu_time",
                 limit_value: t,
-                measured: round3(e.cpu.total_s),
+                // The box's CPU time as its source (perf task clock, cgroup or
+                // rusage) counted it.
+                measured: Some(round3(e.cpu.total_s)),
                 source: e.cpu.source.clone(),
             });
             return mk(Kind::TLE, "TO", "Time limit exceeded".into(), hits);
@@ -118,7 +134,8 @@ fn decide(e: &Evidence) -> Verdict {
             hits.push(LimitHit {
                 limit: "wall_time",
                 limit_value: w,
-                measured: round3(e.wall_s),
+                // The supervisor's monotonic clock from the go byte to the end.
+                measured: Some(round3(e.wall_s)),
                 source: "CLOCK_MONOTONIC".into(),
             });
             return mk(
@@ -129,17 +146,19 @@ fn decide(e: &Evidence) -> Verdict {
             );
         }
     }
-    if e.killed == Some(KillReason::CpuTime) {
+    if e.killed == Some(KillReason::CpuTime) && e.limits.time.is_some() {
         // Killed for CPU time but the final measure is under -t: only possible when
         // -x < -t is misconfigured; still a time-out.
         return mk(Kind::TLE, "TO", "Time limit exceeded".into(), hits);
     }
-    if let Some(cg) = &e.cgroup {
+    // MLE: --cg-mem set a limit and the cgroup's own OOM-kill counter moved.
+    if let (Some(cg), Some(limit)) = (&e.cgroup, e.limits.cg_mem_kb) {
         if cg.oom_kills > 0 {
             hits.push(LimitHit {
                 limit: "memory",
-                limit_value: e.limits.cg_mem_kb.unwrap_or(0) as f64,
-                measured: cg.peak_memory_kb.unwrap_or(0) as f64,
+                limit_value: limit as f64,
+                // The group's peak usage as the kernel recorded it, if read.
+                measured: cg.peak_memory_kb.map(|k| k as f64),
                 source: cg.oom_source.clone(),
             });
             let sig = e.exit_signal.unwrap_or(libc::SIGKILL);
@@ -147,14 +166,19 @@ fn decide(e: &Evidence) -> Verdict {
         }
     }
     if let Some(sig) = e.exit_signal {
-        if sig == libc::SIGXFSZ {
-            hits.push(LimitHit {
-                limit: "file_size",
-                limit_value: e.limits.fsize_kb.unwrap_or(0) as f64,
-                measured: e.limits.fsize_kb.unwrap_or(0) as f64,
-                source: "wait4:WTERMSIG=SIGXFSZ".into(),
-            });
-            return mk(Kind::OLE, "SG", format!("Caught fatal signal {sig}"), hits);
+        // OLE: -f set RLIMIT_FSIZE (0 sets none) and the program died of SIGXFSZ,
+        // the kernel's signal for a write past it. The evidence is the signal;
+        // nothing measured a file's size.
+        if let Some(f) = e.limits.fsize_kb.filter(|&f| f > 0) {
+            if sig == libc::SIGXFSZ {
+                hits.push(LimitHit {
+                    limit: "file_size",
+                    limit_value: f as f64,
+                    measured: None,
+                    source: "wait4:WTERMSIG=SIGXFSZ".into(),
+                });
+                return mk(Kind::OLE, "SG", format!("Caught fatal signal {sig}"), hits);
+            }
         }
         return mk(Kind::SIG, "SG", format!("Caught fatal signal {sig}"), hits);
     }
@@ -348,7 +372,111 @@ mod tests {
         assert_eq!((v.kind, v.status), (Kind::SIG, "SG"));
         assert_eq!(v.message, "Caught fatal signal 11");
         e.exit_signal = Some(libc::SIGXFSZ);
-        assert_eq!(verdict(&e).kind, Kind::OLE);
+        e.limits.fsize_kb = Some(10);
+        let v = verdict(&e);
+        assert_eq!((v.kind, v.status), (Kind::OLE, "SG"));
+        assert_eq!(v.limits_hit.len(), 1);
+        let h = &v.limits_hit[0];
+        assert_eq!(
+            (h.limit, h.limit_value, h.measured),
+            ("file_size", 10.0, None)
+        );
+        assert_eq!(h.source, "wait4:WTERMSIG=SIGXFSZ");
+    }
+
+    /// SIGXFSZ without -f (or with -f 0, which sets no limit) is a signal like
+    /// any other: raise(SIGXFSZ) cannot forge OLE.
+    #[test]
+    fn forged_sigxfsz_is_sig() {
+        for fsize in [None, Some(0)] {
+            let mut e = base();
+            e.exit_code = None;
+            e.exit_signal = Some(libc::SIGXFSZ);
+            e.limits.fsize_kb = fsize;
+            let v = verdict(&e);
+            assert_eq!((v.kind, v.status), (Kind::SIG, "SG"), "-f {fsize:?}");
+            assert_eq!(v.message, "Caught fatal signal 25");
+            assert!(v.limits_hit.is_empty(), "{:?}", v.limits_hit);
+            let j = json(&e, &v);
+            assert_eq!(j["verdict"], "SIG");
+            assert_eq!(j["limits_hit"], serde_json::json!([]));
+            assert!(meta(&e, &v).contains("exitsig:25\nstatus:SG\n"));
+        }
+    }
+
+    /// An OOM kill counts as MLE only under --cg-mem; otherwise the SIGKILL is SIG,
+    /// and the meta still says cg-oom-killed (what CMS reads).
+    #[test]
+    fn oom_kill_without_cg_mem_is_sig() {
+        let mut e = base();
+        e.exit_code = None;
+        e.exit_signal = Some(9);
+        e.cgroup = Some(CgroupUsage {
+            version: 1,
+            oom_kills: 1,
+            peak_memory_kb: None,
+            oom_source: "memory.oom_control:oom_kill".into(),
+            ..Default::default()
+        });
+        let v = verdict(&e);
+        assert_eq!((v.kind, v.status), (Kind::SIG, "SG"));
+        assert!(v.limits_hit.is_empty(), "{:?}", v.limits_hit);
+        assert!(meta(&e, &v).contains("cg-oom-killed:1"));
+        // With the limit: MLE, and no peak read means measured null, not 0.
+        e.limits.cg_mem_kb = Some(65536);
+        let v = verdict(&e);
+        assert_eq!(v.kind, Kind::MLE);
+        let h = &v.limits_hit[0];
+        assert_eq!(
+            (h.limit, h.limit_value, h.measured),
+            ("memory", 65536.0, None)
+        );
+        assert_eq!(json(&e, &v)["limits_hit"][0]["measured"], Value::Null);
+    }
+
+    /// A process limit is cited only when -p N set one and pids.events counted.
+    #[test]
+    fn processes_cited_only_when_set_and_hit() {
+        let mut e = base();
+        e.cgroup = Some(CgroupUsage {
+            version: 1,
+            pids_max_hits: 3,
+            pids_source: "pids.events:max".into(),
+            ..Default::default()
+        });
+        e.limits.processes = Some(10);
+        let v = verdict(&e);
+        assert_eq!(v.kind, Kind::OK);
+        let h = &v.limits_hit[0];
+        assert_eq!(
+            (h.limit, h.limit_value, h.measured),
+            ("processes", 10.0, Some(3.0))
+        );
+        e.limits.processes = None;
+        assert!(verdict(&e).limits_hit.is_empty());
+        e.limits.processes = Some(10);
+        e.cgroup.as_mut().unwrap().pids_max_hits = 0;
+        assert!(verdict(&e).limits_hit.is_empty());
+    }
+
+    /// Time limits decide only when set: a CpuTime kill reason without -t (no
+    /// evidence of a limit) is not a time-out.
+    #[test]
+    fn time_cited_only_when_set() {
+        let mut e = base();
+        e.cpu.total_s = 100.0;
+        e.wall_s = 100.0;
+        assert_eq!(verdict(&e).kind, Kind::OK);
+        e.exit_code = None;
+        e.exit_signal = Some(9);
+        e.killed = Some(KillReason::CpuTime);
+        let v = verdict(&e);
+        assert_eq!(v.kind, Kind::SIG);
+        assert!(v.limits_hit.is_empty());
+        e.limits.time = Some(1.0);
+        let v = verdict(&e);
+        assert_eq!(v.kind, Kind::TLE);
+        assert_eq!(v.limits_hit[0].measured, Some(100.0));
     }
 
     #[test]
@@ -394,6 +522,7 @@ mod tests {
     #[test]
     fn mle_from_cgroup_oom() {
         let mut e = base();
+        e.limits.cg_mem_kb = Some(65536);
         e.exit_code = None;
         e.exit_signal = Some(9);
         e.cgroup = Some(CgroupUsage {
@@ -436,5 +565,12 @@ mod tests {
         assert_eq!(secs3(1.0049), "1.004");
         assert_eq!(secs3(0.0), "0.000");
         assert_eq!(secs3(12.3456), "12.345");
+        assert_eq!(secs3(2_147_483.647), "2147483.647");
+        assert_eq!(secs3(2_147_484.0), "2147484.000");
+        assert_eq!(secs3(4_294_968.0), "4294968.000");
+        assert_eq!(secs3(1.0e7), "10000000.000");
+        assert_eq!(secs3(f64::MAX), "18446744073709551.615");
+        assert_eq!(secs3(f64::NAN), "0.000");
+        assert_eq!(secs3(-1.0), "0.000");
     }
 }

@@ -147,6 +147,8 @@ struct Expect {
     /// Limits that must appear in the JSON `limits_hit`.
     #[serde(default)]
     limits_hit: Vec<String>,
+    /// The limits the JSON `limits_hit` names, exactly (in any order); `[]`: none.
+    limits_hit_exact: Option<Vec<String>>,
     /// Processes of the box uid, sampled from the host during the run.
     max_box_processes: Option<usize>,
     /// Upper bound of the JSON `usage.wall_s`.
@@ -220,6 +222,7 @@ fn load_manifest() -> Vec<Case> {
                     && c.expect.stdout_contains.is_empty()
                     && c.expect.max_box_processes.is_none()
                     && c.expect.limits_hit.is_empty()
+                    && c.expect.limits_hit_exact.is_none()
                     && c.expect.exit.is_none()
                 {
                     problems.push(format!("{n}: expect checks nothing but the verdict"));
@@ -823,6 +826,16 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
             if !hit.contains(&l.as_str()) {
                 out.problems
                     .push(format!("limits_hit {hit:?} does not name {l}"));
+            }
+        }
+        if let Some(want) = &e.limits_hit_exact {
+            let mut got: Vec<&str> = hit.clone();
+            let mut want: Vec<&str> = want.iter().map(String::as_str).collect();
+            got.sort_unstable();
+            want.sort_unstable();
+            if got != want {
+                out.problems
+                    .push(format!("limits_hit {got:?}, expected exactly {want:?}"));
             }
         }
         if let Some(max) = e.max_wall_s {

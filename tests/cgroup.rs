@@ -301,6 +301,77 @@ fn one_cpu_by_default_holds_two_spinners() {
 // Processes
 // ---------------------------------------------------------------------------
 
+/// Which process limit the kernel enforced, by its own evidence. With --cg, -p N
+/// is both RLIMIT_NPROC = N (as in isolate) and pids.max = N + 1 (the proxy
+/// counts there); the kernel checks the rlimit first (copy_process), so the box's
+/// own tasks normally meet RLIMIT_NPROC, which leaves no record anywhere, and
+/// pids.events:max stays 0. Either way a "processes" limit is cited exactly when
+/// pids.events counted a refusal, never without it.
+fn assert_processes_cited_only_on_pids_evidence(r: &Run) {
+    let hits = r.json()["cgroup"]["pids_max_hits"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no cgroup.pids_max_hits\n{r}"));
+    let cited = hit_sources(r).contains(&"pids.events:max".to_string());
+    assert_eq!(
+        cited,
+        hits > 0,
+        "processes cited {cited} with pids.events:max = {hits}\n{r}"
+    );
+}
+
+/// With --cg, `-p N` is RLIMIT_NPROC N inside the box too, as isolate sets it
+/// (before, cgroup mode left RLIMIT_NPROC unlimited and only pids.max held);
+/// pids.max stays N + 1. The default is 1, `-p` alone unlimited.
+#[test]
+fn processes_limit_is_rlimit_nproc_in_cgroup_mode() {
+    let b = TestBox::new(80);
+    let probe = b.install_probe("probe");
+    let mut own = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit fills the struct we own.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NPROC, &mut own) }, 0);
+    let show = |v: libc::rlim_t| match v {
+        libc::RLIM_INFINITY => "unlimited".to_string(),
+        v => v.to_string(),
+    };
+    let inherited = format!("{}/{}", show(own.rlim_cur), show(own.rlim_max));
+    for (opt, want) in [
+        ("-p7", "7/7"),
+        ("--processes=60", "60/60"),
+        ("-p1", "1/1"),
+        // -p alone sets nothing: the caller's own limit goes through (isolate).
+        ("-p", inherited.as_str()),
+    ] {
+        let r = b.run(&["--cg", opt], &[&probe, "facts"]);
+        assert_eq!(r.code, 0, "{opt}\n{r}");
+        assert_eq!(r.facts().one("rlimit.NPROC"), Some(want), "{opt}\n{r}");
+        let pids = r.json()["controls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["detail"].as_str())
+            .find(|d| d.contains("pids.max"))
+            .map(String::from);
+        match want.split('/').next().unwrap().parse::<u64>() {
+            Ok(n) if opt != "-p" => assert_eq!(
+                pids.as_deref(),
+                Some(format!("pids.max = {}", n + 1).as_str()),
+                "{opt}\n{r}"
+            ),
+            _ => assert_eq!(pids, None, "{opt}\n{r}"),
+        }
+    }
+    let r = b.run(&["--cg"], &[&probe, "facts"]);
+    assert_eq!(r.facts().one("rlimit.NPROC"), Some("1/1"), "default\n{r}");
+    // Held at N: one process under -p1 cannot fork, two may exist under -p2.
+    let r = b.run(&["--cg", "-p1"], &[&probe, "fork"]);
+    assert_eq!(r.facts().one("fork"), Some("EAGAIN"), "{r}");
+    let r = b.run(&["--cg", "-p2"], &[&probe, "fork"]);
+    assert_eq!(r.facts().one("fork"), Some("ok"), "{r}");
+}
+
 #[test]
 fn fork_bomb_is_held_by_pids_max() {
     let _t = timing_lock();
@@ -318,14 +389,7 @@ fn fork_bomb_is_held_by_pids_max() {
     let r = b.run(&["--cg", "-p10", "-w", "1"], &[&probe, "forkbomb"]);
     let peak = watcher.join().unwrap();
     assert_eq!(r.json()["verdict"], "TLE", "{r}");
-    assert!(
-        hit_sources(&r).contains(&"pids.events:max".to_string()),
-        "{r}"
-    );
-    assert!(
-        r.json()["cgroup"]["pids_max_hits"].as_u64().unwrap() >= 1,
-        "{r}"
-    );
+    assert_processes_cited_only_on_pids_evidence(&r);
     assert!(
         r.stdout.contains("fork_error=EAGAIN"),
         "fork never failed\n{r}"
@@ -354,10 +418,7 @@ fn thread_bomb_is_held_by_pids_max() {
         (10..20).contains(&n),
         "{n} threads besides the main one under -p20\n{r}"
     );
-    assert!(
-        hit_sources(&r).contains(&"pids.events:max".to_string()),
-        "{r}"
-    );
+    assert_processes_cited_only_on_pids_evidence(&r);
 }
 
 #[test]

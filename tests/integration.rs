@@ -472,8 +472,225 @@ fn verdict_missing_program() {
 }
 
 // ---------------------------------------------------------------------------
+// Time options at their boundaries
+// ---------------------------------------------------------------------------
+
+/// A relay of forking spinners (each process spins 20 ms, forks its successor and
+/// exits, so no process ever holds enough CPU time for RLIMIT_CPU) under `-t 1`
+/// with a wall limit whose millisecond count does not fit an i32 (3000000 s): the
+/// watchdog must still sample the box's CPU time and kill it at about 1 s. Before
+/// the poll timeout saturated, it wrapped negative, poll slept until the box
+/// ended, and the relay ran for its full 8 s.
+#[test]
+fn cpu_relay_under_a_huge_wall_limit_is_killed_at_the_cpu_limit() {
+    let _t = timing_lock();
+    let b = TestBox::new(80);
+    let probe = b.install_probe("probe");
+    let r = b.run(
+        &["-p8", "-t", "1", "-w", "3000000"],
+        &[&probe, "relay", "0.02", "8"],
+    );
+    assert_eq!(r.code, 1, "{r}");
+    let m = r.meta();
+    assert_eq!(m.get("status"), Some("TO"), "{r}");
+    assert_eq!(m.get("message"), Some("Time limit exceeded"), "{r}");
+    assert_eq!(m.get("killed"), Some("1"), "{r}");
+    let (cpu, wall) = (m.secs("time"), m.secs("time-wall"));
+    eprintln!("relay under -t 1 -w 3000000: time {cpu}, time-wall {wall}");
+    assert!(cpu > 1.0 && cpu < 1.2, "CPU time {cpu}\n{r}");
+    // Killed before the relay would have stopped by itself (8 s), with room for
+    // a loaded machine: unloaded, it is about 1 s.
+    assert!(wall < 7.0, "wall {wall}: the watchdog did not sample\n{r}");
+    assert!(r.elapsed < Duration::from_secs(8), "took {:?}", r.elapsed);
+    assert_eq!(r.json()["limits_hit"][0]["limit"], "cpu_time", "{r}");
+    assert_eq!(r.json()["limits"]["wall_s"], 3000000.0, "{r}");
+}
+
+/// Every time option at the edges: isolate's int-milliseconds edge (2147483.647 s),
+/// where a millisecond count wraps i32 (2147484 s) and u32 (4294967, 4294968 s),
+/// and the largest value taken (10000000 s). A huge -w or -x never stops the CPU
+/// watchdog; a huge -t is a limit that is not reached (and an RLIMIT_CPU that does
+/// not wrap); 0 is "no limit" for -t and -w, as in isolate; tiny limits are
+/// enforced; past the largest value, the option is refused.
+#[test]
+fn time_options_at_their_boundaries() {
+    let _t = timing_lock();
+    let b = TestBox::new(81);
+    let probe = b.install_probe("probe");
+    let huge = ["2147483.647", "2147484", "4294967", "4294968", "10000000"];
+    for w in huge {
+        let r = b.run(&["-t", "0.2", "-w", w], &[&probe, "spin"]);
+        assert_eq!(r.code, 1, "-w {w}\n{r}");
+        assert_eq!(r.meta().get("status"), Some("TO"), "-w {w}\n{r}");
+        assert_eq!(r.meta().get("killed"), Some("1"), "-w {w}\n{r}");
+        let wall = r.meta().secs("time-wall");
+        assert!(wall < 2.0, "-w {w}: wall {wall}\n{r}");
+        assert_eq!(
+            r.json()["limits_hit"][0]["limit"],
+            "cpu_time",
+            "-w {w}\n{r}"
+        );
+        // -x as large: the kill waits for it (absolute, as in isolate), the wall
+        // limit ends the run, and the verdict is still the CPU time-out.
+        let r = b.run(&["-t", "0.1", "-x", w, "-w", "0.5"], &[&probe, "spin"]);
+        assert_eq!(r.meta().get("status"), Some("TO"), "-x {w}\n{r}");
+        assert_eq!(r.json()["verdict"], "TLE", "-x {w}\n{r}");
+        let wall = r.meta().secs("time-wall");
+        assert!((0.5..2.0).contains(&wall), "-x {w}: wall {wall}\n{r}");
+        // -t as large: no time-out, and the RLIMIT_CPU backstop is -t + 1 s
+        // rounded up, not a wrapped number.
+        let r = b.run(&["-t", w, "-w", w, "-x", w], &[&probe, "facts"]);
+        assert_eq!(r.code, 0, "-t {w}\n{r}");
+        let secs = w.parse::<f64>().unwrap().ceil() as u64 + 1;
+        assert_eq!(
+            r.facts().one("rlimit.CPU"),
+            Some(format!("{secs}/{secs}").as_str()),
+            "-t {w}\n{r}"
+        );
+        assert_eq!(
+            r.json()["limits"]["cpu_s"],
+            w.parse::<f64>().unwrap(),
+            "{r}"
+        );
+    }
+    // 0: no limit (isolate's reading), so nothing times out and no RLIMIT_CPU.
+    let r = b.run(&["-t", "0", "-w", "0", "-x", "0"], &[&probe, "facts"]);
+    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(
+        r.facts().one("rlimit.CPU"),
+        Some("unlimited/unlimited"),
+        "{r}"
+    );
+    assert_eq!(r.json()["limits"]["cpu_s"], Value::Null, "{r}");
+    assert_eq!(r.json()["limits"]["wall_s"], Value::Null, "{r}");
+    // Tiny limits are limits (-x: the kill waits for the larger of -t and -x).
+    let r = b.run(
+        &["-t", "0.1", "-x", "0.000001", "-w", "5"],
+        &[&probe, "spin"],
+    );
+    assert_eq!(r.meta().get("status"), Some("TO"), "{r}");
+    assert_eq!(r.meta().get("killed"), Some("1"), "{r}");
+    // Killed by the CPU watchdog near 0.1 s, long before the wall limit (with
+    // room for a loaded machine).
+    assert!(r.meta().secs("time") < 1.0, "{r}");
+    assert!(r.meta().secs("time-wall") < 4.0, "{r}");
+    // (The box's setup counts too: it may be killed before the program runs, and
+    // the meta then has no times.)
+    let r = b.run(&["-t", "0.000001", "-w", "5"], &[&probe, "spin"]);
+    assert_eq!(r.meta().get("status"), Some("TO"), "{r}");
+    assert_eq!(r.meta().get("message"), Some("Time limit exceeded"), "{r}");
+    assert!(
+        r.elapsed < Duration::from_millis(1500),
+        "took {:?}",
+        r.elapsed
+    );
+    let r = b.run(&["-w", "0.001"], &["/bin/sleep", "2"]);
+    assert_eq!(r.meta().get("status"), Some("TO"), "{r}");
+    assert!(r.meta().req("message").contains("wall"), "{r}");
+    // (Killed so early that the program may not have run: no time-wall then.)
+    assert!(
+        r.elapsed < Duration::from_millis(1500),
+        "took {:?}",
+        r.elapsed
+    );
+    // Past the largest value, or not a number of seconds: refused, one line.
+    for opt in ["-t", "-w", "-x"] {
+        for v in [
+            "10000000.001",
+            "10000001",
+            "1e7",
+            "inf",
+            "nan",
+            "-1",
+            "0x10",
+            "1\n2",
+        ] {
+            let o = rustbox(&["-b", &b.idarg(), opt, v, "--run", "--", "/bin/true"]);
+            // A newline in the value is shown escaped: still one line.
+            harness::assert_refused(
+                o.status.code(),
+                &text(&o.stdout),
+                &text(&o.stderr),
+                &format!("invalid value '{}'", v.replace('\n', "\\n")),
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Standard streams
 // ---------------------------------------------------------------------------
+
+/// Bytes that are not UTF-8 (0xff 0xfe) in a program argument, an -E name and
+/// value, the --stdout path, a --dir source and inside path, the --chdir path and
+/// the meta and JSON paths reach their place byte for byte: the probe prints what
+/// it got as hex, and the files exist under exactly those names. Before, every
+/// argument went through a lossy UTF-8 conversion (0xff became U+FFFD).
+#[test]
+fn bytes_reach_the_box_unchanged() {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let b = TestBox::new(82);
+    let probe = b.install_probe("probe");
+    let odd = |pre: &str| {
+        let mut v = pre.as_bytes().to_vec();
+        v.extend_from_slice(b"\xff\xfe");
+        OsString::from_vec(v)
+    };
+    let hex =
+        |s: &OsString| -> String { s.as_bytes().iter().map(|c| format!("{c:02x}")).collect() };
+    let src = env().base.join(odd("src-"));
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::set_permissions(&src, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut rule = odd("/odd-").into_vec();
+    rule.push(b'=');
+    rule.extend_from_slice(src.as_os_str().as_bytes());
+    let meta = env().out.join(odd("meta-"));
+    let json = env().out.join(odd("json-"));
+    let mut json_opt = OsString::from("--json=");
+    json_opt.push(&json);
+    let mut c = harness::rustbox_cmd(&["-b", &b.idarg(), "-p1"]);
+    c.arg("-M")
+        .arg(&meta)
+        .arg(json_opt)
+        .arg("-o")
+        .arg(odd("/box/out-"))
+        .arg("-E")
+        .arg(OsString::from_vec(b"K-\xff\xfe=v-\xff".to_vec()))
+        .arg("--dir")
+        .arg(OsString::from_vec(rule))
+        .arg("-c")
+        .arg(odd("/odd-"))
+        .args(["--run", "--", &probe, "hexargs"])
+        .arg(odd("arg-"))
+        .arg(odd(""));
+    let o = c.output().expect("run rustbox");
+    let _ = std::fs::remove_dir(&src);
+    let ctx = format!("exit {:?}\nstderr:\n{}", o.status.code(), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{ctx}");
+    assert!(meta.exists(), "no meta file under its exact name\n{ctx}");
+    assert!(json.exists(), "no JSON file under its exact name\n{ctx}");
+    let out = b.workspace().join(odd("out-"));
+    let stdout =
+        std::fs::read_to_string(&out).unwrap_or_else(|e| panic!("{}: {e}\n{ctx}", out.display()));
+    let f = harness::Facts::parse(&stdout);
+    let mut c = Checks::default();
+    let args = f.all("arg");
+    let want = [hex(&odd("arg-")), hex(&odd(""))];
+    c.check(
+        args.len() == 4 && args[2..] == [want[0].as_str(), want[1].as_str()],
+        format!("arguments (hex): expected {want:?} after argv[0..2], got {args:?}"),
+    );
+    let env_want = hex(&OsString::from_vec(b"K-\xff\xfe=v-\xff".to_vec()));
+    c.check(
+        f.all("env").contains(&env_want.as_str()),
+        format!("environment (hex): no {env_want} in {:?}", f.all("env")),
+    );
+    c.eq(&f, "cwd", &hex(&odd("/odd-")));
+    c.finish(&format!("{ctx}\nstdout:\n{stdout}"));
+    let _ = std::fs::remove_file(&meta);
+    let _ = std::fs::remove_file(&json);
+}
 
 #[test]
 fn io_redirection_relative_to_box() {

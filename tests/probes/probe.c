@@ -261,6 +261,7 @@ static int facts(void)
 	lim("NOFILE", RLIMIT_NOFILE);
 	lim("NPROC", RLIMIT_NPROC);
 	lim("CORE", RLIMIT_CORE);
+	lim("CPU", RLIMIT_CPU);
 	for (char **e = environ; *e; e++)
 		kv("env", "%s", *e);
 	char cwd[4096];
@@ -330,6 +331,44 @@ static int fill(const char *p, long long total)
 	kv("written", "%lld", done);
 	close(fd);
 	return 0;
+}
+
+/* A string as lowercase hex, byte for byte (empty string: empty value). */
+static void kv_hex(const char *k, const char *s)
+{
+	printf("%s=", k);
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+		printf("%02x", *c);
+	putchar('\n');
+}
+
+static double mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A relay of spinners: each spins for `slice` s of its own CPU time, forks its
+ * successor and exits, so no process ever holds much CPU time (a per-process
+ * RLIMIT_CPU never fires) while the box as a whole uses a CPU all along. The
+ * relay stops by itself `stop` s after it started. */
+static void relay(double slice, double stop)
+{
+	double start = mono_now();
+	for (;;) {
+		double until = cpu_now() + slice;
+		volatile unsigned long x = 0;
+		while (cpu_now() < until)
+			for (int i = 0; i < 10000; i++)
+				x++;
+		if (mono_now() - start > stop)
+			_exit(0);
+		pid_t p = fork();
+		if (p > 0)
+			_exit(0);
+		/* p < 0: no successor yet (the old one is not reaped); spin on. */
+	}
 }
 
 int main(int argc, char **argv)
@@ -542,6 +581,37 @@ int main(int argc, char **argv)
 			close(fd);
 		}
 		kv("created", "%ld", n);
+		return 0;
+	}
+	if (!strcmp(mode, "hexargs")) {
+		/* Every argument, environment entry and the working directory, hex. */
+		for (int i = 0; i < argc; i++)
+			kv_hex("arg", argv[i]);
+		for (char **e = environ; *e; e++)
+			kv_hex("env", *e);
+		char cwd[4096];
+		if (getcwd(cwd, sizeof cwd))
+			kv_hex("cwd", cwd);
+		else
+			kv("cwd", "%s", ename(errno));
+		return 0;
+	}
+	if (!strcmp(mode, "relay")) {
+		/* probe relay SLICE STOP: the parent waits (the payload must outlive the
+		 * relay, its exit ends the run) while the relay spins; exit 0 at STOP. */
+		double slice = argc > 2 ? atof(argv[2]) : 0.02;
+		double stop = argc > 3 ? atof(argv[3]) : 8.0;
+		double start = mono_now();
+		pid_t p = fork();
+		if (p == 0)
+			relay(slice, stop);
+		if (p < 0) {
+			kv("fork", "%s", ename(errno));
+			return 3;
+		}
+		while (mono_now() - start < stop + 0.5)
+			usleep(10000);
+		kv("relay", "finished");
 		return 0;
 	}
 	fprintf(stderr, "probe: unknown mode %s\n", mode);
