@@ -30,3 +30,6 @@ pub mod verdict;
 pub mod walk;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The isolate release whose command line and meta file rustbox follows.
+pub const ISOLATE_LEVEL: &str = "2.6";

@@ -120,8 +120,13 @@ fn main() {
             return;
         }
         Mode::Version => {
+            // isolate's first line: judges look for "The process isolator" (kjudge
+            // refuses to start without it) and show what follows as the version.
             print_out(&format!(
-                "rustbox {}\nisolate-compatible command line; evidence schema {}\n",
+                "The process isolator {} (rustbox {})\n\
+                 rustbox {}: isolate's command line, meta file and exit codes; evidence schema {}\n",
+                rustbox::ISOLATE_LEVEL,
+                rustbox::VERSION,
                 rustbox::VERSION,
                 rustbox::verdict::SCHEMA
             ));

@@ -1580,3 +1580,18 @@ fn box_is_handed_back_when_the_run_fails_before_it_starts() {
         );
     }
 }
+
+/// `--version` starts as isolate's does (kjudge refuses to start without "The
+/// process isolator", judge0 shows the rest) and names rustbox and its version.
+#[test]
+fn version_first_line_is_isolates() {
+    let o = rustbox(&["--version"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = text(&o.stdout);
+    let first = out.lines().next().unwrap_or("");
+    assert!(first.starts_with("The process isolator "), "{out}");
+    assert!(
+        first.contains(&format!("rustbox {}", env!("CARGO_PKG_VERSION"))),
+        "{out}"
+    );
+}
