@@ -15,7 +15,7 @@
 //! faulted the same way.
 //!
 //! `RUSTBOX_FAULTS=full` sweeps every index (`make faults`); otherwise a sample
-//! of about `RUSTBOX_FAULTS_BUDGET` injections per configuration (default 150),
+//! of about `RUSTBOX_FAULTS_BUDGET` injections per role (default 150),
 //! every k-th index from an offset that changes from run to run
 //! (`RUSTBOX_FAULTS_SEED`, printed, reproduces one).
 
