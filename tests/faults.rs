@@ -977,6 +977,13 @@ fn sweep_conf(conf: Conf) {
         },
         line.join(" ")
     );
+    // A sweep in which no failure ever showed would prove only that nothing was
+    // failed.
+    assert!(
+        tally.counts.get("ie-named").copied().unwrap_or(0) > 0,
+        "{}: no injected failure led to an internal error: is the injector failing calls?",
+        conf.name
+    );
     if !tally.findings.is_empty() {
         panic!(
             "{}: {} injected run(s) not safe (listed above, one line each): {}",
