@@ -16,8 +16,9 @@
  * end (exit:N, signal:N or timeout), and processes still traced when it ended.
  *
  * exit, exit_group, rt_sigreturn and restart_syscall are never failed (they
- * cannot fail); calls that cannot fail (getpid, getuid, ...) are not either:
- * the call is then passed and "injected=0 reason=unfailable" is reported.
+ * cannot fail); calls that cannot fail (getpid, getuid, ...) are not either, nor
+ * getrandom (it cannot fail with an I/O error): the call is then passed and
+ * "injected=0 reason=unfailable" is reported.
  *
  * Robustness: every process is PTRACE_SEIZE'd (auto-attached children too),
  * with EXITKILL, so nothing traced outlives the injector; signal-delivery stops
@@ -126,6 +127,8 @@ static int never_fail(long nr)
 	case SYS_umask:
 	case SYS_sched_yield:
 	case SYS_sync:
+	/* Without GRND_NONBLOCK it fails only with EINTR, EFAULT or EINVAL. */
+	case SYS_getrandom:
 		return 1;
 	}
 	return 0;
