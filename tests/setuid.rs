@@ -16,12 +16,13 @@
 
 mod common;
 
+use common::suid::{add_user, holder, run_ok, text, User};
+
 use serde_json::Value;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 pub static SUITE: common::SuiteConf = common::SuiteConf {
@@ -31,14 +32,6 @@ pub static SUITE: common::SuiteConf = common::SuiteConf {
     cg_root: "rustbox/test-suid",
     how_to_run: "cargo test --test setuid",
 };
-
-/// An account of the suite.
-struct User {
-    name: String,
-    uid: u32,
-    gid: u32,
-    home: PathBuf,
-}
 
 struct Env {
     base: PathBuf,
@@ -57,144 +50,19 @@ struct Env {
 }
 
 static ENV: OnceLock<Env> = OnceLock::new();
-/// What `undo_host_changes` undoes at exit: users, holder processes, /etc/rustbox.
-static MADE_USERS: Mutex<Vec<String>> = Mutex::new(Vec::new());
-static HOLDERS: Mutex<Vec<std::process::Child>> = Mutex::new(Vec::new());
-static MADE_ETC: AtomicBool = AtomicBool::new(false);
 
 fn env() -> &'static Env {
     ENV.get_or_init(setup)
-}
-
-fn run_ok(cmd: &mut Command, what: &str) -> Output {
-    let o = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
-    if !o.status.success() {
-        panic!(
-            "{what}: {}\n{}{}",
-            o.status,
-            text(&o.stdout),
-            text(&o.stderr)
-        );
-    }
-    o
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-extern "C" fn undo_host_changes() {
-    if let Ok(mut holders) = HOLDERS.lock() {
-        for h in holders.iter_mut() {
-            let _ = h.kill();
-            let _ = h.wait();
-        }
-    }
-    let users = MADE_USERS.lock().map(|v| v.clone()).unwrap_or_default();
-    for u in users {
-        let _ = Command::new("userdel").arg(u).output();
-    }
-    if MADE_ETC.load(Ordering::SeqCst) {
-        // The namespaces die with their holders; their mounts on it go with them.
-        std::thread::sleep(Duration::from_millis(100));
-        let _ = std::fs::remove_dir("/etc/rustbox");
-    }
-}
-
-fn add_user(name: &str, base: &Path) -> User {
-    // A leftover of an interrupted run of this slot goes first.
-    let _ = Command::new("userdel").arg(name).output();
-    run_ok(
-        Command::new("useradd").args(["-M", "-U", "-s", "/usr/sbin/nologin", name]),
-        &format!("useradd {name} (package passwd)"),
-    );
-    MADE_USERS.lock().unwrap().push(name.to_string());
-    let id = |flag: &str| -> u32 {
-        let o = run_ok(Command::new("id").args([flag, name]), "id");
-        text(&o.stdout).trim().parse().expect("numeric id")
-    };
-    let (uid, gid) = (id("-u"), id("-g"));
-    let home = base.join("home").join(name);
-    std::fs::create_dir_all(&home).unwrap();
-    std::os::unix::fs::chown(&home, Some(uid), Some(gid)).unwrap();
-    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
-    User {
-        name: name.to_string(),
-        uid,
-        gid,
-        home,
-    }
-}
-
-/// A process in a new private mount namespace where `/etc/rustbox/config` is
-/// `config`.
-fn holder(config: &str) -> u32 {
-    let child = Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sleep", "100000"])
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("run unshare (util-linux)");
-    let pid = child.id();
-    HOLDERS.lock().unwrap().push(child);
-    // Wait until the child is in its own namespace (unshare has exec'd sleep).
-    let own = std::fs::read_link("/proc/self/ns/mnt").unwrap();
-    let ready = common::wait_for(Duration::from_secs(5), || {
-        std::fs::read_link(format!("/proc/{pid}/ns/mnt")).is_ok_and(|n| n != own)
-            && std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                .is_ok_and(|c| c.trim() == "sleep")
-    });
-    assert!(ready, "unshare did not start a mount namespace");
-    run_ok(
-        Command::new("nsenter")
-            .arg(format!("--mount=/proc/{pid}/ns/mnt"))
-            .args([
-                "mount",
-                "-t",
-                "tmpfs",
-                "-o",
-                "mode=0755,size=64k",
-                "rustbox-suid",
-                "/etc/rustbox",
-            ]),
-        "mount the config tmpfs",
-    );
-    let file = format!("/proc/{pid}/root/etc/rustbox/config");
-    std::fs::write(&file, config).unwrap();
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-    pid
 }
 
 fn setup() -> Env {
     common::require_root(&SUITE);
     common::require_gcc("the LD_PRELOAD library of the environment test");
     let base = common::fresh_base(&SUITE);
-    // SAFETY: statvfs on a valid path into a zeroed struct.
-    let nosuid = unsafe {
-        let mut st: libc::statvfs = std::mem::zeroed();
-        let p = std::ffi::CString::new(base.as_os_str().as_encoded_bytes()).unwrap();
-        libc::statvfs(p.as_ptr(), &mut st) == 0 && st.f_flag & libc::ST_NOSUID != 0
-    };
-    assert!(
-        !nosuid,
-        "{} is on a nosuid mount: a setuid copy of rustbox cannot work there",
-        base.display()
-    );
-    let bin_dir = base.join("bin");
-    common::mkdir_755(&bin_dir);
-    let bin = bin_dir.join("rustbox");
-    std::fs::copy(common::rustbox_bin(), &bin).expect("copy rustbox");
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    let bin = common::suid::setuid_copy(&base);
 
     let slot = (SUITE.uid_base() - SUITE.first_uid) / SUITE.num_boxes;
-    // SAFETY: registering a plain extern "C" function with atexit.
-    unsafe { libc::atexit(undo_host_changes) };
-    if !Path::new("/etc/rustbox").exists() {
-        std::fs::create_dir("/etc/rustbox").expect("mkdir /etc/rustbox");
-        std::fs::set_permissions("/etc/rustbox", std::fs::Permissions::from_mode(0o755)).unwrap();
-        MADE_ETC.store(true, Ordering::SeqCst);
-    }
+    common::suid::prepare_host();
     let (a, b) = (format!("rbs{slot}a"), format!("rbs{slot}b"));
     let alice = add_user(&a, &base);
     let bob = add_user(&b, &base);

@@ -210,6 +210,57 @@ static void lim(const char *name, int res)
 	printf("rlimit.%s=%s/%s\n", name, soft, hard);
 }
 
+/* The namespaces the probe is in, as the targets of its /proc/self/ns links. */
+static void namespaces(void)
+{
+	const char *ns[] = {"cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"};
+	for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+		char p[64], t[128];
+		snprintf(p, sizeof p, "/proc/self/ns/%s", ns[i]);
+		ssize_t n = readlink(p, t, sizeof t - 1);
+		if (n < 0) {
+			printf("ns.%s=%s\n", ns[i], ename(errno));
+			continue;
+		}
+		t[n] = 0;
+		printf("ns.%s=%s\n", ns[i], t);
+	}
+}
+
+/* The mount table without what changes from one run to the next (mount ids,
+ * device numbers, peer groups): root, mount point, options, type, source and
+ * super options of each mount, in order. */
+static void mounts(void)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	if (!f) {
+		kv("mountinfo", "%s", ename(errno));
+		return;
+	}
+	char line[4096];
+	while (fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\n")] = 0;
+		char *field[32];
+		int n = 0;
+		for (char *tok = strtok(line, " "); tok && n < 32; tok = strtok(NULL, " "))
+			field[n++] = tok;
+		int dash = -1;
+		for (int i = 6; i < n; i++)
+			if (!strcmp(field[i], "-")) {
+				dash = i;
+				break;
+			}
+		if (n < 6 || dash < 0 || dash + 3 >= n + 1) {
+			kv("mount", "unparsed");
+			continue;
+		}
+		printf("mount=%s %s %s %s %s %s\n", field[3], field[4], field[5],
+		       dash + 1 < n ? field[dash + 1] : "?", dash + 2 < n ? field[dash + 2] : "?",
+		       dash + 3 < n ? field[dash + 3] : "?");
+	}
+	fclose(f);
+}
+
 /* Last step of `facts`: exec a script written to /tmp. On a noexec /tmp this
  * fails with EACCES; if it ever succeeds, the script reports that itself. */
 static void tmp_exec(void)
@@ -249,6 +300,8 @@ static int facts(void)
 	mount_flags("mnt./box", "/box");
 	mount_flags("mnt./tmp", "/tmp");
 	net();
+	namespaces();
+	mounts();
 	kv("pid", "%d", (int)getpid());
 	kv("ppid", "%d", (int)getppid());
 	char host[256] = {0};
@@ -377,6 +430,13 @@ int main(int argc, char **argv)
 	const char *mode = argc > 1 ? argv[1] : "facts";
 	if (!strcmp(mode, "facts"))
 		return facts();
+	if (!strcmp(mode, "plant-facts")) {
+		/* For the fault sweep: leave a link to a host file (argv[2]) and a FIFO in
+		 * /box for the hand-back to deal with, then print the facts. */
+		kv("plant.link", "%s", symlink(argc > 2 ? argv[2] : "/etc/shadow", "/box/run-link") == 0 ? "ok" : ename(errno));
+		kv("plant.fifo", "%s", mkfifo("/box/run-fifo", 0644) == 0 ? "ok" : ename(errno));
+		return facts();
+	}
 	if (!strcmp(mode, "ids")) {
 		/* For the setuid-root copy: who are we, and is our own file setuid? */
 		ids();
