@@ -327,12 +327,9 @@ fn unmount_box_fs(paths: &BoxPaths) -> Result<(), StepError> {
 /// out. Read under the lock root's own lock (see `init`).
 fn boxes_owned_by(cfg: &Config, uid: u32, except: u32) -> Result<u32, StepError> {
     let step = "box.count";
-    let dir = std::fs::read_dir(&cfg.lock_root)
-        .map_err(|e| StepError::io(step, cfg.lock_root.display().to_string(), &e))?;
     let mut n = 0;
-    for e in dir {
-        let e = e.map_err(|e| StepError::io(step, cfg.lock_root.display().to_string(), &e))?;
-        let Some(id) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+    for name in crate::walk::list(&cfg.lock_root, step)? {
+        let Some(id) = name.to_str().and_then(|s| s.parse::<u32>().ok()) else {
             continue;
         };
         if id == except {

@@ -17,18 +17,17 @@ use std::os::unix::fs::MetadataExt;
 /// a setuid program of the box user. A stat is a fifth of the cost of generating
 /// a status file: 0.5 ms instead of 2.6 ms for 90 processes.
 pub fn pids_of_uid(uid: u32) -> Result<Vec<i32>, StepError> {
-    let dir = std::fs::read_dir("/proc").map_err(|e| StepError::io("procfs", "/proc", &e))?;
+    let names = crate::walk::list(std::path::Path::new("/proc"), "procfs")?;
     let mut out = Vec::new();
     // A process that exits while we look is gone (ENOENT, ESRCH); any other error
     // would leave a process of the box unseen, so it is an error.
     let gone = |e: &std::io::Error| matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ESRCH));
-    for e in dir {
-        let e = e.map_err(|e| StepError::io("procfs", "read /proc", &e))?;
-        let pid: i32 = match e.file_name().to_str().and_then(|s| s.parse().ok()) {
+    for name in names {
+        let pid: i32 = match name.to_str().and_then(|s| s.parse().ok()) {
             Some(p) => p,
             None => continue,
         };
-        match e.metadata() {
+        match std::fs::symlink_metadata(format!("/proc/{pid}")) {
             Ok(m) if m.uid() == uid => {}
             Ok(_) => continue, // another owner
             Err(err) if gone(&err) => continue,
@@ -94,13 +93,15 @@ fn stat_ticks(pid: i32) -> Option<u64> {
     Some(t?.iter().sum())
 }
 
+/// Children of every thread of `pid`. Best effort: this only paces the watchdog
+/// where neither the perf clock nor a cgroup is there, and a process that ends
+/// while we look has no children to count.
 fn children(pid: i32) -> Vec<i32> {
     let mut out = Vec::new();
-    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
-        for t in tasks.flatten() {
-            if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
-                out.extend(s.split_whitespace().filter_map(|x| x.parse::<i32>().ok()));
-            }
+    let task = std::path::PathBuf::from(format!("/proc/{pid}/task"));
+    for t in crate::walk::list(&task, "procfs").unwrap_or_default() {
+        if let Ok(s) = std::fs::read_to_string(task.join(t).join("children")) {
+            out.extend(s.split_whitespace().filter_map(|x| x.parse::<i32>().ok()));
         }
     }
     out

@@ -78,6 +78,18 @@ pub fn open_dir(path: &Path, step: &str) -> Result<Dir, StepError> {
         .map_err(|e| StepError::nix(step, path.display().to_string(), e))
 }
 
+/// The names in the directory `path` (its links followed: `/proc/self/fd`), read
+/// through `nix`'s directory stream. std's `read_dir` panics when closing the
+/// directory fails (a fault sweep found it); here a failed close is only that.
+pub fn list(path: &Path, step: &str) -> Result<Vec<OsString>, StepError> {
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let mut dir = Dir::open(path, flags, Mode::empty())
+        .map_err(|e| StepError::nix(step, format!("open {}", path.display()), e))?;
+    let mut v = names(&mut dir, step, path)?;
+    v.reverse();
+    Ok(v)
+}
+
 fn stat_of(fd: RawFd, step: &str, shown: &Path) -> Result<libc::stat, StepError> {
     nix::sys::stat::fstat(fd).map_err(|e| StepError::nix(step, shown.display().to_string(), e))
 }

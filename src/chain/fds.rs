@@ -27,13 +27,12 @@ pub fn cloexec_all_above_stderr() -> Result<(), StepError> {
 
 /// Verify by listing /proc/self/fd: every descriptor above 2 must be close-on-exec.
 pub fn verify() -> Result<usize, StepError> {
-    let dir = std::fs::read_dir("/proc/self/fd")
-        .map_err(|e| StepError::io("fds.verify", "/proc/self/fd", &e))?;
+    // A listing that stopped early would have verified nothing after it: read
+    // errors are errors. The listing's own descriptor is closed by now.
+    let names = crate::walk::list(std::path::Path::new("/proc/self/fd"), "fds.verify")?;
     let mut n = 0;
-    for e in dir {
-        // A listing that stopped early would have verified nothing after it.
-        let e = e.map_err(|e| StepError::io("fds.verify", "read /proc/self/fd", &e))?;
-        let fd: i32 = match e.file_name().to_str().and_then(|s| s.parse().ok()) {
+    for name in names {
+        let fd: i32 = match name.to_str().and_then(|s| s.parse().ok()) {
             Some(fd) => fd,
             None => continue,
         };
