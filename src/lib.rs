@@ -17,6 +17,7 @@ pub mod fsid;
 pub mod fsutil;
 pub mod hostpath;
 pub mod interrupt;
+pub mod ipcns;
 pub mod pidfd;
 pub mod pidns;
 pub mod plan;
@@ -25,6 +26,7 @@ pub mod run;
 pub mod selfguard;
 pub mod spec;
 pub mod supervisor;
+pub mod timens;
 pub mod verdict;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -57,6 +57,15 @@ impl Outputs {
     }
 }
 
+/// Where `max_rss_kb` comes from when the proxy reported the program's end.
+pub const MAX_RSS_SOURCE: &str =
+    "wait4(program): ru_maxrss of the program and the children it waited for";
+/// ... and when the box was killed before it could (a watchdog kill): the
+/// supervisor's own wait4 of the box's pid 1, whose exit reaped every process of
+/// the box into it.
+pub const MAX_RSS_SOURCE_KILLED: &str =
+    "wait4(box pid 1): ru_maxrss of the proxy and every process it reaped (the box was killed)";
+
 /// How `usage.processes` is counted.
 pub const PROCESSES_SOURCE: &str = "pid namespace: ns_last_pid - 1 (processes and threads)";
 
@@ -80,6 +89,7 @@ fn empty_evidence(spec: &RunSpec, started_at: String) -> Evidence {
         cpu: CpuUsage::default(),
         wall_s: 0.0,
         max_rss_kb: 0,
+        max_rss_source: None,
         csw_voluntary: 0,
         csw_forced: 0,
         processes: 0,
@@ -193,6 +203,7 @@ fn run_inner(
         _ => clear_set_ids(&plan.root.mounts, uid),
     };
     let facts = facts?;
+    ev.controls.push(memory_total(spec));
     ev.controls.extend(facts.controls);
     ev.failure = facts.failure;
     ev.exec_errno = facts.exec_errno;
@@ -208,6 +219,7 @@ fn run_inner(
             ev.exit_signal = Some(libc::WTERMSIG(ws));
         }
         ev.max_rss_kb = st.maxrss_kb;
+        ev.max_rss_source = Some(MAX_RSS_SOURCE.into());
         ev.csw_voluntary = st.nvcsw;
         ev.csw_forced = st.nivcsw;
         if let Some(t) = st.tasks {
@@ -216,6 +228,10 @@ fn run_inner(
         }
     } else if ev.killed.is_some() {
         ev.exit_signal = Some(libc::SIGKILL);
+        if let Some(kb) = facts.proxy_maxrss_kb {
+            ev.max_rss_kb = kb;
+            ev.max_rss_source = Some(MAX_RSS_SOURCE_KILLED.into());
+        }
     }
     if let Some(stats) = cg_stats {
         // The box's time is its exact task clock when the supervisor has one (the
@@ -271,6 +287,36 @@ fn clear_set_ids(
         n += crate::fsutil::clear_set_ids(dir, src, box_uid)?;
     }
     Ok(n)
+}
+
+/// What bounds the box's memory as a whole. `-m` is RLIMIT_AS, per process and
+/// of its address space only: files in the box's tmpfs (/tmp, /dev/shm), memfd
+/// files and kernel objects (SysV IPC, pipes, sockets) are outside it. Only the
+/// cgroup's memory limit (`--cg --cg-mem`) counts all of it.
+fn memory_total(spec: &RunSpec) -> Control {
+    match (spec.cg, spec.limits.cg_mem_kb) {
+        (true, Some(kb)) => Control::applied(
+            "memory.total",
+            true,
+            format!(
+                "bounded by the box's cgroup: {kb} KiB for everything the box uses \
+                 (processes, tmpfs files, memfd, kernel memory)"
+            ),
+        ),
+        (true, None) => Control::applied(
+            "memory.total",
+            false,
+            "not bounded: --cg without --cg-mem sets no memory limit; -m bounds each \
+             process's address space only",
+        ),
+        (false, _) => Control::applied(
+            "memory.total",
+            false,
+            "not bounded: without --cg, -m bounds each process's address space only; \
+             tmpfs files (/tmp, /dev/shm), memfd and kernel objects are outside it \
+             (SysV IPC is kept small, see ipc.limits); only --cg bounds the box's total memory",
+        ),
+    }
 }
 
 /// What bounds the box's writable file systems. `--quota` is applied by `--init`

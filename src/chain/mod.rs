@@ -277,7 +277,8 @@ impl<'a> Locked<'a> {
         }
         .encode();
         rlimits::apply(&p.rlimits)?;
-        self.0.rep.send_encoded(&line);
+        // Every record so far goes out here: one that cannot stops the chain.
+        self.0.rep.send_encoded(&line)?;
         Ok(Limited {
             ctx: self.0,
             seccomp_ok,
@@ -290,7 +291,9 @@ impl<'a> Limited<'a> {
     /// Step 11: the seccomp filter, last, since it would block steps above.
     pub fn seccomp(self) -> Result<Sealed<'a>, StepError> {
         seccomp::install(&self.ctx.plan.seccomp)?;
-        self.ctx.rep.send_encoded(&self.seccomp_ok);
+        // The supervisor counts the program as run under every control only with
+        // this record; without it, nothing is executed.
+        self.ctx.rep.send_encoded(&self.seccomp_ok)?;
         Ok(Sealed {
             ctx: self.ctx,
             exec: self.exec,
@@ -299,13 +302,14 @@ impl<'a> Limited<'a> {
 }
 
 impl Sealed<'_> {
-    /// Step 12: execve. Returns only if execve failed, with its errno.
-    pub fn exec(self) -> i32 {
+    /// Step 12: execve. Returns only if execve failed, with its errno (or the
+    /// failure to report that).
+    pub fn exec(self) -> Result<i32, StepError> {
         let errno = self.exec.execve();
         self.ctx
             .rep
-            .exec_failed(errno, &self.ctx.plan.program.to_string_lossy());
-        errno
+            .exec_failed(errno, &self.ctx.plan.program.to_string_lossy())?;
+        Ok(errno)
     }
 }
 
@@ -324,5 +328,5 @@ pub fn contain(plan: &ContainPlan, rep: &Reporter) -> Result<i32, StepError> {
         .no_new_privs()?
         .rlimits()?
         .seccomp()?;
-    Ok(sealed.exec())
+    sealed.exec()
 }
