@@ -190,10 +190,28 @@ impl<'a> Credentialed<'a> {
     pub fn stdio(self) -> Result<Wired<'a>, StepError> {
         let s = &self.0.plan.stdio;
         stdio::apply(s)?;
+        let named = |f: &Option<CString>| f.as_ref().map(|f| f.to_string_lossy().into_owned());
+        let err = if s.stderr_to_stdout {
+            Some("stdout".to_string())
+        } else {
+            named(&s.stderr)
+        };
+        let streams: Vec<String> = [
+            ("stdin", named(&s.stdin)),
+            ("stdout", named(&s.stdout)),
+            ("stderr", err),
+        ]
+        .into_iter()
+        .map(|(n, f)| format!("{n} {}", f.unwrap_or_else(|| "inherited".into())))
+        .collect();
         self.0.rep.ok(
             "io",
             true,
-            format!("streams set up, cwd {}", s.chdir.to_string_lossy()),
+            format!(
+                "{}; each redirection read back (device, inode); cwd {} read back",
+                streams.join(", "),
+                s.chdir.to_string_lossy()
+            ),
         );
         Ok(Wired(self.0))
     }
