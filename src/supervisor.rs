@@ -1099,6 +1099,97 @@ fn describe_wait(ws: i32) -> String {
 mod tests {
     use super::*;
 
+    /// A child to stand in for the proxy, and a pidfd of it.
+    fn stand_in(args: &[&str]) -> (std::process::Child, OwnedFd) {
+        let child = std::process::Command::new(args[0])
+            .args(&args[1..])
+            .spawn()
+            .unwrap();
+        let fd = crate::pidfd::open(child.id() as i32).unwrap();
+        (child, fd)
+    }
+
+    fn report_pipe() -> (OwnedFd, OwnedFd) {
+        let (r, w) = pipe().unwrap();
+        set_nonblock(&r).unwrap();
+        (r, w)
+    }
+
+    /// A proxy that never reports (its write lost, the pipe held open) no longer
+    /// hangs the supervisor: the wait ends at its bound.
+    #[test]
+    fn waiting_for_a_silent_proxy_is_bounded() {
+        let intr = Interrupts::block().unwrap();
+        let (r, _w) = report_pipe();
+        let (mut child, pidfd) = stand_in(&["sleep", "10"]);
+        let t = Instant::now();
+        let e = await_proxy(&r, &pidfd, &intr, Duration::from_millis(300)).unwrap_err();
+        let took = t.elapsed();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(e.step, "proxy.ready", "{e}");
+        assert!(e.detail.contains("within"), "{e}");
+        assert!(took >= Duration::from_millis(300) && took < Duration::from_secs(3), "{took:?}");
+    }
+
+    /// A proxy that dies without a word ends the wait at once, even while the
+    /// pipe's write end is still open elsewhere.
+    #[test]
+    fn waiting_ends_when_the_proxy_dies() {
+        let intr = Interrupts::block().unwrap();
+        let (r, _w) = report_pipe();
+        let (mut child, pidfd) = stand_in(&["true"]);
+        let t = Instant::now();
+        let e = await_proxy(&r, &pidfd, &intr, Duration::from_secs(20)).unwrap_err();
+        child.wait().unwrap();
+        assert!(e.detail.contains("ended before"), "{e}");
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    }
+
+    /// The proxy's records up to its `proxy` one are its controls; a failure it
+    /// reports is the run's failure; a closed pipe without them is one too.
+    #[test]
+    fn the_proxy_reports_its_steps_or_its_failure() {
+        let intr = Interrupts::block().unwrap();
+        let (mut child, pidfd) = stand_in(&["sleep", "10"]);
+        let (r, w) = report_pipe();
+        let text = "ok\tcgroup.attach\t0\t\nok\tipc.limits\t1\tx\nok\tproxy\t1\ty\n";
+        write_all(w.as_raw_fd(), text.as_bytes(), "t").unwrap();
+        let (c, rest) = await_proxy(&r, &pidfd, &intr, Duration::from_secs(5)).unwrap();
+        let names: Vec<&str> = c.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["ipc.limits", "proxy"]);
+        assert!(rest.is_empty());
+
+        let (r, w) = report_pipe();
+        let text = "ok\tipc.limits\t1\tx\nerr\tnamespace.time\t1\tunshare(CLONE_NEWTIME)\n";
+        write_all(w.as_raw_fd(), text.as_bytes(), "t").unwrap();
+        let e = await_proxy(&r, &pidfd, &intr, Duration::from_secs(5)).unwrap_err();
+        assert_eq!((e.step.as_str(), e.errno), ("namespace.time", Some(libc::EPERM)));
+
+        let (r, w) = report_pipe();
+        write_all(w.as_raw_fd(), b"ok\tipc.limits\t1\tx\n", "t").unwrap();
+        drop(w);
+        let e = await_proxy(&r, &pidfd, &intr, Duration::from_secs(5)).unwrap_err();
+        assert!(e.detail.contains("ended before"), "{e}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// A status the proxy could not write reaches the supervisor as a failed
+    /// write, and a read error of the supervisor is an error, not end-of-file.
+    #[test]
+    fn pipe_errors_are_errors() {
+        let (r, w) = pipe().unwrap();
+        drop(r);
+        let e = write_all(w.as_raw_fd(), b"x", "proxy.status").unwrap_err();
+        assert_eq!((e.step.as_str(), e.errno), ("proxy.status", Some(libc::EPIPE)));
+        // A write-only descriptor cannot be read: EBADF.
+        let (_r, w) = pipe().unwrap();
+        let mut buf = Vec::new();
+        let e = drain(&w, &mut buf).unwrap_err();
+        assert_eq!(e.errno, Some(libc::EBADF));
+    }
+
     #[test]
     fn status_round_trip() {
         let s = PayloadStatus {
