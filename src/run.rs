@@ -202,7 +202,7 @@ fn run_inner(
         0 => Ok(0),
         _ => clear_set_ids(&plan.root.mounts, uid),
     };
-    let facts = facts?;
+    let mut facts = facts?;
     ev.controls.push(memory_total(spec));
     ev.controls.extend(facts.controls);
     ev.failure = facts.failure;
@@ -242,7 +242,16 @@ fn run_inner(
         if ev.cpu.source != crate::cpuclock::SOURCE {
             ev.cpu = cpu;
         }
+        if usage.oom_kills > 0 && facts.status_lost.take().is_some() {
+            // The cgroup's OOM killer took the box's pid 1 (and so the box): a
+            // kill, with the cgroup's evidence, not a failure of rustbox.
+            ev.exit_signal = Some(libc::SIGKILL);
+        }
         ev.cgroup = Some(usage);
+    }
+    if let Some(e) = facts.status_lost.take() {
+        ev.controls.push(Control::failed(&e));
+        ev.failure.get_or_insert(e);
     }
     back?;
     let cleared = set_ids?;

@@ -72,8 +72,9 @@ pub fn for_children() -> Result<String, StepError> {
     }
     let mono = now(libc::CLOCK_MONOTONIC, "CLOCK_MONOTONIC")?;
     let boot = now(libc::CLOCK_BOOTTIME, "CLOCK_BOOTTIME")?;
-    let want = (-(mono.tv_sec as i64), -(boot.tv_sec as i64));
-    let text = offsets_for(mono.tv_sec as i64, boot.tv_sec as i64);
+    let (m, b): (i64, i64) = (mono.tv_sec, boot.tv_sec);
+    let want = (-m, -b);
+    let text = offsets_for(m, b);
     let mut f = std::fs::OpenOptions::new()
         .read(true)
         .write(true)

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/ipc.h>
+#include <sys/mman.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
@@ -554,6 +555,18 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "sysv")) {
 		sysv();
+		return 0;
+	}
+	if (!strcmp(mode, "memfd")) {
+		/* A memfd file of argv[2] MiB, its pages allocated (fallocate): memory
+		 * in no process's address space. */
+		long mib = argc > 2 ? atol(argv[2]) : 512;
+		int fd = memfd_create("probe", 0);
+		if (fd < 0) {
+			kv("memfd", "%s", ename(errno));
+			return 0;
+		}
+		kv("memfd", "%s", fallocate(fd, 0, 0, (off_t)mib << 20) == 0 ? "ok" : ename(errno));
 		return 0;
 	}
 	if (!strcmp(mode, "memspin")) {
