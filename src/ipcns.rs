@@ -14,7 +14,8 @@
 //! objects); these limits make the SysV objects small even without it.
 
 use crate::error::StepError;
-use std::io::{Read, Write};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
 
 /// Shared memory in all, bytes (also the largest segment).
 pub const SHM_BYTES: u64 = 32 << 20;
@@ -51,17 +52,20 @@ pub fn limit() -> Result<String, StepError> {
     let mut shown = Vec::new();
     for (file, value) in limits(page) {
         let path = format!("/proc/sys/{file}");
+        // One descriptor to write and read back through (a sysctl file reads
+        // from offset 0 again with pread).
         let mut f = std::fs::OpenOptions::new()
+            .read(true)
             .write(true)
             .open(&path)
             .map_err(|e| StepError::io("ipc.limits", &path, &e))?;
         f.write_all(value.as_bytes())
             .map_err(|e| StepError::io("ipc.limits", format!("write {value} to {path}"), &e))?;
-        drop(f);
-        let mut back = String::new();
-        std::fs::File::open(&path)
-            .and_then(|mut r| r.read_to_string(&mut back))
+        let mut buf = [0u8; 128];
+        let n = f
+            .read_at(&mut buf, 0)
             .map_err(|e| StepError::io("ipc.limits", format!("read {path}"), &e))?;
+        let back = String::from_utf8_lossy(&buf[..n]);
         if normal(&back) != value {
             return Err(StepError::new(
                 "ipc.limits",

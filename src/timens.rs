@@ -13,7 +13,8 @@
 //! namespace: the date stays the host's.
 
 use crate::error::StepError;
-use std::io::{Read, Write};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
 
 const CLONE_NEWTIME: libc::c_int = 0x80;
 const OFFSETS: &str = "/proc/self/timens_offsets";
@@ -90,10 +91,11 @@ pub fn for_children() -> Result<String, StepError> {
             format!("{OFFSETS}: {n} of {} bytes written", text.len()),
         ));
     }
-    let mut back = String::new();
-    std::fs::File::open(OFFSETS)
-        .and_then(|mut r| r.read_to_string(&mut back))
+    let mut buf = [0u8; 256];
+    let n = f
+        .read_at(&mut buf, 0)
         .map_err(|e| StepError::io("namespace.time", format!("read {OFFSETS}"), &e))?;
+    let back = String::from_utf8_lossy(&buf[..n]);
     if parse_offsets(&back) != Some(want) {
         return Err(StepError::new(
             "namespace.time",
