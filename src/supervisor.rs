@@ -302,14 +302,17 @@ fn proxy_main(
     // Every step of ours, then one write of their records: the supervisor waits
     // for it (bounded, and ended by our death) before it sends the go byte.
     let (recs, failed) = match proxy_prepare(cgroup) {
-        Ok(r) => (r, None),
+        Ok(r) => (r, false),
         Err((mut r, e)) => {
             r.push(Record::Err(e));
-            (r, Some(()))
+            (r, true)
         }
     };
     let text: String = recs.iter().map(Record::encode).collect();
-    if write_all(report.as_raw_fd(), text.as_bytes(), "proxy.report").is_err() || failed.is_some() {
+    // A write that fails cannot be reported either: the supervisor sees the
+    // pipe close (or us die) without the `proxy` record, and the run is IE.
+    let sent = write_all(report.as_raw_fd(), text.as_bytes(), "proxy.report");
+    if sent.is_err() || failed {
         exit_now(1);
     }
     // Wait for the go byte; end-of-file means the supervisor died before it (and
