@@ -106,6 +106,8 @@ pub struct Evidence {
     pub cpu: CpuUsage,
     pub wall_s: f64,
     pub max_rss_kb: u64,
+    /// Where `max_rss_kb` comes from; None when it was not measured.
+    pub max_rss_source: Option<String>,
     pub csw_voluntary: u64,
     pub csw_forced: u64,
     /// Tasks (processes and threads) the box created; see `processes_source`.

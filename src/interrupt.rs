@@ -86,8 +86,9 @@ impl Interrupts {
 /// In the box, right after the clone: every signal back to its default action and
 /// none blocked. Both survive execve, and the supervisor has SIGPIPE ignored (the
 /// Rust runtime does that) besides the termination signals blocked; a program must
-/// start as it would from a shell, where a write to a closed pipe kills it.
-pub fn reset_all() {
+/// start as it would from a shell, where a write to a closed pipe kills it. Every
+/// call is checked and the result read back (each action SIG_DFL, the mask empty).
+pub fn reset_all() -> Result<(), StepError> {
     // The kernel's struct sigaction, used directly: glibc refuses to touch 32 and
     // 33, which it reserves for itself, but a caller may have left them ignored.
     #[repr(C)]
@@ -107,9 +108,15 @@ pub fn reset_all() {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
+        let mut old = KernelSigaction {
+            handler: usize::MAX,
+            flags: 0,
+            restorer: 0,
+            mask: 0,
+        };
         // SAFETY: rt_sigaction with a valid action, no old action, and the kernel's
         // sigset size (8 bytes); SIG_DFL needs no restorer.
-        unsafe {
+        let set = unsafe {
             libc::syscall(
                 libc::SYS_rt_sigaction,
                 sig,
@@ -118,13 +125,76 @@ pub fn reset_all() {
                 8usize,
             )
         };
+        if set < 0 {
+            return Err(StepError::last_os(
+                "proxy.signals",
+                format!("rt_sigaction({sig}, SIG_DFL)"),
+            ));
+        }
+        // SAFETY: rt_sigaction reading the action only, into our struct.
+        let get = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                std::ptr::null::<KernelSigaction>(),
+                &mut old as *mut KernelSigaction,
+                8usize,
+            )
+        };
+        if get < 0 {
+            return Err(StepError::last_os(
+                "proxy.signals",
+                format!("rt_sigaction({sig}) read back"),
+            ));
+        }
+        if old.handler != libc::SIG_DFL {
+            return Err(StepError::new(
+                "proxy.signals",
+                format!("signal {sig} is not at its default action after the reset"),
+            ));
+        }
     }
-    // SAFETY: an empty set; sigprocmask only reads it.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    let (empty, mut now) = (0u64, u64::MAX);
+    // SAFETY: rt_sigprocmask with the kernel's 8-byte sigset, a new mask to read
+    // and no old one.
+    if unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &empty as *const u64,
+            std::ptr::null_mut::<u64>(),
+            8usize,
+        )
+    } < 0
+    {
+        return Err(StepError::last_os(
+            "proxy.signals",
+            "rt_sigprocmask(SETMASK, {})",
+        ));
     }
+    // SAFETY: rt_sigprocmask reading the mask only, into our u64.
+    if unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            std::ptr::null::<u64>(),
+            &mut now as *mut u64,
+            8usize,
+        )
+    } < 0
+    {
+        return Err(StepError::last_os(
+            "proxy.signals",
+            "rt_sigprocmask read back",
+        ));
+    }
+    if now != 0 {
+        return Err(StepError::new(
+            "proxy.signals",
+            format!("signals still blocked after the reset: mask {now:#x}"),
+        ));
+    }
+    Ok(())
 }
 
 pub fn signal_name(sig: libc::c_int) -> &'static str {

@@ -17,6 +17,7 @@ pub mod fsid;
 pub mod fsutil;
 pub mod hostpath;
 pub mod interrupt;
+pub mod ipcns;
 pub mod outfile;
 pub mod pidfd;
 pub mod pidns;
@@ -26,6 +27,7 @@ pub mod run;
 pub mod selfguard;
 pub mod spec;
 pub mod supervisor;
+pub mod timens;
 pub mod verdict;
 pub mod walk;
 

@@ -43,6 +43,15 @@ impl Outputs {
     }
 }
 
+/// Where `max_rss_kb` comes from when the proxy reported the program's end.
+pub const MAX_RSS_SOURCE: &str =
+    "wait4(program): ru_maxrss of the program and the children it waited for";
+/// ... and when the box was killed before it could (a watchdog kill): the
+/// supervisor's own wait4 of the box's pid 1, whose exit reaped every process of
+/// the box into it.
+pub const MAX_RSS_SOURCE_KILLED: &str =
+    "wait4(box pid 1): ru_maxrss of the proxy and every process it reaped (the box was killed)";
+
 /// How `usage.processes` is counted.
 pub const PROCESSES_SOURCE: &str = "pid namespace: ns_last_pid - 1 (processes and threads)";
 
@@ -66,6 +75,7 @@ fn empty_evidence(spec: &RunSpec, started_at: String) -> Evidence {
         cpu: CpuUsage::default(),
         wall_s: 0.0,
         max_rss_kb: 0,
+        max_rss_source: None,
         csw_voluntary: 0,
         csw_forced: 0,
         processes: 0,
@@ -317,7 +327,7 @@ fn prepare_and_watch(
     let facts = crate::supervisor::run(&plan, &spec.limits, cg.as_deref(), interrupts);
     let cg_stats = cg.as_ref().map(|c| c.stats());
     let destroyed = cg.as_ref().map_or(Ok(()), |c| c.destroy());
-    let facts = match facts {
+    let mut facts = match facts {
         Ok(f) => f,
         Err(e) => {
             if let Err(d) = destroyed {
@@ -326,6 +336,7 @@ fn prepare_and_watch(
             return Err(e);
         }
     };
+    ev.controls.push(memory_total(spec));
     ev.controls.extend(facts.controls);
     ev.failure = facts.failure;
     ev.exec_errno = facts.exec_errno;
@@ -341,6 +352,7 @@ fn prepare_and_watch(
             ev.exit_signal = Some(libc::WTERMSIG(ws));
         }
         ev.max_rss_kb = st.maxrss_kb;
+        ev.max_rss_source = Some(MAX_RSS_SOURCE.into());
         ev.csw_voluntary = st.nvcsw;
         ev.csw_forced = st.nivcsw;
         if let Some(t) = st.tasks {
@@ -349,6 +361,10 @@ fn prepare_and_watch(
         }
     } else if ev.killed.is_some() {
         ev.exit_signal = Some(libc::SIGKILL);
+        if let Some(kb) = facts.proxy_maxrss_kb {
+            ev.max_rss_kb = kb;
+            ev.max_rss_source = Some(MAX_RSS_SOURCE_KILLED.into());
+        }
     }
     if let Some(stats) = cg_stats {
         // The box's time is its exact task clock when the supervisor has one (the
@@ -360,6 +376,12 @@ fn prepare_and_watch(
                 if ev.cpu.source != crate::cpuclock::SOURCE {
                     ev.cpu = cpu;
                 }
+                if usage.oom_kills > 0 && facts.status_lost.take().is_some() {
+                    // The cgroup's OOM killer took the box's pid 1 (and so the
+                    // box): a kill, with the cgroup's evidence, not a failure of
+                    // rustbox.
+                    ev.exit_signal = Some(libc::SIGKILL);
+                }
                 ev.cgroup = Some(usage);
             }
             Err(e) => {
@@ -369,6 +391,10 @@ fn prepare_and_watch(
                 return Err(e);
             }
         }
+    }
+    if let Some(e) = facts.status_lost.take() {
+        ev.controls.push(Control::failed(&e));
+        ev.failure.get_or_insert(e);
     }
     destroyed
 }
@@ -403,6 +429,36 @@ fn clear_set_ids(
         n += crate::fsutil::clear_set_ids(dir, src, box_uid)?;
     }
     Ok(n)
+}
+
+/// What bounds the box's memory as a whole. `-m` is RLIMIT_AS, per process and
+/// of its address space only: files in the box's tmpfs (/tmp, /dev/shm), memfd
+/// files and kernel objects (SysV IPC, pipes, sockets) are outside it. Only the
+/// cgroup's memory limit (`--cg --cg-mem`) counts all of it.
+fn memory_total(spec: &RunSpec) -> Control {
+    match (spec.cg, spec.limits.cg_mem_kb) {
+        (true, Some(kb)) => Control::applied(
+            "memory.total",
+            true,
+            format!(
+                "bounded by the box's cgroup: {kb} KiB for everything the box uses \
+                 (processes, tmpfs files, memfd, kernel memory)"
+            ),
+        ),
+        (true, None) => Control::applied(
+            "memory.total",
+            false,
+            "not bounded: --cg without --cg-mem sets no memory limit; -m bounds each \
+             process's address space only",
+        ),
+        (false, _) => Control::applied(
+            "memory.total",
+            false,
+            "not bounded: without --cg, -m bounds each process's address space only; \
+             tmpfs files (/tmp, /dev/shm), memfd and kernel objects are outside it \
+             (SysV IPC is kept small, see ipc.limits); only --cg bounds the box's total memory",
+        ),
+    }
 }
 
 /// What bounds the box's writable file systems. `--quota` is applied by `--init`

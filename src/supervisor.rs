@@ -142,6 +142,12 @@ pub struct RunFacts {
     pub killed: Option<KillReason>,
     pub cpu: CpuUsage,
     pub wall_s: f64,
+    /// `ru_maxrss` of the proxy from the supervisor's wait4, KiB: the largest
+    /// resident set of the proxy and of every process it reaped.
+    pub proxy_maxrss_kb: Option<u64>,
+    /// The proxy ended without reporting the program's end (and the supervisor
+    /// killed nothing): a failure unless the box's cgroup saw an OOM kill.
+    pub status_lost: Option<StepError>,
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), StepError> {
@@ -204,19 +210,126 @@ fn clone_box(flags: u64, cgroup_fd: Option<RawFd>) -> Result<(libc::pid_t, RawFd
     Ok((rc as libc::pid_t, pidfd))
 }
 
-fn write_all(fd: RawFd, buf: &[u8]) {
+/// Write all of `buf`; a short or failed write is an error of `step`.
+fn write_all(fd: RawFd, buf: &[u8], step: &str) -> Result<(), StepError> {
     let mut off = 0;
     while off < buf.len() {
         // SAFETY: write from a live buffer.
         let n = unsafe { libc::write(fd, buf[off..].as_ptr().cast(), buf.len() - off) };
-        if n <= 0 {
-            if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+        if n < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
                 continue;
             }
-            return;
+            return Err(StepError::last_os(
+                step,
+                format!("write of {} bytes", buf.len()),
+            ));
+        }
+        if n == 0 {
+            return Err(StepError::new(step, "the pipe took no bytes"));
         }
         off += n as usize;
     }
+    Ok(())
+}
+
+/// End the proxy (or the payload before it runs anything of the program).
+fn exit_now(code: libc::c_int) -> ! {
+    // SAFETY: _exit never returns and runs no destructors.
+    unsafe { libc::_exit(code) }
+}
+
+/// The proxy's exit status when it could not report (the supervisor reads it
+/// from wait4 and says so in the evidence).
+const PROXY_LOST_STATUS: libc::c_int = 3;
+
+/// The proxy's own steps, before the program exists: each checked and read back.
+/// Returns the records to send, the `proxy` one last.
+fn proxy_prepare(cgroup: Option<SelfAttach>) -> Result<Vec<Record>, (Vec<Record>, StepError)> {
+    let mut recs = Vec::new();
+    let ok = |step: &str, detail: String| Record::Ok {
+        step: step.into(),
+        verified: true,
+        detail,
+    };
+    // SAFETY: prctl with constant arguments. The supervisor is single-threaded, so
+    // the "parent thread" PDEATHSIG watches is the supervisor itself.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) } < 0 {
+        return Err((
+            recs,
+            StepError::last_os("proxy.pdeathsig", "PR_SET_PDEATHSIG"),
+        ));
+    }
+    let mut sig: libc::c_int = 0;
+    // SAFETY: PR_GET_PDEATHSIG stores an int through the pointer we pass.
+    let rc = unsafe {
+        libc::prctl(
+            libc::PR_GET_PDEATHSIG,
+            &mut sig as *mut libc::c_int,
+            0,
+            0,
+            0,
+        )
+    };
+    if rc < 0 || sig != libc::SIGKILL {
+        return Err((
+            recs,
+            StepError::new("proxy.pdeathsig", format!("PR_GET_PDEATHSIG reads {sig}")),
+        ));
+    }
+    // The supervisor blocks its termination signals and ignores SIGPIPE; the box
+    // starts with neither.
+    if let Err(e) = crate::interrupt::reset_all() {
+        return Err((recs, e));
+    }
+    // Into the box's cgroup (v1) before anything of the box runs; the supervisor
+    // checks the membership from outside.
+    if let Some(c) = cgroup {
+        if let Err(e) = c.join() {
+            return Err((recs, e));
+        }
+        recs.push(Record::Ok {
+            step: "cgroup.attach".into(),
+            verified: false,
+            detail: String::new(),
+        });
+    }
+    // Not dumpable: the payload (another uid anyway) cannot ptrace or read us.
+    // SAFETY: prctl with constant arguments.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } < 0 {
+        return Err((
+            recs,
+            StepError::last_os("proxy.dumpable", "PR_SET_DUMPABLE 0"),
+        ));
+    }
+    // SAFETY: prctl with constant arguments; returns the flag.
+    let d = unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) };
+    if d != 0 {
+        return Err((
+            recs,
+            StepError::new("proxy.dumpable", format!("PR_GET_DUMPABLE reads {d}")),
+        ));
+    }
+    // Our cwd must not pin a host directory: pivot_root moves "/" users along.
+    // SAFETY: chdir to a static path.
+    if unsafe { libc::chdir(c"/".as_ptr()) } < 0 {
+        return Err((recs, StepError::last_os("proxy.chdir", "chdir /")));
+    }
+    match crate::ipcns::limit() {
+        Ok(d) => recs.push(ok("ipc.limits", d)),
+        Err(e) => return Err((recs, e)),
+    }
+    match crate::timens::for_children() {
+        Ok(d) => recs.push(ok("namespace.time", d)),
+        Err(e) => return Err((recs, e)),
+    }
+    recs.push(ok(
+        "proxy",
+        "pid 1 of the box: PR_GET_PDEATHSIG = SIGKILL, PR_GET_DUMPABLE = 0, every signal \
+         at its default action and none blocked (read back), cwd /; reaps orphans"
+            .into(),
+    ));
+    Ok(recs)
 }
 
 /// The proxy, pid 1 of the box. Never returns.
@@ -227,46 +340,37 @@ fn proxy_main(
     report: OwnedFd,
     status: OwnedFd,
 ) -> ! {
-    // SAFETY: prctl with constant arguments. The supervisor is single-threaded, so
-    // the "parent thread" PDEATHSIG watches is the supervisor itself.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
-    // The supervisor blocks its termination signals and ignores SIGPIPE; the box
-    // starts with neither.
-    crate::interrupt::reset_all();
-    // Into the box's cgroup (v1) before anything else; the supervisor waits for
-    // this record, checks the membership, and only then sends the go byte.
-    if let Some(c) = cgroup {
-        let record = match c.join() {
-            Ok(()) => Record::Ok {
-                step: "cgroup.attach".into(),
-                verified: false,
-                detail: String::new(),
-            },
-            Err(e) => Record::Err(e),
-        };
-        let failed = matches!(record, Record::Err(_));
-        write_all(report.as_raw_fd(), record.encode().as_bytes());
-        if failed {
-            // SAFETY: _exit never returns and runs no destructors.
-            unsafe { libc::_exit(1) };
+    // Every step of ours, then one write of their records: the supervisor waits
+    // for it (bounded, and ended by our death) before it sends the go byte.
+    let (recs, failed) = match proxy_prepare(cgroup) {
+        Ok(r) => (r, false),
+        Err((mut r, e)) => {
+            r.push(Record::Err(e));
+            (r, true)
         }
+    };
+    let text: String = recs.iter().map(Record::encode).collect();
+    // A write that fails cannot be reported either: the supervisor sees the
+    // pipe close (or us die) without the `proxy` record, and the run is IE.
+    let sent = write_all(report.as_raw_fd(), text.as_bytes(), "proxy.report");
+    if sent.is_err() || failed {
+        exit_now(1);
     }
     // Wait for the go byte; end-of-file means the supervisor died before it (and
     // before PDEATHSIG was armed, possibly).
     let mut b = [0u8; 1];
-    // SAFETY: read one byte into a live buffer.
-    let n = unsafe { libc::read(go.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
-    if n != 1 {
-        // SAFETY: _exit never returns and runs no destructors.
-        unsafe { libc::_exit(1) };
+    loop {
+        // SAFETY: read one byte into a live buffer.
+        let n = unsafe { libc::read(go.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
+        if n == 1 {
+            break;
+        }
+        if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        exit_now(1);
     }
     drop(go);
-    // Not dumpable: the payload (another uid anyway) cannot ptrace or read us.
-    // SAFETY: prctl with constant arguments.
-    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
-    // Our cwd must not pin a host directory: pivot_root moves "/" users along.
-    // SAFETY: chdir to a static path.
-    unsafe { libc::chdir(c"/".as_ptr()) };
     // How many tasks the box creates: pids of a fresh pid namespace are handed out
     // in order from 1 (ours), and ns_last_pid reads the last one of the reader's
     // namespace. Opened now, while the host's /proc is still in our mount
@@ -277,9 +381,12 @@ fn proxy_main(
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         let rep = Reporter::new(report);
-        rep.err(&StepError::last_os("proxy.fork", "fork the payload"));
-        // SAFETY: as above.
-        unsafe { libc::_exit(1) };
+        // Reported or not, the run ends here: no program, no seccomp record.
+        let code = match rep.err(&StepError::last_os("proxy.fork", "fork the payload")) {
+            Ok(()) => 1,
+            Err(_) => PROXY_LOST_STATUS,
+        };
+        exit_now(code);
     }
     if pid == 0 {
         drop(status);
@@ -292,16 +399,21 @@ fn proxy_main(
                     plan.program.to_string_lossy(),
                     std::io::Error::from_raw_os_error(errno)
                 );
-                write_all(2, msg.as_bytes());
-                127
+                // The program's stderr, as isolate does; the record of the
+                // failure is already with the supervisor.
+                match write_all(2, msg.as_bytes(), "exec.message") {
+                    Ok(()) => 127,
+                    Err(_) => 124,
+                }
             }
-            Err(e) => {
-                rep.err(&e);
-                126
-            }
+            Err(e) => match rep.err(&e) {
+                Ok(()) => 126,
+                // Not even the failure reached the supervisor: it sees the
+                // chain end without a seccomp record, and nothing was run.
+                Err(_) => 125,
+            },
         };
-        // SAFETY: _exit from the payload child.
-        unsafe { libc::_exit(code) };
+        exit_now(code);
     }
     drop(report);
     // Reap everything; report the payload's status when it ends, then exit, which
@@ -316,8 +428,7 @@ fn proxy_main(
             if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
                 continue;
             }
-            // SAFETY: as above.
-            unsafe { libc::_exit(2) };
+            exit_now(2);
         }
         if libc::WIFSTOPPED(st) {
             // A program that made us its tracer (PTRACE_TRACEME) and stopped: we
@@ -344,33 +455,109 @@ fn proxy_main(
                     .and_then(|l| l.read())
                     .map(|n| n.saturating_sub(1)),
             };
-            write_all(status.as_raw_fd(), s.encode().as_bytes());
-            // SAFETY: as above.
-            unsafe { libc::_exit(0) };
+            match write_all(status.as_raw_fd(), s.encode().as_bytes(), "proxy.status") {
+                Ok(()) => exit_now(0),
+                // The supervisor reads this exit status and reports the loss.
+                Err(_) => exit_now(PROXY_LOST_STATUS),
+            }
         }
     }
 }
 
-/// Wait for the proxy's record of its self-attach (the first line on the report
-/// pipe, still blocking here).
-fn await_self_attach(report: &OwnedFd) -> Result<(), StepError> {
-    let mut line = Vec::new();
-    let mut b = [0u8; 1];
-    while line.last() != Some(&b'\n') {
-        // SAFETY: read of one byte into a live buffer.
-        match unsafe { libc::read(report.as_raw_fd(), b.as_mut_ptr().cast(), 1) } {
-            1 => line.push(b[0]),
-            n if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => {}
-            _ => break,
+/// How long the supervisor waits for the proxy's first records (its own steps
+/// take well under a millisecond; this only bounds a proxy that hangs).
+const PROXY_READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Wait for the proxy's records of its own steps, up to the `proxy` one. Bounded:
+/// it ends with an error when the proxy dies (its pidfd), closes the pipe, reports
+/// a failure, a termination signal arrives, or `timeout` passes. The report pipe
+/// must be non-blocking. Returns the proxy's controls and any bytes after them.
+fn await_proxy(
+    report: &OwnedFd,
+    pidfd: &OwnedFd,
+    interrupts: &Interrupts,
+    timeout: Duration,
+) -> Result<(Vec<Control>, Vec<u8>), StepError> {
+    let deadline = Instant::now() + timeout;
+    let mut buf = Vec::new();
+    let mut controls = Vec::new();
+    let mut dead = false;
+    loop {
+        let eof = drain(report, &mut buf)?;
+        while let Some(i) = buf.iter().position(|&c| c == b'\n') {
+            let line: Vec<u8> = buf.drain(..=i).collect();
+            let line = String::from_utf8_lossy(&line[..i]).into_owned();
+            match Record::decode(&line) {
+                Some(Record::Ok {
+                    step,
+                    verified,
+                    detail,
+                }) => {
+                    if step == "cgroup.attach" {
+                        continue; // the supervisor's own check names it
+                    }
+                    let last = step == "proxy";
+                    controls.push(Control::applied(&step, verified, detail));
+                    if last {
+                        return Ok((controls, buf));
+                    }
+                }
+                Some(Record::Err(e)) => return Err(e),
+                _ => {
+                    return Err(StepError::new(
+                        "proxy.ready",
+                        format!("unexpected record from the proxy: {line:?}"),
+                    ))
+                }
+            }
         }
-    }
-    match Record::decode(String::from_utf8_lossy(&line).trim_end_matches('\n')) {
-        Some(Record::Ok { step, .. }) if step == "cgroup.attach" => Ok(()),
-        Some(Record::Err(e)) => Err(e),
-        _ => Err(StepError::new(
-            "cgroup.attach",
-            "the proxy ended before joining the box's cgroup",
-        )),
+        if eof || dead {
+            return Err(StepError::new(
+                "proxy.ready",
+                "the proxy ended before reporting its own steps",
+            ));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(StepError::new(
+                "proxy.ready",
+                format!(
+                    "no report from the proxy within {} s",
+                    timeout.as_secs_f64()
+                ),
+            ));
+        }
+        let mut pfds = [
+            libc::pollfd {
+                fd: report.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: pidfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: interrupts.raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+        // SAFETY: poll on an array of three pollfds we own.
+        if unsafe { libc::poll(pfds.as_mut_ptr(), 3, ms) } < 0
+            && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR)
+        {
+            return Err(StepError::last_os("proxy.ready", "poll"));
+        }
+        if pfds[2].revents != 0 {
+            if let Some(sig) = interrupts.pending() {
+                return Err(Interrupts::failure(sig, "before the box started"));
+            }
+        }
+        // The proxy is gone: read what it wrote, once more, then give up.
+        dead = pfds[1].revents != 0;
     }
 }
 
@@ -435,16 +622,44 @@ fn verify_namespaces(pid: libc::pid_t, share_net: bool) -> Result<Control, StepE
     Ok(Control::applied("namespaces", true, detail))
 }
 
-fn set_nonblock(fd: &OwnedFd) {
-    // SAFETY: fcntl flag changes on a descriptor we own.
-    unsafe {
-        let fl = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
-        libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK);
+/// Check from outside that the proxy's children go into a time namespace of
+/// their own while the proxy stays in ours (its wait4 and the supervisor's clocks
+/// are the host's).
+fn verify_time_namespace(pid: libc::pid_t) -> Result<(), StepError> {
+    let (my_dir, their_dir) = (ns_dir("self"), ns_dir(&pid.to_string()));
+    let mine = ns_inode(&my_dir, "time");
+    let theirs = ns_inode(&their_dir, "time");
+    let children = ns_inode(&their_dir, "time_for_children");
+    if mine.is_none() || children.is_none() || children == mine {
+        return Err(StepError::new(
+            "namespaces.verify",
+            "the program would not be in a new time namespace",
+        ));
     }
+    if theirs != mine {
+        return Err(StepError::new(
+            "namespaces.verify",
+            "the proxy left the supervisor's time namespace",
+        ));
+    }
+    Ok(())
 }
 
-/// Read what is available; returns true at end-of-file.
-fn drain(fd: &OwnedFd, buf: &mut Vec<u8>) -> bool {
+fn set_nonblock(fd: &OwnedFd) -> Result<(), StepError> {
+    // SAFETY: fcntl flag changes on a descriptor we own.
+    let ok = unsafe {
+        let fl = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+        fl >= 0 && libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK) == 0
+    };
+    if !ok {
+        return Err(StepError::last_os("supervisor.pipe", "O_NONBLOCK"));
+    }
+    Ok(())
+}
+
+/// Read what is available of a non-blocking pipe; Ok(true) at end-of-file. A
+/// read error (other than "nothing yet") is an error: records may be lost.
+fn drain(fd: &OwnedFd, buf: &mut Vec<u8>) -> Result<bool, StepError> {
     let mut f = std::mem::ManuallyDrop::new(
         // SAFETY: a temporary File view of a descriptor we keep owning (ManuallyDrop).
         unsafe { std::fs::File::from_raw_fd(fd.as_raw_fd()) },
@@ -452,10 +667,11 @@ fn drain(fd: &OwnedFd, buf: &mut Vec<u8>) -> bool {
     let mut chunk = [0u8; 4096];
     loop {
         match f.read(&mut chunk) {
-            Ok(0) => return true,
+            Ok(0) => return Ok(true),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => return false,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) => return Err(StepError::io("supervisor.pipe", "read from the box", &e)),
         }
     }
 }
@@ -517,11 +733,52 @@ impl Drop for WatchPriority {
 /// Kill the box: every process of its cgroup at once (without waiting for the
 /// box's pid 1 to get a CPU), and pid 1 itself, whose death takes down the rest of
 /// its pid namespace.
-fn kill_box(pidfd: RawFd, cg: Option<&dyn BoxCgroup>) {
+///
+/// The program itself goes first, alone, and the kill waits (up to
+/// `PROGRAM_EXIT_WAIT`) until it has ended: the dying pid 1 then reaps it as a
+/// zombie, which adds its resource usage (`ru_maxrss`) to pid 1's and so to the
+/// supervisor's wait4 of pid 1. Killed together, it would end after pid 1 had set
+/// SIGCHLD to be ignored for the namespace's teardown and be reaped without a
+/// trace, and a killed run would report no memory use at all.
+fn kill_box(proxy: libc::pid_t, pidfd: RawFd, cg: Option<&dyn BoxCgroup>) {
+    if let Some(p) = program_pidfd(proxy) {
+        crate::pidfd::kill(&p);
+        let mut pfd = libc::pollfd {
+            fd: p.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = PROGRAM_EXIT_WAIT.as_millis() as i32;
+        // SAFETY: poll on one pollfd we own; readable once the program has ended.
+        unsafe { libc::poll(&mut pfd, 1, ms) };
+    }
     if let Some(c) = cg {
         c.kill_now();
     }
     crate::pidfd::kill(&pidfd);
+}
+
+/// How long a kill waits for the program to end before it kills the rest.
+const PROGRAM_EXIT_WAIT: Duration = Duration::from_millis(50);
+
+/// A pidfd of the program: the proxy's first child, pid 2 of the box. None if
+/// it is gone (or was never forked).
+fn program_pidfd(proxy: libc::pid_t) -> Option<OwnedFd> {
+    let kids = std::fs::read_to_string(format!("/proc/{proxy}/task/{proxy}/children")).ok()?;
+    let pid: libc::pid_t = kids.split_whitespace().next()?.parse().ok()?;
+    let fd = crate::pidfd::open(pid)?;
+    // The pidfd names one process for good; its fdinfo says which: it must be
+    // pid 2 of a namespace below ours (the pid may have been reused meanwhile).
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).ok()?;
+    let nspid: Vec<&str> = info
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))?
+        .split_whitespace()
+        .collect();
+    (nspid.len() >= 2
+        && nspid.first() == Some(&pid.to_string().as_str())
+        && nspid.last() == Some(&"2"))
+    .then_some(fd)
 }
 
 /// Run the plan in a new box and watch it. Setup failures of the supervisor itself
@@ -571,16 +828,11 @@ pub fn run(
     match verify_namespaces(pid, plan.share_net) {
         Ok(c) => facts.controls.push(c),
         Err(e) => {
-            kill_box(pidfd.as_raw_fd(), cg);
+            kill_box(pid, pidfd.as_raw_fd(), cg);
             reap(pid);
             return Err(e);
         }
     }
-    facts.controls.push(Control::applied(
-        "proxy",
-        true,
-        "pid 1 of the box: PR_SET_PDEATHSIG=SIGKILL, not dumpable, reaps orphans",
-    ));
 
     let kill_cpu = limits.time.map(|t| t.max(limits.extra_time));
     // Opened for every run while the proxy still waits for the go byte, so it
@@ -613,16 +865,39 @@ pub fn run(
         }
     };
 
+    // The proxy's own steps ran meanwhile; it waits for the go byte, so nothing
+    // of the box has run yet. Every failure from here on kills it.
+    let fail = |e: StepError| -> Result<RunFacts, StepError> {
+        kill_box(pid, pidfd.as_raw_fd(), cg);
+        reap(pid);
+        Err(e)
+    };
+    let mut rep_buf = match set_nonblock(&rep_r)
+        .and_then(|()| set_nonblock(&st_r))
+        .and_then(|()| await_proxy(&rep_r, &pidfd, interrupts, PROXY_READY_TIMEOUT))
+    {
+        Ok((controls, rest)) => {
+            facts.controls.extend(controls);
+            rest
+        }
+        Err(e) => return fail(e),
+    };
+    match verify_time_namespace(pid) {
+        Ok(()) => {
+            if let Some(c) = facts.controls.iter_mut().find(|c| c.name == "namespaces") {
+                c.detail.push_str("; new time namespace for the program");
+            }
+        }
+        Err(e) => return fail(e),
+    }
     if let Some(c) = cg {
-        // Checked last, so the proxy's self-attach runs meanwhile. It waits for the
-        // go byte: nothing of the box has run yet.
         let how = if self_attached {
-            await_self_attach(&rep_r).map(|()| "the proxy moved itself into")
+            "the proxy moved itself into"
         } else {
-            Ok("clone3(CLONE_INTO_CGROUP) into")
+            "clone3(CLONE_INTO_CGROUP) into"
         };
-        match how.and_then(|how| c.verify_member(pid).map(|()| how)) {
-            Ok(how) => facts.controls.insert(
+        match c.verify_member(pid) {
+            Ok(()) => facts.controls.insert(
                 0,
                 Control::applied(
                     "cgroup.attach",
@@ -633,22 +908,17 @@ pub fn run(
                     ),
                 ),
             ),
-            Err(e) => {
-                kill_box(pidfd.as_raw_fd(), cg);
-                reap(pid);
-                return Err(e);
-            }
+            Err(e) => return fail(e),
         }
     }
-    set_nonblock(&rep_r);
-    set_nonblock(&st_r);
     let start = Instant::now();
-    write_all(go_w.as_raw_fd(), b"g");
+    if let Err(e) = write_all(go_w.as_raw_fd(), b"g", "supervisor.go") {
+        return fail(e);
+    }
     drop(go_w);
 
     let ncpu = std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64);
     let wall = limits.wall_time.map(duration_of_secs);
-    let mut rep_buf = Vec::new();
     let mut st_buf = Vec::new();
     let mut rep_eof = false;
     let mut last_cpu = 0.0f64;
@@ -676,14 +946,23 @@ pub fn run(
         // SAFETY: poll on an array of three pollfds we own.
         unsafe { libc::poll(pfds.as_mut_ptr(), 3, timeout) };
         if !rep_eof && pfds[0].revents != 0 {
-            rep_eof = drain(&rep_r, &mut rep_buf);
+            match drain(&rep_r, &mut rep_buf) {
+                Ok(eof) => rep_eof = eof,
+                Err(e) => {
+                    // Records lost: the box cannot be shown to run under them.
+                    kill_box(pid, pidfd.as_raw_fd(), cg);
+                    facts.controls.push(Control::failed(&e));
+                    facts.failure = Some(e);
+                    break Instant::now();
+                }
+            }
         }
         if pfds[1].revents != 0 {
             break Instant::now();
         }
         if pfds[2].revents != 0 {
             if let Some(sig) = interrupts.pending() {
-                kill_box(pidfd.as_raw_fd(), cg);
+                kill_box(pid, pidfd.as_raw_fd(), cg);
                 let e = Interrupts::failure(sig, "during the run");
                 facts.controls.push(Control::failed(&e));
                 facts.failure = Some(e);
@@ -693,7 +972,7 @@ pub fn run(
         if let Some(w) = wall {
             if start.elapsed() >= w {
                 facts.killed = Some(KillReason::WallTime);
-                kill_box(pidfd.as_raw_fd(), cg);
+                kill_box(pid, pidfd.as_raw_fd(), cg);
                 break Instant::now();
             }
         }
@@ -708,21 +987,40 @@ pub fn run(
             };
             if last_cpu > k {
                 facts.killed = Some(KillReason::CpuTime);
-                kill_box(pidfd.as_raw_fd(), cg);
+                kill_box(pid, pidfd.as_raw_fd(), cg);
                 break Instant::now();
             }
         }
     };
     facts.wall_s = end.duration_since(start).as_secs_f64();
     drop(priority);
-    reap(pid);
+    let proxy_end = reap(pid);
     if let Some(c) = cg {
         // The proxy's exit killed its namespace; make sure the cgroup agrees.
         c.kill_all()?;
     }
-    drain(&rep_r, &mut rep_buf);
-    drain(&st_r, &mut st_buf);
+    for (fd, buf) in [(&rep_r, &mut rep_buf), (&st_r, &mut st_buf)] {
+        if let Err(e) = drain(fd, buf) {
+            facts.controls.push(Control::failed(&e));
+            facts.failure.get_or_insert(e);
+        }
+    }
     facts.status = PayloadStatus::decode(&String::from_utf8_lossy(&st_buf));
+    if let Some((ws, maxrss_kb)) = proxy_end {
+        facts.proxy_maxrss_kb = Some(maxrss_kb);
+        if facts.status.is_none() && facts.killed.is_none() && facts.failure.is_none() {
+            // The program ended, but its end was never reported: the proxy lost
+            // the write, or something outside killed it (the cgroup's OOM killer:
+            // the caller weighs that evidence).
+            facts.status_lost = Some(StepError::new(
+                "proxy.status",
+                format!(
+                    "the proxy's report of the program's end was lost (proxy {})",
+                    describe_wait(ws)
+                ),
+            ));
+        }
+    }
 
     let mut sealed = false;
     for line in String::from_utf8_lossy(&rep_buf).lines() {
@@ -754,7 +1052,15 @@ pub fn run(
                     errno_name: Some(crate::error::errno_name(errno).into()),
                 });
             }
-            None => {}
+            None => {
+                // A garbled or cut record: whatever it said is lost.
+                let e = StepError::new(
+                    "supervisor.report",
+                    format!("a record from the box could not be read: {line:?}"),
+                );
+                facts.controls.push(Control::failed(&e));
+                facts.failure.get_or_insert(e);
+            }
         }
     }
     if facts.failure.is_none() && facts.exec_errno.is_none() {
@@ -803,20 +1109,138 @@ pub fn run(
     Ok(facts)
 }
 
-fn reap(pid: libc::pid_t) {
+/// Wait for the proxy; returns its wait status and `ru_maxrss` (KiB), which
+/// covers the proxy and every process it reaped: the program, and when the box
+/// was killed, whatever the kernel's teardown of the pid namespace reaped into it.
+fn reap(pid: libc::pid_t) -> Option<(i32, u64)> {
     loop {
         let mut st = 0;
-        // SAFETY: waitpid for our own child.
-        let r = unsafe { libc::waitpid(pid, &mut st, libc::__WALL) };
-        if r >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            return;
+        // SAFETY: rusage is plain data.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: wait4 for our own child, filling our locals.
+        let r = unsafe { libc::wait4(pid, &mut st, libc::__WALL, &mut ru) };
+        if r == pid {
+            return Some((st, ru.ru_maxrss.max(0) as u64));
         }
+        if r >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return None;
+        }
+    }
+}
+
+fn describe_wait(ws: i32) -> String {
+    if libc::WIFEXITED(ws) {
+        format!("exited with {}", libc::WEXITSTATUS(ws))
+    } else if libc::WIFSIGNALED(ws) {
+        format!("killed by signal {}", libc::WTERMSIG(ws))
+    } else {
+        format!("wait status {ws:#x}")
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A child to stand in for the proxy, and a pidfd of it.
+    fn stand_in(args: &[&str]) -> (std::process::Child, OwnedFd) {
+        let child = std::process::Command::new(args[0])
+            .args(&args[1..])
+            .spawn()
+            .unwrap();
+        let fd = crate::pidfd::open(child.id() as i32).unwrap();
+        (child, fd)
+    }
+
+    fn report_pipe() -> (OwnedFd, OwnedFd) {
+        let (r, w) = pipe().unwrap();
+        set_nonblock(&r).unwrap();
+        (r, w)
+    }
+
+    /// A proxy that never reports (its write lost, the pipe held open) no longer
+    /// hangs the supervisor: the wait ends at its bound.
+    #[test]
+    fn waiting_for_a_silent_proxy_is_bounded() {
+        let intr = Interrupts::block().unwrap();
+        let (r, _w) = report_pipe();
+        let (mut child, pidfd) = stand_in(&["sleep", "10"]);
+        let t = Instant::now();
+        let e = await_proxy(&r, &pidfd, &intr, Duration::from_millis(300)).unwrap_err();
+        let took = t.elapsed();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(e.step, "proxy.ready", "{e}");
+        assert!(e.detail.contains("within"), "{e}");
+        assert!(
+            took >= Duration::from_millis(300) && took < Duration::from_secs(3),
+            "{took:?}"
+        );
+    }
+
+    /// A proxy that dies without a word ends the wait at once, even while the
+    /// pipe's write end is still open elsewhere.
+    #[test]
+    fn waiting_ends_when_the_proxy_dies() {
+        let intr = Interrupts::block().unwrap();
+        let (r, _w) = report_pipe();
+        let (mut child, pidfd) = stand_in(&["true"]);
+        let t = Instant::now();
+        let e = await_proxy(&r, &pidfd, &intr, Duration::from_secs(20)).unwrap_err();
+        child.wait().unwrap();
+        assert!(e.detail.contains("ended before"), "{e}");
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    }
+
+    /// The proxy's records up to its `proxy` one are its controls; a failure it
+    /// reports is the run's failure; a closed pipe without them is one too.
+    #[test]
+    fn the_proxy_reports_its_steps_or_its_failure() {
+        let intr = Interrupts::block().unwrap();
+        let (mut child, pidfd) = stand_in(&["sleep", "10"]);
+        let (r, w) = report_pipe();
+        let text = "ok\tcgroup.attach\t0\t\nok\tipc.limits\t1\tx\nok\tproxy\t1\ty\n";
+        write_all(w.as_raw_fd(), text.as_bytes(), "t").unwrap();
+        let (c, rest) = await_proxy(&r, &pidfd, &intr, Duration::from_secs(5)).unwrap();
+        let names: Vec<&str> = c.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["ipc.limits", "proxy"]);
+        assert!(rest.is_empty());
+
+        let (r, w) = report_pipe();
+        let text = "ok\tipc.limits\t1\tx\nerr\tnamespace.time\t1\tunshare(CLONE_NEWTIME)\n";
+        write_all(w.as_raw_fd(), text.as_bytes(), "t").unwrap();
+        let e = await_proxy(&r, &pidfd, &intr, Duration::from_secs(5)).unwrap_err();
+        assert_eq!(
+            (e.step.as_str(), e.errno),
+            ("namespace.time", Some(libc::EPERM))
+        );
+
+        let (r, w) = report_pipe();
+        write_all(w.as_raw_fd(), b"ok\tipc.limits\t1\tx\n", "t").unwrap();
+        drop(w);
+        let e = await_proxy(&r, &pidfd, &intr, Duration::from_secs(5)).unwrap_err();
+        assert!(e.detail.contains("ended before"), "{e}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// A status the proxy could not write reaches the supervisor as a failed
+    /// write, and a read error of the supervisor is an error, not end-of-file.
+    #[test]
+    fn pipe_errors_are_errors() {
+        let (r, w) = pipe().unwrap();
+        drop(r);
+        let e = write_all(w.as_raw_fd(), b"x", "proxy.status").unwrap_err();
+        assert_eq!(
+            (e.step.as_str(), e.errno),
+            ("proxy.status", Some(libc::EPIPE))
+        );
+        // A write-only descriptor cannot be read: EBADF.
+        let (_r, w) = pipe().unwrap();
+        let mut buf = Vec::new();
+        let e = drain(&w, &mut buf).unwrap_err();
+        assert_eq!(e.errno, Some(libc::EBADF));
+    }
 
     #[test]
     fn status_round_trip() {

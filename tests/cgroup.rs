@@ -188,6 +188,47 @@ fn memory_under_the_limit_is_ok_and_measured() {
     assert!(r.meta().get("cg-oom-killed").is_none(), "{r}");
 }
 
+/// Memory in no process's address space (a memfd file, its pages allocated)
+/// passes -m, and only the cgroup bounds it; the control memory.total says which
+/// holds for the run.
+#[test]
+fn memfd_is_bounded_by_the_cgroup_only() {
+    let b = TestBox::new(23);
+    let probe = b.install_probe("probe");
+    let r = b.run(&["-m", "65536", "-w", "20"], &[&probe, "memfd", "512"]);
+    assert_eq!(r.json()["verdict"], "OK", "{r}");
+    assert_eq!(r.facts().one("memfd"), Some("ok"), "{r}");
+    let c = r.control("memory.total");
+    assert_eq!(c["verified"], false, "{r}");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("only --cg bounds the box's total memory"),
+        "{r}"
+    );
+    let r = b.run(
+        &["--cg", "--cg-mem=65536", "-w", "20"],
+        &[&probe, "memfd", "512"],
+    );
+    let v = r.json()["verdict"].as_str().unwrap().to_string();
+    let f = r.facts();
+    assert!(
+        v == "MLE" || f.one("memfd") == Some("ENOMEM"),
+        "512 MiB of memfd under --cg-mem=65536: verdict {v}, memfd {:?}\n{r}",
+        f.one("memfd")
+    );
+    let c = r.control("memory.total");
+    assert_eq!(c["verified"], true, "{r}");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("bounded by the box's cgroup: 65536 KiB"),
+        "{r}"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // CPU time: the watchdog reads the cgroup's own CPU counter
 // ---------------------------------------------------------------------------

@@ -36,12 +36,18 @@ use std::time::Duration;
 /// Controls a successful run must list, all applied.
 const REQUIRED_CONTROLS: &[&str] = &[
     "namespaces",
+    "proxy",
+    "ipc.limits",
+    "namespace.time",
+    "memory.total",
     "mount.private",
+    "mount.dev",
     "root.pivot",
     "uts.hostname",
     "net.loopback",
     "credentials",
     "keyring",
+    "io",
     "capabilities",
     "no_new_privs",
     "rlimits",
@@ -1594,4 +1600,210 @@ fn version_first_line_is_isolates() {
         first.contains(&format!("rustbox {}", env!("CARGO_PKG_VERSION"))),
         "{out}"
     );
+}
+
+// ---------------------------------------------------------------------------
+// What a killed box measures, what the box learns of the host, what holds
+// memory outside -m, and the read-backs of every step
+// ---------------------------------------------------------------------------
+
+/// A box killed by the watchdog without --cg still reports the memory it used:
+/// the program is killed first, so the dying pid 1 reaps it and its ru_maxrss
+/// reaches the supervisor's wait4 of pid 1 (before, max-rss was 0).
+#[test]
+fn killed_box_reports_max_rss() {
+    let _t = timing_lock();
+    let b = TestBox::new(84);
+    let probe = b.install_probe("probe");
+    let r = b.run(&["-t", "0.5", "-w", "10"], &[&probe, "memspin", "64"]);
+    assert_eq!(r.code, 1, "{r}");
+    let m = r.meta();
+    assert_eq!(m.get("status"), Some("TO"), "{r}");
+    assert_eq!(m.get("killed"), Some("1"), "{r}");
+    let rss: u64 = m.req("max-rss").parse().expect("max-rss is a number");
+    assert!(
+        rss >= 50_000,
+        "max-rss {rss} KiB after touching 64 MiB\n{r}"
+    );
+    let j = r.json();
+    assert_eq!(j["verdict"], "TLE", "{r}");
+    let u = &j["usage"];
+    assert_eq!(u["max_rss_kb"], rss, "{r}");
+    assert!(
+        u["peak_memory_kb"].as_u64().unwrap_or(0) >= 50_000,
+        "peak_memory_kb {}\n{r}",
+        u["peak_memory_kb"]
+    );
+    let src = u["max_rss_source"].as_str().unwrap_or("");
+    assert!(
+        src.contains("wait4(box pid 1)") && src.contains("killed"),
+        "source {src:?}\n{r}"
+    );
+    // The same for a wall-clock kill of a program that touched its memory and
+    // then spins (the CPU limit far away).
+    let r = b.run(&["-w", "0.7"], &[&probe, "memspin", "64"]);
+    let m = r.meta();
+    assert!(m.req("message").contains("wall"), "{r}");
+    let rss: u64 = m.req("max-rss").parse().expect("max-rss is a number");
+    assert!(
+        rss >= 50_000,
+        "max-rss {rss} KiB after a wall-clock kill\n{r}"
+    );
+}
+
+fn host_uptime() -> f64 {
+    let up = std::fs::read_to_string("/proc/uptime").expect("/proc/uptime");
+    up.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+/// The program's uptime (sysinfo), CLOCK_BOOTTIME and CLOCK_MONOTONIC start
+/// near zero in a time namespace of its own; the date is the host's.
+#[test]
+fn box_clocks_start_near_zero() {
+    let host = host_uptime();
+    assert!(
+        host > 60.0,
+        "the host has been up {host} s only: too little to tell its clocks from the box's"
+    );
+    let b = TestBox::new(85);
+    let probe = b.install_probe("probe");
+    let r = b.run(&[], &[&probe, "clocks"]);
+    assert_eq!(r.code, 0, "{r}");
+    let f = r.facts();
+    for k in ["clock.uptime", "clock.boottime", "clock.monotonic"] {
+        let v: f64 = f
+            .one(k)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{k} missing\n{r}"));
+        assert!(
+            v < 10.0,
+            "{k} = {v} s in the box, the host's uptime is {host} s\n{r}"
+        );
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let real: f64 = f.one("clock.realtime").unwrap().parse().unwrap();
+    assert!(
+        (now - real).abs() < 30.0,
+        "realtime {real}, host {now}\n{r}"
+    );
+    let c = r.control("namespace.time");
+    assert_eq!(c["verified"], true, "{r}");
+    let ns = r.control("namespaces");
+    assert!(
+        ns["detail"].as_str().unwrap().contains("time namespace"),
+        "{r}"
+    );
+    // The supervisor's own clocks are the host's: the wall time it measured is
+    // the run's, not minus the host's uptime.
+    let wall = r.json()["usage"]["wall_s"].as_f64().unwrap();
+    assert!((0.0..5.0).contains(&wall), "wall_s {wall}\n{r}");
+}
+
+/// SysV IPC objects live outside -m: the box's IPC namespace is kept small
+/// (16 message queues, 32 MiB of shared memory, no segment over 32 MiB), while
+/// ordinary uses still work; memory.total says that only --cg bounds the rest.
+#[test]
+fn ipc_limits_in_the_box() {
+    let b = TestBox::new(86);
+    let probe = b.install_probe("probe");
+    let r = b.run(&["-m", "65536"], &[&probe, "sysv"]);
+    assert_eq!(r.code, 0, "{r}");
+    let f = r.facts();
+    let mut c = Checks::default();
+    c.eq(&f, "sysv.msgqueues", "16");
+    c.eq(&f, "sysv.msgget_error", "ENOSPC");
+    c.eq(&f, "sysv.shm64", "EINVAL");
+    c.eq(&f, "sysv.shm16", "ok");
+    c.eq(&f, "sysv.sem", "ok");
+    let ipc = r.control("ipc.limits");
+    c.check(ipc["verified"] == true, "ipc.limits not verified");
+    c.check(
+        ipc["detail"].as_str().unwrap_or("").contains("msgmni=16"),
+        "ipc.limits detail",
+    );
+    let mem = r.control("memory.total");
+    let d = mem["detail"].as_str().unwrap_or("");
+    c.check(
+        d.contains("only --cg bounds the box's total memory") && mem["verified"] == false,
+        format!("memory.total without --cg: {d}"),
+    );
+    c.finish(&r.to_string());
+}
+
+/// Every step the chain and the proxy read back says so in the JSON, and the
+/// redirections it read back are the ones in effect.
+#[test]
+fn read_backs_show_in_the_json() {
+    let b = TestBox::new(87);
+    let r = b.run(
+        &["-o", "out.txt", "-r", "err.txt"],
+        &["/bin/sh", "-c", "echo to-out; echo to-err >&2"],
+    );
+    assert_eq!(r.code, 0, "{r}");
+    let ws = b.workspace();
+    assert_eq!(
+        std::fs::read_to_string(ws.join("out.txt")).unwrap(),
+        "to-out\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(ws.join("err.txt")).unwrap(),
+        "to-err\n"
+    );
+    let mut c = Checks::default();
+    let detail = |n: &str| r.control(n)["detail"].as_str().unwrap_or("").to_string();
+    for (name, needle) in [
+        (
+            "io",
+            "stdout out.txt, stderr err.txt; each redirection read back",
+        ),
+        ("io", "cwd /box read back"),
+        ("mount.dev", "read back"),
+        ("keyring", "(read back)"),
+        ("proxy", "PR_GET_PDEATHSIG = SIGKILL, PR_GET_DUMPABLE = 0"),
+        ("proxy", "(read back)"),
+    ] {
+        let d = detail(name);
+        c.check(
+            d.contains(needle),
+            format!("{name}: {needle:?} not in {d:?}"),
+        );
+    }
+    for ctl in r.json()["controls"].as_array().unwrap() {
+        let n = ctl["name"].as_str().unwrap_or("");
+        if [
+            "mount.bind",
+            "mount.fs",
+            "mount.tmpfs",
+            "mount.dev",
+            "io",
+            "keyring",
+            "proxy",
+        ]
+        .contains(&n)
+        {
+            c.check(ctl["verified"] == true, format!("{n} not verified: {ctl}"));
+        }
+    }
+    // stderr into stdout: fd 2 read back as fd 1's file.
+    let r2 = b.run(
+        &["-o", "both.txt", "--stderr-to-stdout"],
+        &["/bin/sh", "-c", "echo a; echo b >&2"],
+    );
+    assert_eq!(r2.code, 0, "{r2}");
+    assert_eq!(
+        std::fs::read_to_string(ws.join("both.txt")).unwrap(),
+        "a\nb\n"
+    );
+    let d = r2.control("io")["detail"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    c.check(
+        d.contains("stderr stdout"),
+        format!("io with --stderr-to-stdout: {d}"),
+    );
+    c.finish(&format!("{r}\n{r2}"));
 }

@@ -3,5 +3,5 @@ use rustbox::chain::Sealed;
 
 fn main() {
     let s: Sealed<'static> = Sealed { ctx: todo!(), exec: todo!() };
-    s.exec();
+    let _ = s.exec();
 }

@@ -24,6 +24,15 @@
  *                getsid, getpriority all ESRCH; kill(-1, SIGKILL) finds nobody
  *                (ESRCH); every process listed in /proc has our uid, and NSpid of
  *                ourselves has one level only.
+ *   uptime       how long the host has been up: sysinfo().uptime, CLOCK_BOOTTIME and
+ *                CLOCK_MONOTONIC must each read under 60 s (the box's own time
+ *                namespace starts them near 0; the host has been up longer when
+ *                the suite runs, having built it).
+ *   mounts       /proc/self/mountinfo: every mount the box's setup created itself
+ *                (tmpfs, proc, mqueue, devpts) has a source that names no path
+ *                (no '/') and a root of "/". Binds of host directories keep the
+ *                kernel's source (the host's block device) and root (the host
+ *                path): printed as "visible:", see docs/host-visibility.md.
  */
 #include "adv.h"
 #include <dirent.h>
@@ -33,6 +42,8 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
+#include <time.h>
 #include <sys/uio.h>
 
 extern char **environ;
@@ -327,6 +338,75 @@ static int do_pids(int argc, char **argv)
 	return finish("host_info pids");
 }
 
+static void under_a_minute(const char *what, long secs)
+{
+	if (secs < 60)
+		stopped("%s: %ld s, not the host's uptime", what, secs);
+	else
+		escaped("%s: %ld s: the host's uptime shows", what, secs);
+}
+
+static int do_uptime(void)
+{
+	struct sysinfo si;
+	if (sysinfo(&si) == 0)
+		under_a_minute("sysinfo().uptime", (long)si.uptime);
+	else
+		unexpected("sysinfo: %s", en(errno));
+	struct timespec ts;
+	if (clock_gettime(CLOCK_BOOTTIME, &ts) == 0)
+		under_a_minute("CLOCK_BOOTTIME", (long)ts.tv_sec);
+	else
+		unexpected("clock_gettime(CLOCK_BOOTTIME): %s", en(errno));
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == 0)
+		under_a_minute("CLOCK_MONOTONIC", (long)ts.tv_sec);
+	else
+		unexpected("clock_gettime(CLOCK_MONOTONIC): %s", en(errno));
+	return finish("host_info uptime");
+}
+
+static int do_mounts(void)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	if (!f) {
+		unexpected("open /proc/self/mountinfo: %s", en(errno));
+		return finish("host_info mounts");
+	}
+	static const char *own[] = {"tmpfs", "proc", "mqueue", "devpts"};
+	char line[4096];
+	int made = 0, bad = 0;
+	while (fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\n")] = 0;
+		/* id parent major:minor root mountpoint ... - fstype source options */
+		char root[1024], point[1024], fstype[64], source[1024];
+		const char *dash = strstr(line, " - ");
+		if (!dash || sscanf(line, "%*s %*s %*s %1023s %1023s", root, point) != 2 ||
+		    sscanf(dash + 3, "%63s %1023s", fstype, source) != 2) {
+			unexpected("unreadable mountinfo line: %s", line);
+			continue;
+		}
+		int ours = 0;
+		for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+			ours |= strcmp(fstype, own[i]) == 0;
+		if (!ours || strcmp(root, "/") != 0) {
+			printf("visible: %s (%s from %s, root %s)\n", point, fstype, source, root);
+			continue;
+		}
+		made++;
+		if (strchr(source, '/')) {
+			bad++;
+			escaped("%s: the source of a %s the box made names a path: %s", point, fstype,
+				source);
+		}
+	}
+	fclose(f);
+	if (!made)
+		unexpected("no mount of the box's own in mountinfo");
+	else if (!bad)
+		stopped("%d mounts the box made itself, none with a path as its source", made);
+	return finish("host_info mounts");
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -342,6 +422,10 @@ int main(int argc, char **argv)
 		return do_pids(argc, argv);
 	if (strcmp(mode, "keyusers") == 0)
 		return do_keyusers();
+	if (strcmp(mode, "uptime") == 0)
+		return do_uptime();
+	if (strcmp(mode, "mounts") == 0)
+		return do_mounts();
 	printf("UNEXPECTED: unknown mode %s\n", mode);
 	return 1;
 }

@@ -12,8 +12,11 @@
 
 use crate::error::StepError;
 
+const KEYCTL_GET_KEYRING_ID: libc::c_long = 0;
 const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
 const KEYCTL_CLEAR: libc::c_long = 7;
+const KEYCTL_READ: libc::c_long = 11;
+const KEY_SPEC_SESSION_KEYRING: libc::c_long = -3;
 const KEY_SPEC_USER_KEYRING: libc::c_long = -4;
 const KEY_SPEC_USER_SESSION_KEYRING: libc::c_long = -5;
 
@@ -21,6 +24,16 @@ const KEY_SPEC_USER_SESSION_KEYRING: libc::c_long = -5;
 /// description for the evidence. A kernel without keys support (ENOSYS) has
 /// nothing to inherit and is not an error.
 pub fn fresh() -> Result<&'static str, StepError> {
+    // The session keyring inherited (an error if there is none: nothing to compare).
+    // SAFETY: keyctl(GET_KEYRING_ID, special id, no create) takes no pointer.
+    let before = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_GET_KEYRING_ID,
+            KEY_SPEC_SESSION_KEYRING,
+            0,
+        )
+    };
     // SAFETY: keyctl(JOIN_SESSION_KEYRING, NULL) creates and joins an anonymous
     // keyring; no pointer is passed.
     let id = unsafe {
@@ -53,5 +66,57 @@ pub fn fresh() -> Result<&'static str, StepError> {
             ));
         }
     }
-    Ok("new anonymous session keyring; user and user-session keyrings cleared")
+    // Read back: the session keyring is now the new one, not the one inherited,
+    // and it and the user keyrings hold no key (KEYCTL_READ of a keyring gives
+    // the size of its list of key ids).
+    // SAFETY: as above, no pointer.
+    let now = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_GET_KEYRING_ID,
+            KEY_SPEC_SESSION_KEYRING,
+            0,
+        )
+    };
+    if now < 0 {
+        return Err(StepError::last_os(
+            "keyring.verify",
+            "the id of the session keyring",
+        ));
+    }
+    if now != id || now == before {
+        return Err(StepError::new(
+            "keyring.verify",
+            format!("session keyring {now}: not the new keyring {id} (inherited: {before})"),
+        ));
+    }
+    for (which, name) in [
+        (KEY_SPEC_SESSION_KEYRING, "session keyring"),
+        (KEY_SPEC_USER_KEYRING, "user keyring"),
+        (KEY_SPEC_USER_SESSION_KEYRING, "user-session keyring"),
+    ] {
+        // SAFETY: keyctl(READ) with a null buffer of length 0 only returns the size.
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_keyctl,
+                KEYCTL_READ,
+                which,
+                std::ptr::null_mut::<libc::c_char>(),
+                0usize,
+            )
+        };
+        if n < 0 {
+            return Err(StepError::last_os(
+                "keyring.verify",
+                format!("read the {name}"),
+            ));
+        }
+        if n != 0 {
+            return Err(StepError::new(
+                "keyring.verify",
+                format!("the {name} holds {} key(s)", n / 4),
+            ));
+        }
+    }
+    Ok("new anonymous session keyring (read back), empty; user and user-session keyrings cleared and read back empty")
 }

@@ -190,10 +190,28 @@ impl<'a> Credentialed<'a> {
     pub fn stdio(self) -> Result<Wired<'a>, StepError> {
         let s = &self.0.plan.stdio;
         stdio::apply(s)?;
+        let named = |f: &Option<CString>| f.as_ref().map(|f| f.to_string_lossy().into_owned());
+        let err = if s.stderr_to_stdout {
+            Some("stdout".to_string())
+        } else {
+            named(&s.stderr)
+        };
+        let streams: Vec<String> = [
+            ("stdin", named(&s.stdin)),
+            ("stdout", named(&s.stdout)),
+            ("stderr", err),
+        ]
+        .into_iter()
+        .map(|(n, f)| format!("{n} {}", f.unwrap_or_else(|| "inherited".into())))
+        .collect();
         self.0.rep.ok(
             "io",
             true,
-            format!("streams set up, cwd {}", s.chdir.to_string_lossy()),
+            format!(
+                "{}; each redirection read back (device, inode); cwd {} read back",
+                streams.join(", "),
+                s.chdir.to_string_lossy()
+            ),
         );
         Ok(Wired(self.0))
     }
@@ -277,7 +295,8 @@ impl<'a> Locked<'a> {
         }
         .encode();
         rlimits::apply(&p.rlimits)?;
-        self.0.rep.send_encoded(&line);
+        // Every record so far goes out here: one that cannot stops the chain.
+        self.0.rep.send_encoded(&line)?;
         Ok(Limited {
             ctx: self.0,
             seccomp_ok,
@@ -290,7 +309,9 @@ impl<'a> Limited<'a> {
     /// Step 11: the seccomp filter, last, since it would block steps above.
     pub fn seccomp(self) -> Result<Sealed<'a>, StepError> {
         seccomp::install(&self.ctx.plan.seccomp)?;
-        self.ctx.rep.send_encoded(&self.seccomp_ok);
+        // The supervisor counts the program as run under every control only with
+        // this record; without it, nothing is executed.
+        self.ctx.rep.send_encoded(&self.seccomp_ok)?;
         Ok(Sealed {
             ctx: self.ctx,
             exec: self.exec,
@@ -299,13 +320,14 @@ impl<'a> Limited<'a> {
 }
 
 impl Sealed<'_> {
-    /// Step 12: execve. Returns only if execve failed, with its errno.
-    pub fn exec(self) -> i32 {
+    /// Step 12: execve. Returns only if execve failed, with its errno (or the
+    /// failure to report that).
+    pub fn exec(self) -> Result<i32, StepError> {
         let errno = self.exec.execve();
         self.ctx
             .rep
-            .exec_failed(errno, &self.ctx.plan.program.to_string_lossy());
-        errno
+            .exec_failed(errno, &self.ctx.plan.program.to_string_lossy())?;
+        Ok(errno)
     }
 }
 
@@ -324,5 +346,5 @@ pub fn contain(plan: &ContainPlan, rep: &Reporter) -> Result<i32, StepError> {
         .no_new_privs()?
         .rlimits()?
         .seccomp()?;
-    Ok(sealed.exec())
+    sealed.exec()
 }

@@ -218,6 +218,67 @@ pub fn attach(mnt: &OwnedFd, to: &OwnedFd, what: &str) -> Result<(), StepError> 
     Ok(())
 }
 
+/// The id of the mount a descriptor's object sits on (`statx` `STATX_MNT_ID`).
+pub fn mount_id(fd: RawFd, what: &str) -> Result<u64, StepError> {
+    // SAFETY: an all-zero statx is a valid buffer to fill.
+    let mut st: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: statx of the descriptor itself (empty path) into our buffer.
+    let rc = unsafe {
+        libc::statx(
+            fd,
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+            libc::STATX_MNT_ID,
+            &mut st,
+        )
+    };
+    if rc < 0 {
+        return Err(StepError::last_os("mount.verify", format!("statx {what}")));
+    }
+    if st.stx_mask & libc::STATX_MNT_ID == 0 {
+        return Err(StepError::new(
+            "mount.verify",
+            format!("{what}: the kernel gave no mount id"),
+        ));
+    }
+    Ok(st.stx_mnt_id)
+}
+
+/// Read back an `attach`: what `rel` below `parent` leads to now, reached again
+/// from the top without following links, is the attached mount `mnt` itself.
+pub fn verify_attached(
+    mnt: &OwnedFd,
+    parent: RawFd,
+    rel: &Path,
+    leaf: Leaf,
+    what: &str,
+) -> Result<OwnedFd, StepError> {
+    let want = mount_id(mnt.as_raw_fd(), what)?;
+    let now = make_beneath(parent, rel, leaf)?;
+    let got = mount_id(now.as_raw_fd(), what)?;
+    if got != want {
+        return Err(StepError::new(
+            "mount.verify",
+            format!("{what}: mount {want} was attached, but the path leads to mount {got}"),
+        ));
+    }
+    Ok(now)
+}
+
+/// Read back a new mount on `rel` below `root`: the path leads to a mount other
+/// than the root's own.
+pub fn verify_mounted(root: &OwnedFd, rel: &Path, what: &str) -> Result<(), StepError> {
+    let under = mount_id(root.as_raw_fd(), what)?;
+    let now = make_beneath(root.as_raw_fd(), rel, Leaf::Dir)?;
+    if mount_id(now.as_raw_fd(), what)? == under {
+        return Err(StepError::new(
+            "mount.verify",
+            format!("{what}: nothing is mounted there"),
+        ));
+    }
+    Ok(())
+}
+
 /// The `/proc/self/fd/N` path of a descriptor, for the classic mount(2) call,
 /// which then acts on exactly the object the descriptor names.
 pub fn fd_path(fd: &OwnedFd) -> CString {

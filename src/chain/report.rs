@@ -15,6 +15,12 @@
 //! execve) or with an error: each write wakes the supervisor, which watches at
 //! real-time priority and so preempts the box on every wake-up; one per step made
 //! some twenty switches per run.
+//!
+//! A record that cannot be written stops the chain: every write returns its error
+//! (step `report.write`), the stages pass it on, and the program is never
+//! executed. Otherwise the supervisor would see a program run under controls it
+//! has no record of (an OK verdict with the controls missing from the JSON, or an
+//! IE only after the program ran).
 
 use crate::error::StepError;
 use std::cell::RefCell;
@@ -110,21 +116,22 @@ impl Reporter {
             .extend_from_slice(r.encode().as_bytes());
     }
 
-    /// Write the records collected so far; allocates nothing.
-    pub fn flush(&self) {
+    /// Write the records collected so far; allocates nothing unless it fails.
+    pub fn flush(&self) -> Result<(), StepError> {
         let mut p = self.pending.borrow_mut();
-        self.write(&p);
+        let r = self.write(&p);
         p.clear();
+        r
     }
 
     /// Write the records collected so far, then an already encoded record;
-    /// allocates nothing.
-    pub fn send_encoded(&self, line: &str) {
-        self.flush();
-        self.write(line.as_bytes());
+    /// allocates nothing unless it fails.
+    pub fn send_encoded(&self, line: &str) -> Result<(), StepError> {
+        self.flush()?;
+        self.write(line.as_bytes())
     }
 
-    fn write(&self, bytes: &[u8]) {
+    fn write(&self, bytes: &[u8]) -> Result<(), StepError> {
         let mut off = 0;
         while off < bytes.len() {
             // SAFETY: writing from a live buffer to a descriptor we own.
@@ -135,17 +142,30 @@ impl Reporter {
                     bytes.len() - off,
                 )
             };
-            if n <= 0 {
-                if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            if n < 0 {
+                if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
                     continue;
                 }
-                return; // The supervisor is gone; PDEATHSIG will end us.
+                // The supervisor is gone or the pipe broke: the record is lost,
+                // and nothing may run without it.
+                return Err(StepError::last_os(
+                    "report.write",
+                    format!("{} bytes of records to the supervisor", bytes.len() - off),
+                ));
+            }
+            if n == 0 {
+                return Err(StepError::new(
+                    "report.write",
+                    "the report pipe took no bytes",
+                ));
             }
             off += n as usize;
         }
+        Ok(())
     }
 
     /// A step was applied; `verified` says whether it was read back from the kernel.
+    /// Collected only: written with the next record that is written at once.
     pub fn ok(&self, step: &str, verified: bool, detail: impl AsRef<str>) {
         self.send(&Record::Ok {
             step: step.into(),
@@ -155,18 +175,18 @@ impl Reporter {
     }
 
     /// A step failed: written at once, with every record before it.
-    pub fn err(&self, e: &StepError) {
+    pub fn err(&self, e: &StepError) -> Result<(), StepError> {
         self.send(&Record::Err(e.clone()));
-        self.flush();
+        self.flush()
     }
 
     /// Written at once, with every record before it.
-    pub fn exec_failed(&self, errno: i32, program: &str) {
+    pub fn exec_failed(&self, errno: i32, program: &str) -> Result<(), StepError> {
         self.send(&Record::ExecFailed {
             errno,
             program: program.into(),
         });
-        self.flush();
+        self.flush()
     }
 }
 
@@ -202,5 +222,57 @@ mod tests {
             }
         }
         assert_eq!(Record::decode("garbage"), None);
+    }
+
+    fn pipe() -> (OwnedFd, OwnedFd) {
+        use std::os::fd::FromRawFd;
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 fills two descriptors into our array.
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        // SAFETY: both were just created and are owned by nobody else.
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+    }
+
+    /// A record the supervisor cannot receive is an error of the step that sent
+    /// it (the Rust test harness ignores SIGPIPE, as the supervisor does; in the
+    /// box, where SIGPIPE is at its default, the write kills the payload first,
+    /// which stops the chain too).
+    #[test]
+    fn lost_records_are_errors() {
+        let (r, w) = pipe();
+        drop(r);
+        let rep = Reporter::new(w);
+        rep.ok("mount.private", true, "x");
+        let e = rep.flush().unwrap_err();
+        assert_eq!(e.step, "report.write");
+        assert_eq!(e.errno, Some(libc::EPIPE));
+        let e = rep.send_encoded("ok\tseccomp\t1\tx\n").unwrap_err();
+        assert_eq!(e.errno, Some(libc::EPIPE));
+        let e = rep.err(&StepError::new("a", "b")).unwrap_err();
+        assert_eq!(e.errno, Some(libc::EPIPE));
+        let e = rep.exec_failed(libc::ENOENT, "/box/x").unwrap_err();
+        assert_eq!(e.errno, Some(libc::EPIPE));
+    }
+
+    #[test]
+    fn records_arrive_in_order_when_the_pipe_is_open() {
+        let (r, w) = pipe();
+        let rep = Reporter::new(w);
+        rep.ok("a", true, "1");
+        rep.ok("b", false, "2");
+        rep.send_encoded("ok\tc\t1\t3\n").unwrap();
+        drop(rep);
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::fs::File::from(r), &mut s).unwrap();
+        assert_eq!(s, "ok\ta\t1\t1\nok\tb\t0\t2\nok\tc\t1\t3\n");
+    }
+
+    /// A descriptor that cannot be written (EBADF) loses the record too.
+    #[test]
+    fn an_unwritable_descriptor_is_an_error() {
+        let ro = std::fs::File::open("/dev/null").unwrap();
+        let rep = Reporter::new(OwnedFd::from(ro));
+        rep.ok("a", true, "1");
+        assert_eq!(rep.flush().unwrap_err().errno, Some(libc::EBADF));
     }
 }

@@ -193,6 +193,7 @@ fn mount_one(root: &OwnedFd, m: &MountPlan, rep: &Reporter) -> Result<(), StepEr
             mounts::set_attrs(tree.as_raw_fd(), m.attrs, true, &inside)?;
             let target = mounts::make_beneath(root.as_raw_fd(), &m.inside, Leaf::Dir)?;
             mounts::attach(&tree, &target, &inside)?;
+            mounts::verify_attached(&tree, root.as_raw_fd(), &m.inside, Leaf::Dir, &inside)?;
             verify_attrs(root, &m.inside, m.attrs)?;
             let rights = match as_caller {
                 Some((u, g)) => format!(", source checked as uid {u} gid {g}"),
@@ -211,6 +212,7 @@ fn mount_one(root: &OwnedFd, m: &MountPlan, rep: &Reporter) -> Result<(), StepEr
         MountKind::Fs { fstype, data } => {
             let target = mounts::make_beneath(root.as_raw_fd(), &m.inside, Leaf::Dir)?;
             mounts::mount_fs(fstype, &target, ms_flags(m.attrs), data, &inside)?;
+            mounts::verify_mounted(root, &m.inside, &inside)?;
             verify_attrs(root, &m.inside, m.attrs)?;
             rep.ok(
                 "mount.fs",
@@ -221,6 +223,7 @@ fn mount_one(root: &OwnedFd, m: &MountPlan, rep: &Reporter) -> Result<(), StepEr
         MountKind::Tmpfs { data } => {
             let target = mounts::make_beneath(root.as_raw_fd(), &m.inside, Leaf::Dir)?;
             mounts::mount_fs("tmpfs", &target, ms_flags(m.attrs), data, &inside)?;
+            mounts::verify_mounted(root, &m.inside, &inside)?;
             verify_attrs(root, &m.inside, m.attrs)?;
             rep.ok(
                 "mount.tmpfs",
@@ -233,7 +236,10 @@ fn mount_one(root: &OwnedFd, m: &MountPlan, rep: &Reporter) -> Result<(), StepEr
             rep.ok(
                 "mount.dev",
                 true,
-                format!("{inside}: read-only tmpfs with {}", DEV_NODES.join(", ")),
+                format!(
+                    "{inside}: read-only tmpfs with {} (each the host's character device, nosuid, noexec; read back)",
+                    DEV_NODES.join(", ")
+                ),
             );
         }
     }
@@ -243,7 +249,12 @@ fn mount_one(root: &OwnedFd, m: &MountPlan, rep: &Reporter) -> Result<(), StepEr
 /// Check that the flags we asked for are the ones the kernel reports.
 fn verify_attrs(root: &OwnedFd, inside: &Path, attrs: u64) -> Result<(), StepError> {
     let fd = mounts::make_beneath(root.as_raw_fd(), inside, Leaf::Dir)?;
-    let f = mounts::statvfs_flags(&fd)?;
+    verify_flags(&fd, inside, attrs)
+}
+
+/// The MOUNT_ATTR_* flags `attrs` are in effect on the mount `fd` sits on.
+fn verify_flags(fd: &OwnedFd, inside: &Path, attrs: u64) -> Result<(), StepError> {
+    let f = mounts::statvfs_flags(fd)?;
     let want = [
         (MOUNT_ATTR_RDONLY, libc::ST_RDONLY, "ro"),
         (MOUNT_ATTR_NOSUID, libc::ST_NOSUID, "nosuid"),
@@ -272,9 +283,19 @@ fn minimal_dev(root: &OwnedFd, inside: &Path) -> Result<(), StepError> {
     )?;
     drop(dev);
     let dev = mounts::make_beneath(root.as_raw_fd(), inside, Leaf::Dir)?;
+    mounts::verify_mounted(root, inside, "/dev tmpfs")?;
     for name in DEV_NODES {
         let src = Path::new("/dev").join(name);
+        let shown = format!("/dev/{name}");
         let tree = mounts::clone_tree(&src, false, None)?;
+        // The host's node, as cloned: it must be a character device.
+        let want = fstat(&tree, &shown)?;
+        if want.st_mode & libc::S_IFMT != libc::S_IFCHR {
+            return Err(StepError::new(
+                "mount.dev",
+                format!("the host's {} is not a character device", src.display()),
+            ));
+        }
         mounts::set_attrs(
             tree.as_raw_fd(),
             MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
@@ -282,7 +303,27 @@ fn minimal_dev(root: &OwnedFd, inside: &Path) -> Result<(), StepError> {
             &src.display().to_string(),
         )?;
         let target = mounts::make_beneath(dev.as_raw_fd(), Path::new(name), Leaf::File)?;
-        mounts::attach(&tree, &target, &format!("/dev/{name}"))?;
+        mounts::attach(&tree, &target, &shown)?;
+        // Read back: the box's /dev/<name> is that mount, that device, nosuid and
+        // noexec.
+        let now =
+            mounts::verify_attached(&tree, dev.as_raw_fd(), Path::new(name), Leaf::File, &shown)?;
+        let got = fstat(&now, &shown)?;
+        if got.st_mode & libc::S_IFMT != libc::S_IFCHR || got.st_rdev != want.st_rdev {
+            return Err(StepError::new(
+                "mount.verify",
+                format!(
+                    "{shown}: not the character device {}:{} of the host",
+                    libc::major(want.st_rdev),
+                    libc::minor(want.st_rdev)
+                ),
+            ));
+        }
+        verify_flags(
+            &now,
+            Path::new(&shown),
+            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+        )?;
     }
     for (name, to) in DEV_LINKS {
         let n = std::ffi::CString::new(*name).expect("no NUL");
@@ -298,11 +339,18 @@ fn minimal_dev(root: &OwnedFd, inside: &Path) -> Result<(), StepError> {
     // /dev/shm and any other rule below /dev need their mount points before the
     // tmpfs goes read-only.
     let _ = mounts::make_beneath(dev.as_raw_fd(), Path::new("shm"), Leaf::Dir)?;
-    mounts::set_attrs(
-        dev.as_raw_fd(),
-        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
-        false,
-        "/dev read-only",
-    )?;
+    let dev_attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC;
+    mounts::set_attrs(dev.as_raw_fd(), dev_attrs, false, "/dev read-only")?;
+    verify_flags(&dev, inside, dev_attrs)?;
     Ok(())
+}
+
+fn fstat(fd: &OwnedFd, what: &str) -> Result<libc::stat, StepError> {
+    // SAFETY: an all-zero stat is a valid buffer to fill.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat of a descriptor we own into our buffer.
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } < 0 {
+        return Err(StepError::last_os("mount.verify", format!("fstat {what}")));
+    }
+    Ok(st)
 }

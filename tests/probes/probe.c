@@ -19,6 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/sysinfo.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -283,6 +289,64 @@ static void tmp_exec(void)
 	unlink(p);
 }
 
+/* The box's clocks: uptime (sysinfo), CLOCK_BOOTTIME, CLOCK_MONOTONIC and
+ * CLOCK_REALTIME, in whole seconds. */
+static void clocks(void)
+{
+	struct sysinfo si;
+	if (sysinfo(&si) == 0)
+		kv("clock.uptime", "%ld", (long)si.uptime);
+	else
+		kv("clock.uptime", "%s", ename(errno));
+	static const struct {
+		const char *name;
+		clockid_t id;
+	} c[] = {{"clock.boottime", CLOCK_BOOTTIME},
+		 {"clock.monotonic", CLOCK_MONOTONIC},
+		 {"clock.realtime", CLOCK_REALTIME}};
+	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+		struct timespec ts;
+		if (clock_gettime(c[i].id, &ts) == 0)
+			kv(c[i].name, "%lld", (long long)ts.tv_sec);
+		else
+			kv(c[i].name, "%s", ename(errno));
+	}
+}
+
+/* SysV IPC in the box's namespace: how many message queues msgget gives
+ * (up to 1000), whether a 64 MiB and a 16 MiB segment can be made (the 16 MiB one
+ * attached and written), and a semaphore set. */
+static void sysv(void)
+{
+	int n = 0, err = 0;
+	for (; n < 1000; n++) {
+		if (msgget(IPC_PRIVATE, IPC_CREAT | 0600) < 0) {
+			err = errno;
+			break;
+		}
+	}
+	kv("sysv.msgqueues", "%d", n);
+	kv("sysv.msgget_error", "%s", err ? ename(err) : "none");
+	int big = shmget(IPC_PRIVATE, 64 << 20, IPC_CREAT | 0600);
+	kv("sysv.shm64", "%s", big < 0 ? ename(errno) : "ok");
+	int id = shmget(IPC_PRIVATE, 16 << 20, IPC_CREAT | 0600);
+	if (id < 0) {
+		kv("sysv.shm16", "%s", ename(errno));
+	} else {
+		char *p = shmat(id, NULL, 0);
+		if (p == (void *)-1) {
+			kv("sysv.shm16", "shmat %s", ename(errno));
+		} else {
+			memset(p, 1, 16 << 20);
+			shmdt(p);
+			kv("sysv.shm16", "ok");
+		}
+		shmctl(id, IPC_RMID, NULL);
+	}
+	int sem = semget(IPC_PRIVATE, 10, IPC_CREAT | 0600);
+	kv("sysv.sem", "%s", sem < 0 ? ename(errno) : "ok");
+}
+
 static int facts(void)
 {
 	ids();
@@ -320,6 +384,7 @@ static int facts(void)
 	char cwd[4096];
 	kv("cwd", "%s", getcwd(cwd, sizeof cwd) ? cwd : ename(errno));
 	tmp_exec();
+	clocks();
 	return 0;
 }
 
@@ -582,6 +647,38 @@ int main(int argc, char **argv)
 				told = 1;
 			}
 		}
+	}
+	if (!strcmp(mode, "clocks")) {
+		clocks();
+		return 0;
+	}
+	if (!strcmp(mode, "sysv")) {
+		sysv();
+		return 0;
+	}
+	if (!strcmp(mode, "memfd")) {
+		/* A memfd file of argv[2] MiB, its pages allocated (fallocate): memory
+		 * in no process's address space. */
+		long mib = argc > 2 ? atol(argv[2]) : 512;
+		int fd = memfd_create("probe", 0);
+		if (fd < 0) {
+			kv("memfd", "%s", ename(errno));
+			return 0;
+		}
+		kv("memfd", "%s", fallocate(fd, 0, 0, (off_t)mib << 20) == 0 ? "ok" : ename(errno));
+		return 0;
+	}
+	if (!strcmp(mode, "memspin")) {
+		/* Touch argv[2] MiB, say so, then spin until killed. */
+		long mib = argc > 2 ? atol(argv[2]) : 64;
+		char *c = malloc((size_t)mib << 20);
+		if (!c) {
+			kv("malloc", "%s", ename(errno));
+			return 3;
+		}
+		memset(c, 1, (size_t)mib << 20);
+		kv("touched", "%ld", mib);
+		spin_forever();
 	}
 	if (!strcmp(mode, "mem")) {
 		/* Allocate and touch argv[2] MiB. */

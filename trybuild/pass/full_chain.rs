@@ -16,7 +16,7 @@ fn chain(plan: &ContainPlan, rep: &Reporter) -> Result<i32, StepError> {
         .no_new_privs()?
         .rlimits()?
         .seccomp()?;
-    Ok(sealed.exec())
+    sealed.exec()
 }
 
 fn main() {}

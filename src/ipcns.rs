@@ -1,0 +1,99 @@
+//! Limits of the box's own IPC namespace: SysV message queues, shared memory and
+//! semaphores, and POSIX message queues.
+//!
+//! Objects of these kinds live in the kernel, outside any process: RLIMIT_AS
+//! (`-m`) does not count them, and a program can create them, detach and go on.
+//! A new IPC namespace starts with the kernel's defaults, which are host-sized
+//! (32000 message queues of 16 KiB: 500 MiB of kernel memory; shared memory
+//! without a bound). The box's pid 1 is in the box's new IPC namespace and still
+//! root, and `/proc/sys/kernel/msg*`, `shm*`, `sem` and `/proc/sys/fs/mqueue/*`
+//! act on the IPC namespace of the process that writes them: it writes low values
+//! there before the program exists, and reads them back.
+//!
+//! Only `--cg` bounds the box's memory as a whole (tmpfs files, memfd, kernel
+//! objects); these limits make the SysV objects small even without it.
+
+use crate::error::StepError;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+
+/// Shared memory in all, bytes (also the largest segment).
+pub const SHM_BYTES: u64 = 32 << 20;
+
+/// (file below /proc/sys, value). Values chosen so that ordinary uses (a few
+/// queues, a shared segment of some MiB, semaphore sets) still work.
+fn limits(page: u64) -> [(&'static str, String); 8] {
+    [
+        // Message queues: 16 of at most 16 KiB each (256 KiB in all), messages
+        // of up to 8 KiB (the kernel's defaults for the last two).
+        ("kernel/msgmni", "16".into()),
+        ("kernel/msgmnb", "16384".into()),
+        ("kernel/msgmax", "8192".into()),
+        // Shared memory: 32 segments, 32 MiB in all.
+        ("kernel/shmmni", "32".into()),
+        ("kernel/shmmax", SHM_BYTES.to_string()),
+        ("kernel/shmall", (SHM_BYTES / page).to_string()),
+        // Semaphores: SEMMSL SEMMNS SEMOPM SEMMNI: 32 sets, 4096 semaphores.
+        ("kernel/sem", "250 4096 32 32".into()),
+        // POSIX message queues (their bytes are bounded by RLIMIT_MSGQUEUE too).
+        ("fs/mqueue/queues_max", "16".into()),
+    ]
+}
+
+fn normal(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Write the limits into the calling process's IPC namespace and read them back.
+/// Returns a description for the evidence.
+pub fn limit() -> Result<String, StepError> {
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
+    let mut shown = Vec::new();
+    for (file, value) in limits(page) {
+        let path = format!("/proc/sys/{file}");
+        // One descriptor to write and read back through (a sysctl file reads
+        // from offset 0 again with pread).
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| StepError::io("ipc.limits", &path, &e))?;
+        f.write_all(value.as_bytes())
+            .map_err(|e| StepError::io("ipc.limits", format!("write {value} to {path}"), &e))?;
+        let mut buf = [0u8; 128];
+        let n = f
+            .read_at(&mut buf, 0)
+            .map_err(|e| StepError::io("ipc.limits", format!("read {path}"), &e))?;
+        let back = String::from_utf8_lossy(&buf[..n]);
+        if normal(&back) != value {
+            return Err(StepError::new(
+                "ipc.limits",
+                format!("{path} reads {:?} after {value:?} was written", back.trim()),
+            ));
+        }
+        shown.push(format!(
+            "{}={value}",
+            file.rsplit('/').next().unwrap_or(file)
+        ));
+    }
+    Ok(format!(
+        "the box's IPC namespace (read back): {}",
+        shown.join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shm_total_matches_the_page_size() {
+        for page in [4096u64, 16384, 65536] {
+            let l = limits(page);
+            let all: u64 = l[5].1.parse().unwrap();
+            assert_eq!(all * page, SHM_BYTES);
+        }
+        assert_eq!(normal("250\t4096\t32\t32\n"), "250 4096 32 32");
+    }
+}
