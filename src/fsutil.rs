@@ -206,7 +206,11 @@ impl Visitor for ClearSetIds {
 
 /// Below `dir` (never following a link, never leaving its file system), clear the
 /// setuid and setgid bits of every regular file owned by `uid`. Returns how many.
-pub fn clear_set_ids(dir: nix::dir::Dir, shown: &Path, uid: u32) -> Result<usize, StepError> {
+pub fn clear_set_ids(
+    dir: std::os::fd::OwnedFd,
+    shown: &Path,
+    uid: u32,
+) -> Result<usize, StepError> {
     let mut v = ClearSetIds { uid, cleared: 0 };
     walk::walk(dir, shown, "box.setid", &mut v)?;
     Ok(v.cleared)

@@ -11,6 +11,7 @@ pub mod chain;
 pub mod cli;
 pub mod config;
 pub mod cpuclock;
+pub mod dirents;
 pub mod error;
 pub mod evidence;
 pub mod fsid;

@@ -21,12 +21,10 @@
 //! tree unhandled; the walk then fails with the first error (and how many more).
 
 use crate::error::StepError;
-use nix::dir::Dir;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use std::ffi::{OsStr, OsString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 const DIR_FLAGS: OFlag = OFlag::O_RDONLY
@@ -73,9 +71,18 @@ pub trait Visitor {
 
 /// Open the directory `path` for a walk (links on the way followed, the last one
 /// not).
-pub fn open_dir(path: &Path, step: &str) -> Result<Dir, StepError> {
-    Dir::open(path, DIR_FLAGS, Mode::empty())
-        .map_err(|e| StepError::nix(step, path.display().to_string(), e))
+pub fn open_dir(path: &Path, step: &str) -> Result<OwnedFd, StepError> {
+    let fd = nix::fcntl::open(path, DIR_FLAGS, Mode::empty())
+        .map_err(|e| StepError::nix(step, path.display().to_string(), e))?;
+    // SAFETY: open just returned this descriptor; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Open the directory `name` below `dir`, not following a link.
+fn open_dir_at(dir: RawFd, name: &OsStr) -> nix::Result<OwnedFd> {
+    let fd = nix::fcntl::openat(Some(dir), name, DIR_FLAGS, Mode::empty())?;
+    // SAFETY: openat just returned this descriptor; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// The names in the directory `path` (its links followed: `/proc/self/fd`), read
@@ -83,9 +90,11 @@ pub fn open_dir(path: &Path, step: &str) -> Result<Dir, StepError> {
 /// directory fails (a fault sweep found it); here a failed close is only that.
 pub fn list(path: &Path, step: &str) -> Result<Vec<OsString>, StepError> {
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-    let mut dir = Dir::open(path, flags, Mode::empty())
+    let fd = nix::fcntl::open(path, flags, Mode::empty())
         .map_err(|e| StepError::nix(step, format!("open {}", path.display()), e))?;
-    let mut v = names(&mut dir, step, path)?;
+    // SAFETY: open just returned this descriptor; nothing else owns it.
+    let dir = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut v = names(&dir, step, path)?;
     v.reverse();
     Ok(v)
 }
@@ -96,15 +105,9 @@ fn stat_of(fd: RawFd, step: &str, shown: &Path) -> Result<libc::stat, StepError>
 
 /// The names in `dir` (without `.` and `..`). A read error is an error: a listing
 /// that silently stops early would leave the rest unhandled.
-fn names(dir: &mut Dir, step: &str, shown: &Path) -> Result<Vec<OsString>, StepError> {
-    let mut out = Vec::new();
-    for e in dir.iter() {
-        let e = e.map_err(|e| StepError::nix(step, format!("read {}", shown.display()), e))?;
-        let n = e.file_name().to_bytes();
-        if n != b"." && n != b".." {
-            out.push(OsStr::from_bytes(n).to_os_string());
-        }
-    }
+fn names(dir: &OwnedFd, step: &str, shown: &Path) -> Result<Vec<OsString>, StepError> {
+    let mut out = crate::dirents::names(dir.as_raw_fd())
+        .map_err(|e| StepError::nix(step, format!("read {}", shown.display()), e))?;
     // Popped from the end: visit in the order listed.
     out.reverse();
     Ok(out)
@@ -166,12 +169,12 @@ struct Level {
 
 /// Walk everything below `top` (whose host path is `shown`), depth first, calling
 /// `v` for each entry; `step` names the walk in errors.
-pub fn walk(mut top: Dir, shown: &Path, step: &str, v: &mut impl Visitor) -> Result<(), StepError> {
+pub fn walk(top: OwnedFd, shown: &Path, step: &str, v: &mut impl Visitor) -> Result<(), StepError> {
     let st = stat_of(top.as_raw_fd(), step, shown)?;
     let dev = st.st_dev;
     let mut fails = Failures::default();
     let mut path: PathBuf = shown.to_path_buf();
-    let todo = names(&mut top, step, shown)?;
+    let todo = names(&top, step, shown)?;
     let mut levels = vec![Level {
         dev: st.st_dev,
         ino: st.st_ino,
@@ -191,7 +194,7 @@ pub fn walk(mut top: Dir, shown: &Path, step: &str, v: &mut impl Visitor) -> Res
                 .file_name()
                 .map(OsStr::to_os_string)
                 .unwrap_or_default();
-            let parent = match Dir::openat(Some(cur.as_raw_fd()), "..", DIR_FLAGS, Mode::empty()) {
+            let parent = match open_dir_at(cur.as_raw_fd(), OsStr::new("..")) {
                 Ok(d) => d,
                 Err(e) => {
                     fails.add(StepError::nix(step, format!("{}/..", path.display()), e));
@@ -256,12 +259,7 @@ pub fn walk(mut top: Dir, shown: &Path, step: &str, v: &mut impl Visitor) -> Res
         drop(fd);
         // Reopened for reading by the same name: it must still be the directory
         // the visitor just examined.
-        let mut sub = match Dir::openat(
-            Some(cur.as_raw_fd()),
-            name.as_os_str(),
-            DIR_FLAGS,
-            Mode::empty(),
-        ) {
+        let sub = match open_dir_at(cur.as_raw_fd(), &name) {
             Ok(d) => d,
             Err(err) => {
                 fails.add(StepError::nix(step, here.display().to_string(), err));
@@ -282,7 +280,7 @@ pub fn walk(mut top: Dir, shown: &Path, step: &str, v: &mut impl Visitor) -> Res
                 continue;
             }
         }
-        let todo = match names(&mut sub, step, &here) {
+        let todo = match names(&sub, step, &here) {
             Ok(t) => t,
             Err(err) => {
                 fails.add(err);
@@ -348,11 +346,11 @@ mod tests {
     fn deep_chain_with_few_descriptors() {
         let t = scratch("deep");
         // 3,000 levels, built relative to a descriptor (no long paths).
-        let mut d = Dir::open(&t, DIR_FLAGS, Mode::empty()).unwrap();
+        let mut d = open_dir(&t, "t").unwrap();
         for _ in 0..3000 {
             nix::sys::stat::mkdirat(Some(d.as_raw_fd()), "d", Mode::from_bits_truncate(0o755))
                 .unwrap();
-            d = Dir::openat(Some(d.as_raw_fd()), "d", DIR_FLAGS, Mode::empty()).unwrap();
+            d = open_dir_at(d.as_raw_fd(), OsStr::new("d")).unwrap();
         }
         std::fs::write(
             "/proc/self/fd/".to_string() + &d.as_raw_fd().to_string() + "/f",
