@@ -2,7 +2,8 @@
 //!
 //! Layout of box N (all created by rustbox, root-owned unless said otherwise):
 //! ```text
-//! <box_root>/N/        0755  what --init prints; a limited tmpfs (boxfs.rs:
+//! <box_root>/N/   0700/0710  what --init prints (0710 with the owner's group for
+//!                            a box of a user other than root); a limited tmpfs (boxfs.rs:
 //!                            --quota or the configured box_quota), unless the
 //!                            configuration keeps boxes on the host's disk
 //! <box_root>/N/box/    0700  the workspace, /box inside; owned by the caller,
@@ -271,6 +272,9 @@ pub fn ensure_private_dir(dir: &Path, mode: u32, step: &str) -> Result<(), StepE
                 .create(dir)
                 .map_err(|e| StepError::io(step, dir.display().to_string(), &e))?;
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
+                .map_err(|e| StepError::io(step, dir.display().to_string(), &e))?;
+            // A setuid start creates it with the caller's group: root's alone.
+            std::os::unix::fs::lchown(dir, Some(0), Some(0))
                 .map_err(|e| StepError::io(step, dir.display().to_string(), &e))
         }
         Err(e) => Err(StepError::io(step, dir.display().to_string(), &e)),
@@ -335,8 +339,15 @@ fn boxes_owned_by(cfg: &Config, uid: u32, except: u32) -> Result<u32, StepError>
         if id == except {
             continue;
         }
-        let state = peek_state(&BoxPaths::new(cfg, id));
-        if state.owner() == Some(uid) {
+        let lock = BoxPaths::new(cfg, id).lock_file;
+        // Strict here: an unreadable lock file must not make a box uncounted.
+        let text = match std::fs::read_to_string(&lock) {
+            Ok(t) => t,
+            // Cleaned up meanwhile.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(StepError::io(step, lock.display().to_string(), &e)),
+        };
+        if BoxState::parse(&text).owner() == Some(uid) {
             n += 1;
         }
     }
@@ -422,14 +433,21 @@ pub fn init(
         true => None,
         false => Some(lock_root_lock(cfg)?),
     };
-    check_caps(cfg, paths, caller, quota)?;
+    if let Err(e) = check_caps(cfg, paths, caller, quota) {
+        // A refused --init leaves no lock file of a box that was never made.
+        if !lock.state.initialized {
+            lock.remove()?;
+        }
+        return Err(e);
+    }
     let owner = caller.acting;
     let (uid, gid) = cfg.box_ids(paths.id);
     crate::cgroup::remove_stale(&cfg.cg_root, paths.id)?;
     kill_box_processes(uid)?;
     unmount_box_fs(paths)?;
     crate::fsutil::remove_tree(&paths.dir)?;
-    mkdir_owned(&paths.dir, 0o755, 0, 0)?;
+    let (dir_mode, dir_gid) = crate::boxfs::dir_access(owner);
+    mkdir_owned(&paths.dir, dir_mode, 0, dir_gid)?;
     use crate::boxfs::Tmpfs;
     let made = if on_host_disk {
         mkdir_owned(&paths.workspace, 0o700, owner.0, owner.1)
@@ -437,10 +455,13 @@ pub fn init(
             .and_then(|()| mkdir_owned(&paths.root_mnt, 0o755, 0, 0))
             .and_then(|()| crate::boxfs::mount(&paths.tmp, &Tmpfs::tmp_only(uid, gid)))
     } else {
-        crate::boxfs::mount(&paths.dir, &Tmpfs::whole_box(quota.0, quota.1))
-            .and_then(|()| mkdir_owned(&paths.workspace, 0o700, owner.0, owner.1))
-            .and_then(|()| mkdir_owned(&paths.tmp, 0o700, uid, gid))
-            .and_then(|()| mkdir_owned(&paths.root_mnt, 0o755, 0, 0))
+        crate::boxfs::mount(
+            &paths.dir,
+            &Tmpfs::whole_box(quota.0, quota.1, (dir_mode, dir_gid)),
+        )
+        .and_then(|()| mkdir_owned(&paths.workspace, 0o700, owner.0, owner.1))
+        .and_then(|()| mkdir_owned(&paths.tmp, 0o700, uid, gid))
+        .and_then(|()| mkdir_owned(&paths.root_mnt, 0o755, 0, 0))
     };
     let saved = made.and_then(|()| {
         lock.save(BoxState {

@@ -47,17 +47,29 @@ pub struct Tmpfs {
     pub gid: u32,
 }
 
+/// Mode and group of `<box_root>/N` for a box of `owner` (uid, gid): root's
+/// directory that only the owner may pass through (0710, the owner's group), or
+/// only root for root's boxes (0700). Nobody else can reach the box's files, run a
+/// setuid program of the box user left in `/box` during a run, or hold a
+/// directory of the box open to keep its memory after `--cleanup`.
+pub fn dir_access((uid, gid): (u32, u32)) -> (u32, u32) {
+    match uid {
+        0 => (0o700, 0),
+        _ => (0o710, gid),
+    }
+}
+
 impl Tmpfs {
     /// The tmpfs of a whole box for isolate's `--quota=BLOCKS,INODES` (1 KiB
-    /// blocks): root's, mode 0755, like the box directory it replaces.
-    pub fn whole_box(blocks: u64, inodes: u64) -> Tmpfs {
+    /// blocks): root's, with the box directory's mode and group (`dir_access`).
+    pub fn whole_box(blocks: u64, inodes: u64, (mode, gid): (u32, u32)) -> Tmpfs {
         Tmpfs {
             bytes: blocks.saturating_mul(1024),
             inodes,
             reserved: BOX_RESERVED_INODES,
-            mode: 0o755,
+            mode,
             uid: 0,
-            gid: 0,
+            gid,
         }
     }
 
@@ -186,12 +198,13 @@ mod tests {
 
     #[test]
     fn quota_is_in_kib_blocks_and_counts_rustbox_inodes() {
-        let t = Tmpfs::whole_box(1024, 100);
+        let t = Tmpfs::whole_box(1024, 100, dir_access((1000, 1001)));
         assert_eq!(t.bytes, 1 << 20);
         assert_eq!(
             t.options(),
-            "size=1048576,nr_inodes=104,mode=755,uid=0,gid=0"
+            "size=1048576,nr_inodes=104,mode=710,uid=0,gid=1001"
         );
+        assert_eq!(dir_access((0, 5)), (0o700, 0));
         let t = Tmpfs::tmp_only(60001, 60001);
         assert_eq!(
             t.options(),

@@ -19,6 +19,31 @@ pub use crate::walk::open_dir;
 /// Removes everything below a directory, links themselves (never their targets).
 struct Remove;
 
+/// Make the directory behind `fd` root's, mode 0700, before anything below it is
+/// touched: a box's owner (on the host's disk) could otherwise keep renaming in
+/// it while the walk runs, and make every removal fail. Its ancestors are root's
+/// already, so nobody can move it away either.
+fn lock_down(fd: &impl AsRawFd, step: &str, shown: &Path) -> Result<(), StepError> {
+    let err = |e| StepError::nix(step, shown.display().to_string(), e);
+    fchownat(
+        Some(fd.as_raw_fd()),
+        "",
+        Some(Uid::from_raw(0)),
+        Some(Gid::from_raw(0)),
+        AtFlags::AT_EMPTY_PATH,
+    )
+    .map_err(err)?;
+    // fchmod does not take an O_PATH descriptor; its /proc link names the inode.
+    let via = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    nix::sys::stat::fchmodat(
+        None,
+        via.as_str(),
+        Mode::from_bits_truncate(0o700),
+        nix::sys::stat::FchmodatFlags::FollowSymlink,
+    )
+    .map_err(err)
+}
+
 impl Visitor for Remove {
     fn dir(&mut self, e: &Entry) -> Result<bool, StepError> {
         if !e.same_fs {
@@ -27,6 +52,7 @@ impl Visitor for Remove {
                 format!("{} is a mount point; not entering it", e.shown.display()),
             ));
         }
+        lock_down(e.fd, "cleanup.remove", e.shown)?;
         Ok(true)
     }
     fn other(&mut self, e: &Entry) -> Result<(), StepError> {
@@ -53,7 +79,9 @@ pub fn remove_tree(path: &Path) -> Result<(), StepError> {
         return std::fs::remove_file(path)
             .map_err(|e| StepError::io(step, path.display().to_string(), &e));
     }
-    walk::walk(open_dir(path, step)?, path, step, &mut Remove)?;
+    let top = open_dir(path, step)?;
+    lock_down(&top, step, path)?;
+    walk::walk(top, path, step, &mut Remove)?;
     std::fs::remove_dir(path).map_err(|e| StepError::io(step, path.display().to_string(), &e))
 }
 
@@ -175,14 +203,44 @@ struct ClearSetIds {
     cleared: usize,
 }
 
+/// Kernel file systems no program can leave a file of its own on.
+const PSEUDO_FS: &[libc::c_long] = &[
+    libc::PROC_SUPER_MAGIC as libc::c_long,
+    libc::SYSFS_MAGIC as libc::c_long,
+    libc::CGROUP_SUPER_MAGIC as libc::c_long,
+    libc::CGROUP2_SUPER_MAGIC as libc::c_long,
+    libc::DEBUGFS_MAGIC as libc::c_long,
+    libc::TRACEFS_MAGIC as libc::c_long,
+    libc::SECURITYFS_MAGIC as libc::c_long,
+    libc::BPF_FS_MAGIC as libc::c_long,
+    libc::DEVPTS_SUPER_MAGIC as libc::c_long,
+];
+
 impl Visitor for ClearSetIds {
     fn dir(&mut self, e: &Entry) -> Result<bool, StepError> {
-        // A file system mounted below a caller's directory is not the box's.
-        Ok(e.same_fs)
+        if e.same_fs {
+            return Ok(true);
+        }
+        // SAFETY: fstatfs into a zeroed struct we own, on a descriptor we hold.
+        let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        if unsafe { libc::fstatfs(e.fd.as_raw_fd(), &mut st) } < 0 {
+            return Err(StepError::last_os(
+                "box.setid",
+                e.shown.display().to_string(),
+            ));
+        }
+        Ok(!PSEUDO_FS.contains(&(st.f_type as libc::c_long)))
+    }
+    /// A file system mounted below a caller's read-write directory is bound into
+    /// the box with it (binds are recursive) and may be writable there: the box
+    /// can leave its setuid programs on it too. Clearing a bit of a box-user file
+    /// is safe on any file system.
+    fn cross_mounts(&self) -> bool {
+        true
     }
     fn other(&mut self, e: &Entry) -> Result<(), StepError> {
-        if !e.same_fs
-            || e.kind != Kind::File
+        if e.kind != Kind::File
             || e.st.st_uid != self.uid
             || e.st.st_mode & (libc::S_ISUID | libc::S_ISGID) == 0
         {

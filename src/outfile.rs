@@ -28,6 +28,8 @@ enum Target {
     Replace {
         dir: OwnedFd,
         name: OsString,
+        /// The new file's mode: the caller's old file's, or 0644.
+        mode: u32,
     },
     /// A device, FIFO or socket the caller may write: written in place.
     Stream(std::fs::File),
@@ -119,21 +121,50 @@ impl OutFile {
                     ))
                 }
                 Some(libc::S_IFREG) | None => {}
-                Some(_) => {
-                    // A device or FIFO: written in place, opened now (as the caller).
+                Some(kind) => {
+                    // A FIFO or socket of another user would hand them the meta
+                    // file, and let them write what the judge reads back from it.
+                    let owner = st.map_or(id.0, |s| s.st_uid);
+                    if kind != libc::S_IFCHR && kind != libc::S_IFBLK && owner != id.0 {
+                        return Err(StepError::sys(
+                            what,
+                            format!(
+                                "{} is a FIFO or socket of uid {owner}: not written into",
+                                path.display()
+                            ),
+                            libc::EPERM,
+                        ));
+                    }
+                    // A device or the caller's FIFO: written in place, opened now
+                    // (as the caller). Not blocking on a FIFO nobody reads (ENXIO).
                     // SAFETY: openat below a descriptor we own, with a valid name.
                     let fd = unsafe {
                         libc::openat(
                             dir.as_raw_fd(),
                             cname.as_ptr(),
-                            libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                            libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK,
                         )
                     };
                     if fd < 0 {
                         return Err(StepError::last_os(what, format!("open {}", path.display())));
                     }
                     // SAFETY: a descriptor openat(2) just returned, owned by nobody else.
-                    return Ok(Target::Stream(unsafe { std::fs::File::from_raw_fd(fd) }));
+                    let f = unsafe { std::fs::File::from_raw_fd(fd) };
+                    // Writes block again, as on any file.
+                    // SAFETY: fcntl flag changes on a descriptor we own.
+                    let fl = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GETFL) };
+                    // SAFETY: as above.
+                    if fl < 0
+                        || unsafe {
+                            libc::fcntl(f.as_raw_fd(), libc::F_SETFL, fl & !libc::O_NONBLOCK)
+                        } < 0
+                    {
+                        return Err(StepError::last_os(
+                            what,
+                            format!("fcntl {}", path.display()),
+                        ));
+                    }
+                    return Ok(Target::Stream(f));
                 }
             }
             if let Some(st) = st.filter(|s| s.st_uid != id.0) {
@@ -155,7 +186,11 @@ impl OutFile {
                 }
             }
             crate::hostpath::may_write_dir(&dir, what, &dir_path)?;
-            Ok(Target::Replace { dir, name })
+            // A judge's own file keeps its permissions (a 0600 meta stays private).
+            let mode = st
+                .filter(|s| s.st_uid == id.0)
+                .map_or(0o644, |s| s.st_mode & 0o666);
+            Ok(Target::Replace { dir, name, mode })
         })?;
         Ok(out(target))
     }
@@ -171,8 +206,8 @@ impl OutFile {
                 o.write_all(bytes).and_then(|()| o.flush()).map_err(err)
             }
             Target::Stream(mut f) => f.write_all(bytes).map_err(err),
-            Target::Replace { dir, name } => crate::fsid::as_user(self.id, &[], what, || {
-                replace(&dir, &name, bytes, what, &self.shown)
+            Target::Replace { dir, name, mode } => crate::fsid::as_user(self.id, &[], what, || {
+                replace(&dir, &name, mode, bytes, what, &self.shown)
             }),
         }
     }
@@ -195,15 +230,15 @@ fn temp_name(name: &OsStr) -> OsString {
                     .map_or(0, |d| d.subsec_nanos()),
             )
     };
-    let mut t = OsString::from(".");
-    t.push(name);
-    t.push(format!(".rustbox-{noise:016x}"));
-    t
+    // Independent of `name`, so a name near NAME_MAX still gets one.
+    let _ = name;
+    OsString::from(format!(".rustbox-{noise:016x}"))
 }
 
 fn replace(
     dir: &OwnedFd,
     name: &OsStr,
+    mode: u32,
     bytes: &[u8],
     what: &str,
     shown: &Path,
@@ -217,7 +252,7 @@ fn replace(
             dir.as_raw_fd(),
             ctmp.as_ptr(),
             libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-            0o644,
+            mode,
         )
     };
     if fd < 0 {
@@ -250,11 +285,18 @@ fn replace(
         }
         Ok(())
     });
-    if renamed.is_err() {
+    if let Err(e) = renamed {
         // SAFETY: unlinkat of the name we created, below our descriptor.
-        unsafe { libc::unlinkat(dir.as_raw_fd(), ctmp.as_ptr(), 0) };
+        if unsafe { libc::unlinkat(dir.as_raw_fd(), ctmp.as_ptr(), 0) } < 0 {
+            let left = StepError::last_os(what, format!("remove {}", tmp.to_string_lossy()));
+            return Err(StepError {
+                detail: format!("{}; {left}", e.detail),
+                ..e
+            });
+        }
+        return Err(e);
     }
-    renamed
+    Ok(())
 }
 
 #[cfg(test)]

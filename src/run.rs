@@ -174,10 +174,8 @@ fn run_inner(
     // What the box wrote into a caller's read-write directory stays there: no
     // setuid or setgid program of the box user may be left for the caller to run
     // later against whoever uses this box next.
-    let set_ids = match caller.acting.0 {
-        0 => Ok(0),
-        _ => clear_set_ids(&mounts, uid),
-    };
+    // Root's directories too: another local user who can reach them could run it.
+    let set_ids = clear_set_ids(&mounts, uid);
     // Every teardown error reaches the verdict: the first one decides it, the
     // others are listed beside it.
     let mut errors = [ran.err(), back.err()].into_iter().flatten();

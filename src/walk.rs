@@ -59,8 +59,13 @@ pub struct Entry<'a> {
 
 /// What to do with each entry.
 pub trait Visitor {
-    /// A directory: Ok(true) to walk below it (never done for another file system).
+    /// A directory: Ok(true) to walk below it (another file system only where
+    /// `cross_mounts` says so).
     fn dir(&mut self, e: &Entry) -> Result<bool, StepError>;
+    /// Whether the walk may enter a file system mounted below its top.
+    fn cross_mounts(&self) -> bool {
+        false
+    }
     /// Anything but a directory.
     fn other(&mut self, e: &Entry) -> Result<(), StepError>;
     /// Everything below the directory `name` of `parent` was visited.
@@ -249,7 +254,7 @@ pub fn walk(top: OwnedFd, shown: &Path, step: &str, v: &mut impl Visitor) -> Res
             continue;
         }
         match v.dir(&e) {
-            Ok(true) if e.same_fs => {}
+            Ok(true) if e.same_fs || v.cross_mounts() => {}
             Ok(_) => continue,
             Err(err) => {
                 fails.add(err);

@@ -1807,3 +1807,125 @@ fn read_backs_show_in_the_json() {
     );
     c.finish(&format!("{r}\n{r2}"));
 }
+
+// ---------------------------------------------------------------------------
+// Findings of the review of the box walks, result files and box directory
+// ---------------------------------------------------------------------------
+
+/// A process whose real uid is the box uid but whose effective uid is another
+/// user's (what `setreuid` gives someone who ran a setuid program of the box
+/// user) is one of the box user's processes: `--init` and `--cleanup` kill it.
+/// The owner of `/proc/<pid>` is only its effective uid.
+#[test]
+fn a_process_with_the_box_uid_as_real_uid_only_is_found() {
+    let _ = env();
+    let box_uid: u32 = harness::first_uid() + 96;
+    // SAFETY: fork in a test binary; the child only calls async-signal-safe
+    // functions (setresuid, pause, _exit).
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork");
+    if pid == 0 {
+        // SAFETY: plain system calls in the child.
+        unsafe {
+            if libc::setresuid(box_uid, 65534, 65534) != 0 {
+                libc::_exit(1);
+            }
+            libc::pause();
+            libc::_exit(0);
+        }
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let found = rustbox::procfs::pids_of_uid(box_uid).unwrap();
+    // SAFETY: kill and reap our own child.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+    }
+    assert!(
+        found.contains(&pid),
+        "pid {pid} (real uid {box_uid}, effective uid 65534) is not among {found:?}"
+    );
+}
+
+/// Another user's FIFO at the meta path (in a sticky directory) is refused at
+/// once: written into, it would hand them the results and let them forge what the
+/// judge reads back, and without a reader rustbox would block.
+#[test]
+fn another_users_fifo_is_refused_not_written() {
+    let _ = env();
+    let d = env().base.join("fifo-sticky");
+    common::mkdir_755(&d);
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let fifo = d.join("meta");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o666)).unwrap();
+    std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o666)).unwrap();
+    std::os::unix::fs::chown(&fifo, Some(65534), Some(65534)).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let p = fifo.clone();
+    let caller = harness::first_uid() + 97;
+    std::thread::spawn(move || {
+        let r = rustbox::outfile::OutFile::prepare(&p, (caller, caller), "meta").map(|_| ());
+        let _ = tx.send(r);
+    });
+    let r = rx.recv_timeout(Duration::from_secs(3));
+    std::fs::remove_dir_all(&d).unwrap();
+    match r {
+        Ok(Err(e)) => assert_eq!(e.errno, Some(libc::EPERM), "{e}"),
+        Ok(Ok(())) => panic!("another user's FIFO was accepted"),
+        Err(_) => panic!("OutFile::prepare blocked on another user's FIFO"),
+    }
+}
+
+/// Setuid and setgid bits of the box user's files are cleared in every read-write
+/// directory a caller named, root's included, and on a file system mounted below
+/// it (bound into the box with it): nobody who can reach them may act as the box
+/// user later.
+#[test]
+fn box_setuid_files_are_cleared_in_roots_dirs_and_their_submounts() {
+    use std::os::unix::fs::MetadataExt;
+    let b = TestBox::new(88);
+    let out = env().base.join("rw-out");
+    common::mkdir_755(&out.join("sub"));
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4m,mode=0777", "rustbox-it-sub"])
+        .arg(out.join("sub"))
+        .status()
+        .unwrap();
+    assert!(mounted.success());
+    struct Umount(std::path::PathBuf);
+    impl Drop for Umount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _u = Umount(out.join("sub"));
+    let dir = format!("--dir=/out={}:rw", out.display());
+    let script = "cp /bin/true /out/t && chmod 4755 /out/t && \
+                  cp /bin/true /out/sub/t && chmod 6755 /out/sub/t";
+    let r = b.run(&[&dir, "-p5"], &["/bin/sh", "-c", script]);
+    assert_eq!(r.code, 0, "{r}");
+    for f in [out.join("t"), out.join("sub/t")] {
+        let m = std::fs::metadata(&f).unwrap();
+        assert_eq!(m.uid(), b.uid(), "{}", f.display());
+        assert_eq!(m.mode() & 0o6000, 0, "{}: setid bits left", f.display());
+    }
+    assert!(
+        r.control("box.setid")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("2 file"),
+        "{r}"
+    );
+}
+
+/// `<box_root>/N` lets only the box's owner (and root) through: nobody else can
+/// reach the box's files, run a program the box left there, or hold a directory
+/// of the box open past `--cleanup`.
+#[test]
+fn the_box_directory_is_closed_to_other_users() {
+    use std::os::unix::fs::MetadataExt;
+    let b = TestBox::new(89);
+    let m = std::fs::metadata(&b.dir).unwrap();
+    assert_eq!((m.mode() & 0o7777, m.uid(), m.gid()), (0o700, 0, 0));
+}
