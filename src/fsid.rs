@@ -79,8 +79,25 @@ pub fn as_user<T>(
     let out = set(uid, gid, step)
         .and_then(|()| caps::set(None, CapSet::Effective, &only).map_err(cap_err))
         .and_then(|()| f());
-    caps::set(None, CapSet::Effective, &effective).map_err(cap_err)?;
-    set(before.0, before.1, step)?;
+    // Going back is tried in full whatever fails: a capability set left reduced
+    // would have the teardown after a run (handing /box back) fail for want of
+    // CAP_CHOWN. A capset can fail once (a fault sweep failed exactly that
+    // call); it is retried, and the identity is restored either way.
+    let mut caps_back = Ok(());
+    for _ in 0..3 {
+        caps_back = caps::set(None, CapSet::Effective, &effective).map_err(cap_err);
+        if caps_back.is_ok() {
+            break;
+        }
+    }
+    let mut ids_back = Ok(());
+    for _ in 0..3 {
+        ids_back = set(before.0, before.1, step);
+        if ids_back.is_ok() {
+            break;
+        }
+    }
+    caps_back.and(ids_back)?;
     out
 }
 

@@ -181,8 +181,14 @@ impl Conf {
             Who::User => (suid().user.uid, suid().user.gid),
         }
     }
+    /// The box directory as this test sees it: a setuid caller's box is a tmpfs
+    /// mounted in the holder's mount namespace, reached through its root.
     fn dir(&self) -> PathBuf {
-        env().box_root.join(self.id.to_string())
+        let host = env().box_root.join(self.id.to_string());
+        match self.who {
+            Who::Root => host,
+            Who::User => PathBuf::from(format!("/proc/{}/root{}", suid().holder, host.display())),
+        }
     }
     fn workspace(&self) -> PathBuf {
         self.dir().join("box")
@@ -615,7 +621,7 @@ fn leftovers(conf: &Conf, lingering: &str) -> Vec<String> {
         nss.push(suid().holder.to_string());
     }
     for ns in nss {
-        let m = mounts_below(&ns, &conf.dir());
+        let m = mounts_below(&ns, &env().box_root.join(conf.id.to_string()));
         if !m.is_empty() {
             left.push(format!("mounts (namespace of {ns}): {m:?}"));
         }
