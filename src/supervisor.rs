@@ -527,30 +527,12 @@ fn await_proxy(
                 ),
             ));
         }
-        let mut pfds = [
-            libc::pollfd {
-                fd: report.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: pidfd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: interrupts.raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
         let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
-        // SAFETY: poll on an array of three pollfds we own.
-        if unsafe { libc::poll(pfds.as_mut_ptr(), 3, ms) } < 0
-            && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR)
-        {
-            return Err(StepError::last_os("proxy.ready", "poll"));
-        }
+        let pfds = poll_in(
+            [report.as_raw_fd(), pidfd.as_raw_fd(), interrupts.raw_fd()],
+            ms,
+        )
+        .map_err(|e| StepError::io("proxy.ready", "poll", &e))?;
         if pfds[2].revents != 0 {
             if let Some(sig) = interrupts.pending() {
                 return Err(Interrupts::failure(sig, "before the box started"));
@@ -926,25 +908,11 @@ pub fn run(
     let end = loop {
         let wall_left = wall.map(|w| w.saturating_sub(start.elapsed()));
         let timeout = poll_timeout_ms(kill_cpu.map(|k| (k, last_cpu, ncpu)), wall_left);
-        let mut pfds = [
-            libc::pollfd {
-                fd: if rep_eof { -1 } else { rep_r.as_raw_fd() },
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: pidfd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: interrupts.raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        // SAFETY: poll on an array of three pollfds we own.
-        unsafe { libc::poll(pfds.as_mut_ptr(), 3, timeout) };
+        // A failed poll is a wake-up like any other: every condition below is
+        // checked afresh, and the next timeout is computed again.
+        let report_fd = if rep_eof { -1 } else { rep_r.as_raw_fd() };
+        let pfds = poll_in([report_fd, pidfd.as_raw_fd(), interrupts.raw_fd()], timeout)
+            .unwrap_or_default();
         if !rep_eof && pfds[0].revents != 0 {
             match drain(&rep_r, &mut rep_buf) {
                 Ok(eof) => rep_eof = eof,
@@ -1136,6 +1104,25 @@ fn describe_wait(ws: i32) -> String {
     } else {
         format!("wait status {ws:#x}")
     }
+}
+
+/// Wait until one of `fds` (-1: left out) is readable, or `ms` milliseconds pass
+/// (-1: no bound); what each one reported. EINTR is a wake-up with nothing
+/// reported.
+fn poll_in(fds: [RawFd; 3], ms: i32) -> std::io::Result<[libc::pollfd; 3]> {
+    let mut pfds = fds.map(|fd| libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    });
+    // SAFETY: poll on an array of three pollfds we own.
+    if unsafe { libc::poll(pfds.as_mut_ptr(), 3, ms) } < 0 {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(e);
+        }
+    }
+    Ok(pfds)
 }
 
 #[cfg(test)]
