@@ -551,7 +551,7 @@ pub fn write_outputs(out: Outputs, o: &Outcome) -> Result<(), StepError> {
 
 /// isolate's status line on stderr.
 pub fn status_line(o: &Outcome) -> String {
-    if o.verdict.kind == verdict::Kind::OK {
+    if o.verdict.status == "OK" {
         format!(
             "OK ({} sec real, {} sec wall)",
             verdict::secs3(o.evidence.cpu.total_s),

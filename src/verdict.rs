@@ -50,10 +50,12 @@ pub struct Verdict {
 
 impl Verdict {
     /// rustbox's exit status: 0 OK, 1 the program failed, 2 rustbox failed.
+    /// isolate's: by the meta status (a program that exited 0 although the
+    /// cgroup's OOM killer took one of its children is 0 there, and MLE here).
     pub fn exit_status(&self) -> i32 {
-        match self.kind {
-            Kind::OK => 0,
-            Kind::IE => 2,
+        match (self.kind, self.status) {
+            (Kind::IE, _) => 2,
+            (_, "OK") => 0,
             _ => 1,
         }
     }
@@ -161,8 +163,23 @@ fn decide(e: &Evidence) -> Verdict {
                 measured: cg.peak_memory_kb.map(|k| k as f64),
                 source: cg.oom_source.clone(),
             });
-            let sig = e.exit_signal.unwrap_or(libc::SIGKILL);
-            return mk(Kind::MLE, "SG", format!("Caught fatal signal {sig}"), hits);
+            // The meta says what isolate's does: how the program itself ended. A
+            // wrapper (judge0's and Piston's bash) whose child the OOM killer took
+            // exits 137: RE "Exited with error status 137"; a program killed
+            // itself: SG. The JSON verdict is MLE either way, with the evidence.
+            return match (e.exit_code, e.exit_signal) {
+                (Some(c), _) if c != 0 => mk(
+                    Kind::MLE,
+                    "RE",
+                    format!("Exited with error status {c}"),
+                    hits,
+                ),
+                (Some(_), _) => mk(Kind::MLE, "OK", "OK".into(), hits),
+                (None, sig) => {
+                    let sig = sig.unwrap_or(libc::SIGKILL);
+                    mk(Kind::MLE, "SG", format!("Caught fatal signal {sig}"), hits)
+                }
+            };
         }
     }
     if let Some(sig) = e.exit_signal {
@@ -215,9 +232,11 @@ pub fn meta(e: &Evidence, v: &Verdict) -> String {
         kv("csw-voluntary", e.csw_voluntary.to_string());
         kv("csw-forced", e.csw_forced.to_string());
         if let Some(cg) = &e.cgroup {
-            if let Some(p) = cg.peak_memory_kb.filter(|&p| p > 0) {
-                kv("cg-mem", p.to_string());
-            }
+            // Always with --cg (kjudge and Judgels read it): the group's peak, or
+            // where the kernel keeps none (v2 before 5.19: no memory.peak) the
+            // largest process's peak, which is never more than the group's.
+            let peak = cg.peak_memory_kb.unwrap_or(e.max_rss_kb);
+            kv("cg-mem", peak.to_string());
             if cg.oom_kills > 0 {
                 kv("cg-oom-killed", "1".into());
             }
@@ -234,7 +253,7 @@ pub fn meta(e: &Evidence, v: &Verdict) -> String {
     if e.killed.is_some() {
         kv("killed", "1".into());
     }
-    if v.kind != Kind::OK {
+    if v.status != "OK" {
         kv("status", v.status.into());
         kv("message", v.message.replace('\n', " "));
     }
@@ -543,6 +562,41 @@ mod tests {
             m.contains("cg-oom-killed:1") && m.contains("cg-mem:65536"),
             "{m}"
         );
+        assert!(
+            m.contains("exitsig:9\n") && m.contains("message:Caught fatal signal 9\n"),
+            "{m}"
+        );
+    }
+
+    /// judge0 and Piston run the program through bash: the OOM killer takes the
+    /// child, bash exits 137, and isolate's meta says RE with that exit code
+    /// (judge0 shows NZEC), with cg-oom-killed:1. The JSON verdict stays MLE.
+    #[test]
+    fn oom_inside_a_wrapper_is_isolates_re_with_oom_evidence() {
+        let mut e = base();
+        e.limits.cg_mem_kb = Some(65536);
+        e.exit_code = Some(137);
+        e.cgroup = Some(CgroupUsage {
+            version: 2,
+            oom_kills: 1,
+            peak_memory_kb: None,
+            oom_source: "memory.events:oom_kill".into(),
+            ..Default::default()
+        });
+        let v = verdict(&e);
+        assert_eq!((v.kind, v.status, v.exit_status()), (Kind::MLE, "RE", 1));
+        let m = meta(&e, &v);
+        for want in [
+            "exitcode:137\n",
+            "status:RE\n",
+            "message:Exited with error status 137\n",
+            "cg-oom-killed:1\n",
+        ] {
+            assert!(m.contains(want), "{want:?} missing:\n{m}");
+        }
+        // No memory.peak (v2 before 5.19): cg-mem is there all the same.
+        assert!(m.contains(&format!("cg-mem:{}\n", e.max_rss_kb)), "{m}");
+        assert!(!m.contains("exitsig"), "{m}");
     }
 
     #[test]

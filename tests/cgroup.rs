@@ -895,3 +895,28 @@ fn client_piston() {
     m.secs("time-wall");
     m.secs("cg-mem");
 }
+
+/// judge0 and Piston run every program through bash: when the OOM killer takes
+/// bash's child, bash exits 137 and isolate's meta says `status:RE`, `exitcode:137`,
+/// "Exited with error status 137" and `cg-oom-killed:1` (judge0 shows NZEC). The
+/// JSON verdict stays MLE with the cgroup's evidence.
+#[test]
+fn oom_kill_under_a_shell_wrapper_is_isolates_meta() {
+    let _t = timing_lock();
+    let b = TestBox::new(24);
+    let probe = b.install_probe("probe");
+    let script = format!("{probe} mem 300; exit $?");
+    let r = b.run(
+        &["--cg", "--cg-mem=65536", "-p10", "-w", "20"],
+        &["/bin/sh", "-c", &script],
+    );
+    assert_eq!(r.code, 1, "{r}");
+    assert_eq!(r.json()["verdict"], "MLE", "{r}");
+    let m = r.meta();
+    assert_eq!(m.req("status"), "RE", "{r}");
+    assert_eq!(m.req("exitcode"), "137", "{r}");
+    assert_eq!(m.req("message"), "Exited with error status 137", "{r}");
+    assert_eq!(m.req("cg-oom-killed"), "1", "{r}");
+    assert!(m.get("exitsig").is_none(), "{r}");
+    assert!(m.req("cg-mem").parse::<u64>().is_ok(), "{r}");
+}
