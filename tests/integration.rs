@@ -901,8 +901,26 @@ fn bad_quota() {
     refused_on_box(45, &["--quota=0,10"], None, "--quota");
     refused_on_box(45, &["--quota=100"], None, "--quota");
     refused_on_box(45, &["--quota=10,x"], None, "--quota");
-    // A box initialised without a quota does not run with one.
-    refused_on_box(45, &["--quota=1024,100"], None, "--quota");
+}
+
+/// ReCodEx and camisole give `--quota` to `--run` only; isolate takes it there and
+/// ignores it (a quota is made at `--init`). So does rustbox, and the JSON says what
+/// the box really has.
+#[test]
+fn quota_on_run_is_taken_and_the_json_says_what_the_box_has() {
+    let b = TestBox::new(46);
+    let probe = b.install_probe("probe");
+    let r = b.run(&["--quota=1024,100"], &[&probe, "marker"]);
+    assert_eq!(r.code, 0, "{r}");
+    assert!(b.workspace().join("marker").exists(), "{r}");
+    let d = r.control("disk.quota")["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        d.contains("tmpfs of 1048576 KiB, 65536 inodes") && d.contains("given to --run"),
+        "{d}"
+    );
 }
 
 #[test]
