@@ -33,6 +33,8 @@ pub struct Config {
     /// The largest `--quota` a caller other than root may ask for,
     /// `user_max_quota = BLOCKS,INODES`.
     pub user_max_quota: (u64, u64),
+    /// `tmp_noexec = 1`: the box's /tmp is not executable (isolate's is).
+    pub tmp_noexec: bool,
     /// How many initialised boxes a caller other than root may hold at once,
     /// `user_max_boxes = N`.
     pub user_max_boxes: u32,
@@ -59,6 +61,7 @@ impl Default for Config {
             host_disk_box: false,
             user_max_quota: DEFAULT_BOX_QUOTA,
             user_max_boxes: 1000,
+            tmp_noexec: false,
             box_cpus: BTreeMap::new(),
             box_mems: BTreeMap::new(),
             source: None,
@@ -133,6 +136,7 @@ impl Config {
                 }
                 "host_disk_box" => c.host_disk_box = num(v)? != 0,
                 "user_max_boxes" => c.user_max_boxes = num(v)?,
+                "tmp_noexec" => c.tmp_noexec = num(v)? != 0,
                 _ => {
                     let per_box = k
                         .strip_prefix("box")

@@ -31,11 +31,12 @@ pub fn mounts(
     paths: &BoxPaths,
     (uid, gid): (u32, u32),
     caller: (u32, u32),
+    tmp_noexec: bool,
 ) -> Vec<MountPlan> {
     let defaults = if spec.no_default_dirs {
         Vec::new()
     } else {
-        default_dir_rules(&paths.workspace, &paths.tmp)
+        default_dir_rules(&paths.workspace, &paths.tmp, tmp_noexec)
     };
     // <box_root>/<id>: everything below the box root may hold planted links.
     let box_root = paths.dir.parent().unwrap_or(Path::new("/"));
@@ -214,7 +215,7 @@ pub fn build(
     Ok(ContainPlan {
         root: RootPlan {
             mount_point: paths.root_mnt.clone(),
-            mounts: mounts(spec, paths, (uid, gid), caller.acting),
+            mounts: mounts(spec, paths, (uid, gid), caller.acting, cfg.tmp_noexec),
         },
         share_net: spec.share_net,
         uid,
@@ -324,12 +325,32 @@ mod tests {
             .any(|(_, v, n)| *n == "RLIMIT_STACK" && *v == libc::RLIM_INFINITY));
     }
 
+    /// /tmp is executable by default, as isolate's (Piston builds and runs Go there
+    /// with HOME=/tmp); the config's `tmp_noexec = 1` makes it noexec again.
+    #[test]
+    fn tmp_is_executable_unless_configured() {
+        let cfg = Config::default();
+        let paths = BoxPaths::new(&cfg, 1);
+        let s = spec(&["--run", "--", "p"]);
+        let tmp = |noexec| {
+            mounts(&s, &paths, (1, 1), (0, 0), noexec)
+                .into_iter()
+                .find(|x| x.inside == Path::new("/tmp"))
+                .unwrap()
+                .attrs
+        };
+        assert_eq!(tmp(false) & MOUNT_ATTR_NOEXEC, 0);
+        assert_ne!(tmp(true) & MOUNT_ATTR_NOEXEC, 0);
+        let c = Config::parse("tmp_noexec = 1\n").unwrap();
+        assert!(c.tmp_noexec && !Config::default().tmp_noexec);
+    }
+
     #[test]
     fn mount_flags() {
         let cfg = Config::default();
         let paths = BoxPaths::new(&cfg, 1);
         let s = spec(&["--run", "-d", "/etc:noexec", "-d", "/usr=", "--", "p"]);
-        let m = mounts(&s, &paths, (60001, 60001), (1000, 1000));
+        let m = mounts(&s, &paths, (60001, 60001), (1000, 1000), false);
         let etc = m
             .iter()
             .find(|x| x.inside == std::path::Path::new("/etc"))
@@ -352,10 +373,10 @@ mod tests {
         };
         assert!(pos("/dev") < pos("/dev/shm"));
         let s = spec(&["--run", "-D", "--", "p"]);
-        assert!(mounts(&s, &paths, (1, 1), (1000, 1000)).is_empty());
+        assert!(mounts(&s, &paths, (1, 1), (1000, 1000), false).is_empty());
         // Only what the caller named is resolved with the caller's identity.
         let s = spec(&["--run", "-d", "/etc", "-d", "/usr=/opt/usr", "--", "p"]);
-        let m = mounts(&s, &paths, (1, 1), (1000, 1001));
+        let m = mounts(&s, &paths, (1, 1), (1000, 1001), false);
         let as_caller = |p: &str| match &m.iter().find(|x| x.inside == Path::new(p)).unwrap().kind {
             MountKind::Bind { as_caller, .. } => *as_caller,
             k => panic!("{p}: not a bind: {k:?}"),

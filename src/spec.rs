@@ -367,8 +367,10 @@ pub fn parse_dir_rule(arg: impl AsRef<OsStr>) -> Result<(PathBuf, Option<DirRule
 }
 
 /// The default rules: isolate's, with rustbox's /dev and /tmp. `box_dir` is the host
-/// path of the box workspace and `tmp_dir` of the box's persistent /tmp.
-pub fn default_dir_rules(box_dir: &Path, tmp_dir: &Path) -> Vec<DirRule> {
+/// path of the box workspace and `tmp_dir` of the box's persistent /tmp, executable
+/// as in isolate (judges build and run there: Piston's Go sets HOME=/tmp) unless
+/// `tmp_noexec` (the config's `tmp_noexec = 1`).
+pub fn default_dir_rules(box_dir: &Path, tmp_dir: &Path, tmp_noexec: bool) -> Vec<DirRule> {
     let rule = |inside: &str, source: Source, flags: DirFlags| DirRule {
         inside: PathBuf::from(inside),
         source,
@@ -392,7 +394,7 @@ pub fn default_dir_rules(box_dir: &Path, tmp_dir: &Path) -> Vec<DirRule> {
             Source::Bind(tmp_dir.to_path_buf()),
             DirFlags {
                 rw: true,
-                noexec: true,
+                noexec: tmp_noexec,
                 ..ro
             },
         ),
@@ -496,7 +498,7 @@ mod tests {
 
     #[test]
     fn merge_replaces_and_removes() {
-        let d = default_dir_rules(Path::new("/bx/box"), Path::new("/bx/tmp"));
+        let d = default_dir_rules(Path::new("/bx/box"), Path::new("/bx/tmp"), true);
         let user = vec![
             parse_dir_rule("/tmp=/home/x:rw").unwrap(),
             parse_dir_rule("/usr=").unwrap(),
