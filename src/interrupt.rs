@@ -1,23 +1,41 @@
-//! Termination requests to the supervisor (SIGINT, SIGTERM, SIGHUP) during a run,
-//! taken through a signalfd instead of their default action.
+//! Signals to the supervisor during a run, handled as isolate 2.6 does, taken
+//! through a signalfd instead of their default action.
 //!
-//! Left to their default, these signals would end the supervisor at any point:
-//! mid-setup, or with the box's cgroup not removed, `/box` still owned by the box
-//! user and no meta file for the judge. Blocked and read from a signalfd, they
-//! become an event of the watch loop: the box is killed, torn down as after any
-//! run, and the verdict is IE naming the signal. They stay blocked until the
-//! supervisor exits, so a second one cannot cut the teardown short. The box itself
-//! starts with an empty signal mask and default actions (`reset_all`, in the proxy
-//! right after the clone).
+//! isolate's table: SIGHUP, SIGINT, SIGQUIT and SIGTERM end the run as `SG`
+//! "Interrupted" with `exitsig` (exit status 1); SIGILL, SIGABRT, SIGFPE, SIGSEGV
+//! and SIGBUS end it as `XX` "Sandbox keeper received fatal signal N" (exit status
+//! 2; Piston sends SIGABRT when a program's output passes its cap, and still reads
+//! the meta); SIGPIPE, SIGUSR1, SIGUSR2 and SIGTTOU are ignored. In every case the
+//! box is killed, torn down as after any run (`/box` handed back, the cgroup
+//! removed) and the meta written. Left to their default, these signals would end
+//! the supervisor at any point: mid-setup, with the box's cgroup not removed,
+//! `/box` still the box user's and no meta for the judge. They stay blocked until
+//! the supervisor exits, so a second one cannot cut the teardown short. (A fault
+//! of the supervisor's own, a real SIGSEGV, is not blockable and still kills it.)
+//! The box itself starts with an empty signal mask and default actions
+//! (`reset_all`, in the proxy right after the clone).
 
 use crate::error::StepError;
+use std::cell::Cell;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-/// The signals that ask the supervisor to stop.
-pub const SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+/// Signals that end the run as interrupted (`SG`).
+pub const INTERRUPTS: [libc::c_int; 4] = [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM];
+/// Signals that end it as a failure of the supervisor (`XX`).
+pub const FATAL: [libc::c_int; 5] = [
+    libc::SIGILL,
+    libc::SIGABRT,
+    libc::SIGFPE,
+    libc::SIGSEGV,
+    libc::SIGBUS,
+];
+/// Signals the supervisor ignores.
+pub const IGNORED: [libc::c_int; 4] = [libc::SIGPIPE, libc::SIGUSR1, libc::SIGUSR2, libc::SIGTTOU];
 
 pub struct Interrupts {
     fd: OwnedFd,
+    /// The first signal read from the descriptor.
+    received: Cell<Option<libc::c_int>>,
 }
 
 fn mask() -> libc::sigset_t {
@@ -25,16 +43,31 @@ fn mask() -> libc::sigset_t {
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        for s in SIGNALS {
-            libc::sigaddset(&mut set, s);
+        for s in INTERRUPTS.iter().chain(&FATAL) {
+            libc::sigaddset(&mut set, *s);
         }
         set
     }
 }
 
+/// Is `sig` one that ends the run as interrupted (`SG`), not as a failure?
+pub fn is_interrupt(sig: libc::c_int) -> bool {
+    INTERRUPTS.contains(&sig)
+}
+
 impl Interrupts {
-    /// Block the signals and open a non-blocking signalfd for them.
+    /// Ignore isolate's ignored signals, block the others and open a non-blocking
+    /// signalfd for them.
     pub fn block() -> Result<Interrupts, StepError> {
+        for sig in IGNORED {
+            // SAFETY: setting SIG_IGN for a catchable signal; checked.
+            if unsafe { libc::signal(sig, libc::SIG_IGN) } == libc::SIG_ERR {
+                return Err(StepError::last_os(
+                    "supervisor.signals",
+                    format!("ignore signal {sig}"),
+                ));
+            }
+        }
         let set = mask();
         // SAFETY: sigprocmask with a valid set; the supervisor is single-threaded.
         if unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) } < 0 {
@@ -48,6 +81,7 @@ impl Interrupts {
         // SAFETY: fd was just created and is owned by nobody else.
         Ok(Interrupts {
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            received: Cell::new(None),
         })
     }
 
@@ -68,17 +102,31 @@ impl Interrupts {
                 size,
             )
         };
-        (n == size as isize).then_some(info.ssi_signo as libc::c_int)
+        let sig = (n == size as isize).then_some(info.ssi_signo as libc::c_int);
+        if self.received.get().is_none() {
+            self.received.set(sig);
+        }
+        sig
     }
 
-    /// The failure a run ends with when `sig` arrived.
+    /// The first signal that arrived during the run, if any.
+    pub fn received(&self) -> Option<libc::c_int> {
+        self.received.get()
+    }
+
+    /// The failure a run ends with when `sig` arrived: isolate's message for a
+    /// fatal one; for an interrupt, what the run reports if it ends before the
+    /// box ran (the verdict is then `SG` "Interrupted", see `verdict`).
     pub fn failure(sig: libc::c_int, when: &str) -> StepError {
+        if is_interrupt(sig) {
+            return StepError::new(
+                "supervisor.signal",
+                format!("Interrupted by {} {when}", signal_name(sig)),
+            );
+        }
         StepError::new(
             "supervisor.signal",
-            format!(
-                "rustbox received {} {when}; the box was killed and torn down",
-                signal_name(sig)
-            ),
+            format!("Sandbox keeper received fatal signal {sig}"),
         )
     }
 }
@@ -202,6 +250,12 @@ pub fn signal_name(sig: libc::c_int) -> &'static str {
         libc::SIGINT => "SIGINT",
         libc::SIGTERM => "SIGTERM",
         libc::SIGHUP => "SIGHUP",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGBUS => "SIGBUS",
         _ => "a signal",
     }
 }

@@ -159,7 +159,7 @@ fn run_inner(
     // From here on every way out goes through `give_back`.
     let lent = Lent::lend(&paths, &lock.state, (uid, gid))?;
     let mut mounts = Vec::new();
-    let ran = prepare_and_watch(
+    let mut ran = prepare_and_watch(
         spec,
         cfg,
         caller,
@@ -169,6 +169,14 @@ fn run_inner(
         ev,
         &mut mounts,
     );
+    // An interrupt before the box started ends the run as isolate's does (SG
+    // "Interrupted"), not as a failure of rustbox.
+    if let (Some(sig), Err(e)) = (interrupts.received(), &ran) {
+        if crate::interrupt::is_interrupt(sig) && e.step == "supervisor.signal" {
+            ev.killed = Some(crate::evidence::KillReason::Interrupted(sig));
+            ran = Ok(());
+        }
+    }
     // Hand /box back to its owner, whatever happened in the box.
     let back = lent.give_back(!spec.special_files);
     // What the box wrote into a caller's read-write directory stays there: no

@@ -931,9 +931,14 @@ pub fn run(
         if pfds[2].revents != 0 {
             if let Some(sig) = interrupts.pending() {
                 kill_box(pid, pidfd.as_raw_fd(), cg);
-                let e = Interrupts::failure(sig, "during the run");
-                facts.controls.push(Control::failed(&e));
-                facts.failure = Some(e);
+                // The box was killed for it (meta killed:1); an interrupt is
+                // isolate's SG "Interrupted", a fatal signal a failure (XX).
+                facts.killed = Some(KillReason::Interrupted(sig));
+                if !crate::interrupt::is_interrupt(sig) {
+                    let e = Interrupts::failure(sig, "during the run");
+                    facts.controls.push(Control::failed(&e));
+                    facts.failure = Some(e);
+                }
                 break Instant::now();
             }
         }

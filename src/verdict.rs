@@ -109,13 +109,9 @@ fn decide(e: &Evidence) -> Verdict {
     if let Some(f) = &e.failure {
         return mk(Kind::IE, "XX", f.to_string(), vec![]);
     }
-    if let Some(KillReason::Interrupted(sig)) = e.killed {
-        return mk(
-            Kind::IE,
-            "XX",
-            format!("Interrupted: rustbox received {}", signal_name(sig)),
-            vec![],
-        );
+    if let Some(KillReason::Interrupted(_)) = e.killed {
+        // isolate's: SG "Interrupted", exitsig the signal rustbox received.
+        return mk(Kind::SIG, "SG", "Interrupted".into(), vec![]);
     }
     let mut hits = Vec::new();
     if let Some(t) = e.limits.time {
@@ -246,7 +242,11 @@ pub fn meta(e: &Evidence, v: &Verdict) -> String {
         if let Some(c) = e.exit_code {
             kv("exitcode", c.to_string());
         }
-        if let Some(s) = e.exit_signal {
+        let sig = match e.killed {
+            Some(KillReason::Interrupted(s)) => Some(s),
+            _ => e.exit_signal,
+        };
+        if let Some(s) = sig {
             kv("exitsig", s.to_string());
         }
     }
@@ -564,6 +564,24 @@ mod tests {
         );
         assert!(
             m.contains("exitsig:9\n") && m.contains("message:Caught fatal signal 9\n"),
+            "{m}"
+        );
+    }
+
+    /// A signal to rustbox (SIGTERM, SIGINT, SIGHUP, SIGQUIT) ends the run as
+    /// isolate's: SG "Interrupted", exitsig that signal, killed:1, exit status 1.
+    #[test]
+    fn interrupted_runs_are_isolates_sg() {
+        let mut e = base();
+        e.exit_code = None;
+        e.exit_signal = Some(libc::SIGKILL);
+        e.killed = Some(KillReason::Interrupted(libc::SIGTERM));
+        let v = verdict(&e);
+        assert_eq!((v.kind, v.status, v.exit_status()), (Kind::SIG, "SG", 1));
+        assert_eq!(v.message, "Interrupted");
+        let m = meta(&e, &v);
+        assert!(
+            m.contains("exitsig:15\nkilled:1\nstatus:SG\nmessage:Interrupted\n"),
             "{m}"
         );
     }
