@@ -245,7 +245,42 @@ const PROXY_LOST_STATUS: libc::c_int = 3;
 
 /// The proxy's own steps, before the program exists: each checked and read back.
 /// Returns the records to send, the `proxy` one last.
-fn proxy_prepare(cgroup: Option<SelfAttach>) -> Result<Vec<Record>, (Vec<Record>, StepError)> {
+/// Close every descriptor the supervisor opened for itself (its own are all
+/// close-on-exec: the box lock, the signalfd, the result files' directories, a
+/// cgroup directory), but `keep`: the box's processes must not hold the box's lock
+/// (a judge's `--cleanup` right after the run would find the box busy) or any
+/// other descriptor of the supervisor. The caller's own descriptors (not
+/// close-on-exec) stay, for `--inherit-fds`. Returns how many were closed.
+fn close_supervisor_fds(keep: &[RawFd]) -> Result<usize, StepError> {
+    let names = crate::walk::list(std::path::Path::new("/proc/self/fd"), "proxy.fds")?;
+    let mut closed = 0;
+    for fd in names
+        .iter()
+        .filter_map(|n| n.to_str()?.parse::<RawFd>().ok())
+    {
+        if fd <= 2 || keep.contains(&fd) {
+            continue;
+        }
+        // SAFETY: F_GETFD only reads the flags; the listing's own descriptor,
+        // closed by now, gives EBADF.
+        let fl = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        if fl < 0 || fl & libc::FD_CLOEXEC == 0 {
+            continue;
+        }
+        // SAFETY: closing a descriptor of ours that nothing in this process uses:
+        // the supervisor's objects stay in the supervisor.
+        if unsafe { libc::close(fd) } < 0 {
+            return Err(StepError::last_os("proxy.fds", format!("close {fd}")));
+        }
+        closed += 1;
+    }
+    Ok(closed)
+}
+
+fn proxy_prepare(
+    cgroup: Option<SelfAttach>,
+    keep: &[RawFd],
+) -> Result<Vec<Record>, (Vec<Record>, StepError)> {
     let mut recs = Vec::new();
     let ok = |step: &str, detail: String| Record::Ok {
         step: step.into(),
@@ -293,6 +328,13 @@ fn proxy_prepare(cgroup: Option<SelfAttach>) -> Result<Vec<Record>, (Vec<Record>
             verified: false,
             detail: String::new(),
         });
+    }
+    match close_supervisor_fds(keep) {
+        Ok(n) => recs.push(ok(
+            "proxy.fds",
+            format!("{n} descriptors of the supervisor closed (the box lock among them)"),
+        )),
+        Err(e) => return Err((recs, e)),
     }
     // Not dumpable: the payload (another uid anyway) cannot ptrace or read us.
     // SAFETY: prctl with constant arguments.
@@ -342,7 +384,8 @@ fn proxy_main(
 ) -> ! {
     // Every step of ours, then one write of their records: the supervisor waits
     // for it (bounded, and ended by our death) before it sends the go byte.
-    let (recs, failed) = match proxy_prepare(cgroup) {
+    let keep = [go.as_raw_fd(), report.as_raw_fd(), status.as_raw_fd()];
+    let (recs, failed) = match proxy_prepare(cgroup, &keep) {
         Ok(r) => (r, false),
         Err((mut r, e)) => {
             r.push(Record::Err(e));

@@ -1993,3 +1993,55 @@ fn the_box_directory_is_closed_to_other_users() {
     let m = std::fs::metadata(&b.dir).unwrap();
     assert_eq!((m.mode() & 0o7777, m.uid(), m.gid()), (0o700, 0, 0));
 }
+
+/// No process of the box holds the box's lock (or any other descriptor of the
+/// supervisor): Piston sends SIGABRT when a program's output passes its cap and
+/// runs `--cleanup` at once; box processes dying with the lock inherited made that
+/// cleanup fail "box is busy".
+#[test]
+fn box_processes_hold_no_supervisor_descriptor() {
+    let b = TestBox::new(95);
+    let probe = b.install_probe("probe");
+    let started = b.workspace().join("started");
+    let mut run =
+        harness::rustbox_cmd(&["-b", "95", "-w", "20", "--run", "--", &probe, "sleep", "20"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn rustbox");
+    assert!(
+        wait_for(Duration::from_secs(5), || started.exists()),
+        "the program never started"
+    );
+    let children = |pid: u32| -> Vec<u32> {
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect()
+    };
+    let proxy = children(run.id());
+    assert_eq!(proxy.len(), 1, "the supervisor's children: {proxy:?}");
+    let mut boxed = proxy.clone();
+    boxed.extend(children(proxy[0]));
+    assert!(boxed.len() >= 2, "the proxy has no child: {boxed:?}");
+    let lock = env().lock_root.join("95");
+    for p in &boxed {
+        for e in std::fs::read_dir(format!("/proc/{p}/fd")).unwrap() {
+            let target = std::fs::read_link(e.unwrap().path()).unwrap_or_default();
+            assert_ne!(target, lock, "box process {p} holds the box's lock");
+            let t = target.display().to_string();
+            assert!(
+                !t.contains("signalfd") && !t.starts_with(&env().out.display().to_string()),
+                "box process {p} holds a supervisor descriptor: {t}"
+            );
+        }
+    }
+    // SAFETY: kill(2) on the pid of our own child.
+    unsafe { libc::kill(run.id() as i32, libc::SIGABRT) };
+    let st = run.wait().unwrap();
+    assert_eq!(st.code(), Some(2), "{st:?}");
+    // Piston's immediate --cleanup (the guard's cleanup checks the rest).
+    let o = rustbox(&["-b", "95", "--cleanup"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+}
