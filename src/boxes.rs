@@ -442,6 +442,7 @@ pub fn init(
     }
     let owner = caller.acting;
     let (uid, gid) = cfg.box_ids(paths.id);
+    crate::progress::say(1, format_args!("Preparing sandbox {}", paths.dir.display()));
     crate::cgroup::remove_stale(&cfg.cg_root, paths.id)?;
     kill_box_processes(uid)?;
     unmount_box_fs(paths)?;
@@ -497,8 +498,10 @@ pub fn cleanup(
     caller.may_use(peek_state(paths).owner())?;
     // No lock file: the box was never initialised (or is cleaned up already).
     let Some(lock) = BoxLock::acquire(cfg, paths, wait, false)? else {
+        crate::progress::say(1, format_args!("Nothing to do -- box did not exist"));
         return Ok(());
     };
+    crate::progress::say(1, format_args!("Deleting sandbox {}", paths.dir.display()));
     caller.may_use(lock.state.owner())?;
     let (uid, _gid) = cfg.box_ids(paths.id);
     crate::cgroup::remove_stale(&cfg.cg_root, paths.id)?;

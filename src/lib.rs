@@ -24,6 +24,7 @@ pub mod pidfd;
 pub mod pidns;
 pub mod plan;
 pub mod procfs;
+pub mod progress;
 pub mod run;
 pub mod selfguard;
 pub mod spec;

@@ -114,6 +114,7 @@ fn main() {
         Ok(s) => s,
         Err(e) => fail(format_args!("{e} (see rustbox --help)")),
     };
+    rustbox::progress::set_level(spec.verbose);
     match spec.mode {
         Mode::Help => {
             print_out(cli::HELP);
@@ -184,6 +185,23 @@ fn do_run(spec: &RunSpec, cfg: &Config, caller: &Caller, caller_env: &[(OsString
         Err(e) => fail(e),
     };
     let outcome = run::run(spec, cfg, caller, caller_env);
+    if rustbox::progress::shown(2) {
+        for c in &outcome.evidence.controls {
+            let state = match (c.applied, c.verified) {
+                (false, _) => "FAILED",
+                (true, true) => "verified",
+                (true, false) => "applied",
+            };
+            rustbox::progress::say(2, format_args!("[{} {state}] {}", c.name, c.detail));
+        }
+    }
+    rustbox::progress::say(
+        1,
+        format_args!(
+            "Box finished: {:?} ({})",
+            outcome.verdict.kind, outcome.verdict.message
+        ),
+    );
     // The results first: if they cannot be written, that is the one line (and
     // the run's own status line is not printed beside it).
     if let Err(e) = run::write_outputs(outputs, &outcome) {

@@ -157,6 +157,7 @@ fn run_inner(
     let (uid, gid) = cfg.box_ids(spec.box_id);
     // Lend /box to the box user; links and special files a program left are removed.
     // From here on every way out goes through `give_back`.
+    crate::progress::say(1, format_args!("Lending /box to uid {uid}"));
     let lent = Lent::lend(&paths, &lock.state, (uid, gid))?;
     let mut mounts = Vec::new();
     let mut ran = prepare_and_watch(
@@ -178,6 +179,10 @@ fn run_inner(
         }
     }
     // Hand /box back to its owner, whatever happened in the box.
+    crate::progress::say(
+        1,
+        format_args!("Handing /box back to uid {}", lock.state.owner),
+    );
     let back = lent.give_back(!spec.special_files);
     // What the box wrote into a caller's read-write directory stays there: no
     // setuid or setgid program of the box user may be left for the caller to run
@@ -330,6 +335,13 @@ fn prepare_and_watch(
     } else {
         None
     };
+    crate::progress::say(
+        1,
+        format_args!(
+            "Starting the box ({} mounts planned)",
+            plan.root.mounts.len()
+        ),
+    );
     let facts = crate::supervisor::run(&plan, &spec.limits, cg.as_deref(), interrupts);
     let cg_stats = cg.as_ref().map(|c| c.stats());
     let destroyed = cg.as_ref().map_or(Ok(()), |c| c.destroy());

@@ -2045,3 +2045,31 @@ fn box_processes_hold_no_supervisor_descriptor() {
     let o = rustbox(&["-b", "95", "--cleanup"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
 }
+
+/// `-v` prints isolate-style progress on stderr, `-vv` every control besides;
+/// without it only the status line.
+#[test]
+fn verbose_prints_progress_and_vv_the_controls() {
+    let b = TestBox::new(98);
+    let r = b.run(&["-v"], &["/bin/true"]);
+    assert_eq!(r.code, 0, "{r}");
+    for want in [
+        "Lending /box to uid",
+        "Starting the box",
+        "Handing /box back",
+        "Box finished: OK",
+    ] {
+        assert!(r.stderr.contains(want), "-v: {want:?} missing\n{r}");
+    }
+    assert!(!r.stderr.contains("[seccomp verified]"), "{r}");
+    let r = b.run(&["-vv"], &["/bin/true"]);
+    assert!(r.stderr.contains("[seccomp verified]"), "-vv\n{r}");
+    let r = b.run(&[], &["/bin/true"]);
+    assert_eq!(r.stderr.lines().count(), 1, "without -v\n{r}");
+    let o = rustbox(&["-v", "-b", "98", "--cleanup"]);
+    assert!(
+        text(&o.stderr).contains("Deleting sandbox"),
+        "{}",
+        text(&o.stderr)
+    );
+}
