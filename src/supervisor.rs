@@ -759,26 +759,28 @@ impl Drop for WatchPriority {
 /// box's pid 1 to get a CPU), and pid 1 itself, whose death takes down the rest of
 /// its pid namespace.
 ///
-/// The program itself goes first, alone, and the kill waits (up to
+/// With a cgroup, the whole group dies at once: nothing of the box may run on past
+/// a limit (the other processes of a forking program would, while the kill waited
+/// for one of them), and the group's own peak is the box's memory evidence.
+///
+/// Without one, the program goes first, alone, and the kill waits (up to
 /// `PROGRAM_EXIT_WAIT`) until it has ended: the dying pid 1 then reaps it as a
 /// zombie, which adds its resource usage (`ru_maxrss`) to pid 1's and so to the
 /// supervisor's wait4 of pid 1. Killed together, it would end after pid 1 had set
 /// SIGCHLD to be ignored for the namespace's teardown and be reaped without a
 /// trace, and a killed run would report no memory use at all.
 fn kill_box(proxy: libc::pid_t, pidfd: RawFd, cg: Option<&dyn BoxCgroup>) {
-    if let Some(p) = program_pidfd(proxy) {
-        crate::pidfd::kill(&p);
-        let mut pfd = libc::pollfd {
-            fd: p.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms = PROGRAM_EXIT_WAIT.as_millis() as i32;
-        // SAFETY: poll on one pollfd we own; readable once the program has ended.
-        unsafe { libc::poll(&mut pfd, 1, ms) };
-    }
-    if let Some(c) = cg {
-        c.kill_now();
+    match cg {
+        Some(c) => c.kill_now(),
+        None => {
+            if let Some(p) = program_pidfd(proxy) {
+                crate::pidfd::kill(&p);
+                let ms = PROGRAM_EXIT_WAIT.as_millis() as i32;
+                // Readable once the program has ended; a failed poll only
+                // shortens the wait.
+                let _ = poll_in([p.as_raw_fd(), -1, -1], ms);
+            }
+        }
     }
     crate::pidfd::kill(&pidfd);
 }
