@@ -11,7 +11,7 @@ CARGO     ?= cargo
 TARGET    := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 RELEASE   := target/$(TARGET)/release/rustbox
 
-.PHONY: all build deps install uninstall test test-unit test-integration test-setuid test-faults faults test-cgroup test-cgroup-v2 test-trybuild test-runtimes test-soak soak adversarial lint clean bench
+.PHONY: all build deps install install-as-isolate uninstall test test-unit test-integration test-setuid test-faults faults test-cgroup test-cgroup-v2 test-trybuild test-runtimes test-soak soak adversarial lint clean bench
 
 all: build
 
@@ -46,8 +46,14 @@ install: build
 	install -d $(DESTDIR)$(BINDIR)
 	install -o root -g root -m 4755 $(RELEASE) $(DESTDIR)$(BINDIR)/rustbox
 
+# The same binary also as `isolate`: started under that name it reads isolate's
+# config file (/usr/local/etc/isolate) and uses isolate's box and lock roots, so
+# a judge image made for isolate works by swapping the binary.
+install-as-isolate: install
+	install -o root -g root -m 4755 $(RELEASE) $(DESTDIR)$(BINDIR)/isolate
+
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/rustbox
+	rm -f $(DESTDIR)$(BINDIR)/rustbox $(DESTDIR)$(BINDIR)/isolate
 
 lint:
 	$(CARGO) fmt --check

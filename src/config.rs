@@ -7,6 +7,67 @@ use std::path::{Path, PathBuf};
 
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/rustbox/config";
 
+/// Under which name rustbox was started. Installed as `isolate` (`make
+/// install-as-isolate`), it reads isolate's config file and uses isolate's box
+/// and lock roots, so a judge image made for isolate works by swapping the
+/// binary; under its own name it keeps its own paths, and both can live on one
+/// host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    Rustbox,
+    Isolate,
+}
+
+impl Flavor {
+    /// The flavor for a program name (`argv[0]`).
+    pub fn of_name(argv0: &std::ffi::OsStr) -> Flavor {
+        match Path::new(argv0).file_name() {
+            Some(n) if n == "isolate" => Flavor::Isolate,
+            _ => Flavor::Rustbox,
+        }
+    }
+
+    /// Where the system config file is.
+    pub fn config_path(self) -> &'static str {
+        match self {
+            Flavor::Rustbox => DEFAULT_CONFIG_PATH,
+            // isolate's CONFIG: $(PREFIX)/etc/isolate with PREFIX=/usr/local.
+            Flavor::Isolate => "/usr/local/etc/isolate",
+        }
+    }
+
+    /// The built-in defaults.
+    pub fn defaults(self) -> Config {
+        match self {
+            Flavor::Rustbox => Config::default(),
+            Flavor::Isolate => Config {
+                box_root: PathBuf::from("/var/local/lib/isolate"),
+                lock_root: PathBuf::from("/run/isolate/locks"),
+                cg_root: "isolate".into(),
+                ..Config::default()
+            },
+        }
+    }
+}
+
+/// isolate's `cg_root`: a path in the cgroup file system (`/sys/fs/cgroup/...`),
+/// or `auto:FILE`, FILE holding that path (written by isolate-cg-keeper). rustbox
+/// keeps a path relative to each hierarchy's mount: `/sys/fs/cgroup/` (and a v1
+/// controller's directory) is taken off. A FILE that cannot be read (no keeper
+/// running: rustbox needs none) leaves the default, `isolate`.
+fn isolate_cg_root(v: &str) -> String {
+    let path = match v.strip_prefix("auto:") {
+        Some(file) => match std::fs::read_to_string(file.trim()) {
+            Ok(p) => p.trim().to_string(),
+            Err(_) => return "isolate".into(),
+        },
+        None => v.to_string(),
+    };
+    let rel = path.strip_prefix("/sys/fs/cgroup/").unwrap_or(&path);
+    let rel = rel.strip_prefix("unified/").unwrap_or(rel);
+    rel.trim_matches('/').to_string()
+}
+
 /// A box's disk unless configured or asked otherwise: 1 GiB in 65,536 files and
 /// directories, `/box` and `/tmp` together.
 pub const DEFAULT_BOX_QUOTA: (u64, u64) = (1 << 20, 65536);
@@ -75,17 +136,22 @@ impl Config {
     /// owned by root and not writable by group or others, in directories that
     /// only root can change (a root-owned sticky directory such as /tmp is fine).
     pub fn load(path: &Path) -> Result<Config, StepError> {
+        Config::load_as(path, Flavor::Rustbox)
+    }
+
+    /// `load`, with the defaults and key spellings of `flavor`.
+    pub fn load_as(path: &Path, flavor: Flavor) -> Result<Config, StepError> {
         use std::io::Read;
         let mut f = match std::fs::File::open(path) {
             Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(flavor.defaults()),
             Err(e) => return Err(StepError::io("config", path.display().to_string(), &e)),
         };
         trusted(path, &f).map_err(|e| StepError::new("config", e))?;
         let mut text = String::new();
         f.read_to_string(&mut text)
             .map_err(|e| StepError::io("config", path.display().to_string(), &e))?;
-        let mut c = Config::parse(&text)
+        let mut c = Config::parse_as(&text, flavor)
             .map_err(|e| StepError::new("config", format!("{}: {e}", path.display())))?;
         c.source = Some(path.to_path_buf());
         Ok(c)
@@ -93,7 +159,12 @@ impl Config {
 
     /// Parse the text of a config file.
     pub fn parse(text: &str) -> Result<Config, String> {
-        let mut c = Config::default();
+        Config::parse_as(text, Flavor::Rustbox)
+    }
+
+    /// `parse`, with the defaults and key spellings of `flavor`.
+    pub fn parse_as(text: &str, flavor: Flavor) -> Result<Config, String> {
+        let mut c = flavor.defaults();
         for (n, raw) in text.lines().enumerate() {
             let line = raw.split('#').next().unwrap_or("").trim();
             if line.is_empty() {
@@ -118,7 +189,11 @@ impl Config {
                 "box_root" => c.box_root = abs(v)?,
                 "lock_root" => c.lock_root = abs(v)?,
                 "cg_root" => {
-                    let r = v.trim_matches('/');
+                    let r = match flavor {
+                        Flavor::Isolate => isolate_cg_root(v),
+                        Flavor::Rustbox => v.trim_matches('/').to_string(),
+                    };
+                    let r = r.as_str();
                     if r.is_empty() || r.split('/').any(|c| c == ".." || c == ".") {
                         return Err(format!("line {}: bad cg_root '{v}'", n + 1));
                     }
@@ -253,6 +328,42 @@ mod tests {
         assert!(Config::parse("box_quota = 10").is_err());
         assert!(Config::parse("box_quota = 0,5").is_err());
         assert!(Config::parse("user_max_quota = 5,x").is_err());
+    }
+
+    #[test]
+    fn isolate_flavor_paths_and_cg_root() {
+        use std::ffi::OsStr;
+        assert_eq!(
+            Flavor::of_name(OsStr::new("/usr/local/bin/isolate")),
+            Flavor::Isolate
+        );
+        assert_eq!(Flavor::of_name(OsStr::new("rustbox")), Flavor::Rustbox);
+        assert_eq!(
+            Flavor::of_name(OsStr::new("isolate-check")),
+            Flavor::Rustbox
+        );
+        let d = Flavor::Isolate.defaults();
+        assert_eq!(d.box_root, PathBuf::from("/var/local/lib/isolate"));
+        assert_eq!(d.lock_root, PathBuf::from("/run/isolate/locks"));
+        let c = Config::parse_as(
+            "box_root = /var/local/lib/isolate\ncg_root = /sys/fs/cgroup/isolate.slice/isolate.service\n\
+             first_uid = 60000\nfirst_gid = 60000\nnum_boxes = 1000\n",
+            Flavor::Isolate,
+        )
+        .unwrap();
+        assert_eq!(c.cg_root, "isolate.slice/isolate.service");
+        assert_eq!(c.num_boxes, 1000);
+        let f = std::env::temp_dir().join(format!("rustbox-cgroot-{}", std::process::id()));
+        std::fs::write(&f, "/sys/fs/cgroup/isolate.slice/isolate.service\n").unwrap();
+        let c = Config::parse_as(
+            &format!("cg_root = auto:{}\n", f.display()),
+            Flavor::Isolate,
+        )
+        .unwrap();
+        assert_eq!(c.cg_root, "isolate.slice/isolate.service");
+        std::fs::remove_file(&f).unwrap();
+        let c = Config::parse_as("cg_root = auto:/nonexistent/cgroup\n", Flavor::Isolate).unwrap();
+        assert_eq!(c.cg_root, "isolate");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use rustbox::boxes::{self, BoxPaths};
 use rustbox::caller::{self, Caller};
-use rustbox::config::{Config, DEFAULT_CONFIG_PATH};
+use rustbox::config::{Config, Flavor};
 use rustbox::error::Failure;
 use rustbox::spec::{CgroupChoice, Mode, RunSpec, SeccompChoice};
 use rustbox::{cli, run};
@@ -92,12 +92,12 @@ fn refuse_unenforced(spec: &RunSpec) -> Result<(), Failure> {
 
 /// The configuration: `/etc/rustbox/config`, or a test config that only a root
 /// caller may choose (checked in `caller::refuse_root_only`).
-fn load_config(spec: &RunSpec) -> Config {
+fn load_config(spec: &RunSpec, flavor: Flavor) -> Config {
     let path = spec
         .config
         .clone()
-        .unwrap_or_else(|| DEFAULT_CONFIG_PATH.into());
-    Config::load(&path).unwrap_or_else(|e| fail(e))
+        .unwrap_or_else(|| flavor.config_path().into());
+    Config::load_as(&path, flavor).unwrap_or_else(|e| fail(e))
 }
 
 fn main() {
@@ -109,7 +109,9 @@ fn main() {
     let caller_env: Vec<(OsString, OsString)> = rustbox::selfguard::take_environment();
     // Bytes as the kernel passed them: program arguments, -E values and paths go
     // to the box unchanged, valid UTF-8 or not.
-    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let mut argv = std::env::args_os();
+    let flavor = argv.next().map_or(Flavor::Rustbox, |a| Flavor::of_name(&a));
+    let args: Vec<OsString> = argv.collect();
     let spec = match cli::parse(args) {
         Ok(s) => s,
         Err(e) => fail(format_args!("{e} (see rustbox --help)")),
@@ -145,7 +147,7 @@ fn main() {
     if let Err(e) = caller::refuse_root_only(&spec, &caller) {
         fail(e);
     }
-    let cfg = load_config(&spec);
+    let cfg = load_config(&spec, flavor);
     if spec.mode == Mode::PrintCgRoot {
         match rustbox::cgroup::detect(spec.cgroup) {
             Ok(b) => print_out(&format!(
@@ -223,6 +225,7 @@ fn check(cfg: &Config) {
         "rustbox_version": rustbox::VERSION,
         "kernel": rustbox::evidence::kernel_release(),
         "config": cfg.source.as_ref().map(|p| p.display().to_string()),
+        "cg_root": cfg.cg_root,
         "box_root": cfg.box_root,
         "lock_root": cfg.lock_root,
         "first_uid": cfg.first_uid,

@@ -2073,3 +2073,37 @@ fn verbose_prints_progress_and_vv_the_controls() {
         text(&o.stderr)
     );
 }
+
+/// Installed as `isolate`, rustbox reads isolate's config file and uses isolate's
+/// box and lock roots (judge images made for isolate work by swapping the binary);
+/// under its own name it keeps its own.
+#[test]
+fn started_as_isolate_it_uses_isolates_paths() {
+    let _ = env();
+    let dir = env().base.join("as-isolate");
+    common::mkdir_755(&dir);
+    let bin = dir.join("isolate");
+    std::fs::copy(common::rustbox_bin(), &bin).unwrap();
+    let check = |b: &std::path::Path| -> Value {
+        let o = std::process::Command::new(b)
+            .arg("--check-config")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let j = check(&bin);
+    assert_eq!(j["box_root"], "/var/local/lib/isolate", "{j}");
+    assert_eq!(j["lock_root"], "/run/isolate/locks", "{j}");
+    assert!(
+        j["config"].is_null() || j["config"] == "/usr/local/etc/isolate",
+        "{j}"
+    );
+    let v = std::process::Command::new(&bin)
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(text(&v.stdout).starts_with("The process isolator"));
+    let j = check(&common::rustbox_bin());
+    assert_eq!(j["box_root"], "/var/local/lib/rustbox", "{j}");
+}
