@@ -306,6 +306,7 @@ fn main() {
 
     let _ = rb(&["-b", "1", "--cleanup"]).status();
     let _ = std::fs::remove_dir_all(&base);
+    remove_bench_cgroups();
 
     println!("-- ratios (median) --");
     println!(
@@ -355,5 +356,26 @@ fn main() {
         + run_s.failed;
     if failed > 0 {
         println!("WARNING: {failed} measured runs did not exit 0");
+    }
+}
+
+/// The bench's cgroup directories (`rustbox/bench` in every hierarchy, and
+/// `rustbox` where it is empty then): the bench leaves the host as it found it.
+fn remove_bench_cgroups() {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for line in info.lines() {
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
+        let fstype = post.split(' ').next().unwrap_or("");
+        let Some(mp) = pre.split(' ').nth(4) else {
+            continue;
+        };
+        if fstype == "cgroup" || fstype == "cgroup2" {
+            let root = std::path::Path::new(mp).join("rustbox");
+            // Only empty directories go: another user of rustbox keeps its own.
+            let _ = std::fs::remove_dir(root.join("bench"));
+            let _ = std::fs::remove_dir(&root);
+        }
     }
 }
