@@ -155,18 +155,9 @@ impl BoxLock {
                     ))
                 }
             };
-            let op = if wait {
-                libc::LOCK_EX
-            } else {
-                libc::LOCK_EX | libc::LOCK_NB
-            };
-            // SAFETY: flock on a descriptor we own.
-            let rc = unsafe { libc::flock(file.as_raw_fd(), op) };
-            let errno = nix::errno::Errno::last();
-            match rc {
-                0 => {}
-                _ if errno == nix::errno::Errno::EINTR => continue,
-                _ if errno == nix::errno::Errno::EWOULDBLOCK => {
+            match flock_ex(&file, wait) {
+                Ok(true) => {}
+                Ok(false) => {
                     return Err(StepError::new(
                         "lock",
                         format!(
@@ -175,7 +166,7 @@ impl BoxLock {
                         ),
                     ))
                 }
-                _ => {
+                Err(errno) => {
                     return Err(StepError::nix(
                         "lock",
                         paths.lock_file.display().to_string(),
@@ -224,6 +215,27 @@ impl BoxLock {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(StepError::io("lock", self.path.display().to_string(), &e)),
+        }
+    }
+}
+
+/// An exclusive flock on `file`, waiting for it with `wait`: Ok(false) if it is
+/// held elsewhere and we may not wait. EINTR is retried.
+fn flock_ex(file: &File, wait: bool) -> Result<bool, nix::errno::Errno> {
+    let op = if wait {
+        libc::LOCK_EX
+    } else {
+        libc::LOCK_EX | libc::LOCK_NB
+    };
+    loop {
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
+            return Ok(true);
+        }
+        match nix::errno::Errno::last() {
+            nix::errno::Errno::EINTR => continue,
+            nix::errno::Errno::EWOULDBLOCK => return Ok(false),
+            e => return Err(e),
         }
     }
 }
@@ -397,19 +409,13 @@ fn lock_root_lock(cfg: &Config) -> Result<File, StepError> {
         .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(&cfg.lock_root)
         .map_err(|e| StepError::io("lock", cfg.lock_root.display().to_string(), &e))?;
-    loop {
-        // SAFETY: flock on a descriptor we own.
-        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0 {
-            return Ok(f);
-        }
-        let errno = nix::errno::Errno::last();
-        if errno != nix::errno::Errno::EINTR {
-            return Err(StepError::nix(
-                "lock",
-                cfg.lock_root.display().to_string(),
-                errno,
-            ));
-        }
+    match flock_ex(&f, true) {
+        Ok(_) => Ok(f),
+        Err(errno) => Err(StepError::nix(
+            "lock",
+            cfg.lock_root.display().to_string(),
+            errno,
+        )),
     }
 }
 

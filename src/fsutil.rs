@@ -19,29 +19,46 @@ pub use crate::walk::open_dir;
 /// Removes everything below a directory, links themselves (never their targets).
 struct Remove;
 
+/// Set the mode of the inode behind `fd`, which may be an `O_PATH` descriptor:
+/// fchmod does not take one, but its `/proc/self/fd` link names exactly that
+/// inode, whatever happened to its name since it was opened.
+pub fn chmod_fd(fd: &impl AsRawFd, mode: u32, step: &str, shown: &Path) -> Result<(), StepError> {
+    let via = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    nix::sys::stat::fchmodat(
+        None,
+        via.as_str(),
+        Mode::from_bits_truncate(mode),
+        nix::sys::stat::FchmodatFlags::FollowSymlink,
+    )
+    .map_err(|e| StepError::nix(step, shown.display().to_string(), e))
+}
+
+/// Give the inode behind `fd` (possibly `O_PATH`) this owner and mode, through
+/// the descriptor: a rename in between changes nothing.
+pub fn set_owner_mode(
+    fd: &impl AsRawFd,
+    (uid, gid): (u32, u32),
+    mode: u32,
+    step: &str,
+    shown: &Path,
+) -> Result<(), StepError> {
+    fchownat(
+        Some(fd.as_raw_fd()),
+        "",
+        Some(Uid::from_raw(uid)),
+        Some(Gid::from_raw(gid)),
+        AtFlags::AT_EMPTY_PATH,
+    )
+    .map_err(|e| StepError::nix(step, shown.display().to_string(), e))?;
+    chmod_fd(fd, mode, step, shown)
+}
+
 /// Make the directory behind `fd` root's, mode 0700, before anything below it is
 /// touched: a box's owner (on the host's disk) could otherwise keep renaming in
 /// it while the walk runs, and make every removal fail. Its ancestors are root's
 /// already, so nobody can move it away either.
 fn lock_down(fd: &impl AsRawFd, step: &str, shown: &Path) -> Result<(), StepError> {
-    let err = |e| StepError::nix(step, shown.display().to_string(), e);
-    fchownat(
-        Some(fd.as_raw_fd()),
-        "",
-        Some(Uid::from_raw(0)),
-        Some(Gid::from_raw(0)),
-        AtFlags::AT_EMPTY_PATH,
-    )
-    .map_err(err)?;
-    // fchmod does not take an O_PATH descriptor; its /proc link names the inode.
-    let via = format!("/proc/self/fd/{}", fd.as_raw_fd());
-    nix::sys::stat::fchmodat(
-        None,
-        via.as_str(),
-        Mode::from_bits_truncate(0o700),
-        nix::sys::stat::FchmodatFlags::FollowSymlink,
-    )
-    .map_err(err)
+    set_owner_mode(fd, (0, 0), 0o700, step, shown)
 }
 
 impl Visitor for Remove {
@@ -119,10 +136,7 @@ pub fn chown_tree(
     let st = nix::sys::stat::fstat(fd)
         .map_err(|e| StepError::nix(step, path.display().to_string(), e))?;
     check_owner(&st, owners, path)?;
-    nix::unistd::fchown(fd, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
-        .map_err(|e| StepError::nix(step, path.display().to_string(), e))?;
-    nix::sys::stat::fchmod(fd, Mode::from_bits_truncate(0o700))
-        .map_err(|e| StepError::nix(step, path.display().to_string(), e))?;
+    set_owner_mode(&dir, (uid, gid), 0o700, step, path)?;
     let mut v = Handover {
         uid,
         gid,
@@ -246,24 +260,15 @@ impl Visitor for ClearSetIds {
         {
             return Ok(());
         }
-        // fchmod does not work on an O_PATH descriptor; its /proc/self/fd link
-        // names exactly the inode examined, whatever happened to the name since.
-        let mode = Mode::from_bits_truncate(e.st.st_mode & 0o1777);
-        let via = format!("/proc/self/fd/{}", e.fd.as_raw_fd());
-        nix::sys::stat::fchmodat(
-            None,
-            via.as_str(),
-            mode,
-            nix::sys::stat::FchmodatFlags::FollowSymlink,
-        )
-        .map_err(|err| StepError::nix("box.setid", e.shown.display().to_string(), err))?;
+        chmod_fd(e.fd, e.st.st_mode & 0o1777, "box.setid", e.shown)?;
         self.cleared += 1;
         Ok(())
     }
 }
 
-/// Below `dir` (never following a link, never leaving its file system), clear the
-/// setuid and setgid bits of every regular file owned by `uid`. Returns how many.
+/// Below `dir` (never following a link; into file systems mounted below it, but
+/// kernel ones), clear the setuid and setgid bits of every regular file owned by
+/// `uid`. Returns how many.
 pub fn clear_set_ids(
     dir: std::os::fd::OwnedFd,
     shown: &Path,

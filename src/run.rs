@@ -297,22 +297,9 @@ impl Drop for Lent<'_> {
 /// user's, mode 0700. A program may have opened it to everyone (`chmod 1777`);
 /// other host users could then read what it left and plant what the next run
 /// reads.
-fn reset_tmp(paths: &BoxPaths, (uid, gid): (u32, u32)) -> Result<(), StepError> {
-    let step = "box.tmp";
-    let shown = paths.tmp.display().to_string();
-    let dir = crate::fsutil::open_dir(&paths.tmp, step)?;
-    use std::os::fd::AsRawFd;
-    nix::unistd::fchown(
-        dir.as_raw_fd(),
-        Some(nix::unistd::Uid::from_raw(uid)),
-        Some(nix::unistd::Gid::from_raw(gid)),
-    )
-    .map_err(|e| StepError::nix(step, shown.clone(), e))?;
-    nix::sys::stat::fchmod(
-        dir.as_raw_fd(),
-        nix::sys::stat::Mode::from_bits_truncate(0o700),
-    )
-    .map_err(|e| StepError::nix(step, shown, e))
+fn reset_tmp(paths: &BoxPaths, user: (u32, u32)) -> Result<(), StepError> {
+    let dir = crate::fsutil::open_dir(&paths.tmp, "box.tmp")?;
+    crate::fsutil::set_owner_mode(&dir, user, 0o700, "box.tmp", &paths.tmp)
 }
 
 /// Between lending and handing back: the plan, the cgroup, the run itself, and the
@@ -345,15 +332,24 @@ fn prepare_and_watch(
     let facts = crate::supervisor::run(&plan, &spec.limits, cg.as_deref(), interrupts);
     let cg_stats = cg.as_ref().map(|c| c.stats());
     let destroyed = cg.as_ref().map_or(Ok(()), |c| c.destroy());
-    let mut facts = match facts {
-        Ok(f) => f,
-        Err(e) => {
-            if let Err(d) = destroyed {
-                ev.controls.push(Control::failed(&d));
-            }
-            return Err(e);
+    let absorbed = facts.and_then(|f| absorb(spec, f, cg_stats, ev));
+    match (absorbed, destroyed) {
+        // The first failure decides; a failed removal of the cgroup is listed too.
+        (Err(e), Err(d)) => {
+            ev.controls.push(Control::failed(&d));
+            Err(e)
         }
-    };
+        (absorbed, destroyed) => absorbed.and(destroyed),
+    }
+}
+
+/// The facts of the run and the cgroup's statistics into the evidence.
+fn absorb(
+    spec: &RunSpec,
+    mut facts: crate::supervisor::RunFacts,
+    cg_stats: Option<Result<(CpuUsage, crate::evidence::CgroupUsage), StepError>>,
+    ev: &mut Evidence,
+) -> Result<(), StepError> {
     ev.controls.push(memory_total(spec));
     ev.controls.extend(facts.controls);
     ev.failure = facts.failure;
@@ -389,32 +385,22 @@ fn prepare_and_watch(
         // same clock the watchdog kills by, so a kill is never before the limit by
         // the evidence); otherwise the cgroup's, as in isolate. The cgroup's own
         // counter is reported beside it either way.
-        match stats {
-            Ok((cpu, usage)) => {
-                if ev.cpu.source != crate::cpuclock::SOURCE {
-                    ev.cpu = cpu;
-                }
-                if usage.oom_kills > 0 && facts.status_lost.take().is_some() {
-                    // The cgroup's OOM killer took the box's pid 1 (and so the
-                    // box): a kill, with the cgroup's evidence, not a failure of
-                    // rustbox.
-                    ev.exit_signal = Some(libc::SIGKILL);
-                }
-                ev.cgroup = Some(usage);
-            }
-            Err(e) => {
-                if let Err(d) = destroyed {
-                    ev.controls.push(Control::failed(&d));
-                }
-                return Err(e);
-            }
+        let (cpu, usage) = stats?;
+        if ev.cpu.source != crate::cpuclock::SOURCE {
+            ev.cpu = cpu;
         }
+        if usage.oom_kills > 0 && facts.status_lost.take().is_some() {
+            // The cgroup's OOM killer took the box's pid 1 (and so the box): a
+            // kill, with the cgroup's evidence, not a failure of rustbox.
+            ev.exit_signal = Some(libc::SIGKILL);
+        }
+        ev.cgroup = Some(usage);
     }
     if let Some(e) = facts.status_lost.take() {
         ev.controls.push(Control::failed(&e));
         ev.failure.get_or_insert(e);
     }
-    destroyed
+    Ok(())
 }
 
 /// Clear the setuid and setgid bits of the box user's regular files below every

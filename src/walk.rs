@@ -99,9 +99,7 @@ pub fn list(path: &Path, step: &str) -> Result<Vec<OsString>, StepError> {
         .map_err(|e| StepError::nix(step, format!("open {}", path.display()), e))?;
     // SAFETY: open just returned this descriptor; nothing else owns it.
     let dir = unsafe { OwnedFd::from_raw_fd(fd) };
-    let mut v = names(&dir, step, path)?;
-    v.reverse();
-    Ok(v)
+    read_names(&dir, step, path)
 }
 
 fn stat_of(fd: RawFd, step: &str, shown: &Path) -> Result<libc::stat, StepError> {
@@ -110,10 +108,15 @@ fn stat_of(fd: RawFd, step: &str, shown: &Path) -> Result<libc::stat, StepError>
 
 /// The names in `dir` (without `.` and `..`). A read error is an error: a listing
 /// that silently stops early would leave the rest unhandled.
+fn read_names(dir: &OwnedFd, step: &str, shown: &Path) -> Result<Vec<OsString>, StepError> {
+    crate::dirents::names(dir.as_raw_fd())
+        .map_err(|e| StepError::nix(step, format!("read {}", shown.display()), e))
+}
+
+/// The names of `dir` as a level's stack of names to visit: popped from the end,
+/// they come in the order listed.
 fn names(dir: &OwnedFd, step: &str, shown: &Path) -> Result<Vec<OsString>, StepError> {
-    let mut out = crate::dirents::names(dir.as_raw_fd())
-        .map_err(|e| StepError::nix(step, format!("read {}", shown.display()), e))?;
-    // Popped from the end: visit in the order listed.
+    let mut out = read_names(dir, step, shown)?;
     out.reverse();
     Ok(out)
 }
