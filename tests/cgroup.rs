@@ -193,6 +193,9 @@ fn memory_under_the_limit_is_ok_and_measured() {
 /// holds for the run.
 #[test]
 fn memfd_is_bounded_by_the_cgroup_only() {
+    // Filling a cgroup to its OOM kill takes the kernel's reclaim and OOM work on
+    // every CPU: the CPU-time tests must not run beside it.
+    let _t = timing_lock();
     let b = TestBox::new(23);
     let probe = b.install_probe("probe");
     let r = b.run(&["-m", "65536", "-w", "20"], &[&probe, "memfd", "512"]);
