@@ -5,9 +5,10 @@
 //! A box's `box/` and `tmp/` belong to the program while it runs, and `tmp/` keeps
 //! whatever it left there. rustbox runs as root, so following a link planted there
 //! would let the program aim a root write (meta, JSON) or a bind mount (`--dir`) at
-//! any host path. So: result files are refused inside those trees (the program
-//! could also forge them there), and bind sources below the box root are resolved
-//! without following any link at all.
+//! any host path. So: a result file inside the run's own `box/` is written only
+//! after the box is handed back, beneath the box directory with no link followed
+//! (`outfile`); one in a box's `tmp/` or in another box is refused; and bind
+//! sources below the box root are resolved without following any link at all.
 
 use crate::error::StepError;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -51,9 +52,23 @@ fn is_program_tree(rel: &Path) -> bool {
         && sub.is_some_and(|s| s == "box" || s == "tmp")
 }
 
-/// Refuse a result file (`what` = "meta" or "json") that lies in a box's `box/` or
-/// `tmp/`, named directly or through links of the caller's own.
-pub fn refuse_in_program_tree(box_root: &Path, p: &Path, what: &str) -> Result<(), StepError> {
+/// Where a result file (`-M`, `--json`) lies with respect to the box trees.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Place {
+    /// Outside every box's `box/` and `tmp/`: written as any caller's file.
+    Outside,
+    /// Inside this run's own `box/`: `rel` below the box directory `<N>`, starting
+    /// with `box/`. Written after `/box` is handed back, beneath `<N>` with no link
+    /// followed (`outfile`).
+    OwnBox(PathBuf),
+}
+
+/// Where the result file `p` (`what` = "meta" or "json") of a run of box `id` lies,
+/// named directly or through links of the caller's own. Inside this box's `box/`
+/// is allowed (isolate writes there; Judgels reads its meta from there). Refused:
+/// `box/` itself, a box's `tmp/` (emptied and closed after every run, and the
+/// program's while it runs), and another box's trees (whose program may be running).
+pub fn place(box_root: &Path, id: u32, p: &Path, what: &str) -> Result<Place, StepError> {
     let named = lexical(p);
     // The directory as the kernel will resolve it (the caller's links followed).
     let resolved = named
@@ -66,23 +81,40 @@ pub fn refuse_in_program_tree(box_root: &Path, p: &Path, what: &str) -> Result<(
         std::fs::canonicalize(&root).unwrap_or_else(|_| root.clone()),
         root,
     ];
-    let inside = std::iter::once(&named).chain(resolved.as_ref()).any(|c| {
-        roots
-            .iter()
-            .any(|r| c.strip_prefix(r).is_ok_and(is_program_tree))
-    });
-    if inside {
-        return Err(StepError::new(
+    // The resolved form first: it is what the kernel will reach.
+    let inside = resolved
+        .iter()
+        .chain(std::iter::once(&named))
+        .find_map(|c| {
+            roots
+                .iter()
+                .find_map(|r| c.strip_prefix(r).ok().filter(|rel| is_program_tree(rel)))
+        });
+    let Some(rel) = inside else {
+        return Ok(Place::Outside);
+    };
+    let mut c = rel.components();
+    let own = c
+        .next()
+        .is_some_and(|n| n.as_os_str() == id.to_string().as_str());
+    let sub = c.next().map(|x| x.as_os_str().to_owned());
+    let below: PathBuf = c.collect();
+    let refuse = |why: &str| {
+        Err(StepError::new(
             what,
-            format!(
-                "{} is inside a box's box/ or tmp/, where the program can plant a link \
-                 or forge the file; write it outside the box (e.g. in the directory \
-                 --init printed)",
-                p.display()
-            ),
-        ));
+            format!("{} is inside {why}; write it in this box's box/ or outside the boxes (e.g. in the directory --init printed)", p.display()),
+        ))
+    };
+    match (own, sub.as_deref().and_then(|s| s.to_str())) {
+        (false, _) => refuse("another box's box/ or tmp/, whose program may be running"),
+        (true, Some("tmp")) => {
+            refuse("the box's tmp/, which is emptied and closed after every run")
+        }
+        (true, _) if below.as_os_str().is_empty() => {
+            refuse("nothing: it names the box's box/ itself")
+        }
+        (true, _) => Ok(Place::OwnBox(Path::new("box").join(below))),
     }
-    Ok(())
 }
 
 /// `struct open_how` of openat2(2) (libc's is non-exhaustive).
@@ -202,15 +234,30 @@ mod tests {
     #[test]
     fn program_trees() {
         let r = Path::new("/var/rb");
-        let inside = |p: &str| refuse_in_program_tree(r, Path::new(p), "meta").is_err();
-        assert!(inside("/var/rb/7/box/meta"));
-        assert!(inside("/var/rb/7/tmp/x/meta"));
-        assert!(inside("/var/rb/7/box"));
-        assert!(inside("/var/rb/x/../7/box/m"));
-        assert!(!inside("/var/rb/7/meta"), "judge0 keeps meta beside box/");
-        assert!(!inside("/var/rb/7/boxes/m"));
-        assert!(!inside("/var/rb/seven/box/m"));
-        assert!(!inside("/tmp/meta"));
+        let at = |p: &str| place(r, 7, Path::new(p), "meta");
+        let refused = |p: &str| at(p).is_err();
+        assert_eq!(
+            at("/var/rb/7/box/meta").unwrap(),
+            Place::OwnBox("box/meta".into())
+        );
+        assert_eq!(
+            at("/var/rb/x/../7/box/a/m").unwrap(),
+            Place::OwnBox("box/a/m".into())
+        );
+        assert!(refused("/var/rb/7/tmp/x/meta"));
+        assert!(refused("/var/rb/7/tmp"));
+        assert!(refused("/var/rb/7/box"));
+        assert!(refused("/var/rb/7/box/."));
+        assert!(refused("/var/rb/8/box/meta"), "another box's");
+        assert!(refused("/var/rb/70/box/meta"), "another box's");
+        assert_eq!(
+            at("/var/rb/7/meta").unwrap(),
+            Place::Outside,
+            "judge0 keeps meta beside box/"
+        );
+        assert_eq!(at("/var/rb/7/boxes/m").unwrap(), Place::Outside);
+        assert_eq!(at("/var/rb/seven/box/m").unwrap(), Place::Outside);
+        assert_eq!(at("/tmp/meta").unwrap(), Place::Outside);
         assert_eq!(
             below(r, Path::new("/var/rb/3/tmp/a")),
             Some(PathBuf::from("3/tmp/a"))

@@ -33,6 +33,13 @@ enum Target {
     },
     /// A device, FIFO or socket the caller may write: written in place.
     Stream(std::fs::File),
+    /// A file in the run's own `box/`, which the program had in its hands: `rel`
+    /// below the box directory `box_dir`, reopened after the run beneath it with
+    /// no link followed, and whatever the program left at the name replaced.
+    InBox {
+        box_dir: PathBuf,
+        rel: PathBuf,
+    },
 }
 
 /// One result file, checked and ready to be written.
@@ -195,6 +202,29 @@ impl OutFile {
         Ok(out(target))
     }
 
+    /// A result file at `rel` (`box/...`) below the box directory `box_dir`: checked
+    /// now with the caller's identity `id`, and opened again when written.
+    pub fn prepare_in_box(
+        box_dir: &Path,
+        rel: &Path,
+        shown: &Path,
+        id: (u32, u32),
+        what: &'static str,
+    ) -> Result<OutFile, StepError> {
+        crate::fsid::as_user(id, &[], what, || {
+            open_in_box(box_dir, rel, shown, what).map(drop)
+        })?;
+        Ok(OutFile {
+            target: Target::InBox {
+                box_dir: box_dir.to_path_buf(),
+                rel: rel.to_path_buf(),
+            },
+            what,
+            shown: shown.to_path_buf(),
+            id,
+        })
+    }
+
     /// Write `bytes` as the whole content.
     pub fn write(self, bytes: &[u8]) -> Result<(), StepError> {
         let what = self.what;
@@ -209,7 +239,67 @@ impl OutFile {
             Target::Replace { dir, name, mode } => crate::fsid::as_user(self.id, &[], what, || {
                 replace(&dir, &name, mode, bytes, what, &self.shown)
             }),
+            // A fresh file of the caller's, mode 0644: not the mode of what the
+            // program left at the name.
+            Target::InBox { box_dir, rel } => crate::fsid::as_user(self.id, &[], what, || {
+                let (dir, name) = open_in_box(&box_dir, &rel, &self.shown, what)?;
+                replace(&dir, &name, 0o644, bytes, what, &self.shown)
+                    .map_err(|e| remove_forgery(&dir, &name, e))
+            }),
         }
+    }
+}
+
+/// The directory of `rel` (`box/...`) below `box_dir`, opened beneath it with no
+/// link followed (`openat2`), and the file name, checked: whatever is at the name
+/// but a directory is replaced by a rename, which follows nothing (a symbolic
+/// link, a hard link, a FIFO the program left there stays as it is, unlinked from
+/// this name).
+fn open_in_box(
+    box_dir: &Path,
+    rel: &Path,
+    shown: &Path,
+    what: &str,
+) -> Result<(OwnedFd, OsString), StepError> {
+    let (dir_rel, name) = split(rel, what)?;
+    let dir = crate::hostpath::open_no_links(box_dir, &dir_rel, what)?;
+    let cname = cstr(&name, what, shown)?;
+    match nix::sys::stat::fstatat(
+        Some(dir.as_raw_fd()),
+        cname.as_c_str(),
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    ) {
+        Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => {
+            return Err(StepError::sys(
+                what,
+                format!("{}: a directory is at that name", shown.display()),
+                libc::EISDIR,
+            ))
+        }
+        Ok(_) | Err(nix::errno::Errno::ENOENT) => {}
+        Err(e) => return Err(StepError::nix(what, shown.display().to_string(), e)),
+    }
+    crate::hostpath::may_write_dir(&dir, what, shown)?;
+    Ok((dir, name))
+}
+
+/// After a failed write in the box: the name may hold a file the program forged;
+/// remove it, so that a judge reading it finds nothing rather than the program's
+/// verdict, and say whether that worked.
+fn remove_forgery(dir: &OwnedFd, name: &OsStr, e: StepError) -> StepError {
+    let gone = CString::new(name.as_bytes()).ok().is_some_and(|c| {
+        // SAFETY: unlinkat of one name below a descriptor we own; checked.
+        let rc = unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), 0) };
+        rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOENT)
+    });
+    let note = if gone {
+        "; nothing is left at that name"
+    } else {
+        "; what is at that name is the program's, not rustbox's"
+    };
+    StepError {
+        detail: format!("{}{note}", e.detail),
+        ..e
     }
 }
 
@@ -354,6 +444,50 @@ mod tests {
             .unwrap()
             .write(b"x")
             .unwrap();
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn in_the_box_whatever_the_program_left_is_replaced_and_no_link_followed() {
+        let d = scratch("inbox");
+        let boxd = d.join("box");
+        std::fs::create_dir(&boxd).unwrap();
+        let victim = d.join("victim");
+        std::fs::write(&victim, "keep\n").unwrap();
+        let shown = boxd.join("meta");
+        let write = |rel: &str| {
+            OutFile::prepare_in_box(&d, Path::new(rel), &shown, me(), "meta")
+                .and_then(|f| f.write(b"status:OK\n"))
+        };
+        // Ready before the run; then the program plants a link at the name.
+        let f = OutFile::prepare_in_box(&d, Path::new("box/meta"), &shown, me(), "meta").unwrap();
+        std::os::unix::fs::symlink(&victim, &shown).unwrap();
+        f.write(b"status:RE\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&shown).unwrap(), "status:RE\n");
+        assert!(!std::fs::symlink_metadata(&shown).unwrap().is_symlink());
+        // A hard link and a FIFO at the name: replaced, the target untouched.
+        std::fs::remove_file(&shown).unwrap();
+        std::fs::hard_link(&victim, &shown).unwrap();
+        write("box/meta").unwrap();
+        std::fs::remove_file(&shown).unwrap();
+        nix::unistd::mkfifo(&shown, nix::sys::stat::Mode::from_bits_truncate(0o666)).unwrap();
+        write("box/meta").unwrap();
+        assert_eq!(std::fs::read_to_string(&shown).unwrap(), "status:OK\n");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep\n");
+        // A link on the way is not followed; a directory at the name is refused.
+        std::os::unix::fs::symlink(&d, boxd.join("up")).unwrap();
+        let e = write("box/up/victim").err().unwrap();
+        assert!(e.to_string().contains("not followed"), "{e}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep\n");
+        std::fs::create_dir(boxd.join("dir")).unwrap();
+        assert_eq!(write("box/dir").err().unwrap().errno, Some(libc::EISDIR));
+        // Nothing but what the test made is left.
+        let mut left: Vec<_> = std::fs::read_dir(&boxd)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["dir", "meta", "up"]);
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

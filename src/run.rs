@@ -6,6 +6,8 @@ use crate::caller::Caller;
 use crate::config::Config;
 use crate::error::StepError;
 use crate::evidence::{kernel_release, now_rfc3339, Control, CpuUsage, Evidence, Provenance};
+use crate::hostpath::Place;
+use crate::outfile::OutFile;
 use crate::spec::RunSpec;
 use crate::verdict::{self, Verdict};
 use std::ffi::OsString;
@@ -14,13 +16,14 @@ use std::ffi::OsString;
 /// that an unusable path is refused up front (`outfile`).
 #[derive(Default)]
 pub struct Outputs {
-    pub meta: Option<crate::outfile::OutFile>,
-    pub json: Option<crate::outfile::OutFile>,
+    pub meta: Option<OutFile>,
+    pub json: Option<OutFile>,
 }
 
 impl Outputs {
     /// Check the result files with the caller's rights: a caller can only have
-    /// rustbox write where they could write themselves.
+    /// rustbox write where they could write themselves. One in the box's own
+    /// `box/` is checked now and opened again after the box is handed back.
     pub fn open(
         spec: &RunSpec,
         box_root: &std::path::Path,
@@ -32,12 +35,21 @@ impl Outputs {
             (&spec.meta, "meta", &mut out.meta),
             (&spec.json, "json", &mut out.json),
         ] {
-            if let Some(p) = p {
-                if p.as_os_str() != "-" {
-                    crate::hostpath::refuse_in_program_tree(box_root, p, what)?;
-                }
-                *slot = Some(crate::outfile::OutFile::prepare(p, id, what)?);
-            }
+            let Some(p) = p else { continue };
+            let place = match p.as_os_str() == "-" {
+                true => Place::Outside,
+                false => crate::hostpath::place(box_root, spec.box_id, p, what)?,
+            };
+            *slot = Some(match place {
+                Place::Outside => OutFile::prepare(p, id, what)?,
+                Place::OwnBox(rel) => OutFile::prepare_in_box(
+                    &box_root.join(spec.box_id.to_string()),
+                    &rel,
+                    p,
+                    id,
+                    what,
+                )?,
+            });
         }
         Ok(out)
     }

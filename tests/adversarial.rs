@@ -156,6 +156,10 @@ struct Expect {
     /// Files under `<box>/box/` that must exist after the run, with a maximum size.
     #[serde(default)]
     box_file_max_bytes: BTreeMap<String, u64>,
+    /// Regular files under `<box>/box/` that must exist after the run (not a
+    /// link), each containing all of these strings.
+    #[serde(default)]
+    box_file_contains: BTreeMap<String, Vec<String>>,
 }
 
 fn cases_dir() -> PathBuf {
@@ -863,6 +867,25 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
             Err(err) => out.problems.push(format!(
                 "/box/{f} was not created ({err}): did the attack run?"
             )),
+        }
+    }
+    for (f, want) in &e.box_file_contains {
+        let p = workspace.join(f);
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_file() => {
+                let text = std::fs::read_to_string(&p).unwrap_or_default();
+                for w in want.iter().filter(|w| !text.contains(w.as_str())) {
+                    out.problems
+                        .push(format!("/box/{f} does not contain {w:?}: {text:?}"));
+                }
+            }
+            Ok(m) => out.problems.push(format!(
+                "/box/{f} is not a regular file: {:?}",
+                m.file_type()
+            )),
+            Err(err) => out
+                .problems
+                .push(format!("/box/{f} was not created ({err})")),
         }
     }
     // What the box wrote in its /dev/shm must not appear in the host's (removed

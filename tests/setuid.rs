@@ -937,3 +937,87 @@ fn caps_bound_what_a_user_may_take() {
     let mounts = std::fs::read_to_string(format!("/proc/{ns}/mountinfo")).unwrap();
     assert!(!mounts.contains(&boxes.display().to_string()), "{mounts}");
 }
+
+/// A judge's meta and JSON inside the box's own `box/` (Judgels passes
+/// `-M<box>/box/_isolate.meta`): written after the run as the caller, over
+/// whatever the program left at the name, never through it.
+#[test]
+fn results_in_the_box_are_the_callers_written_after_the_run() {
+    let e = env();
+    let a = As::User(&e.alice);
+    let _c = Cleanup(11);
+    assert_eq!(rb(a, &["-b", "11", "--init"]).status.code(), Some(0));
+    let ws = box_dir(11).join("box");
+    let meta = ws.join("_isolate.meta");
+    let js = ws.join("run.json");
+    let victim = e.root_dir.join("victim");
+    std::fs::write(&victim, "root's\n").unwrap();
+    let plant = format!(
+        "ln -s {v} /box/_isolate.meta; ln -s {v} /box/run.json; exit 3",
+        v = victim.display()
+    );
+    let o = rb(
+        a,
+        &[
+            "-b",
+            "11",
+            "-p4",
+            "--special-files",
+            &format!("-M{}", meta.display()),
+            &format!("--json={}", js.display()),
+            "--run",
+            "--",
+            "/bin/sh",
+            "-c",
+            &plant,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "root's\n");
+    for p in [&meta, &js] {
+        let m = std::fs::symlink_metadata(p).unwrap();
+        assert!(
+            m.file_type().is_file(),
+            "{}: {:?}",
+            p.display(),
+            m.file_type()
+        );
+        assert_eq!(
+            (m.uid(), m.mode() & 0o7777),
+            (e.alice.uid, 0o644),
+            "{}",
+            p.display()
+        );
+    }
+    let m = std::fs::read_to_string(&meta).unwrap();
+    assert!(
+        m.contains("status:RE\n") && m.contains("exitcode:3\n"),
+        "{m}"
+    );
+    assert_eq!(json(&js)["verdict"], "RE");
+    // Another box's box/, and this box's tmp/: refused, one line, exit 2.
+    let o = rb(
+        a,
+        &[
+            "-b",
+            "11",
+            &format!("-M{}/12/box/m", e.base.join("boxes").display()),
+            "--run",
+            "--",
+            "/bin/true",
+        ],
+    );
+    assert_refused(&o, "another box's");
+    let o = rb(
+        a,
+        &[
+            "-b",
+            "11",
+            &format!("--json={}", box_dir(11).join("tmp/j").display()),
+            "--run",
+            "--",
+            "/bin/true",
+        ],
+    );
+    assert_refused(&o, "tmp/");
+}

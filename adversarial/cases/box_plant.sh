@@ -3,7 +3,9 @@
 # --dir naming that path, --init or --cleanup walking the box. The runner runs this
 # as a "before" step; what must hold is checked on the host afterwards (the runner's
 # victim file and directory are untouched, the later run is refused or harmless).
-# usage: box_plant.sh symlink TARGET LINK | fifo PATH | say TEXT ...
+# usage: box_plant.sh symlink TARGET LINK | fifo PATH | say TEXT | forge PATH TEXT ...
+# (forge writes TEXT into PATH, and the script then exits 3)
+rc=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	symlink)
@@ -16,6 +18,12 @@ while [ $# -gt 0 ]; do
 		echo "planted: FIFO $2"
 		shift 2
 		;;
+	forge)
+		printf '%s\n' "$3" > "$2" || { echo "UNEXPECTED: cannot write $2"; exit 1; }
+		echo "forged: $2"
+		rc=3
+		shift 3
+		;;
 	say)
 		echo "$2"
 		shift 2
@@ -26,3 +34,4 @@ while [ $# -gt 0 ]; do
 		;;
 	esac
 done
+exit $rc
