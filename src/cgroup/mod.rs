@@ -7,6 +7,8 @@
 //!
 //! Everything lives under `<hierarchy>/<cg_root>/box-<id>`; nothing else is touched.
 
+#[cfg(test)]
+mod fake;
 pub mod fs;
 pub mod selfattach;
 pub mod v1;

@@ -424,4 +424,154 @@ mod tests {
         let h = Hierarchies::find(combined).unwrap();
         assert_eq!(h.mounts().len(), 4);
     }
+
+    use super::super::fake::FakeFs;
+
+    /// The v1 hierarchies under a fake base: cpu and cpuacct combined, the
+    /// others one each, and a cpuset (named to come last) when `cpuset`.
+    fn hierarchies(name: &str, cpuset: bool) -> (FakeFs, String) {
+        let f = FakeFs::new(name);
+        let mut info = String::new();
+        let mut ctrls = vec![
+            ("cpu,cpuacct", "cpu,cpuacct"),
+            ("freezer", "freezer"),
+            ("memory", "memory"),
+            ("pids", "pids"),
+        ];
+        if cpuset {
+            ctrls.push(("zcpuset", "cpuset"));
+        }
+        for (dir, opts) in ctrls {
+            info.push_str(&FakeFs::line(&f.mount(dir), Some(opts)));
+        }
+        (f, info)
+    }
+
+    #[test]
+    fn create_makes_one_group_per_mount() {
+        let (f, info) = hierarchies("create", false);
+        let cg = V1Cgroup::create(&info, "rb/suite", 2).unwrap();
+        for m in ["cpu,cpuacct", "freezer", "memory", "pids"] {
+            assert!(f.base.join(m).join("rb/suite/box-2").is_dir(), "{m}");
+        }
+        assert_eq!(cg.dirs().len(), 4, "cpu,cpuacct is one mount");
+        assert_eq!(
+            cg.display_path(),
+            f.base.join("memory/rb/suite/box-2").display().to_string()
+        );
+        // The proxy moves itself into each of them, through their tasks files.
+        assert!(cg.entry().is_err(), "no tasks file yet");
+        for d in cg.dirs() {
+            FakeFs::put(&d, "tasks", "");
+        }
+        match cg.entry().unwrap() {
+            Entry::SelfAttach(_) => {}
+            Entry::CloneInto(_) => panic!("v1 has no CLONE_INTO_CGROUP"),
+        }
+    }
+
+    #[test]
+    fn a_failed_create_leaves_nothing_it_made() {
+        let (f, info) = hierarchies("undo", true);
+        // The cpuset parent has no cpuset.cpus to inherit: the last hierarchy fails.
+        let e = V1Cgroup::create(&info, "rb/suite", 2).err().unwrap();
+        assert_eq!(e.step, "cgroup.create");
+        for m in ["cpu,cpuacct", "freezer", "memory", "pids"] {
+            assert!(!f.base.join(m).join("rb").exists(), "{m}/rb left behind");
+        }
+        assert!(!f.base.join("zcpuset/rb/suite").exists());
+    }
+
+    #[test]
+    fn apply_writes_each_limit_in_its_hierarchy_and_reads_it_back() {
+        let (f, info) = hierarchies("apply", false);
+        let cg = V1Cgroup::create(&info, "rb", 3).unwrap();
+        let mem = f.base.join("memory/rb/box-3");
+        FakeFs::put(&mem, "memory.memsw.limit_in_bytes", "9223372036854771712\n");
+        let l = CgLimits {
+            memory_bytes: Some(32 << 20),
+            pids: Some(4),
+            cpus: Some(0.5),
+            ..CgLimits::default()
+        };
+        let c = cg.apply(&l).unwrap();
+        assert_eq!(
+            FakeFs::read(&mem, "memory.limit_in_bytes"),
+            (32u64 << 20).to_string()
+        );
+        assert_eq!(
+            FakeFs::read(&mem, "memory.memsw.limit_in_bytes"),
+            (32u64 << 20).to_string()
+        );
+        assert!(
+            c[0].detail.contains("memory+swap limited too"),
+            "{}",
+            c[0].detail
+        );
+        assert_eq!(FakeFs::read(&f.base.join("pids/rb/box-3"), "pids.max"), "4");
+        let cpu = f.base.join("cpu,cpuacct/rb/box-3");
+        assert_eq!(FakeFs::read(&cpu, "cpu.cfs_period_us"), "100000");
+        assert_eq!(FakeFs::read(&cpu, "cpu.cfs_quota_us"), "50000");
+        // No cpuset mounted: a configured cpuset is an error, not ignored.
+        let e = cg
+            .apply(&CgLimits {
+                cpuset_mems: Some("0".into()),
+                ..CgLimits::default()
+            })
+            .err()
+            .unwrap();
+        assert!(e.detail.contains("not mounted"), "{e}");
+        // A value the kernel does not keep.
+        FakeFs::swallow(&cpu, "cpu.cfs_quota_us");
+        let e = cg.apply(&l).err().unwrap();
+        assert!(e.detail.contains("cpu.cfs_quota_us reads back as"), "{e}");
+    }
+
+    #[test]
+    fn stats_come_from_each_controllers_files() {
+        let (f, info) = hierarchies("stats", false);
+        let cg = V1Cgroup::create(&info, "rb", 4).unwrap();
+        let cpu = f.base.join("cpu,cpuacct/rb/box-4");
+        let mem = f.base.join("memory/rb/box-4");
+        FakeFs::put(&cpu, "cpuacct.usage", "2500000000\n");
+        FakeFs::put(&cpu, "cpuacct.usage_user", "2000000000\n");
+        FakeFs::put(&cpu, "cpuacct.usage_sys", "500000000\n");
+        FakeFs::put(
+            &cpu,
+            "cpu.stat",
+            "nr_periods 9\nnr_throttled 4\nthrottled_time 1\n",
+        );
+        FakeFs::put(&mem, "memory.max_usage_in_bytes", "2097152\n");
+        FakeFs::put(
+            &mem,
+            "memory.oom_control",
+            "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n",
+        );
+        FakeFs::put(&f.base.join("pids/rb/box-4"), "pids.events", "max 1\n");
+        assert_eq!(cg.cpu_seconds().unwrap(), 2.5);
+        let (t, u) = cg.stats().unwrap();
+        assert_eq!((t.total_s, t.user_s, t.sys_s), (2.5, 2.0, 0.5));
+        assert_eq!(u.peak_memory_kb, Some(2048));
+        assert_eq!((u.oom_kills, u.pids_max_hits, u.nr_throttled), (2, 1, 4));
+        assert_eq!(u.version, 1);
+        std::fs::remove_file(mem.join("memory.oom_control")).unwrap();
+        assert_eq!(cg.stats().err().unwrap().step, "cgroup.stats");
+    }
+
+    #[test]
+    fn an_empty_group_is_not_frozen_and_is_removed() {
+        let (f, info) = hierarchies("empty", false);
+        let cg = V1Cgroup::create(&info, "rb", 5).unwrap();
+        cg.kill_all().unwrap();
+        let fz = f.base.join("freezer/rb/box-5");
+        assert!(
+            !fz.join("freezer.state").exists(),
+            "an empty group is not frozen"
+        );
+        cg.destroy().unwrap();
+        assert!(!fz.exists());
+        assert!(!f.base.join("memory/rb/box-5").exists());
+        // Removing a group that is not there is not an error.
+        V1Cgroup::remove_existing(&info, "rb", 5).unwrap();
+    }
 }

@@ -253,3 +253,196 @@ impl BoxCgroup for V2Cgroup {
         fs::rmdir("cgroup.destroy", &self.dir)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fake::FakeFs;
+    use super::*;
+
+    /// A unified hierarchy offering `offered` to its children.
+    fn hierarchy(name: &str, offered: &str) -> (FakeFs, PathBuf, String) {
+        let f = FakeFs::new(name);
+        let m = f.mount("unified");
+        FakeFs::put(&m, "cgroup.subtree_control", offered);
+        let info = format!(
+            "{}{}",
+            FakeFs::line(&f.base.join("elsewhere"), Some("memory")),
+            FakeFs::line(&m, None)
+        );
+        (f, m, info)
+    }
+
+    /// The files the kernel makes in a new group, with their initial values.
+    fn kernel_files(d: &Path) {
+        for (f, v) in [
+            ("memory.max", "max\n"),
+            ("memory.swap.max", "max\n"),
+            ("pids.max", "max\n"),
+            ("cpu.max", "max 100000\n"),
+        ] {
+            FakeFs::put(d, f, v);
+        }
+    }
+
+    #[test]
+    fn finds_the_unified_hierarchy_and_its_controllers() {
+        let (_f, m, info) = hierarchy("find", "cpuset cpu io memory pids\n");
+        let h = Hierarchy::find(&info).unwrap();
+        assert_eq!(h.mount, m);
+        assert!(h.has_controllers(REQUIRED));
+        assert!(!h.has_controllers(&["hugetlb"]));
+        assert!(Hierarchy::find("1 1 0:1 / /proc rw - proc proc rw\n").is_none());
+    }
+
+    #[test]
+    fn create_makes_the_subtree_and_passes_the_controllers_down() {
+        let (_f, m, info) = hierarchy("create", "cpuset cpu io memory hugetlb pids\n");
+        let cg = V2Cgroup::create(&info, "rustbox/suite", 7).unwrap();
+        let box_dir = m.join("rustbox/suite/box-7");
+        assert!(box_dir.is_dir());
+        assert_eq!(cg.display_path(), box_dir.display().to_string());
+        // Only what the boxes need (and cpuset), in the order offered.
+        for d in ["rustbox", "rustbox/suite"] {
+            assert_eq!(
+                FakeFs::read(&m, &format!("{d}/cgroup.subtree_control")),
+                "+cpuset +cpu +memory +pids"
+            );
+        }
+        // Its descriptor is what clone3 gets.
+        match cg.entry().unwrap() {
+            Entry::CloneInto(fd) => assert_eq!(fd, cg.fd.as_raw_fd()),
+            Entry::SelfAttach(_) => panic!("v2 enters by CLONE_INTO_CGROUP"),
+        }
+    }
+
+    #[test]
+    fn create_refuses_a_hierarchy_without_the_controllers() {
+        let (_f, m, info) = hierarchy("missing", "cpu io\n");
+        let e = V2Cgroup::create(&info, "rustbox", 1).err().unwrap();
+        assert!(e.detail.contains("memory, pids, cpu"), "{e}");
+        assert!(!m.join("rustbox").exists(), "nothing is made");
+        assert!(
+            V2Cgroup::create("", "rustbox", 1).is_err(),
+            "no cgroup2 mounted"
+        );
+    }
+
+    #[test]
+    fn apply_writes_each_limit_and_reads_it_back() {
+        let (_f, m, info) = hierarchy("apply", "cpu memory pids\n");
+        let cg = V2Cgroup::create(&info, "rustbox", 3).unwrap();
+        let d = m.join("rustbox/box-3");
+        kernel_files(&d);
+        let l = CgLimits {
+            memory_bytes: Some(64 << 20),
+            pids: Some(5),
+            cpus: Some(1.5),
+            ..CgLimits::default()
+        };
+        let controls = cg.apply(&l).unwrap();
+        assert_eq!(FakeFs::read(&d, "memory.max"), (64u64 << 20).to_string());
+        assert_eq!(FakeFs::read(&d, "memory.swap.max"), "0");
+        assert_eq!(FakeFs::read(&d, "pids.max"), "5");
+        assert_eq!(FakeFs::read(&d, "cpu.max"), "150000 100000");
+        let names: Vec<&str> = controls.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["cgroup.memory", "cgroup.pids", "cgroup.cpu"]);
+        assert!(controls.iter().all(|c| c.applied && c.verified));
+        // No swap file: said so, not written.
+        std::fs::remove_file(d.join("memory.swap.max")).unwrap();
+        let c = cg.apply(&l).unwrap();
+        assert!(
+            c[0].detail.contains("no swap controller"),
+            "{}",
+            c[0].detail
+        );
+        // A cpuset asked for where the controller is not enabled.
+        let e = cg
+            .apply(&CgLimits {
+                cpuset_cpus: Some("0".into()),
+                ..CgLimits::default()
+            })
+            .err()
+            .unwrap();
+        assert_eq!(e.step, "cgroup.cpuset");
+    }
+
+    #[test]
+    fn a_limit_that_does_not_read_back_is_an_error_naming_the_file() {
+        let (_f, m, info) = hierarchy("readback", "cpu memory pids\n");
+        let cg = V2Cgroup::create(&info, "rustbox", 4).unwrap();
+        let d = m.join("rustbox/box-4");
+        kernel_files(&d);
+        FakeFs::swallow(&d, "pids.max");
+        let e = cg
+            .apply(&CgLimits {
+                pids: Some(9),
+                ..CgLimits::default()
+            })
+            .err()
+            .unwrap();
+        assert_eq!(e.step, "cgroup.pids");
+        assert!(e.detail.contains("pids.max reads back as"), "{e}");
+        FakeFs::swallow(&d, "memory.max");
+        let e = cg
+            .apply(&CgLimits {
+                memory_bytes: Some(1 << 20),
+                ..CgLimits::default()
+            })
+            .err()
+            .unwrap();
+        assert!(e.detail.contains("memory.max"), "{e}");
+    }
+
+    #[test]
+    fn stats_come_from_the_groups_own_files() {
+        let (_f, m, info) = hierarchy("stats", "cpu memory pids\n");
+        let cg = V2Cgroup::create(&info, "rustbox", 5).unwrap();
+        let d = m.join("rustbox/box-5");
+        FakeFs::put(
+            &d,
+            "cpu.stat",
+            "usage_usec 1500000\nuser_usec 1000000\nsystem_usec 500000\nnr_periods 4\nnr_throttled 2\n",
+        );
+        FakeFs::put(
+            &d,
+            "memory.events",
+            "low 0\nhigh 0\nmax 7\noom 1\noom_kill 1\n",
+        );
+        FakeFs::put(&d, "pids.events", "max 3\n");
+        FakeFs::put(&d, "memory.peak", "10485760\n");
+        assert_eq!(cg.cpu_seconds().unwrap(), 1.5);
+        let (t, u) = cg.stats().unwrap();
+        assert_eq!((t.total_s, t.user_s, t.sys_s), (1.5, 1.0, 0.5));
+        assert_eq!(u.peak_memory_kb, Some(10240));
+        assert_eq!((u.oom_kills, u.pids_max_hits, u.nr_throttled), (1, 3, 2));
+        assert_eq!(u.version, 2);
+        // A kernel without memory.peak: no peak, not a made-up one.
+        std::fs::remove_file(d.join("memory.peak")).unwrap();
+        assert_eq!(cg.stats().unwrap().1.peak_memory_kb, None);
+        // A missing counter file is an error, never a zero.
+        std::fs::remove_file(d.join("memory.events")).unwrap();
+        assert_eq!(cg.stats().err().unwrap().step, "cgroup.stats");
+    }
+
+    #[test]
+    fn an_empty_group_is_removed_without_a_kill() {
+        let (_f, m, info) = hierarchy("remove", "cpu memory pids\n");
+        V2Cgroup::remove_existing(&info, "rustbox", 6).unwrap();
+        let cg = V2Cgroup::create(&info, "rustbox", 6).unwrap();
+        let d = m.join("rustbox/box-6");
+        FakeFs::put(&d, "cgroup.procs", "");
+        cg.kill_all().unwrap();
+        assert!(
+            !d.join("cgroup.kill").exists(),
+            "nothing to kill: not written"
+        );
+        // A group listing a process is killed through cgroup.kill.
+        FakeFs::put(&d, "cgroup.procs", "not-a-pid\n");
+        assert!(cg.kill_all().err().unwrap().detail.contains("is not a pid"));
+        std::fs::remove_file(d.join("cgroup.procs")).unwrap();
+        drop(cg);
+        // The fake's directory holds no control files now: rmdir takes it.
+        V2Cgroup::remove_existing(&info, "rustbox", 6).unwrap();
+        assert!(!d.exists());
+    }
+}
