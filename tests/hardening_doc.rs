@@ -106,3 +106,114 @@ fn every_row_names_tests_that_exist() {
         problems.join("\n  ")
     );
 }
+
+/// Every `.rs` file the document cites, as a path below `src/` (or `tests/`), and
+/// the items named right after it (`fsutil.rs` `chown_tree`, `Owners`): each file
+/// exists, and each item is defined in it (`fn`, `struct`, `enum`, `trait`,
+/// `const`, `static`, `type`, `mod`; `Type::item` both). Citations go stale when
+/// code moves; this is what keeps them true.
+#[test]
+fn every_cited_file_and_item_exists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("HARDENING.md")).unwrap();
+    let mut files = Vec::new();
+    for dir in ["src", "tests"] {
+        rs_files(&root.join(dir), &mut files);
+    }
+    let find = |cited: &str| -> Vec<&std::path::PathBuf> {
+        files
+            .iter()
+            .filter(|p| p.ends_with(cited) || p.to_string_lossy().ends_with(&format!("/{cited}")))
+            .collect()
+    };
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for line in doc.lines() {
+        // Backticked tokens, and whether only ", " or spaces stand between each
+        // and the one before it.
+        let parts: Vec<&str> = line.split('`').collect();
+        let mut current: Option<Vec<&std::path::PathBuf>> = None;
+        for i in (1..parts.len()).step_by(2) {
+            let tok = parts[i];
+            let joined = parts[i - 1].trim().is_empty() || parts[i - 1].trim() == ",";
+            if tok.ends_with(".rs") && !tok.contains(' ') {
+                let hits = find(tok);
+                if hits.is_empty() {
+                    problems.push(format!("`{tok}` is no file in src/ or tests/"));
+                }
+                current = Some(hits);
+                continue;
+            }
+            let is_item = !tok.is_empty()
+                && tok
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+                && !tok.starts_with(':');
+            match (&current, joined && is_item) {
+                (Some(hits), true) if !hits.is_empty() => {
+                    checked += 1;
+                    let texts: Vec<String> = hits
+                        .iter()
+                        .map(|p| std::fs::read_to_string(p).unwrap())
+                        .collect();
+                    for part in tok.split("::").filter(|p| !p.is_empty()) {
+                        if !texts.iter().any(|t| defines(t, part)) {
+                            problems.push(format!(
+                                "`{tok}`: `{part}` is not defined in {}",
+                                hits[0].display()
+                            ));
+                        }
+                    }
+                }
+                (Some(_), true) => {}
+                _ => current = None,
+            }
+        }
+    }
+    assert!(checked >= 40, "only {checked} cited items found");
+    assert!(
+        problems.is_empty(),
+        "HARDENING.md cites what is not there:\n  {}",
+        problems.join("\n  ")
+    );
+}
+
+fn rs_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            rs_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// Whether `text` defines `name` as an item (or a field-less enum variant).
+fn defines(text: &str, name: &str) -> bool {
+    const KINDS: [&str; 9] = [
+        "fn ", "struct ", "enum ", "trait ", "const ", "static ", "type ", "mod ", "impl ",
+    ];
+    text.lines().any(|line| {
+        let mut l = line.trim_start();
+        for v in ["pub(crate) ", "pub(super) ", "pub ", "unsafe ", "async "] {
+            l = l.strip_prefix(v).unwrap_or(l);
+        }
+        KINDS.iter().any(|k| {
+            l.strip_prefix(k).is_some_and(|rest| {
+                let id: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                id == name
+            })
+        }) || {
+            // An enum variant: `Name,` `Name(..)` `Name {` on its own line.
+            let id: String = l
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            id == name && l[id.len()..].starts_with([',', '(', ' ', '{'])
+        }
+    })
+}
