@@ -11,8 +11,11 @@
 //! counter brings the count up to date on the CPU that runs the task.
 //!
 //! The counter is opened before the box runs anything (the proxy waits for the go
-//! byte), and only the supervisor holds it. The verdict's evidence still comes from
-//! the cgroup (or the proxy's rusage); this clock only decides when to kill.
+//! byte), and only the supervisor holds it. It is both the watchdog's clock and,
+//! when it could be opened, the box's reported CPU time (`usage.cpu_s`, source
+//! `perf:task-clock`), so a kill is never before the limit by the evidence; the
+//! cgroup's counter is reported beside it (`cgroup.cpu_s`), and without this clock
+//! the time is the cgroup's or the rusage (the end of `supervisor::run`).
 
 use crate::error::StepError;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};

@@ -92,7 +92,7 @@ pub fn errno_name(n: i32) -> &'static str {
     if e == nix::errno::Errno::UnknownErrno {
         "EUNKNOWN"
     } else {
-        // nix's Debug impl prints the symbolic constant name (e.g. "EPERM").
+        // The symbolic constant name (e.g. "EPERM"), from our own table.
         errno_static_name(e)
     }
 }

@@ -237,7 +237,7 @@ impl Visitor for ClearSetIds {
         }
         // SAFETY: fstatfs into a zeroed struct we own, on a descriptor we hold.
         let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-        // SAFETY: as above.
+        // SAFETY: fstatfs writes into the struct we own, on a descriptor we hold.
         if unsafe { libc::fstatfs(e.fd.as_raw_fd(), &mut st) } < 0 {
             return Err(StepError::last_os(
                 "box.setid",

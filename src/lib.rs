@@ -1,7 +1,8 @@
 //! rustbox: an isolate-compatible sandbox for running untrusted programs.
 //!
-//! See `DESIGN.md` in the shared folder and `docs/` for the contracts; the modules
-//! follow its architecture section.
+//! The contracts (command line, box layout, JSON evidence, verdicts) are in
+//! `docs/` (`isolate-compat.md`, `verdict.schema.json`, `cgroups.md`, `seccomp.md`),
+//! the threats and their defenses in `HARDENING.md`.
 
 pub mod boxes;
 pub mod boxfs;

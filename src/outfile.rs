@@ -160,7 +160,7 @@ impl OutFile {
                     // Writes block again, as on any file.
                     // SAFETY: fcntl flag changes on a descriptor we own.
                     let fl = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GETFL) };
-                    // SAFETY: as above.
+                    // SAFETY: fcntl(F_SETFL) on a descriptor we own; no pointer.
                     if fl < 0
                         || unsafe {
                             libc::fcntl(f.as_raw_fd(), libc::F_SETFL, fl & !libc::O_NONBLOCK)

@@ -99,7 +99,9 @@ fn children(pid: i32) -> Vec<i32> {
 }
 
 /// CPU time in seconds used by `root` and every live descendant, including what
-/// their reaped children used. A stop-gap until cgroup accounting measures the box.
+/// their reaped children used: the watchdog's last resort, when neither the perf
+/// clock (`cpuclock`) nor a cgroup (`--cg`) is there to read. It lags by a
+/// scheduler tick per busy CPU and misses children reaped by nobody yet.
 pub fn tree_cpu_seconds(root: i32) -> f64 {
     let mut total = 0u64;
     let mut stack = vec![root];

@@ -35,7 +35,7 @@ pub fn not_dumpable() -> Result<(), StepError> {
         return Err(StepError::last_os("supervisor.dumpable", "RLIMIT_CORE"));
     }
     rl.rlim_cur = 0;
-    // SAFETY: as above.
+    // SAFETY: setrlimit reads the valid struct we own.
     if unsafe { libc::setrlimit(libc::RLIMIT_CORE, &rl) } < 0 {
         return Err(StepError::last_os("supervisor.dumpable", "RLIMIT_CORE 0"));
     }

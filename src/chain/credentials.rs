@@ -3,7 +3,9 @@
 //! PR_SET_KEEPCAPS keeps the permitted capability set across setresuid so the next
 //! stage can still drop the bounding set (which needs CAP_SETPCAP); the effective set
 //! is emptied by the kernel at the uid change, so from here on file access is checked
-//! as the box user. The privileges stage empties every set right after.
+//! as the box user. The permitted set it keeps is emptied later in the chain, by
+//! `drop_capabilities` (after `stdio` and `hygiene`, which still need it), and read
+//! back there.
 
 use crate::error::StepError;
 
@@ -26,7 +28,7 @@ pub fn drop_to(uid: u32, gid: u32) -> Result<(), StepError> {
             format!("gid {gid}"),
         ));
     }
-    // SAFETY: as above.
+    // SAFETY: setresuid takes three integers and no pointer; failure is checked.
     if unsafe { libc::setresuid(uid, uid, uid) } < 0 {
         return Err(StepError::last_os(
             "credentials.setresuid",
@@ -42,7 +44,7 @@ pub fn verify(uid: u32, gid: u32) -> Result<(), StepError> {
     // SAFETY: getresuid writes three ids into our locals.
     unsafe { libc::getresuid(&mut r, &mut e, &mut s) };
     let (mut gr, mut ge, mut gs) = (0, 0, 0);
-    // SAFETY: as above for gids.
+    // SAFETY: getresgid writes three ids into our locals.
     unsafe { libc::getresgid(&mut gr, &mut ge, &mut gs) };
     if [r, e, s] != [uid; 3] || [gr, ge, gs] != [gid; 3] {
         return Err(StepError::new(

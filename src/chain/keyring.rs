@@ -69,7 +69,7 @@ pub fn fresh() -> Result<&'static str, StepError> {
     // Read back: the session keyring is now the new one, not the one inherited,
     // and it and the user keyrings hold no key (KEYCTL_READ of a keyring gives
     // the size of its list of key ids).
-    // SAFETY: as above, no pointer.
+    // SAFETY: keyctl(GET_KEYRING_ID, special id, no create) takes no pointer.
     let now = unsafe {
         libc::syscall(
             libc::SYS_keyctl,
