@@ -1021,3 +1021,56 @@ fn results_in_the_box_are_the_callers_written_after_the_run() {
     );
     assert_refused(&o, "tmp/");
 }
+
+/// `norec` from a user: a non-recursive clone would show what a mount below the
+/// source hides (files the user cannot reach in their own view of the host), so
+/// it is refused where a mount lies below; root's `norec` is isolate's.
+#[test]
+fn a_users_norec_bind_uncovers_nothing_a_mount_hides() {
+    let e = env();
+    let a = As::User(&e.alice);
+    let _c = Cleanup(12);
+    assert_eq!(rb(a, &["-b", "12", "--init"]).status.code(), Some(0));
+    let data = e.alice.home.join("norec");
+    let sub = data.join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    std::fs::write(sub.join("hidden"), "under the mount\n").unwrap();
+    for d in [&data, &sub] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    // A mount over sub/, in the namespace the suite's rustbox runs in.
+    let ns_mount = |args: &[&str]| {
+        let o = Command::new("nsenter")
+            .arg(format!("--mount=/proc/{}/ns/mnt", e.open_ns))
+            .arg("--")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{args:?}: {}", show(&o));
+    };
+    let subs = sub.to_str().unwrap();
+    ns_mount(&["mount", "-t", "tmpfs", "-o", "size=64k", "cover", subs]);
+    ns_mount(&["sh", "-c", &format!("echo on top > {subs}/top")]);
+    let rule = |opts: &str| format!("--dir=/d={}{opts}", data.display());
+    let ls = ["--run", "--", "/bin/ls", "/d/sub"];
+    let run = |who: As, opts: &str| {
+        let mut args = vec!["-b", "12"];
+        let r = rule(opts);
+        args.push(&r);
+        args.extend_from_slice(&ls);
+        rb(who, &args)
+    };
+    let o = run(a, ":norec");
+    assert_refused(&o, "norec would show what 1 mount(s) below it cover");
+    assert!(!text(&o.stdout).contains("hidden"), "{}", show(&o));
+    // Recursive (the default): the mount comes along, the box sees what the user sees.
+    let o = run(a, "");
+    assert_eq!(text(&o.stdout), "top\n", "{}", show(&o));
+    // Root may: isolate's norec.
+    let o = run(As::Root, ":norec");
+    assert_eq!(text(&o.stdout), "hidden\n", "{}", show(&o));
+    ns_mount(&["umount", subs]);
+    // With nothing mounted below, a user's norec is a plain bind.
+    let o = run(a, ":norec");
+    assert_eq!(text(&o.stdout), "hidden\n", "{}", show(&o));
+}

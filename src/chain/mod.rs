@@ -19,6 +19,7 @@ pub mod keyring;
 pub mod loopback;
 pub mod mounts;
 pub mod nnp;
+pub mod norec;
 pub mod pivot;
 pub mod propagation;
 pub mod report;

@@ -132,40 +132,35 @@ pub fn make_beneath(root: RawFd, rel: &Path, leaf: Leaf) -> Result<OwnedFd, Step
     Ok(cur)
 }
 
-/// Clone the tree at `src` (recursively unless `norec`) as a detached mount. With
-/// `no_links_below` = (a directory above `src`, the part of `src` below it), that
-/// part is resolved without following any link (see `hostpath::open_no_links`).
+/// Clone the tree at `src` (recursively unless `norec`) as a detached mount, and
+/// return it with the `O_PATH` descriptor of the source it was cloned from (so a
+/// later check looks at exactly that directory). With `no_links_below` = (a
+/// directory above `src`, the part of `src` below it), that part is resolved
+/// without following any link (see `hostpath::open_no_links`).
 pub fn clone_tree(
     src: &Path,
     recursive: bool,
     no_links_below: Option<(&Path, &Path)>,
-) -> Result<OwnedFd, StepError> {
-    let mut flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint;
+) -> Result<(OwnedFd, OwnedFd), StepError> {
+    let what = format!("open_tree {}", src.display());
+    let source = match no_links_below {
+        Some((root, rel)) => crate::hostpath::open_no_links(root, rel, "mount.bind")?,
+        None => {
+            let c = cstr(src)?;
+            // SAFETY: open with a valid path; returns a new descriptor or -1.
+            let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+            owned("mount.bind", &what, fd as libc::c_long)?
+        }
+    };
+    let mut flags =
+        OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | libc::AT_EMPTY_PATH as libc::c_uint;
     if recursive {
         flags |= AT_RECURSIVE;
     }
-    let what = format!("open_tree {}", src.display());
-    let rc = match no_links_below {
-        Some((root, rel)) => {
-            let fd = crate::hostpath::open_no_links(root, rel, "mount.bind")?;
-            // SAFETY: open_tree of the descriptor itself (empty path); returns a new
-            // descriptor or -1.
-            unsafe {
-                libc::syscall(
-                    libc::SYS_open_tree,
-                    fd.as_raw_fd(),
-                    c"".as_ptr(),
-                    flags | libc::AT_EMPTY_PATH as libc::c_uint,
-                )
-            }
-        }
-        None => {
-            let c = cstr(src)?;
-            // SAFETY: open_tree with a valid path; returns a new descriptor or -1.
-            unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c.as_ptr(), flags) }
-        }
-    };
-    owned("mount.bind", &what, rc)
+    // SAFETY: open_tree of the descriptor itself (empty path); returns a new
+    // descriptor or -1.
+    let rc = unsafe { libc::syscall(libc::SYS_open_tree, source.as_raw_fd(), c"".as_ptr(), flags) };
+    Ok((owned("mount.bind", &what, rc)?, source))
 }
 
 /// Set mount attributes on a mount (and, with `recursive`, all below it).

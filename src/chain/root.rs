@@ -162,12 +162,16 @@ fn mount_one(root: &OwnedFd, m: &MountPlan, rep: &Reporter) -> Result<(), StepEr
                     &[crate::fsid::Capability::CAP_SYS_ADMIN],
                     "mount.bind",
                     || {
-                        let t = mounts::clone_tree(src, *recursive, below)?;
+                        let (t, source) = mounts::clone_tree(src, *recursive, below)?;
                         crate::hostpath::may_access(&t, write, "mount.bind", src)?;
+                        // Root's norec is isolate's; a user's must uncover nothing.
+                        if !*recursive && id.0 != 0 {
+                            super::norec::refuse_hidden_below(&source, src)?;
+                        }
                         Ok(t)
                     },
                 ),
-                None => mounts::clone_tree(src, *recursive, below),
+                None => mounts::clone_tree(src, *recursive, below).map(|(t, _)| t),
             };
             let tree = match cloned {
                 Ok(t) => t,
@@ -287,7 +291,7 @@ fn minimal_dev(root: &OwnedFd, inside: &Path) -> Result<(), StepError> {
     for name in DEV_NODES {
         let src = Path::new("/dev").join(name);
         let shown = format!("/dev/{name}");
-        let tree = mounts::clone_tree(&src, false, None)?;
+        let (tree, _) = mounts::clone_tree(&src, false, None)?;
         // The host's node, as cloned: it must be a character device.
         let want = fstat(&tree, &shown)?;
         if want.st_mode & libc::S_IFMT != libc::S_IFCHR {
