@@ -40,10 +40,15 @@ impl Flavor {
     pub fn defaults(self) -> Config {
         match self {
             Flavor::Rustbox => Config::default(),
+            // isolate's layout too: every box on the box root's file system
+            // (Piston renames a compile box's files into the run box), bounded
+            // only when --init gets --quota; `host_disk_box = 0` gives each box
+            // a tmpfs of `box_quota`.
             Flavor::Isolate => Config {
                 box_root: PathBuf::from("/var/local/lib/isolate"),
                 lock_root: PathBuf::from("/run/isolate/locks"),
                 cg_root: "isolate".into(),
+                host_disk_box: true,
                 ..Config::default()
             },
         }
@@ -345,6 +350,11 @@ mod tests {
         let d = Flavor::Isolate.defaults();
         assert_eq!(d.box_root, PathBuf::from("/var/local/lib/isolate"));
         assert_eq!(d.lock_root, PathBuf::from("/run/isolate/locks"));
+        assert!(
+            d.host_disk_box,
+            "isolate keeps every box on one file system"
+        );
+        assert!(!Flavor::Rustbox.defaults().host_disk_box);
         let c = Config::parse_as(
             "box_root = /var/local/lib/isolate\ncg_root = /sys/fs/cgroup/isolate.slice/isolate.service\n\
              first_uid = 60000\nfirst_gid = 60000\nnum_boxes = 1000\n",

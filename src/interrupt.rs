@@ -119,17 +119,14 @@ impl Interrupts {
     /// box ran (the verdict is then `SG` "Interrupted", see `verdict`).
     pub fn failure(sig: libc::c_int, when: &str) -> StepError {
         if is_interrupt(sig) {
-            return StepError::new(
-                "supervisor.signal",
-                format!("Interrupted by {} {when}", signal_name(sig)),
-            );
+            return StepError::new(STEP, format!("Interrupted by {} {when}", signal_name(sig)));
         }
-        StepError::new(
-            "supervisor.signal",
-            format!("Sandbox keeper received fatal signal {sig}"),
-        )
+        StepError::new(STEP, format!("Sandbox keeper received fatal signal {sig}"))
     }
 }
+
+/// The step a signal to rustbox ends a run in.
+pub const STEP: &str = "supervisor.signal";
 
 /// In the box, right after the clone: every signal back to its default action and
 /// none blocked. Both survive execve, and the supervisor has SIGPIPE ignored (the

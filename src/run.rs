@@ -185,7 +185,7 @@ fn run_inner(
     // An interrupt before the box started ends the run as isolate's does (SG
     // "Interrupted"), not as a failure of rustbox.
     if let (Some(sig), Err(e)) = (interrupts.received(), &ran) {
-        if crate::interrupt::is_interrupt(sig) && e.step == "supervisor.signal" {
+        if crate::interrupt::is_interrupt(sig) && e.step == crate::interrupt::STEP {
             ev.killed = Some(crate::evidence::KillReason::Interrupted(sig));
             ran = Ok(());
         }

@@ -1081,7 +1081,9 @@ pub fn run(
             }
         }
     }
-    if facts.failure.is_none() && facts.exec_errno.is_none() {
+    // Sealed and no failed execve: the program ran, even if the run failed later
+    // (a fatal signal to rustbox): its times go into the meta, as isolate's do.
+    if facts.exec_errno.is_none() {
         if sealed {
             facts.executed = true;
             facts.controls.push(Control::applied(
@@ -1089,7 +1091,7 @@ pub fn run(
                 true,
                 "execve succeeded (report pipe closed on exec)",
             ));
-        } else if facts.killed.is_none() {
+        } else if facts.killed.is_none() && facts.failure.is_none() {
             facts.failure = Some(StepError::new(
                 "chain",
                 "the box ended before reporting every step (no seccomp record)",

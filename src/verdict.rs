@@ -107,7 +107,13 @@ fn decide(e: &Evidence) -> Verdict {
         limits_hit,
     };
     if let Some(f) = &e.failure {
-        return mk(Kind::IE, "XX", f.to_string(), vec![]);
+        // A fatal signal to rustbox gets isolate's own words ("Sandbox keeper
+        // received fatal signal N"); every other failure names its step.
+        let message = match f.step.as_str() {
+            crate::interrupt::STEP => f.detail.clone(),
+            _ => f.to_string(),
+        };
+        return mk(Kind::IE, "XX", message, vec![]);
     }
     if let Some(KillReason::Interrupted(_)) = e.killed {
         // isolate's: SG "Interrupted", exitsig the signal rustbox received.
@@ -646,5 +652,24 @@ mod tests {
         assert_eq!(secs3(f64::MAX), "18446744073709551.615");
         assert_eq!(secs3(f64::NAN), "0.000");
         assert_eq!(secs3(-1.0), "0.000");
+    }
+
+    #[test]
+    fn a_fatal_signal_has_isolates_words_and_other_failures_their_step() {
+        let mut e = base();
+        e.failure = Some(crate::interrupt::Interrupts::failure(
+            libc::SIGABRT,
+            "during the run",
+        ));
+        let v = verdict(&e);
+        assert_eq!(v.message, "Sandbox keeper received fatal signal 6");
+        // The program ran: isolate's meta has its times even so.
+        let m = meta(&e, &v);
+        assert!(
+            m.contains("time:0.100\n") && m.contains("status:XX\n"),
+            "{m}"
+        );
+        e.failure = Some(StepError::new("mount.bind", "/x: gone"));
+        assert_eq!(verdict(&e).message, "mount.bind: /x: gone");
     }
 }

@@ -1226,8 +1226,12 @@ fn lifecycle_termination_signals_tear_down() {
         } else {
             assert_eq!(o.status.code(), Some(2), "{name}: {stderr}");
             assert_eq!(mm.get("status"), Some("XX"), "{name}: {mt}");
+            // isolate's words exactly (Piston reads them), and its times: the
+            // program ran until rustbox was hit.
             let want = format!("Sandbox keeper received fatal signal {sig}");
-            assert!(mm.req("message").contains(&want), "{name}: {mt}");
+            assert_eq!(mm.get("message"), Some(want.as_str()), "{name}: {mt}");
+            assert!(mm.secs("time-wall") > 0.0, "{name}: {mt}");
+            assert!(mm.get("time").is_some(), "{name}: {mt}");
             assert_eq!(doc["verdict"], "IE", "{name}: {doc}");
             let failed =
                 harness::control(&doc, "supervisor.signal").is_some_and(|c| c["applied"] == false);
@@ -2106,4 +2110,17 @@ fn started_as_isolate_it_uses_isolates_paths() {
     assert!(text(&v.stdout).starts_with("The process isolator"));
     let j = check(&common::rustbox_bin());
     assert_eq!(j["box_root"], "/var/local/lib/rustbox", "{j}");
+}
+
+/// `--chdir` is resolved inside the box, where `..` cannot leave it: isolate takes
+/// `--chdir=../box` (ReCodEx builds every chdir that way), and so does rustbox.
+#[test]
+fn chdir_with_dotdot_stays_in_the_box() {
+    let b = TestBox::new(5);
+    let r = b.run(&["--chdir=../box"], &["/bin/pwd"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "/box\n"), "{r}");
+    let r = b.run(&["--chdir=/../../tmp/.."], &["/bin/pwd"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "/\n"), "{r}");
+    let r = b.run(&["--chdir="], &["/bin/pwd"]);
+    assert_eq!(r.code, 2, "{r}");
 }
