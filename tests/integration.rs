@@ -47,6 +47,7 @@ const REQUIRED_CONTROLS: &[&str] = &[
     "net.loopback",
     "credentials",
     "keyring",
+    "pgrp",
     "io",
     "capabilities",
     "no_new_privs",
@@ -125,6 +126,9 @@ fn sandbox_from_inside_with_defaults() {
     // pid 1 is the proxy, the program is pid 2; host name.
     c.eq(&f, "pid", "2");
     c.eq(&f, "ppid", "1");
+    // A process group of its own (isolate's setpgrp): not the caller's, whose
+    // terminal signals (^C) and job control are the caller's.
+    c.eq(&f, "pgrp", "2");
     c.eq(&f, "hostname", "rustbox");
 
     // Only the standard descriptors.
@@ -2106,4 +2110,42 @@ fn started_as_isolate_it_uses_isolates_paths() {
     assert!(text(&v.stdout).starts_with("The process isolator"));
     let j = check(&common::rustbox_bin());
     assert_eq!(j["box_root"], "/var/local/lib/rustbox", "{j}");
+}
+
+// ---------------------------------------------------------------------------
+// The caller's terminal: the program as a background job of it
+// ---------------------------------------------------------------------------
+
+/// The terminal is the caller's again: its foreground group is the shell's (the
+/// group rustbox was started in) and it echoes as before.
+fn assert_terminal_is_the_callers(t: &common::pty::Terminal, r: &harness::Run) {
+    assert_eq!(
+        t.foreground(),
+        t.leader_pid(),
+        "the terminal's foreground group is not the caller's after the run:\n{r}"
+    );
+    assert!(t.echoes(), "the terminal's modes were not restored:\n{r}");
+}
+
+/// The program is a background job of the caller's terminal, as under isolate: a
+/// process group of its own, never the foreground one, so a read of the terminal
+/// is refused (EIO with SIGTTIN ignored; a stop otherwise) and what is typed stays
+/// the caller's.
+#[test]
+fn without_tty_hack_the_program_is_a_background_job() {
+    let b = TestBox::new(74);
+    let probe = b.install_probe("probe");
+    let mut t = b.run_at_terminal(&["-w", "10"], &[&probe, "tty-background"]);
+    let r = t.results();
+    assert_eq!(r.code, 0, "{r}");
+    let f = r.facts();
+    let mut c = Checks::default();
+    c.eq(&f, "pgrp", "2");
+    c.eq(&f, "foreground", "0");
+    c.eq(&f, "read", "EIO");
+    let pg = r.control("pgrp");
+    c.check(pg["verified"] == true, format!("pgrp: {pg}"));
+    c.finish(&r.to_string());
+    assert_terminal_is_the_callers(&t.term, &r);
+    t.term.finish();
 }

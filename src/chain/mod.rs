@@ -19,6 +19,7 @@ pub mod keyring;
 pub mod loopback;
 pub mod mounts;
 pub mod nnp;
+pub mod pgrp;
 pub mod pivot;
 pub mod propagation;
 pub mod report;
@@ -70,6 +71,8 @@ pub struct Named<'a>(Ctx<'a>);
 pub struct Networked<'a>(Ctx<'a>);
 /// Running as the box uid/gid with no supplementary groups.
 pub struct Credentialed<'a>(Ctx<'a>);
+/// In a process group of its own.
+pub struct Grouped<'a>(Ctx<'a>);
 /// Standard streams and working directory are in place.
 pub struct Wired<'a>(Ctx<'a>);
 /// No descriptor but 0, 1, 2 will survive execve.
@@ -186,7 +189,23 @@ impl<'a> Networked<'a> {
 }
 
 impl<'a> Credentialed<'a> {
-    /// Step 6: stdin/stdout/stderr opened as the box user, then chdir.
+    /// Step 6: a process group of its own (isolate's setpgrp): a background job
+    /// of the caller's terminal.
+    pub fn process_group(self) -> Result<Grouped<'a>, StepError> {
+        let pg = pgrp::own_group()?;
+        self.0.rep.ok(
+            "pgrp",
+            true,
+            format!(
+                "setpgid(0, 0): a process group of its own, getpgrp() = getpid() = {pg} read back"
+            ),
+        );
+        Ok(Grouped(self.0))
+    }
+}
+
+impl<'a> Grouped<'a> {
+    /// Step 7: stdin/stdout/stderr opened as the box user, then chdir.
     pub fn stdio(self) -> Result<Wired<'a>, StepError> {
         let s = &self.0.plan.stdio;
         stdio::apply(s)?;
@@ -218,7 +237,7 @@ impl<'a> Credentialed<'a> {
 }
 
 impl<'a> Wired<'a> {
-    /// Step 7: every descriptor but 0/1/2 close-on-exec (unless --inherit-fds).
+    /// Step 8: every descriptor but 0/1/2 close-on-exec (unless --inherit-fds).
     pub fn hygiene(self) -> Result<Hygienic<'a>, StepError> {
         let rep = self.0.rep;
         rep.ok(
@@ -242,7 +261,7 @@ impl<'a> Wired<'a> {
 }
 
 impl<'a> Hygienic<'a> {
-    /// Step 8: bounding, ambient, inheritable, permitted, effective sets emptied.
+    /// Step 9: bounding, ambient, inheritable, permitted, effective sets emptied.
     pub fn drop_capabilities(self) -> Result<Unprivileged<'a>, StepError> {
         let last = self.0.plan.last_cap;
         capabilities::clear_all(last)?;
@@ -257,7 +276,7 @@ impl<'a> Hygienic<'a> {
 }
 
 impl<'a> Unprivileged<'a> {
-    /// Step 9: PR_SET_NO_NEW_PRIVS, read back.
+    /// Step 10: PR_SET_NO_NEW_PRIVS, read back.
     pub fn no_new_privs(self) -> Result<Locked<'a>, StepError> {
         nnp::set()?;
         self.0
@@ -268,7 +287,7 @@ impl<'a> Unprivileged<'a> {
 }
 
 impl<'a> Locked<'a> {
-    /// Step 10: resource limits. Everything later is prepared first, because a
+    /// Step 11: resource limits. Everything later is prepared first, because a
     /// tight -m or -n could make any later allocation or open fail.
     pub fn rlimits(self) -> Result<Limited<'a>, StepError> {
         let p = self.0.plan;
@@ -306,7 +325,7 @@ impl<'a> Locked<'a> {
 }
 
 impl<'a> Limited<'a> {
-    /// Step 11: the seccomp filter, last, since it would block steps above.
+    /// Step 12: the seccomp filter, last, since it would block steps above.
     pub fn seccomp(self) -> Result<Sealed<'a>, StepError> {
         seccomp::install(&self.ctx.plan.seccomp)?;
         // The supervisor counts the program as run under every control only with
@@ -320,7 +339,7 @@ impl<'a> Limited<'a> {
 }
 
 impl Sealed<'_> {
-    /// Step 12: execve. Returns only if execve failed, with its errno (or the
+    /// Step 13: execve. Returns only if execve failed, with its errno (or the
     /// failure to report that).
     pub fn exec(self) -> Result<i32, StepError> {
         let errno = self.exec.execve();
@@ -340,6 +359,7 @@ pub fn contain(plan: &ContainPlan, rep: &Reporter) -> Result<i32, StepError> {
         .hostname()?
         .network()?
         .credentials()?
+        .process_group()?
         .stdio()?
         .hygiene()?
         .drop_capabilities()?

@@ -368,6 +368,7 @@ static int facts(void)
 	mounts();
 	kv("pid", "%d", (int)getpid());
 	kv("ppid", "%d", (int)getppid());
+	kv("pgrp", "%d", (int)getpgrp());
 	char host[256] = {0};
 	gethostname(host, sizeof host - 1);
 	kv("hostname", "%s", host);
@@ -386,6 +387,22 @@ static int facts(void)
 	tmp_exec();
 	clocks();
 	return 0;
+}
+
+/* The terminal on stdin as the program sees it: its process group, the
+ * terminal's foreground group (both in the box's pid namespace, 0 for a group
+ * outside it) and whether they are the same. */
+static void tty_facts(void)
+{
+	pid_t pg = getpgrp();
+	pid_t fg = tcgetpgrp(0);
+	kv("pgrp", "%d", (int)pg);
+	if (fg < 0)
+		kv("tcgetpgrp", "%s", ename(errno));
+	else
+		kv("tcgetpgrp", "%d", (int)fg);
+	kv("foreground", "%d", pg > 0 && fg == pg);
+	fflush(stdout);
 }
 
 static double cpu_now(void)
@@ -769,6 +786,16 @@ int main(int argc, char **argv)
 		while (mono_now() - start < stop + 0.5)
 			usleep(10000);
 		kv("relay", "finished");
+		return 0;
+	}
+	if (!strcmp(mode, "tty-background")) {
+		/* A read of the terminal by a background group: with SIGTTIN ignored,
+		 * EIO instead of a stop. */
+		tty_facts();
+		signal(SIGTTIN, SIG_IGN);
+		char c;
+		ssize_t n = read(0, &c, 1);
+		kv("read", "%s", n < 0 ? ename(errno) : n == 0 ? "EOF" : "ok");
 		return 0;
 	}
 	fprintf(stderr, "probe: unknown mode %s\n", mode);
