@@ -937,3 +937,77 @@ fn caps_bound_what_a_user_may_take() {
     let mounts = std::fs::read_to_string(format!("/proc/{ns}/mountinfo")).unwrap();
     assert!(!mounts.contains(&boxes.display().to_string()), "{mounts}");
 }
+
+/// The uid of a host process (the real one), if it still exists.
+fn uid_of(pid: libc::pid_t) -> Option<u32> {
+    let st = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    common::status_field(&st, "Uid:")?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// --tty-hack through the setuid binary, at an ordinary user's terminal (a shell
+/// of alice's leading a session on a new pseudo-terminal): the program is the
+/// terminal's foreground group while it runs, as the box uid, so it sets the
+/// terminal's modes and reads what alice types; then the terminal is alice's
+/// shell's again, its modes as before.
+#[test]
+fn tty_hack_at_a_users_terminal() {
+    let e = env();
+    let a = As::User(&e.alice);
+    let _c = Cleanup(11);
+    let o = rb(a, &["-b", "11", "--init"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let js = e.alice.home.join("tty.json");
+    let wrap: Vec<String> = ["/bin/sh", "-c", common::pty::SCRIPT]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let cmd = cmd_with(
+        e.open_ns,
+        a,
+        &wrap,
+        &[
+            "-b",
+            "11",
+            "--json",
+            js.to_str().unwrap(),
+            "--tty-hack",
+            "-w",
+            "20",
+            "-p5",
+            "--run",
+            "--",
+            "/bin/sh",
+            "-c",
+            "stty -echo && echo ready && read line && echo \"line=$line\"",
+        ],
+    );
+    let mut t = common::pty::Terminal::start(cmd);
+    t.wait_for("ready\n");
+    let fg = t.foreground();
+    assert_ne!(fg, t.leader_pid(), "{}", t.seen);
+    assert_eq!(
+        uid_of(fg),
+        Some(SUITE.uid_base() + 11),
+        "foreground group {fg}"
+    );
+    t.type_text("typed by alice\n");
+    let code = t.rustbox_exit();
+    assert_eq!(code, 0, "{}", t.seen);
+    assert!(t.seen.contains("line=typed by alice\n"), "{}", t.seen);
+    assert_eq!(t.foreground(), t.leader_pid(), "{}", t.seen);
+    assert!(
+        t.echoes(),
+        "the terminal's modes were not restored:\n{}",
+        t.seen
+    );
+    let doc = json(&js);
+    for name in ["tty.foreground", "tty.restore"] {
+        let c = common::harness::control(&doc, name).unwrap_or_else(|| panic!("{name}: {doc}"));
+        assert_eq!(c["verified"], true, "{c}");
+    }
+    t.finish();
+}

@@ -48,6 +48,9 @@ pub struct ContainPlan {
     pub program: CString,
     pub argv: Vec<CString>,
     pub inherit_fds: bool,
+    /// --tty-hack, and stdout is the caller's controlling terminal: the
+    /// program's process group becomes its foreground group (`crate::tty`).
+    pub take_terminal: bool,
     pub seccomp: Vec<BpfProgram>,
     pub seccomp_desc: String,
     /// cap_last_cap, read by the supervisor (the box may not see /proc/sys).
@@ -71,7 +74,7 @@ pub struct Named<'a>(Ctx<'a>);
 pub struct Networked<'a>(Ctx<'a>);
 /// Running as the box uid/gid with no supplementary groups.
 pub struct Credentialed<'a>(Ctx<'a>);
-/// In a process group of its own.
+/// In a process group of its own; with --tty-hack, the terminal's foreground one.
 pub struct Grouped<'a>(Ctx<'a>);
 /// Standard streams and working directory are in place.
 pub struct Wired<'a>(Ctx<'a>);
@@ -190,7 +193,10 @@ impl<'a> Networked<'a> {
 
 impl<'a> Credentialed<'a> {
     /// Step 6: a process group of its own (isolate's setpgrp): a background job
-    /// of the caller's terminal.
+    /// of the caller's terminal. With --tty-hack and the caller's terminal on
+    /// stdout, that group becomes the terminal's foreground group. As the box
+    /// user, and before the streams are redirected: the terminal is the caller's
+    /// stdout, as in isolate.
     pub fn process_group(self) -> Result<Grouped<'a>, StepError> {
         let pg = pgrp::own_group()?;
         self.0.rep.ok(
@@ -200,6 +206,18 @@ impl<'a> Credentialed<'a> {
                 "setpgid(0, 0): a process group of its own, getpgrp() = getpid() = {pg} read back"
             ),
         );
+        if self.0.plan.take_terminal {
+            crate::tty::take_foreground(libc::STDOUT_FILENO)?;
+            self.0.rep.ok(
+                "tty.foreground",
+                true,
+                format!(
+                    "--tty-hack: the program's process group ({pg} in the box) is the foreground \
+                     group of the caller's terminal on stdout: tcsetpgrp with SIGTTOU ignored, \
+                     tcgetpgrp = {pg} read back; SIGTTOU back at its default action"
+                ),
+            );
+        }
         Ok(Grouped(self.0))
     }
 }
