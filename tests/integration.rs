@@ -2209,7 +2209,8 @@ fn without_tty_hack_the_program_is_a_background_job() {
 
 /// The terminal under --tty-hack is the program's controlling terminal, where
 /// the kernel's own TIOCSTI check would let it push input: the seccomp profile
-/// still refuses it. Reading the line discipline stays allowed.
+/// still refuses it, and a new line discipline for the caller's terminal. Reading
+/// the line discipline stays allowed.
 #[test]
 fn terminal_ioctls_stay_denied_under_tty_hack() {
     let b = TestBox::new(75);
@@ -2221,7 +2222,34 @@ fn terminal_ioctls_stay_denied_under_tty_hack() {
     let mut c = Checks::default();
     c.eq(&f, "foreground", "1");
     c.eq(&f, "tiocsti", "EPERM");
+    c.eq(&f, "tiocsetd", "EPERM");
     c.eq(&f, "tiocgetd", "0");
+    c.finish(&r.to_string());
+    assert_terminal_is_the_callers(&t.term, &r);
+    t.term.finish();
+
+    // A --seccomp=FILE replaces the default profile, not these rules.
+    let file = env().out.join("seccomp-tty.json");
+    std::fs::write(
+        &file,
+        r#"{"no_uname": {"mismatch_action": "allow", "match_action": {"errno": 1},
+             "filter": [{"syscall": "uname"}]}}"#,
+    )
+    .unwrap();
+    let arg = format!("--seccomp={}", file.display());
+    let mut t = b.run_at_terminal(&["--tty-hack", &arg, "-w", "10"], &[&probe, "tty-ioctls"]);
+    let r = t.results();
+    assert_eq!(r.code, 0, "{r}");
+    let f = r.facts();
+    let mut c = Checks::default();
+    c.eq(&f, "foreground", "1");
+    c.eq(&f, "tiocsti", "EPERM");
+    c.eq(&f, "tiocsetd", "EPERM");
+    let d = r.control("seccomp")["detail"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    c.check(d.contains("TIOCSTI"), format!("seccomp: {d}"));
     c.finish(&r.to_string());
     assert_terminal_is_the_callers(&t.term, &r);
     t.term.finish();
