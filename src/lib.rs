@@ -31,6 +31,7 @@ pub mod selfguard;
 pub mod spec;
 pub mod supervisor;
 pub mod timens;
+pub mod tty;
 pub mod verdict;
 pub mod walk;
 

@@ -226,6 +226,8 @@ pub fn build(
         program: argv[0].clone(),
         argv,
         inherit_fds: spec.inherit_fds,
+        // Decided by the supervisor, which looks at its stdout (`crate::tty`).
+        take_terminal: false,
         // A --seccomp FILE is the caller's: read with their rights.
         seccomp: crate::fsid::as_user(caller.path_identity(), &[], "seccomp.file", || {
             seccomp::build(&spec.seccomp, spec.syscalls)

@@ -327,8 +327,14 @@ fn prepare_and_watch(
     ev: &mut Evidence,
     mounts: &mut Vec<crate::chain::root::MountPlan>,
 ) -> Result<(), StepError> {
-    let plan = crate::plan::build(spec, cfg, paths, caller, caller_env)?;
+    let mut plan = crate::plan::build(spec, cfg, paths, caller, caller_env)?;
     mounts.clone_from(&plan.root.mounts);
+    let terminal = if spec.tty_hack {
+        caller_terminal(ev)?
+    } else {
+        None
+    };
+    plan.take_terminal = terminal.is_some();
     let cg = if spec.cg {
         Some(box_cgroup(spec, cfg, ev)?)
     } else {
@@ -341,7 +347,13 @@ fn prepare_and_watch(
             plan.root.mounts.len()
         ),
     );
-    let facts = crate::supervisor::run(&plan, &spec.limits, cg.as_deref(), interrupts);
+    let facts = crate::supervisor::run(
+        &plan,
+        &spec.limits,
+        cg.as_deref(),
+        interrupts,
+        terminal.as_ref(),
+    );
     let cg_stats = cg.as_ref().map(|c| c.stats());
     let destroyed = cg.as_ref().map_or(Ok(()), |c| c.destroy());
     let absorbed = facts.and_then(|f| absorb(spec, f, cg_stats, ev));
@@ -352,6 +364,33 @@ fn prepare_and_watch(
             Err(e)
         }
         (absorbed, destroyed) => absorbed.and(destroyed),
+    }
+}
+
+/// --tty-hack: the terminal on rustbox's stdout, saved to be given back after the
+/// run, when it is rustbox's controlling terminal. Otherwise nothing is done, as
+/// isolate does nothing without a terminal, and the evidence says why.
+fn caller_terminal(ev: &mut Evidence) -> Result<Option<crate::tty::Saved>, StepError> {
+    use crate::tty::Terminal;
+    let skipped = |why: String| Control::applied("tty.foreground", false, why);
+    match crate::tty::inspect(libc::STDOUT_FILENO)? {
+        Terminal::Controlling(saved) => Ok(Some(saved)),
+        Terminal::NotATerminal(errno) => {
+            ev.controls.push(skipped(format!(
+                "--tty-hack skipped: stdout is not a terminal (tcgetattr: {})",
+                crate::error::errno_name(errno)
+            )));
+            Ok(None)
+        }
+        Terminal::NotControlling => {
+            ev.controls.push(skipped(
+                "--tty-hack skipped: stdout is a terminal, but not rustbox's controlling \
+                 terminal (tcgetpgrp: ENOTTY); no group of rustbox's session can be its \
+                 foreground group"
+                    .into(),
+            ));
+            Ok(None)
+        }
     }
 }
 

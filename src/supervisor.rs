@@ -809,12 +809,15 @@ fn program_pidfd(proxy: libc::pid_t) -> Option<OwnedFd> {
 }
 
 /// Run the plan in a new box and watch it. Setup failures of the supervisor itself
-/// are returned as Err; everything after the clone is in RunFacts.
+/// are returned as Err; everything after the clone is in RunFacts. `terminal`
+/// (--tty-hack, when the plan takes the caller's terminal) is given back as soon
+/// as nothing of the box is left, however the run ended.
 pub fn run(
     plan: &ContainPlan,
     limits: &Limits,
     cg: Option<&dyn BoxCgroup>,
     interrupts: &Interrupts,
+    terminal: Option<&crate::tty::Saved>,
 ) -> Result<RunFacts, StepError> {
     if let Some(sig) = interrupts.pending() {
         return Err(Interrupts::failure(sig, "before the box started"));
@@ -1013,6 +1016,10 @@ pub fn run(
     facts.wall_s = end.duration_since(start).as_secs_f64();
     drop(priority);
     let proxy_end = reap(pid);
+    // The box's pid 1 is gone, and with it every process of the box: the
+    // terminal goes back to the caller now (its control is listed after the
+    // box's own below).
+    let restored = terminal.map(crate::tty::Saved::restore);
     if let Some(c) = cg {
         // The proxy's exit killed its namespace; make sure the cgroup agrees.
         c.kill_all()?;
@@ -1097,6 +1104,20 @@ pub fn run(
                 "the box ended before reporting every step (no seccomp record)",
             ));
         }
+    }
+    // After the program's own: a terminal not given back fails the run (XX), but
+    // the program's evidence stays as it was.
+    match restored {
+        Some(Ok((verified, detail))) => {
+            facts
+                .controls
+                .push(Control::applied("tty.restore", verified, detail))
+        }
+        Some(Err(e)) => {
+            facts.controls.push(Control::failed(&e));
+            facts.failure.get_or_insert(e);
+        }
+        None => {}
     }
 
     let (u, s) = facts.status.map_or((0.0, 0.0), |st| {

@@ -47,6 +47,7 @@ const REQUIRED_CONTROLS: &[&str] = &[
     "net.loopback",
     "credentials",
     "keyring",
+    "pgrp",
     "io",
     "capabilities",
     "no_new_privs",
@@ -125,6 +126,9 @@ fn sandbox_from_inside_with_defaults() {
     // pid 1 is the proxy, the program is pid 2; host name.
     c.eq(&f, "pid", "2");
     c.eq(&f, "ppid", "1");
+    // A process group of its own (isolate's setpgrp): not the caller's, whose
+    // terminal signals (^C) and job control are the caller's.
+    c.eq(&f, "pgrp", "2");
     c.eq(&f, "hostname", "rustbox");
 
     // Only the standard descriptors.
@@ -2123,4 +2127,227 @@ fn chdir_with_dotdot_stays_in_the_box() {
     assert_eq!((r.code, r.stdout.as_str()), (0, "/\n"), "{r}");
     let r = b.run(&["--chdir="], &["/bin/pwd"]);
     assert_eq!(r.code, 2, "{r}");
+}
+
+
+// ---------------------------------------------------------------------------
+// The terminal: --tty-hack (isolate's), and the box as a background job without it
+// ---------------------------------------------------------------------------
+
+/// The uid of a host process (the real one), if it still exists.
+fn uid_of(pid: libc::pid_t) -> Option<u32> {
+    let st = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    common::status_field(&st, "Uid:")?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The terminal is the caller's again: its foreground group is the shell's (the
+/// group rustbox was started in) and it echoes again.
+fn assert_terminal_is_the_callers(t: &common::pty::Terminal, r: &harness::Run) {
+    assert_eq!(
+        t.foreground(),
+        t.leader_pid(),
+        "the terminal's foreground group is not the caller's after the run:\n{r}"
+    );
+    assert!(t.echoes(), "the terminal's modes were not restored:\n{r}");
+}
+
+/// With --tty-hack, a program at a terminal (as in a web IDE) is the terminal's
+/// foreground group while it runs: it reads what is typed and sets the
+/// terminal's modes, and afterwards the terminal is the caller's again, with its
+/// modes as before. Both ends are in the evidence.
+#[test]
+fn tty_hack_gives_the_program_the_terminal_and_takes_it_back() {
+    let b = TestBox::new(73);
+    let probe = b.install_probe("probe");
+    let mut t = b.run_at_terminal(&["--tty-hack", "-w", "20"], &[&probe, "tty-read"]);
+    t.term.wait_for("ready=1\n");
+    // Seen from the host: the foreground group is the program's (the box uid's),
+    // not the caller's.
+    let fg = t.term.foreground();
+    assert_ne!(fg, t.term.leader_pid(), "{}", t.term.seen);
+    assert_eq!(uid_of(fg), Some(b.uid()), "foreground group {fg}");
+    t.term.type_text("typed at the terminal\n");
+    let r = t.results();
+    assert_eq!(r.code, 0, "{r}");
+    let f = r.facts();
+    let mut c = Checks::default();
+    c.eq(&f, "foreground", "1");
+    c.eq(&f, "pgrp", "2");
+    c.eq(&f, "tcgetpgrp", "2");
+    c.eq(&f, "tcsetattr", "ok");
+    c.eq(&f, "echo", "0");
+    c.eq(&f, "line", "typed at the terminal");
+    let fgc = r.control("tty.foreground");
+    c.check(
+        fgc["applied"] == true && fgc["verified"] == true,
+        format!("tty.foreground: {fgc}"),
+    );
+    let d = fgc["detail"].as_str().unwrap_or("");
+    c.check(d.contains("tcgetpgrp"), format!("tty.foreground: {d}"));
+    let rc = r.control("tty.restore");
+    c.check(
+        rc["applied"] == true && rc["verified"] == true,
+        format!("tty.restore: {rc}"),
+    );
+    c.finish(&r.to_string());
+    assert_terminal_is_the_callers(&t.term, &r);
+    t.term.finish();
+}
+
+/// Without --tty-hack the program is a background job of the caller's terminal,
+/// as under isolate: a process group of its own, never the foreground one, so a
+/// read of the terminal is refused (EIO with SIGTTIN ignored; a stop otherwise)
+/// and what is typed stays the caller's.
+#[test]
+fn without_tty_hack_the_program_is_a_background_job() {
+    let b = TestBox::new(74);
+    let probe = b.install_probe("probe");
+    let mut t = b.run_at_terminal(&["-w", "10"], &[&probe, "tty-background"]);
+    let r = t.results();
+    assert_eq!(r.code, 0, "{r}");
+    let f = r.facts();
+    let mut c = Checks::default();
+    c.eq(&f, "pgrp", "2");
+    c.eq(&f, "foreground", "0");
+    c.eq(&f, "read", "EIO");
+    c.check(
+        harness::control(r.json(), "tty.foreground").is_none(),
+        "a tty.foreground control without --tty-hack",
+    );
+    let pg = r.control("pgrp");
+    c.check(pg["verified"] == true, format!("pgrp: {pg}"));
+    c.finish(&r.to_string());
+    assert_terminal_is_the_callers(&t.term, &r);
+    t.term.finish();
+}
+
+/// The terminal under --tty-hack is the program's controlling terminal, where
+/// the kernel's own TIOCSTI check would let it push input: the seccomp profile
+/// still refuses it, and a new line discipline for the caller's terminal. Reading
+/// the line discipline stays allowed.
+#[test]
+fn terminal_ioctls_stay_denied_under_tty_hack() {
+    let b = TestBox::new(75);
+    let probe = b.install_probe("probe");
+    let mut t = b.run_at_terminal(&["--tty-hack", "-w", "10"], &[&probe, "tty-ioctls"]);
+    let r = t.results();
+    assert_eq!(r.code, 0, "{r}");
+    let f = r.facts();
+    let mut c = Checks::default();
+    c.eq(&f, "foreground", "1");
+    c.eq(&f, "tiocsti", "EPERM");
+    c.eq(&f, "tiocsetd", "EPERM");
+    c.eq(&f, "tiocgetd", "0");
+    c.finish(&r.to_string());
+    assert_terminal_is_the_callers(&t.term, &r);
+    t.term.finish();
+
+    // A --seccomp=FILE replaces the default profile, not these rules.
+    let file = env().out.join("seccomp-tty.json");
+    std::fs::write(
+        &file,
+        r#"{"no_uname": {"mismatch_action": "allow", "match_action": {"errno": 1},
+             "filter": [{"syscall": "uname"}]}}"#,
+    )
+    .unwrap();
+    let arg = format!("--seccomp={}", file.display());
+    let mut t = b.run_at_terminal(&["--tty-hack", &arg, "-w", "10"], &[&probe, "tty-ioctls"]);
+    let r = t.results();
+    assert_eq!(r.code, 0, "{r}");
+    let f = r.facts();
+    let mut c = Checks::default();
+    c.eq(&f, "foreground", "1");
+    c.eq(&f, "tiocsti", "EPERM");
+    c.eq(&f, "tiocsetd", "EPERM");
+    let d = r.control("seccomp")["detail"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    c.check(d.contains("TIOCSTI"), format!("seccomp: {d}"));
+    c.finish(&r.to_string());
+    assert_terminal_is_the_callers(&t.term, &r);
+    t.term.finish();
+}
+
+/// A program killed at its time limit while it holds the terminal (waiting for
+/// input) leaves the terminal to the caller all the same.
+#[test]
+fn the_terminal_comes_back_after_a_time_limit_kill() {
+    let b = TestBox::new(76);
+    let probe = b.install_probe("probe");
+    let mut t = b.run_at_terminal(&["--tty-hack", "-w", "1"], &[&probe, "tty-wait"]);
+    t.term.wait_for("ready=1\n");
+    assert_ne!(t.term.foreground(), t.term.leader_pid(), "{}", t.term.seen);
+    let r = t.results();
+    assert_eq!(r.code, 1, "{r}");
+    let m = r.meta();
+    assert_eq!(m.get("status"), Some("TO"), "{r}");
+    assert_eq!(m.get("killed"), Some("1"), "{r}");
+    assert_eq!(r.control("tty.restore")["verified"], true, "{r}");
+    assert_terminal_is_the_callers(&t.term, &r);
+    t.term.finish();
+}
+
+/// rustbox interrupted (SIGTERM, isolate's SG "Interrupted") while the program
+/// holds the terminal gives it back too.
+#[test]
+fn the_terminal_comes_back_after_an_interrupt() {
+    let b = TestBox::new(77);
+    let probe = b.install_probe("probe");
+    let mut t = b.run_at_terminal(&["--tty-hack", "-w", "20"], &[&probe, "tty-wait"]);
+    t.term.wait_for("ready=1\n");
+    let leader = t.term.leader_pid();
+    let kids = std::fs::read_to_string(format!("/proc/{leader}/task/{leader}/children"))
+        .expect("the shell's children");
+    let rustbox_pid: libc::pid_t = kids
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no rustbox below the shell: {kids:?}"));
+    // SAFETY: kill of the rustbox this test started (the shell's only child).
+    assert_eq!(unsafe { libc::kill(rustbox_pid, libc::SIGTERM) }, 0);
+    let r = t.results();
+    assert_eq!(r.code, 1, "{r}");
+    let m = r.meta();
+    assert_eq!(m.get("status"), Some("SG"), "{r}");
+    assert_eq!(m.get("message"), Some("Interrupted"), "{r}");
+    assert_terminal_is_the_callers(&t.term, &r);
+    t.term.finish();
+}
+
+/// A run that fails after the program's group took the terminal (its stdin
+/// cannot be opened: an internal error, XX) gives it back too.
+#[test]
+fn the_terminal_comes_back_after_an_internal_error() {
+    let b = TestBox::new(78);
+    let probe = b.install_probe("probe");
+    let mut t = b.run_at_terminal(&["--tty-hack", "-i", "no-such-file"], &[&probe, "tty-read"]);
+    let r = t.results();
+    assert_eq!(r.code, 2, "{r}");
+    assert_eq!(r.json()["verdict"], "IE", "{r}");
+    assert_eq!(r.control("tty.foreground")["applied"], true, "{r}");
+    assert_terminal_is_the_callers(&t.term, &r);
+    t.term.finish();
+}
+
+/// --tty-hack when stdout is not a terminal does what isolate does: nothing;
+/// the evidence says it was skipped.
+#[test]
+fn tty_hack_without_a_terminal_is_skipped() {
+    let b = TestBox::new(79);
+    let r = b.run(&["--tty-hack"], &["/bin/true"]);
+    assert_eq!(r.code, 0, "{r}");
+    let c = r.control("tty.foreground");
+    assert_eq!(
+        (&c["applied"], &c["verified"]),
+        (&Value::Bool(true), &Value::Bool(false)),
+        "{c}"
+    );
+    let d = c["detail"].as_str().unwrap_or("");
+    assert!(d.contains("not a terminal"), "{d}");
+    assert!(harness::control(r.json(), "tty.restore").is_none(), "{r}");
 }

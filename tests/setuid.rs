@@ -945,9 +945,9 @@ fn caps_bound_what_a_user_may_take() {
 fn results_in_the_box_are_the_callers_written_after_the_run() {
     let e = env();
     let a = As::User(&e.alice);
-    let _c = Cleanup(11);
-    assert_eq!(rb(a, &["-b", "11", "--init"]).status.code(), Some(0));
-    let ws = box_dir(11).join("box");
+    let _c = Cleanup(13);
+    assert_eq!(rb(a, &["-b", "13", "--init"]).status.code(), Some(0));
+    let ws = box_dir(13).join("box");
     let meta = ws.join("_isolate.meta");
     let js = ws.join("run.json");
     let victim = e.root_dir.join("victim");
@@ -960,7 +960,7 @@ fn results_in_the_box_are_the_callers_written_after_the_run() {
         a,
         &[
             "-b",
-            "11",
+            "13",
             "-p4",
             "--special-files",
             &format!("-M{}", meta.display()),
@@ -1000,7 +1000,7 @@ fn results_in_the_box_are_the_callers_written_after_the_run() {
         a,
         &[
             "-b",
-            "11",
+            "13",
             &format!("-M{}/12/box/m", e.base.join("boxes").display()),
             "--run",
             "--",
@@ -1012,8 +1012,8 @@ fn results_in_the_box_are_the_callers_written_after_the_run() {
         a,
         &[
             "-b",
-            "11",
-            &format!("--json={}", box_dir(11).join("tmp/j").display()),
+            "13",
+            &format!("--json={}", box_dir(13).join("tmp/j").display()),
             "--run",
             "--",
             "/bin/true",
@@ -1029,8 +1029,8 @@ fn results_in_the_box_are_the_callers_written_after_the_run() {
 fn a_users_norec_bind_uncovers_nothing_a_mount_hides() {
     let e = env();
     let a = As::User(&e.alice);
-    let _c = Cleanup(12);
-    assert_eq!(rb(a, &["-b", "12", "--init"]).status.code(), Some(0));
+    let _c = Cleanup(14);
+    assert_eq!(rb(a, &["-b", "14", "--init"]).status.code(), Some(0));
     let data = e.alice.home.join("norec");
     let sub = data.join("sub");
     std::fs::create_dir_all(&sub).unwrap();
@@ -1054,7 +1054,7 @@ fn a_users_norec_bind_uncovers_nothing_a_mount_hides() {
     let rule = |opts: &str| format!("--dir=/d={}{opts}", data.display());
     let ls = ["--run", "--", "/bin/ls", "/d/sub"];
     let run = |who: As, opts: &str| {
-        let mut args = vec!["-b", "12"];
+        let mut args = vec!["-b", "14"];
         let r = rule(opts);
         args.push(&r);
         args.extend_from_slice(&ls);
@@ -1073,4 +1073,79 @@ fn a_users_norec_bind_uncovers_nothing_a_mount_hides() {
     // With nothing mounted below, a user's norec is a plain bind.
     let o = run(a, ":norec");
     assert_eq!(text(&o.stdout), "hidden\n", "{}", show(&o));
+}
+
+
+/// The uid of a host process (the real one), if it still exists.
+fn uid_of(pid: libc::pid_t) -> Option<u32> {
+    let st = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    common::status_field(&st, "Uid:")?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// --tty-hack through the setuid binary, at an ordinary user's terminal (a shell
+/// of alice's leading a session on a new pseudo-terminal): the program is the
+/// terminal's foreground group while it runs, as the box uid, so it sets the
+/// terminal's modes and reads what alice types; then the terminal is alice's
+/// shell's again, its modes as before.
+#[test]
+fn tty_hack_at_a_users_terminal() {
+    let e = env();
+    let a = As::User(&e.alice);
+    let _c = Cleanup(11);
+    let o = rb(a, &["-b", "11", "--init"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let js = e.alice.home.join("tty.json");
+    let wrap: Vec<String> = ["/bin/sh", "-c", common::pty::SCRIPT]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let cmd = cmd_with(
+        e.open_ns,
+        a,
+        &wrap,
+        &[
+            "-b",
+            "11",
+            "--json",
+            js.to_str().unwrap(),
+            "--tty-hack",
+            "-w",
+            "20",
+            "-p5",
+            "--run",
+            "--",
+            "/bin/sh",
+            "-c",
+            "stty -echo && echo ready && read line && echo \"line=$line\"",
+        ],
+    );
+    let mut t = common::pty::Terminal::start(cmd);
+    t.wait_for("ready\n");
+    let fg = t.foreground();
+    assert_ne!(fg, t.leader_pid(), "{}", t.seen);
+    assert_eq!(
+        uid_of(fg),
+        Some(SUITE.uid_base() + 11),
+        "foreground group {fg}"
+    );
+    t.type_text("typed by alice\n");
+    let code = t.rustbox_exit();
+    assert_eq!(code, 0, "{}", t.seen);
+    assert!(t.seen.contains("line=typed by alice\n"), "{}", t.seen);
+    assert_eq!(t.foreground(), t.leader_pid(), "{}", t.seen);
+    assert!(
+        t.echoes(),
+        "the terminal's modes were not restored:\n{}",
+        t.seen
+    );
+    let doc = json(&js);
+    for name in ["tty.foreground", "tty.restore"] {
+        let c = common::harness::control(&doc, name).unwrap_or_else(|| panic!("{name}: {doc}"));
+        assert_eq!(c["verified"], true, "{c}");
+    }
+    t.finish();
 }

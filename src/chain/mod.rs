@@ -20,6 +20,7 @@ pub mod loopback;
 pub mod mounts;
 pub mod nnp;
 pub mod norec;
+pub mod pgrp;
 pub mod pivot;
 pub mod propagation;
 pub mod report;
@@ -48,6 +49,9 @@ pub struct ContainPlan {
     pub program: CString,
     pub argv: Vec<CString>,
     pub inherit_fds: bool,
+    /// --tty-hack, and stdout is the caller's controlling terminal: the
+    /// program's process group becomes its foreground group (`crate::tty`).
+    pub take_terminal: bool,
     pub seccomp: Vec<BpfProgram>,
     pub seccomp_desc: String,
     /// cap_last_cap, read by the supervisor (the box may not see /proc/sys).
@@ -71,6 +75,8 @@ pub struct Named<'a>(Ctx<'a>);
 pub struct Networked<'a>(Ctx<'a>);
 /// Running as the box uid/gid with no supplementary groups.
 pub struct Credentialed<'a>(Ctx<'a>);
+/// In a process group of its own; with --tty-hack, the terminal's foreground one.
+pub struct Grouped<'a>(Ctx<'a>);
 /// Standard streams and working directory are in place.
 pub struct Wired<'a>(Ctx<'a>);
 /// No descriptor but 0, 1, 2 will survive execve.
@@ -187,7 +193,38 @@ impl<'a> Networked<'a> {
 }
 
 impl<'a> Credentialed<'a> {
-    /// Step 6: stdin/stdout/stderr opened as the box user, then chdir.
+    /// Step 6: a process group of its own (isolate's setpgrp): a background job
+    /// of the caller's terminal. With --tty-hack and the caller's terminal on
+    /// stdout, that group becomes the terminal's foreground group. As the box
+    /// user, and before the streams are redirected: the terminal is the caller's
+    /// stdout, as in isolate.
+    pub fn process_group(self) -> Result<Grouped<'a>, StepError> {
+        let pg = pgrp::own_group()?;
+        self.0.rep.ok(
+            "pgrp",
+            true,
+            format!(
+                "setpgid(0, 0): a process group of its own, getpgrp() = getpid() = {pg} read back"
+            ),
+        );
+        if self.0.plan.take_terminal {
+            crate::tty::take_foreground(libc::STDOUT_FILENO)?;
+            self.0.rep.ok(
+                "tty.foreground",
+                true,
+                format!(
+                    "--tty-hack: the program's process group ({pg} in the box) is the foreground \
+                     group of the caller's terminal on stdout: tcsetpgrp with SIGTTOU ignored, \
+                     tcgetpgrp = {pg} read back; SIGTTOU back at its default action"
+                ),
+            );
+        }
+        Ok(Grouped(self.0))
+    }
+}
+
+impl<'a> Grouped<'a> {
+    /// Step 7: stdin/stdout/stderr opened as the box user, then chdir.
     pub fn stdio(self) -> Result<Wired<'a>, StepError> {
         let s = &self.0.plan.stdio;
         stdio::apply(s)?;
@@ -219,7 +256,7 @@ impl<'a> Credentialed<'a> {
 }
 
 impl<'a> Wired<'a> {
-    /// Step 7: every descriptor but 0/1/2 close-on-exec (unless --inherit-fds).
+    /// Step 8: every descriptor but 0/1/2 close-on-exec (unless --inherit-fds).
     pub fn hygiene(self) -> Result<Hygienic<'a>, StepError> {
         let rep = self.0.rep;
         rep.ok(
@@ -243,7 +280,7 @@ impl<'a> Wired<'a> {
 }
 
 impl<'a> Hygienic<'a> {
-    /// Step 8: bounding, ambient, inheritable, permitted, effective sets emptied.
+    /// Step 9: bounding, ambient, inheritable, permitted, effective sets emptied.
     pub fn drop_capabilities(self) -> Result<Unprivileged<'a>, StepError> {
         let last = self.0.plan.last_cap;
         capabilities::clear_all(last)?;
@@ -258,7 +295,7 @@ impl<'a> Hygienic<'a> {
 }
 
 impl<'a> Unprivileged<'a> {
-    /// Step 9: PR_SET_NO_NEW_PRIVS, read back.
+    /// Step 10: PR_SET_NO_NEW_PRIVS, read back.
     pub fn no_new_privs(self) -> Result<Locked<'a>, StepError> {
         nnp::set()?;
         self.0
@@ -269,7 +306,7 @@ impl<'a> Unprivileged<'a> {
 }
 
 impl<'a> Locked<'a> {
-    /// Step 10: resource limits. Everything later is prepared first, because a
+    /// Step 11: resource limits. Everything later is prepared first, because a
     /// tight -m or -n could make any later allocation or open fail.
     pub fn rlimits(self) -> Result<Limited<'a>, StepError> {
         let p = self.0.plan;
@@ -307,7 +344,7 @@ impl<'a> Locked<'a> {
 }
 
 impl<'a> Limited<'a> {
-    /// Step 11: the seccomp filter, last, since it would block steps above.
+    /// Step 12: the seccomp filter, last, since it would block steps above.
     pub fn seccomp(self) -> Result<Sealed<'a>, StepError> {
         seccomp::install(&self.ctx.plan.seccomp)?;
         // The supervisor counts the program as run under every control only with
@@ -321,7 +358,7 @@ impl<'a> Limited<'a> {
 }
 
 impl Sealed<'_> {
-    /// Step 12: execve. Returns only if execve failed, with its errno (or the
+    /// Step 13: execve. Returns only if execve failed, with its errno (or the
     /// failure to report that).
     pub fn exec(self) -> Result<i32, StepError> {
         let errno = self.exec.execve();
@@ -341,6 +378,7 @@ pub fn contain(plan: &ContainPlan, rep: &Reporter) -> Result<i32, StepError> {
         .hostname()?
         .network()?
         .credentials()?
+        .process_group()?
         .stdio()?
         .hygiene()?
         .drop_capabilities()?

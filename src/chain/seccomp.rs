@@ -1,7 +1,7 @@
 //! The seccomp filter, built before the child is created and installed as the
 //! last step before execve. `--seccomp=default` (the default) has three parts: isolate's `--syscalls` flags, the always-on rules below, and
-//! rustbox's profile of kernel surface (`KERNEL_SURFACE`: ENOSYS; `TTY_IOCTLS`
-//! and personas other than `PERSONALITY_ALLOWED`: EPERM; netlink families other
+//! rustbox's profile of kernel surface (`KERNEL_SURFACE`: ENOSYS; personas
+//! other than `PERSONALITY_ALLOWED`: EPERM; netlink families other
 //! than `NETLINK_ALLOWED`: EPROTONOSUPPORT). docs/seccomp.md tables every denial
 //! and its reason. `--seccomp=FILE` replaces the profile by the file's filters and keeps
 //! the rest; `--seccomp=off` installs nothing.
@@ -18,7 +18,9 @@
 //! CLONE_NEWUSER fail with EPERM; `clone3`, whose flags a filter cannot read, fails
 //! with ENOSYS so libc falls back to `clone`). Inside a user namespace of its own
 //! the program would hold every capability over it and reach kernel code (mount,
-//! netfilter, bpf) that is otherwise root-only.
+//! netfilter, bpf) that is otherwise root-only. And no ioctl of `TTY_IOCTLS`
+//! (EPERM) on the caller's terminal, which the program may share (inherited
+//! streams, `--tty-hack`).
 //!
 //! The programs: one for rustbox's own rules (the flags, the always-on rules and
 //! the default profile), compiled by `bpf.rs` into a single binary search over the
@@ -197,15 +199,22 @@ pub const NETLINK_ALLOWED: &[u32] = &[libc::NETLINK_ROUTE as u32];
 
 /// Terminal ioctls that push input into or drive the terminal of whoever holds it
 /// (TIOCSTI injects keystrokes: CVE-2017-5226; TIOCLINUX selects and pastes on a
-/// virtual console). Answered with EPERM.
-pub const TTY_IOCTLS: &[(u64, &str)] =
-    &[(libc::TIOCSTI, "TIOCSTI"), (libc::TIOCLINUX, "TIOCLINUX")];
+/// virtual console; TIOCSETD swaps the line discipline of the caller's terminal,
+/// which outlives the run, for one a program chooses, loading its module if
+/// need be). Answered with EPERM. Reading and setting the terminal's modes
+/// (TCGETS, TCSETS*), its window size and its foreground group stay allowed: an
+/// interactive program needs them, under `--tty-hack` above all.
+pub const TTY_IOCTLS: &[(u64, &str)] = &[
+    (libc::TIOCSTI, "TIOCSTI"),
+    (libc::TIOCLINUX, "TIOCLINUX"),
+    (libc::TIOCSETD, "TIOCSETD"),
+];
 
 /// The programs for a run. `--seccomp=off` gives none. Otherwise there is always
-/// one program answering the `--syscalls` flags, the user-namespace and clone3
-/// rules and, with `--seccomp=default`, rustbox's profile (kernel surface,
-/// terminal ioctls, personas, netlink families); a `--seccomp=FILE`'s filters
-/// follow it. The kernel runs
+/// one program answering the `--syscalls` flags, the user-namespace, clone3 and
+/// terminal-ioctl rules and, with `--seccomp=default`, rustbox's profile (kernel
+/// surface, personas, netlink families); a `--seccomp=FILE`'s filters follow it.
+/// The kernel runs
 /// every program on every call and keeps the strictest answer, so a FILE can
 /// narrow what the base allows, never widen it.
 pub fn build(choice: &SeccompChoice, flags: u32) -> Result<Vec<BpfProgram>, StepError> {
@@ -246,11 +255,8 @@ fn table(groups: &[Group]) -> bpf::Table {
 }
 
 fn default_profile() -> Vec<Group> {
-    // The request argument is an `unsigned int` to the kernel, which ignores the
-    // upper half of the register; the comparison is on the low 32 bits only, so
-    // setting high bits cannot slip past it (CVE-2019-10063).
-    // So are personality's and socket's (`unsigned int` and `int`).
-    let rules = TTY_IOCTLS.iter().map(|&(req, _)| arg_eq(1, req)).collect();
+    // personality's and socket's arguments are compared on their low 32 bits
+    // (`unsigned int` and `int` to the kernel), as ioctl's request in `base`.
     let persona = vec![Cond::Low32NotIn {
         arg: 0,
         values: PERSONALITY_ALLOWED,
@@ -267,9 +273,7 @@ fn default_profile() -> Vec<Group> {
     ];
     vec![
         Group::new(libc::ENOSYS).always(KERNEL_SURFACE.iter().map(|&(nr, _)| nr)),
-        Group::new(libc::EPERM)
-            .when(libc::SYS_ioctl, rules)
-            .when(libc::SYS_personality, vec![persona]),
+        Group::new(libc::EPERM).when(libc::SYS_personality, vec![persona]),
         Group::new(libc::EPROTONOSUPPORT).when(libc::SYS_socket, vec![netlink]),
     ]
 }
@@ -309,11 +313,16 @@ fn base(flags: u32) -> Vec<Group> {
         ]);
     }
     let newuser = libc::CLONE_NEWUSER as u64;
+    // The request argument is an `unsigned int` to the kernel, which ignores the
+    // upper half of the register; the comparison is on the low 32 bits only, so
+    // setting high bits cannot slip past it (CVE-2019-10063).
+    let tty = TTY_IOCTLS.iter().map(|&(req, _)| arg_eq(1, req)).collect();
     let mut groups = vec![
         enosys.always([libc::SYS_clone3]),
         Group::new(libc::EPERM)
             .when(libc::SYS_unshare, vec![arg_masked(0, newuser)])
-            .when(libc::SYS_clone, vec![arg_masked(0, newuser)]),
+            .when(libc::SYS_clone, vec![arg_masked(0, newuser)])
+            .when(libc::SYS_ioctl, tty),
     ];
     if flags & F::VSOCK != 0 {
         groups.push(
@@ -356,23 +365,23 @@ pub fn describe(choice: &SeccompChoice, flags: u32) -> String {
     } else {
         format!("--syscalls blocks {}", blocked.join(", "))
     };
+    let always = format!(
+        "new user namespaces EPERM, clone3 ENOSYS, ioctl {} EPERM",
+        TTY_IOCTLS
+            .iter()
+            .map(|(_, n)| *n)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     match choice {
         SeccompChoice::Off => "off (--seccomp=off): no filter".into(),
         SeccompChoice::Default => format!(
             "default profile: {} calls of kernel surface ENOSYS, personality other than \
              the query and PER_LINUX EPERM, netlink other than NETLINK_ROUTE \
-             EPROTONOSUPPORT, {} EPERM; {flags}; new user namespaces EPERM, clone3 ENOSYS",
+             EPROTONOSUPPORT; {flags}; {always}",
             KERNEL_SURFACE.len(),
-            TTY_IOCTLS
-                .iter()
-                .map(|(_, n)| *n)
-                .collect::<Vec<_>>()
-                .join(", ")
         ),
-        SeccompChoice::File(p) => format!(
-            "filters of {}; {flags}; new user namespaces EPERM, clone3 ENOSYS",
-            p.display()
-        ),
+        SeccompChoice::File(p) => format!("filters of {}; {flags}; {always}", p.display()),
     }
 }
 
@@ -717,6 +726,7 @@ mod tests {
         for (name, answer) in [
             ("TIOCSTI", "EPERM"),
             ("TIOCLINUX", "EPERM"),
+            ("TIOCSETD", "EPERM"),
             ("`personality`", "EPERM"),
             ("NETLINK_KOBJECT_UEVENT", "EPROTONOSUPPORT"),
             ("`clone3`", "ENOSYS"),

@@ -14,6 +14,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
+use super::pty::Terminal;
 use super::SuiteConf;
 #[allow(unused_imports)] // re-exported for the suites
 pub use super::{pids_of_uid, wait_for};
@@ -262,6 +263,34 @@ impl std::fmt::Display for Run {
     }
 }
 
+/// A run at a terminal ([`TestBox::run_at_terminal`]).
+pub struct TermRun {
+    pub term: Terminal,
+    meta: PathBuf,
+    json: PathBuf,
+}
+
+impl TermRun {
+    /// Wait until rustbox has ended; its exit status, what the terminal showed
+    /// (as `stdout`), meta and JSON.
+    pub fn results(&mut self) -> Run {
+        let code = self.term.rustbox_exit();
+        let meta_text = std::fs::read_to_string(&self.meta).unwrap_or_default();
+        Run {
+            code,
+            stdout: self.term.seen.clone(),
+            stderr: String::new(),
+            meta: self.meta.exists().then(|| Meta::parse(&meta_text)),
+            json: std::fs::read_to_string(&self.json).ok().map(|s| {
+                serde_json::from_str(&s)
+                    .unwrap_or_else(|e| panic!("JSON output does not parse: {e}\n{s}"))
+            }),
+            meta_text,
+            elapsed: Duration::ZERO,
+        }
+    }
+}
+
 /// A box for one test. Created with `--init` (or not, see [`TestBox::uninit`]);
 /// `--cleanup` always runs when it is dropped.
 pub struct TestBox {
@@ -341,6 +370,34 @@ impl TestBox {
         let _ = std::fs::remove_file(&meta);
         let _ = std::fs::remove_file(&json);
         (meta, json)
+    }
+
+    /// `rustbox -b ID -M META --json JSON OPTS --run -- PROGRAM...` started by a
+    /// shell that leads a new session on a new pseudo-terminal (see
+    /// [`Terminal`]): the program's streams are the terminal, as a web IDE's
+    /// are.
+    pub fn run_at_terminal(&self, opts: &[&str], program: &[&str]) -> TermRun {
+        let (meta, json) = self.out_paths();
+        let mut args = vec![
+            format!("--config={}", env().config.display()),
+            "-b".into(),
+            self.idarg(),
+            "-M".into(),
+            meta.display().to_string(),
+            format!("--json={}", json.display()),
+        ];
+        args.extend(opts.iter().map(|s| s.to_string()));
+        args.push("--run".into());
+        args.push("--".into());
+        args.extend(program.iter().map(|s| s.to_string()));
+        let mut c = Command::new("/bin/sh");
+        c.args(super::pty::shell_args(&super::rustbox_bin(), &args));
+        c.env(SECRET.0, SECRET.1);
+        TermRun {
+            term: Terminal::start(c),
+            meta,
+            json,
+        }
     }
 
     /// `rustbox -b ID -M META --json JSON OPTS --run -- PROGRAM...`

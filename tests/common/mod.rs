@@ -13,6 +13,7 @@
 #![allow(dead_code)] // each suite uses its own part of this module
 
 pub mod harness;
+pub mod pty;
 pub mod suid;
 
 use std::os::unix::fs::PermissionsExt;

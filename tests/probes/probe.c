@@ -31,6 +31,7 @@
 #include <sys/statvfs.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -368,6 +369,7 @@ static int facts(void)
 	mounts();
 	kv("pid", "%d", (int)getpid());
 	kv("ppid", "%d", (int)getppid());
+	kv("pgrp", "%d", (int)getpgrp());
 	char host[256] = {0};
 	gethostname(host, sizeof host - 1);
 	kv("hostname", "%s", host);
@@ -385,6 +387,49 @@ static int facts(void)
 	kv("cwd", "%s", getcwd(cwd, sizeof cwd) ? cwd : ename(errno));
 	tmp_exec();
 	clocks();
+	return 0;
+}
+
+/* The terminal on stdin as the program sees it: its process group, the
+ * terminal's foreground group (both in the box's pid namespace, 0 for a group
+ * outside it) and whether they are the same. */
+static void tty_facts(void)
+{
+	pid_t pg = getpgrp();
+	pid_t fg = tcgetpgrp(0);
+	kv("pgrp", "%d", (int)pg);
+	if (fg < 0)
+		kv("tcgetpgrp", "%s", ename(errno));
+	else
+		kv("tcgetpgrp", "%d", (int)fg);
+	kv("foreground", "%d", pg > 0 && fg == pg);
+	fflush(stdout);
+}
+
+/* What an interactive program does: echo off (tcsetattr, read back), say it is
+ * ready, read a line typed at the terminal. */
+static int tty_read(void)
+{
+	tty_facts();
+	struct termios t;
+	if (tcgetattr(0, &t) < 0) {
+		kv("tcgetattr", "%s", ename(errno));
+		return 3;
+	}
+	t.c_lflag &= ~(tcflag_t)ECHO;
+	kv("tcsetattr", "%s", tcsetattr(0, TCSANOW, &t) < 0 ? ename(errno) : "ok");
+	struct termios back;
+	if (tcgetattr(0, &back) == 0)
+		kv("echo", "%d", (back.c_lflag & ECHO) != 0);
+	kv("ready", "1");
+	fflush(stdout);
+	char line[256];
+	if (!fgets(line, sizeof line, stdin)) {
+		kv("line", "%s", ferror(stdin) ? ename(errno) : "EOF");
+		return 4;
+	}
+	line[strcspn(line, "\r\n")] = 0;
+	kv("line", "%s", line);
 	return 0;
 }
 
@@ -769,6 +814,44 @@ int main(int argc, char **argv)
 		while (mono_now() - start < stop + 0.5)
 			usleep(10000);
 		kv("relay", "finished");
+		return 0;
+	}
+	if (!strcmp(mode, "tty-read"))
+		return tty_read();
+	if (!strcmp(mode, "tty-background")) {
+		/* A read of the terminal by a background group: with SIGTTIN ignored,
+		 * EIO instead of a stop. */
+		tty_facts();
+		signal(SIGTTIN, SIG_IGN);
+		char c;
+		ssize_t n = read(0, &c, 1);
+		kv("read", "%s", n < 0 ? ename(errno) : n == 0 ? "EOF" : "ok");
+		return 0;
+	}
+	if (!strcmp(mode, "tty-ioctls")) {
+		/* Push a character into the terminal's input queue; set its line
+		 * discipline (to the one it has: the kernel would allow it); read the
+		 * line discipline. */
+		tty_facts();
+		char c = '#';
+		kv("tiocsti", "%s", ioctl(0, TIOCSTI, &c) < 0 ? ename(errno) : "ok");
+		int ld = N_TTY;
+		kv("tiocsetd", "%s", ioctl(0, TIOCSETD, &ld) < 0 ? ename(errno) : "ok");
+		ld = -1;
+		if (ioctl(0, TIOCGETD, &ld) < 0)
+			kv("tiocgetd", "%s", ename(errno));
+		else
+			kv("tiocgetd", "%d", ld);
+		return 0;
+	}
+	if (!strcmp(mode, "tty-wait")) {
+		/* Hold the terminal, waiting for input that never comes. */
+		tty_facts();
+		kv("ready", "1");
+		fflush(stdout);
+		char line[256];
+		while (fgets(line, sizeof line, stdin))
+			;
 		return 0;
 	}
 	fprintf(stderr, "probe: unknown mode %s\n", mode);

@@ -10,6 +10,7 @@ fn chain(plan: &ContainPlan, rep: &Reporter) -> Result<i32, StepError> {
         .hostname()?
         .network()?
         .credentials()?
+        .process_group()?
         .stdio()?
         .hygiene()?
         .drop_capabilities()?
