@@ -2129,7 +2129,6 @@ fn chdir_with_dotdot_stays_in_the_box() {
     assert_eq!(r.code, 2, "{r}");
 }
 
-
 // ---------------------------------------------------------------------------
 // The terminal: --tty-hack (isolate's), and the box as a background job without it
 // ---------------------------------------------------------------------------

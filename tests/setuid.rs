@@ -1075,7 +1075,6 @@ fn a_users_norec_bind_uncovers_nothing_a_mount_hides() {
     assert_eq!(text(&o.stdout), "hidden\n", "{}", show(&o));
 }
 
-
 /// The uid of a host process (the real one), if it still exists.
 fn uid_of(pid: libc::pid_t) -> Option<u32> {
     let st = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
