@@ -19,7 +19,9 @@ build:
 	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --locked --target $(TARGET)
 
 # What the tests need beyond the Rust toolchain (pinned by rust-toolchain.toml):
-# gcc and libc's static archive (probes, attack programs), qemu (the cgroup v2
+# gcc and libc's static archive (probes, attack programs), gcc-multilib (gcc -m32:
+# the 32-bit twins of the kernel-surface cases, under --syscalls without flag 16;
+# stubs-32.h is libc6-dev-i386's, the 32-bit libgcc lib32gcc's), qemu (the cgroup v2
 # VM), and the compilers and runtimes of tests/runtimes.rs (g++, javac/java,
 # python3, node, go; the boxes run them from /usr/bin). Idempotent: installs only what is missing.
 deps:
@@ -28,6 +30,8 @@ deps:
 	[ -e /usr/include/stdio.h ] || missing="$$missing libc6-dev"; \
 	[ -e /usr/lib/x86_64-linux-gnu/libc.a ] || missing="$$missing libc6-dev"; \
 	[ -e /usr/include/x86_64-linux-gnu/asm/unistd_64.h ] || missing="$$missing linux-libc-dev"; \
+	[ -e /usr/include/x86_64-linux-gnu/gnu/stubs-32.h ] || missing="$$missing gcc-multilib"; \
+	[ -e "$$(gcc -m32 -print-libgcc-file-name 2>/dev/null)" ] || missing="$$missing gcc-multilib"; \
 	command -v qemu-system-x86_64 >/dev/null 2>&1 || missing="$$missing qemu-system-x86"; \
 	[ -x /usr/bin/g++ ] || missing="$$missing g++"; \
 	[ -x /usr/bin/javac ] || missing="$$missing openjdk-17-jdk-headless"; \

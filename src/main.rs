@@ -59,16 +59,17 @@ fn refuse_unenforced(spec: &RunSpec) -> Result<(), Failure> {
             "--cg-mem, --cpus and --cgroup need --cg (control group mode)".into(),
         ));
     }
-    // The filter's rules are written for native system call numbers; an i386 or x32
-    // call would pass the architecture check and skip every one of them (the
-    // user-namespace rule included). Until the rules exist for those ABIs, letting
-    // them through with a filter that looks on would be a silent hole.
-    if spec.seccomp != SeccompChoice::Off
+    // With flag 16 cleared, i386 and x32 calls are allowed and meet rustbox's own
+    // rules under their own numbers (chain/seccomp.rs, chain/abi.rs). A
+    // --seccomp=FILE's filters are compiled for native numbers only: a foreign call
+    // would skip every one of them, so that combination is refused.
+    if matches!(spec.seccomp, SeccompChoice::File(_))
         && spec.syscalls & rustbox::spec::syscall_flags::LEGACY_ARCH == 0
     {
         return Err(Failure::Usage(
-            "--syscalls without flag 16: i386 and x32 calls would skip every seccomp rule \
-             in this build; keep foreign architectures blocked, or use --seccomp=off"
+            "--seccomp=FILE with --syscalls without flag 16: the file's filters are compiled \
+             for native call numbers, so i386 and x32 calls would skip them; keep flag 16 \
+             with a file"
                 .into(),
         ));
     }

@@ -507,8 +507,14 @@ impl Suite {
                     .output()
                     .map_err(|e| format!("run gcc: {e}"))?;
                 if !o.status.success() {
+                    // The 32-bit twins need the i386 libc and libgcc.
+                    let hint = if case.build.iter().any(|f| f == "-m32") {
+                        " (a -m32 build: `make deps` installs gcc-multilib)"
+                    } else {
+                        ""
+                    };
                     return Err(format!(
-                        "gcc failed to build {}:\n{}",
+                        "gcc failed to build {}{hint}:\n{}",
                         src.display(),
                         String::from_utf8_lossy(&o.stderr)
                     ));

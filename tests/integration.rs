@@ -954,10 +954,32 @@ fn bad_seccomp_choices() {
         None,
         "--seccomp=off",
     );
-    // Foreign architectures let through a filter written for native numbers would
-    // skip every rule: refused while seccomp is on.
-    refused_on_box(42, &["--syscalls=15"], None, "flag 16");
-    refused_on_box(42, &["--syscalls=0"], None, "flag 16");
+    // A file's filters are compiled for native numbers: i386 and x32 calls let
+    // through would skip them, so a file keeps flag 16.
+    let good = dir.join("good.json");
+    std::fs::write(
+        &good,
+        r#"{"f": {"mismatch_action": "allow", "match_action": {"errno": 1},
+             "filter": [{"syscall": "getppid"}]}}"#,
+    )
+    .unwrap();
+    let g = good.display().to_string();
+    for flags in ["--syscalls=15", "--syscalls=0"] {
+        refused_on_box(42, &[&format!("--seccomp={g}"), flags], None, "flag 16");
+    }
+}
+
+/// Flag 16 cleared with the default profile: foreign architectures are allowed
+/// (their calls meet the same rules under their own numbers, unit- and
+/// adversarially tested), so the run is no longer refused.
+#[test]
+fn syscalls_without_flag_16_run_under_the_default_profile() {
+    let b = TestBox::new(48);
+    for flags in ["--syscalls=15", "--syscalls=0"] {
+        let r = b.run(&[flags], &["/bin/sh", "-c", "echo ran"]);
+        assert_eq!(r.code, 0, "{flags}: {r}");
+        assert_eq!(r.stdout, "ran\n", "{flags}: {r}");
+    }
 }
 
 /// The default /proc holds only the box's processes (subset=pid); an explicit

@@ -17,6 +17,9 @@
 //! configuration through /etc (java's /etc/java-17-openjdk links and
 //! /etc/alternatives), `-E PATH` and `-E HOME=/tmp`, generous time limits.
 //!
+//! C also runs as a 32-bit program (`gcc -m32` in the box, run with foreign
+//! architectures allowed: `--syscalls=15 --dir=/lib32`).
+//!
 //! A missing tool fails its test, naming the package (`make deps` installs them);
 //! nothing is skipped. Root is needed, as for the integration suite; boxes are
 //! under `/tmp/rustbox-rt-<pid>/`, uids from 67000.
@@ -157,6 +160,41 @@ fn c_with_gcc_in_the_box() {
         &["/usr/bin/gcc", "-O2", "-pthread", "-o", "hello", "hello.c"],
     );
     assert_output("C", &ok_run(&b, "run", RUN_NATIVE, &["./hello"]));
+}
+
+/// A judge that allows 32-bit programs: foreign architectures allowed
+/// (`--syscalls=15`, every flag but 16: i386 calls meet the same rules under their
+/// own numbers), and `/lib32` bound in, where Debian's i386 loader and libc live
+/// (`/lib/ld-linux.so.2` links there; the default rules, isolate's, have no
+/// /lib32). gcc -m32 links against it too.
+const M32: &[&str] = &["--syscalls=15", "--dir=/lib32"];
+
+#[test]
+fn c_m32_with_gcc_in_the_box() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    require_tool("/usr/bin/gcc", "--version", "gcc");
+    let stubs = "/usr/include/x86_64-linux-gnu/gnu/stubs-32.h";
+    assert!(
+        std::path::Path::new(stubs).exists(),
+        "{stubs} missing: gcc -m32 needs gcc-multilib (`make deps`)"
+    );
+    let b = TestBox::new(8);
+    write(&b, "hello.c", C_SRC);
+    let compile: Vec<&str> = COMPILE.iter().chain(M32).copied().collect();
+    let gcc = [
+        "/usr/bin/gcc",
+        "-m32",
+        "-O2",
+        "-pthread",
+        "-o",
+        "hello32",
+        "hello.c",
+    ];
+    ok_run(&b, "gcc -m32", &compile, &gcc);
+    let exe = std::fs::read(b.workspace().join("hello32")).unwrap();
+    assert_eq!(&exe[..5], b"\x7fELF\x01", "hello32 is not a 32-bit ELF");
+    let run: Vec<&str> = RUN_NATIVE.iter().chain(M32).copied().collect();
+    assert_output("C", &ok_run(&b, "run -m32", &run, &["./hello32"]));
 }
 
 const CPP_SRC: &str = r#"#include <cstdio>

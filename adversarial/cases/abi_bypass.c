@@ -4,10 +4,13 @@
  * locks and io_uring still blocked). That allows i386 and x32 calls as such; it
  * must not unblock what the other rules close: the default profile still promises
  * ENOSYS for bpf, perf_event_open, userfaultfd, ptrace, process_vm_readv, kcmp,
- * pidfd_getfd, kexec, modules, syslog, open_by_handle_at and EPERM for TIOCSTI; the
- * flags still set promise ENOSYS for keyctl and io_uring and ENOLCK for flock; and
- * "always, whatever the flags" no user namespace (CLONE_NEWUSER EPERM, clone3
- * ENOSYS). Here each of those is made through the other ABI.
+ * pidfd_getfd, kexec, modules, syslog, open_by_handle_at, EPERM for TIOCSTI and
+ * personas, EPROTONOSUPPORT for netlink families; the flags still set promise
+ * ENOSYS for keyctl and io_uring, EAFNOSUPPORT for AF_VSOCK and ENOLCK for flock
+ * and fcntl64's locks; and "always, whatever the flags" no user namespace
+ * (CLONE_NEWUSER EPERM, clone3 ENOSYS). Here each of those is made through the
+ * other ABI, from a 64-bit program (the *_m32 cases make them from 32-bit ones).
+ * i386's socketcall(SYS_SOCKET) hides socket's arguments in memory: ENOSYS.
  *
  *   abi_bypass i386  int 0x80 with i386 numbers. Where the kernel itself would let
  *                    the call through (a user namespace, perf on itself,
@@ -49,6 +52,11 @@ enum {
 	I386_IO_URING_SETUP = 425,
 	I386_CLONE3 = 435,
 	I386_PIDFD_GETFD = 438,
+	I386_SOCKETCALL = 102,
+	I386_PERSONALITY = 136,
+	I386_VM86 = 166,
+	I386_FCNTL64 = 221,
+	I386_SOCKET = 359,
 };
 
 /* x32 numbers without the x32 bit (asm/unistd_x32.h). */
@@ -228,6 +236,21 @@ static void i386_mode(char *low)
 	ca->exit_signal = SIGCHLD;
 	FILTER_ANSWERS_I386("i386 clone3(CLONE_NEWUSER) probe", I386_CLONE3, ENOSYS, (long)ca,
 			    sizeof *ca);
+	real32("i386 fcntl64(F_SETLK64)", ENOLCK, NULL, I386_FCNTL64, lock, 13 /* F_SETLK64 */,
+	       (long)(low + 0x2000), 0, 0, 0);
+	FILTER_ANSWERS_I386("i386 personality(READ_IMPLIES_EXEC) probe", I386_PERSONALITY, EPERM,
+			    0x0400000);
+	FILTER_ANSWERS_I386("i386 socket(AF_NETLINK, NETLINK_KOBJECT_UEVENT) probe", I386_SOCKET,
+			    EPROTONOSUPPORT, 16, 3, 15);
+	FILTER_ANSWERS_I386("i386 socket(AF_VSOCK) probe", I386_SOCKET, EAFNOSUPPORT, 40, 1, 0);
+	unsigned *sargs = (unsigned *)(low + 0x2800);
+	sargs[0] = 16; /* AF_NETLINK */
+	sargs[1] = 3;  /* SOCK_RAW */
+	sargs[2] = 15; /* NETLINK_KOBJECT_UEVENT */
+	FILTER_ANSWERS_I386("i386 socketcall(SYS_SOCKET, AF_NETLINK) probe", I386_SOCKETCALL,
+			    ENOSYS, 1, (long)sargs);
+	FILTER_ANSWERS_I386("i386 vm86(VM86_ENTER) probe", I386_VM86, ENOSYS, 1,
+			    (long)(low + 0x3000));
 
 	close(hold[1]);
 	waitpid(child, NULL, 0);
@@ -263,6 +286,12 @@ static void x32_mode(char *low)
 		       KEY_SPEC_SESSION_KEYRING, 0);
 	FILTER_ANSWERS("x32 io_uring_setup probe", x | X32_IO_URING_SETUP, ENOSYS, 8, (long)low);
 	FILTER_ANSWERS("x32 flock probe", x | X32_FLOCK, ENOLCK, 0, LOCK_EX);
+	FILTER_ANSWERS("x32 ioctl 16 (TIOCSTI) probe", x | 16, EPERM, 1, TIOCSTI, (long)low);
+	FILTER_ANSWERS("x32 personality(READ_IMPLIES_EXEC) probe", x | SYS_personality, EPERM,
+		       0x0400000);
+	FILTER_ANSWERS("x32 socket(AF_NETLINK, NETLINK_KOBJECT_UEVENT) probe", x | SYS_socket,
+		       EPROTONOSUPPORT, 16, 3, 15);
+	FILTER_ANSWERS("x32 socket(AF_VSOCK) probe", x | SYS_socket, EAFNOSUPPORT, 40, 1, 0);
 }
 
 int main(int argc, char **argv)

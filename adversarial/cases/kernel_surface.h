@@ -205,6 +205,20 @@ __attribute__((unused)) static int kernel_lacks(const char *opt, const char *sym
 }
 
 /*
+ * The architecture of this program's own calls: a case built with gcc -m32 (the
+ * 32-bit twins of the manifest) makes i386 calls through glibc's syscall(), with
+ * glibc's i386 numbers, and its probe watches those.
+ */
+#if defined(__x86_64__)
+#define KS_NATIVE_ARCH AUDIT_ARCH_X86_64
+#elif defined(__i386__)
+#define KS_NATIVE_ARCH AUDIT_ARCH_I386
+#else
+#error "kernel_surface.h: x86_64 or i386 only"
+#endif
+
+#ifdef __x86_64__
+/*
  * int 0x80 from 64-bit code: the i386 entry, arguments in ebx, ecx, edx, esi, edi,
  * ebp (32 bits each: pointers must lie below 4 GiB, see MAP_32BIT). Returns the raw
  * result (-errno on failure). rbp is saved around the call, below the red zone.
@@ -224,6 +238,7 @@ __attribute__((unused, noinline)) static long int80(long nr, long b, long c, lon
 			 : "r8", "r9", "r10", "r11", "memory", "cc");
 	return ret;
 }
+#endif
 
 /* int 0x80 without IA32 emulation is a SIGSEGV; a thread catches its own. */
 static __thread sigjmp_buf ks_segv_jmp;
@@ -266,11 +281,13 @@ struct ks_probe {
 	int segv; /* int 0x80 faulted: the kernel has no IA32 entry */
 };
 
+#ifdef __x86_64__
 static long ks_int80_call(void *arg)
 {
 	struct ks_probe *p = arg;
 	return int80(p->nr, p->a[0], p->a[1], p->a[2], p->a[3], p->a[4], p->a[5]);
 }
+#endif
 
 static void *ks_probe_thread(void *arg)
 {
@@ -291,12 +308,15 @@ static void *ks_probe_thread(void *arg)
 	eventfd_write(p->ready, 1);
 	if (p->listener < 0)
 		return NULL;
+#ifdef __x86_64__
 	if (p->arch == AUDIT_ARCH_I386) {
 		long r = 0;
 		p->segv = segv_guard(ks_int80_call, p, &r);
 		p->rc = r < 0 && r > -4096 ? -1 : r;
 		p->err = r < 0 && r > -4096 ? (int)-r : 0;
-	} else {
+	} else
+#endif
+	{
 		errno = 0;
 		p->rc = syscall(p->nr, p->a[0], p->a[1], p->a[2], p->a[3], p->a[4], p->a[5]);
 		p->err = errno;
@@ -382,9 +402,12 @@ __attribute__((unused)) static int probe_works(void)
 	return syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) == 0;
 }
 
-/* FILTER_ANSWERS("what", nr, errno, args...): an x86_64 (or x32) call. */
+/*
+ * FILTER_ANSWERS("what", nr, errno, args...): a call of this program's own
+ * architecture (x86_64, x32 numbers too; i386 in a gcc -m32 build).
+ */
 #define FILTER_ANSWERS(what, nr, want, ...)                                              \
-	filter_answers_((what), AUDIT_ARCH_X86_64, (nr), (want), (const long[6]){__VA_ARGS__})
+	filter_answers_((what), KS_NATIVE_ARCH, (nr), (want), (const long[6]){__VA_ARGS__})
 /* FILTER_ANSWERS_I386("what", i386 nr, errno, args...): through int 0x80. */
 #define FILTER_ANSWERS_I386(what, nr, want, ...)                                         \
 	filter_answers_((what), AUDIT_ARCH_I386, (nr), (want), (const long[6]){__VA_ARGS__})

@@ -29,7 +29,17 @@
  *                 host's device events through NETLINK_KOBJECT_UEVENT, audit,
  *                 connector, sock_diag, generic, netfilter, xfrm, ...), also with
  *                 high bits in the domain and protocol; NETLINK_ROUTE must stay
- *                 allowed (control).
+ *                 allowed (control);
+ *   vm86          (gcc -m32 builds only) vm86old and vm86: virtual-8086 mode, the
+ *                 i386 calls for 16-bit code; x86_64 kernels answer ENOSYS too,
+ *                 the probe shows the filter answered first.
+ *
+ * Built with gcc -m32 (the *_m32 cases of the manifest, run with --syscalls=15 so
+ * that i386 calls are allowed) every call is an i386 call with glibc's i386
+ * number and must get the native build's answer; the attempts with junk in the
+ * upper half of a 64-bit register are left out (a 32-bit program has none), and
+ * netlink also tries glibc's i386 socket(), which goes through
+ * socketcall(SYS_SOCKET): ENOSYS, whatever the family.
  */
 #include "kernel_surface.h"
 #include <asm/ldt.h>
@@ -45,6 +55,26 @@
 #ifndef SYS_cachestat
 #define SYS_cachestat 451
 #endif
+
+/* Calls with junk in the upper half of a 64-bit register: none in a -m32 build. */
+#define HIGH_BITS (__SIZEOF_LONG__ == 8)
+
+/*
+ * socket(2) itself. glibc's x86_64 socket() is this call; its i386 socket() goes
+ * through socketcall(SYS_SOCKET) instead (netlink mode tries that way too).
+ */
+static int sock(int domain, int type, int proto)
+{
+	return (int)syscall(SYS_socket, domain, type, proto);
+}
+
+/* A descriptor closed at once: the call's result, for MUST_FAIL. */
+__attribute__((unused)) static int fd_close(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+	return fd;
+}
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
@@ -326,19 +356,26 @@ static void personality_mode(void)
 	try_persona(PER_LINUX32, "PER_LINUX32");
 	try_persona(PER_SVR4, "PER_SVR4");
 	try_persona(0xfffffffeUL, "0xfffffffe");
+#if HIGH_BITS
 	try_persona(READ_IMPLIES_EXEC | 1UL << 32, "0x100000000 | READ_IMPLIES_EXEC");
 	try_persona(ADDR_NO_RANDOMIZE | 0xffffffff00000000UL,
 		    "0xffffffff00000000 | ADDR_NO_RANDOMIZE");
+#endif
 	/* Controls: the query and PER_LINUX, as libc and runtimes use them. */
 	long q = syscall(SYS_personality, 0xffffffffUL);
 	long l = syscall(SYS_personality, (unsigned long)PER_LINUX);
+#if HIGH_BITS
 	long h = syscall(SYS_personality, 1UL << 32); /* the kernel reads PER_LINUX */
+	const char *also = ", (1 << 32)";
+#else
+	long h = 0;
+	const char *also = "";
+#endif
 	if (q < 0 || l < 0 || h < 0)
-		unexpected("control: personality(0xffffffff) %ld, (PER_LINUX) %ld, (1 << 32) %ld: "
-			   "%s",
-			   q, l, h, en(errno));
+		unexpected("control: personality(0xffffffff) %ld, (PER_LINUX) %ld%s %ld: %s", q,
+			   l, also, h, en(errno));
 	else
-		printf("control: personality(0xffffffff), (PER_LINUX), (1 << 32): allowed\n");
+		printf("control: personality(0xffffffff), (PER_LINUX)%s: allowed\n", also);
 	FILTER_ANSWERS("personality(READ_IMPLIES_EXEC) probe", SYS_personality, EPERM,
 		       READ_IMPLIES_EXEC);
 	FILTER_ANSWERS("personality(ADDR_NO_RANDOMIZE) probe", SYS_personality, EPERM,
@@ -370,7 +407,7 @@ static void netlink_mode(void)
 		char what[128];
 		snprintf(what, sizeof what, "socket(AF_NETLINK, SOCK_RAW, %s)", fams[i].name);
 		int fd;
-		MUST_FAIL(what, fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, fams[i].proto),
+		MUST_FAIL(what, fd = sock(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, fams[i].proto),
 			  EPROTONOSUPPORT);
 		if (fd >= 0 && fams[i].proto == NETLINK_KOBJECT_UEVENT) {
 			struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = 1};
@@ -383,10 +420,11 @@ static void netlink_mode(void)
 	}
 	int dg;
 	MUST_FAIL("socket(AF_NETLINK, SOCK_DGRAM, NETLINK_KOBJECT_UEVENT)",
-		  dg = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT),
+		  dg = sock(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT),
 		  EPROTONOSUPPORT);
 	if (dg >= 0)
 		close(dg);
+#if HIGH_BITS
 	long hi;
 	MUST_FAIL("socket(0x100000000 | AF_NETLINK, SOCK_RAW, 0x100000000 | "
 		  "NETLINK_KOBJECT_UEVENT)",
@@ -401,8 +439,9 @@ static void netlink_mode(void)
 		  EPROTONOSUPPORT);
 	if (hi >= 0)
 		close((int)hi);
+#endif
 	/* Control: NETLINK_ROUTE (getaddrinfo, interface lists) stays. */
-	int r = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	int r = sock(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	if (r < 0)
 		unexpected("control: socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE) failed (%s)",
 			   en(errno));
@@ -414,7 +453,34 @@ static void netlink_mode(void)
 		       EPROTONOSUPPORT, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT);
 	FILTER_ANSWERS("socket(AF_NETLINK, NETLINK_SOCK_DIAG) probe", SYS_socket, EPROTONOSUPPORT,
 		       AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+#ifdef __i386__
+	/*
+	 * socketcall(SYS_SOCKET): socket(2) with its arguments in memory, where the
+	 * filter cannot see the family. ENOSYS for every family, NETLINK_ROUTE too:
+	 * glibc's socket() takes this way on i386.
+	 */
+	MUST_FAIL("socket(AF_NETLINK, SOCK_RAW, NETLINK_KOBJECT_UEVENT) through socketcall",
+		  fd_close(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT)),
+		  ENOSYS);
+	MUST_FAIL("socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE) through socketcall",
+		  fd_close(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE)), ENOSYS);
+	static unsigned long uevent[3] = {AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC,
+					  NETLINK_KOBJECT_UEVENT};
+	FILTER_ANSWERS("socketcall(SYS_SOCKET, AF_NETLINK, NETLINK_KOBJECT_UEVENT) probe",
+		       SYS_socketcall, ENOSYS, 1 /* SYS_SOCKET */, (long)uevent);
+#endif
 }
+
+#ifdef __i386__
+static void vm86_mode(void)
+{
+	static char regs[512]; /* struct vm86_struct, vm86plus_struct: never read */
+	MUST_FAIL("vm86old(regs)", syscall(SYS_vm86old, regs), ENOSYS);
+	MUST_FAIL("vm86(VM86_ENTER, regs)", syscall(SYS_vm86, 1 /* VM86_ENTER */, regs), ENOSYS);
+	FILTER_ANSWERS("vm86old probe", SYS_vm86old, ENOSYS, (long)regs);
+	FILTER_ANSWERS("vm86 probe", SYS_vm86, ENOSYS, 1, (long)regs);
+}
+#endif
 
 static const struct {
 	const char *name;
@@ -425,6 +491,12 @@ static const struct {
 	{"cachestat", cachestat_mode},	     {"inotify", inotify_mode},
 	{"sysfs", sysfs_mode},		     {"personality", personality_mode},
 	{"netlink", netlink_mode},
+#ifdef __i386__
+	{"vm86", vm86_mode},
+#define I386_MODES " vm86"
+#else
+#define I386_MODES ""
+#endif
 };
 
 int main(int argc, char **argv)
@@ -450,6 +522,6 @@ int main(int argc, char **argv)
 	return finish("open_surface");
 usage:
 	printf("usage: open_surface MODE...: memfd_secret modify_ldt mempolicy pidfd_memory "
-	       "cachestat inotify sysfs personality netlink\n");
+	       "cachestat inotify sysfs personality netlink" I386_MODES "\n");
 	return 2;
 }

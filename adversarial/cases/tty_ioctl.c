@@ -21,7 +21,11 @@
 #include <linux/tiocl.h>
 #include <termios.h>
 
+#if __SIZEOF_LONG__ == 8
 static const unsigned long high_bits[] = {0, 0x100000000UL, 0xffffffff00000000UL};
+#else /* -m32: a register has no upper half */
+static const unsigned long high_bits[] = {0};
+#endif
 
 static void try_fd(int fd, const char *name, unsigned long req, const char *req_name, void *arg)
 {

@@ -48,7 +48,7 @@ pub const MAX_LEN: usize = 4096;
 
 pub const LD_W_ABS: u16 = 0x20;
 const ALU_AND_K: u16 = 0x54;
-const JA: u16 = 0x05;
+pub const JA: u16 = 0x05;
 pub const JEQ_K: u16 = 0x15;
 pub const JGE_K: u16 = 0x35;
 pub const RET_K: u16 = 0x06;
@@ -162,20 +162,32 @@ fn search(nrs: &[u32], table: &Table) -> Result<Vec<sock_filter>, StepError> {
     Ok(out)
 }
 
+/// The table as a section of a program: loads the call number, searches it, and
+/// always returns (the answer, or ALLOW for a number the table does not hold).
+pub fn section(table: &Table) -> Result<Vec<sock_filter>, StepError> {
+    let nrs: Vec<u32> = table.keys().copied().collect();
+    let mut out = vec![stmt(LD_W_ABS, NR)];
+    out.extend(search(&nrs, table)?);
+    Ok(out)
+}
+
+/// The code as a program, if the kernel takes one that long.
+pub fn program(code: Vec<sock_filter>) -> Result<BpfProgram, StepError> {
+    if code.len() > MAX_LEN {
+        return Err(StepError::new(
+            "seccomp.build",
+            format!("{} instructions, more than the kernel takes", code.len()),
+        ));
+    }
+    Ok(code)
+}
+
 /// `prefix` (the architecture checks, falling through for native calls), then
 /// the table.
 pub fn compile(prefix: &[sock_filter], table: &Table) -> Result<BpfProgram, StepError> {
-    let nrs: Vec<u32> = table.keys().copied().collect();
     let mut prog = prefix.to_vec();
-    prog.push(stmt(LD_W_ABS, NR));
-    prog.extend(search(&nrs, table)?);
-    if prog.len() > MAX_LEN {
-        return Err(StepError::new(
-            "seccomp.build",
-            format!("{} instructions, more than the kernel takes", prog.len()),
-        ));
-    }
-    Ok(prog)
+    prog.extend(section(table)?);
+    program(prog)
 }
 
 /// A classic-BPF interpreter for the instructions seccomp programs use here and

@@ -10,6 +10,7 @@
 //! child of the box's pid-1 proxy, inside new mount, pid, ipc, uts, net and cgroup
 //! namespaces, still root, with nothing else of the box set up yet.
 
+pub mod abi;
 pub mod bpf;
 pub mod capabilities;
 pub mod credentials;
