@@ -11,7 +11,7 @@ CARGO     ?= cargo
 TARGET    := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 RELEASE   := target/$(TARGET)/release/rustbox
 
-.PHONY: all build deps install install-as-isolate uninstall test test-unit test-integration test-setuid test-faults faults test-cgroup test-cgroup-v2 test-trybuild test-runtimes test-soak soak adversarial lint clean bench
+.PHONY: all build deps install install-as-isolate uninstall test test-unit test-integration test-setuid test-faults faults test-cgroup test-cgroup-v2 test-clients test-trybuild test-runtimes test-soak soak adversarial lint clean bench
 
 all: build
 
@@ -75,7 +75,16 @@ test-cgroup:
 	@[ "$$(id -u)" = 0 ] || { echo "make test: the cgroup tests need root"; exit 1; }
 	$(CARGO) test --locked --test cgroup -- --nocapture
 
-# The same cgroup suite, statically linked, in a VM with a cgroup-v2-only kernel.
+# Replays of real judges (CMS, judge0, Piston, Judgels, ReCodEx, kjudge,
+# camisole): each one's own isolate command lines, files and meta reading, with
+# rustbox started as `isolate` (tests/clients.rs). test-cgroup-v2 runs them again
+# on cgroup v2.
+test-clients:
+	@[ "$$(id -u)" = 0 ] || { echo "make test: the client replays need root"; exit 1; }
+	$(CARGO) test --locked --test clients -- --nocapture
+
+# The cgroup suite and the client replays, statically linked, in a VM with a
+# cgroup-v2-only kernel.
 test-cgroup-v2: deps
 	tests/vm/cgroup-v2.sh
 
@@ -129,7 +138,7 @@ soak:
 	@[ "$$(id -u)" = 0 ] || { echo "make soak: the soak test needs root"; exit 1; }
 	RUSTBOX_SOAK_CYCLES=10000 $(CARGO) test --release --locked --test soak -- --nocapture
 
-test: deps lint test-unit test-integration test-setuid test-faults test-cgroup test-cgroup-v2 test-trybuild test-runtimes adversarial test-soak
+test: deps lint test-unit test-integration test-setuid test-faults test-cgroup test-clients test-cgroup-v2 test-trybuild test-runtimes adversarial test-soak
 
 # A benchmark, not a test: rustbox next to fork+exec, unshare and bubblewrap.
 # It times the binary `make install` installs.

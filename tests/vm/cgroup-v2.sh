@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
-# cgroup-v2.sh - run rustbox's cgroup suite (tests/cgroup.rs) inside a throwaway
-# VM whose kernel has only cgroup v2 (`cgroup_no_v1=all`), so the v2 backend is
-# tested against a real unified hierarchy; the host here only has v1 controllers.
+# cgroup-v2.sh - run rustbox's cgroup suite (tests/cgroup.rs) and the client
+# replays (tests/clients.rs) inside a throwaway VM whose kernel has only cgroup v2
+# (`cgroup_no_v1=all`), so the v2 backend is tested against a real unified
+# hierarchy; the host here only has v1 controllers.
 #
 # usage: tests/vm/cgroup-v2.sh [TEST-FILTER...]   (run as root from the repository)
 #
 # What it does:
-#   1. builds rustbox and the cgroup test binary statically (glibc, crt-static) and
+#   1. builds rustbox and the two test binaries statically (glibc, crt-static) and
 #      the probe with gcc -static: the guest has no shared libraries;
-#   2. fetches a Debian cloud kernel and busybox-static with `apt-get download` into
+#   2. fetches a Debian cloud kernel, busybox-static and bash-static (judge0 and
+#      Piston run every program through /bin/bash) with `apt-get download` into
 #      $RUSTBOX_VM_CACHE (default /var/cache/rustbox-vm) - nothing is installed on the
 #      host by this script; qemu-system-x86 comes from `make deps`;
-#   3. packs an initramfs (busybox, the three binaries, an init script), boots it
-#      with qemu under TCG, and streams the suite's output back over a serial port;
-#   4. exits with the suite's exit status (125 if the VM itself failed, 124 on
-#      timeout, with the guest console shown).
+#   3. packs an initramfs (busybox, bash, the binaries, an init script), boots it
+#      with qemu under TCG, and streams the suites' output back over a serial port;
+#   4. exits with the first failing suite's exit status, 0 if both pass (125 if
+#      the VM itself failed, 124 on timeout, with the guest console shown).
+#
+# The test filters, if any, are given to both suites.
 #
 # Environment: RUSTBOX_VM_CACHE, RUSTBOX_VM_MEM (MiB, 1024), RUSTBOX_VM_CPUS (2),
-# RUSTBOX_VM_TIMEOUT (seconds, 900), RUSTBOX_VM_KERNEL (package, linux-image-cloud-amd64).
+# RUSTBOX_VM_TIMEOUT (seconds, 1500), RUSTBOX_VM_KERNEL (package, linux-image-cloud-amd64).
 set -euo pipefail
 
 me=cgroup-v2
@@ -30,7 +34,7 @@ ROOT=$PWD
 CACHE=${RUSTBOX_VM_CACHE:-/var/cache/rustbox-vm}
 MEM=${RUSTBOX_VM_MEM:-1024}
 CPUS=${RUSTBOX_VM_CPUS:-2}
-TIMEOUT=${RUSTBOX_VM_TIMEOUT:-900}
+TIMEOUT=${RUSTBOX_VM_TIMEOUT:-1500}
 KPKG=${RUSTBOX_VM_KERNEL:-linux-image-cloud-amd64}
 QEMU=$(command -v qemu-system-x86_64) || die "qemu-system-x86_64 not found: run \`make deps\`"
 
@@ -38,12 +42,17 @@ QEMU=$(command -v qemu-system-x86_64) || die "qemu-system-x86_64 not found: run 
 TARGET=x86_64-unknown-linux-gnu
 SDIR=$ROOT/target/static
 export RUSTFLAGS="-C target-feature=+crt-static"
-log "building rustbox and the cgroup suite statically"
+log "building rustbox, the cgroup suite and the client replays statically"
 cargo build --release --locked --target $TARGET --target-dir "$SDIR" >&2
-SUITE=$(cargo test --release --locked --no-run --test cgroup --target $TARGET \
-          --target-dir "$SDIR" --message-format=json 2>/dev/null |
-        sed -n 's/.*"executable":"\([^"]*\/cgroup-[0-9a-f]*\)".*/\1/p' | tail -n1)
+suite_bin() {  # the static test binary of tests/$1.rs
+  cargo test --release --locked --no-run --test "$1" --target $TARGET \
+      --target-dir "$SDIR" --message-format=json 2>/dev/null |
+    sed -n "s/.*\"executable\":\"\\([^\"]*\\/$1-[0-9a-f]*\\)\".*/\\1/p" | tail -n1
+}
+SUITE=$(suite_bin cgroup)
 [ -x "$SUITE" ] || die "could not find the static cgroup test binary"
+CLIENTS=$(suite_bin clients)
+[ -x "$CLIENTS" ] || die "could not find the static clients test binary"
 RUSTBOX=$SDIR/$TARGET/release/rustbox
 PROBE=$SDIR/probe
 gcc -static -O1 -Wall -Wextra -Werror -pthread -o "$PROBE" tests/probes/probe.c ||
@@ -68,6 +77,13 @@ if [ ! -x "$BB" ]; then
   dpkg -x "$(ls "$CACHE"/debs/busybox-static_*.deb | head -n1)" "$CACHE/busybox"
   [ -x "$BB" ] || die "busybox-static has no bin/busybox"
 fi
+BASH_STATIC=$CACHE/bash/bin/bash-static
+if [ ! -x "$BASH_STATIC" ]; then
+  download bash-static
+  rm -rf "$CACHE/bash"
+  dpkg -x "$(ls "$CACHE"/debs/bash-static_*.deb | head -n1)" "$CACHE/bash"
+  [ -x "$BASH_STATIC" ] || die "bash-static has no bin/bash-static"
+fi
 if [ ! -f "$CACHE/kernel/vmlinuz" ]; then
   apt-cache show "$KPKG" >/dev/null 2>&1 || apt-get -q update >&2
   # The metapackage names the real image package (linux-image-<abi>-cloud-amd64).
@@ -90,7 +106,16 @@ I=$W/initramfs
 mkdir -p "$I"/stage/{bin,lib,usr/bin,proc,sys,dev,tmp,etc,opt/rustbox/probes} "$I/newroot"
 cp "$BB" "$I/stage/bin/busybox"
 cp "$RUSTBOX" "$I/stage/opt/rustbox/rustbox"
+cp "$BASH_STATIC" "$I/stage/bin/bash"
+# GNU chmod with the glibc files it loads, as on every host CMS runs on: CMS's
+# cleanup runs `/bin/chmod 777 -R /tmp` in the box, and busybox's chmod takes
+# -R only before the mode. (The binaries under test stay static.)
+cp /bin/chmod "$I/stage/bin/chmod"
+for lib in $(ldd /bin/chmod | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
+  cp -L --parents "$lib" "$I/stage/" || die "copy $lib"
+done
 cp "$SUITE" "$I/stage/opt/rustbox/cgroup-suite"
+cp "$CLIENTS" "$I/stage/opt/rustbox/clients-suite"
 cp "$PROBE" "$I/stage/opt/rustbox/probes/probe"
 printf '%s\n' "$@" > "$I/stage/opt/rustbox/filters"
 
@@ -120,16 +145,21 @@ for c in $(cat /sys/fs/cgroup/cgroup.controllers); do
   echo "+$c" > /sys/fs/cgroup/cgroup.subtree_control || fail "enable $c"
 done
 echo "root:x:0:0::/:/bin/sh" > /etc/passwd
-mkdir -p /etc/alternatives   # CMS binds it into every box (client_cms)
+mkdir -p /etc/alternatives   # CMS binds it into every box (tests/clients/cms.rs)
 ip link set lo up
 stty -F /dev/ttyS1 raw -echo; stty -F /dev/ttyS2 raw -echo
 echo "RUSTBOX-VM-READY $(uname -r) v1 hierarchies: $(awk 'NR>1 && $2!=0' /proc/cgroups | wc -l) controllers: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
 cd /opt/rustbox
 # Under TCG the guest's clocks run while the host deschedules its vCPU threads:
 # CPU-time kills are judged with a wider bar here than on real hardware (10 ms).
-RUSTBOX_BIN=/opt/rustbox/rustbox RUSTBOX_PROBES=/opt/rustbox/probes RUSTBOX_CPU_OVERSHOOT_MS=40 \
-  ./cgroup-suite --test-threads=2 --nocapture $(cat filters) >/dev/ttyS1 2>&1
-echo "$?" > /dev/ttyS2
+export RUSTBOX_BIN=/opt/rustbox/rustbox RUSTBOX_PROBES=/opt/rustbox/probes RUSTBOX_CPU_OVERSHOOT_MS=40
+./cgroup-suite --test-threads=2 --nocapture $(cat filters) >/dev/ttyS1 2>&1
+rc=$?
+echo "== client replays (tests/clients.rs) ==" >/dev/ttyS1
+./clients-suite --test-threads=2 --nocapture $(cat filters) >/dev/ttyS1 2>&1
+rc2=$?
+[ "$rc" = 0 ] && rc=$rc2
+echo "$rc" > /dev/ttyS2
 sync
 poweroff -f
 EOF
