@@ -2,7 +2,7 @@
 //! own reports. Immutable once collected; the verdict is computed from it alone.
 
 use crate::error::StepError;
-use crate::spec::Limits;
+use crate::request::spec::Limits;
 use serde::Serialize;
 
 /// One control of the chain (or of the supervisor), as reported.

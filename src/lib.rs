@@ -4,36 +4,18 @@
 //! `docs/` (`isolate-compat.md`, `verdict.schema.json`, `cgroups.md`, `seccomp.md`),
 //! the threats and their defenses in `HARDENING.md`.
 
-pub mod boxes;
-pub mod boxfs;
+pub mod boxdir;
 pub mod caller;
 pub mod cgroup;
 pub mod chain;
-pub mod cli;
-pub mod config;
-pub mod cpuclock;
-pub mod dirents;
 pub mod error;
 pub mod evidence;
-pub mod fsid;
-pub mod fsutil;
-pub mod hostpath;
-pub mod interrupt;
-pub mod ipcns;
-pub mod outfile;
-pub mod pidfd;
-pub mod pidns;
 pub mod plan;
-pub mod procfs;
-pub mod progress;
+pub mod request;
 pub mod run;
-pub mod selfguard;
-pub mod spec;
 pub mod supervisor;
-pub mod timens;
-pub mod tty;
+pub mod sys;
 pub mod verdict;
-pub mod walk;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 

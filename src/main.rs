@@ -1,12 +1,13 @@
 //! rustbox: parse, dispatch, map errors to exit codes. Everything else is in the
 //! library.
 
-use rustbox::boxes::{self, BoxPaths};
+use rustbox::boxdir::{self, BoxPaths};
 use rustbox::caller::{self, Caller};
-use rustbox::config::{Config, Flavor};
 use rustbox::error::Failure;
-use rustbox::spec::{CgroupChoice, Mode, RunSpec, SeccompChoice};
-use rustbox::{cli, run};
+use rustbox::request::cli;
+use rustbox::request::config::{Config, Flavor};
+use rustbox::request::spec::{CgroupChoice, Mode, RunSpec, SeccompChoice};
+use rustbox::run;
 use std::ffi::OsString;
 use std::process::exit;
 
@@ -60,11 +61,11 @@ fn refuse_unenforced(spec: &RunSpec) -> Result<(), Failure> {
         ));
     }
     // With flag 16 cleared, i386 and x32 calls are allowed and meet rustbox's own
-    // rules under their own numbers (chain/seccomp.rs, chain/abi.rs). A
+    // rules under their own numbers (plan/seccomp.rs, plan/abi.rs). A
     // --seccomp=FILE's filters are compiled for native numbers only: a foreign call
     // would skip every one of them, so that combination is refused.
     if matches!(spec.seccomp, SeccompChoice::File(_))
-        && spec.syscalls & rustbox::spec::syscall_flags::LEGACY_ARCH == 0
+        && spec.syscalls & rustbox::request::spec::syscall_flags::LEGACY_ARCH == 0
     {
         return Err(Failure::Usage(
             "--seccomp=FILE with --syscalls without flag 16: the file's filters are compiled \
@@ -93,11 +94,11 @@ fn load_config(spec: &RunSpec, flavor: Flavor) -> Config {
 
 fn main() {
     // First, while nothing else has run: possibly setuid root, started by anyone.
-    if let Err(e) = rustbox::selfguard::not_dumpable() {
+    if let Err(e) = rustbox::caller::selfguard::not_dumpable() {
         fail(e);
     }
     // Taken out of the process; -e and -E pass variables from here to the box.
-    let caller_env: Vec<(OsString, OsString)> = rustbox::selfguard::take_environment();
+    let caller_env: Vec<(OsString, OsString)> = rustbox::caller::selfguard::take_environment();
     // Bytes as the kernel passed them: program arguments, -E values and paths go
     // to the box unchanged, valid UTF-8 or not.
     let mut argv = std::env::args_os();
@@ -107,7 +108,7 @@ fn main() {
         Ok(s) => s,
         Err(e) => fail(format_args!("{e} (see rustbox --help)")),
     };
-    rustbox::progress::set_level(spec.verbose);
+    rustbox::request::progress::set_level(spec.verbose);
     match spec.mode {
         Mode::Help => {
             print_out(cli::HELP);
@@ -153,17 +154,17 @@ fn main() {
         check(&cfg);
         return;
     }
-    if let Err(e) = boxes::check_id(&cfg, spec.box_id) {
+    if let Err(e) = boxdir::check_id(&cfg, spec.box_id) {
         fail(e);
     }
     let paths = BoxPaths::new(&cfg, spec.box_id);
     match spec.mode {
-        Mode::Init => match boxes::init(&cfg, &paths, &caller, spec.limits.quota, spec.wait) {
+        Mode::Init => match boxdir::init(&cfg, &paths, &caller, spec.limits.quota, spec.wait) {
             Ok(dir) => print_out(&format!("{}\n", dir.display())),
             Err(e) => fail(e),
         },
         Mode::Cleanup => {
-            if let Err(e) = boxes::cleanup(&cfg, &paths, &caller, spec.wait) {
+            if let Err(e) = boxdir::cleanup(&cfg, &paths, &caller, spec.wait) {
                 fail(e);
             }
         }
@@ -178,17 +179,17 @@ fn do_run(spec: &RunSpec, cfg: &Config, caller: &Caller, caller_env: &[(OsString
         Err(e) => fail(e),
     };
     let outcome = run::run(spec, cfg, caller, caller_env);
-    if rustbox::progress::shown(2) {
+    if rustbox::request::progress::shown(2) {
         for c in &outcome.evidence.controls {
             let state = match (c.applied, c.verified) {
                 (false, _) => "FAILED",
                 (true, true) => "verified",
                 (true, false) => "applied",
             };
-            rustbox::progress::say(2, format_args!("[{} {state}] {}", c.name, c.detail));
+            rustbox::request::progress::say(2, format_args!("[{} {state}] {}", c.name, c.detail));
         }
     }
-    rustbox::progress::say(
+    rustbox::request::progress::say(
         1,
         format_args!(
             "Box finished: {:?} ({})",

@@ -1,14 +1,14 @@
 //! `--run` end to end: lock the box, lend it to the box user, plan, supervise,
 //! hand it back, judge, write meta and JSON.
 
-use crate::boxes::{BoxLock, BoxPaths};
+use crate::boxdir::{BoxLock, BoxPaths};
+use crate::caller::hostpath::Place;
+use crate::caller::outfile::OutFile;
 use crate::caller::Caller;
-use crate::config::Config;
 use crate::error::StepError;
 use crate::evidence::{kernel_release, now_rfc3339, Control, CpuUsage, Evidence, Provenance};
-use crate::hostpath::Place;
-use crate::outfile::OutFile;
-use crate::spec::RunSpec;
+use crate::request::config::Config;
+use crate::request::spec::RunSpec;
 use crate::verdict::{self, Verdict};
 use std::ffi::OsString;
 
@@ -38,7 +38,7 @@ impl Outputs {
             let Some(p) = p else { continue };
             let place = match p.as_os_str() == "-" {
                 true => Place::Outside,
-                false => crate::hostpath::place(box_root, spec.box_id, p, what)?,
+                false => crate::caller::hostpath::place(box_root, spec.box_id, p, what)?,
             };
             *slot = Some(match place {
                 Place::Outside => OutFile::prepare(p, id, what)?,
@@ -131,8 +131,8 @@ fn run_inner(
     ev: &mut Evidence,
 ) -> Result<(), StepError> {
     let paths = BoxPaths::new(cfg, spec.box_id);
-    crate::boxes::check_private_dir(&cfg.box_root, "box")?;
-    caller.may_use(crate::boxes::peek_state(&paths).owner())?;
+    crate::boxdir::check_private_dir(&cfg.box_root, "box")?;
+    caller.may_use(crate::boxdir::peek_state(&paths).owner())?;
     let lock = BoxLock::acquire(cfg, &paths, spec.wait, false)?;
     let lock = match lock {
         Some(l) if l.state.initialized && paths.workspace.is_dir() => l,
@@ -147,7 +147,7 @@ fn run_inner(
         }
     };
     caller.may_use(lock.state.owner())?;
-    crate::selfguard::check_not_dumpable()?;
+    crate::caller::selfguard::check_not_dumpable()?;
     ev.controls.push(Control::applied(
         "supervisor.dumpable",
         true,
@@ -164,12 +164,12 @@ fn run_inner(
         ),
     ));
     // From here on, SIGINT/SIGTERM/SIGHUP end the run through the teardown below.
-    let interrupts = crate::interrupt::Interrupts::block()?;
+    let interrupts = crate::supervisor::interrupt::Interrupts::block()?;
     ev.controls.push(disk_quota(spec, &paths)?);
     let (uid, gid) = cfg.box_ids(spec.box_id);
     // Lend /box to the box user; links and special files a program left are removed.
     // From here on every way out goes through `give_back`.
-    crate::progress::say(1, format_args!("Lending /box to uid {uid}"));
+    crate::request::progress::say(1, format_args!("Lending /box to uid {uid}"));
     let lent = Lent::lend(&paths, &lock.state, (uid, gid))?;
     let mut mounts = Vec::new();
     let mut ran = prepare_and_watch(
@@ -185,13 +185,15 @@ fn run_inner(
     // An interrupt before the box started ends the run as isolate's does (SG
     // "Interrupted"), not as a failure of rustbox.
     if let (Some(sig), Err(e)) = (interrupts.received(), &ran) {
-        if crate::interrupt::is_interrupt(sig) && e.step == crate::interrupt::STEP {
+        if crate::supervisor::interrupt::is_interrupt(sig)
+            && e.step == crate::supervisor::interrupt::STEP
+        {
             ev.killed = Some(crate::evidence::KillReason::Interrupted(sig));
             ran = Ok(());
         }
     }
     // Hand /box back to its owner, whatever happened in the box.
-    crate::progress::say(
+    crate::request::progress::say(
         1,
         format_args!("Handing /box back to uid {}", lock.state.owner),
     );
@@ -238,7 +240,7 @@ struct Lent<'a> {
 impl<'a> Lent<'a> {
     fn lend(
         paths: &'a BoxPaths,
-        state: &crate::boxes::BoxState,
+        state: &crate::boxdir::BoxState,
         user: (u32, u32),
     ) -> Result<Lent<'a>, StepError> {
         let mut lent = Lent {
@@ -248,7 +250,7 @@ impl<'a> Lent<'a> {
             returned: false,
         };
         let done = reset_tmp(paths, user).and_then(|()| {
-            crate::fsutil::chown_tree(&paths.workspace, user.0, user.1, true, lent.owners())
+            crate::boxdir::trees::chown_tree(&paths.workspace, user.0, user.1, true, lent.owners())
         });
         match done {
             Ok(()) => Ok(lent),
@@ -269,15 +271,15 @@ impl<'a> Lent<'a> {
 
     /// Only the owner's files and the box user's may change hands (a box of
     /// root's: anything, as before).
-    fn owners(&self) -> crate::fsutil::Owners {
+    fn owners(&self) -> crate::boxdir::trees::Owners {
         match self.owner.0 {
-            0 => crate::fsutil::Owners::Any,
-            _ => crate::fsutil::Owners::Pair(self.owner.0, self.user.0),
+            0 => crate::boxdir::trees::Owners::Any,
+            _ => crate::boxdir::trees::Owners::Pair(self.owner.0, self.user.0),
         }
     }
 
     fn hand_back(&self, remove_special: bool) -> Result<(), StepError> {
-        let back = crate::fsutil::chown_tree(
+        let back = crate::boxdir::trees::chown_tree(
             &self.paths.workspace,
             self.owner.0,
             self.owner.1,
@@ -310,8 +312,8 @@ impl Drop for Lent<'_> {
 /// other host users could then read what it left and plant what the next run
 /// reads.
 fn reset_tmp(paths: &BoxPaths, user: (u32, u32)) -> Result<(), StepError> {
-    let dir = crate::fsutil::open_dir(&paths.tmp, "box.tmp")?;
-    crate::fsutil::set_owner_mode(&dir, user, 0o700, "box.tmp", &paths.tmp)
+    let dir = crate::boxdir::trees::open_dir(&paths.tmp, "box.tmp")?;
+    crate::boxdir::trees::set_owner_mode(&dir, user, 0o700, "box.tmp", &paths.tmp)
 }
 
 /// Between lending and handing back: the plan, the cgroup, the run itself, and the
@@ -323,7 +325,7 @@ fn prepare_and_watch(
     caller: &Caller,
     caller_env: &[(OsString, OsString)],
     paths: &BoxPaths,
-    interrupts: &crate::interrupt::Interrupts,
+    interrupts: &crate::supervisor::interrupt::Interrupts,
     ev: &mut Evidence,
     mounts: &mut Vec<crate::chain::root::MountPlan>,
 ) -> Result<(), StepError> {
@@ -340,7 +342,7 @@ fn prepare_and_watch(
     } else {
         None
     };
-    crate::progress::say(
+    crate::request::progress::say(
         1,
         format_args!(
             "Starting the box ({} mounts planned)",
@@ -370,10 +372,10 @@ fn prepare_and_watch(
 /// --tty-hack: the terminal on rustbox's stdout, saved to be given back after the
 /// run, when it is rustbox's controlling terminal. Otherwise nothing is done, as
 /// isolate does nothing without a terminal, and the evidence says why.
-fn caller_terminal(ev: &mut Evidence) -> Result<Option<crate::tty::Saved>, StepError> {
-    use crate::tty::Terminal;
+fn caller_terminal(ev: &mut Evidence) -> Result<Option<crate::sys::tty::Saved>, StepError> {
+    use crate::sys::tty::Terminal;
     let skipped = |why: String| Control::applied("tty.foreground", false, why);
-    match crate::tty::inspect(libc::STDOUT_FILENO)? {
+    match crate::sys::tty::inspect(libc::STDOUT_FILENO)? {
         Terminal::Controlling(saved) => Ok(Some(saved)),
         Terminal::NotATerminal(errno) => {
             ev.controls.push(skipped(format!(
@@ -437,7 +439,7 @@ fn absorb(
         // the evidence); otherwise the cgroup's, as in isolate. The cgroup's own
         // counter is reported beside it either way.
         let (cpu, usage) = stats?;
-        if ev.cpu.source != crate::cpuclock::SOURCE {
+        if ev.cpu.source != crate::supervisor::cpuclock::SOURCE {
             ev.cpu = cpu;
         }
         if usage.oom_kills > 0 && facts.status_lost.take().is_some() {
@@ -474,14 +476,14 @@ fn clear_set_ids(
         else {
             continue;
         };
-        let dir = match crate::fsid::as_user(*id, &[], "box.setid", || {
-            crate::fsutil::open_dir(src, "box.setid")
+        let dir = match crate::caller::fsid::as_user(*id, &[], "box.setid", || {
+            crate::boxdir::trees::open_dir(src, "box.setid")
         }) {
             Ok(d) => d,
             Err(e) if e.errno == Some(libc::ENOENT) => continue,
             Err(e) => return Err(e),
         };
-        n += crate::fsutil::clear_set_ids(dir, src, box_uid)?;
+        n += crate::boxdir::trees::clear_set_ids(dir, src, box_uid)?;
     }
     Ok(n)
 }
@@ -526,14 +528,14 @@ fn disk_quota(spec: &RunSpec, paths: &BoxPaths) -> Result<Control, StepError> {
     };
     // The whole box on one tmpfs (the default), or box/ on the host's disk with
     // tmp/ a tmpfs of its own.
-    let whole = crate::boxfs::limits(&paths.dir, crate::boxfs::BOX_RESERVED_INODES);
-    let ws = whole.or_else(|| crate::boxfs::limits(&paths.workspace, 1));
+    let whole = crate::boxdir::tmpfs::limits(&paths.dir, crate::boxdir::tmpfs::BOX_RESERVED_INODES);
+    let ws = whole.or_else(|| crate::boxdir::tmpfs::limits(&paths.workspace, 1));
     let mut detail = match whole {
         Some(_) => format!("/box and /tmp: one {}", show(whole)),
         None => format!(
             "/box: {}; /tmp: {}",
             show(ws),
-            show(crate::boxfs::limits(&paths.tmp, 1))
+            show(crate::boxdir::tmpfs::limits(&paths.tmp, 1))
         ),
     };
     if let Some((blocks, inodes)) = spec.limits.quota {

@@ -110,7 +110,7 @@ fn decide(e: &Evidence) -> Verdict {
         // A fatal signal to rustbox gets isolate's own words ("Sandbox keeper
         // received fatal signal N"); every other failure names its step.
         let message = match f.step.as_str() {
-            crate::interrupt::STEP => f.detail.clone(),
+            crate::supervisor::interrupt::STEP => f.detail.clone(),
             _ => f.to_string(),
         };
         return mk(Kind::IE, "XX", message, vec![]);
@@ -338,7 +338,7 @@ mod tests {
     use super::*;
     use crate::error::StepError;
     use crate::evidence::{CgroupUsage, CpuUsage, Provenance};
-    use crate::spec::Limits;
+    use crate::request::spec::Limits;
 
     fn base() -> Evidence {
         Evidence {
@@ -657,7 +657,7 @@ mod tests {
     #[test]
     fn a_fatal_signal_has_isolates_words_and_other_failures_their_step() {
         let mut e = base();
-        e.failure = Some(crate::interrupt::Interrupts::failure(
+        e.failure = Some(crate::supervisor::interrupt::Interrupts::failure(
             libc::SIGABRT,
             "during the run",
         ));

@@ -108,7 +108,7 @@ fn every_row_names_tests_that_exist() {
 }
 
 /// Every `.rs` file the document cites, as a path below `src/` (or `tests/`), and
-/// the items named right after it (`fsutil.rs` `chown_tree`, `Owners`): each file
+/// the items named right after it (`boxdir/trees.rs` `chown_tree`, `Owners`): each file
 /// exists, and each item is defined in it (`fn`, `struct`, `enum`, `trait`,
 /// `const`, `static`, `type`, `mod`; `Type::item` both). Citations go stale when
 /// code moves; this is what keeps them true.

@@ -1929,7 +1929,7 @@ fn a_process_with_the_box_uid_as_real_uid_only_is_found() {
         }
     }
     std::thread::sleep(Duration::from_millis(200));
-    let found = rustbox::procfs::pids_of_uid(box_uid).unwrap();
+    let found = rustbox::sys::procfs::pids_of_uid(box_uid).unwrap();
     // SAFETY: kill and reap our own child.
     unsafe {
         libc::kill(pid, libc::SIGKILL);
@@ -1958,7 +1958,8 @@ fn another_users_fifo_is_refused_not_written() {
     let p = fifo.clone();
     let caller = harness::first_uid() + 97;
     std::thread::spawn(move || {
-        let r = rustbox::outfile::OutFile::prepare(&p, (caller, caller), "meta").map(|_| ());
+        let r =
+            rustbox::caller::outfile::OutFile::prepare(&p, (caller, caller), "meta").map(|_| ());
         let _ = tx.send(r);
     });
     let r = rx.recv_timeout(Duration::from_secs(3));

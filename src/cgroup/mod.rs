@@ -16,7 +16,7 @@ pub mod v2;
 
 use crate::error::StepError;
 use crate::evidence::{CgroupUsage, Control, CpuUsage};
-use crate::spec::CgroupChoice;
+use crate::request::spec::CgroupChoice;
 pub use selfattach::SelfAttach;
 
 /// Limits to apply to the box's cgroup.

@@ -333,7 +333,7 @@ impl BoxCgroup for V1Cgroup {
         // Best effort and at once; errors are kill_all's to find and report.
         let listed = fs::procs("cgroup.kill", &self.dir("pids").join("cgroup.procs"));
         for pid in listed.unwrap_or_default() {
-            let Some(fd) = crate::pidfd::open(pid) else {
+            let Some(fd) = crate::sys::pidfd::open(pid) else {
                 continue;
             };
             let member = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
@@ -345,7 +345,7 @@ impl BoxCgroup for V1Cgroup {
                     ctrls.is_some_and(|c| c.split(',').any(|c| c == "pids")) && path == Some(&want)
                 });
             if member {
-                crate::pidfd::kill(&fd);
+                crate::sys::pidfd::kill(&fd);
             }
         }
     }

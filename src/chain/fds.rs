@@ -29,7 +29,7 @@ pub fn cloexec_all_above_stderr() -> Result<(), StepError> {
 pub fn verify() -> Result<usize, StepError> {
     // A listing that stopped early would have verified nothing after it: read
     // errors are errors. The listing's own descriptor is closed by now.
-    let names = crate::walk::list(std::path::Path::new("/proc/self/fd"), "fds.verify")?;
+    let names = crate::boxdir::walk::list(std::path::Path::new("/proc/self/fd"), "fds.verify")?;
     let mut n = 0;
     for name in names {
         let fd: i32 = match name.to_str().and_then(|s| s.parse().ok()) {

@@ -10,8 +10,6 @@
 //! child of the box's pid-1 proxy, inside new mount, pid, ipc, uts, net and cgroup
 //! namespaces, still root, with nothing else of the box set up yet.
 
-pub mod abi;
-pub mod bpf;
 pub mod capabilities;
 pub mod credentials;
 pub mod exec;
@@ -51,7 +49,7 @@ pub struct ContainPlan {
     pub argv: Vec<CString>,
     pub inherit_fds: bool,
     /// --tty-hack, and stdout is the caller's controlling terminal: the
-    /// program's process group becomes its foreground group (`crate::tty`).
+    /// program's process group becomes its foreground group (`crate::sys::tty`).
     pub take_terminal: bool,
     pub seccomp: Vec<BpfProgram>,
     pub seccomp_desc: String,
@@ -209,7 +207,7 @@ impl<'a> Credentialed<'a> {
             ),
         );
         if self.0.plan.take_terminal {
-            crate::tty::take_foreground(libc::STDOUT_FILENO)?;
+            crate::sys::tty::take_foreground(libc::STDOUT_FILENO)?;
             self.0.rep.ok(
                 "tty.foreground",
                 true,

@@ -144,7 +144,7 @@ pub fn clone_tree(
 ) -> Result<(OwnedFd, OwnedFd), StepError> {
     let what = format!("open_tree {}", src.display());
     let source = match no_links_below {
-        Some((root, rel)) => crate::hostpath::open_no_links(root, rel, "mount.bind")?,
+        Some((root, rel)) => crate::caller::hostpath::open_no_links(root, rel, "mount.bind")?,
         None => {
             let c = cstr(src)?;
             // SAFETY: open with a valid path; returns a new descriptor or -1.

@@ -8,7 +8,7 @@
 //! change stops it (SIGTTIN, SIGTTOU; EIO when it ignores them), and signals
 //! typed at the terminal go to the caller's group, whose rustbox ends the run as
 //! isolate's does. `--tty-hack` then makes this group the foreground one
-//! (`crate::tty`).
+//! (`crate::sys::tty`).
 //!
 //! The group is in the box's pid namespace (its pgid is the payload's pid there,
 //! 2), in the caller's session: setsid would leave the terminal, and a session's

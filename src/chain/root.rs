@@ -157,13 +157,13 @@ fn mount_one(root: &OwnedFd, m: &MountPlan, rep: &Reporter) -> Result<(), StepEr
             // open_tree needs, is not a filesystem capability and stays.
             let write = m.attrs & MOUNT_ATTR_RDONLY == 0;
             let cloned = match as_caller {
-                Some(id) => crate::fsid::as_user(
+                Some(id) => crate::caller::fsid::as_user(
                     *id,
-                    &[crate::fsid::Capability::CAP_SYS_ADMIN],
+                    &[crate::caller::fsid::Capability::CAP_SYS_ADMIN],
                     "mount.bind",
                     || {
                         let (t, source) = mounts::clone_tree(src, *recursive, below)?;
-                        crate::hostpath::may_access(&t, write, "mount.bind", src)?;
+                        crate::caller::hostpath::may_access(&t, write, "mount.bind", src)?;
                         // Root's norec is isolate's; a user's must uncover nothing.
                         if !*recursive && id.0 != 0 {
                             super::norec::refuse_hidden_below(&source, src)?;

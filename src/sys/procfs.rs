@@ -14,7 +14,7 @@ use crate::error::StepError;
 /// `setreuid`), from where it could signal the box's later programs. (A review
 /// found the owner pre-filter missing exactly that process.)
 pub fn pids_of_uid(uid: u32) -> Result<Vec<i32>, StepError> {
-    let names = crate::walk::list(std::path::Path::new("/proc"), "procfs")?;
+    let names = crate::boxdir::walk::list(std::path::Path::new("/proc"), "procfs")?;
     let mut out = Vec::new();
     // A process that exits while we look is gone (ENOENT, ESRCH); any other error
     // would leave a process of the box unseen, so it is an error.
@@ -90,7 +90,7 @@ fn stat_ticks(pid: i32) -> Option<u64> {
 fn children(pid: i32) -> Vec<i32> {
     let mut out = Vec::new();
     let task = std::path::PathBuf::from(format!("/proc/{pid}/task"));
-    for t in crate::walk::list(&task, "procfs").unwrap_or_default() {
+    for t in crate::boxdir::walk::list(&task, "procfs").unwrap_or_default() {
         if let Ok(s) = std::fs::read_to_string(task.join(t).join("children")) {
             out.extend(s.split_whitespace().filter_map(|x| x.parse::<i32>().ok()));
         }

@@ -70,7 +70,7 @@ fn split(path: &Path, what: &str) -> Result<(PathBuf, OsString), StepError> {
 }
 
 impl OutFile {
-    /// Check `path` with the caller's identity `id` (`crate::fsid`), and open what
+    /// Check `path` with the caller's identity `id` (`crate::caller::fsid`), and open what
     /// must be opened now.
     pub fn prepare(path: &Path, id: (u32, u32), what: &'static str) -> Result<OutFile, StepError> {
         let out = |target| OutFile {
@@ -82,7 +82,7 @@ impl OutFile {
         if path.as_os_str() == "-" {
             return Ok(out(Target::Stdout));
         }
-        let target = crate::fsid::as_user(id, &[], what, || {
+        let target = crate::caller::fsid::as_user(id, &[], what, || {
             let (dir_path, name) = split(path, what)?;
             let cdir = cstr(dir_path.as_os_str(), what, path)?;
             // The directory as the caller reaches it (their own links followed).
@@ -192,7 +192,7 @@ impl OutFile {
                     ));
                 }
             }
-            crate::hostpath::may_write_dir(&dir, what, &dir_path)?;
+            crate::caller::hostpath::may_write_dir(&dir, what, &dir_path)?;
             // A judge's own file keeps its permissions (a 0600 meta stays private).
             let mode = st
                 .filter(|s| s.st_uid == id.0)
@@ -211,7 +211,7 @@ impl OutFile {
         id: (u32, u32),
         what: &'static str,
     ) -> Result<OutFile, StepError> {
-        crate::fsid::as_user(id, &[], what, || {
+        crate::caller::fsid::as_user(id, &[], what, || {
             open_in_box(box_dir, rel, shown, what).map(drop)
         })?;
         Ok(OutFile {
@@ -236,16 +236,20 @@ impl OutFile {
                 o.write_all(bytes).and_then(|()| o.flush()).map_err(err)
             }
             Target::Stream(mut f) => f.write_all(bytes).map_err(err),
-            Target::Replace { dir, name, mode } => crate::fsid::as_user(self.id, &[], what, || {
-                replace(&dir, &name, mode, bytes, what, &self.shown)
-            }),
+            Target::Replace { dir, name, mode } => {
+                crate::caller::fsid::as_user(self.id, &[], what, || {
+                    replace(&dir, &name, mode, bytes, what, &self.shown)
+                })
+            }
             // A fresh file of the caller's, mode 0644: not the mode of what the
             // program left at the name.
-            Target::InBox { box_dir, rel } => crate::fsid::as_user(self.id, &[], what, || {
-                let (dir, name) = open_in_box(&box_dir, &rel, &self.shown, what)?;
-                replace(&dir, &name, 0o644, bytes, what, &self.shown)
-                    .map_err(|e| remove_forgery(&dir, &name, e))
-            }),
+            Target::InBox { box_dir, rel } => {
+                crate::caller::fsid::as_user(self.id, &[], what, || {
+                    let (dir, name) = open_in_box(&box_dir, &rel, &self.shown, what)?;
+                    replace(&dir, &name, 0o644, bytes, what, &self.shown)
+                        .map_err(|e| remove_forgery(&dir, &name, e))
+                })
+            }
         }
     }
 }
@@ -262,7 +266,7 @@ fn open_in_box(
     what: &str,
 ) -> Result<(OwnedFd, OsString), StepError> {
     let (dir_rel, name) = split(rel, what)?;
-    let dir = crate::hostpath::open_no_links(box_dir, &dir_rel, what)?;
+    let dir = crate::caller::hostpath::open_no_links(box_dir, &dir_rel, what)?;
     let cname = cstr(&name, what, shown)?;
     match nix::sys::stat::fstatat(
         Some(dir.as_raw_fd()),
@@ -279,7 +283,7 @@ fn open_in_box(
         Ok(_) | Err(nix::errno::Errno::ENOENT) => {}
         Err(e) => return Err(StepError::nix(what, shown.display().to_string(), e)),
     }
-    crate::hostpath::may_write_dir(&dir, what, shown)?;
+    crate::caller::hostpath::may_write_dir(&dir, what, shown)?;
     Ok((dir, name))
 }
 

@@ -5,8 +5,8 @@
 //! link, and never crosses into another filesystem, so a planted link or mount point
 //! cannot redirect a removal or a chown to a host file.
 
+use crate::boxdir::walk::{self, Entry, Kind, Visitor};
 use crate::error::StepError;
-use crate::walk::{self, Entry, Kind, Visitor};
 use nix::fcntl::AtFlags;
 use nix::sys::stat::Mode;
 use nix::unistd::{fchownat, unlinkat, Gid, Uid, UnlinkatFlags};
@@ -14,7 +14,7 @@ use std::ffi::OsStr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 
-pub use crate::walk::open_dir;
+pub use crate::boxdir::walk::open_dir;
 
 /// Removes everything below a directory, links themselves (never their targets).
 struct Remove;

@@ -16,9 +16,13 @@
 //!                            the box, holds who initialised it
 //! ```
 
+pub mod tmpfs;
+pub mod trees;
+pub mod walk;
+
 use crate::caller::Caller;
-use crate::config::Config;
 use crate::error::StepError;
+use crate::request::config::Config;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;
@@ -311,7 +315,7 @@ fn mkdir_owned(path: &Path, mode: u32, uid: u32, gid: u32) -> Result<(), StepErr
 pub fn kill_box_processes(uid: u32) -> Result<usize, StepError> {
     let mut killed = 0;
     for _round in 0..50 {
-        let pids = crate::procfs::pids_of_uid(uid)?;
+        let pids = crate::sys::procfs::pids_of_uid(uid)?;
         if pids.is_empty() {
             return Ok(killed);
         }
@@ -334,9 +338,9 @@ pub fn kill_box_processes(uid: u32) -> Result<usize, StepError> {
 /// would leave the mount point busy (and unmounting is all a tmpfs box needs).
 /// Boxes of earlier versions had `box/` and `tmp/` mounted separately.
 fn unmount_box_fs(paths: &BoxPaths) -> Result<(), StepError> {
-    crate::boxfs::unmount(&paths.workspace)?;
-    crate::boxfs::unmount(&paths.tmp)?;
-    crate::boxfs::unmount(&paths.dir)
+    crate::boxdir::tmpfs::unmount(&paths.workspace)?;
+    crate::boxdir::tmpfs::unmount(&paths.tmp)?;
+    crate::boxdir::tmpfs::unmount(&paths.dir)
 }
 
 /// Initialised boxes recorded as `uid`'s in the lock root, the box `except` left
@@ -344,7 +348,7 @@ fn unmount_box_fs(paths: &BoxPaths) -> Result<(), StepError> {
 fn boxes_owned_by(cfg: &Config, uid: u32, except: u32) -> Result<u32, StepError> {
     let step = "box.count";
     let mut n = 0;
-    for name in crate::walk::list(&cfg.lock_root, step)? {
+    for name in crate::boxdir::walk::list(&cfg.lock_root, step)? {
         let Some(id) = name.to_str().and_then(|s| s.parse::<u32>().ok()) else {
             continue;
         };
@@ -448,21 +452,21 @@ pub fn init(
     }
     let owner = caller.acting;
     let (uid, gid) = cfg.box_ids(paths.id);
-    crate::progress::say(1, format_args!("Preparing sandbox {}", paths.dir.display()));
+    crate::request::progress::say(1, format_args!("Preparing sandbox {}", paths.dir.display()));
     crate::cgroup::remove_stale(&cfg.cg_root, paths.id)?;
     kill_box_processes(uid)?;
     unmount_box_fs(paths)?;
-    crate::fsutil::remove_tree(&paths.dir)?;
-    let (dir_mode, dir_gid) = crate::boxfs::dir_access(owner);
+    crate::boxdir::trees::remove_tree(&paths.dir)?;
+    let (dir_mode, dir_gid) = crate::boxdir::tmpfs::dir_access(owner);
     mkdir_owned(&paths.dir, dir_mode, 0, dir_gid)?;
-    use crate::boxfs::Tmpfs;
+    use crate::boxdir::tmpfs::Tmpfs;
     let made = if on_host_disk {
         mkdir_owned(&paths.workspace, 0o700, owner.0, owner.1)
             .and_then(|()| mkdir_owned(&paths.tmp, 0o700, uid, gid))
             .and_then(|()| mkdir_owned(&paths.root_mnt, 0o755, 0, 0))
-            .and_then(|()| crate::boxfs::mount(&paths.tmp, &Tmpfs::tmp_only(uid, gid)))
+            .and_then(|()| crate::boxdir::tmpfs::mount(&paths.tmp, &Tmpfs::tmp_only(uid, gid)))
     } else {
-        crate::boxfs::mount(
+        crate::boxdir::tmpfs::mount(
             &paths.dir,
             &Tmpfs::whole_box(quota.0, quota.1, (dir_mode, dir_gid)),
         )
@@ -480,7 +484,7 @@ pub fn init(
     if let Err(e) = saved {
         // Nothing half-made stays: no mount, no directory, no lock file.
         let undone = unmount_box_fs(paths)
-            .and_then(|()| crate::fsutil::remove_tree(&paths.dir))
+            .and_then(|()| crate::boxdir::trees::remove_tree(&paths.dir))
             .and_then(|()| lock.remove());
         return Err(match undone {
             Ok(()) => e,
@@ -504,16 +508,16 @@ pub fn cleanup(
     caller.may_use(peek_state(paths).owner())?;
     // No lock file: the box was never initialised (or is cleaned up already).
     let Some(lock) = BoxLock::acquire(cfg, paths, wait, false)? else {
-        crate::progress::say(1, format_args!("Nothing to do -- box did not exist"));
+        crate::request::progress::say(1, format_args!("Nothing to do -- box did not exist"));
         return Ok(());
     };
-    crate::progress::say(1, format_args!("Deleting sandbox {}", paths.dir.display()));
+    crate::request::progress::say(1, format_args!("Deleting sandbox {}", paths.dir.display()));
     caller.may_use(lock.state.owner())?;
     let (uid, _gid) = cfg.box_ids(paths.id);
     crate::cgroup::remove_stale(&cfg.cg_root, paths.id)?;
     kill_box_processes(uid)?;
     unmount_box_fs(paths)?;
-    crate::fsutil::remove_tree(&paths.dir)?;
+    crate::boxdir::trees::remove_tree(&paths.dir)?;
     lock.remove()
 }
 

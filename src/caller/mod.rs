@@ -6,8 +6,13 @@
 //! belong to whoever initialised them, as in isolate: only that user, or root, may
 //! run in or clean up a box, and with `restricted_init` only root may create one.
 
+pub mod fsid;
+pub mod hostpath;
+pub mod outfile;
+pub mod selfguard;
+
 use crate::error::StepError;
-use crate::spec::{RunSpec, Source};
+use crate::request::spec::{RunSpec, Source};
 
 /// The caller of this invocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,7 +169,8 @@ mod tests {
 
     #[test]
     fn callers_fs_types_are_limited() {
-        let spec = |a: &[&str]| crate::cli::parse(a.iter().map(|s| s.to_string())).unwrap();
+        let spec =
+            |a: &[&str]| crate::request::cli::parse(a.iter().map(|s| s.to_string())).unwrap();
         let alice = Caller::new(1000, 1000, None, None).unwrap();
         let root = Caller::new(0, 0, None, None).unwrap();
         let s = spec(&[

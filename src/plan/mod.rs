@@ -2,17 +2,21 @@
 //! resource limits, environment, argv, seccomp programs. Done in the supervisor,
 //! before the child exists, so the child only executes decisions already made.
 
-use crate::boxes::BoxPaths;
+pub mod abi;
+pub mod bpf;
+pub mod seccomp;
+
+use crate::boxdir::BoxPaths;
 use crate::caller::Caller;
 use crate::chain::mounts::{
     MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY,
 };
 use crate::chain::root::{MountKind, MountPlan, RootPlan};
 use crate::chain::stdio::StdioPlan;
-use crate::chain::{seccomp, ContainPlan};
-use crate::config::Config;
+use crate::chain::ContainPlan;
 use crate::error::StepError;
-use crate::spec::{default_dir_rules, merge_rules, DirRule, EnvRule, RunSpec, Source};
+use crate::request::config::Config;
+use crate::request::spec::{default_dir_rules, merge_rules, DirRule, EnvRule, RunSpec, Source};
 use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
@@ -71,7 +75,7 @@ fn mount_of(
             src: src.clone(),
             recursive: !r.flags.norec,
             maybe: r.flags.maybe,
-            no_links_below: crate::hostpath::below(box_root, src)
+            no_links_below: crate::caller::hostpath::below(box_root, src)
                 .map(|rel| (box_root.to_path_buf(), rel)),
             as_caller,
         },
@@ -226,10 +230,10 @@ pub fn build(
         program: argv[0].clone(),
         argv,
         inherit_fds: spec.inherit_fds,
-        // Decided by the supervisor, which looks at its stdout (`crate::tty`).
+        // Decided by the supervisor, which looks at its stdout (`crate::sys::tty`).
         take_terminal: false,
         // A --seccomp FILE is the caller's: read with their rights.
-        seccomp: crate::fsid::as_user(caller.path_identity(), &[], "seccomp.file", || {
+        seccomp: crate::caller::fsid::as_user(caller.path_identity(), &[], "seccomp.file", || {
             seccomp::build(&spec.seccomp, spec.syscalls)
         })?,
         seccomp_desc: seccomp::describe(&spec.seccomp, spec.syscalls),
@@ -242,7 +246,7 @@ mod tests {
     use super::*;
 
     fn spec(args: &[&str]) -> RunSpec {
-        crate::cli::parse(args.iter().map(|s| s.to_string())).unwrap()
+        crate::request::cli::parse(args.iter().map(|s| s.to_string())).unwrap()
     }
 
     #[test]

@@ -11,13 +11,19 @@
 //! Killing the proxy kills the box: when a pid namespace's init dies, the kernel
 //! SIGKILLs every process in it, and the proxy's exit waits until they are gone.
 
+pub mod cpuclock;
+pub mod interrupt;
+pub mod ipcns;
+pub mod pidns;
+pub mod timens;
+
 use crate::cgroup::{BoxCgroup, Entry, SelfAttach};
 use crate::chain::report::Record;
 use crate::chain::{self, ContainPlan, Reporter};
 use crate::error::StepError;
 use crate::evidence::{Control, CpuUsage, KillReason};
-use crate::interrupt::Interrupts;
-use crate::spec::Limits;
+use crate::request::spec::Limits;
+use crate::supervisor::interrupt::Interrupts;
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
@@ -252,7 +258,7 @@ const PROXY_LOST_STATUS: libc::c_int = 3;
 /// other descriptor of the supervisor. The caller's own descriptors (not
 /// close-on-exec) stay, for `--inherit-fds`. Returns how many were closed.
 fn close_supervisor_fds(keep: &[RawFd]) -> Result<usize, StepError> {
-    let names = crate::walk::list(std::path::Path::new("/proc/self/fd"), "proxy.fds")?;
+    let names = crate::boxdir::walk::list(std::path::Path::new("/proc/self/fd"), "proxy.fds")?;
     let mut closed = 0;
     for fd in names
         .iter()
@@ -314,7 +320,7 @@ fn proxy_prepare(
     }
     // The supervisor blocks its termination signals and ignores SIGPIPE; the box
     // starts with neither.
-    if let Err(e) = crate::interrupt::reset_all() {
+    if let Err(e) = crate::supervisor::interrupt::reset_all() {
         return Err((recs, e));
     }
     // Into the box's cgroup (v1) before anything of the box runs; the supervisor
@@ -357,11 +363,11 @@ fn proxy_prepare(
     if unsafe { libc::chdir(c"/".as_ptr()) } < 0 {
         return Err((recs, StepError::last_os("proxy.chdir", "chdir /")));
     }
-    match crate::ipcns::limit() {
+    match crate::supervisor::ipcns::limit() {
         Ok(d) => recs.push(ok("ipc.limits", d)),
         Err(e) => return Err((recs, e)),
     }
-    match crate::timens::for_children() {
+    match crate::supervisor::timens::for_children() {
         Ok(d) => recs.push(ok("namespace.time", d)),
         Err(e) => return Err((recs, e)),
     }
@@ -418,7 +424,7 @@ fn proxy_main(
     // in order from 1 (ours), and ns_last_pid reads the last one of the reader's
     // namespace. Opened now, while the host's /proc is still in our mount
     // namespace; read once the payload is gone.
-    let last_pid = crate::pidns::LastPid::open();
+    let last_pid = crate::supervisor::pidns::LastPid::open();
 
     // SAFETY: fork in a single-threaded process.
     let pid = unsafe { libc::fork() };
@@ -774,7 +780,7 @@ fn kill_box(proxy: libc::pid_t, pidfd: RawFd, cg: Option<&dyn BoxCgroup>) {
         Some(c) => c.kill_now(),
         None => {
             if let Some(p) = program_pidfd(proxy) {
-                crate::pidfd::kill(&p);
+                crate::sys::pidfd::kill(&p);
                 let ms = PROGRAM_EXIT_WAIT.as_millis() as i32;
                 // Readable once the program has ended; a failed poll only
                 // shortens the wait.
@@ -782,7 +788,7 @@ fn kill_box(proxy: libc::pid_t, pidfd: RawFd, cg: Option<&dyn BoxCgroup>) {
             }
         }
     }
-    crate::pidfd::kill(&pidfd);
+    crate::sys::pidfd::kill(&pidfd);
 }
 
 /// How long a kill waits for the program to end before it kills the rest.
@@ -793,7 +799,7 @@ const PROGRAM_EXIT_WAIT: Duration = Duration::from_millis(50);
 fn program_pidfd(proxy: libc::pid_t) -> Option<OwnedFd> {
     let kids = std::fs::read_to_string(format!("/proc/{proxy}/task/{proxy}/children")).ok()?;
     let pid: libc::pid_t = kids.split_whitespace().next()?.parse().ok()?;
-    let fd = crate::pidfd::open(pid)?;
+    let fd = crate::sys::pidfd::open(pid)?;
     // The pidfd names one process for good; its fdinfo says which: it must be
     // pid 2 of a namespace below ours (the pid may have been reused meanwhile).
     let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).ok()?;
@@ -817,7 +823,7 @@ pub fn run(
     limits: &Limits,
     cg: Option<&dyn BoxCgroup>,
     interrupts: &Interrupts,
-    terminal: Option<&crate::tty::Saved>,
+    terminal: Option<&crate::sys::tty::Saved>,
 ) -> Result<RunFacts, StepError> {
     if let Some(sig) = interrupts.pending() {
         return Err(Interrupts::failure(sig, "before the box started"));
@@ -868,7 +874,7 @@ pub fn run(
     // Opened for every run while the proxy still waits for the go byte, so it
     // counts everything, and a run's CPU time is measured the same way whether or
     // not it has a limit.
-    let clock = match crate::cpuclock::TreeClock::open(pid) {
+    let clock = match crate::supervisor::cpuclock::TreeClock::open(pid) {
         Ok(c) => {
             facts.controls.push(Control::applied(
                 "cpu.clock",
@@ -982,7 +988,7 @@ pub fn run(
                 // The box was killed for it (meta killed:1); an interrupt is
                 // isolate's SG "Interrupted", a fatal signal a failure (XX).
                 facts.killed = Some(KillReason::Interrupted(sig));
-                if !crate::interrupt::is_interrupt(sig) {
+                if !crate::supervisor::interrupt::is_interrupt(sig) {
                     let e = Interrupts::failure(sig, "during the run");
                     facts.controls.push(Control::failed(&e));
                     facts.failure = Some(e);
@@ -1004,7 +1010,7 @@ pub fn run(
                 // beside it, which leave out IRQ time.
                 (Some(t), _) => t.seconds().map_or(last_cpu, |s| s - PERF_CLOCK_LEAD),
                 (None, Some(c)) => c.cpu_seconds().unwrap_or(last_cpu),
-                (None, None) => crate::procfs::tree_cpu_seconds(pid),
+                (None, None) => crate::sys::procfs::tree_cpu_seconds(pid),
             };
             if last_cpu > k {
                 facts.killed = Some(KillReason::CpuTime);
@@ -1019,7 +1025,7 @@ pub fn run(
     // The box's pid 1 is gone, and with it every process of the box: the
     // terminal goes back to the caller now (its control is listed after the
     // box's own below).
-    let restored = terminal.map(crate::tty::Saved::restore);
+    let restored = terminal.map(crate::sys::tty::Saved::restore);
     if let Some(c) = cg {
         // The proxy's exit killed its namespace; make sure the cgroup agrees.
         c.kill_all()?;
@@ -1132,7 +1138,7 @@ pub fn run(
             user_s: u,
             sys_s: s,
             total_s: total.max(rusage_total),
-            source: crate::cpuclock::SOURCE.into(),
+            source: crate::supervisor::cpuclock::SOURCE.into(),
         },
         None if rusage_total >= last_cpu => CpuUsage {
             user_s: u,
@@ -1208,7 +1214,7 @@ mod tests {
             .args(&args[1..])
             .spawn()
             .unwrap();
-        let fd = crate::pidfd::open(child.id() as i32).unwrap();
+        let fd = crate::sys::pidfd::open(child.id() as i32).unwrap();
         (child, fd)
     }
 

@@ -16,7 +16,9 @@
 //! number or keyword must be one.
 
 use crate::error::Failure;
-use crate::spec::{parse_dir_rule, CgroupChoice, DirArg, EnvRule, Mode, RunSpec, SeccompChoice};
+use crate::request::spec::{
+    parse_dir_rule, CgroupChoice, DirArg, EnvRule, Mode, RunSpec, SeccompChoice,
+};
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
@@ -433,7 +435,7 @@ fn apply(
         }
         Opt::Quota => {
             let s = v()?;
-            let q = crate::config::quota(&s)
+            let q = crate::request::config::quota(&s)
                 .map_err(|e| usage(format!("invalid value for --quota: {e}")))?;
             l.quota = Some(q);
         }
@@ -460,7 +462,7 @@ fn apply(
         Opt::TtyHack => spec.tty_hack = true,
         Opt::Syscalls => {
             let n = parse_uint(name, &v()?)?;
-            if n > u64::from(crate::spec::syscall_flags::ALL) {
+            if n > u64::from(crate::request::spec::syscall_flags::ALL) {
                 return Err(usage(format!(
                     "invalid value '{n}' for --syscalls: unknown flag bits"
                 )));
@@ -813,7 +815,7 @@ mod tests {
         assert_eq!(*inside, PathBuf::from(bytes(b"/in-\xff")));
         assert_eq!(
             rule.source,
-            crate::spec::Source::Bind(PathBuf::from(bytes(b"/out-\xfe")))
+            crate::request::spec::Source::Bind(PathBuf::from(bytes(b"/out-\xfe")))
         );
         assert!(rule.flags.rw);
         assert_eq!(

@@ -109,7 +109,7 @@ fn stat_of(fd: RawFd, step: &str, shown: &Path) -> Result<libc::stat, StepError>
 /// The names in `dir` (without `.` and `..`). A read error is an error: a listing
 /// that silently stops early would leave the rest unhandled.
 fn read_names(dir: &OwnedFd, step: &str, shown: &Path) -> Result<Vec<OsString>, StepError> {
-    crate::dirents::names(dir.as_raw_fd())
+    crate::sys::dirents::names(dir.as_raw_fd())
         .map_err(|e| StepError::nix(step, format!("read {}", shown.display()), e))
 }
 

@@ -1,0 +1,7 @@
+//! What the caller asked for: the command line (`cli`), the request it becomes
+//! (`spec`), the configuration file (`config`) and the progress messages of `-v`.
+
+pub mod cli;
+pub mod config;
+pub mod progress;
+pub mod spec;

@@ -1,0 +1,6 @@
+//! Small system helpers that any side may use: one kernel interface each.
+
+pub mod dirents;
+pub mod pidfd;
+pub mod procfs;
+pub mod tty;
