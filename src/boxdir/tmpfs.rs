@@ -21,7 +21,7 @@
 
 use crate::error::StepError;
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -97,27 +97,14 @@ impl Tmpfs {
     }
 }
 
-fn cpath(step: &str, p: &Path) -> Result<CString, StepError> {
-    CString::new(p.as_os_str().as_bytes())
-        .map_err(|_| StepError::new(step.to_string(), format!("NUL in {}", p.display())))
-}
-
 /// Mount a limited tmpfs on the directory `dir` (nodev, nosuid).
 pub fn mount(dir: &Path, t: &Tmpfs) -> Result<(), StepError> {
     let step = "init.tmpfs";
-    let c = cpath(step, dir)?;
-    // SAFETY: open with a valid path; the result is checked.
-    let fd = unsafe {
-        libc::open(
-            c.as_ptr(),
-            libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(StepError::last_os(step, format!("open {}", dir.display())));
-    }
-    // SAFETY: a descriptor open(2) just returned, owned by nobody else.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let fd = crate::sys::fd::open(
+        dir,
+        libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+        step,
+    )?;
     let target = CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
     let opts = CString::new(t.options()).unwrap();
     // SAFETY: mount(2) with NUL-terminated strings that outlive the call.
@@ -144,7 +131,7 @@ pub fn mount(dir: &Path, t: &Tmpfs) -> Result<(), StepError> {
 /// (or does not exist) is fine.
 pub fn unmount(dir: &Path) -> Result<(), StepError> {
     let step = "cleanup.umount";
-    let c = cpath(step, dir)?;
+    let c = crate::sys::fd::cpath(dir, step)?;
     for _ in 0..16 {
         // SAFETY: umount2 with a valid path; MNT_DETACH so a busy mount goes too
         // (the box's processes are dead by now), UMOUNT_NOFOLLOW so a symlink is

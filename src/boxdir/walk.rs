@@ -21,10 +21,11 @@
 //! tree unhandled; the walk then fails with the first error (and how many more).
 
 use crate::error::StepError;
+use crate::sys::fd;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use std::ffi::{OsStr, OsString};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 const DIR_FLAGS: OFlag = OFlag::O_RDONLY
@@ -77,17 +78,22 @@ pub trait Visitor {
 /// Open the directory `path` for a walk (links on the way followed, the last one
 /// not).
 pub fn open_dir(path: &Path, step: &str) -> Result<OwnedFd, StepError> {
-    let fd = nix::fcntl::open(path, DIR_FLAGS, Mode::empty())
-        .map_err(|e| StepError::nix(step, path.display().to_string(), e))?;
-    // SAFETY: open just returned this descriptor; nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    // SAFETY: straight from nix's open, which returns a new descriptor.
+    unsafe { fd::owned_nix(nix::fcntl::open(path, DIR_FLAGS, Mode::empty())) }
+        .map_err(|e| StepError::nix(step, path.display().to_string(), e))
 }
 
 /// Open the directory `name` below `dir`, not following a link.
 fn open_dir_at(dir: RawFd, name: &OsStr) -> nix::Result<OwnedFd> {
-    let fd = nix::fcntl::openat(Some(dir), name, DIR_FLAGS, Mode::empty())?;
-    // SAFETY: openat just returned this descriptor; nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    // SAFETY: straight from nix's openat, which returns a new descriptor.
+    unsafe {
+        fd::owned_nix(nix::fcntl::openat(
+            Some(dir),
+            name,
+            DIR_FLAGS,
+            Mode::empty(),
+        ))
+    }
 }
 
 /// The names in the directory `path` (its links followed: `/proc/self/fd`), read
@@ -95,10 +101,9 @@ fn open_dir_at(dir: RawFd, name: &OsStr) -> nix::Result<OwnedFd> {
 /// directory fails (a fault sweep found it); here a failed close is only that.
 pub fn list(path: &Path, step: &str) -> Result<Vec<OsString>, StepError> {
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-    let fd = nix::fcntl::open(path, flags, Mode::empty())
+    // SAFETY: straight from nix's open, which returns a new descriptor.
+    let dir = unsafe { fd::owned_nix(nix::fcntl::open(path, flags, Mode::empty())) }
         .map_err(|e| StepError::nix(step, format!("open {}", path.display()), e))?;
-    // SAFETY: open just returned this descriptor; nothing else owns it.
-    let dir = unsafe { OwnedFd::from_raw_fd(fd) };
     read_names(&dir, step, path)
 }
 
@@ -122,14 +127,9 @@ fn names(dir: &OwnedFd, step: &str, shown: &Path) -> Result<Vec<OsString>, StepE
 }
 
 fn open_entry(dir: RawFd, name: &OsStr) -> nix::Result<(OwnedFd, libc::stat)> {
-    let fd = nix::fcntl::openat(
-        Some(dir),
-        name,
-        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )?;
-    // SAFETY: openat just returned this descriptor; nothing else owns it.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let flags = OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    // SAFETY: straight from nix's openat, which returns a new descriptor.
+    let fd = unsafe { fd::owned_nix(nix::fcntl::openat(Some(dir), name, flags, Mode::empty())) }?;
     let st = nix::sys::stat::fstat(fd.as_raw_fd())?;
     Ok((fd, st))
 }

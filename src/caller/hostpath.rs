@@ -11,7 +11,8 @@
 //! sources below the box root are resolved without following any link at all.
 
 use crate::error::StepError;
-use std::os::fd::{FromRawFd, OwnedFd};
+use crate::sys::fd;
+use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
 
 /// `p` made absolute (against the working directory) with `.` and `..` resolved
@@ -131,23 +132,11 @@ struct OpenHow {
 /// configured path and is resolved normally.
 pub fn open_no_links(root: &Path, rel: &Path, step: &str) -> Result<OwnedFd, StepError> {
     let shown = root.join(rel).display().to_string();
-    let croot = cpath(root, step)?;
-    // SAFETY: open with a valid NUL-terminated path; the result is checked.
-    let dirfd = unsafe {
-        libc::open(
-            croot.as_ptr(),
-            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        )
-    };
-    if dirfd < 0 {
-        return Err(StepError::last_os(step, format!("open {}", root.display())));
-    }
-    // SAFETY: dirfd was just returned by open and is owned by nobody else.
-    let dir = unsafe { OwnedFd::from_raw_fd(dirfd) };
+    let dir = fd::open(root, libc::O_PATH | libc::O_DIRECTORY, step)?;
     let rel_c = if rel.as_os_str().is_empty() {
-        cpath(Path::new("."), step)?
+        fd::cpath(Path::new("."), step)?
     } else {
-        cpath(rel, step)?
+        fd::cpath(rel, step)?
     };
     let how = OpenHow {
         flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
@@ -156,7 +145,7 @@ pub fn open_no_links(root: &Path, rel: &Path, step: &str) -> Result<OwnedFd, Ste
     };
     // SAFETY: openat2 with a directory descriptor we own, a valid path and an
     // open_how of the size we pass; returns a new descriptor or -1.
-    let fd = unsafe {
+    let rc = unsafe {
         libc::syscall(
             libc::SYS_openat2,
             std::os::fd::AsRawFd::as_raw_fd(&dir),
@@ -165,16 +154,14 @@ pub fn open_no_links(root: &Path, rel: &Path, step: &str) -> Result<OwnedFd, Ste
             std::mem::size_of::<OpenHow>(),
         )
     };
-    if fd < 0 {
-        let e = std::io::Error::last_os_error();
-        let why = match e.raw_os_error() {
-            Some(libc::ELOOP) | Some(libc::EXDEV) => " (a link on the path is not followed)",
-            _ => "",
-        };
-        return Err(StepError::io(step, format!("open {shown}{why}"), &e));
-    }
-    // SAFETY: fd was just returned by openat2 and is owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    // SAFETY: rc is openat2's return: a new descriptor or -1.
+    unsafe { fd::owned(rc, step, format_args!("open {shown}")) }.map_err(|e| match e.errno {
+        Some(libc::ELOOP) | Some(libc::EXDEV) => StepError {
+            detail: format!("{} (a link on the path is not followed)", e.detail),
+            ..e
+        },
+        _ => e,
+    })
 }
 
 /// Check that the current filesystem identity may read and search the directory
@@ -213,12 +200,6 @@ fn access(fd: &OwnedFd, mode: i32, step: &str, shown: &Path, want: &str) -> Resu
         ));
     }
     Ok(())
-}
-
-fn cpath(p: &Path, step: &str) -> Result<std::ffi::CString, StepError> {
-    use std::os::unix::ffi::OsStrExt;
-    std::ffi::CString::new(p.as_os_str().as_bytes())
-        .map_err(|_| StepError::new(step, format!("{}: NUL byte in path", p.display())))
 }
 
 #[cfg(test)]

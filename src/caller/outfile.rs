@@ -53,8 +53,7 @@ pub struct OutFile {
 }
 
 fn cstr(s: &OsStr, what: &str, shown: &Path) -> Result<CString, StepError> {
-    CString::new(s.as_bytes())
-        .map_err(|_| StepError::new(what, format!("{}: NUL byte in path", shown.display())))
+    crate::sys::fd::cstring(s.as_bytes(), what, shown.display())
 }
 
 /// The directory and file name of `path` (`meta` is `./meta`).
@@ -84,23 +83,8 @@ impl OutFile {
         }
         let target = crate::caller::fsid::as_user(id, &[], what, || {
             let (dir_path, name) = split(path, what)?;
-            let cdir = cstr(dir_path.as_os_str(), what, path)?;
             // The directory as the caller reaches it (their own links followed).
-            // SAFETY: open with a valid path; the result is checked.
-            let fd = unsafe {
-                libc::open(
-                    cdir.as_ptr(),
-                    libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-                )
-            };
-            if fd < 0 {
-                return Err(StepError::last_os(
-                    what,
-                    format!("open {}", dir_path.display()),
-                ));
-            }
-            // SAFETY: a descriptor open(2) just returned, owned by nobody else.
-            let dir = unsafe { OwnedFd::from_raw_fd(fd) };
+            let dir = crate::sys::fd::open(&dir_path, libc::O_PATH | libc::O_DIRECTORY, what)?;
             let cname = cstr(&name, what, path)?;
             let dst = nix::sys::stat::fstatat(
                 Some(dir.as_raw_fd()),

@@ -17,8 +17,7 @@
 //! else of the box; the supervisor then checks the membership from outside.
 
 use crate::error::StepError;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 
 pub struct SelfAttach {
@@ -31,18 +30,10 @@ impl SelfAttach {
         let mut files = Vec::with_capacity(dirs.len());
         for d in dirs {
             let path = d.join("tasks");
-            let c = std::ffi::CString::new(path.as_os_str().as_bytes())
-                .map_err(|_| StepError::new("cgroup.attach", "NUL in a cgroup path"))?;
-            // SAFETY: open with a valid path; the result is checked.
-            let fd = unsafe { libc::open(c.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
-            if fd < 0 {
-                return Err(StepError::last_os(
-                    "cgroup.attach",
-                    format!("open {}", path.display()),
-                ));
-            }
-            // SAFETY: a descriptor open(2) just returned, owned by nobody else.
-            files.push((unsafe { OwnedFd::from_raw_fd(fd) }, path));
+            files.push((
+                crate::sys::fd::open(&path, libc::O_WRONLY, "cgroup.attach")?,
+                path,
+            ));
         }
         Ok(SelfAttach { files })
     }

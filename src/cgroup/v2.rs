@@ -6,8 +6,7 @@
 use super::{box_dir_name, cpu_quota_us, fs, BoxCgroup, CgLimits, Entry, CPU_PERIOD_US};
 use crate::error::StepError;
 use crate::evidence::{CgroupUsage, Control, CpuUsage};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -47,23 +46,7 @@ pub struct V2Cgroup {
 }
 
 fn open_dir(p: &Path) -> Result<OwnedFd, StepError> {
-    let c = std::ffi::CString::new(p.as_os_str().as_bytes())
-        .map_err(|_| StepError::new("cgroup.create", "NUL in path"))?;
-    // SAFETY: open with a valid path; the result is checked.
-    let fd = unsafe {
-        libc::open(
-            c.as_ptr(),
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(StepError::last_os(
-            "cgroup.create",
-            format!("open {}", p.display()),
-        ));
-    }
-    // SAFETY: a descriptor open(2) just returned.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    crate::sys::fd::open(p, libc::O_RDONLY | libc::O_DIRECTORY, "cgroup.create")
 }
 
 impl V2Cgroup {

@@ -7,6 +7,7 @@
 //! cannot send a mount anywhere else.
 
 use crate::error::StepError;
+use crate::sys::fd;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
@@ -27,19 +28,6 @@ struct MountAttr {
     attr_clr: u64,
     propagation: u64,
     userns_fd: u64,
-}
-
-fn cstr(p: &Path) -> Result<CString, StepError> {
-    CString::new(p.as_os_str().as_bytes())
-        .map_err(|_| StepError::new("mount", format!("{} contains a NUL byte", p.display())))
-}
-
-fn owned(step: &str, what: &str, rc: libc::c_long) -> Result<OwnedFd, StepError> {
-    if rc < 0 {
-        return Err(StepError::last_os(step, what));
-    }
-    // SAFETY: the kernel just returned this descriptor to us and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(rc as RawFd) })
 }
 
 /// Open one directory component below `dir` without following links.
@@ -74,12 +62,14 @@ pub fn make_beneath(root: RawFd, rel: &Path, leaf: Leaf) -> Result<OwnedFd, Step
             _ => None,
         })
         .collect();
-    // SAFETY: dup of a descriptor we hold; the copy is owned by the OwnedFd below.
-    let mut cur = owned(
-        step,
-        &shown,
-        unsafe { libc::fcntl(root, libc::F_DUPFD_CLOEXEC, 0) } as _,
-    )?;
+    // SAFETY: a dup of a descriptor we hold is a new descriptor (or -1).
+    let mut cur = unsafe {
+        fd::owned(
+            libc::fcntl(root, libc::F_DUPFD_CLOEXEC, 0).into(),
+            step,
+            &shown,
+        )
+    }?;
     for (i, c) in comps.iter().enumerate() {
         let last = i + 1 == comps.len();
         let name = CString::new(c.as_bytes())
@@ -145,12 +135,7 @@ pub fn clone_tree(
     let what = format!("open_tree {}", src.display());
     let source = match no_links_below {
         Some((root, rel)) => crate::caller::hostpath::open_no_links(root, rel, "mount.bind")?,
-        None => {
-            let c = cstr(src)?;
-            // SAFETY: open with a valid path; returns a new descriptor or -1.
-            let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
-            owned("mount.bind", &what, fd as libc::c_long)?
-        }
+        None => fd::open(src, libc::O_PATH, "mount.bind")?,
     };
     let mut flags =
         OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | libc::AT_EMPTY_PATH as libc::c_uint;
@@ -160,7 +145,8 @@ pub fn clone_tree(
     // SAFETY: open_tree of the descriptor itself (empty path); returns a new
     // descriptor or -1.
     let rc = unsafe { libc::syscall(libc::SYS_open_tree, source.as_raw_fd(), c"".as_ptr(), flags) };
-    Ok((owned("mount.bind", &what, rc)?, source))
+    // SAFETY: rc is open_tree's return: a new descriptor or -1.
+    Ok((unsafe { fd::owned(rc, "mount.bind", &what) }?, source))
 }
 
 /// Set mount attributes on a mount (and, with `recursive`, all below it).
@@ -311,15 +297,7 @@ pub fn mount_fs(
 
 /// Open `path` as an `O_PATH` directory descriptor.
 pub fn open_path(path: &Path, step: &str) -> Result<OwnedFd, StepError> {
-    let c = cstr(path)?;
-    // SAFETY: open with a valid path.
-    let fd = unsafe {
-        libc::open(
-            c.as_ptr(),
-            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        )
-    };
-    owned(step, &path.display().to_string(), fd as _)
+    fd::open(path, libc::O_PATH | libc::O_DIRECTORY, step)
 }
 
 /// Read the mount flags of the mount a descriptor sits on (for verification).

@@ -25,7 +25,7 @@ use std::path::Path;
 pub const TMPFS_LIMITS: &str = "size=256m,nr_inodes=16384";
 
 fn cstring(s: &[u8], what: &str) -> Result<CString, StepError> {
-    CString::new(s).map_err(|_| StepError::new("plan", format!("{what} contains a NUL byte")))
+    crate::sys::fd::cstring(s, "plan", what)
 }
 
 /// The mount plan for the box's rules. Bind sources the caller named are resolved

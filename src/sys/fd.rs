@@ -1,0 +1,74 @@
+//! Descriptors and C strings: where a descriptor a system call returned becomes
+//! an owned one, and where a path or argument becomes a C string, with the error
+//! that names the step, once for the whole crate.
+
+use crate::error::StepError;
+use std::ffi::CString;
+use std::fmt::Display;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// `bytes` as a C string; a NUL inside is an error of `step` about `what`.
+pub fn cstring(bytes: &[u8], step: &str, what: impl Display) -> Result<CString, StepError> {
+    CString::new(bytes).map_err(|_| StepError::new(step, format!("{what}: NUL byte inside")))
+}
+
+/// The path `p` as a C string (see `cstring`).
+pub fn cpath(p: &Path, step: &str) -> Result<CString, StepError> {
+    cstring(p.as_os_str().as_bytes(), step, p.display())
+}
+
+/// The descriptor a system call just returned, owned; a negative return is the
+/// errno of `step`, doing `what`, read now.
+///
+/// # Safety
+/// `rc` is the return value of a call that returns a new descriptor or -1
+/// (open, openat, socket, open_tree, openat2, pidfd_open, perf_event_open...),
+/// and nothing else owns that descriptor.
+pub unsafe fn owned(rc: i64, step: &str, what: impl Display) -> Result<OwnedFd, StepError> {
+    if rc < 0 {
+        return Err(StepError::last_os(step, what.to_string()));
+    }
+    // SAFETY: by the contract above, `rc` is a fresh descriptor nothing owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(rc as RawFd) })
+}
+
+/// The same for a call made through `nix`, which returns the raw descriptor.
+///
+/// # Safety
+/// As `owned`: `r` comes straight from a nix call that returns a new descriptor.
+pub unsafe fn owned_nix(r: nix::Result<RawFd>) -> nix::Result<OwnedFd> {
+    // SAFETY: by the contract above.
+    r.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Open `p` (links followed) with `flags` | `O_CLOEXEC`.
+pub fn open(p: &Path, flags: libc::c_int, step: &str) -> Result<OwnedFd, StepError> {
+    let c = cpath(p, step)?;
+    // SAFETY: open with a valid NUL-terminated path returns a new descriptor or -1.
+    unsafe {
+        owned(
+            libc::open(c.as_ptr(), flags | libc::O_CLOEXEC).into(),
+            step,
+            format_args!("open {}", p.display()),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    fn owned_descriptors_and_errors() {
+        let d = open(Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, "t").unwrap();
+        assert!(d.as_raw_fd() > 2);
+        let e = open(Path::new("/nonexistent/x"), libc::O_RDONLY, "t.open").unwrap_err();
+        assert_eq!((e.step.as_str(), e.errno), ("t.open", Some(libc::ENOENT)));
+        assert!(e.detail.contains("/nonexistent/x"), "{e}");
+        let e = cpath(Path::new(std::ffi::OsStr::from_bytes(b"/a\0b")), "t").unwrap_err();
+        assert!(e.detail.contains("NUL"), "{e}");
+    }
+}
