@@ -3,6 +3,7 @@
 
 use crate::error::StepError;
 use crate::request::spec::Limits;
+use crate::supervisor::{PayloadStatus, RunFacts};
 use serde::Serialize;
 
 /// One control of the chain (or of the supervisor), as reported.
@@ -117,6 +118,141 @@ pub struct Evidence {
     pub processes_source: Option<String>,
     pub cgroup: Option<CgroupUsage>,
     pub provenance: Provenance,
+}
+
+/// Where `max_rss_kb` comes from when the proxy reported the program's end.
+pub const MAX_RSS_SOURCE: &str =
+    "wait4(program): ru_maxrss of the program and the children it waited for";
+/// ... and when the box was killed before it could (a watchdog kill): the
+/// supervisor's own wait4 of the box's pid 1, whose exit reaped every process of
+/// the box into it.
+pub const MAX_RSS_SOURCE_KILLED: &str =
+    "wait4(box pid 1): ru_maxrss of the proxy and every process it reaped (the box was killed)";
+
+/// How `usage.processes` is counted.
+pub const PROCESSES_SOURCE: &str = "pid namespace: ns_last_pid - 1 (processes and threads)";
+
+impl Evidence {
+    /// The evidence of a run not started yet: which box, under which limits, by
+    /// which rustbox on which kernel, from now.
+    pub fn new(box_id: u32, limits: &Limits) -> Evidence {
+        Evidence {
+            box_id,
+            limits: limits.clone(),
+            failure: None,
+            controls: Vec::new(),
+            exec_errno: None,
+            executed: false,
+            exit_code: None,
+            exit_signal: None,
+            killed: None,
+            cpu: CpuUsage::default(),
+            wall_s: 0.0,
+            max_rss_kb: 0,
+            max_rss_source: None,
+            csw_voluntary: 0,
+            csw_forced: 0,
+            processes: 0,
+            processes_source: None,
+            cgroup: None,
+            provenance: Provenance {
+                rustbox_version: crate::VERSION.into(),
+                kernel: kernel_release(),
+                strict: true,
+                started_at: now_rfc3339(),
+                finished_at: String::new(),
+            },
+        }
+    }
+
+    /// A step failed: its control, and the run's failure unless one came first.
+    pub fn fail(&mut self, e: StepError) {
+        self.controls.push(Control::failed(&e));
+        self.failure.get_or_insert(e);
+    }
+
+    /// The run is over: nothing more is added.
+    pub fn finish(&mut self) {
+        self.provenance.finished_at = now_rfc3339();
+    }
+
+    /// What the supervisor saw of the run, and what the box's cgroup measured.
+    /// A cgroup that could not be read fails the run (after the rest is in).
+    pub fn absorb(
+        &mut self,
+        mut facts: RunFacts,
+        cgroup: Option<Result<(CpuUsage, CgroupUsage), StepError>>,
+    ) -> Result<(), StepError> {
+        self.controls.append(&mut facts.controls);
+        self.failure = facts.failure.take();
+        self.exec_errno = facts.exec_errno;
+        self.executed = facts.executed;
+        self.killed = facts.killed;
+        self.cpu = std::mem::take(&mut facts.cpu);
+        self.wall_s = facts.wall_s;
+        match facts.status {
+            Some(st) => self.program_ended(&st),
+            None if self.killed.is_some() => self.box_killed(facts.proxy_maxrss_kb),
+            None => {}
+        }
+        if let Some(measured) = cgroup {
+            let (cpu, usage) = measured?;
+            self.cgroup_measured(cpu, usage, &mut facts.status_lost);
+        }
+        if let Some(e) = facts.status_lost.take() {
+            self.fail(e);
+        }
+        Ok(())
+    }
+
+    /// The proxy's report of how the program ended and what it used.
+    fn program_ended(&mut self, st: &PayloadStatus) {
+        let ws = st.wait_status;
+        if libc::WIFEXITED(ws) {
+            self.exit_code = Some(libc::WEXITSTATUS(ws));
+        } else if libc::WIFSIGNALED(ws) {
+            self.exit_signal = Some(libc::WTERMSIG(ws));
+        }
+        self.max_rss_kb = st.maxrss_kb;
+        self.max_rss_source = Some(MAX_RSS_SOURCE.into());
+        self.csw_voluntary = st.nvcsw;
+        self.csw_forced = st.nivcsw;
+        if let Some(t) = st.tasks {
+            self.processes = t;
+            self.processes_source = Some(PROCESSES_SOURCE.into());
+        }
+    }
+
+    /// A box the watchdog killed before its pid 1 could report: SIGKILL, and the
+    /// peak memory the supervisor's own wait4 of pid 1 saw.
+    fn box_killed(&mut self, proxy_maxrss_kb: Option<u64>) {
+        self.exit_signal = Some(libc::SIGKILL);
+        if let Some(kb) = proxy_maxrss_kb {
+            self.max_rss_kb = kb;
+            self.max_rss_source = Some(MAX_RSS_SOURCE_KILLED.into());
+        }
+    }
+
+    /// The cgroup's counters. The box's time is its exact task clock when the
+    /// supervisor has one (the same clock the watchdog kills by, so a kill is
+    /// never before the limit by the evidence); otherwise the cgroup's, as in
+    /// isolate. The cgroup's own counter is reported beside it either way.
+    fn cgroup_measured(
+        &mut self,
+        cpu: CpuUsage,
+        usage: CgroupUsage,
+        status_lost: &mut Option<StepError>,
+    ) {
+        if self.cpu.source != crate::supervisor::cpuclock::SOURCE {
+            self.cpu = cpu;
+        }
+        if usage.oom_kills > 0 && status_lost.take().is_some() {
+            // The cgroup's OOM killer took the box's pid 1 (and so the box): a
+            // kill, with the cgroup's evidence, not a failure of rustbox.
+            self.exit_signal = Some(libc::SIGKILL);
+        }
+        self.cgroup = Some(usage);
+    }
 }
 
 /// The running kernel's release string.

@@ -1,14 +1,17 @@
 //! `--run` end to end: lock the box, lend it to the box user, plan, supervise,
 //! hand it back, judge, write meta and JSON.
 
+use crate::boxdir::lend::Lent;
 use crate::boxdir::{BoxLock, BoxPaths};
 use crate::caller::hostpath::Place;
 use crate::caller::outfile::OutFile;
 use crate::caller::Caller;
 use crate::error::StepError;
-use crate::evidence::{kernel_release, now_rfc3339, Control, CpuUsage, Evidence, Provenance};
+use crate::evidence::{Control, Evidence};
 use crate::request::config::Config;
+use crate::request::progress;
 use crate::request::spec::RunSpec;
+use crate::supervisor::interrupt::Interrupts;
 use crate::verdict::{self, Verdict};
 use std::ffi::OsString;
 
@@ -55,52 +58,19 @@ impl Outputs {
     }
 }
 
-/// Where `max_rss_kb` comes from when the proxy reported the program's end.
-pub const MAX_RSS_SOURCE: &str =
-    "wait4(program): ru_maxrss of the program and the children it waited for";
-/// ... and when the box was killed before it could (a watchdog kill): the
-/// supervisor's own wait4 of the box's pid 1, whose exit reaped every process of
-/// the box into it.
-pub const MAX_RSS_SOURCE_KILLED: &str =
-    "wait4(box pid 1): ru_maxrss of the proxy and every process it reaped (the box was killed)";
-
-/// How `usage.processes` is counted.
-pub const PROCESSES_SOURCE: &str = "pid namespace: ns_last_pid - 1 (processes and threads)";
-
 /// The result of a --run: evidence and its verdict.
 pub struct Outcome {
     pub evidence: Evidence,
     pub verdict: Verdict,
 }
 
-fn empty_evidence(spec: &RunSpec, started_at: String) -> Evidence {
-    Evidence {
-        box_id: spec.box_id,
-        limits: spec.limits.clone(),
-        failure: None,
-        controls: Vec::new(),
-        exec_errno: None,
-        executed: false,
-        exit_code: None,
-        exit_signal: None,
-        killed: None,
-        cpu: CpuUsage::default(),
-        wall_s: 0.0,
-        max_rss_kb: 0,
-        max_rss_source: None,
-        csw_voluntary: 0,
-        csw_forced: 0,
-        processes: 0,
-        processes_source: None,
-        cgroup: None,
-        provenance: Provenance {
-            rustbox_version: crate::VERSION.into(),
-            kernel: kernel_release(),
-            strict: true,
-            started_at,
-            finished_at: String::new(),
-        },
-    }
+/// What a `--run` works from: the request, the configuration, who asked, and the
+/// environment variables the caller's `-e`/`-E` may pass on.
+struct Request<'a> {
+    spec: &'a RunSpec,
+    cfg: &'a Config,
+    caller: &'a Caller,
+    env: &'a [(OsString, OsString)],
 }
 
 /// Run the program in box `spec.box_id`.
@@ -110,12 +80,17 @@ pub fn run(
     caller: &Caller,
     caller_env: &[(OsString, OsString)],
 ) -> Outcome {
-    let mut ev = empty_evidence(spec, now_rfc3339());
-    if let Err(e) = run_inner(spec, cfg, caller, caller_env, &mut ev) {
-        ev.controls.push(Control::failed(&e));
-        ev.failure.get_or_insert(e);
+    let req = Request {
+        spec,
+        cfg,
+        caller,
+        env: caller_env,
+    };
+    let mut ev = Evidence::new(spec.box_id, &spec.limits);
+    if let Err(e) = run_in_box(&req, &mut ev) {
+        ev.fail(e);
     }
-    ev.provenance.finished_at = now_rfc3339();
+    ev.finish();
     let verdict = verdict::verdict(&ev);
     Outcome {
         evidence: ev,
@@ -123,18 +98,36 @@ pub fn run(
     }
 }
 
-fn run_inner(
-    spec: &RunSpec,
-    cfg: &Config,
-    caller: &Caller,
-    caller_env: &[(OsString, OsString)],
-    ev: &mut Evidence,
-) -> Result<(), StepError> {
+/// The order of a `--run`, as plain as `chain::contain`: acquire the box, check
+/// the caller and the host, lend `/box` (a guard that always hands it back),
+/// prepare and supervise, tear down (always), settle what the evidence says.
+fn run_in_box(req: &Request, ev: &mut Evidence) -> Result<(), StepError> {
+    let (paths, lock) = acquire(req, ev)?;
+    let interrupts = check_host(req.spec, &paths, ev)?;
+    let user = req.cfg.box_ids(req.spec.box_id);
+    progress::say(1, format_args!("Lending /box to uid {}", user.0));
+    let lent = Lent::lend(&paths, &lock.state, user)?;
+    let mut mounts = Vec::new();
+    let ran = prepare_and_watch(req, &paths, &interrupts, ev, &mut mounts);
+    let ran = interrupted_before_start(ran, &interrupts, ev);
+    progress::say(
+        1,
+        format_args!("Handing /box back to uid {}", lock.state.owner),
+    );
+    let back = lent.give_back(!req.spec.special_files);
+    let set_ids = clear_set_ids(&mounts, user.0);
+    settle([ran, back], set_ids, ev)
+}
+
+/// The box, locked, initialised and the caller's to use.
+fn acquire(req: &Request, ev: &mut Evidence) -> Result<(BoxPaths, BoxLock), StepError> {
+    let Request {
+        spec, cfg, caller, ..
+    } = req;
     let paths = BoxPaths::new(cfg, spec.box_id);
     crate::boxdir::check_private_dir(&cfg.box_root, "box")?;
     caller.may_use(crate::boxdir::peek_state(&paths).owner())?;
-    let lock = BoxLock::acquire(cfg, &paths, spec.wait, false)?;
-    let lock = match lock {
+    let lock = match BoxLock::acquire(cfg, &paths, spec.wait, false)? {
         Some(l) if l.state.initialized && paths.workspace.is_dir() => l,
         _ => {
             return Err(StepError::new(
@@ -146,13 +139,8 @@ fn run_inner(
             ))
         }
     };
+    // The owner again, under the lock: it may have changed since the peek.
     caller.may_use(lock.state.owner())?;
-    crate::caller::selfguard::check_not_dumpable()?;
-    ev.controls.push(Control::applied(
-        "supervisor.dumpable",
-        true,
-        "PR_GET_DUMPABLE = 0: no ptrace, /proc/<pid>/mem or core dump of the supervisor",
-    ));
     ev.controls.push(Control::applied(
         "box.lock",
         true,
@@ -163,49 +151,56 @@ fn run_inner(
             caller.uid
         ),
     ));
-    // From here on, SIGINT/SIGTERM/SIGHUP end the run through the teardown below.
-    let interrupts = crate::supervisor::interrupt::Interrupts::block()?;
-    ev.controls.push(disk_quota(spec, &paths)?);
-    let (uid, gid) = cfg.box_ids(spec.box_id);
-    // Lend /box to the box user; links and special files a program left are removed.
-    // From here on every way out goes through `give_back`.
-    crate::request::progress::say(1, format_args!("Lending /box to uid {uid}"));
-    let lent = Lent::lend(&paths, &lock.state, (uid, gid))?;
-    let mut mounts = Vec::new();
-    let mut ran = prepare_and_watch(
-        spec,
-        cfg,
-        caller,
-        caller_env,
-        &paths,
-        &interrupts,
-        ev,
-        &mut mounts,
-    );
-    // An interrupt before the box started ends the run as isolate's does (SG
-    // "Interrupted"), not as a failure of rustbox.
-    if let (Some(sig), Err(e)) = (interrupts.received(), &ran) {
-        if crate::supervisor::interrupt::is_interrupt(sig)
-            && e.step == crate::supervisor::interrupt::STEP
+    Ok((paths, lock))
+}
+
+/// Before anything is lent: the supervisor still cannot be traced, the signals
+/// that end a run are held for the teardown, and the box's disk is what it says.
+fn check_host(
+    spec: &RunSpec,
+    paths: &BoxPaths,
+    ev: &mut Evidence,
+) -> Result<Interrupts, StepError> {
+    crate::caller::selfguard::check_not_dumpable()?;
+    ev.controls.push(Control::applied(
+        "supervisor.dumpable",
+        true,
+        "PR_GET_DUMPABLE = 0: no ptrace, /proc/<pid>/mem or core dump of the supervisor",
+    ));
+    // From here on, SIGINT/SIGTERM/SIGHUP end the run through the teardown.
+    let interrupts = Interrupts::block()?;
+    ev.controls.push(disk_quota(spec, paths)?);
+    Ok(interrupts)
+}
+
+/// An interrupt before the box started ends the run as isolate's does (SG
+/// "Interrupted"), not as a failure of rustbox.
+fn interrupted_before_start(
+    ran: Result<(), StepError>,
+    interrupts: &Interrupts,
+    ev: &mut Evidence,
+) -> Result<(), StepError> {
+    match (interrupts.received(), ran) {
+        (Some(sig), Err(e))
+            if crate::supervisor::interrupt::is_interrupt(sig)
+                && e.step == crate::supervisor::interrupt::STEP =>
         {
             ev.killed = Some(crate::evidence::KillReason::Interrupted(sig));
-            ran = Ok(());
+            Ok(())
         }
+        (_, ran) => ran,
     }
-    // Hand /box back to its owner, whatever happened in the box.
-    crate::request::progress::say(
-        1,
-        format_args!("Handing /box back to uid {}", lock.state.owner),
-    );
-    let back = lent.give_back(!spec.special_files);
-    // What the box wrote into a caller's read-write directory stays there: no
-    // setuid or setgid program of the box user may be left for the caller to run
-    // later against whoever uses this box next.
-    // Root's directories too: another local user who can reach them could run it.
-    let set_ids = clear_set_ids(&mounts, uid);
-    // Every teardown error reaches the verdict: the first one decides it, the
-    // others are listed beside it.
-    let mut errors = [ran.err(), back.err()].into_iter().flatten();
+}
+
+/// Every teardown error reaches the verdict: the first one decides it, the others
+/// are listed beside it. What the box wrote into a caller's read-write directory
+/// stays there, but no setuid or setgid program of the box user (`set_ids`).
+fn settle(
+    steps: [Result<(), StepError>; 2],
+    set_ids: Result<usize, StepError>,
+    ev: &mut Evidence,
+) -> Result<(), StepError> {
+    let mut errors = steps.into_iter().filter_map(Result::err);
     let first = errors.next();
     for e in errors {
         ev.controls.push(Control::failed(&e));
@@ -225,111 +220,17 @@ fn run_inner(
     first.map_or(Ok(()), Err)
 }
 
-/// `/box` lent to the box user for the length of one run, and the box's `/tmp`
-/// reset: the two directories of the box that the host sees and the program can
-/// write. The owner's files become the box user's; `give_back` returns them.
-/// Created only by `lend`, which gives back on its own failure; if `give_back` is
-/// never reached (a panic unwinding through the run), dropping gives back.
-struct Lent<'a> {
-    paths: &'a BoxPaths,
-    owner: (u32, u32),
-    user: (u32, u32),
-    returned: bool,
-}
-
-impl<'a> Lent<'a> {
-    fn lend(
-        paths: &'a BoxPaths,
-        state: &crate::boxdir::BoxState,
-        user: (u32, u32),
-    ) -> Result<Lent<'a>, StepError> {
-        let mut lent = Lent {
-            paths,
-            owner: (state.owner, state.owner_gid),
-            user,
-            returned: false,
-        };
-        let done = reset_tmp(paths, user).and_then(|()| {
-            crate::boxdir::trees::chown_tree(&paths.workspace, user.0, user.1, true, lent.owners())
-        });
-        match done {
-            Ok(()) => Ok(lent),
-            Err(e) => {
-                // Part of /box may be the box user's already.
-                let back = lent.hand_back(true);
-                lent.returned = true;
-                Err(match back {
-                    Ok(()) => e,
-                    Err(b) => StepError {
-                        detail: format!("{}; handing /box back failed too: {b}", e.detail),
-                        ..e
-                    },
-                })
-            }
-        }
-    }
-
-    /// Only the owner's files and the box user's may change hands (a box of
-    /// root's: anything, as before).
-    fn owners(&self) -> crate::boxdir::trees::Owners {
-        match self.owner.0 {
-            0 => crate::boxdir::trees::Owners::Any,
-            _ => crate::boxdir::trees::Owners::Pair(self.owner.0, self.user.0),
-        }
-    }
-
-    fn hand_back(&self, remove_special: bool) -> Result<(), StepError> {
-        let back = crate::boxdir::trees::chown_tree(
-            &self.paths.workspace,
-            self.owner.0,
-            self.owner.1,
-            remove_special,
-            self.owners(),
-        );
-        let tmp = reset_tmp(self.paths, self.user);
-        back.and(tmp)
-    }
-
-    /// Hand /box back (special files the program made removed, unless
-    /// `remove_special` is false: `--special-files`) and reset /tmp.
-    fn give_back(mut self, remove_special: bool) -> Result<(), StepError> {
-        self.returned = true;
-        self.hand_back(remove_special)
-    }
-}
-
-impl Drop for Lent<'_> {
-    fn drop(&mut self) {
-        if !self.returned {
-            // Nothing can be reported from here; the box is at least its owner's.
-            let _ = self.hand_back(true);
-        }
-    }
-}
-
-/// The box's `/tmp` as it must be between runs and at the start of each: the box
-/// user's, mode 0700. A program may have opened it to everyone (`chmod 1777`);
-/// other host users could then read what it left and plant what the next run
-/// reads.
-fn reset_tmp(paths: &BoxPaths, user: (u32, u32)) -> Result<(), StepError> {
-    let dir = crate::boxdir::trees::open_dir(&paths.tmp, "box.tmp")?;
-    crate::boxdir::trees::set_owner_mode(&dir, user, 0o700, "box.tmp", &paths.tmp)
-}
-
 /// Between lending and handing back: the plan, the cgroup, the run itself, and the
 /// evidence it leaves. The plan's mounts are left in `mounts` for the teardown.
-#[allow(clippy::too_many_arguments)]
 fn prepare_and_watch(
-    spec: &RunSpec,
-    cfg: &Config,
-    caller: &Caller,
-    caller_env: &[(OsString, OsString)],
+    req: &Request,
     paths: &BoxPaths,
-    interrupts: &crate::supervisor::interrupt::Interrupts,
+    interrupts: &Interrupts,
     ev: &mut Evidence,
     mounts: &mut Vec<crate::chain::root::MountPlan>,
 ) -> Result<(), StepError> {
-    let mut plan = crate::plan::build(spec, cfg, paths, caller, caller_env)?;
+    let Request { spec, cfg, .. } = req;
+    let mut plan = crate::plan::build(spec, cfg, paths, req.caller, req.env)?;
     mounts.clone_from(&plan.root.mounts);
     let terminal = if spec.tty_hack {
         caller_terminal(ev)?
@@ -358,7 +259,10 @@ fn prepare_and_watch(
     );
     let cg_stats = cg.as_ref().map(|c| c.stats());
     let destroyed = cg.as_ref().map_or(Ok(()), |c| c.destroy());
-    let absorbed = facts.and_then(|f| absorb(spec, f, cg_stats, ev));
+    let absorbed = facts.and_then(|f| {
+        ev.controls.push(memory_total(spec));
+        ev.absorb(f, cg_stats)
+    });
     match (absorbed, destroyed) {
         // The first failure decides; a failed removal of the cgroup is listed too.
         (Err(e), Err(d)) => {
@@ -394,66 +298,6 @@ fn caller_terminal(ev: &mut Evidence) -> Result<Option<crate::sys::tty::Saved>, 
             Ok(None)
         }
     }
-}
-
-/// The facts of the run and the cgroup's statistics into the evidence.
-fn absorb(
-    spec: &RunSpec,
-    mut facts: crate::supervisor::RunFacts,
-    cg_stats: Option<Result<(CpuUsage, crate::evidence::CgroupUsage), StepError>>,
-    ev: &mut Evidence,
-) -> Result<(), StepError> {
-    ev.controls.push(memory_total(spec));
-    ev.controls.extend(facts.controls);
-    ev.failure = facts.failure;
-    ev.exec_errno = facts.exec_errno;
-    ev.executed = facts.executed;
-    ev.killed = facts.killed;
-    ev.cpu = facts.cpu;
-    ev.wall_s = facts.wall_s;
-    if let Some(st) = facts.status {
-        let ws = st.wait_status;
-        if libc::WIFEXITED(ws) {
-            ev.exit_code = Some(libc::WEXITSTATUS(ws));
-        } else if libc::WIFSIGNALED(ws) {
-            ev.exit_signal = Some(libc::WTERMSIG(ws));
-        }
-        ev.max_rss_kb = st.maxrss_kb;
-        ev.max_rss_source = Some(MAX_RSS_SOURCE.into());
-        ev.csw_voluntary = st.nvcsw;
-        ev.csw_forced = st.nivcsw;
-        if let Some(t) = st.tasks {
-            ev.processes = t;
-            ev.processes_source = Some(PROCESSES_SOURCE.into());
-        }
-    } else if ev.killed.is_some() {
-        ev.exit_signal = Some(libc::SIGKILL);
-        if let Some(kb) = facts.proxy_maxrss_kb {
-            ev.max_rss_kb = kb;
-            ev.max_rss_source = Some(MAX_RSS_SOURCE_KILLED.into());
-        }
-    }
-    if let Some(stats) = cg_stats {
-        // The box's time is its exact task clock when the supervisor has one (the
-        // same clock the watchdog kills by, so a kill is never before the limit by
-        // the evidence); otherwise the cgroup's, as in isolate. The cgroup's own
-        // counter is reported beside it either way.
-        let (cpu, usage) = stats?;
-        if ev.cpu.source != crate::supervisor::cpuclock::SOURCE {
-            ev.cpu = cpu;
-        }
-        if usage.oom_kills > 0 && facts.status_lost.take().is_some() {
-            // The cgroup's OOM killer took the box's pid 1 (and so the box): a
-            // kill, with the cgroup's evidence, not a failure of rustbox.
-            ev.exit_signal = Some(libc::SIGKILL);
-        }
-        ev.cgroup = Some(usage);
-    }
-    if let Some(e) = facts.status_lost.take() {
-        ev.controls.push(Control::failed(&e));
-        ev.failure.get_or_insert(e);
-    }
-    Ok(())
 }
 
 /// Clear the setuid and setgid bits of the box user's regular files below every
