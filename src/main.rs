@@ -178,7 +178,7 @@ fn do_run(spec: &RunSpec, cfg: &Config, caller: &Caller, caller_env: &[(OsString
         Ok(o) => o,
         Err(e) => fail(e),
     };
-    let outcome = run::run(spec, cfg, caller, caller_env);
+    let (outcome, written) = run::run(spec, cfg, caller, caller_env, outputs);
     if rustbox::request::progress::shown(2) {
         for c in &outcome.evidence.controls {
             let state = match (c.applied, c.verified) {
@@ -198,7 +198,7 @@ fn do_run(spec: &RunSpec, cfg: &Config, caller: &Caller, caller_env: &[(OsString
     );
     // The results first: if they cannot be written, that is the one line (and
     // the run's own status line is not printed beside it).
-    if let Err(e) = run::write_outputs(outputs, &outcome) {
+    if let Err(e) = written {
         fail(e);
     }
     let code = outcome.verdict.exit_status();

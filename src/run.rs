@@ -45,6 +45,20 @@ impl Outputs {
             };
             *slot = Some(match place {
                 Place::Outside => OutFile::prepare(p, id, what)?,
+                // What --special-files keeps (the program's links) could send
+                // the write elsewhere and leave the program's file at the judge's
+                // path (found by review).
+                Place::OwnBox(_) if spec.special_files => {
+                    return Err(StepError::new(
+                        what,
+                        format!(
+                            "{} is in the box's box/ and --special-files keeps the links \
+                             the program makes there: write it outside box/, or drop \
+                             --special-files",
+                            p.display()
+                        ),
+                    ))
+                }
                 Place::OwnBox(rel) => OutFile::prepare_in_box(
                     &box_root.join(spec.box_id.to_string()),
                     &rel,
@@ -73,13 +87,17 @@ struct Request<'a> {
     env: &'a [(OsString, OsString)],
 }
 
-/// Run the program in box `spec.box_id`.
+/// Run the program in box `spec.box_id`, and write the meta and JSON `outputs`
+/// (their failure is the second value). The box stays locked until they are
+/// written: a run queued behind this one (`--wait`) must not have `box/`, where a
+/// meta file may go, before then (found by review).
 pub fn run(
     spec: &RunSpec,
     cfg: &Config,
     caller: &Caller,
     caller_env: &[(OsString, OsString)],
-) -> Outcome {
+    outputs: Outputs,
+) -> (Outcome, Result<(), StepError>) {
     let req = Request {
         spec,
         cfg,
@@ -87,28 +105,40 @@ pub fn run(
         env: caller_env,
     };
     let mut ev = Evidence::new(spec.box_id, &spec.limits);
-    if let Err(e) = run_in_box(&req, &mut ev) {
+    let locked = acquire(&req, &mut ev);
+    let ran = match &locked {
+        Ok((paths, lock)) => run_in_box(&req, paths, lock, &mut ev),
+        Err(e) => Err(e.clone()),
+    };
+    if let Err(e) = ran {
         ev.fail(e);
     }
     ev.finish();
     let verdict = verdict::verdict(&ev);
-    Outcome {
+    let outcome = Outcome {
         evidence: ev,
         verdict,
-    }
+    };
+    let written = write_outputs(outputs, &outcome);
+    drop(locked);
+    (outcome, written)
 }
 
-/// The order of a `--run`, as plain as `chain::contain`: acquire the box, check
+/// The order of a `--run` in the locked box, as plain as `chain::contain`: check
 /// the caller and the host, lend `/box` (a guard that always hands it back),
 /// prepare and supervise, tear down (always), settle what the evidence says.
-fn run_in_box(req: &Request, ev: &mut Evidence) -> Result<(), StepError> {
-    let (paths, lock) = acquire(req, ev)?;
-    let interrupts = check_host(req.spec, &paths, ev)?;
+fn run_in_box(
+    req: &Request,
+    paths: &BoxPaths,
+    lock: &BoxLock,
+    ev: &mut Evidence,
+) -> Result<(), StepError> {
+    let interrupts = check_host(req.spec, paths, ev)?;
     let user = req.cfg.box_ids(req.spec.box_id);
     progress::say(1, format_args!("Lending /box to uid {}", user.0));
-    let lent = Lent::lend(&paths, &lock.state, user)?;
+    let lent = Lent::lend(paths, &lock.state, user)?;
     let mut mounts = Vec::new();
-    let ran = prepare_and_watch(req, &paths, &interrupts, ev, &mut mounts);
+    let ran = prepare_and_watch(req, paths, &interrupts, ev, &mut mounts);
     let ran = interrupted_before_start(ran, &interrupts, ev);
     progress::say(
         1,
@@ -232,12 +262,8 @@ fn prepare_and_watch(
     let Request { spec, cfg, .. } = req;
     let mut plan = crate::plan::build(spec, cfg, paths, req.caller, req.env)?;
     mounts.clone_from(&plan.root.mounts);
-    let terminal = if spec.tty_hack {
-        caller_terminal(ev)?
-    } else {
-        None
-    };
-    plan.take_terminal = terminal.is_some();
+    let terminal = caller_terminal(spec.tty_hack, ev)?;
+    plan.take_terminal = spec.tty_hack && terminal.is_some();
     let cg = if spec.cg {
         Some(box_cgroup(spec, cfg, ev)?)
     } else {
@@ -273,11 +299,26 @@ fn prepare_and_watch(
     }
 }
 
-/// --tty-hack: the terminal on rustbox's stdout, saved to be given back after the
-/// run, when it is rustbox's controlling terminal. Otherwise nothing is done, as
-/// isolate does nothing without a terminal, and the evidence says why.
-fn caller_terminal(ev: &mut Evidence) -> Result<Option<crate::sys::tty::Saved>, StepError> {
+/// The caller's terminal, saved to be given back after the run (its foreground
+/// group and modes). With --tty-hack, the terminal on rustbox's stdout, as
+/// isolate takes it, when it is rustbox's controlling terminal; otherwise nothing
+/// is done and the evidence says why. Without --tty-hack the program does not
+/// take it, but a program that ignores SIGTTOU can still make itself the
+/// foreground group or change the modes of a terminal on its streams: whichever
+/// of them is rustbox's controlling terminal is given back all the same.
+fn caller_terminal(
+    tty_hack: bool,
+    ev: &mut Evidence,
+) -> Result<Option<crate::sys::tty::Saved>, StepError> {
     use crate::sys::tty::Terminal;
+    if !tty_hack {
+        for fd in [libc::STDOUT_FILENO, libc::STDIN_FILENO, libc::STDERR_FILENO] {
+            if let Terminal::Controlling(saved) = crate::sys::tty::inspect(fd)? {
+                return Ok(Some(saved));
+            }
+        }
+        return Ok(None);
+    }
     let skipped = |why: String| Control::applied("tty.foreground", false, why);
     match crate::sys::tty::inspect(libc::STDOUT_FILENO)? {
         Terminal::Controlling(saved) => Ok(Some(saved)),
@@ -433,7 +474,7 @@ fn box_cgroup(
 
 /// Write meta and JSON; returns the first error if writing failed (both are
 /// tried).
-pub fn write_outputs(out: Outputs, o: &Outcome) -> Result<(), StepError> {
+fn write_outputs(out: Outputs, o: &Outcome) -> Result<(), StepError> {
     let meta = out.meta.map_or(Ok(()), |m| {
         m.write(verdict::meta(&o.evidence, &o.verdict).as_bytes())
     });

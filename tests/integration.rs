@@ -2373,3 +2373,33 @@ fn tty_hack_without_a_terminal_is_skipped() {
     assert!(d.contains("not a terminal"), "{d}");
     assert!(harness::control(r.json(), "tty.restore").is_none(), "{r}");
 }
+
+/// Without --tty-hack, a program that ignores SIGTTOU takes what the kernel lets
+/// a background job take of the caller's terminal: the foreground and its modes.
+/// Both are given back after the run (found by review: the terminal stayed with
+/// echo off and a dead group in the foreground); exclusive use and stopped
+/// output, which nothing could give back, are refused.
+#[test]
+fn a_program_cannot_keep_the_callers_terminal() {
+    let b = TestBox::new(6);
+    let probe = b.install_probe("probe");
+    for opts in [&["-w", "10"][..], &["--tty-hack", "-w", "10"][..]] {
+        let mut t = b.run_at_terminal(opts, &[&probe, "tty-grab"]);
+        let r = t.results();
+        assert_eq!(r.code, 0, "{opts:?}: {r}");
+        let f = r.facts();
+        let mut c = Checks::default();
+        c.eq(&f, "tcsetpgrp", "ok");
+        c.eq(&f, "tcsetattr", "ok");
+        c.eq(&f, "tiocexcl", "EPERM");
+        c.eq(&f, "tcooff", "EPERM");
+        let restore = r.control("tty.restore");
+        c.check(
+            restore["verified"] == true,
+            format!("tty.restore: {restore}"),
+        );
+        c.finish(&format!("{opts:?}: {r}"));
+        assert_terminal_is_the_callers(&t.term, &r);
+        t.term.finish();
+    }
+}

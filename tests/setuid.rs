@@ -185,6 +185,12 @@ fn box_dir(id: u32) -> PathBuf {
     env().base.join("boxes").join(id.to_string())
 }
 
+/// `p` as the suite's rustbox sees it (in the open namespace, where a user's box
+/// is a tmpfs), reached from the test's own namespace.
+fn seen(p: &Path) -> PathBuf {
+    PathBuf::from(format!("/proc/{}/root{}", env().open_ns, p.display()))
+}
+
 /// Cleans up box `id` as root when the test ends.
 struct Cleanup(u32);
 impl Drop for Cleanup {
@@ -227,7 +233,7 @@ fn a_user_runs_the_full_cycle() {
     let o = rb(a, &["-b", "1", "--init"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     assert_eq!(text(&o.stdout).trim(), box_dir(1).display().to_string());
-    let ws = box_dir(1).join("box");
+    let ws = seen(&box_dir(1).join("box"));
     let m = std::fs::metadata(&ws).unwrap();
     assert_eq!((m.uid(), m.gid()), (e.alice.uid, e.alice.gid));
 
@@ -294,7 +300,7 @@ fn boxes_belong_to_whoever_initialised_them() {
     let (a, b) = (As::User(&e.alice), As::User(&e.bob));
     let _c = Cleanup(2);
     assert_eq!(rb(a, &["-b", "2", "--init"]).status.code(), Some(0));
-    let keep = box_dir(2).join("box/keep");
+    let keep = seen(&box_dir(2).join("box/keep"));
     std::fs::write(&keep, "alice's file").unwrap();
     std::os::unix::fs::chown(&keep, Some(e.alice.uid), Some(e.alice.gid)).unwrap();
 
@@ -749,7 +755,20 @@ fn hard_links_in_box_are_not_handed_over() {
     let e = env();
     let a = As::User(&e.alice);
     let _c = Cleanup(8);
-    assert_eq!(rb(a, &["-b", "8", "--init"]).status.code(), Some(0));
+    // A box on the host's disk is root's to make (here for alice, with --as-uid):
+    // alice's own --init gets a tmpfs, where no hard link of a host file can go.
+    let (uid, gid) = (e.alice.uid.to_string(), e.alice.gid.to_string());
+    let o = rb(
+        As::Root,
+        &[
+            "-b",
+            "8",
+            &format!("--as-uid={uid}"),
+            &format!("--as-gid={gid}"),
+            "--init",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     // Bob's file, writable by all, on the file system of the box root.
     let shared = e.base.join("shared");
     common::mkdir_755(&shared);
@@ -962,7 +981,6 @@ fn results_in_the_box_are_the_callers_written_after_the_run() {
             "-b",
             "13",
             "-p4",
-            "--special-files",
             &format!("-M{}", meta.display()),
             &format!("--json={}", js.display()),
             "--run",
@@ -974,7 +992,8 @@ fn results_in_the_box_are_the_callers_written_after_the_run() {
     );
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "root's\n");
-    for p in [&meta, &js] {
+    let (meta_seen, js_seen) = (seen(&meta), seen(&js));
+    for p in [&meta_seen, &js_seen] {
         let m = std::fs::symlink_metadata(p).unwrap();
         assert!(
             m.file_type().is_file(),
@@ -989,12 +1008,12 @@ fn results_in_the_box_are_the_callers_written_after_the_run() {
             p.display()
         );
     }
-    let m = std::fs::read_to_string(&meta).unwrap();
+    let m = std::fs::read_to_string(&meta_seen).unwrap();
     assert!(
         m.contains("status:RE\n") && m.contains("exitcode:3\n"),
         "{m}"
     );
-    assert_eq!(json(&js)["verdict"], "RE");
+    assert_eq!(json(&js_seen)["verdict"], "RE");
     // Another box's box/, and this box's tmp/: refused, one line, exit 2.
     let o = rb(
         a,
@@ -1020,6 +1039,21 @@ fn results_in_the_box_are_the_callers_written_after_the_run() {
         ],
     );
     assert_refused(&o, "tmp/");
+    // --special-files keeps the program's links in box/: refused with a result
+    // file there, one line, exit 2.
+    let o = rb(
+        a,
+        &[
+            "-b",
+            "13",
+            "--special-files",
+            &format!("-M{}", meta.display()),
+            "--run",
+            "--",
+            "/bin/true",
+        ],
+    );
+    assert_refused(&o, "--special-files keeps the links");
 }
 
 /// `norec` from a user: a non-recursive clone would show what a mount below the
@@ -1147,4 +1181,40 @@ fn tty_hack_at_a_users_terminal() {
         assert_eq!(c["verified"], true, "{c}");
     }
     t.finish();
+}
+
+/// `host_disk_box = 1` keeps isolate's unbounded box on the host's disk for root
+/// alone: a user's box is a tmpfs within `user_max_quota` all the same, so the
+/// cap holds (found by review: a user wrote past it onto the host's disk).
+#[test]
+fn a_users_box_is_bounded_even_where_boxes_live_on_the_host_disk() {
+    let e = env();
+    let a = As::User(&e.alice);
+    let _c = Cleanup(15);
+    let o = rb(a, &["-b", "15", "--init"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let dir = format!("/proc/{}/root{}", e.open_ns, box_dir(15).display());
+    // SAFETY: statfs on a valid path into a zeroed struct.
+    let fstype = unsafe {
+        let mut st: libc::statfs = std::mem::zeroed();
+        let p = std::ffi::CString::new(dir.clone()).unwrap();
+        assert_eq!(libc::statfs(p.as_ptr(), &mut st), 0, "statfs {dir}");
+        st.f_type
+    };
+    assert_eq!(fstype, libc::TMPFS_MAGIC, "a user's box on the host's disk");
+    // Root's box in the same configuration is isolate's, on the disk.
+    let o = rb(As::Root, &["-b", "15", "--init"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    // SAFETY: as above, statfs into a zeroed struct.
+    let fstype = unsafe {
+        let mut st: libc::statfs = std::mem::zeroed();
+        let p = std::ffi::CString::new(dir.clone()).unwrap();
+        assert_eq!(libc::statfs(p.as_ptr(), &mut st), 0, "statfs {dir}");
+        st.f_type
+    };
+    assert_ne!(
+        fstype,
+        libc::TMPFS_MAGIC,
+        "root's box with host_disk_box = 1"
+    );
 }

@@ -131,7 +131,10 @@ pub fn init(
         .ok_or_else(|| StepError::new("lock", "lock file vanished"))?;
     // Re-creating someone else's box would destroy their files.
     caller.may_init(cfg.restricted_init, lock.state.owner())?;
-    let on_host_disk = cfg.host_disk_box && quota.is_none();
+    // isolate's unbounded box on the host's disk is root's to ask for: a caller
+    // of the setuid binary gets a tmpfs within `user_max_quota` (found by review:
+    // with `host_disk_box = 1` a user wrote past the cap onto the host's disk).
+    let on_host_disk = cfg.host_disk_box && quota.is_none() && caller.is_root();
     let quota = quota.unwrap_or(cfg.box_quota);
     let _counting = match caller.is_root() {
         true => None,

@@ -25,7 +25,8 @@ pub fn refuse_hidden_below(source: &OwnedFd, shown: &Path) -> Result<(), StepErr
     let link = format!("/proc/self/fd/{}", source.as_raw_fd());
     let path = std::fs::read_link(&link)
         .map_err(|e| StepError::io(step, format!("readlink {link} ({})", shown.display()), &e))?;
-    let info = std::fs::read_to_string("/proc/self/mountinfo")
+    // Bytes: mount points need not be UTF-8.
+    let info = std::fs::read("/proc/self/mountinfo")
         .map_err(|e| StepError::io(step, "/proc/self/mountinfo", &e))?;
     let below = mounts_below(&info, path.as_os_str().as_bytes());
     if below > 0 {
@@ -42,25 +43,41 @@ pub fn refuse_hidden_below(source: &OwnedFd, shown: &Path) -> Result<(), StepErr
     Ok(())
 }
 
-/// How many mount points of `mountinfo` lie strictly below the directory `dir`
-/// (as the kernel writes paths there: space, tab, newline and backslash octal).
-fn mounts_below(mountinfo: &str, dir: &[u8]) -> usize {
-    let mut esc = String::new();
-    for &b in dir {
-        match b {
-            b' ' | b'\t' | b'\n' | b'\\' => esc.push_str(&format!("\\{b:03o}")),
-            _ => esc.push(b as char),
+/// A mount point as mountinfo writes it, its octal escapes (`\040` for a space,
+/// and tab, newline, backslash) undone: the path's own bytes.
+fn unescape(field: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        let oct = field
+            .get(i + 1..i + 4)
+            .filter(|d| field[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match oct {
+            Some(d) => {
+                out.push(d.iter().fold(0u8, |v, c| v.wrapping_mul(8) + (c - b'0')));
+                i += 4;
+            }
+            None => {
+                out.push(field[i]);
+                i += 1;
+            }
         }
     }
-    let prefix = if esc.ends_with('/') {
-        esc
-    } else {
-        format!("{esc}/")
-    };
+    out
+}
+
+/// How many mount points of `mountinfo` lie strictly below the directory `dir`,
+/// compared as bytes.
+fn mounts_below(mountinfo: &[u8], dir: &[u8]) -> usize {
+    let mut prefix = dir.to_vec();
+    if prefix.last() != Some(&b'/') {
+        prefix.push(b'/');
+    }
     mountinfo
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .filter(|mp| mp.len() > prefix.len() && mp.starts_with(prefix.as_str()))
+        .split(|&b| b == b'\n')
+        .filter_map(|l| l.split(|&b| b == b' ').nth(4))
+        .map(unescape)
+        .filter(|mp| mp.len() > prefix.len() && mp.starts_with(&prefix))
         .count()
 }
 
@@ -74,10 +91,23 @@ mod tests {
             2 1 0:5 / /home rw - ext4 /dev/sda2 rw\n\
             3 2 0:6 / /home/a\\040b/x rw - tmpfs t rw\n\
             4 1 0:7 / /homer rw - tmpfs t rw\n";
+        let info = info.as_bytes();
         assert_eq!(mounts_below(info, b"/home"), 1);
         assert_eq!(mounts_below(info, b"/home/a b"), 1);
         assert_eq!(mounts_below(info, b"/home/a b/x"), 0);
         assert_eq!(mounts_below(info, b"/srv"), 0);
         assert_eq!(mounts_below(info, b"/"), 3);
+    }
+
+    #[test]
+    fn paths_are_bytes_not_text() {
+        // UTF-8, and bytes that are no UTF-8 at all, in a mount point.
+        let info = b"1 0 8:1 / / rw - ext4 /dev/sda1 rw\n\
+            2 1 0:6 / /srv/donn\xc3\xa9es/dir/sub rw - tmpfs t rw\n\
+            3 1 0:7 / /srv/\xff\\134x/sub rw - tmpfs t rw\n";
+        assert_eq!(mounts_below(info, "/srv/donn\u{e9}es/dir".as_bytes()), 1);
+        assert_eq!(mounts_below(info, b"/srv/\xff\\x"), 1);
+        assert_eq!(mounts_below(info, b"/srv"), 2);
+        assert_eq!(unescape(b"a\\040b\\011c\\134d\\9"), b"a b\tc\\d\\9");
     }
 }

@@ -4,11 +4,14 @@
 //! was started in: the caller's, which is the foreground group of the caller's
 //! terminal when there is one. There it would read what is typed at that
 //! terminal, change its modes and take its ^C as the caller's own jobs do. In a
-//! group of its own it is a background job of that terminal: a read or a mode
-//! change stops it (SIGTTIN, SIGTTOU; EIO when it ignores them), and signals
-//! typed at the terminal go to the caller's group, whose rustbox ends the run as
-//! isolate's does. `--tty-hack` then makes this group the foreground one
-//! (`crate::sys::tty`).
+//! group of its own it is a background job of that terminal: a read stops it
+//! (SIGTTIN; EIO when it ignores that), a mode change or a tcsetpgrp stops it
+//! (SIGTTOU) unless it ignores SIGTTOU, in which case the kernel lets the change
+//! through: so the supervisor gives the terminal's modes and foreground group
+//! back after every run at its controlling terminal (`run::caller_terminal`).
+//! Signals typed at the terminal go to the caller's group, whose rustbox ends
+//! the run as isolate's does. `--tty-hack` then makes this group the foreground
+//! one (`crate::sys::tty`).
 //!
 //! The group is in the box's pid namespace (its pgid is the payload's pid there,
 //! 2), in the caller's session: setsid would leave the terminal, and a session's

@@ -234,13 +234,22 @@ pub const NETLINK_ALLOWED: &[u32] = &[libc::NETLINK_ROUTE as u32];
 /// (TIOCSTI injects keystrokes: CVE-2017-5226; TIOCLINUX selects and pastes on a
 /// virtual console; TIOCSETD swaps the line discipline of the caller's terminal,
 /// which outlives the run, for one a program chooses, loading its module if
-/// need be). Answered with EPERM. Reading and setting the terminal's modes
-/// (TCGETS, TCSETS*), its window size and its foreground group stay allowed: an
-/// interactive program needs them, under `--tty-hack` above all.
+/// need be; TIOCEXCL makes the terminal exclusive, so the caller can no longer
+/// open it (EBUSY for sudo, ssh, an editor) after the run, TIOCNXCL undoes it
+/// for a terminal someone else made exclusive, and TCXONC stops or starts the
+/// terminal's output or input (`tcflow`): stopped, it stays stopped, and the
+/// caller, rustbox's own status line included, blocks writing to it). Answered
+/// with EPERM. Reading and setting the terminal's modes (TCGETS, TCSETS*), its
+/// window size and its foreground group stay allowed: an interactive program
+/// needs them, under `--tty-hack` above all, and rustbox gives the modes and the
+/// foreground group back after the run.
 pub const TTY_IOCTLS: &[(u64, &str)] = &[
     (libc::TIOCSTI, "TIOCSTI"),
     (libc::TIOCLINUX, "TIOCLINUX"),
     (libc::TIOCSETD, "TIOCSETD"),
+    (libc::TIOCEXCL, "TIOCEXCL"),
+    (libc::TIOCNXCL, "TIOCNXCL"),
+    (libc::TCXONC, "TCXONC"),
 ];
 
 /// The programs for a run. `--seccomp=off` gives none. Otherwise there is always
@@ -1057,6 +1066,8 @@ mod tests {
             ("TIOCSTI", "EPERM"),
             ("TIOCLINUX", "EPERM"),
             ("TIOCSETD", "EPERM"),
+            ("TIOCEXCL", "EPERM"),
+            ("TCXONC", "EPERM"),
             ("`personality`", "EPERM"),
             ("NETLINK_KOBJECT_UEVENT", "EPROTONOSUPPORT"),
             ("`clone3`", "ENOSYS"),

@@ -24,8 +24,10 @@
 //! program that turned echo off or switched to raw mode leaves nothing of it to
 //! the caller.
 //!
-//! Without `--tty-hack` nothing here runs: the program is a background job of
-//! the caller's terminal.
+//! Without `--tty-hack` the program is a background job of the caller's
+//! terminal and does not take it; but one that ignores SIGTTOU can still make
+//! itself the foreground group or change the modes, so the terminal is saved
+//! and given back all the same (`inspect`, `Saved::restore`).
 
 use crate::error::StepError;
 use std::os::fd::RawFd;

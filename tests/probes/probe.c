@@ -844,6 +844,21 @@ int main(int argc, char **argv)
 			kv("tiocgetd", "%d", ld);
 		return 0;
 	}
+	if (!strcmp(mode, "tty-grab")) {
+		/* A background job that ignores SIGTTOU takes what it can of the
+		 * terminal on its stdout, for after the run: the foreground, its modes
+		 * (echo and canonical input off), exclusive use, stopped output. */
+		tty_facts();
+		signal(SIGTTOU, SIG_IGN);
+		kv("tcsetpgrp", "%s", tcsetpgrp(1, getpgrp()) < 0 ? ename(errno) : "ok");
+		struct termios t;
+		int got = tcgetattr(1, &t);
+		t.c_lflag &= ~(ECHO | ICANON);
+		kv("tcsetattr", "%s", got < 0 || tcsetattr(1, TCSANOW, &t) < 0 ? ename(errno) : "ok");
+		kv("tiocexcl", "%s", ioctl(1, TIOCEXCL) < 0 ? ename(errno) : "ok");
+		kv("tcooff", "%s", tcflow(1, TCOOFF) < 0 ? ename(errno) : "ok");
+		return 0;
+	}
 	if (!strcmp(mode, "tty-wait")) {
 		/* Hold the terminal, waiting for input that never comes. */
 		tty_facts();
