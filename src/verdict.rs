@@ -99,121 +99,140 @@ pub fn verdict(e: &Evidence) -> Verdict {
     v
 }
 
+/// The verdict, by the first of these that holds: rustbox failed, rustbox was
+/// interrupted, a time limit, the memory limit, a signal, the exit status.
 fn decide(e: &Evidence) -> Verdict {
-    let mk = |kind, status, message: String, limits_hit| Verdict {
+    failed(e)
+        .or_else(|| interrupted(e))
+        .or_else(|| over_time(e))
+        .or_else(|| over_memory(e))
+        .or_else(|| signalled(e))
+        .unwrap_or_else(|| exited(e))
+}
+
+fn mk(kind: Kind, status: &'static str, message: String, limits_hit: Vec<LimitHit>) -> Verdict {
+    Verdict {
         kind,
         status,
         message,
         limits_hit,
+    }
+}
+
+fn failed(e: &Evidence) -> Option<Verdict> {
+    let f = e.failure.as_ref()?;
+    // A fatal signal to rustbox gets isolate's own words ("Sandbox keeper
+    // received fatal signal N"); every other failure names its step.
+    let message = match f.step.as_str() {
+        crate::supervisor::interrupt::STEP => f.detail.clone(),
+        _ => f.to_string(),
     };
-    if let Some(f) = &e.failure {
-        // A fatal signal to rustbox gets isolate's own words ("Sandbox keeper
-        // received fatal signal N"); every other failure names its step.
-        let message = match f.step.as_str() {
-            crate::supervisor::interrupt::STEP => f.detail.clone(),
-            _ => f.to_string(),
+    Some(mk(Kind::IE, "XX", message, vec![]))
+}
+
+fn interrupted(e: &Evidence) -> Option<Verdict> {
+    // isolate's: SG "Interrupted", exitsig the signal rustbox received.
+    matches!(e.killed, Some(KillReason::Interrupted(_)))
+        .then(|| mk(Kind::SIG, "SG", "Interrupted".into(), vec![]))
+}
+
+fn over_time(e: &Evidence) -> Option<Verdict> {
+    if let Some(t) = e.limits.time.filter(|&t| e.cpu.total_s > t) {
+        let hit = LimitHit {
+            limit: "cpu_time",
+            limit_value: t,
+            // The box's CPU time as its source (perf task clock, cgroup or
+            // rusage) counted it.
+            measured: Some(round3(e.cpu.total_s)),
+            source: e.cpu.source.clone(),
         };
-        return mk(Kind::IE, "XX", message, vec![]);
-    }
-    if let Some(KillReason::Interrupted(_)) = e.killed {
-        // isolate's: SG "Interrupted", exitsig the signal rustbox received.
-        return mk(Kind::SIG, "SG", "Interrupted".into(), vec![]);
-    }
-    let mut hits = Vec::new();
-    if let Some(t) = e.limits.time {
-        if e.cpu.total_s > t {
-            hits.push(LimitHit {
-                limit: "cpu_time",
-                limit_value: t,
-                // The box's CPU time as its source (perf task clock, cgroup or
-                // rusage) counted it.
-                measured: Some(round3(e.cpu.total_s)),
-                source: e.cpu.source.clone(),
-            });
-            return mk(Kind::TLE, "TO", "Time limit exceeded".into(), hits);
-        }
+        return Some(mk(Kind::TLE, "TO", "Time limit exceeded".into(), vec![hit]));
     }
     if let Some(w) = e.limits.wall_time {
         if e.killed == Some(KillReason::WallTime) || e.wall_s > w {
-            hits.push(LimitHit {
+            let hit = LimitHit {
                 limit: "wall_time",
                 limit_value: w,
                 // The supervisor's monotonic clock from the go byte to the end.
                 measured: Some(round3(e.wall_s)),
                 source: "CLOCK_MONOTONIC".into(),
-            });
-            return mk(
-                Kind::TLE,
-                "TO",
-                "Time limit exceeded (wall clock)".into(),
-                hits,
-            );
-        }
-    }
-    if e.killed == Some(KillReason::CpuTime) && e.limits.time.is_some() {
-        // Killed for CPU time but the final measure is under -t: only possible when
-        // -x < -t is misconfigured; still a time-out.
-        return mk(Kind::TLE, "TO", "Time limit exceeded".into(), hits);
-    }
-    // MLE: --cg-mem set a limit and the cgroup's own OOM-kill counter moved.
-    if let (Some(cg), Some(limit)) = (&e.cgroup, e.limits.cg_mem_kb) {
-        if cg.oom_kills > 0 {
-            hits.push(LimitHit {
-                limit: "memory",
-                limit_value: limit as f64,
-                // The group's peak usage as the kernel recorded it, if read.
-                measured: cg.peak_memory_kb.map(|k| k as f64),
-                source: cg.oom_source.clone(),
-            });
-            // The meta says what isolate's does: how the program itself ended. A
-            // wrapper (judge0's and Piston's bash) whose child the OOM killer took
-            // exits 137: RE "Exited with error status 137"; a program killed
-            // itself: SG. The JSON verdict is MLE either way, with the evidence.
-            return match (e.exit_code, e.exit_signal) {
-                (Some(c), _) if c != 0 => mk(
-                    Kind::MLE,
-                    "RE",
-                    format!("Exited with error status {c}"),
-                    hits,
-                ),
-                (Some(_), _) => mk(Kind::MLE, "OK", "OK".into(), hits),
-                (None, sig) => {
-                    let sig = sig.unwrap_or(libc::SIGKILL);
-                    mk(Kind::MLE, "SG", format!("Caught fatal signal {sig}"), hits)
-                }
             };
+            let message = "Time limit exceeded (wall clock)".into();
+            return Some(mk(Kind::TLE, "TO", message, vec![hit]));
         }
     }
-    if let Some(sig) = e.exit_signal {
-        // OLE: -f set RLIMIT_FSIZE (0 sets none) and the program died of SIGXFSZ,
-        // the kernel's signal for a write past it. The evidence is the signal;
-        // nothing measured a file's size.
-        if let Some(f) = e.limits.fsize_kb.filter(|&f| f > 0) {
-            if sig == libc::SIGXFSZ {
-                hits.push(LimitHit {
-                    limit: "file_size",
-                    limit_value: f as f64,
-                    measured: None,
-                    source: "wait4:WTERMSIG=SIGXFSZ".into(),
-                });
-                return mk(Kind::OLE, "SG", format!("Caught fatal signal {sig}"), hits);
-            }
-        }
-        return mk(Kind::SIG, "SG", format!("Caught fatal signal {sig}"), hits);
+    // Killed for CPU time but the final measure is under -t: only possible when
+    // -x < -t is misconfigured; still a time-out.
+    (e.killed == Some(KillReason::CpuTime) && e.limits.time.is_some())
+        .then(|| mk(Kind::TLE, "TO", "Time limit exceeded".into(), vec![]))
+}
+
+/// MLE: --cg-mem set a limit and the cgroup's own OOM-kill counter moved.
+fn over_memory(e: &Evidence) -> Option<Verdict> {
+    let (cg, limit) = (e.cgroup.as_ref()?, e.limits.cg_mem_kb?);
+    if cg.oom_kills == 0 {
+        return None;
     }
+    let hits = vec![LimitHit {
+        limit: "memory",
+        limit_value: limit as f64,
+        // The group's peak usage as the kernel recorded it, if read.
+        measured: cg.peak_memory_kb.map(|k| k as f64),
+        source: cg.oom_source.clone(),
+    }];
+    // The meta says what isolate's does: how the program itself ended. A wrapper
+    // (judge0's and Piston's bash) whose child the OOM killer took exits 137: RE
+    // "Exited with error status 137"; a program killed itself: SG. The JSON
+    // verdict is MLE either way, with the evidence.
+    Some(match (e.exit_code, e.exit_signal) {
+        (Some(c), _) if c != 0 => mk(
+            Kind::MLE,
+            "RE",
+            format!("Exited with error status {c}"),
+            hits,
+        ),
+        (Some(_), _) => mk(Kind::MLE, "OK", "OK".into(), hits),
+        (None, sig) => {
+            let sig = sig.unwrap_or(libc::SIGKILL);
+            mk(Kind::MLE, "SG", format!("Caught fatal signal {sig}"), hits)
+        }
+    })
+}
+
+fn signalled(e: &Evidence) -> Option<Verdict> {
+    let sig = e.exit_signal?;
+    let message = format!("Caught fatal signal {sig}");
+    // OLE: -f set RLIMIT_FSIZE (0 sets none) and the program died of SIGXFSZ,
+    // the kernel's signal for a write past it. The evidence is the signal;
+    // nothing measured a file's size.
+    match e.limits.fsize_kb.filter(|&f| f > 0) {
+        Some(f) if sig == libc::SIGXFSZ => {
+            let hit = LimitHit {
+                limit: "file_size",
+                limit_value: f as f64,
+                measured: None,
+                source: "wait4:WTERMSIG=SIGXFSZ".into(),
+            };
+            Some(mk(Kind::OLE, "SG", message, vec![hit]))
+        }
+        _ => Some(mk(Kind::SIG, "SG", message, vec![])),
+    }
+}
+
+fn exited(e: &Evidence) -> Verdict {
     match e.exit_code {
-        Some(0) => mk(Kind::OK, "OK", "OK".into(), hits),
+        Some(0) => mk(Kind::OK, "OK", "OK".into(), vec![]),
         Some(c) => mk(
             Kind::RE,
             "RE",
             format!("Exited with error status {c}"),
-            hits,
+            vec![],
         ),
         None => mk(
             Kind::IE,
             "XX",
             "supervisor.status: the program's exit status was not collected".into(),
-            hits,
+            vec![],
         ),
     }
 }

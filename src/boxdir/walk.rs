@@ -202,30 +202,13 @@ pub fn walk(top: OwnedFd, shown: &Path, step: &str, v: &mut impl Visitor) -> Res
                 .file_name()
                 .map(OsStr::to_os_string)
                 .unwrap_or_default();
-            let parent = match open_dir_at(cur.as_raw_fd(), OsStr::new("..")) {
-                Ok(d) => d,
-                Err(e) => {
-                    fails.add(StepError::nix(step, format!("{}/..", path.display()), e));
-                    return fails.finish();
-                }
-            };
-            let pst = match stat_of(parent.as_raw_fd(), step, &path) {
-                Ok(s) => s,
+            let parent = match back_up(&cur, (up.dev, up.ino), &path, step) {
+                Ok(p) => p,
                 Err(e) => {
                     fails.add(e);
                     return fails.finish();
                 }
             };
-            if (pst.st_dev, pst.st_ino) != (up.dev, up.ino) {
-                fails.add(StepError::new(
-                    step,
-                    format!(
-                        "{} was moved during the walk; stopping there",
-                        path.display()
-                    ),
-                ));
-                return fails.finish();
-            }
             cur = parent;
             path.pop();
             if let Err(e) = v.left(cur.as_raw_fd(), &name, &path.join(&name)) {
@@ -234,62 +217,16 @@ pub fn walk(top: OwnedFd, shown: &Path, step: &str, v: &mut impl Visitor) -> Res
             continue;
         };
         let here = path.join(&name);
-        let (fd, st) = match open_entry(cur.as_raw_fd(), &name) {
+        let st = match visit(&cur, &name, &here, dev, step, v) {
+            Ok(Some(st)) => st,
+            Ok(None) => continue,
+            Err(err) => {
+                fails.add(err);
+                continue;
+            }
+        };
+        let (sub, todo) = match descend(&cur, &name, &st, &here, step) {
             Ok(x) => x,
-            Err(e) => {
-                fails.add(StepError::nix(step, here.display().to_string(), e));
-                continue;
-            }
-        };
-        let e = Entry {
-            parent: cur.as_raw_fd(),
-            name: &name,
-            fd: &fd,
-            st: &st,
-            kind: kind(&st),
-            same_fs: st.st_dev == dev,
-            shown: &here,
-        };
-        if e.kind != Kind::Dir {
-            if let Err(err) = v.other(&e) {
-                fails.add(err);
-            }
-            continue;
-        }
-        match v.dir(&e) {
-            Ok(true) if e.same_fs || v.cross_mounts() => {}
-            Ok(_) => continue,
-            Err(err) => {
-                fails.add(err);
-                continue;
-            }
-        }
-        drop(fd);
-        // Reopened for reading by the same name: it must still be the directory
-        // the visitor just examined.
-        let sub = match open_dir_at(cur.as_raw_fd(), &name) {
-            Ok(d) => d,
-            Err(err) => {
-                fails.add(StepError::nix(step, here.display().to_string(), err));
-                continue;
-            }
-        };
-        match stat_of(sub.as_raw_fd(), step, &here) {
-            Ok(again) if (again.st_dev, again.st_ino) == (st.st_dev, st.st_ino) => {}
-            Ok(_) => {
-                fails.add(StepError::new(
-                    step,
-                    format!("{} was replaced during the walk", here.display()),
-                ));
-                continue;
-            }
-            Err(err) => {
-                fails.add(err);
-                continue;
-            }
-        }
-        let todo = match names(&sub, step, &here) {
-            Ok(t) => t,
             Err(err) => {
                 fails.add(err);
                 continue;
@@ -304,6 +241,76 @@ pub fn walk(top: OwnedFd, shown: &Path, step: &str, v: &mut impl Visitor) -> Res
         path = here;
     }
     fails.finish()
+}
+
+/// Show the visitor the entry `name` of `cur` (opened without following a link).
+/// A directory it wants walked (on the walk's file system `dev`, or across
+/// mounts where it asks) is returned, with what it was when examined.
+fn visit(
+    cur: &OwnedFd,
+    name: &OsStr,
+    here: &Path,
+    dev: u64,
+    step: &str,
+    v: &mut impl Visitor,
+) -> Result<Option<libc::stat>, StepError> {
+    let (fd, st) = open_entry(cur.as_raw_fd(), name)
+        .map_err(|e| StepError::nix(step, here.display().to_string(), e))?;
+    let e = Entry {
+        parent: cur.as_raw_fd(),
+        name,
+        fd: &fd,
+        st: &st,
+        kind: kind(&st),
+        same_fs: st.st_dev == dev,
+        shown: here,
+    };
+    if e.kind != Kind::Dir {
+        v.other(&e)?;
+        return Ok(None);
+    }
+    let walk_it = v.dir(&e)? && (e.same_fs || v.cross_mounts());
+    Ok(walk_it.then_some(st))
+}
+
+/// The parent of `cur` (the directory at `path`), opened by `..` and checked to
+/// be the directory the walk came from (`was`: device and inode).
+fn back_up(cur: &OwnedFd, was: (u64, u64), path: &Path, step: &str) -> Result<OwnedFd, StepError> {
+    let parent = open_dir_at(cur.as_raw_fd(), OsStr::new(".."))
+        .map_err(|e| StepError::nix(step, format!("{}/..", path.display()), e))?;
+    let pst = stat_of(parent.as_raw_fd(), step, path)?;
+    if (pst.st_dev, pst.st_ino) != was {
+        return Err(StepError::new(
+            step,
+            format!(
+                "{} was moved during the walk; stopping there",
+                path.display()
+            ),
+        ));
+    }
+    Ok(parent)
+}
+
+/// The subdirectory `name` of `cur`, reopened for reading by that name (it must
+/// still be the directory the visitor just examined, `st`), and its names.
+fn descend(
+    cur: &OwnedFd,
+    name: &OsStr,
+    st: &libc::stat,
+    here: &Path,
+    step: &str,
+) -> Result<(OwnedFd, Vec<OsString>), StepError> {
+    let sub = open_dir_at(cur.as_raw_fd(), name)
+        .map_err(|e| StepError::nix(step, here.display().to_string(), e))?;
+    let again = stat_of(sub.as_raw_fd(), step, here)?;
+    if (again.st_dev, again.st_ino) != (st.st_dev, st.st_ino) {
+        return Err(StepError::new(
+            step,
+            format!("{} was replaced during the walk", here.display()),
+        ));
+    }
+    let todo = names(&sub, step, here)?;
+    Ok((sub, todo))
 }
 
 #[cfg(test)]

@@ -81,108 +81,7 @@ impl OutFile {
         if path.as_os_str() == "-" {
             return Ok(out(Target::Stdout));
         }
-        let target = crate::caller::fsid::as_user(id, &[], what, || {
-            let (dir_path, name) = split(path, what)?;
-            // The directory as the caller reaches it (their own links followed).
-            let dir = crate::sys::fd::open(&dir_path, libc::O_PATH | libc::O_DIRECTORY, what)?;
-            let cname = cstr(&name, what, path)?;
-            let dst = nix::sys::stat::fstatat(
-                Some(dir.as_raw_fd()),
-                cname.as_c_str(),
-                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-            );
-            let st = match dst {
-                Ok(st) => Some(st),
-                Err(nix::errno::Errno::ENOENT) => None,
-                Err(e) => return Err(StepError::nix(what, path.display().to_string(), e)),
-            };
-            match st.map(|s| s.st_mode & libc::S_IFMT) {
-                Some(libc::S_IFLNK) => {
-                    return Err(StepError::sys(
-                        what,
-                        format!("{}: a symbolic link is not followed", path.display()),
-                        libc::ELOOP,
-                    ))
-                }
-                Some(libc::S_IFDIR) => {
-                    return Err(StepError::sys(
-                        what,
-                        path.display().to_string(),
-                        libc::EISDIR,
-                    ))
-                }
-                Some(libc::S_IFREG) | None => {}
-                Some(kind) => {
-                    // A FIFO or socket of another user would hand them the meta
-                    // file, and let them write what the judge reads back from it.
-                    let owner = st.map_or(id.0, |s| s.st_uid);
-                    if kind != libc::S_IFCHR && kind != libc::S_IFBLK && owner != id.0 {
-                        return Err(StepError::sys(
-                            what,
-                            format!(
-                                "{} is a FIFO or socket of uid {owner}: not written into",
-                                path.display()
-                            ),
-                            libc::EPERM,
-                        ));
-                    }
-                    // A device or the caller's FIFO: written in place, opened now
-                    // (as the caller). Not blocking on a FIFO nobody reads (ENXIO).
-                    // SAFETY: openat below a descriptor we own, with a valid name.
-                    let fd = unsafe {
-                        libc::openat(
-                            dir.as_raw_fd(),
-                            cname.as_ptr(),
-                            libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK,
-                        )
-                    };
-                    if fd < 0 {
-                        return Err(StepError::last_os(what, format!("open {}", path.display())));
-                    }
-                    // SAFETY: a descriptor openat(2) just returned, owned by nobody else.
-                    let f = unsafe { std::fs::File::from_raw_fd(fd) };
-                    // Writes block again, as on any file.
-                    // SAFETY: fcntl flag changes on a descriptor we own.
-                    let fl = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GETFL) };
-                    // SAFETY: fcntl(F_SETFL) on a descriptor we own; no pointer.
-                    if fl < 0
-                        || unsafe {
-                            libc::fcntl(f.as_raw_fd(), libc::F_SETFL, fl & !libc::O_NONBLOCK)
-                        } < 0
-                    {
-                        return Err(StepError::last_os(
-                            what,
-                            format!("fcntl {}", path.display()),
-                        ));
-                    }
-                    return Ok(Target::Stream(f));
-                }
-            }
-            if let Some(st) = st.filter(|s| s.st_uid != id.0) {
-                let dst = nix::sys::stat::fstat(dir.as_raw_fd())
-                    .map_err(|e| StepError::nix(what, dir_path.display().to_string(), e))?;
-                // In a sticky directory only the file's owner, the directory's or
-                // root may replace it.
-                if dst.st_mode & libc::S_ISVTX != 0 && id.0 != 0 && dst.st_uid != id.0 {
-                    return Err(StepError::sys(
-                        what,
-                        format!(
-                            "{} is a file of uid {} in a sticky directory: not written into, \
-                             and not replaced (name another file)",
-                            path.display(),
-                            st.st_uid
-                        ),
-                        libc::EPERM,
-                    ));
-                }
-            }
-            crate::caller::hostpath::may_write_dir(&dir, what, &dir_path)?;
-            // A judge's own file keeps its permissions (a 0600 meta stays private).
-            let mode = st
-                .filter(|s| s.st_uid == id.0)
-                .map_or(0o644, |s| s.st_mode & 0o666);
-            Ok(Target::Replace { dir, name, mode })
-        })?;
+        let target = crate::caller::fsid::as_user(id, &[], what, || target_of(path, id, what))?;
         Ok(out(target))
     }
 
@@ -289,6 +188,117 @@ fn remove_forgery(dir: &OwnedFd, name: &OsStr, e: StepError) -> StepError {
         detail: format!("{}{note}", e.detail),
         ..e
     }
+}
+
+/// What writing `path` means, decided as the caller (`id`): a new file renamed
+/// over the name, or a device or FIFO of theirs written in place.
+fn target_of(path: &Path, id: (u32, u32), what: &str) -> Result<Target, StepError> {
+    let (dir_path, name) = split(path, what)?;
+    // The directory as the caller reaches it (their own links followed).
+    let dir = crate::sys::fd::open(&dir_path, libc::O_PATH | libc::O_DIRECTORY, what)?;
+    let cname = cstr(&name, what, path)?;
+    let st = match nix::sys::stat::fstatat(
+        Some(dir.as_raw_fd()),
+        cname.as_c_str(),
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    ) {
+        Ok(st) => Some(st),
+        Err(nix::errno::Errno::ENOENT) => None,
+        Err(e) => return Err(StepError::nix(what, path.display().to_string(), e)),
+    };
+    let refuse = |why: String, errno| Err(StepError::sys(what, why, errno));
+    match st.map(|s| (s.st_mode & libc::S_IFMT, s.st_uid)) {
+        Some((libc::S_IFLNK, _)) => refuse(
+            format!("{}: a symbolic link is not followed", path.display()),
+            libc::ELOOP,
+        ),
+        Some((libc::S_IFDIR, _)) => refuse(path.display().to_string(), libc::EISDIR),
+        // A FIFO or socket of another user would hand them the meta file, and
+        // let them write what the judge reads back from it.
+        Some((kind, owner))
+            if kind != libc::S_IFREG
+                && kind != libc::S_IFCHR
+                && kind != libc::S_IFBLK
+                && owner != id.0 =>
+        {
+            refuse(
+                format!(
+                    "{} is a FIFO or socket of uid {owner}: not written into",
+                    path.display()
+                ),
+                libc::EPERM,
+            )
+        }
+        Some((kind, _)) if kind != libc::S_IFREG => open_stream(&dir, &cname, what, path),
+        _ => {
+            if let Some(st) = st.filter(|s| s.st_uid != id.0) {
+                may_replace(&dir, &dir_path, &st, id, what, path)?;
+            }
+            crate::caller::hostpath::may_write_dir(&dir, what, &dir_path)?;
+            // A judge's own file keeps its permissions (a 0600 meta stays private).
+            let mode = st
+                .filter(|s| s.st_uid == id.0)
+                .map_or(0o644, |s| s.st_mode & 0o666);
+            Ok(Target::Replace { dir, name, mode })
+        }
+    }
+}
+
+/// A device or the caller's FIFO: written in place, opened now (as the caller),
+/// without blocking on a FIFO nobody reads (ENXIO); writes block again after.
+fn open_stream(
+    dir: &OwnedFd,
+    cname: &std::ffi::CStr,
+    what: &str,
+    path: &Path,
+) -> Result<Target, StepError> {
+    let flags = libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK;
+    // SAFETY: openat below a descriptor we own, with a valid name, returns a new
+    // descriptor or -1.
+    let fd = unsafe {
+        crate::sys::fd::owned(
+            libc::openat(dir.as_raw_fd(), cname.as_ptr(), flags).into(),
+            what,
+            format_args!("open {}", path.display()),
+        )
+    }?;
+    // SAFETY: fcntl(F_GETFL) on a descriptor we own; no pointer.
+    let fl = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    // SAFETY: fcntl(F_SETFL) on a descriptor we own; no pointer.
+    if fl < 0 || unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl & !libc::O_NONBLOCK) } < 0 {
+        return Err(StepError::last_os(
+            what,
+            format!("fcntl {}", path.display()),
+        ));
+    }
+    Ok(Target::Stream(std::fs::File::from(fd)))
+}
+
+/// Another user's file at the name: in a sticky directory only the file's owner,
+/// the directory's or root may replace it.
+fn may_replace(
+    dir: &OwnedFd,
+    dir_path: &Path,
+    st: &libc::stat,
+    id: (u32, u32),
+    what: &str,
+    path: &Path,
+) -> Result<(), StepError> {
+    let dst = nix::sys::stat::fstat(dir.as_raw_fd())
+        .map_err(|e| StepError::nix(what, dir_path.display().to_string(), e))?;
+    if dst.st_mode & libc::S_ISVTX != 0 && id.0 != 0 && dst.st_uid != id.0 {
+        return Err(StepError::sys(
+            what,
+            format!(
+                "{} is a file of uid {} in a sticky directory: not written into, \
+                 and not replaced (name another file)",
+                path.display(),
+                st.st_uid
+            ),
+            libc::EPERM,
+        ));
+    }
+    Ok(())
 }
 
 /// A fresh name for the new file beside `name`: not guessable, so nobody can

@@ -25,15 +25,7 @@ const KEY_SPEC_USER_SESSION_KEYRING: libc::c_long = -5;
 /// nothing to inherit and is not an error.
 pub fn fresh() -> Result<&'static str, StepError> {
     // The session keyring inherited (an error if there is none: nothing to compare).
-    // SAFETY: keyctl(GET_KEYRING_ID, special id, no create) takes no pointer.
-    let before = unsafe {
-        libc::syscall(
-            libc::SYS_keyctl,
-            KEYCTL_GET_KEYRING_ID,
-            KEY_SPEC_SESSION_KEYRING,
-            0,
-        )
-    };
+    let before = session_id();
     // SAFETY: keyctl(JOIN_SESSION_KEYRING, NULL) creates and joins an anonymous
     // keyring; no pointer is passed.
     let id = unsafe {
@@ -66,18 +58,28 @@ pub fn fresh() -> Result<&'static str, StepError> {
             ));
         }
     }
-    // Read back: the session keyring is now the new one, not the one inherited,
-    // and it and the user keyrings hold no key (KEYCTL_READ of a keyring gives
-    // the size of its list of key ids).
+    verify(id, before)?;
+    Ok("new anonymous session keyring (read back), empty; user and user-session keyrings cleared and read back empty")
+}
+
+/// The id of the session keyring (negative: none, errno set).
+fn session_id() -> libc::c_long {
     // SAFETY: keyctl(GET_KEYRING_ID, special id, no create) takes no pointer.
-    let now = unsafe {
+    unsafe {
         libc::syscall(
             libc::SYS_keyctl,
             KEYCTL_GET_KEYRING_ID,
             KEY_SPEC_SESSION_KEYRING,
             0,
         )
-    };
+    }
+}
+
+/// Read back: the session keyring is now the new one (`id`), not the one
+/// inherited (`before`), and it and the user keyrings hold no key (KEYCTL_READ
+/// of a keyring gives the size of its list of key ids).
+fn verify(id: libc::c_long, before: libc::c_long) -> Result<(), StepError> {
+    let now = session_id();
     if now < 0 {
         return Err(StepError::last_os(
             "keyring.verify",
@@ -118,5 +120,5 @@ pub fn fresh() -> Result<&'static str, StepError> {
             ));
         }
     }
-    Ok("new anonymous session keyring (read back), empty; user and user-session keyrings cleared and read back empty")
+    Ok(())
 }

@@ -142,77 +142,7 @@ pub fn build(plan: &RootPlan, rep: &Reporter) -> Result<OwnedFd, StepError> {
 fn mount_one(root: &OwnedFd, m: &MountPlan, rep: &Reporter) -> Result<(), StepError> {
     let inside = m.inside.display().to_string();
     match &m.kind {
-        MountKind::Bind {
-            src,
-            recursive,
-            maybe,
-            no_links_below,
-            as_caller,
-        } => {
-            let below = no_links_below
-                .as_ref()
-                .map(|(r, rel)| (r.as_path(), rel.as_path()));
-            // With the caller's identity, the lookup of every component and the
-            // access check fail where the caller's own would; CAP_SYS_ADMIN, which
-            // open_tree needs, is not a filesystem capability and stays.
-            let write = m.attrs & MOUNT_ATTR_RDONLY == 0;
-            let cloned = match as_caller {
-                Some(id) => crate::caller::fsid::as_user(
-                    *id,
-                    &[crate::caller::fsid::Capability::CAP_SYS_ADMIN],
-                    "mount.bind",
-                    || {
-                        let (t, source) = mounts::clone_tree(src, *recursive, below)?;
-                        crate::caller::hostpath::may_access(&t, write, "mount.bind", src)?;
-                        // Root's norec is isolate's; a user's must uncover nothing.
-                        if !*recursive && id.0 != 0 {
-                            super::norec::refuse_hidden_below(&source, src)?;
-                        }
-                        Ok(t)
-                    },
-                ),
-                None => mounts::clone_tree(src, *recursive, below).map(|(t, _)| t),
-            };
-            let tree = match cloned {
-                Ok(t) => t,
-                Err(e) if *maybe && e.errno == Some(libc::ENOENT) => {
-                    rep.ok(
-                        "mount.bind",
-                        false,
-                        format!("{inside}: skipped, {} absent (maybe)", src.display()),
-                    );
-                    return Ok(());
-                }
-                Err(e) => return Err(e),
-            };
-            // The source must be a directory (isolate binds directories).
-            let st = nix::sys::stat::fstat(tree.as_raw_fd())
-                .map_err(|e| StepError::nix("mount.bind", src.display().to_string(), e))?;
-            if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
-                return Err(StepError::new(
-                    "mount.bind",
-                    format!("{} is not a directory", src.display()),
-                ));
-            }
-            mounts::set_attrs(tree.as_raw_fd(), m.attrs, true, &inside)?;
-            let target = mounts::make_beneath(root.as_raw_fd(), &m.inside, Leaf::Dir)?;
-            mounts::attach(&tree, &target, &inside)?;
-            mounts::verify_attached(&tree, root.as_raw_fd(), &m.inside, Leaf::Dir, &inside)?;
-            verify_attrs(root, &m.inside, m.attrs)?;
-            let rights = match as_caller {
-                Some((u, g)) => format!(", source checked as uid {u} gid {g}"),
-                None => String::new(),
-            };
-            rep.ok(
-                "mount.bind",
-                true,
-                format!(
-                    "{inside} <- {} ({}{rights})",
-                    src.display(),
-                    describe_attrs(m.attrs)
-                ),
-            );
-        }
+        MountKind::Bind { .. } => bind(root, m, rep)?,
         MountKind::Fs { fstype, data } => {
             let target = mounts::make_beneath(root.as_raw_fd(), &m.inside, Leaf::Dir)?;
             mounts::mount_fs(fstype, &target, ms_flags(m.attrs), data, &inside)?;
@@ -248,6 +178,94 @@ fn mount_one(root: &OwnedFd, m: &MountPlan, rep: &Reporter) -> Result<(), StepEr
         }
     }
     Ok(())
+}
+
+/// A bind rule: the source cloned (with the caller's identity when the caller
+/// named it), checked to be a directory, attached beneath the new root and read
+/// back there.
+fn bind(root: &OwnedFd, m: &MountPlan, rep: &Reporter) -> Result<(), StepError> {
+    let MountKind::Bind {
+        src,
+        recursive,
+        maybe,
+        no_links_below,
+        as_caller,
+    } = &m.kind
+    else {
+        unreachable!("bind() is called for bind rules only");
+    };
+    let inside = m.inside.display().to_string();
+    let below = no_links_below
+        .as_ref()
+        .map(|(r, rel)| (r.as_path(), rel.as_path()));
+    let write = m.attrs & MOUNT_ATTR_RDONLY == 0;
+    let tree = match clone_source(src, *recursive, below, write, *as_caller) {
+        Ok(t) => t,
+        Err(e) if *maybe && e.errno == Some(libc::ENOENT) => {
+            rep.ok(
+                "mount.bind",
+                false,
+                format!("{inside}: skipped, {} absent (maybe)", src.display()),
+            );
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    // The source must be a directory (isolate binds directories).
+    let st = nix::sys::stat::fstat(tree.as_raw_fd())
+        .map_err(|e| StepError::nix("mount.bind", src.display().to_string(), e))?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+        return Err(StepError::new(
+            "mount.bind",
+            format!("{} is not a directory", src.display()),
+        ));
+    }
+    mounts::set_attrs(tree.as_raw_fd(), m.attrs, true, &inside)?;
+    let target = mounts::make_beneath(root.as_raw_fd(), &m.inside, Leaf::Dir)?;
+    mounts::attach(&tree, &target, &inside)?;
+    mounts::verify_attached(&tree, root.as_raw_fd(), &m.inside, Leaf::Dir, &inside)?;
+    verify_attrs(root, &m.inside, m.attrs)?;
+    let rights = match as_caller {
+        Some((u, g)) => format!(", source checked as uid {u} gid {g}"),
+        None => String::new(),
+    };
+    rep.ok(
+        "mount.bind",
+        true,
+        format!(
+            "{inside} <- {} ({}{rights})",
+            src.display(),
+            describe_attrs(m.attrs)
+        ),
+    );
+    Ok(())
+}
+
+/// The bind source `src` cloned as a detached tree. A source the caller named
+/// (`as_caller`) is looked up and checked with their identity: the lookup of
+/// every component and the access check fail where the caller's own would;
+/// CAP_SYS_ADMIN, which open_tree needs, is not a filesystem capability and
+/// stays. A user's `norec` must uncover nothing a mount hides (`norec`); root's
+/// is isolate's.
+fn clone_source(
+    src: &Path,
+    recursive: bool,
+    below: Option<(&Path, &Path)>,
+    write: bool,
+    as_caller: Option<(u32, u32)>,
+) -> Result<OwnedFd, StepError> {
+    let Some(id) = as_caller else {
+        return mounts::clone_tree(src, recursive, below).map(|(t, _)| t);
+    };
+    let keep = [crate::caller::fsid::Capability::CAP_SYS_ADMIN];
+    crate::caller::fsid::as_user(id, &keep, "mount.bind", || {
+        let (t, source) = mounts::clone_tree(src, recursive, below)?;
+        crate::caller::hostpath::may_access(&t, write, "mount.bind", src)?;
+        if !recursive && id.0 != 0 {
+            super::norec::refuse_hidden_below(&source, src)?;
+        }
+        Ok(t)
+    })
 }
 
 /// Check that the flags we asked for are the ones the kernel reports.
