@@ -74,12 +74,7 @@ fn main() {
     match spec.mode {
         Mode::Help => print_out(cli::HELP),
         Mode::Version => print_out(&version()),
-        Mode::PrintCgRoot
-        | Mode::Check
-        | Mode::CheckConfig
-        | Mode::Init
-        | Mode::Cleanup
-        | Mode::Run => {
+        Mode::PrintCgRoot | Mode::Check | Mode::Init | Mode::Cleanup | Mode::Run => {
             let caller = admit(&spec);
             let cfg = load_config(&spec, flavor);
             act(&spec, &cfg, &caller, &caller_env);
@@ -136,7 +131,7 @@ fn act(spec: &RunSpec, cfg: &Config, caller: &Caller, caller_env: &[(OsString, O
             )),
             Err(e) => fail(e),
         },
-        Mode::Check | Mode::CheckConfig => check(cfg),
+        Mode::Check => check(cfg),
         Mode::Init | Mode::Cleanup | Mode::Run => on_box(spec, cfg, caller, caller_env),
         Mode::Help | Mode::Version => unreachable!("answered without a caller"),
     }
@@ -201,7 +196,8 @@ fn do_run(spec: &RunSpec, cfg: &Config, caller: &Caller, caller_env: &[(OsString
     exit(code);
 }
 
-/// `--check` / `--check-config`: what this host supports, as JSON.
+/// `--check` (or `--check-config`, the same mode): what this host supports, as
+/// JSON; exit 2 if the kernel lacks a namespace rustbox needs.
 fn check(cfg: &Config) {
     let ns = |n: &str| std::path::Path::new(&format!("/proc/self/ns/{n}")).exists();
     let report = serde_json::json!({

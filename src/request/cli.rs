@@ -72,7 +72,6 @@ enum Opt {
     Syscalls,
     AsUid,
     AsGid,
-    CheckConfig,
     PrintCgRoot,
     Json,
     Seccomp,
@@ -124,7 +123,8 @@ const OPTIONS: &[(&str, Option<char>, Arg, Opt)] = &[
     ("syscalls", None, Arg::Required, Opt::Syscalls),
     ("as-uid", None, Arg::Required, Opt::AsUid),
     ("as-gid", None, Arg::Required, Opt::AsGid),
-    ("check-config", None, Arg::None, Opt::CheckConfig),
+    // Another name for --check: one mode.
+    ("check-config", None, Arg::None, Opt::Check),
     ("print-cg-root", None, Arg::None, Opt::PrintCgRoot),
     ("json", None, Arg::Required, Opt::Json),
     ("seccomp", None, Arg::Required, Opt::Seccomp),
@@ -428,7 +428,6 @@ fn apply(
         Opt::Cleanup => set_mode(mode, Mode::Cleanup)?,
         Opt::Version => set_mode(mode, Mode::Version)?,
         Opt::Help => set_mode(mode, Mode::Help)?,
-        Opt::CheckConfig => set_mode(mode, Mode::CheckConfig)?,
         Opt::PrintCgRoot => set_mode(mode, Mode::PrintCgRoot)?,
         Opt::Check => set_mode(mode, Mode::Check)?,
         Opt::Wait => spec.wait = true,
@@ -553,7 +552,9 @@ rustbox additions:
                          JSON filters in place of that profile; off: no filter
     --cpus=N             CPU bandwidth of the box (cgroup cpu.max)
     --cgroup=auto|v1|v2  cgroup backend
-    --check              report what this host supports, as JSON
+    --check, --check-config
+                         report what this host supports, as JSON (one mode,
+                         two names; isolate has neither)
 Exit status: 0 the program succeeded, 1 it failed (RE, SG, TO), 2 rustbox failed (XX).
 ";
 
@@ -575,6 +576,10 @@ mod tests {
         let s = p(&["-b65999", "--init"]).unwrap();
         assert_eq!(s.box_id, 65999);
         assert!(p(&["--init", "--run", "--", "x"]).is_err());
+        // --check-config is another name for --check: one mode.
+        assert_eq!(p(&["--check-config"]).unwrap().mode, Mode::Check);
+        assert_eq!(p(&["--check", "--check-config"]).unwrap().mode, Mode::Check);
+        assert!(p(&["--check", "--init"]).is_err());
     }
 
     #[test]
