@@ -1,5 +1,5 @@
-//! rustbox: parse, dispatch, map errors to exit codes. Everything else is in the
-//! library.
+//! rustbox: parse, validate (`request::validate`, in its two stages), dispatch per
+//! mode, map errors to exit codes. Everything else is in the library.
 
 use rustbox::boxdir::{self, BoxPaths};
 use rustbox::caller::Caller;
