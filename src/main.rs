@@ -1,12 +1,12 @@
-//! rustbox: parse, dispatch, map errors to exit codes. Everything else is in the
-//! library.
+//! rustbox: parse, validate (`request::validate`, in its two stages), dispatch per
+//! mode, map errors to exit codes. Everything else is in the library.
 
 use rustbox::boxdir::{self, BoxPaths};
-use rustbox::caller::{self, Caller};
-use rustbox::error::Failure;
+use rustbox::caller::Caller;
 use rustbox::request::cli;
 use rustbox::request::config::{Config, Flavor};
-use rustbox::request::spec::{CgroupChoice, Mode, RunSpec, SeccompChoice};
+use rustbox::request::spec::{Mode, RunSpec};
+use rustbox::request::validate::{self, Refusal};
 use rustbox::run;
 use std::ffi::OsString;
 use std::process::exit;
@@ -48,42 +48,8 @@ fn fail(msg: impl std::fmt::Display) -> ! {
     exit(2);
 }
 
-/// Options that would not be enforced as asked are refused, never silently
-/// ignored: cgroup options without --cg (as isolate does), and seccomp choices
-/// the filter cannot honour.
-fn refuse_unenforced(spec: &RunSpec) -> Result<(), Failure> {
-    let l = &spec.limits;
-    if !spec.cg
-        && (l.cg_mem_kb.is_some() || spec.cpus.is_some() || spec.cgroup != CgroupChoice::Auto)
-    {
-        return Err(Failure::Usage(
-            "--cg-mem, --cpus and --cgroup need --cg (control group mode)".into(),
-        ));
-    }
-    // With flag 16 cleared, i386 and x32 calls are allowed and meet rustbox's own
-    // rules under their own numbers (plan/seccomp.rs, plan/abi.rs). A
-    // --seccomp=FILE's filters are compiled for native numbers only: a foreign call
-    // would skip every one of them, so that combination is refused.
-    if matches!(spec.seccomp, SeccompChoice::File(_))
-        && spec.syscalls & rustbox::request::spec::syscall_flags::LEGACY_ARCH == 0
-    {
-        return Err(Failure::Usage(
-            "--seccomp=FILE with --syscalls without flag 16: the file's filters are compiled \
-             for native call numbers, so i386 and x32 calls would skip them; keep flag 16 \
-             with a file"
-                .into(),
-        ));
-    }
-    if spec.seccomp == SeccompChoice::Off && spec.syscalls_set && spec.syscalls != 0 {
-        return Err(Failure::Usage(
-            "--syscalls blocks calls with a seccomp filter, but --seccomp=off installs none".into(),
-        ));
-    }
-    Ok(())
-}
-
 /// The configuration: `/etc/rustbox/config`, or a test config that only a root
-/// caller may choose (checked in `caller::refuse_root_only`).
+/// caller may choose (`request::validate` `config_is_roots`).
 fn load_config(spec: &RunSpec, flavor: Flavor) -> Config {
     let path = spec
         .config
@@ -99,77 +65,97 @@ fn main() {
     }
     // Taken out of the process; -e and -E pass variables from here to the box.
     let caller_env: Vec<(OsString, OsString)> = rustbox::caller::selfguard::take_environment();
-    // Bytes as the kernel passed them: program arguments, -E values and paths go
-    // to the box unchanged, valid UTF-8 or not.
+    let (flavor, spec) = command_line();
+    rustbox::request::progress::set_level(spec.verbose);
+    // The rules on the request alone; those on the caller come with `admit`.
+    if let Err(r) = validate::request(&spec) {
+        fail(r);
+    }
+    match spec.mode {
+        Mode::Help => print_out(cli::HELP),
+        Mode::Version => print_out(&version()),
+        Mode::PrintCgRoot | Mode::Check | Mode::Init | Mode::Cleanup | Mode::Run => {
+            let caller = admit(&spec);
+            let cfg = load_config(&spec, flavor);
+            act(&spec, &cfg, &caller, &caller_env);
+        }
+    }
+}
+
+/// The name rustbox was started under, and the command line parsed. Arguments
+/// are bytes as the kernel passed them: program arguments, -E values and paths go
+/// to the box unchanged, valid UTF-8 or not.
+fn command_line() -> (Flavor, RunSpec) {
     let mut argv = std::env::args_os();
     let flavor = argv.next().map_or(Flavor::Rustbox, |a| Flavor::of_name(&a));
-    let args: Vec<OsString> = argv.collect();
-    let spec = match cli::parse(args) {
-        Ok(s) => s,
-        Err(e) => fail(format_args!("{e} (see rustbox --help)")),
-    };
-    rustbox::request::progress::set_level(spec.verbose);
-    match spec.mode {
-        Mode::Help => {
-            print_out(cli::HELP);
-            return;
-        }
-        Mode::Version => {
-            // isolate's first line: judges look for "The process isolator" (kjudge
-            // refuses to start without it) and show what follows as the version.
-            print_out(&format!(
-                "The process isolator {} (rustbox {})\n\
-                 rustbox {}: isolate's command line, meta file and exit codes; evidence schema {}\n",
-                rustbox::ISOLATE_LEVEL,
-                rustbox::VERSION,
-                rustbox::VERSION,
-                rustbox::verdict::SCHEMA
-            ));
-            return;
-        }
-        _ => {}
+    match cli::parse(argv) {
+        Ok(spec) => (flavor, spec),
+        Err(e) => fail(Refusal::Usage(e)),
     }
-    if let Err(e) = refuse_unenforced(&spec) {
-        fail(e);
-    }
+}
+
+/// `--version`. isolate's first line: judges look for "The process isolator"
+/// (kjudge refuses to start without it) and show what follows as the version.
+fn version() -> String {
+    format!(
+        "The process isolator {} (rustbox {})\n\
+         rustbox {}: isolate's command line, meta file and exit codes; evidence schema {}\n",
+        rustbox::ISOLATE_LEVEL,
+        rustbox::VERSION,
+        rustbox::VERSION,
+        rustbox::verdict::SCHEMA
+    )
+}
+
+/// The caller of a mode that acts: rustbox must run as root (setuid), checked
+/// before anything the caller asked, and the request must pass the rules on what
+/// this caller may ask.
+fn admit(spec: &RunSpec) -> Caller {
     if !nix::unistd::geteuid().is_root() {
         fail("privileges: must be started as root (install it setuid root with 'make install')");
     }
-    let caller = Caller::of_process(&spec).unwrap_or_else(|e| fail(e));
-    if let Err(e) = caller::refuse_root_only(&spec, &caller) {
+    let caller = Caller::of_process(spec);
+    if let Err(e) = validate::for_caller(spec, &caller) {
         fail(e);
     }
-    let cfg = load_config(&spec, flavor);
-    if spec.mode == Mode::PrintCgRoot {
-        match rustbox::cgroup::detect(spec.cgroup) {
+    caller
+}
+
+/// The modes that act, for an admitted caller.
+fn act(spec: &RunSpec, cfg: &Config, caller: &Caller, caller_env: &[(OsString, OsString)]) {
+    match spec.mode {
+        Mode::PrintCgRoot => match rustbox::cgroup::detect(spec.cgroup) {
             Ok(b) => print_out(&format!(
                 "{}\n",
                 rustbox::cgroup::root_path(b, &cfg.cg_root).display()
             )),
             Err(e) => fail(e),
-        }
-        return;
+        },
+        Mode::Check => check(cfg),
+        Mode::Init | Mode::Cleanup | Mode::Run => on_box(spec, cfg, caller, caller_env),
+        Mode::Help | Mode::Version => unreachable!("answered without a caller"),
     }
-    if spec.mode == Mode::CheckConfig || spec.mode == Mode::Check {
-        check(&cfg);
-        return;
-    }
-    if let Err(e) = boxdir::check_id(&cfg, spec.box_id) {
+}
+
+/// `--init`, `--cleanup` and `--run`: the box id is checked against the
+/// configuration first.
+fn on_box(spec: &RunSpec, cfg: &Config, caller: &Caller, caller_env: &[(OsString, OsString)]) {
+    if let Err(e) = boxdir::check_id(cfg, spec.box_id) {
         fail(e);
     }
-    let paths = BoxPaths::new(&cfg, spec.box_id);
+    let paths = BoxPaths::new(cfg, spec.box_id);
     match spec.mode {
-        Mode::Init => match boxdir::init(&cfg, &paths, &caller, spec.limits.quota, spec.wait) {
+        Mode::Init => match boxdir::init(cfg, &paths, caller, spec.limits.quota, spec.wait) {
             Ok(dir) => print_out(&format!("{}\n", dir.display())),
             Err(e) => fail(e),
         },
         Mode::Cleanup => {
-            if let Err(e) = boxdir::cleanup(&cfg, &paths, &caller, spec.wait) {
+            if let Err(e) = boxdir::cleanup(cfg, &paths, caller, spec.wait) {
                 fail(e);
             }
         }
-        Mode::Run => do_run(&spec, &cfg, &caller, &caller_env),
-        _ => unreachable!("handled above"),
+        Mode::Run => do_run(spec, cfg, caller, caller_env),
+        _ => unreachable!("not a box mode"),
     }
 }
 
@@ -210,7 +196,8 @@ fn do_run(spec: &RunSpec, cfg: &Config, caller: &Caller, caller_env: &[(OsString
     exit(code);
 }
 
-/// `--check` / `--check-config`: what this host supports, as JSON.
+/// `--check` (or `--check-config`, the same mode): what this host supports, as
+/// JSON; exit 2 if the kernel lacks a namespace rustbox needs.
 fn check(cfg: &Config) {
     let ns = |n: &str| std::path::Path::new(&format!("/proc/self/ns/{n}")).exists();
     let report = serde_json::json!({

@@ -5,6 +5,8 @@
 //! a seccomp file); rustbox opens them with the caller's rights (`fsid`). Boxes
 //! belong to whoever initialised them, as in isolate: only that user, or root, may
 //! run in or clean up a box, and with `restricted_init` only root may create one.
+//! What only root may ask for is checked with the other request rules, in
+//! `request::validate`.
 
 pub mod fsid;
 pub mod hostpath;
@@ -12,7 +14,7 @@ pub mod outfile;
 pub mod selfguard;
 
 use crate::error::StepError;
-use crate::request::spec::{RunSpec, Source};
+use crate::request::spec::RunSpec;
 
 /// The caller of this invocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,34 +29,20 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// The caller from the real ids and the `--as-uid/--as-gid` options.
-    pub fn new(
-        uid: u32,
-        gid: u32,
-        as_uid: Option<u32>,
-        as_gid: Option<u32>,
-    ) -> Result<Caller, StepError> {
+    /// The caller from the real ids and the `--as-uid/--as-gid` options. Only root
+    /// giving both acts for someone else; anything else asked with them is refused
+    /// by `request::validate` (`as_ids_are_roots`, `as_ids_come_together`), and the
+    /// caller here acts as itself.
+    pub fn new(uid: u32, gid: u32, as_uid: Option<u32>, as_gid: Option<u32>) -> Caller {
         let acting = match (as_uid, as_gid) {
-            (None, None) => (uid, gid),
-            _ if uid != 0 => {
-                return Err(StepError::new(
-                    "caller",
-                    "--as-uid and --as-gid may only be used by root",
-                ))
-            }
-            (Some(u), Some(g)) => (u, g),
-            _ => {
-                return Err(StepError::new(
-                    "caller",
-                    "--as-uid and --as-gid must be given together",
-                ))
-            }
+            (Some(u), Some(g)) if uid == 0 => (u, g),
+            _ => (uid, gid),
         };
-        Ok(Caller { uid, gid, acting })
+        Caller { uid, gid, acting }
     }
 
     /// The caller of this process.
-    pub fn of_process(spec: &RunSpec) -> Result<Caller, StepError> {
+    pub fn of_process(spec: &RunSpec) -> Caller {
         Caller::new(
             nix::unistd::getuid().as_raw(),
             nix::unistd::getgid().as_raw(),
@@ -97,63 +85,33 @@ impl Caller {
     }
 }
 
-/// Filesystem types a caller other than root may mount with an `fs` rule. The
-/// others (devtmpfs, debugfs, tracefs, bpf, configfs, securityfs, sysfs, ...)
-/// would show the box kernel state that an ordinary user cannot mount for
-/// themselves; root may still ask for any type, as in isolate.
-pub const CALLER_FS_TYPES: &[&str] = &["proc", "tmpfs", "mqueue"];
-
-/// Refuse what only root may ask for.
-pub fn refuse_root_only(spec: &RunSpec, caller: &Caller) -> Result<(), StepError> {
-    if caller.is_root() {
-        return Ok(());
-    }
-    if spec.config.is_some() {
-        return Err(StepError::new(
-            "caller",
-            "--config: only root may choose the configuration file",
-        ));
-    }
-    for (inside, rule) in &spec.dirs {
-        if let Some(Source::Fs(t)) = rule.as_ref().map(|r| &r.source) {
-            if !CALLER_FS_TYPES.contains(&t.as_str()) {
-                return Err(StepError::new(
-                    "caller",
-                    format!(
-                        "--dir {}={t}:fs: only root may mount a {t} file system \
-                         (callers may use {})",
-                        inside.display(),
-                        CALLER_FS_TYPES.join(", ")
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Only root naming both ids acts for someone else (what is asked otherwise
+    /// is refused by `request::validate`).
     #[test]
-    fn as_uid_is_root_only_and_paired() {
-        assert!(Caller::new(1000, 1000, Some(5), Some(5)).is_err());
-        assert!(Caller::new(0, 0, Some(5), None).is_err());
-        assert!(Caller::new(0, 0, None, Some(5)).is_err());
-        let c = Caller::new(0, 0, Some(5), Some(6)).unwrap();
+    fn only_root_acts_for_another_user() {
+        assert_eq!(
+            Caller::new(1000, 1000, Some(5), Some(5)).acting,
+            (1000, 1000)
+        );
+        assert_eq!(Caller::new(0, 0, Some(5), None).acting, (0, 0));
+        assert_eq!(Caller::new(0, 0, None, Some(5)).acting, (0, 0));
+        let c = Caller::new(0, 0, Some(5), Some(6));
         assert_eq!(c.acting, (5, 6));
         assert_eq!(c.path_identity(), (0, 0));
         assert!(c.is_root());
-        let c = Caller::new(1000, 100, None, None).unwrap();
+        let c = Caller::new(1000, 100, None, None);
         assert_eq!(c.acting, (1000, 100));
     }
 
     #[test]
     fn boxes_belong_to_their_owner() {
-        let alice = Caller::new(1000, 1000, None, None).unwrap();
-        let root = Caller::new(0, 0, None, None).unwrap();
-        let for_alice = Caller::new(0, 0, Some(1000), Some(1000)).unwrap();
+        let alice = Caller::new(1000, 1000, None, None);
+        let root = Caller::new(0, 0, None, None);
+        let for_alice = Caller::new(0, 0, Some(1000), Some(1000));
         assert!(alice.may_use(Some(1000)).is_ok());
         assert!(alice.may_use(None).is_ok());
         let e = alice.may_use(Some(1001)).unwrap_err();
@@ -165,26 +123,5 @@ mod tests {
         assert!(alice.may_init(true, None).is_err());
         assert!(root.may_init(true, Some(1001)).is_ok());
         assert!(for_alice.may_init(true, None).is_ok());
-    }
-
-    #[test]
-    fn callers_fs_types_are_limited() {
-        let spec =
-            |a: &[&str]| crate::request::cli::parse(a.iter().map(|s| s.to_string())).unwrap();
-        let alice = Caller::new(1000, 1000, None, None).unwrap();
-        let root = Caller::new(0, 0, None, None).unwrap();
-        let s = spec(&[
-            "--run",
-            "--dir=/proc=proc:fs",
-            "--dir=/q=mqueue:fs",
-            "--",
-            "p",
-        ]);
-        assert!(refuse_root_only(&s, &alice).is_ok());
-        let s = spec(&["--run", "--dir=/d=devtmpfs:fs:dev", "--", "p"]);
-        assert!(refuse_root_only(&s, &alice).is_err());
-        assert!(refuse_root_only(&s, &root).is_ok());
-        let s = spec(&["--run", "--config=/x", "--", "p"]);
-        assert!(refuse_root_only(&s, &alice).is_err());
     }
 }

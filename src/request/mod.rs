@@ -1,7 +1,9 @@
 //! What the caller asked for: the command line (`cli`), the request it becomes
-//! (`spec`), the configuration file (`config`) and the progress messages of `-v`.
+//! (`spec`), the rules it must meet (`validate`), the configuration file (`config`)
+//! and the progress messages of `-v`.
 
 pub mod cli;
 pub mod config;
 pub mod progress;
 pub mod spec;
+pub mod validate;

@@ -20,8 +20,8 @@ pub enum Mode {
     Cleanup,
     Version,
     Help,
-    CheckConfig,
     PrintCgRoot,
+    /// `--check`, also named `--check-config`: what this host supports.
     Check,
 }
 
