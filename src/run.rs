@@ -257,7 +257,7 @@ fn prepare_and_watch(
     paths: &BoxPaths,
     interrupts: &Interrupts,
     ev: &mut Evidence,
-    mounts: &mut Vec<crate::chain::root::MountPlan>,
+    mounts: &mut Vec<crate::plan::MountPlan>,
 ) -> Result<(), StepError> {
     let Request { spec, cfg, .. } = req;
     let mut plan = crate::plan::build(spec, cfg, paths, req.caller, req.env)?;
@@ -345,12 +345,9 @@ fn caller_terminal(
 /// read-write bind source the caller named (as the plan resolved them: opened
 /// with the caller's rights, walked without following links). A source that is
 /// not there (a `maybe` rule) holds nothing of the box.
-fn clear_set_ids(
-    mounts: &[crate::chain::root::MountPlan],
-    box_uid: u32,
-) -> Result<usize, StepError> {
+fn clear_set_ids(mounts: &[crate::plan::MountPlan], box_uid: u32) -> Result<usize, StepError> {
     use crate::chain::mounts::MOUNT_ATTR_RDONLY;
-    use crate::chain::root::MountKind;
+    use crate::plan::MountKind;
     let mut n = 0;
     for m in mounts.iter().filter(|m| m.attrs & MOUNT_ATTR_RDONLY == 0) {
         let MountKind::Bind {

@@ -1,5 +1,5 @@
 // credentials dropped before the root is built (mounts would fail)
-use rustbox::chain::{ContainPlan, Fresh, Reporter};
+use rustbox::{chain::{Fresh, Reporter}, plan::ContainPlan};
 use rustbox::error::StepError;
 
 #[allow(unreachable_code, unused_variables)]

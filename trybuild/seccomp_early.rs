@@ -1,5 +1,5 @@
 // seccomp installed early (it would block later steps)
-use rustbox::chain::{ContainPlan, Fresh, Reporter};
+use rustbox::{chain::{Fresh, Reporter}, plan::ContainPlan};
 use rustbox::error::StepError;
 
 #[allow(unreachable_code, unused_variables)]

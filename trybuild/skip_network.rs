@@ -1,5 +1,5 @@
 // credentials while loopback is not set up
-use rustbox::chain::{ContainPlan, Fresh, Reporter};
+use rustbox::{chain::{Fresh, Reporter}, plan::ContainPlan};
 use rustbox::error::StepError;
 
 #[allow(unreachable_code, unused_variables)]

@@ -1,5 +1,5 @@
 // the streams wired before the program has a process group of its own
-use rustbox::chain::{ContainPlan, Fresh, Reporter};
+use rustbox::{chain::{Fresh, Reporter}, plan::ContainPlan};
 use rustbox::error::StepError;
 
 #[allow(unreachable_code, unused_variables)]

@@ -1,5 +1,5 @@
 // exec without a seccomp filter
-use rustbox::chain::{ContainPlan, Fresh, Reporter};
+use rustbox::{chain::{Fresh, Reporter}, plan::ContainPlan};
 use rustbox::error::StepError;
 
 #[allow(unreachable_code, unused_variables)]

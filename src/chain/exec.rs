@@ -1,6 +1,6 @@
 //! execve of the program, as given: no PATH search (isolate's behaviour).
 
-use super::ContainPlan;
+use crate::plan::ContainPlan;
 use std::ffi::CString;
 
 /// argv and envp as NULL-terminated pointer arrays, built before the resource

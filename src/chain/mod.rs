@@ -32,30 +32,8 @@ pub mod uts;
 pub use report::Reporter;
 
 use crate::error::StepError;
-use seccompiler::BpfProgram;
+use crate::plan::ContainPlan;
 use std::ffi::CString;
-
-/// Everything the chain needs, computed by the supervisor before the child exists.
-#[derive(Debug, Clone)]
-pub struct ContainPlan {
-    pub root: root::RootPlan,
-    pub share_net: bool,
-    pub uid: u32,
-    pub gid: u32,
-    pub stdio: stdio::StdioPlan,
-    pub rlimits: rlimits::RlimitPlan,
-    pub env: Vec<CString>,
-    pub program: CString,
-    pub argv: Vec<CString>,
-    pub inherit_fds: bool,
-    /// --tty-hack, and stdout is the caller's controlling terminal: the
-    /// program's process group becomes its foreground group (`crate::sys::tty`).
-    pub take_terminal: bool,
-    pub seccomp: Vec<BpfProgram>,
-    pub seccomp_desc: String,
-    /// cap_last_cap, read by the supervisor (the box may not see /proc/sys).
-    pub last_cap: u32,
-}
 
 struct Ctx<'a> {
     plan: &'a ContainPlan,

@@ -1,10 +1,9 @@
 //! Resource limits of the payload process (isolate's -m, -k, -f, -n, -p, --core).
 
 use crate::error::StepError;
+use crate::plan::RlimitPlan;
 
 /// (resource, value, name) triples; the value is both soft and hard limit.
-pub type RlimitPlan = Vec<(libc::__rlimit_resource_t, u64, &'static str)>;
-
 pub fn apply(plan: &RlimitPlan) -> Result<(), StepError> {
     for &(res, val, name) in plan {
         let lim = libc::rlimit {

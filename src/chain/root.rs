@@ -10,51 +10,9 @@ use super::mounts::{
 };
 use super::report::Reporter;
 use crate::error::StepError;
+use crate::plan::{MountKind, MountPlan, RootPlan};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
-
-/// What one mount puts at a path inside the box.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MountKind {
-    /// Bind a host directory.
-    Bind {
-        src: PathBuf,
-        recursive: bool,
-        maybe: bool,
-        /// Set when `src` lies below the box root, where programs plant links:
-        /// (box root, the part of `src` below it), resolved without following any
-        /// link.
-        no_links_below: Option<(PathBuf, PathBuf)>,
-        /// Set when the caller named `src` (a `--dir` rule, not a default one): the
-        /// filesystem identity (uid, gid) `src` is resolved and checked with, so
-        /// the box gets nothing the caller could not read (write, for `rw`)
-        /// themselves. None: rustbox's own default, resolved as root.
-        as_caller: Option<(u32, u32)>,
-    },
-    /// A new instance of a device-less filesystem (proc, sysfs, ...).
-    Fs { fstype: String, data: String },
-    /// A fresh tmpfs, owned by the box user.
-    Tmpfs { data: String },
-    /// A minimal /dev: tmpfs with null, zero, full, random, urandom and the usual links.
-    MinimalDev,
-}
-
-/// One mount of the plan.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MountPlan {
-    pub inside: PathBuf,
-    pub kind: MountKind,
-    /// MOUNT_ATTR_* flags to set on it.
-    pub attrs: u64,
-}
-
-/// Everything needed to build the root, computed before the child is created.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RootPlan {
-    /// Host directory the root tmpfs is mounted on.
-    pub mount_point: PathBuf,
-    pub mounts: Vec<MountPlan>,
-}
+use std::path::Path;
 
 /// Devices of the minimal /dev: all harmless character devices.
 pub const DEV_NODES: &[&str] = &["null", "zero", "full", "random", "urandom"];

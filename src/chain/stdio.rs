@@ -6,17 +6,8 @@
 //! be read or overwritten through them.
 
 use crate::error::StepError;
+use crate::plan::StdioPlan;
 use std::ffi::CString;
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StdioPlan {
-    pub stdin: Option<CString>,
-    pub stdout: Option<CString>,
-    pub stderr: Option<CString>,
-    pub stderr_to_stdout: bool,
-    /// Working directory: /box, or --chdir (relative to /box).
-    pub chdir: CString,
-}
 
 /// (device, inode) of an open descriptor.
 fn identity(fd: libc::c_int, what: &str) -> Result<(u64, u64), StepError> {

@@ -5,15 +5,15 @@
 pub mod abi;
 pub mod bpf;
 pub mod seccomp;
+pub mod types;
+
+pub use types::{ContainPlan, MountKind, MountPlan, RlimitPlan, RootPlan, StdioPlan};
 
 use crate::boxdir::BoxPaths;
 use crate::caller::Caller;
 use crate::chain::mounts::{
     MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY,
 };
-use crate::chain::root::{MountKind, MountPlan, RootPlan};
-use crate::chain::stdio::StdioPlan;
-use crate::chain::ContainPlan;
 use crate::error::StepError;
 use crate::request::config::Config;
 use crate::request::spec::{default_dir_rules, merge_rules, DirRule, EnvRule, RunSpec, Source};
@@ -141,7 +141,7 @@ pub fn environment(spec: &RunSpec, caller: &[(OsString, OsString)]) -> Vec<(OsSt
 }
 
 /// isolate's resource limits, plus an RLIMIT_CPU backstop when -t is given.
-pub fn rlimits(spec: &RunSpec) -> crate::chain::rlimits::RlimitPlan {
+pub fn rlimits(spec: &RunSpec) -> RlimitPlan {
     let l = &spec.limits;
     let inf = libc::RLIM_INFINITY;
     let mut v = Vec::new();
@@ -302,9 +302,8 @@ mod tests {
         // With --cg, -p N is RLIMIT_NPROC N too, as isolate sets it (pids.max,
         // N + 1, is the cgroup's); -p alone is still unlimited.
         let s = spec(&["--cg", "--run", "-p7", "--", "p"]);
-        let get = |r: &crate::chain::rlimits::RlimitPlan, n: &str| {
-            r.iter().find(|(_, _, name)| *name == n).map(|(_, v, _)| *v)
-        };
+        let get =
+            |r: &RlimitPlan, n: &str| r.iter().find(|(_, _, name)| *name == n).map(|(_, v, _)| *v);
         assert_eq!(get(&rlimits(&s), "RLIMIT_NPROC"), Some(7));
         let s = spec(&["--cg", "--run", "--", "p"]);
         assert_eq!(get(&rlimits(&s), "RLIMIT_NPROC"), Some(1));

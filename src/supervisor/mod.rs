@@ -19,9 +19,10 @@ pub mod timens;
 
 use crate::cgroup::{BoxCgroup, Entry, SelfAttach};
 use crate::chain::report::Record;
-use crate::chain::{self, ContainPlan, Reporter};
+use crate::chain::{self, Reporter};
 use crate::error::StepError;
 use crate::evidence::{Control, CpuUsage, KillReason};
+use crate::plan::ContainPlan;
 use crate::request::spec::Limits;
 use crate::supervisor::interrupt::Interrupts;
 use std::io::Read;

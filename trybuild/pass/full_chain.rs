@@ -1,5 +1,5 @@
 // The chain in its one valid order compiles.
-use rustbox::chain::{ContainPlan, Fresh, Reporter};
+use rustbox::{chain::{Fresh, Reporter}, plan::ContainPlan};
 use rustbox::error::StepError;
 
 #[allow(dead_code)]
