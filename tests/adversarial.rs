@@ -20,7 +20,6 @@
 //! test panics saying so, it never skips.
 
 use serde::Deserialize;
-use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::os::unix::fs::PermissionsExt;
@@ -31,7 +30,8 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{procs_of_uid, wait_for};
+use common::harness::try_read_json;
+use common::{dir_names, procs_left, procs_of_uid, text, wait_for};
 
 /// This suite's boxes: `/tmp/rustbox-adv-<pid>/`, uids from 70000 (up to 199 cases).
 pub static SUITE: common::SuiteConf = common::SuiteConf {
@@ -363,7 +363,7 @@ fn setup() -> Suite {
     let secret = format!("rustbox-adv-host-secret-{pid}-{nanos}");
     let secret_file = base.join("host-secret");
     std::fs::write(&secret_file, format!("{secret}\n")).unwrap();
-    std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    common::chmod(&secret_file, 0o600);
 
     let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("listen on the host's loopback");
     let port = tcp.local_addr().unwrap().port();
@@ -379,11 +379,7 @@ fn setup() -> Suite {
     let host_dir = base.join("host-dir");
     common::mkdir_755(&host_dir);
     std::fs::write(host_dir.join("secret"), format!("{secret}\n")).unwrap();
-    std::fs::set_permissions(
-        host_dir.join("secret"),
-        std::fs::Permissions::from_mode(0o644),
-    )
-    .unwrap();
+    common::chmod(&host_dir.join("secret"), 0o644);
     let env_token = {
         let mut b = [0u8; 12];
         std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom").unwrap(), &mut b)
@@ -406,7 +402,7 @@ fn setup() -> Suite {
     let shm_name = format!("rustbox-adv-shm-{pid}");
     let shm_marker = Path::new("/dev/shm").join(&shm_name);
     std::fs::write(&shm_marker, format!("{secret}\n")).expect("create the /dev/shm marker");
-    std::fs::set_permissions(&shm_marker, std::fs::Permissions::from_mode(0o644)).unwrap();
+    common::chmod(&shm_marker, 0o644);
     let (sysv_key, sysv_ids) = host_sysv_objects(pid);
     // A process of the last box's uid (no case uses that box): another box's.
     let other_uid = SUITE.uid_base() + SUITE.num_boxes - 1;
@@ -497,28 +493,18 @@ impl Suite {
                 std::fs::copy(&src, &exe).map_err(|e| format!("copy {}: {e}", src.display()))?;
             }
             Lang::C => {
-                let o = Command::new("gcc")
-                    .args(&case.build)
-                    .args(["-Wall", "-Wextra", "-Werror", "-I"])
-                    .arg(cases_dir())
-                    .arg("-o")
-                    .arg(&exe)
-                    .arg(&src)
-                    .output()
-                    .map_err(|e| format!("run gcc: {e}"))?;
-                if !o.status.success() {
+                let mut flags: Vec<std::ffi::OsString> =
+                    case.build.iter().map(Into::into).collect();
+                flags.extend(["-Wall", "-Wextra", "-Werror", "-I"].map(Into::into));
+                flags.push(cases_dir().into());
+                common::gcc(&flags, &exe, &src).map_err(|e| {
                     // The 32-bit twins need the i386 libc and libgcc.
-                    let hint = if case.build.iter().any(|f| f == "-m32") {
-                        " (a -m32 build: `make deps` installs gcc-multilib)"
+                    if case.build.iter().any(|f| f == "-m32") {
+                        format!("{e}\n(a -m32 build: `make deps` installs gcc-multilib)")
                     } else {
-                        ""
-                    };
-                    return Err(format!(
-                        "gcc failed to build {}{hint}:\n{}",
-                        src.display(),
-                        String::from_utf8_lossy(&o.stderr)
-                    ));
-                }
+                        e
+                    }
+                })?;
             }
         }
         Ok(exe)
@@ -563,9 +549,7 @@ struct Outcome {
 }
 
 fn read_lossy(p: &Path) -> String {
-    std::fs::read(p)
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default()
+    std::fs::read(p).map(|b| text(&b)).unwrap_or_default()
 }
 
 fn indent(s: &str) -> String {
@@ -594,12 +578,12 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
         .rustbox(&["-b".into(), idarg.clone(), "--init".into()])
         .output()
         .expect("run rustbox --init");
-    let printed = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let printed = text(&o.stdout).trim().to_string();
     if o.status.code() != Some(0) || printed != suite.box_root.join(&idarg).display().to_string() {
         out.problems.push(format!(
             "--init failed (exit {:?}, printed {printed:?}): {}",
             o.status.code(),
-            String::from_utf8_lossy(&o.stderr).trim()
+            text(&o.stderr).trim()
         ));
         cleanup(suite, case, id, &mut out);
         return out;
@@ -641,8 +625,8 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
             i + 1,
             a.join(" "),
             o.status.code(),
-            indent(&String::from_utf8_lossy(&o.stdout)),
-            indent(&String::from_utf8_lossy(&o.stderr))
+            indent(&text(&o.stdout)),
+            indent(&text(&o.stderr))
         );
         if o.status.code() != Some(0) {
             out.problems
@@ -763,7 +747,6 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
     let elapsed = start.elapsed();
     let stdout = read_lossy(&stdout_f);
     let stderr = read_lossy(&stderr_f);
-    let json_text = read_lossy(&json);
     let e = &case.expect;
     if timed_out {
         out.problems.push(format!(
@@ -771,7 +754,7 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
         ));
     }
 
-    let doc: Option<Value> = serde_json::from_str(&json_text).ok();
+    let doc = try_read_json(&json);
     let verdict = doc
         .as_ref()
         .and_then(|d| d["verdict"].as_str())
@@ -897,14 +880,10 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
     // What the box wrote in its /dev/shm must not appear in the host's (removed
     // once reported, so that it is blamed on this case only).
     if let Some(name) = suite.shm_marker.file_name().and_then(|n| n.to_str()) {
-        let leaked: Vec<String> = std::fs::read_dir("/dev/shm")
-            .map(|rd| {
-                rd.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|f| f.starts_with(name) && f != name)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let leaked: Vec<String> = dir_names(Path::new("/dev/shm"))
+            .into_iter()
+            .filter(|f| f.starts_with(name) && f != name)
+            .collect();
         for f in &leaked {
             let _ = std::fs::remove_file(Path::new("/dev/shm").join(f));
         }
@@ -948,7 +927,7 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
         if o.status.code() != Some(0) {
             out.problems.push(format!(
                 "--init after the run failed: {}",
-                String::from_utf8_lossy(&o.stderr).trim()
+                text(&o.stderr).trim()
             ));
         }
     }
@@ -989,11 +968,10 @@ fn kill_supervisor(case: &Case, child: &mut Child, workspace: &Path, uid: u32, o
         }
     }
     let t = Instant::now();
-    let gone = wait_for(GRACE, || procs_of_uid(uid, false).is_empty());
-    if !gone {
+    let left = procs_left(uid, GRACE);
+    if !left.is_empty() {
         out.problems.push(format!(
-            "box processes survive a SIGKILLed supervisor for {GRACE:?}: {:?}",
-            procs_of_uid(uid, false)
+            "box processes survive a SIGKILLed supervisor for {GRACE:?}: {left:?}"
         ));
     }
     out.summary = format!(
@@ -1022,13 +1000,7 @@ fn victims_intact(suite: &Suite, out: &mut Outcome) {
         out.problems.push(format!("{} was written to", v.display()));
     }
     let d = &suite.victim_dir;
-    let names: Vec<String> = std::fs::read_dir(d)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
+    let names = dir_names(d);
     let keep = d.join("keep");
     let keep_ok = std::fs::symlink_metadata(&keep).is_ok_and(|m| m.uid() == 0)
         && std::fs::read_to_string(&keep).ok().as_deref() == Some(VICTIM_TEXT);
@@ -1048,7 +1020,7 @@ fn victims_intact(suite: &Suite, out: &mut Outcome) {
 
 fn make_victims(victim: &Path, dir: &Path) {
     std::fs::write(victim, VICTIM_TEXT).unwrap();
-    std::fs::set_permissions(victim, std::fs::Permissions::from_mode(0o644)).unwrap();
+    common::chmod(victim, 0o644);
     common::mkdir_755(dir);
     std::fs::write(dir.join("keep"), VICTIM_TEXT).unwrap();
 }
@@ -1060,10 +1032,8 @@ fn cleanup(suite: &Suite, case: &Case, id: u32, out: &mut Outcome) {
         .output()
         .expect("run rustbox --cleanup");
     if o.status.code() != Some(0) {
-        out.problems.push(format!(
-            "--cleanup failed: {}",
-            String::from_utf8_lossy(&o.stderr).trim()
-        ));
+        out.problems
+            .push(format!("--cleanup failed: {}", text(&o.stderr).trim()));
     }
     let dir = suite.box_root.join(id.to_string());
     if dir.exists() {
@@ -1072,10 +1042,10 @@ fn cleanup(suite: &Suite, case: &Case, id: u32, out: &mut Outcome) {
     }
     victims_intact(suite, out);
     let uid = SUITE.uid_base() + id;
-    if !wait_for(GRACE, || procs_of_uid(uid, false).is_empty()) {
+    let left = procs_left(uid, GRACE);
+    if !left.is_empty() {
         out.problems.push(format!(
-            "processes of box uid {uid} left after --cleanup: {:?}",
-            procs_of_uid(uid, false)
+            "processes of box uid {uid} left after --cleanup: {left:?}"
         ));
     }
 }
