@@ -31,7 +31,8 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{procs_of_uid, wait_for};
+use common::harness::try_read_json;
+use common::{dir_names, procs_left, procs_of_uid, text, wait_for};
 
 /// This suite's boxes: `/tmp/rustbox-adv-<pid>/`, uids from 70000 (up to 199 cases).
 pub static SUITE: common::SuiteConf = common::SuiteConf {
@@ -363,7 +364,7 @@ fn setup() -> Suite {
     let secret = format!("rustbox-adv-host-secret-{pid}-{nanos}");
     let secret_file = base.join("host-secret");
     std::fs::write(&secret_file, format!("{secret}\n")).unwrap();
-    std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    common::chmod(&secret_file, 0o600);
 
     let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("listen on the host's loopback");
     let port = tcp.local_addr().unwrap().port();
@@ -379,11 +380,7 @@ fn setup() -> Suite {
     let host_dir = base.join("host-dir");
     common::mkdir_755(&host_dir);
     std::fs::write(host_dir.join("secret"), format!("{secret}\n")).unwrap();
-    std::fs::set_permissions(
-        host_dir.join("secret"),
-        std::fs::Permissions::from_mode(0o644),
-    )
-    .unwrap();
+    common::chmod(&host_dir.join("secret"), 0o644);
     let env_token = {
         let mut b = [0u8; 12];
         std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom").unwrap(), &mut b)
@@ -406,7 +403,7 @@ fn setup() -> Suite {
     let shm_name = format!("rustbox-adv-shm-{pid}");
     let shm_marker = Path::new("/dev/shm").join(&shm_name);
     std::fs::write(&shm_marker, format!("{secret}\n")).expect("create the /dev/shm marker");
-    std::fs::set_permissions(&shm_marker, std::fs::Permissions::from_mode(0o644)).unwrap();
+    common::chmod(&shm_marker, 0o644);
     let (sysv_key, sysv_ids) = host_sysv_objects(pid);
     // A process of the last box's uid (no case uses that box): another box's.
     let other_uid = SUITE.uid_base() + SUITE.num_boxes - 1;
@@ -497,28 +494,18 @@ impl Suite {
                 std::fs::copy(&src, &exe).map_err(|e| format!("copy {}: {e}", src.display()))?;
             }
             Lang::C => {
-                let o = Command::new("gcc")
-                    .args(&case.build)
-                    .args(["-Wall", "-Wextra", "-Werror", "-I"])
-                    .arg(cases_dir())
-                    .arg("-o")
-                    .arg(&exe)
-                    .arg(&src)
-                    .output()
-                    .map_err(|e| format!("run gcc: {e}"))?;
-                if !o.status.success() {
+                let mut flags: Vec<std::ffi::OsString> =
+                    case.build.iter().map(Into::into).collect();
+                flags.extend(["-Wall", "-Wextra", "-Werror", "-I"].map(Into::into));
+                flags.push(cases_dir().into());
+                common::gcc(&flags, &exe, &src).map_err(|e| {
                     // The 32-bit twins need the i386 libc and libgcc.
-                    let hint = if case.build.iter().any(|f| f == "-m32") {
-                        " (a -m32 build: `make deps` installs gcc-multilib)"
+                    if case.build.iter().any(|f| f == "-m32") {
+                        format!("{e}\n(a -m32 build: `make deps` installs gcc-multilib)")
                     } else {
-                        ""
-                    };
-                    return Err(format!(
-                        "gcc failed to build {}{hint}:\n{}",
-                        src.display(),
-                        String::from_utf8_lossy(&o.stderr)
-                    ));
-                }
+                        e
+                    }
+                })?;
             }
         }
         Ok(exe)
@@ -554,6 +541,7 @@ fn watch(child: &mut Child, uid: u32, deadline: Duration) -> (Option<i32>, usize
 // One case
 // ---------------------------------------------------------------------------
 
+#[derive(Default)]
 struct Outcome {
     problems: Vec<String>,
     /// Short evidence for the PASS line.
@@ -563,21 +551,17 @@ struct Outcome {
 }
 
 fn read_lossy(p: &Path) -> String {
-    std::fs::read(p)
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default()
+    std::fs::read(p).map(|b| text(&b)).unwrap_or_default()
 }
 
 fn indent(s: &str) -> String {
     s.lines().map(|l| format!("    | {l}\n")).collect()
 }
 
+/// One case: build its payload, `--init` its box, the before-runs, the run under
+/// test and its checks, then `--cleanup` (whatever failed before it).
 fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
-    let mut out = Outcome {
-        problems: Vec::new(),
-        summary: String::new(),
-        details: String::new(),
-    };
+    let mut out = Outcome::default();
     let exe = match suite.build(case) {
         Ok(p) => p,
         Err(e) => {
@@ -586,23 +570,65 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
             return out;
         }
     };
-    let idarg = id.to_string();
-    let uid = SUITE.uid_base() + id;
+    if let Some(cx) = init_box(suite, case, id, &exe, &mut out) {
+        if before_runs(&cx, &mut out) {
+            run_and_check(&cx, &mut out);
+        }
+    }
+    cleanup(suite, case, id, &mut out);
+    out
+}
 
-    // --init, as a judge: the printed directory, then its box/.
+/// A case whose box is ready: what its runs share.
+struct CaseBox<'a> {
+    suite: &'a Suite,
+    case: &'a Case,
+    idarg: String,
+    uid: u32,
+    /// The box directory `--init` printed.
+    printed: String,
+    workspace: PathBuf,
+}
+
+impl CaseBox<'_> {
+    /// Placeholders, and {box_dir}: the directory --init printed.
+    fn sub(&self, a: &str) -> String {
+        self.suite.subst(a).replace("{box_dir}", &self.printed)
+    }
+
+    /// The payload's command line inside the box.
+    fn program_with(&self, payload_args: &[String]) -> Vec<String> {
+        let mut p: Vec<String> = match self.case.lang {
+            Lang::C => vec!["/box/payload".into()],
+            Lang::Sh => vec!["/bin/sh".into(), "/box/payload.sh".into()],
+        };
+        p.extend(payload_args.iter().map(|a| self.sub(a)));
+        p
+    }
+}
+
+/// `--init`, as a judge: the printed directory, then the payload copied into its
+/// box/. None (the problem recorded) if either fails.
+fn init_box<'a>(
+    suite: &'a Suite,
+    case: &'a Case,
+    id: u32,
+    exe: &Path,
+    out: &mut Outcome,
+) -> Option<CaseBox<'a>> {
+    let idarg = id.to_string();
     let o = suite
         .rustbox(&["-b".into(), idarg.clone(), "--init".into()])
         .output()
         .expect("run rustbox --init");
-    let printed = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let printed = text(&o.stdout).trim().to_string();
     if o.status.code() != Some(0) || printed != suite.box_root.join(&idarg).display().to_string() {
         out.problems.push(format!(
             "--init failed (exit {:?}, printed {printed:?}): {}",
             o.status.code(),
-            String::from_utf8_lossy(&o.stderr).trim()
+            text(&o.stderr).trim()
         ));
-        cleanup(suite, case, id, &mut out);
-        return out;
+        return None;
     }
     let workspace = PathBuf::from(&printed).join("box");
     let (name, mode) = match case.lang {
@@ -610,80 +636,161 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
         Lang::Sh => ("payload.sh", 0o644),
     };
     let dst = workspace.join(name);
-    if let Err(e) = std::fs::copy(&exe, &dst)
+    if let Err(e) = std::fs::copy(exe, &dst)
         .and_then(|_| std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(mode)))
     {
         out.problems
             .push(format!("copy the payload to {}: {e}", dst.display()));
-        cleanup(suite, case, id, &mut out);
-        return out;
+        return None;
     }
-    // Placeholders, and {box_dir}: the directory --init printed.
-    let sub = |a: &String| suite.subst(a).replace("{box_dir}", &printed);
-    let program_with = |payload_args: &[String]| -> Vec<String> {
-        let mut p: Vec<String> = match case.lang {
-            Lang::C => vec!["/box/payload".into()],
-            Lang::Sh => vec!["/bin/sh".into(), "/box/payload.sh".into()],
-        };
-        p.extend(payload_args.iter().map(sub));
-        p
-    };
-    for (i, step) in case.before.iter().enumerate() {
-        let mut a = vec!["-b".to_string(), idarg.clone()];
-        a.extend(step.args.iter().map(sub));
+    Some(CaseBox {
+        suite,
+        case,
+        idarg,
+        uid: SUITE.uid_base() + id,
+        printed,
+        workspace,
+    })
+}
+
+/// The case's runs before the one under test; false (the problem recorded) at the
+/// first that does not exit 0.
+fn before_runs(cx: &CaseBox, out: &mut Outcome) -> bool {
+    for (i, step) in cx.case.before.iter().enumerate() {
+        let mut a = vec!["-b".to_string(), cx.idarg.clone()];
+        a.extend(step.args.iter().map(|x| cx.sub(x)));
         a.push("--run".into());
         a.push("--".into());
-        a.extend(program_with(&step.payload_args));
-        let o = suite.rustbox_for(case, &a).output().expect("run rustbox");
+        a.extend(cx.program_with(&step.payload_args));
+        let o = cx
+            .suite
+            .rustbox_for(cx.case, &a)
+            .output()
+            .expect("run rustbox");
         let _ = writeln!(
             out.details,
             "  before-run {}: rustbox {}\n  exit status: {:?}\n  stdout:\n{}  stderr:\n{}",
             i + 1,
             a.join(" "),
             o.status.code(),
-            indent(&String::from_utf8_lossy(&o.stdout)),
-            indent(&String::from_utf8_lossy(&o.stderr))
+            indent(&text(&o.stdout)),
+            indent(&text(&o.stderr))
         );
         if o.status.code() != Some(0) {
             out.problems
                 .push(format!("before-run {} exited {:?}", i + 1, o.status.code()));
-            cleanup(suite, case, id, &mut out);
-            return out;
+            return false;
         }
     }
-    let program = program_with(&case.payload_args);
+    true
+}
 
-    let meta = suite.out.join(format!("{}.meta", case.name));
-    let json = suite.out.join(format!("{}.json", case.name));
-    let stdout_f = suite.out.join(format!("{}.stdout", case.name));
-    let stderr_f = suite.out.join(format!("{}.stderr", case.name));
+/// Where the run under test leaves its results and streams.
+struct RunFiles {
+    meta: PathBuf,
+    json: PathBuf,
+    stdout: PathBuf,
+    stderr: PathBuf,
+}
+
+impl RunFiles {
+    fn of(suite: &Suite, case: &Case) -> RunFiles {
+        let f = |ext: &str| suite.out.join(format!("{}.{ext}", case.name));
+        RunFiles {
+            meta: f("meta"),
+            json: f("json"),
+            stdout: f("stdout"),
+            stderr: f("stderr"),
+        }
+    }
+}
+
+/// What the run under test did, seen from the host.
+struct Ran {
+    code: Option<i32>,
+    /// The largest number of box processes seen during the run.
+    peak: usize,
+    elapsed: Duration,
+    stdout: String,
+    stderr: String,
+    doc: Option<Value>,
+    verdict: String,
+}
+
+/// The run under test: started as the case's caller, watched (or, for the special
+/// case, its supervisor killed), then every expectation of the case checked.
+fn run_and_check(cx: &CaseBox, out: &mut Outcome) {
+    let (suite, case) = (cx.suite, cx.case);
+    let files = RunFiles::of(suite, case);
     let mut args = vec![
         "-b".to_string(),
-        idarg.clone(),
+        cx.idarg.clone(),
         "-M".into(),
-        meta.display().to_string(),
-        format!("--json={}", json.display()),
+        files.meta.display().to_string(),
+        format!("--json={}", files.json.display()),
     ];
-    args.extend(case.args.iter().map(sub));
+    args.extend(case.args.iter().map(|a| cx.sub(a)));
     args.push("--run".into());
     args.push("--".into());
-    args.extend(program);
+    args.extend(cx.program_with(&case.payload_args));
     let mut cmd = suite.rustbox_for(case, &args);
-    cmd.stdout(std::fs::File::create(&stdout_f).unwrap());
-    cmd.stderr(std::fs::File::create(&stderr_f).unwrap());
-    // Descriptors the caller leaves open: a host file with the secret, and a host
-    // directory (which is then the caller's working directory too).
-    let above = |f: std::fs::File| -> std::os::fd::OwnedFd {
-        use std::os::fd::{AsRawFd, FromRawFd};
-        // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor that we then own.
-        let fd = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_DUPFD_CLOEXEC, MAX_CALLER_FD + 1) };
-        assert!(
-            fd > MAX_CALLER_FD,
-            "dup a caller descriptor above {MAX_CALLER_FD}"
-        );
-        // SAFETY: fd is a fresh descriptor of ours.
-        unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
+    cmd.stdout(std::fs::File::create(&files.stdout).unwrap());
+    cmd.stderr(std::fs::File::create(&files.stderr).unwrap());
+    let cmdline = format!("rustbox {}", args.join(" "));
+    let Some((mut child, start)) = spawn_as_caller(cx, cmd, out) else {
+        return;
     };
+    if case.special.as_deref() == Some("kill_supervisor") {
+        kill_supervisor(case, &mut child, &cx.workspace, cx.uid, out);
+        let _ = writeln!(
+            out.details,
+            "  command: {cmdline}\n  stdout:\n{}  stderr:\n{}",
+            indent(&read_lossy(&files.stdout)),
+            indent(&read_lossy(&files.stderr))
+        );
+        return;
+    }
+    let ran = watch_run(cx, &mut child, start, &files, out);
+    let e = &case.expect;
+    check_verdict(e, &ran, out);
+    check_exit_and_stdout(suite, e, &ran, out);
+    check_evidence(e, &ran, out);
+    check_box_files(e, &cx.workspace, out);
+    check_host_shm(suite, out);
+    report(cx, &ran, &files, &cmdline, out);
+    if case.after.as_deref() == Some("init") {
+        let o = suite
+            .rustbox_for(case, &["-b".into(), cx.idarg.clone(), "--init".into()])
+            .output()
+            .expect("run rustbox --init");
+        if o.status.code() != Some(0) {
+            out.problems.push(format!(
+                "--init after the run failed: {}",
+                text(&o.stderr).trim()
+            ));
+        }
+    }
+}
+
+/// A descriptor of `f` above [`MAX_CALLER_FD`], so that no target overwrites it.
+fn above(f: std::fs::File) -> std::os::fd::OwnedFd {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor that we then own.
+    let fd = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_DUPFD_CLOEXEC, MAX_CALLER_FD + 1) };
+    assert!(
+        fd > MAX_CALLER_FD,
+        "dup a caller descriptor above {MAX_CALLER_FD}"
+    );
+    // SAFETY: fd is a fresh descriptor of ours.
+    unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
+}
+
+/// Start the run as the case's caller: with the descriptors it leaves open (a
+/// host file with the secret, and a host directory, which is then its working
+/// directory too) and its session keyring. The child and when it started, or None
+/// (the problem recorded).
+fn spawn_as_caller(cx: &CaseBox, mut cmd: Command, out: &mut Outcome) -> Option<(Child, Instant)> {
+    let (suite, case) = (cx.suite, cx.case);
     let secret = above(std::fs::File::open(&suite.secret_file).expect("open the secret file"));
     let host_dir = above(std::fs::File::open(&suite.host_dir).expect("open the host directory"));
     if !case.caller_dir_fds.is_empty() {
@@ -712,74 +819,85 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
         };
     }
     if case.caller_session_keyring {
-        // The caller (a judge) holds a session keyring with a secret key in it.
-        let secret_text = suite.subst("{host_secret}");
-        // SAFETY: only keyctl/add_key system calls between fork and exec, on data
-        // prepared before the fork.
-        unsafe {
-            cmd.pre_exec(move || {
-                let ring = libc::syscall(libc::SYS_keyctl, 1, c"rustbox-adv-caller".as_ptr());
-                let key = libc::syscall(
-                    libc::SYS_add_key,
-                    c"user".as_ptr(),
-                    c"judge-secret".as_ptr(),
-                    secret_text.as_ptr(),
-                    secret_text.len(),
-                    -3i64, // KEY_SPEC_SESSION_KEYRING
-                );
-                if ring < 0 || key < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            })
-        };
+        caller_session_keyring(&mut cmd, suite.subst("{host_secret}"));
     }
-    let cmdline = format!("rustbox {}", args.join(" "));
     let start = Instant::now();
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            out.problems.push(format!("spawn rustbox: {e}"));
-            cleanup(suite, case, id, &mut out);
-            return out;
-        }
-    };
+    let child = cmd.spawn();
     drop(secret);
     drop(host_dir);
-
-    if case.special.as_deref() == Some("kill_supervisor") {
-        kill_supervisor(case, &mut child, &workspace, uid, &mut out);
-        let _ = writeln!(
-            out.details,
-            "  command: {cmdline}\n  stdout:\n{}  stderr:\n{}",
-            indent(&read_lossy(&stdout_f)),
-            indent(&read_lossy(&stderr_f))
-        );
-        cleanup(suite, case, id, &mut out);
-        return out;
+    match child {
+        Ok(c) => Some((c, start)),
+        Err(e) => {
+            out.problems.push(format!("spawn rustbox: {e}"));
+            None
+        }
     }
+}
 
-    let (code, peak, timed_out) = watch(&mut child, uid, HOST_DEADLINE);
+/// The caller (a judge) holds a session keyring with a secret key in it.
+fn caller_session_keyring(cmd: &mut Command, secret_text: String) {
+    // SAFETY: only keyctl/add_key system calls between fork and exec, on data
+    // prepared before the fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            let ring = libc::syscall(libc::SYS_keyctl, 1, c"rustbox-adv-caller".as_ptr());
+            let key = libc::syscall(
+                libc::SYS_add_key,
+                c"user".as_ptr(),
+                c"judge-secret".as_ptr(),
+                secret_text.as_ptr(),
+                secret_text.len(),
+                -3i64, // KEY_SPEC_SESSION_KEYRING
+            );
+            if ring < 0 || key < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    };
+}
+
+/// Wait for the run under the host's deadline, sampling the box's processes;
+/// then what it wrote.
+fn watch_run(
+    cx: &CaseBox,
+    child: &mut Child,
+    start: Instant,
+    files: &RunFiles,
+    out: &mut Outcome,
+) -> Ran {
+    let (code, peak, timed_out) = watch(child, cx.uid, HOST_DEADLINE);
     let elapsed = start.elapsed();
-    let stdout = read_lossy(&stdout_f);
-    let stderr = read_lossy(&stderr_f);
-    let json_text = read_lossy(&json);
-    let e = &case.expect;
+    let stdout = read_lossy(&files.stdout);
+    let stderr = read_lossy(&files.stderr);
     if timed_out {
         out.problems.push(format!(
             "rustbox still ran after {HOST_DEADLINE:?}: killed from the host"
         ));
     }
-
-    let doc: Option<Value> = serde_json::from_str(&json_text).ok();
+    let doc = try_read_json(&files.json);
     let verdict = doc
         .as_ref()
         .and_then(|d| d["verdict"].as_str())
         .unwrap_or("<no JSON>")
         .to_string();
+    Ran {
+        code,
+        peak,
+        elapsed,
+        stdout,
+        stderr,
+        doc,
+        verdict,
+    }
+}
+
+/// Refused as expected, or a JSON verdict among the allowed ones.
+fn check_verdict(e: &Expect, ran: &Ran, out: &mut Outcome) {
+    let (code, doc, verdict) = (ran.code, &ran.doc, &ran.verdict);
     let allowed = e.verdict.as_ref().map(|v| v.to_vec()).unwrap_or_default();
     if let Some(needle) = &e.refused {
-        let lines: Vec<&str> = stderr.lines().collect();
+        let lines: Vec<&str> = ran.stderr.lines().collect();
         if code != Some(2) {
             out.problems
                 .push(format!("exit status {code:?}, expected 2 (refused)"));
@@ -792,7 +910,7 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
     } else if doc.is_none() {
         out.problems
             .push("no JSON verdict document was written".into());
-    } else if !allowed.contains(&verdict) {
+    } else if !allowed.contains(verdict) {
         let msg = doc
             .as_ref()
             .and_then(|d| d["message"].as_str())
@@ -802,6 +920,11 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
             allowed.join(" or ")
         ));
     }
+}
+
+/// rustbox's exit status, and what the program printed (and must not have).
+fn check_exit_and_stdout(suite: &Suite, e: &Expect, ran: &Ran, out: &mut Outcome) {
+    let (code, stdout) = (ran.code, &ran.stdout);
     if let Some(x) = &e.exit {
         let x = x.to_vec();
         if !code.is_some_and(|c| x.contains(&c)) {
@@ -827,7 +950,12 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
             out.problems.push(format!("stdout has {line:?}"));
         }
     }
-    if let Some(d) = &doc {
+}
+
+/// The limits the JSON names, its wall time, and the box processes seen from the
+/// host.
+fn check_evidence(e: &Expect, ran: &Ran, out: &mut Outcome) {
+    if let Some(d) = &ran.doc {
         let hit: Vec<&str> = d["limits_hit"]
             .as_array()
             .map(|a| a.iter().filter_map(|h| h["limit"].as_str()).collect())
@@ -857,12 +985,17 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
         }
     }
     if let Some(max) = e.max_box_processes {
+        let peak = ran.peak;
         if peak > max {
             out.problems.push(format!(
                 "{peak} processes of the box uid seen from the host, more than {max}"
             ));
         }
     }
+}
+
+/// The files the attack left in /box: their sizes and contents.
+fn check_box_files(e: &Expect, workspace: &Path, out: &mut Outcome) {
     for (f, &max) in &e.box_file_max_bytes {
         let p = workspace.join(f);
         match std::fs::symlink_metadata(&p) {
@@ -894,17 +1027,16 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
                 .push(format!("/box/{f} was not created ({err})")),
         }
     }
-    // What the box wrote in its /dev/shm must not appear in the host's (removed
-    // once reported, so that it is blamed on this case only).
+}
+
+/// What the box wrote in its /dev/shm must not appear in the host's (removed
+/// once reported, so that it is blamed on this case only).
+fn check_host_shm(suite: &Suite, out: &mut Outcome) {
     if let Some(name) = suite.shm_marker.file_name().and_then(|n| n.to_str()) {
-        let leaked: Vec<String> = std::fs::read_dir("/dev/shm")
-            .map(|rd| {
-                rd.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|f| f.starts_with(name) && f != name)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let leaked: Vec<String> = dir_names(Path::new("/dev/shm"))
+            .into_iter()
+            .filter(|f| f.starts_with(name) && f != name)
+            .collect();
         for f in &leaked {
             let _ = std::fs::remove_file(Path::new("/dev/shm").join(f));
         }
@@ -914,23 +1046,33 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
             ));
         }
     }
-    let attempts = stdout.lines().filter(|l| l.starts_with("stopped:")).count();
+}
+
+/// The PASS line's evidence, and the details shown if the case failed.
+fn report(cx: &CaseBox, ran: &Ran, files: &RunFiles, cmdline: &str, out: &mut Outcome) {
+    let (code, peak) = (ran.code, ran.peak);
+    let attempts = ran
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("stopped:"))
+        .count();
     out.summary = format!(
-        "verdict {verdict}, exit {}, {attempts} attacks stopped, peak {peak} box processes, \
+        "verdict {}, exit {}, {attempts} attacks stopped, peak {peak} box processes, \
          {:.2} s",
+        ran.verdict,
         code.map_or("?".into(), |c| c.to_string()),
-        elapsed.as_secs_f64()
+        ran.elapsed.as_secs_f64()
     );
     let _ = write!(
         out.details,
         "  threat: {}\n  command: {cmdline}\n  exit status: {code:?}\n  stdout:\n{}  \
          stderr:\n{}  meta:\n{}",
-        case.threat,
-        indent(&stdout),
-        indent(&stderr),
-        indent(&read_lossy(&meta)),
+        cx.case.threat,
+        indent(&ran.stdout),
+        indent(&ran.stderr),
+        indent(&read_lossy(&files.meta)),
     );
-    if let Some(d) = &doc {
+    if let Some(d) = &ran.doc {
         let _ = write!(
             out.details,
             "  json (message, exit, usage, limits_hit):\n{}",
@@ -940,20 +1082,6 @@ fn run_case(suite: &Suite, case: &Case, id: u32) -> Outcome {
             ))
         );
     }
-    if case.after.as_deref() == Some("init") {
-        let o = suite
-            .rustbox_for(case, &["-b".into(), idarg.clone(), "--init".into()])
-            .output()
-            .expect("run rustbox --init");
-        if o.status.code() != Some(0) {
-            out.problems.push(format!(
-                "--init after the run failed: {}",
-                String::from_utf8_lossy(&o.stderr).trim()
-            ));
-        }
-    }
-    cleanup(suite, case, id, &mut out);
-    out
 }
 
 /// The special case: SIGKILL the supervisor once the program has spread out, then
@@ -989,11 +1117,10 @@ fn kill_supervisor(case: &Case, child: &mut Child, workspace: &Path, uid: u32, o
         }
     }
     let t = Instant::now();
-    let gone = wait_for(GRACE, || procs_of_uid(uid, false).is_empty());
-    if !gone {
+    let left = procs_left(uid, GRACE);
+    if !left.is_empty() {
         out.problems.push(format!(
-            "box processes survive a SIGKILLed supervisor for {GRACE:?}: {:?}",
-            procs_of_uid(uid, false)
+            "box processes survive a SIGKILLed supervisor for {GRACE:?}: {left:?}"
         ));
     }
     out.summary = format!(
@@ -1022,13 +1149,7 @@ fn victims_intact(suite: &Suite, out: &mut Outcome) {
         out.problems.push(format!("{} was written to", v.display()));
     }
     let d = &suite.victim_dir;
-    let names: Vec<String> = std::fs::read_dir(d)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
+    let names = dir_names(d);
     let keep = d.join("keep");
     let keep_ok = std::fs::symlink_metadata(&keep).is_ok_and(|m| m.uid() == 0)
         && std::fs::read_to_string(&keep).ok().as_deref() == Some(VICTIM_TEXT);
@@ -1048,7 +1169,7 @@ fn victims_intact(suite: &Suite, out: &mut Outcome) {
 
 fn make_victims(victim: &Path, dir: &Path) {
     std::fs::write(victim, VICTIM_TEXT).unwrap();
-    std::fs::set_permissions(victim, std::fs::Permissions::from_mode(0o644)).unwrap();
+    common::chmod(victim, 0o644);
     common::mkdir_755(dir);
     std::fs::write(dir.join("keep"), VICTIM_TEXT).unwrap();
 }
@@ -1060,10 +1181,8 @@ fn cleanup(suite: &Suite, case: &Case, id: u32, out: &mut Outcome) {
         .output()
         .expect("run rustbox --cleanup");
     if o.status.code() != Some(0) {
-        out.problems.push(format!(
-            "--cleanup failed: {}",
-            String::from_utf8_lossy(&o.stderr).trim()
-        ));
+        out.problems
+            .push(format!("--cleanup failed: {}", text(&o.stderr).trim()));
     }
     let dir = suite.box_root.join(id.to_string());
     if dir.exists() {
@@ -1072,10 +1191,10 @@ fn cleanup(suite: &Suite, case: &Case, id: u32, out: &mut Outcome) {
     }
     victims_intact(suite, out);
     let uid = SUITE.uid_base() + id;
-    if !wait_for(GRACE, || procs_of_uid(uid, false).is_empty()) {
+    let left = procs_left(uid, GRACE);
+    if !left.is_empty() {
         out.problems.push(format!(
-            "processes of box uid {uid} left after --cleanup: {:?}",
-            procs_of_uid(uid, false)
+            "processes of box uid {uid} left after --cleanup: {left:?}"
         ));
     }
 }

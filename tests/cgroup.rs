@@ -69,35 +69,21 @@ fn oom_source() -> &'static str {
     }
 }
 
-/// (mount point, file system type, super options) of every mount, in mount order.
-fn mounts() -> Vec<(PathBuf, String, String)> {
-    let mi = std::fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
-    mi.lines()
-        .filter_map(|line| {
-            let (pre, post) = line.split_once(" - ")?;
-            let mut post = post.split(' ');
-            let fstype = post.next()?.to_string();
-            let opts = post.nth(1).unwrap_or("").to_string();
-            Some((PathBuf::from(pre.split(' ').nth(4)?), fstype, opts))
-        })
-        .collect()
-}
-
 /// Mount points of the cgroup hierarchies rustbox uses: the unified one (v2) or
 /// one per controller (v1).
 fn cgroup_mounts() -> Vec<PathBuf> {
-    let v: Vec<PathBuf> = mounts()
+    let v: Vec<PathBuf> = common::mounts_of("self")
         .into_iter()
-        .filter(|(_, fstype, opts)| match version() {
-            2 => fstype == "cgroup2",
+        .filter(|m| match version() {
+            2 => m.fstype == "cgroup2",
             _ => {
-                fstype == "cgroup"
-                    && opts.split(',').any(|o| {
+                m.fstype == "cgroup"
+                    && m.options.split(',').any(|o| {
                         ["memory", "pids", "cpu", "cpuacct", "freezer", "cpuset"].contains(&o)
                     })
             }
         })
-        .map(|(m, _, _)| m)
+        .map(|m| m.point)
         .collect();
     assert!(!v.is_empty(), "no cgroup hierarchy found in mountinfo");
     v
@@ -105,10 +91,7 @@ fn cgroup_mounts() -> Vec<PathBuf> {
 
 /// The box's group in every hierarchy.
 fn box_groups(id: u32) -> Vec<PathBuf> {
-    cgroup_mounts()
-        .into_iter()
-        .map(|m| m.join(cg_root()).join(format!("box-{id}")))
-        .collect()
+    common::box_cgroups(&SUITE, &cgroup_mounts(), id)
 }
 
 fn hit_sources(r: &Run) -> Vec<String> {
@@ -200,12 +183,9 @@ fn memfd_is_bounded_by_the_cgroup_only() {
     let r = b.run(&["-m", "65536", "-w", "20"], &[&probe, "memfd", "512"]);
     assert_eq!(r.json()["verdict"], "OK", "{r}");
     assert_eq!(r.facts().one("memfd"), Some("ok"), "{r}");
-    let c = r.control("memory.total");
-    assert_eq!(c["verified"], false, "{r}");
+    assert_eq!(r.control("memory.total")["verified"], false, "{r}");
     assert!(
-        c["detail"]
-            .as_str()
-            .unwrap()
+        r.detail("memory.total")
             .contains("only --cg bounds the box's total memory"),
         "{r}"
     );
@@ -220,12 +200,9 @@ fn memfd_is_bounded_by_the_cgroup_only() {
         "512 MiB of memfd under --cg-mem=65536: verdict {v}, memfd {:?}\n{r}",
         f.one("memfd")
     );
-    let c = r.control("memory.total");
-    assert_eq!(c["verified"], true, "{r}");
+    assert_eq!(r.control("memory.total")["verified"], true, "{r}");
     assert!(
-        c["detail"]
-            .as_str()
-            .unwrap()
+        r.detail("memory.total")
             .contains("bounded by the box's cgroup: 65536 KiB"),
         "{r}"
     );
@@ -527,7 +504,7 @@ fn stale_cgroup_is_cleared_by_init_and_cleanup() {
                 let _ = self.0.wait();
             }
         }
-        let sleeper = Reap(sleeper);
+        let mut sleeper = Reap(sleeper);
         for g in &groups {
             std::fs::create_dir_all(g).unwrap_or_else(|e| panic!("mkdir {}: {e}", g.display()));
             // A v1 cpuset group takes no process until it has CPUs and memory nodes.
@@ -548,10 +525,7 @@ fn stale_cgroup_is_cleared_by_init_and_cleanup() {
             "{op}: {}",
             harness::text(&o.stderr)
         );
-        let mut sleeper = sleeper;
-        let gone = common::wait_for(Duration::from_secs(2), || {
-            matches!(sleeper.0.try_wait(), Ok(Some(_)))
-        });
+        let gone = common::wait_or_kill(&mut sleeper.0, Duration::from_secs(2)).is_some();
         assert!(gone, "{op} left the stale group's process alive");
         for g in &groups {
             assert!(!Path::new(g).exists(), "{op} left {}", g.display());
@@ -565,11 +539,11 @@ fn stale_cgroup_is_cleared_by_init_and_cleanup() {
 
 /// File system type mounted on `dir` (the topmost mount there).
 fn fstype_on(dir: &Path) -> Option<String> {
-    mounts()
+    common::mounts_of("self")
         .into_iter()
         .rev()
-        .find(|(m, _, _)| m == dir)
-        .map(|(_, fstype, _)| fstype)
+        .find(|m| m.point == dir)
+        .map(|m| m.fstype)
 }
 
 #[test]
@@ -577,10 +551,7 @@ fn disk_fill_and_inode_spray_hit_the_quota() {
     let b = TestBox::new_with(40, &["--quota=4096,100"]);
     // One mount for the whole box: box/ and tmp/ are directories on it.
     assert_eq!(fstype_on(&b.dir).as_deref(), Some("tmpfs"));
-    let below: Vec<_> = mounts()
-        .into_iter()
-        .filter(|(m, _, _)| m.starts_with(&b.dir))
-        .collect();
+    let below = common::mounts_below("self", &b.dir);
     assert_eq!(below.len(), 1, "one host mount per box: {below:?}");
     let probe = b.install_probe("probe");
 
@@ -592,12 +563,7 @@ fn disk_fill_and_inode_spray_hit_the_quota() {
         (2 << 20..=4 << 20).contains(&written),
         "{written} bytes written under a 4096 KiB quota (the probe takes some)\n{r}"
     );
-    let quota = r
-        .controls()
-        .into_iter()
-        .find(|(n, _, _)| n == "disk.quota")
-        .unwrap_or_else(|| panic!("no disk.quota control\n{r}"));
-    assert!(quota.1, "{r}");
+    assert_eq!(r.control("disk.quota")["applied"], true, "{r}");
     assert!(
         r.json()["controls"]
             .as_array()
@@ -643,10 +609,7 @@ fn disk_fill_and_inode_spray_hit_the_quota() {
     let r = b.run(&["--quota=8192,100"], &[&probe, "marker"]);
     assert_eq!(r.code, 0, "{r}");
     assert!(b.workspace().join("marker").exists(), "{r}");
-    let d = r.control("disk.quota")["detail"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let d = r.detail("disk.quota");
     assert!(d.contains("4096 KiB") && d.contains("not applied"), "{d}");
 
     // --cleanup takes the mount down with the box.

@@ -21,10 +21,11 @@
 
 mod common;
 
-use common::harness::{Facts, Meta};
+use common::harness::{try_read_json, Facts, Meta};
+use common::strings;
 use common::suid::User;
 use std::collections::BTreeMap;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -88,23 +89,6 @@ fn env() -> &'static Env {
     ENV.get_or_init(setup)
 }
 
-fn gcc(src: &Path, out: &Path, extra: &[&str]) {
-    let o = Command::new("gcc")
-        .args(["-O1", "-Wall", "-Wextra", "-Werror"])
-        .args(extra)
-        .arg("-o")
-        .arg(out)
-        .arg(src)
-        .output()
-        .expect("run gcc");
-    assert!(
-        o.status.success(),
-        "gcc failed to build {}:\n{}",
-        src.display(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
 fn setup() -> Env {
     common::require_root(&SUITE);
     common::require_gcc("the fault injector tests/faults/inject.c");
@@ -113,14 +97,15 @@ fn setup() -> Env {
     let probes = base.join("probes");
     common::provide_probes(&probes);
     let inject = base.join("inject");
-    gcc(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/faults/inject.c"),
+    common::gcc(
+        &["-O1", "-Wall", "-Wextra", "-Werror"],
         &inject,
-        &[],
-    );
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/faults/inject.c"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let victim = base.join("victim");
     std::fs::write(&victim, "the host's file\n").unwrap();
-    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).unwrap();
+    common::chmod(&victim, 0o600);
     Env {
         box_root: base.join("boxes"),
         lock_root: base.join("locks"),
@@ -148,8 +133,7 @@ fn suid() -> &'static Suid {
     let e = env();
     e.suid.get_or_init(|| {
         let bin = common::suid::setuid_copy(&e.base);
-        let slot = (SUITE.uid_base() - SUITE.first_uid) / SUITE.num_boxes;
-        let user = common::suid::add_user(&format!("rbf{slot}u"), &e.base);
+        let user = common::suid::add_user(&format!("rbf{}u", common::slot()), &e.base);
         let config = std::fs::read_to_string(&e.config).unwrap();
         let holder = common::suid::holder(&config);
         Suid { bin, holder, user }
@@ -279,28 +263,13 @@ fn call(conf: &Conf, args: &[String], trace: &Trace) -> Ended {
         let _ = std::io::Read::read_to_end(&mut se, &mut s);
         s
     });
-    let t0 = Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait for the injector") {
-            break Some(st);
-        }
-        if t0.elapsed() > Duration::from_secs(HANG_S as u64 + 15) {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    };
-    let stdout = String::from_utf8_lossy(&t_out.join().unwrap()).into_owned();
-    let stderr = String::from_utf8_lossy(&t_err.join().unwrap()).into_owned();
-    let mut rep = BTreeMap::new();
-    if let Ok(t) = std::fs::read_to_string(&report) {
-        for l in t.lines() {
-            if let Some((k, v)) = l.split_once('=') {
-                rep.insert(k.to_string(), v.to_string());
-            }
-        }
-    }
+    let status = common::wait_or_kill(&mut child, Duration::from_secs(HANG_S as u64 + 15));
+    let stdout = common::text(&t_out.join().unwrap());
+    let stderr = common::text(&t_err.join().unwrap());
+    // `key=value` lines, as the probe's facts (a later line wins).
+    let mut rep: BTreeMap<String, String> = std::fs::read_to_string(&report)
+        .map(|t| Facts::parse(&t).0.into_iter().collect())
+        .unwrap_or_default();
     if status.is_none() {
         rep.insert("end".into(), "timeout".into());
     }
@@ -310,10 +279,6 @@ fn call(conf: &Conf, args: &[String], trace: &Trace) -> Ended {
         report: rep,
         code: status.and_then(|s| s.code()),
     }
-}
-
-fn strings(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
 }
 
 fn init(conf: &Conf, trace: &Trace) -> Ended {
@@ -348,8 +313,7 @@ fn prepare_box(conf: &Conf) {
     let ws = conf.workspace();
     let (ou, og) = conf.owner();
     let p = ws.join("probe");
-    std::fs::copy(&env().probe, &p).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    common::place(&env().probe, &p, 0o755);
     std::os::unix::fs::lchown(&p, Some(ou), Some(og)).unwrap();
     let link = ws.join("pre-link");
     std::os::unix::fs::symlink(&env().victim, &link).unwrap();
@@ -484,15 +448,9 @@ fn classify_run(conf: &Conf, e: &Ended, reference: &[(String, String)]) -> Verdi
     }
     let meta_text = std::fs::read_to_string(conf.out().join("meta")).unwrap_or_default();
     let meta = (!meta_text.is_empty())
-        .then(|| {
-            std::panic::catch_unwind(|| Meta::parse(&meta_text))
-                .ok()
-                .map(|m| m.0)
-        })
+        .then(|| Meta::try_parse(&meta_text).ok())
         .flatten();
-    let json: Option<serde_json::Value> = std::fs::read_to_string(conf.out().join("run.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok());
+    let json = try_read_json(&conf.out().join("run.json"));
     match end {
         "exit:2" => {
             let line = match err_lines.as_slice() {
@@ -508,8 +466,8 @@ fn classify_run(conf: &Conf, e: &Ended, reference: &[(String, String)]) -> Verdi
                 return v("unnamed", format!("no step named: {line:?}"));
             };
             if let Some(m) = &meta {
-                let status = m.get("status").map(String::as_str);
-                let msg = m.get("message").map(String::as_str).unwrap_or("");
+                let status = m.get("status");
+                let msg = m.get("message").unwrap_or("");
                 // A failure to write the results is reported after them.
                 let late = step == "meta" || step == "json";
                 if !late && (status != Some("XX") || step_of(msg).is_none()) {
@@ -532,13 +490,13 @@ fn classify_run(conf: &Conf, e: &Ended, reference: &[(String, String)]) -> Verdi
                     format!("{end} without a complete meta file and JSON document"),
                 );
             };
-            let status = m.get("status").map(String::as_str);
+            let status = m.get("status");
             if end == "exit:1" {
                 let execve = e.report.get("name").map(String::as_str) == Some("execve")
                     && e.report.get("role").map(String::as_str) == Some("payload");
                 if execve
                     && status == Some("RE")
-                    && m.get("exitcode").map(String::as_str) == Some("127")
+                    && m.get("exitcode") == Some("127")
                     && e.stdout.is_empty()
                 {
                     return v("exec-failed", "execve failed: RE 127, nothing ran".into());
@@ -577,17 +535,6 @@ fn classify_run(conf: &Conf, e: &Ended, reference: &[(String, String)]) -> Verdi
     }
 }
 
-/// Mounts whose mount point is below `prefix` in the mount namespace of `pid`.
-fn mounts_below(pid: &str, prefix: &Path) -> Vec<String> {
-    let t = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap_or_default();
-    let pre = prefix.display().to_string();
-    t.lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .filter(|mp| *mp == pre || mp.starts_with(&format!("{pre}/")))
-        .map(str::to_string)
-        .collect()
-}
-
 /// What is left of the box after `--cleanup`.
 fn leftovers(conf: &Conf, lingering: &str) -> Vec<String> {
     let e = env();
@@ -599,19 +546,15 @@ fn leftovers(conf: &Conf, lingering: &str) -> Vec<String> {
     if lock.exists() {
         left.push(format!("lock file {} still exists", lock.display()));
     }
-    let gone = common::wait_for(Duration::from_secs(2), || {
-        common::pids_of_uid(conf.uid()).is_empty()
-    });
-    if !gone {
-        left.push(format!(
-            "processes of the box uid: {:?}",
-            common::procs_of_uid(conf.uid(), false)
-        ));
+    let procs = common::procs_left(conf.uid(), Duration::from_secs(2));
+    if !procs.is_empty() {
+        left.push(format!("processes of the box uid: {procs:?}"));
     }
     for p in lingering.split(',').filter(|s| !s.is_empty()) {
-        let pid = p.split(':').next().unwrap_or("");
-        let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let alive = common::status_field(&st, "State:").is_some_and(|s| !s.starts_with('Z'));
+        let st = p.split(':').next().and_then(|pid| pid.parse().ok());
+        let alive = st.and_then(common::proc_status).is_some_and(|st| {
+            common::status_field(&st, "State:").is_some_and(|s| !s.starts_with('Z'))
+        });
         if alive {
             left.push(format!("process {p} outlived the run and the cleanup"));
         }
@@ -621,20 +564,12 @@ fn leftovers(conf: &Conf, lingering: &str) -> Vec<String> {
         nss.push(suid().holder.to_string());
     }
     for ns in nss {
-        let m = mounts_below(&ns, &env().box_root.join(conf.id.to_string()));
+        let m = common::mounts_below(&ns, &env().box_root.join(conf.id.to_string()));
         if !m.is_empty() {
             left.push(format!("mounts (namespace of {ns}): {m:?}"));
         }
     }
-    let cg = format!("{}/box-{}", SUITE.cg(), conf.id);
-    let mut roots = vec![PathBuf::from("/sys/fs/cgroup")];
-    if let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") {
-        for d in rd.flatten() {
-            roots.push(d.path());
-        }
-    }
-    for r in roots {
-        let d = r.join(&cg);
+    for d in common::box_cgroups(&SUITE, &common::cgroup_mounts(), conf.id) {
         if d.is_dir() {
             left.push(format!("cgroup {}", d.display()));
         }

@@ -30,7 +30,7 @@ use harness::{
     HostFile, TestBox, SECRET,
 };
 use serde_json::Value;
-use std::os::unix::fs::{symlink, PermissionsExt};
+use std::os::unix::fs::symlink;
 use std::time::Duration;
 
 /// Controls a successful run must list, all applied.
@@ -235,7 +235,7 @@ fn setuid_root_copy_does_not_run_as_root() {
     let inside = b.install_probe("suidprobe");
     let host = b.workspace().join("suidprobe");
     std::os::unix::fs::chown(&host, Some(0), Some(0)).unwrap();
-    std::fs::set_permissions(&host, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    common::chmod(&host, 0o4755);
     let r = b.run(&[], &[&inside, "ids"]);
     assert_eq!(r.code, 0, "{r}");
     let f = r.facts();
@@ -248,11 +248,11 @@ fn setuid_root_copy_does_not_run_as_root() {
     // On a bound directory: the file stays setuid root inside the box.
     let dir = env().base.join("suid-3");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    common::chmod(&dir, 0o755);
     let exe = dir.join("probe");
     std::fs::copy(env().probes.join("probe"), &exe).unwrap();
     std::os::unix::fs::chown(&exe, Some(0), Some(0)).unwrap();
-    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    common::chmod(&exe, 0o4755);
     let rule = format!("/suid={}", dir.display());
     let r = b.run(&["--dir", &rule], &["/suid/probe", "ids"]);
     let _ = std::fs::remove_dir_all(&dir);
@@ -652,7 +652,7 @@ fn bytes_reach_the_box_unchanged() {
         |s: &OsString| -> String { s.as_bytes().iter().map(|c| format!("{c:02x}")).collect() };
     let src = env().base.join(odd("src-"));
     std::fs::create_dir_all(&src).unwrap();
-    std::fs::set_permissions(&src, std::fs::Permissions::from_mode(0o755)).unwrap();
+    common::chmod(&src, 0o755);
     let mut rule = odd("/odd-").into_vec();
     rule.push(b'=');
     rule.extend_from_slice(src.as_os_str().as_bytes());
@@ -918,10 +918,7 @@ fn quota_on_run_is_taken_and_the_json_says_what_the_box_has() {
     let r = b.run(&["--quota=1024,100"], &[&probe, "marker"]);
     assert_eq!(r.code, 0, "{r}");
     assert!(b.workspace().join("marker").exists(), "{r}");
-    let d = r.control("disk.quota")["detail"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let d = r.detail("disk.quota");
     assert!(
         d.contains("tmpfs of 1048576 KiB, 65536 inodes") && d.contains("given to --run"),
         "{d}"
@@ -1021,7 +1018,7 @@ fn non_root_callers_cannot_choose_the_config() {
     std::fs::copy(common::rustbox_bin(), &copy).unwrap();
     let c = copy.display().to_string();
     let as_nobody = |mode: u32| {
-        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(mode)).unwrap();
+        common::chmod(&copy, mode);
         let o = std::process::Command::new("setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups", &c])
             .arg(format!("--config={}", env().config.display()))
@@ -1066,9 +1063,8 @@ fn seccomp_default_off_and_file() {
     let b = TestBox::new(70);
     let probe = b.install_probe("probe");
     let seccomp_detail = |r: &harness::Run| -> String {
-        let c = r.control("seccomp");
-        assert_eq!(c["applied"], true, "{r}");
-        c["detail"].as_str().unwrap().to_string()
+        assert_eq!(r.control("seccomp")["applied"], true, "{r}");
+        r.detail("seccomp").to_string()
     };
 
     let r = b.run(&[], &[&probe, "facts"]);
@@ -1167,11 +1163,10 @@ fn lifecycle_second_run_is_busy() {
     if let Some(m) = &second.meta {
         assert_eq!(m.get("status"), Some("XX"), "{second}");
     }
-    let uid = b.uid();
+    let left = common::procs_left(b.uid(), Duration::from_secs(3));
     assert!(
-        wait_for(Duration::from_secs(3), || pids_of_uid(uid).is_empty()),
-        "box processes survive their supervisor: {:?}",
-        pids_of_uid(uid)
+        left.is_empty(),
+        "box processes survive their supervisor: {left:?}"
     );
 }
 
@@ -1220,12 +1215,7 @@ fn lifecycle_termination_signals_tear_down() {
         // SAFETY: kill(2) on the pid of our own child.
         unsafe { libc::kill(run.id() as i32, sig) };
         let t = std::time::Instant::now();
-        let exited = wait_for(Duration::from_secs(5), || {
-            matches!(run.try_wait(), Ok(Some(_)))
-        });
-        if !exited {
-            let _ = run.kill();
-        }
+        let exited = common::wait_or_kill(&mut run, Duration::from_secs(5)).is_some();
         let o = run.wait_with_output().unwrap();
         assert!(running, "{name}: the program never started");
         assert!(exited, "{name}: rustbox did not stop within 5 s");
@@ -1237,7 +1227,7 @@ fn lifecycle_termination_signals_tear_down() {
         let stderr = text(&o.stderr);
         let mt = std::fs::read_to_string(&meta).unwrap();
         let mm = harness::Meta::parse(&mt);
-        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let doc = harness::read_json(&json);
         assert_eq!(mm.get("killed"), Some("1"), "{name}: {mt}");
         if interrupt {
             assert_eq!(o.status.code(), Some(1), "{name}: {stderr}");
@@ -1263,12 +1253,8 @@ fn lifecycle_termination_signals_tear_down() {
                 harness::control(&doc, "supervisor.signal").is_some_and(|c| c["applied"] == false);
             assert!(failed, "{name}: no failed supervisor.signal control: {doc}");
         }
-        let uid = b.uid();
-        assert!(
-            wait_for(Duration::from_secs(3), || pids_of_uid(uid).is_empty()),
-            "{name}: box processes left: {:?}",
-            pids_of_uid(uid)
-        );
+        let left = common::procs_left(b.uid(), Duration::from_secs(3));
+        assert!(left.is_empty(), "{name}: box processes left: {left:?}");
         // /box is the caller's again and the lock is free: the next run just runs.
         use std::os::unix::fs::MetadataExt;
         assert_eq!(std::fs::metadata(b.workspace()).unwrap().uid(), 0, "{name}");
@@ -1310,15 +1296,7 @@ fn lifecycle_cleanup_kills_leftover() {
         .expect("spawn a process as the box user");
     assert!(pids_of_uid(b.uid()).contains(&child.id()));
     let o = rustbox(&["-b", "44", "--cleanup"]);
-    let status = if wait_for(Duration::from_secs(3), || {
-        matches!(child.try_wait(), Ok(Some(_)))
-    }) {
-        child.wait().ok()
-    } else {
-        let _ = child.kill();
-        let _ = child.wait();
-        None
-    };
+    let status = common::wait_or_kill(&mut child, Duration::from_secs(3));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(
         status.and_then(|s| s.signal()),
@@ -1496,14 +1474,14 @@ fn result_files_never_go_into_another_users_file() {
     let probe = b.install_probe("probe");
     let shared = env().base.join("shared-tmp");
     common::mkdir_755(&shared);
-    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    common::chmod(&shared, 0o1777);
     let nobody = 65534;
     let mut planted = Vec::new();
     for name in ["meta", "run.json"] {
         let p = shared.join(name);
         std::fs::write(&p, "planted\n").unwrap();
         std::os::unix::fs::chown(&p, Some(nobody), Some(nobody)).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+        common::chmod(&p, 0o666);
         planted.push((p.clone(), std::fs::metadata(&p).unwrap().ino()));
     }
     let (m, j) = (&planted[0].0, &planted[1].0);
@@ -1645,7 +1623,7 @@ fn box_and_tmp_are_closed_again_after_every_run() {
     assert_eq!(ws.mode() & 0o7777, 0o700, "box/ after the run");
     assert_eq!(ws.uid(), 0, "box/ is its owner's (root's) again");
     // Opened by the host in between: the next run starts closed anyway.
-    std::fs::set_permissions(b.dir.join("tmp"), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    common::chmod(&b.dir.join("tmp"), 0o1777);
     let r = b.run(&[], &["/usr/bin/stat", "-c", "%a %u", "/tmp"]);
     assert_eq!(r.code, 0, "{r}");
     assert_eq!(r.stdout.trim(), format!("700 {}", b.uid()), "{r}");
@@ -1785,11 +1763,7 @@ fn box_clocks_start_near_zero() {
     );
     let c = r.control("namespace.time");
     assert_eq!(c["verified"], true, "{r}");
-    let ns = r.control("namespaces");
-    assert!(
-        ns["detail"].as_str().unwrap().contains("time namespace"),
-        "{r}"
-    );
+    assert!(r.detail("namespaces").contains("time namespace"), "{r}");
     // The supervisor's own clocks are the host's: the wall time it measured is
     // the run's, not minus the host's uptime.
     let wall = r.json()["usage"]["wall_s"].as_f64().unwrap();
@@ -1847,7 +1821,7 @@ fn read_backs_show_in_the_json() {
         "to-err\n"
     );
     let mut c = Checks::default();
-    let detail = |n: &str| r.control(n)["detail"].as_str().unwrap_or("").to_string();
+    let detail = |n: &str| r.detail(n).to_string();
     for (name, needle) in [
         (
             "io",
@@ -1891,10 +1865,7 @@ fn read_backs_show_in_the_json() {
         std::fs::read_to_string(ws.join("both.txt")).unwrap(),
         "a\nb\n"
     );
-    let d = r2.control("io")["detail"]
-        .as_str()
-        .unwrap_or("")
-        .to_string();
+    let d = r2.detail("io");
     c.check(
         d.contains("stderr stdout"),
         format!("io with --stderr-to-stdout: {d}"),
@@ -1949,10 +1920,10 @@ fn another_users_fifo_is_refused_not_written() {
     let _ = env();
     let d = env().base.join("fifo-sticky");
     common::mkdir_755(&d);
-    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    common::chmod(&d, 0o1777);
     let fifo = d.join("meta");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o666)).unwrap();
-    std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o666)).unwrap();
+    common::chmod(&fifo, 0o666);
     std::os::unix::fs::chown(&fifo, Some(65534), Some(65534)).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let p = fifo.clone();
@@ -1981,7 +1952,7 @@ fn box_setuid_files_are_cleared_in_roots_dirs_and_their_submounts() {
     let b = TestBox::new(88);
     let out = env().base.join("rw-out");
     common::mkdir_755(&out.join("sub"));
-    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o777)).unwrap();
+    common::chmod(&out, 0o777);
     let mounted = std::process::Command::new("mount")
         .args(["-t", "tmpfs", "-o", "size=4m,mode=0777", "rustbox-it-sub"])
         .arg(out.join("sub"))
@@ -2005,13 +1976,7 @@ fn box_setuid_files_are_cleared_in_roots_dirs_and_their_submounts() {
         assert_eq!(m.uid(), b.uid(), "{}", f.display());
         assert_eq!(m.mode() & 0o6000, 0, "{}: setid bits left", f.display());
     }
-    assert!(
-        r.control("box.setid")["detail"]
-            .as_str()
-            .unwrap()
-            .contains("2 file"),
-        "{r}"
-    );
+    assert!(r.detail("box.setid").contains("2 file"), "{r}");
 }
 
 /// `<box_root>/N` lets only the box's owner (and root) through: nobody else can
@@ -2044,13 +2009,7 @@ fn box_processes_hold_no_supervisor_descriptor() {
         wait_for(Duration::from_secs(5), || started.exists()),
         "the program never started"
     );
-    let children = |pid: u32| -> Vec<u32> {
-        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-            .unwrap_or_default()
-            .split_whitespace()
-            .filter_map(|p| p.parse().ok())
-            .collect()
-    };
+    let children = |pid: u32| common::children_of(pid).unwrap_or_default();
     let proxy = children(run.id());
     assert_eq!(proxy.len(), 1, "the supervisor's children: {proxy:?}");
     let mut boxed = proxy.clone();
@@ -2156,27 +2115,6 @@ fn chdir_with_dotdot_stays_in_the_box() {
 // The terminal: --tty-hack (isolate's), and the box as a background job without it
 // ---------------------------------------------------------------------------
 
-/// The uid of a host process (the real one), if it still exists.
-fn uid_of(pid: libc::pid_t) -> Option<u32> {
-    let st = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    common::status_field(&st, "Uid:")?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// The terminal is the caller's again: its foreground group is the shell's (the
-/// group rustbox was started in) and it echoes again.
-fn assert_terminal_is_the_callers(t: &common::pty::Terminal, r: &harness::Run) {
-    assert_eq!(
-        t.foreground(),
-        t.leader_pid(),
-        "the terminal's foreground group is not the caller's after the run:\n{r}"
-    );
-    assert!(t.echoes(), "the terminal's modes were not restored:\n{r}");
-}
-
 /// With --tty-hack, a program at a terminal (as in a web IDE) is the terminal's
 /// foreground group while it runs: it reads what is typed and sets the
 /// terminal's modes, and afterwards the terminal is the caller's again, with its
@@ -2191,7 +2129,7 @@ fn tty_hack_gives_the_program_the_terminal_and_takes_it_back() {
     // not the caller's.
     let fg = t.term.foreground();
     assert_ne!(fg, t.term.leader_pid(), "{}", t.term.seen);
-    assert_eq!(uid_of(fg), Some(b.uid()), "foreground group {fg}");
+    assert_eq!(common::uid_of(fg), Some(b.uid()), "foreground group {fg}");
     t.term.type_text("typed at the terminal\n");
     let r = t.results();
     assert_eq!(r.code, 0, "{r}");
@@ -2216,7 +2154,7 @@ fn tty_hack_gives_the_program_the_terminal_and_takes_it_back() {
         format!("tty.restore: {rc}"),
     );
     c.finish(&r.to_string());
-    assert_terminal_is_the_callers(&t.term, &r);
+    t.term.assert_is_the_callers(&r);
     t.term.finish();
 }
 
@@ -2243,7 +2181,7 @@ fn without_tty_hack_the_program_is_a_background_job() {
     let pg = r.control("pgrp");
     c.check(pg["verified"] == true, format!("pgrp: {pg}"));
     c.finish(&r.to_string());
-    assert_terminal_is_the_callers(&t.term, &r);
+    t.term.assert_is_the_callers(&r);
     t.term.finish();
 }
 
@@ -2265,7 +2203,7 @@ fn terminal_ioctls_stay_denied_under_tty_hack() {
     c.eq(&f, "tiocsetd", "EPERM");
     c.eq(&f, "tiocgetd", "0");
     c.finish(&r.to_string());
-    assert_terminal_is_the_callers(&t.term, &r);
+    t.term.assert_is_the_callers(&r);
     t.term.finish();
 
     // A --seccomp=FILE replaces the default profile, not these rules.
@@ -2285,13 +2223,10 @@ fn terminal_ioctls_stay_denied_under_tty_hack() {
     c.eq(&f, "foreground", "1");
     c.eq(&f, "tiocsti", "EPERM");
     c.eq(&f, "tiocsetd", "EPERM");
-    let d = r.control("seccomp")["detail"]
-        .as_str()
-        .unwrap_or("")
-        .to_string();
+    let d = r.detail("seccomp");
     c.check(d.contains("TIOCSTI"), format!("seccomp: {d}"));
     c.finish(&r.to_string());
-    assert_terminal_is_the_callers(&t.term, &r);
+    t.term.assert_is_the_callers(&r);
     t.term.finish();
 }
 
@@ -2310,7 +2245,7 @@ fn the_terminal_comes_back_after_a_time_limit_kill() {
     assert_eq!(m.get("status"), Some("TO"), "{r}");
     assert_eq!(m.get("killed"), Some("1"), "{r}");
     assert_eq!(r.control("tty.restore")["verified"], true, "{r}");
-    assert_terminal_is_the_callers(&t.term, &r);
+    t.term.assert_is_the_callers(&r);
     t.term.finish();
 }
 
@@ -2323,12 +2258,10 @@ fn the_terminal_comes_back_after_an_interrupt() {
     let mut t = b.run_at_terminal(&["--tty-hack", "-w", "20"], &[&probe, "tty-wait"]);
     t.term.wait_for("ready=1\n");
     let leader = t.term.leader_pid();
-    let kids = std::fs::read_to_string(format!("/proc/{leader}/task/{leader}/children"))
-        .expect("the shell's children");
-    let rustbox_pid: libc::pid_t = kids
-        .split_whitespace()
-        .next()
-        .and_then(|p| p.parse().ok())
+    let kids = common::children_of(leader as u32).expect("the shell's children");
+    let rustbox_pid = kids
+        .first()
+        .map(|&p| p as libc::pid_t)
         .unwrap_or_else(|| panic!("no rustbox below the shell: {kids:?}"));
     // SAFETY: kill of the rustbox this test started (the shell's only child).
     assert_eq!(unsafe { libc::kill(rustbox_pid, libc::SIGTERM) }, 0);
@@ -2337,7 +2270,7 @@ fn the_terminal_comes_back_after_an_interrupt() {
     let m = r.meta();
     assert_eq!(m.get("status"), Some("SG"), "{r}");
     assert_eq!(m.get("message"), Some("Interrupted"), "{r}");
-    assert_terminal_is_the_callers(&t.term, &r);
+    t.term.assert_is_the_callers(&r);
     t.term.finish();
 }
 
@@ -2352,7 +2285,7 @@ fn the_terminal_comes_back_after_an_internal_error() {
     assert_eq!(r.code, 2, "{r}");
     assert_eq!(r.json()["verdict"], "IE", "{r}");
     assert_eq!(r.control("tty.foreground")["applied"], true, "{r}");
-    assert_terminal_is_the_callers(&t.term, &r);
+    t.term.assert_is_the_callers(&r);
     t.term.finish();
 }
 
@@ -2399,7 +2332,7 @@ fn a_program_cannot_keep_the_callers_terminal() {
             format!("tty.restore: {restore}"),
         );
         c.finish(&format!("{opts:?}: {r}"));
-        assert_terminal_is_the_callers(&t.term, &r);
+        t.term.assert_is_the_callers(&r);
         t.term.finish();
     }
 }

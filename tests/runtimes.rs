@@ -47,15 +47,11 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 /// Panics unless `tool version_arg` runs on the host (the box runs the same
 /// /usr/bin paths).
 fn require_tool(tool: &str, version_arg: &str, package: &str) {
-    match Command::new(tool).arg(version_arg).output() {
-        Ok(o) if o.status.success() => {}
-        Ok(o) => panic!(
-            "`{tool} {version_arg}` failed ({}): {}; install {package} (`make deps`)",
-            o.status,
-            String::from_utf8_lossy(&o.stderr)
-        ),
-        Err(e) => panic!("{tool} not found ({e}): install {package} (`make deps`)"),
-    }
+    common::require_tool(
+        tool,
+        version_arg,
+        &format!("install {package} (`make deps`)"),
+    );
 }
 
 /// Options every step gets: the environment a judge passes.
@@ -447,7 +443,7 @@ fn rust_built_on_the_host_runs_in_the_box() {
     assert!(
         o.status.success(),
         "rustc failed: {}",
-        String::from_utf8_lossy(&o.stderr)
+        common::text(&o.stderr)
     );
     let out = ok_run(&b, "run", RUN_NATIVE, &["./hello"]);
     assert_output("Rust", &out);

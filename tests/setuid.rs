@@ -16,10 +16,11 @@
 
 mod common;
 
-use common::suid::{add_user, holder, run_ok, text, User};
+use common::harness::{control, controls, read_json};
+use common::suid::{add_user, holder, User};
+use common::{run_ok, show, strings, strs, text, uid_of};
 
-use serde_json::Value;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -61,7 +62,7 @@ fn setup() -> Env {
     let base = common::fresh_base(&SUITE);
     let bin = common::suid::setuid_copy(&base);
 
-    let slot = (SUITE.uid_base() - SUITE.first_uid) / SUITE.num_boxes;
+    let slot = common::slot();
     common::suid::prepare_host();
     let (a, b) = (format!("rbs{slot}a"), format!("rbs{slot}b"));
     let alice = add_user(&a, &base);
@@ -70,18 +71,7 @@ fn setup() -> Env {
     // The open and restricted configurations keep boxes on the host's disk
     // (`host_disk_box`), where hard links and moved directories of other users can
     // reach /box; the third has the default tmpfs boxes and caps for callers.
-    let config = |extra: &str| {
-        format!(
-            "box_root = {}\nlock_root = {}\nfirst_uid = {}\nfirst_gid = {}\nnum_boxes = {}\n\
-             cg_root = {}\n{extra}",
-            base.join("boxes").display(),
-            base.join("locks").display(),
-            SUITE.uid_base(),
-            SUITE.uid_base(),
-            SUITE.num_boxes,
-            SUITE.cg()
-        )
-    };
+    let config = |extra: &str| common::config_text(&SUITE, &base) + extra;
     let open_ns = holder(&config("restricted_init = 0\nhost_disk_box = 1\n"));
     let restricted_ns = holder(&config("restricted_init = 1\nhost_disk_box = 1\n"));
     // Its own box and lock roots (the later keys win): other tests' boxes of
@@ -95,12 +85,8 @@ fn setup() -> Env {
 
     let root_only = base.join("root-only");
     std::fs::create_dir_all(root_only.join("pub")).unwrap();
-    std::fs::set_permissions(&root_only, std::fs::Permissions::from_mode(0o700)).unwrap();
-    std::fs::set_permissions(
-        root_only.join("pub"),
-        std::fs::Permissions::from_mode(0o755),
-    )
-    .unwrap();
+    common::chmod(&root_only, 0o700);
+    common::chmod(&root_only.join("pub"), 0o755);
     std::fs::write(root_only.join("pub/secret"), "root's secret\n").unwrap();
     std::fs::write(root_only.join("pub/filter.json"), "{}").unwrap();
     let root_dir = base.join("root-dir");
@@ -133,13 +119,7 @@ fn cmd_with(ns: u32, who: As, wrap: &[String], args: &[&str]) -> Command {
     c.arg(format!("--mount=/proc/{ns}/ns/mnt")).arg("--");
     match who {
         As::User(u) => {
-            c.args([
-                "setpriv",
-                &format!("--reuid={}", u.name),
-                &format!("--regid={}", u.name),
-                "--init-groups",
-                "--",
-            ]);
+            c.arg("setpriv").args(u.setpriv_args());
             c.current_dir(&u.home);
         }
         As::Root => {
@@ -161,15 +141,6 @@ fn rb(who: As, args: &[&str]) -> Output {
     cmd_in(env().open_ns, who, args)
         .output()
         .expect("run rustbox")
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        text(&o.stdout),
-        text(&o.stderr)
-    )
 }
 
 fn assert_refused(o: &Output, needle: &str) {
@@ -197,27 +168,6 @@ impl Drop for Cleanup {
     fn drop(&mut self) {
         let _ = rb(As::Root, &["-b", &self.0.to_string(), "--cleanup"]);
     }
-}
-
-fn strs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
-}
-
-fn json(path: &Path) -> Value {
-    let t =
-        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    serde_json::from_str(&t).unwrap_or_else(|e| panic!("{}: {e}\n{t}", path.display()))
-}
-
-fn failed_control(doc: &Value) -> Option<(String, Option<String>)> {
-    doc["controls"].as_array()?.iter().find_map(|c| {
-        (c["applied"] == false).then(|| {
-            (
-                c["name"].as_str().unwrap_or("").to_string(),
-                c["errno_name"].as_str().map(str::to_string),
-            )
-        })
-    })
 }
 
 // ---------------------------------------------------------------------------
@@ -266,9 +216,9 @@ fn a_user_runs_the_full_cycle() {
             f.display()
         );
     }
-    let doc = json(&js);
+    let doc = read_json(&js);
     assert_eq!(doc["verdict"], "OK", "{doc}");
-    let dumpable = common::harness::control(&doc, "supervisor.dumpable").expect("control");
+    let dumpable = control(&doc, "supervisor.dumpable").expect("control");
     assert_eq!(dumpable["verified"], true, "{dumpable}");
     let uid_file = ws.join("uid");
     assert_eq!(
@@ -367,11 +317,12 @@ fn caller_named_paths_use_the_callers_rights() {
     );
     assert_refused(&o, "mount.bind");
     assert!(!text(&o.stdout).contains("secret"), "{}", show(&o));
-    let doc = json(&js);
+    let doc = read_json(&js);
     assert_eq!(doc["verdict"], "IE", "{doc}");
+    let failed = controls(&doc).and_then(|c| c.into_iter().find(|(_, applied, _)| !applied));
     assert_eq!(
-        failed_control(&doc),
-        Some(("mount.bind".into(), Some("EACCES".into()))),
+        failed,
+        Some(("mount.bind".into(), false, Some("EACCES".into()))),
         "{doc}"
     );
     let o = rb(
@@ -384,7 +335,7 @@ fn caller_named_paths_use_the_callers_rights() {
     // write asked for read-write.
     let bob_data = e.bob.home.join("data");
     std::fs::create_dir_all(&bob_data).unwrap();
-    std::fs::set_permissions(&bob_data, std::fs::Permissions::from_mode(0o777)).unwrap();
+    common::chmod(&bob_data, 0o777);
     let o = run(
         &[&format!("--dir=/s={}:rw", bob_data.display())],
         &["/bin/true"],
@@ -405,7 +356,7 @@ fn caller_named_paths_use_the_callers_rights() {
     let own = e.alice.home.join("data");
     std::fs::create_dir_all(&own).unwrap();
     std::os::unix::fs::chown(&own, Some(e.alice.uid), Some(e.alice.gid)).unwrap();
-    std::fs::set_permissions(&own, std::fs::Permissions::from_mode(0o777)).unwrap();
+    common::chmod(&own, 0o777);
     let o = run(
         &[&format!("--dir=/d={}:rw", own.display())],
         &["/bin/sh", "-c", "echo w > /d/out && cat /d/out"],
@@ -614,8 +565,8 @@ fn the_caller_cannot_trace_the_supervisor() {
     );
     assert_eq!(code, 0, "the probe child could not become the caller");
     assert_eq!(st.code(), Some(0));
-    let doc = json(&js);
-    let c = common::harness::control(&doc, "supervisor.dumpable").expect("control");
+    let doc = read_json(&js);
+    let c = control(&doc, "supervisor.dumpable").expect("control");
     assert_eq!(c["applied"], true, "{doc}");
 }
 
@@ -651,7 +602,7 @@ fn the_callers_environment_steers_nothing() {
             .arg(&src),
         "gcc evil.c",
     );
-    std::fs::set_permissions(&lib_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    common::chmod(&lib_dir, 0o777);
 
     // Through env(1), so that only what runs as the caller starts with these.
     let mut wrap: Vec<String> = vec!["/usr/bin/env".into()];
@@ -723,17 +674,17 @@ fn config_and_box_root_must_be_roots_alone() {
         let all: Vec<&str> = all.iter().map(String::as_str).collect();
         rb(As::Root, &all)
     };
-    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o666)).unwrap();
+    common::chmod(&cfg, 0o666);
     assert_refused(
         &rbc(&["-b", "1", "--init"]),
         "not writable by group or others",
     );
-    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).unwrap();
+    common::chmod(&cfg, 0o644);
     std::os::unix::fs::chown(&cfg, Some(e.alice.uid), None).unwrap();
     assert_refused(&rbc(&["-b", "1", "--init"]), "owned by root");
     std::os::unix::fs::chown(&cfg, Some(0), None).unwrap();
 
-    std::fs::set_permissions(&boxes, std::fs::Permissions::from_mode(0o777)).unwrap();
+    common::chmod(&boxes, 0o777);
     for args in [
         &["-b", "1", "--init"][..],
         &["-b", "1", "--run", "--", "/bin/true"],
@@ -741,7 +692,7 @@ fn config_and_box_root_must_be_roots_alone() {
     ] {
         assert_refused(&rbc(args), "not writable by group or others");
     }
-    std::fs::set_permissions(&boxes, std::fs::Permissions::from_mode(0o755)).unwrap();
+    common::chmod(&boxes, 0o755);
     let o = rbc(&["-b", "1", "--init"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     let o = rbc(&["-b", "1", "--cleanup"]);
@@ -775,16 +726,11 @@ fn hard_links_in_box_are_not_handed_over() {
     let bobs = shared.join("bobs-file");
     std::fs::write(&bobs, "bob's\n").unwrap();
     std::os::unix::fs::chown(&bobs, Some(e.bob.uid), Some(e.bob.gid)).unwrap();
-    std::fs::set_permissions(&bobs, std::fs::Permissions::from_mode(0o666)).unwrap();
+    common::chmod(&bobs, 0o666);
     let link = box_dir(8).join("box/link");
     let o = Command::new("setpriv")
-        .args([
-            &format!("--reuid={}", e.alice.name),
-            &format!("--regid={}", e.alice.name),
-            "--init-groups",
-            "--",
-            "ln",
-        ])
+        .args(e.alice.setpriv_args())
+        .arg("ln")
         .arg(&bobs)
         .arg(&link)
         .output()
@@ -811,7 +757,7 @@ fn caller_paths_do_not_pass_through_proc_links() {
     assert_eq!(rb(a, &["-b", "9", "--init"]).status.code(), Some(0));
     let hidden = e.root_only.join("open-inside");
     std::fs::create_dir_all(&hidden).unwrap();
-    std::fs::set_permissions(&hidden, std::fs::Permissions::from_mode(0o777)).unwrap();
+    common::chmod(&hidden, 0o777);
     std::fs::write(hidden.join("secret"), "{\"root-secret\": 1}").unwrap();
     let mut sleeper = Command::new("sleep")
         .arg("30")
@@ -847,7 +793,7 @@ fn no_setuid_box_programs_are_left_behind() {
     std::fs::create_dir_all(out.join("sub")).unwrap();
     for d in [&out, &out.join("sub")] {
         std::os::unix::fs::chown(d, Some(e.alice.uid), Some(e.alice.gid)).unwrap();
-        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
+        common::chmod(d, 0o777);
     }
     let js = e.alice.home.join("setid.json");
     let rule = format!("--dir=/out={}:rw", out.display());
@@ -879,8 +825,8 @@ fn no_setuid_box_programs_are_left_behind() {
             m.mode()
         );
     }
-    let doc = json(&js);
-    let c = common::harness::control(&doc, "box.setid").expect("control box.setid");
+    let doc = read_json(&js);
+    let c = control(&doc, "box.setid").expect("control box.setid");
     assert!(c["detail"].as_str().unwrap().contains("2 file"), "{c}");
     // A read-write `maybe` rule whose source is absent holds nothing to clear.
     let missing = format!(
@@ -1013,7 +959,7 @@ fn results_in_the_box_are_the_callers_written_after_the_run() {
         m.contains("status:RE\n") && m.contains("exitcode:3\n"),
         "{m}"
     );
-    assert_eq!(json(&js_seen)["verdict"], "RE");
+    assert_eq!(read_json(&js_seen)["verdict"], "RE");
     // Another box's box/, and this box's tmp/: refused, one line, exit 2.
     let o = rb(
         a,
@@ -1070,7 +1016,7 @@ fn a_users_norec_bind_uncovers_nothing_a_mount_hides() {
     std::fs::create_dir_all(&sub).unwrap();
     std::fs::write(sub.join("hidden"), "under the mount\n").unwrap();
     for d in [&data, &sub] {
-        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        common::chmod(d, 0o755);
     }
     // A mount over sub/, in the namespace the suite's rustbox runs in.
     let ns_mount = |args: &[&str]| {
@@ -1109,16 +1055,6 @@ fn a_users_norec_bind_uncovers_nothing_a_mount_hides() {
     assert_eq!(text(&o.stdout), "hidden\n", "{}", show(&o));
 }
 
-/// The uid of a host process (the real one), if it still exists.
-fn uid_of(pid: libc::pid_t) -> Option<u32> {
-    let st = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    common::status_field(&st, "Uid:")?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
 /// --tty-hack through the setuid binary, at an ordinary user's terminal (a shell
 /// of alice's leading a session on a new pseudo-terminal): the program is the
 /// terminal's foreground group while it runs, as the box uid, so it sets the
@@ -1132,10 +1068,7 @@ fn tty_hack_at_a_users_terminal() {
     let o = rb(a, &["-b", "11", "--init"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     let js = e.alice.home.join("tty.json");
-    let wrap: Vec<String> = ["/bin/sh", "-c", common::pty::SCRIPT]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let wrap = strings(&["/bin/sh", "-c", common::pty::SCRIPT]);
     let cmd = cmd_with(
         e.open_ns,
         a,
@@ -1169,15 +1102,10 @@ fn tty_hack_at_a_users_terminal() {
     let code = t.rustbox_exit();
     assert_eq!(code, 0, "{}", t.seen);
     assert!(t.seen.contains("line=typed by alice\n"), "{}", t.seen);
-    assert_eq!(t.foreground(), t.leader_pid(), "{}", t.seen);
-    assert!(
-        t.echoes(),
-        "the terminal's modes were not restored:\n{}",
-        t.seen
-    );
-    let doc = json(&js);
+    t.assert_is_the_callers(&t.seen);
+    let doc = read_json(&js);
     for name in ["tty.foreground", "tty.restore"] {
-        let c = common::harness::control(&doc, name).unwrap_or_else(|| panic!("{name}: {doc}"));
+        let c = control(&doc, name).unwrap_or_else(|| panic!("{name}: {doc}"));
         assert_eq!(c["verified"], true, "{c}");
     }
     t.finish();

@@ -235,16 +235,6 @@ fn dirs_below(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn entries(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 // ---------------------------------------------------------------------------
 // The supervisor's descriptors
 // ---------------------------------------------------------------------------
@@ -387,12 +377,8 @@ type ProcId = (u32, Option<u64>);
 /// The proxy: the supervisor's one child, running the rustbox binary (to check
 /// after the run that it is gone).
 fn find_proxy(sup: u32) -> Result<ProcId, String> {
-    let children = std::fs::read_to_string(format!("/proc/{sup}/task/{sup}/children"))
-        .map_err(|e| format!("read the supervisor's children: {e}"))?;
-    let kids: Vec<u32> = children
-        .split_whitespace()
-        .filter_map(|s| s.parse().ok())
-        .collect();
+    let kids =
+        common::children_of(sup).map_err(|e| format!("read the supervisor's children: {e}"))?;
     if kids.len() != 1 {
         return Err(format!(
             "the supervisor has {} children, expected one (the proxy): {kids:?}",
@@ -522,17 +508,10 @@ impl Worker {
         if self.lock.exists() {
             return Err(format!("{} exists after --cleanup", self.lock.display()));
         }
-        let d = self.dir.display().to_string();
-        let under = format!("{d}/");
-        for l in mountinfo().lines() {
-            if let Some(mp) = l.split(' ').nth(4) {
-                if mp == d || mp.starts_with(&under) {
-                    return Err(format!("a mount is left after --cleanup: {l}"));
-                }
-            }
+        if let Some(mp) = common::mounts_below("self", &self.dir).first() {
+            return Err(format!("a mount is left after --cleanup: {mp}"));
         }
-        for m in &self.cg_mounts {
-            let g = m.join(harness::cg_root()).join(format!("box-{}", self.id));
+        for g in common::box_cgroups(&SUITE, &self.cg_mounts, self.id) {
             if g.exists() {
                 return Err(format!("cgroup {} exists after --cleanup", g.display()));
             }
@@ -550,19 +529,15 @@ impl Worker {
             // execve of /box/probe fails with ETXTBSY (seen once in 10,000
             // cycles with std::fs::copy).
             let dst = ws.join("probe");
-            let o = std::process::Command::new("install")
+            let mut install = std::process::Command::new("install");
+            install
                 .args(["-m", "0755"])
                 .arg(env().probes.join("probe"))
-                .arg(&dst)
-                .output()
-                .map_err(|e| format!("run install: {e}"))?;
-            if !o.status.success() {
-                return Err(format!(
-                    "install the probe to {}: {}",
-                    dst.display(),
-                    text(&o.stderr)
-                ));
-            }
+                .arg(&dst);
+            common::try_run(
+                &mut install,
+                &format!("install the probe to {}", dst.display()),
+            )?;
         }
         let _ = std::fs::remove_file(&self.meta);
         let _ = std::fs::remove_file(&self.json);
@@ -777,7 +752,7 @@ impl Leaks {
             }
         }
         // Unreaped children of the test process.
-        for t in entries(Path::new("/proc/self/task")) {
+        for t in common::dir_names(Path::new("/proc/self/task")) {
             let c = std::fs::read_to_string(format!("/proc/self/task/{t}/children"))
                 .unwrap_or_default();
             for pid in c.split_whitespace() {
@@ -799,8 +774,8 @@ impl Leaks {
             processes,
             mounts,
             cgroups,
-            box_dirs: entries(&e.box_root),
-            lock_files: entries(&e.lock_root),
+            box_dirs: common::dir_names(&e.box_root),
+            lock_files: common::dir_names(&e.lock_root),
         }
     }
 

@@ -3,11 +3,11 @@
 //! isolate writes them, and the probe as the judges' "compiled program".
 
 use crate::common::{self, harness};
+pub use common::{chmod, place, Out};
 pub use harness::{timing_lock, Meta, TestBox};
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 /// The binary under test as `<base>/bin/isolate`: a judge calls `isolate`, and
@@ -34,34 +34,6 @@ pub fn isolate_cmd(args: &[&str]) -> Command {
     let mut c = Command::new(isolate_path());
     c.arg(config_arg()).args(args).stdin(Stdio::null());
     c
-}
-
-/// One finished command: exit status and both streams.
-#[derive(Debug)]
-pub struct Out {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl From<Output> for Out {
-    fn from(o: Output) -> Out {
-        Out {
-            code: o.status.code().unwrap_or(-1),
-            stdout: harness::text(&o.stdout),
-            stderr: harness::text(&o.stderr),
-        }
-    }
-}
-
-impl std::fmt::Display for Out {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\nstdout:\n{}\nstderr:\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
 }
 
 pub fn isolate(args: &[&str]) -> Out {
@@ -123,22 +95,10 @@ pub fn probe() -> PathBuf {
     harness::env().probes.join("probe")
 }
 
-/// Copy `src` to `dst` with `mode`, as the judge's own user (root) does.
-pub fn place(src: &Path, dst: &Path, mode: u32) {
-    std::fs::copy(src, dst)
-        .unwrap_or_else(|e| panic!("copy {} to {}: {e}", src.display(), dst.display()));
-    chmod(dst, mode);
-}
-
 /// Write `content` to `dst` with `mode`.
 pub fn write(dst: &Path, content: &str, mode: u32) {
     std::fs::write(dst, content).unwrap_or_else(|e| panic!("write {}: {e}", dst.display()));
     chmod(dst, mode);
-}
-
-pub fn chmod(p: &Path, mode: u32) {
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
-        .unwrap_or_else(|e| panic!("chmod {:o} {}: {e}", mode, p.display()));
 }
 
 pub fn read(p: &Path) -> String {

@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use super::pty::Terminal;
 use super::SuiteConf;
 #[allow(unused_imports)] // re-exported for the suites
-pub use super::{pids_of_uid, wait_for};
+pub use super::{pids_of_uid, text, wait_for};
 
 /// The suite this harness serves: each test crate defines `SUITE` at its root.
 fn suite() -> &'static SuiteConf {
@@ -97,27 +97,27 @@ pub fn rustbox(args: &[&str]) -> Output {
     rustbox_cmd(args).output().expect("run rustbox")
 }
 
-pub fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 /// isolate's meta file: `key:value` lines.
 #[derive(Debug, Default)]
 pub struct Meta(pub BTreeMap<String, String>);
 
 impl Meta {
+    /// Panics unless every line is `key:value` and no key repeats.
     pub fn parse(s: &str) -> Meta {
+        Meta::try_parse(s).unwrap_or_else(|e| panic!("{e}"))
+    }
+    /// As [`Meta::parse`], with what is wrong as the error.
+    pub fn try_parse(s: &str) -> Result<Meta, String> {
         let mut m = BTreeMap::new();
         for line in s.lines() {
             let (k, v) = line
                 .split_once(':')
-                .unwrap_or_else(|| panic!("meta line without ':': {line:?}\n{s}"));
-            assert!(
-                m.insert(k.to_string(), v.to_string()).is_none(),
-                "meta key {k} repeated:\n{s}"
-            );
+                .ok_or_else(|| format!("meta line without ':': {line:?}\n{s}"))?;
+            if m.insert(k.to_string(), v.to_string()).is_some() {
+                return Err(format!("meta key {k} repeated:\n{s}"));
+            }
         }
-        Meta(m)
+        Ok(Meta(m))
     }
     pub fn get(&self, k: &str) -> Option<&str> {
         self.0.get(k).map(String::as_str)
@@ -204,6 +204,20 @@ pub struct Run {
 }
 
 impl Run {
+    /// A run that ended with `code`: its meta and JSON files as written (the
+    /// streams empty).
+    fn read(code: i32, meta: &Path, json: &Path) -> Run {
+        let meta_text = std::fs::read_to_string(meta).unwrap_or_default();
+        Run {
+            code,
+            stdout: String::new(),
+            stderr: String::new(),
+            meta: meta.exists().then(|| Meta::parse(&meta_text)),
+            json: json_if_written(json),
+            meta_text,
+            elapsed: Duration::ZERO,
+        }
+    }
     pub fn meta(&self) -> &Meta {
         self.meta
             .as_ref()
@@ -219,10 +233,26 @@ impl Run {
     }
     /// (name, applied, errno_name) of every control in the JSON document.
     pub fn controls(&self) -> Vec<(String, bool, Option<String>)> {
-        self.json()["controls"]
-            .as_array()
-            .unwrap_or_else(|| panic!("JSON controls is not an array:\n{self}"))
-            .iter()
+        controls(self.json()).unwrap_or_else(|| panic!("JSON controls is not an array:\n{self}"))
+    }
+    /// The first control called `name` in the JSON document.
+    pub fn control(&self, name: &str) -> &Value {
+        control(self.json(), name).unwrap_or_else(|| panic!("no {name} control:\n{self}"))
+    }
+    /// The detail text of the first control called `name`.
+    pub fn detail(&self, name: &str) -> &str {
+        self.control(name)["detail"]
+            .as_str()
+            .unwrap_or_else(|| panic!("the {name} control has no detail:\n{self}"))
+    }
+}
+
+/// (name, applied, errno_name) of every control in an evidence document (None if
+/// it has no list of controls).
+pub fn controls(doc: &Value) -> Option<Vec<(String, bool, Option<String>)>> {
+    let list = doc["controls"].as_array()?;
+    Some(
+        list.iter()
             .map(|c| {
                 (
                     c["name"].as_str().unwrap_or("").to_string(),
@@ -230,12 +260,8 @@ impl Run {
                     c["errno_name"].as_str().map(String::from),
                 )
             })
-            .collect()
-    }
-    /// The first control called `name` in the JSON document.
-    pub fn control(&self, name: &str) -> &Value {
-        control(self.json(), name).unwrap_or_else(|| panic!("no {name} control:\n{self}"))
-    }
+            .collect(),
+    )
 }
 
 /// The first control called `name` in an evidence document.
@@ -244,6 +270,29 @@ pub fn control<'a>(doc: &'a Value, name: &str) -> Option<&'a Value> {
         .as_array()?
         .iter()
         .find(|c| c["name"] == name)
+}
+
+/// The JSON document in file `p`; panics if there is none or it does not parse.
+pub fn read_json(p: &Path) -> Value {
+    let t = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
+    parse_json(&t, p)
+}
+
+/// The JSON document in file `p`, None if there is no such file; panics if it does
+/// not parse.
+pub fn json_if_written(p: &Path) -> Option<Value> {
+    Some(parse_json(&std::fs::read_to_string(p).ok()?, p))
+}
+
+fn parse_json(t: &str, p: &Path) -> Value {
+    serde_json::from_str(t)
+        .unwrap_or_else(|e| panic!("JSON output {} does not parse: {e}\n{t}", p.display()))
+}
+
+/// The JSON document in file `p`, None if there is none or it does not parse
+/// (a run that may have ended at any point).
+pub fn try_read_json(p: &Path) -> Option<Value> {
+    serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()
 }
 
 impl std::fmt::Display for Run {
@@ -275,19 +324,9 @@ impl TermRun {
     /// (as `stdout`), meta and JSON.
     pub fn results(&mut self) -> Run {
         let code = self.term.rustbox_exit();
-        let meta_text = std::fs::read_to_string(&self.meta).unwrap_or_default();
-        Run {
-            code,
-            stdout: self.term.seen.clone(),
-            stderr: String::new(),
-            meta: self.meta.exists().then(|| Meta::parse(&meta_text)),
-            json: std::fs::read_to_string(&self.json).ok().map(|s| {
-                serde_json::from_str(&s)
-                    .unwrap_or_else(|e| panic!("JSON output does not parse: {e}\n{s}"))
-            }),
-            meta_text,
-            elapsed: Duration::ZERO,
-        }
+        let mut r = Run::read(code, &self.meta, &self.json);
+        r.stdout = self.term.seen.clone();
+        r
     }
 }
 
@@ -355,9 +394,7 @@ impl TestBox {
     /// Copy the probe into `/box/<name>`; returns its path inside the box.
     pub fn install_probe(&self, name: &str) -> String {
         let dst = self.workspace().join(name);
-        std::fs::copy(env().probes.join("probe"), &dst)
-            .unwrap_or_else(|e| panic!("copy probe to {}: {e}", dst.display()));
-        std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o755)).unwrap();
+        super::place(&env().probes.join("probe"), &dst, 0o755);
         format!("/box/{name}")
     }
 
@@ -425,19 +462,11 @@ impl TestBox {
         let t = Instant::now();
         let o = c.output().expect("run rustbox");
         let elapsed = t.elapsed();
-        let meta_text = std::fs::read_to_string(&meta).unwrap_or_default();
-        Run {
-            code: o.status.code().unwrap_or(-1),
-            stdout: text(&o.stdout),
-            stderr: text(&o.stderr),
-            meta: meta.exists().then(|| Meta::parse(&meta_text)),
-            json: std::fs::read_to_string(&json).ok().map(|s| {
-                serde_json::from_str(&s)
-                    .unwrap_or_else(|e| panic!("JSON output does not parse: {e}\n{s}"))
-            }),
-            meta_text,
-            elapsed,
-        }
+        let mut r = Run::read(o.status.code().unwrap_or(-1), &meta, &json);
+        r.stdout = text(&o.stdout);
+        r.stderr = text(&o.stderr);
+        r.elapsed = elapsed;
+        r
     }
 
     /// `--cleanup`, then check that no process of the box uid is left.

@@ -16,9 +16,10 @@ pub mod harness;
 pub mod pty;
 pub mod suid;
 
+use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, ExitStatus, Output};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -37,8 +38,9 @@ pub struct SuiteConf {
 
 /// `RUSTBOX_TEST_SLOT=K` (0..9, default 0) lets K+1 copies of one suite run at once
 /// (say, while attack programs are written): slot K uses the uids `first_uid +
-/// K*num_boxes ...` and the cgroup subtree `<cg_root>-sK`.
-fn slot() -> u32 {
+/// K*num_boxes ...`, the cgroup subtree `<cg_root>-sK` and (setuid and fault
+/// suites) users named after K.
+pub fn slot() -> u32 {
     match std::env::var("RUSTBOX_TEST_SLOT") {
         Err(_) => 0,
         Ok(v) => match v.parse::<u32>() {
@@ -84,16 +86,109 @@ pub fn require_root(s: &SuiteConf) {
     }
 }
 
+/// Panics unless `tool version_arg` runs; `install` says how to get it.
+pub fn require_tool(tool: &str, version_arg: &str, install: &str) {
+    match Command::new(tool).arg(version_arg).output() {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => panic!(
+            "`{tool} {version_arg}` failed ({}): {}; {install}",
+            o.status,
+            text(&o.stderr)
+        ),
+        Err(e) => panic!("{tool} not found ({e}): {install}"),
+    }
+}
+
 /// Panics unless gcc runs; `what` says what it builds.
 pub fn require_gcc(what: &str) {
-    match Command::new("gcc").arg("--version").output() {
-        Ok(o) if o.status.success() => {}
-        Ok(o) => panic!("gcc --version failed ({}); gcc builds {what}", o.status),
-        Err(e) => panic!(
-            "gcc not found ({e}); install it (`make deps`, or apt-get install gcc \
-             libc6-dev) to build {what}"
-        ),
+    require_tool(
+        "gcc",
+        "--version",
+        &format!("install it (`make deps`, or apt-get install gcc libc6-dev) to build {what}"),
+    );
+}
+
+/// Runs `cmd`; unless it succeeds, an error that starts with `what` and shows the
+/// exit status and both streams.
+pub fn try_run(cmd: &mut Command, what: &str) -> Result<Output, String> {
+    let o = cmd
+        .output()
+        .map_err(|e| format!("{what}: cannot run: {e}"))?;
+    if !o.status.success() {
+        return Err(format!(
+            "{what}: {}\n{}{}",
+            o.status,
+            text(&o.stdout),
+            text(&o.stderr)
+        ));
     }
+    Ok(o)
+}
+
+/// Runs `cmd`, which must succeed ([`try_run`]).
+pub fn run_ok(cmd: &mut Command, what: &str) -> Output {
+    try_run(cmd, what).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `gcc FLAGS -o OUT SRC`; the error says what failed to build and why.
+pub fn gcc(flags: &[impl AsRef<OsStr>], out: &Path, src: &Path) -> Result<(), String> {
+    let mut cmd = Command::new("gcc");
+    cmd.args(flags).arg("-o").arg(out).arg(src);
+    try_run(&mut cmd, &format!("gcc failed to build {}", src.display())).map(drop)
+}
+
+/// A command's output as text.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// One finished command: exit status (-1 for a signal) and both streams.
+#[derive(Debug)]
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<&Output> for Out {
+    fn from(o: &Output) -> Out {
+        Out {
+            code: o.status.code().unwrap_or(-1),
+            stdout: text(&o.stdout),
+            stderr: text(&o.stderr),
+        }
+    }
+}
+
+impl From<Output> for Out {
+    fn from(o: Output) -> Out {
+        Out::from(&o)
+    }
+}
+
+impl std::fmt::Display for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\nstdout:\n{}\nstderr:\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// A finished command as a failure message shows it.
+pub fn show(o: &Output) -> String {
+    Out::from(o).to_string()
+}
+
+/// `&str`s of `String`s, for argument lists.
+pub fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// `String`s of `&str`s, for argument lists.
+pub fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
 }
 
 static BASE: OnceLock<PathBuf> = OnceLock::new();
@@ -115,16 +210,64 @@ pub fn remove_tree(p: &Path) {
         .status();
 }
 
-/// Mount points of every cgroup hierarchy (v1 and v2), found in mountinfo.
-pub fn cgroup_mounts() -> Vec<PathBuf> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
+/// One line of a mountinfo file.
+#[derive(Debug)]
+pub struct Mount {
+    pub point: PathBuf,
+    pub fstype: String,
+    /// The super options (the last field).
+    pub options: String,
+}
+
+fn parse_mountinfo(info: &str) -> Vec<Mount> {
     info.lines()
         .filter_map(|l| {
             let (pre, post) = l.split_once(" - ")?;
-            let fstype = post.split(' ').next()?;
-            let mp = PathBuf::from(pre.split(' ').nth(4)?);
-            (fstype == "cgroup" || fstype == "cgroup2").then_some(mp)
+            let mut post = post.split(' ');
+            let fstype = post.next()?.to_string();
+            let options = post.nth(1).unwrap_or("").to_string();
+            let point = PathBuf::from(pre.split(' ').nth(4)?);
+            Some(Mount {
+                point,
+                fstype,
+                options,
+            })
         })
+        .collect()
+}
+
+/// The mounts of the mount namespace of process `pid` (`"self"`: this one's), in
+/// mount order.
+pub fn mounts_of(pid: &str) -> Vec<Mount> {
+    let file = format!("/proc/{pid}/mountinfo");
+    parse_mountinfo(&std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("read {file}: {e}")))
+}
+
+/// Mount points at or below `dir` in the mount namespace of `pid` (none if that
+/// process is gone).
+pub fn mounts_below(pid: &str, dir: &Path) -> Vec<String> {
+    let info = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap_or_default();
+    parse_mountinfo(&info)
+        .into_iter()
+        .filter(|m| m.point.starts_with(dir))
+        .map(|m| m.point.display().to_string())
+        .collect()
+}
+
+/// Mount points of every cgroup hierarchy (v1 and v2), found in mountinfo.
+pub fn cgroup_mounts() -> Vec<PathBuf> {
+    mounts_of("self")
+        .into_iter()
+        .filter(|m| m.fstype == "cgroup" || m.fstype == "cgroup2")
+        .map(|m| m.point)
+        .collect()
+}
+
+/// The directories of box `id`'s cgroup in every hierarchy of `mounts`.
+pub fn box_cgroups(s: &SuiteConf, mounts: &[PathBuf], id: u32) -> Vec<PathBuf> {
+    mounts
+        .iter()
+        .map(|m| m.join(s.cg()).join(format!("box-{id}")))
         .collect()
 }
 
@@ -176,10 +319,23 @@ pub fn cgroup_leftovers() -> Vec<String> {
         .collect()
 }
 
+/// `chmod MODE p`.
+pub fn chmod(p: &Path, mode: u32) {
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod {:o} {}: {e}", mode, p.display()));
+}
+
+/// Copy `src` to `dst` with `mode`.
+pub fn place(src: &Path, dst: &Path, mode: u32) {
+    std::fs::copy(src, dst)
+        .unwrap_or_else(|e| panic!("copy {} to {}: {e}", src.display(), dst.display()));
+    chmod(dst, mode);
+}
+
 /// `mkdir -p` with mode 0755 (box users must be able to reach what is inside).
 pub fn mkdir_755(p: &Path) {
     std::fs::create_dir_all(p).unwrap_or_else(|e| panic!("mkdir {}: {e}", p.display()));
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    chmod(p, 0o755);
 }
 
 /// A fresh `/tmp/<prefix>-<pid>`, removed when the test process exits; the
@@ -208,25 +364,27 @@ pub fn fresh_base(s: &SuiteConf) -> PathBuf {
     base
 }
 
-/// Writes `<base>/config` for the suite (boxes in `<base>/boxes`, locks in
-/// `<base>/locks`) and returns its path.
+/// The suite's rustbox config: boxes in `<base>/boxes`, locks in `<base>/locks`,
+/// the suite's uids and cgroup subtree.
+pub fn config_text(s: &SuiteConf, base: &Path) -> String {
+    format!(
+        "# rustbox test suite {}\nbox_root = {}\nlock_root = {}\nfirst_uid = {}\n\
+         first_gid = {}\nnum_boxes = {}\ncg_root = {}\n",
+        s.prefix,
+        base.join("boxes").display(),
+        base.join("locks").display(),
+        s.uid_base(),
+        s.uid_base(),
+        s.num_boxes,
+        s.cg()
+    )
+}
+
+/// Writes `<base>/config` ([`config_text`]) and returns its path.
 pub fn write_config(s: &SuiteConf, base: &Path) -> PathBuf {
     let config = base.join("config");
-    std::fs::write(
-        &config,
-        format!(
-            "# rustbox test suite {}\nbox_root = {}\nlock_root = {}\nfirst_uid = {}\n\
-             first_gid = {}\nnum_boxes = {}\ncg_root = {}\n",
-            s.prefix,
-            base.join("boxes").display(),
-            base.join("locks").display(),
-            s.uid_base(),
-            s.uid_base(),
-            s.num_boxes,
-            s.cg()
-        ),
-    )
-    .unwrap_or_else(|e| panic!("write {}: {e}", config.display()));
+    std::fs::write(&config, config_text(s, base))
+        .unwrap_or_else(|e| panic!("write {}: {e}", config.display()));
     config
 }
 
@@ -242,19 +400,13 @@ pub fn provide_probes(dir: &Path) {
     }
     require_gcc("the probes in tests/probes/");
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probes/probe.c");
-    let o = Command::new("gcc")
-        .args(["-O1", "-Wall", "-Wextra", "-Werror", "-pthread", "-o"])
-        .arg(dir.join("probe"))
-        .arg(&src)
-        .output()
-        .expect("run gcc");
-    if !o.status.success() {
-        panic!(
-            "gcc failed to build {}:\n{}",
-            src.display(),
-            String::from_utf8_lossy(&o.stderr)
-        );
-    }
+    let flags = ["-O1", "-Wall", "-Wextra", "-Werror", "-pthread"];
+    gcc(&flags, &dir.join("probe"), &src).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// The text of `/proc/<pid>/status`, if the process exists.
+pub fn proc_status(pid: u32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/status")).ok()
 }
 
 /// Every process's pid and the text of its `/proc/<pid>/status` (processes that
@@ -265,11 +417,7 @@ pub fn proc_statuses() -> Vec<(u32, String)> {
     };
     rd.flatten()
         .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
-        .filter_map(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/status"))
-                .ok()
-                .map(|st| (pid, st))
-        })
+        .filter_map(|pid| proc_status(pid).map(|st| (pid, st)))
         .collect()
 }
 
@@ -281,17 +429,37 @@ pub fn status_field<'a>(status: &'a str, key: &str) -> Option<&'a str> {
         .map(str::trim)
 }
 
+/// The real uid in a status text.
+fn real_uid(status: &str) -> Option<u32> {
+    status_field(status, "Uid:")?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The real uid of a host process, if it still exists.
+pub fn uid_of(pid: libc::pid_t) -> Option<u32> {
+    real_uid(&proc_status(u32::try_from(pid).ok()?)?)
+}
+
+/// The children of process `pid` (of its main thread).
+pub fn children_of(pid: u32) -> std::io::Result<Vec<u32>> {
+    let list = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))?;
+    Ok(list
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect())
+}
+
 /// Processes whose real uid is `uid` (zombies included when `zombies`), with their
 /// command names.
 pub fn procs_of_uid(uid: u32, zombies: bool) -> Vec<(u32, String)> {
     let mut v = Vec::new();
     for (pid, st) in proc_statuses() {
         let field = |k: &str| status_field(&st, k);
-        let real = field("Uid:")
-            .and_then(|r| r.split_whitespace().next())
-            .and_then(|s| s.parse::<u32>().ok());
         let dead = field("State:").is_some_and(|s| s.starts_with('Z') || s.starts_with('X'));
-        if real == Some(uid) && (zombies || !dead) {
+        if real_uid(&st) == Some(uid) && (zombies || !dead) {
             v.push((pid, field("Name:").unwrap_or("?").to_string()));
         }
     }
@@ -306,6 +474,16 @@ pub fn pids_of_uid(uid: u32) -> Vec<u32> {
         .collect()
 }
 
+/// Waits up to `limit` for the live processes of `uid` to be gone; those still
+/// there then, with their names (empty: none is left).
+pub fn procs_left(uid: u32, limit: Duration) -> Vec<(u32, String)> {
+    if wait_for(limit, || pids_of_uid(uid).is_empty()) {
+        Vec::new()
+    } else {
+        procs_of_uid(uid, false)
+    }
+}
+
 /// Wait up to `limit` for `cond`.
 pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let t = Instant::now();
@@ -316,4 +494,32 @@ pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(10));
     }
     cond()
+}
+
+/// Waits up to `limit` for `child` to end: its status, or None when it had not
+/// ended by then (it is killed and reaped).
+pub fn wait_or_kill(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let t = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().expect("wait for a child") {
+            return Some(st);
+        }
+        if t.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// The names in directory `dir` (none if it cannot be read).
+pub fn dir_names(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
 }

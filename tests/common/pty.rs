@@ -201,25 +201,28 @@ impl Terminal {
         t.c_lflag & libc::ECHO != 0
     }
 
+    /// The terminal is the caller's again: its foreground group is the shell's (the
+    /// group rustbox was started in) and it echoes again; `context` goes with a
+    /// failure.
+    pub fn assert_is_the_callers(&self, context: impl std::fmt::Display) {
+        assert_eq!(
+            self.foreground(),
+            self.leader_pid(),
+            "the terminal's foreground group is not the caller's after the run:\n{context}"
+        );
+        assert!(
+            self.echoes(),
+            "the terminal's modes were not restored:\n{context}"
+        );
+    }
+
     /// Let the shell exit (a line for its `read`), wait for it, and return the
     /// transcript.
     pub fn finish(mut self) -> String {
         self.type_text("\n");
         let mut leader = self.leader.take().expect("leader");
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            match leader.try_wait() {
-                Ok(Some(_)) => break,
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(10))
-                }
-                Ok(None) => {
-                    let _ = leader.kill();
-                    let _ = leader.wait();
-                    panic!("the session leader did not exit:\n{}", self.seen);
-                }
-                Err(e) => panic!("wait for the session leader: {e}"),
-            }
+        if super::wait_or_kill(&mut leader, PATIENCE).is_none() {
+            panic!("the session leader did not exit:\n{}", self.seen);
         }
         std::mem::take(&mut self.seen)
     }

@@ -3,12 +3,13 @@
 //! sleeping process, in which `/etc/rustbox/config` is the suite's (a setuid
 //! rustbox reads no other). Used by the setuid and fault suites.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Once};
 use std::time::Duration;
+
+use super::{run_ok, text};
 
 /// An account made by a suite.
 pub struct User {
@@ -18,30 +19,23 @@ pub struct User {
     pub home: PathBuf,
 }
 
+impl User {
+    /// The arguments of `setpriv` that run what follows them as this user.
+    pub fn setpriv_args(&self) -> [String; 4] {
+        [
+            format!("--reuid={}", self.name),
+            format!("--regid={}", self.name),
+            "--init-groups".into(),
+            "--".into(),
+        ]
+    }
+}
+
 /// What `undo_host_changes` undoes at exit: users, holder processes, /etc/rustbox.
 static MADE_USERS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 static HOLDERS: Mutex<Vec<std::process::Child>> = Mutex::new(Vec::new());
 static MADE_ETC: AtomicBool = AtomicBool::new(false);
 static PREPARED: Once = Once::new();
-
-pub fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-pub fn run_ok(cmd: &mut Command, what: &str) -> Output {
-    let o = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
-    if !o.status.success() {
-        panic!(
-            "{what}: {}\n{}{}",
-            o.status,
-            text(&o.stdout),
-            text(&o.stderr)
-        );
-    }
-    o
-}
 
 extern "C" fn undo_host_changes() {
     if let Ok(mut holders) = HOLDERS.lock() {
@@ -69,8 +63,7 @@ pub fn prepare_host() {
         unsafe { libc::atexit(undo_host_changes) };
         if !Path::new("/etc/rustbox").exists() {
             std::fs::create_dir("/etc/rustbox").expect("mkdir /etc/rustbox");
-            std::fs::set_permissions("/etc/rustbox", std::fs::Permissions::from_mode(0o755))
-                .unwrap();
+            super::chmod(Path::new("/etc/rustbox"), 0o755);
             MADE_ETC.store(true, Ordering::SeqCst);
         }
     });
@@ -94,7 +87,7 @@ pub fn setuid_copy(base: &Path) -> PathBuf {
     super::mkdir_755(&bin_dir);
     let bin = bin_dir.join("rustbox");
     std::fs::copy(super::rustbox_bin(), &bin).expect("copy rustbox");
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    super::chmod(&bin, 0o4755);
     bin
 }
 
@@ -116,7 +109,7 @@ pub fn add_user(name: &str, base: &Path) -> User {
     let home = base.join("home").join(name);
     std::fs::create_dir_all(&home).unwrap();
     std::os::unix::fs::chown(&home, Some(uid), Some(gid)).unwrap();
-    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
+    super::chmod(&home, 0o700);
     User {
         name: name.to_string(),
         uid,
@@ -160,6 +153,6 @@ pub fn holder(config: &str) -> u32 {
     );
     let file = format!("/proc/{pid}/root/etc/rustbox/config");
     std::fs::write(&file, config).unwrap();
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    super::chmod(Path::new(&file), 0o644);
     pid
 }
