@@ -18,10 +18,10 @@ pub mod pidns;
 pub mod timens;
 
 use crate::cgroup::{BoxCgroup, Entry, SelfAttach};
-use crate::chain::report::Record;
 use crate::chain::{self, ContainPlan, Reporter};
 use crate::error::StepError;
 use crate::evidence::{Control, CpuUsage, KillReason};
+use crate::messages::{write_all, Message, Reader, Sender};
 use crate::request::spec::Limits;
 use crate::supervisor::interrupt::Interrupts;
 use std::io::Read;
@@ -89,53 +89,7 @@ pub fn poll_timeout_ms(cpu: Option<(f64, f64, f64)>, wall_left: Option<Duration>
     timeout.unwrap_or(-1)
 }
 
-/// What the proxy reports about the payload.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PayloadStatus {
-    pub wait_status: i32,
-    pub utime_us: u64,
-    pub stime_us: u64,
-    pub maxrss_kb: u64,
-    pub nvcsw: u64,
-    pub nivcsw: u64,
-    /// Tasks (processes and threads) created in the box, the payload included,
-    /// the proxy not: the box pid namespace's last pid minus one. None when the
-    /// proxy could not read it.
-    pub tasks: Option<u64>,
-}
-
-impl PayloadStatus {
-    fn encode(&self) -> String {
-        format!(
-            "{} {} {} {} {} {} {}\n",
-            self.wait_status,
-            self.utime_us,
-            self.stime_us,
-            self.maxrss_kb,
-            self.nvcsw,
-            self.nivcsw,
-            self.tasks.map_or(-1, |t| t as i64)
-        )
-    }
-    fn decode(s: &str) -> Option<PayloadStatus> {
-        let v: Vec<i64> = s
-            .split_whitespace()
-            .filter_map(|x| x.parse().ok())
-            .collect();
-        if v.len() != 7 {
-            return None;
-        }
-        Some(PayloadStatus {
-            wait_status: v[0] as i32,
-            utime_us: v[1] as u64,
-            stime_us: v[2] as u64,
-            maxrss_kb: v[3] as u64,
-            nvcsw: v[4] as u64,
-            nivcsw: v[5] as u64,
-            tasks: u64::try_from(v[6]).ok(),
-        })
-    }
-}
+pub use crate::messages::PayloadStatus;
 
 /// Raw facts of one run, before they become Evidence.
 #[derive(Debug, Clone, Default)]
@@ -216,29 +170,6 @@ fn clone_box(flags: u64, cgroup_fd: Option<RawFd>) -> Result<(libc::pid_t, RawFd
     Ok((rc as libc::pid_t, pidfd))
 }
 
-/// Write all of `buf`; a short or failed write is an error of `step`.
-fn write_all(fd: RawFd, buf: &[u8], step: &str) -> Result<(), StepError> {
-    let mut off = 0;
-    while off < buf.len() {
-        // SAFETY: write from a live buffer.
-        let n = unsafe { libc::write(fd, buf[off..].as_ptr().cast(), buf.len() - off) };
-        if n < 0 {
-            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                continue;
-            }
-            return Err(StepError::last_os(
-                step,
-                format!("write of {} bytes", buf.len()),
-            ));
-        }
-        if n == 0 {
-            return Err(StepError::new(step, "the pipe took no bytes"));
-        }
-        off += n as usize;
-    }
-    Ok(())
-}
-
 /// End the proxy (or the payload before it runs anything of the program).
 fn exit_now(code: libc::c_int) -> ! {
     // SAFETY: _exit never returns and runs no destructors.
@@ -286,9 +217,9 @@ fn close_supervisor_fds(keep: &[RawFd]) -> Result<usize, StepError> {
 fn proxy_prepare(
     cgroup: Option<SelfAttach>,
     keep: &[RawFd],
-) -> Result<Vec<Record>, (Vec<Record>, StepError)> {
+) -> Result<Vec<Message>, (Vec<Message>, StepError)> {
     let mut recs = Vec::new();
-    let ok = |step: &str, detail: String| Record::Ok {
+    let ok = |step: &str, detail: String| Message::Ok {
         step: step.into(),
         verified: true,
         detail,
@@ -329,7 +260,7 @@ fn proxy_prepare(
         if let Err(e) = c.join() {
             return Err((recs, e));
         }
-        recs.push(Record::Ok {
+        recs.push(Message::Ok {
             step: "cgroup.attach".into(),
             verified: false,
             detail: String::new(),
@@ -394,32 +325,22 @@ fn proxy_main(
     let (recs, failed) = match proxy_prepare(cgroup, &keep) {
         Ok(r) => (r, false),
         Err((mut r, e)) => {
-            r.push(Record::Err(e));
+            r.push(Message::Err(e));
             (r, true)
         }
     };
-    let text: String = recs.iter().map(Record::encode).collect();
+    let text: String = recs.iter().map(Message::encode).collect();
     // A write that fails cannot be reported either: the supervisor sees the
     // pipe close (or us die) without the `proxy` record, and the run is IE.
     let sent = write_all(report.as_raw_fd(), text.as_bytes(), "proxy.report");
     if sent.is_err() || failed {
         exit_now(1);
     }
-    // Wait for the go byte; end-of-file means the supervisor died before it (and
+    // Wait for the go; end-of-file means the supervisor died before it (and
     // before PDEATHSIG was armed, possibly).
-    let mut b = [0u8; 1];
-    loop {
-        // SAFETY: read one byte into a live buffer.
-        let n = unsafe { libc::read(go.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
-        if n == 1 {
-            break;
-        }
-        if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-            continue;
-        }
+    if Reader::new(go).wait() != Some(Message::Go) {
         exit_now(1);
     }
-    drop(go);
     // How many tasks the box creates: pids of a fresh pid namespace are handed out
     // in order from 1 (ours), and ns_last_pid reads the last one of the reader's
     // namespace. Opened now, while the host's /proc is still in our mount
@@ -504,7 +425,7 @@ fn proxy_main(
                     .and_then(|l| l.read())
                     .map(|n| n.saturating_sub(1)),
             };
-            match write_all(status.as_raw_fd(), s.encode().as_bytes(), "proxy.status") {
+            match Sender::new(status, "proxy.status").send(&Message::Status(s)) {
                 Ok(()) => exit_now(0),
                 // The supervisor reads this exit status and reports the loss.
                 Err(_) => exit_now(PROXY_LOST_STATUS),
@@ -536,8 +457,8 @@ fn await_proxy(
         while let Some(i) = buf.iter().position(|&c| c == b'\n') {
             let line: Vec<u8> = buf.drain(..=i).collect();
             let line = String::from_utf8_lossy(&line[..i]).into_owned();
-            match Record::decode(&line) {
-                Some(Record::Ok {
+            match Message::decode(&line) {
+                Some(Message::Ok {
                     step,
                     verified,
                     detail,
@@ -551,7 +472,7 @@ fn await_proxy(
                         return Ok((controls, buf));
                     }
                 }
-                Some(Record::Err(e)) => return Err(e),
+                Some(Message::Err(e)) => return Err(e),
                 _ => {
                     return Err(StepError::new(
                         "proxy.ready",
@@ -948,10 +869,9 @@ pub fn run(
         }
     }
     let start = Instant::now();
-    if let Err(e) = write_all(go_w.as_raw_fd(), b"g", "supervisor.go") {
+    if let Err(e) = Sender::new(go_w, "supervisor.go").send(&Message::Go) {
         return fail(e);
     }
-    drop(go_w);
 
     let ncpu = std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64);
     let wall = limits.wall_time.map(duration_of_secs);
@@ -1036,7 +956,10 @@ pub fn run(
             facts.failure.get_or_insert(e);
         }
     }
-    facts.status = PayloadStatus::decode(&String::from_utf8_lossy(&st_buf));
+    facts.status = match Message::decode(String::from_utf8_lossy(&st_buf).trim_end_matches('\n')) {
+        Some(Message::Status(s)) => Some(s),
+        _ => None,
+    };
     if let Some((ws, maxrss_kb)) = proxy_end {
         facts.proxy_maxrss_kb = Some(maxrss_kb);
         if facts.status.is_none() && facts.killed.is_none() && facts.failure.is_none() {
@@ -1055,8 +978,8 @@ pub fn run(
 
     let mut sealed = false;
     for line in String::from_utf8_lossy(&rep_buf).lines() {
-        match Record::decode(line) {
-            Some(Record::Ok {
+        match Message::decode(line) {
+            Some(Message::Ok {
                 step,
                 verified,
                 detail,
@@ -1068,11 +991,11 @@ pub fn run(
                     .controls
                     .push(Control::applied(&step, verified, detail));
             }
-            Some(Record::Err(e)) => {
+            Some(Message::Err(e)) => {
                 facts.controls.push(Control::failed(&e));
                 facts.failure.get_or_insert(e);
             }
-            Some(Record::ExecFailed { errno, program }) => {
+            Some(Message::ExecFailed { errno, program }) => {
                 facts.exec_errno = Some(errno);
                 facts.controls.push(Control {
                     name: "exec".into(),
@@ -1083,7 +1006,7 @@ pub fn run(
                     errno_name: Some(crate::error::errno_name(errno).into()),
                 });
             }
-            None => {
+            _ => {
                 // A garbled or cut record: whatever it said is lost.
                 let e = StepError::new(
                     "supervisor.report",
@@ -1288,41 +1211,6 @@ mod tests {
         assert!(e.detail.contains("ended before"), "{e}");
         child.kill().unwrap();
         child.wait().unwrap();
-    }
-
-    /// A status the proxy could not write reaches the supervisor as a failed
-    /// write, and a read error of the supervisor is an error, not end-of-file.
-    #[test]
-    fn pipe_errors_are_errors() {
-        let (r, w) = pipe().unwrap();
-        drop(r);
-        let e = write_all(w.as_raw_fd(), b"x", "proxy.status").unwrap_err();
-        assert_eq!(
-            (e.step.as_str(), e.errno),
-            ("proxy.status", Some(libc::EPIPE))
-        );
-        // A write-only descriptor cannot be read: EBADF.
-        let (_r, w) = pipe().unwrap();
-        let mut buf = Vec::new();
-        let e = drain(&w, &mut buf).unwrap_err();
-        assert_eq!(e.errno, Some(libc::EBADF));
-    }
-
-    #[test]
-    fn status_round_trip() {
-        let s = PayloadStatus {
-            wait_status: 256,
-            utime_us: 5,
-            stime_us: 6,
-            maxrss_kb: 7,
-            nvcsw: 8,
-            nivcsw: 9,
-            tasks: Some(3),
-        };
-        assert_eq!(PayloadStatus::decode(&s.encode()), Some(s));
-        let unknown = PayloadStatus { tasks: None, ..s };
-        assert_eq!(PayloadStatus::decode(&unknown.encode()), Some(unknown));
-        assert_eq!(PayloadStatus::decode("1 2"), None);
     }
 
     /// The poll timeout never goes negative (an endless poll: the watchdog would
