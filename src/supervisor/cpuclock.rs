@@ -10,12 +10,12 @@
 //! them kills a multi-threaded spinner 10 ms or more past its limit. Reading a perf
 //! counter brings the count up to date on the CPU that runs the task.
 //!
-//! The counter is opened before the box runs anything (the proxy waits for the go
-//! byte), and only the supervisor holds it. It is both the watchdog's clock and,
+//! The counter is opened before the box runs anything (the proxy waits for the
+//! go), and only the supervisor holds it. It is both the watchdog's clock and,
 //! when it could be opened, the box's reported CPU time (`usage.cpu_s`, source
 //! `perf:task-clock`), so a kill is never before the limit by the evidence; the
 //! cgroup's counter is reported beside it (`cgroup.cpu_s`), and without this clock
-//! the time is the cgroup's or the rusage (the end of `supervisor::run`).
+//! the time is the cgroup's or the rusage (`supervisor::collect`).
 
 use crate::error::StepError;
 use std::os::fd::{AsRawFd, OwnedFd};
