@@ -39,7 +39,7 @@ fn ns_dir(who: &str) -> Option<OwnedFd> {
 /// The target of the namespace link `ns` below a `ns_dir`, e.g. "net:[4026531840]".
 fn ns_inode(dir: &Option<OwnedFd>, ns: &str) -> Option<Vec<u8>> {
     let dir = dir.as_ref()?;
-    let name = std::ffi::CString::new(ns).ok()?;
+    let name = crate::sys::fd::cstring(ns.as_bytes(), "namespaces.verify", ns).ok()?;
     let mut buf = [0u8; 64];
     // SAFETY: readlinkat reads the NUL-terminated `name` below a directory
     // descriptor we own and writes at most `buf.len()` bytes into `buf`, a live
