@@ -10,6 +10,7 @@ pub mod cgroup;
 pub mod chain;
 pub mod error;
 pub mod evidence;
+pub mod messages;
 pub mod plan;
 pub mod request;
 pub mod run;

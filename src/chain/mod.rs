@@ -32,6 +32,7 @@ pub mod uts;
 pub use report::Reporter;
 
 use crate::error::StepError;
+use crate::messages::Message;
 use crate::plan::ContainPlan;
 use std::ffi::CString;
 
@@ -288,10 +289,10 @@ impl<'a> Locked<'a> {
     pub fn rlimits(self) -> Result<Limited<'a>, StepError> {
         let p = self.0.plan;
         let exec = exec::Prepared::new(p);
-        let seccomp_ok = report::Record::Ok {
-            step: "seccomp".into(),
-            verified: true,
-            detail: if p.seccomp.is_empty() {
+        let seccomp_ok = Message::ok(
+            "seccomp",
+            true,
+            if p.seccomp.is_empty() {
                 format!("mode 0; {}", p.seccomp_desc)
             } else {
                 format!(
@@ -301,14 +302,9 @@ impl<'a> Locked<'a> {
                     p.seccomp_desc
                 )
             },
-        }
+        )
         .encode();
-        let line = report::Record::Ok {
-            step: "rlimits".into(),
-            verified: true,
-            detail: rlimits::describe(&p.rlimits),
-        }
-        .encode();
+        let line = Message::ok("rlimits", true, rlimits::describe(&p.rlimits)).encode();
         rlimits::apply(&p.rlimits)?;
         // Every record so far goes out here: one that cannot stops the chain.
         self.0.rep.send_encoded(&line)?;

@@ -10,15 +10,15 @@
 //! them kills a multi-threaded spinner 10 ms or more past its limit. Reading a perf
 //! counter brings the count up to date on the CPU that runs the task.
 //!
-//! The counter is opened before the box runs anything (the proxy waits for the go
-//! byte), and only the supervisor holds it. It is both the watchdog's clock and,
+//! The counter is opened before the box runs anything (the proxy waits for the
+//! go), and only the supervisor holds it. It is both the watchdog's clock and,
 //! when it could be opened, the box's reported CPU time (`usage.cpu_s`, source
 //! `perf:task-clock`), so a kill is never before the limit by the evidence; the
 //! cgroup's counter is reported beside it (`cgroup.cpu_s`), and without this clock
-//! the time is the cgroup's or the rusage (the end of `supervisor::run`).
+//! the time is the cgroup's or the rusage (`supervisor::collect`).
 
 use crate::error::StepError;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 /// `struct perf_event_attr` up to `PERF_ATTR_SIZE_VER0` plus the flag word: the
 /// fields this counter needs. The kernel accepts any size from VER0 (64 bytes) on.
@@ -60,34 +60,30 @@ impl TreeClock {
             flags: FLAG_INHERIT,
             ..Default::default()
         };
-        // SAFETY: perf_event_open with a valid attr of the size it claims; on any
-        // CPU (-1), no group (-1); the result is checked.
+        // SAFETY: perf_event_open reads the live `attr`, of the size it claims,
+        // and returns a new descriptor or -1, which `owned` takes as the contract
+        // says; on any CPU (-1), no group (-1).
         let fd = unsafe {
-            libc::syscall(
-                libc::SYS_perf_event_open,
-                &attr as *const PerfEventAttr,
-                pid,
-                -1,
-                -1,
-                PERF_FLAG_FD_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            return Err(StepError::last_os(
+            crate::sys::fd::owned(
+                libc::syscall(
+                    libc::SYS_perf_event_open,
+                    &attr as *const PerfEventAttr,
+                    pid,
+                    -1,
+                    -1,
+                    PERF_FLAG_FD_CLOEXEC,
+                ),
                 "cpuclock",
-                format!("perf_event_open(task-clock, inherit) on pid {pid}"),
-            ));
-        }
-        // SAFETY: a descriptor perf_event_open just returned, owned by nobody else.
-        Ok(TreeClock {
-            fd: unsafe { OwnedFd::from_raw_fd(fd as i32) },
-        })
+                format_args!("perf_event_open(task-clock, inherit) on pid {pid}"),
+            )
+        }?;
+        Ok(TreeClock { fd })
     }
 
     /// CPU seconds of the whole tree so far; None if the read fails.
     pub fn seconds(&self) -> Option<f64> {
         let mut ns = 0u64;
-        // SAFETY: read of 8 bytes into a u64 we own.
+        // SAFETY: read(2) writes at most 8 bytes into `ns`, a live u64.
         let n = unsafe {
             libc::read(
                 self.fd.as_raw_fd(),

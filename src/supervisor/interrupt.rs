@@ -17,7 +17,7 @@
 
 use crate::error::StepError;
 use std::cell::Cell;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 /// Signals that end the run as interrupted (`SG`).
 pub const INTERRUPTS: [libc::c_int; 4] = [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM];
@@ -73,14 +73,17 @@ impl Interrupts {
         if unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) } < 0 {
             return Err(StepError::last_os("supervisor.signals", "sigprocmask"));
         }
-        // SAFETY: signalfd with a valid set creates a new descriptor or returns -1.
-        let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(StepError::last_os("supervisor.signals", "signalfd"));
-        }
-        // SAFETY: fd was just created and is owned by nobody else.
+        // SAFETY: signalfd(-1, ...) reads the live `set` and returns a new
+        // descriptor or -1, which `owned` takes as the contract says.
+        let fd = unsafe {
+            crate::sys::fd::owned(
+                libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC).into(),
+                "supervisor.signals",
+                "signalfd",
+            )
+        }?;
         Ok(Interrupts {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            fd,
             received: Cell::new(None),
         })
     }
@@ -134,100 +137,118 @@ pub const STEP: &str = "supervisor.signal";
 /// start as it would from a shell, where a write to a closed pipe kills it. Every
 /// call is checked and the result read back (each action SIG_DFL, the mask empty).
 pub fn reset_all() -> Result<(), StepError> {
-    // The kernel's struct sigaction, used directly: glibc refuses to touch 32 and
-    // 33, which it reserves for itself, but a caller may have left them ignored.
-    #[repr(C)]
-    struct KernelSigaction {
-        handler: usize,
-        flags: u64,
-        restorer: usize,
-        mask: u64,
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        to_default(sig)?;
     }
+    unblock_all()
+}
+
+/// The kernel's struct sigaction, used directly: glibc refuses to touch 32 and
+/// 33, which it reserves for itself, but a caller may have left them ignored.
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+}
+
+/// The kernel's sigset size, what rt_sigaction and rt_sigprocmask take.
+const KERNEL_SIGSET: usize = 8;
+
+/// `sig` back to SIG_DFL, read back.
+fn to_default(sig: libc::c_int) -> Result<(), StepError> {
     let dfl = KernelSigaction {
         handler: libc::SIG_DFL,
         flags: 0,
         restorer: 0,
         mask: 0,
     };
-    for sig in 1..=64 {
-        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
-            continue;
-        }
-        let mut old = KernelSigaction {
-            handler: usize::MAX,
-            flags: 0,
-            restorer: 0,
-            mask: 0,
-        };
-        // SAFETY: rt_sigaction with a valid action, no old action, and the kernel's
-        // sigset size (8 bytes); SIG_DFL needs no restorer.
-        let set = unsafe {
-            libc::syscall(
-                libc::SYS_rt_sigaction,
-                sig,
-                &dfl as *const KernelSigaction,
-                std::ptr::null_mut::<KernelSigaction>(),
-                8usize,
-            )
-        };
-        if set < 0 {
-            return Err(StepError::last_os(
-                "proxy.signals",
-                format!("rt_sigaction({sig}, SIG_DFL)"),
-            ));
-        }
-        // SAFETY: rt_sigaction reading the action only, into our struct.
-        let get = unsafe {
-            libc::syscall(
-                libc::SYS_rt_sigaction,
-                sig,
-                std::ptr::null::<KernelSigaction>(),
-                &mut old as *mut KernelSigaction,
-                8usize,
-            )
-        };
-        if get < 0 {
-            return Err(StepError::last_os(
-                "proxy.signals",
-                format!("rt_sigaction({sig}) read back"),
-            ));
-        }
-        if old.handler != libc::SIG_DFL {
-            return Err(StepError::new(
-                "proxy.signals",
-                format!("signal {sig} is not at its default action after the reset"),
-            ));
-        }
+    let mut old = KernelSigaction {
+        handler: usize::MAX,
+        ..dfl
+    };
+    // SAFETY: rt_sigaction reads the live `dfl` (the kernel's layout, the
+    // kernel's sigset size) and writes nothing; SIG_DFL needs no restorer, and
+    // no handler of ours runs, so nothing in this process is affected but how
+    // the signal is delivered.
+    let set = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            sig,
+            &dfl as *const KernelSigaction,
+            std::ptr::null_mut::<KernelSigaction>(),
+            KERNEL_SIGSET,
+        )
+    };
+    if set < 0 {
+        return Err(StepError::last_os(
+            "proxy.signals",
+            format!("rt_sigaction({sig}, SIG_DFL)"),
+        ));
     }
+    // SAFETY: rt_sigaction with no new action only writes the current one into
+    // `old`, a live local of the kernel's layout.
+    let get = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            sig,
+            std::ptr::null::<KernelSigaction>(),
+            &mut old as *mut KernelSigaction,
+            KERNEL_SIGSET,
+        )
+    };
+    if get < 0 {
+        return Err(StepError::last_os(
+            "proxy.signals",
+            format!("rt_sigaction({sig}) read back"),
+        ));
+    }
+    if old.handler != libc::SIG_DFL {
+        return Err(StepError::new(
+            "proxy.signals",
+            format!("signal {sig} is not at its default action after the reset"),
+        ));
+    }
+    Ok(())
+}
+
+/// An empty signal mask, read back.
+fn unblock_all() -> Result<(), StepError> {
     let (empty, mut now) = (0u64, u64::MAX);
-    // SAFETY: rt_sigprocmask with the kernel's 8-byte sigset, a new mask to read
-    // and no old one.
-    if unsafe {
+    // SAFETY: rt_sigprocmask reads the live `empty` (the kernel's sigset size)
+    // and writes no old mask; unblocking runs no handler of ours (every action
+    // is SIG_DFL by now).
+    let set = unsafe {
         libc::syscall(
             libc::SYS_rt_sigprocmask,
             libc::SIG_SETMASK,
             &empty as *const u64,
             std::ptr::null_mut::<u64>(),
-            8usize,
+            KERNEL_SIGSET,
         )
-    } < 0
-    {
+    };
+    if set < 0 {
         return Err(StepError::last_os(
             "proxy.signals",
             "rt_sigprocmask(SETMASK, {})",
         ));
     }
-    // SAFETY: rt_sigprocmask reading the mask only, into our u64.
-    if unsafe {
+    // SAFETY: rt_sigprocmask with no new mask only writes the current one into
+    // `now`, a live u64.
+    let get = unsafe {
         libc::syscall(
             libc::SYS_rt_sigprocmask,
             libc::SIG_SETMASK,
             std::ptr::null::<u64>(),
             &mut now as *mut u64,
-            8usize,
+            KERNEL_SIGSET,
         )
-    } < 0
-    {
+    };
+    if get < 0 {
         return Err(StepError::last_os(
             "proxy.signals",
             "rt_sigprocmask read back",

@@ -7,28 +7,24 @@
 //! host's /proc, before the payload replaces the root) and reads it at the end.
 //! Pids wrap only after `kernel.pid_max` (at least 32768) allocations.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 pub struct LastPid(OwnedFd);
 
 impl LastPid {
     /// Open the file; None if this kernel or mount has none.
     pub fn open() -> Option<LastPid> {
-        // SAFETY: open of a static path; the result is checked.
-        let fd = unsafe {
-            libc::open(
-                c"/proc/sys/kernel/ns_last_pid".as_ptr(),
-                libc::O_RDONLY | libc::O_CLOEXEC,
-            )
-        };
-        // SAFETY: a descriptor open(2) just returned, owned by nobody else.
-        (fd >= 0).then(|| LastPid(unsafe { OwnedFd::from_raw_fd(fd) }))
+        let path = std::path::Path::new("/proc/sys/kernel/ns_last_pid");
+        crate::sys::fd::open(path, libc::O_RDONLY, "proxy.tasks")
+            .ok()
+            .map(LastPid)
     }
 
     /// The last pid handed out in the reading task's pid namespace.
     pub fn read(&self) -> Option<u64> {
         let mut buf = [0u8; 32];
-        // SAFETY: pread into a live buffer of the size given.
+        // SAFETY: pread(2) writes at most `buf.len()` bytes into `buf`, a live
+        // local; only the count returned is used.
         let n = unsafe { libc::pread(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
         if n <= 0 {
             return None;

@@ -1,0 +1,125 @@
+//! The box's namespaces: the clone flags, and the check from outside that the
+//! proxy really is in new ones (and that its children go into a time namespace
+//! of their own, `timens`).
+
+use crate::error::StepError;
+use crate::evidence::Control;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+
+/// Namespaces every box gets; the network one unless --share-net.
+pub const NAMESPACES: &[(libc::c_int, &str)] = &[
+    (libc::CLONE_NEWNS, "mnt"),
+    (libc::CLONE_NEWPID, "pid"),
+    (libc::CLONE_NEWIPC, "ipc"),
+    (libc::CLONE_NEWUTS, "uts"),
+    (libc::CLONE_NEWCGROUP, "cgroup"),
+    (libc::CLONE_NEWNET, "net"),
+];
+
+/// The box's namespaces, each one it gets (`NAMESPACES`).
+fn wanted(share_net: bool) -> impl Iterator<Item = &'static (libc::c_int, &'static str)> {
+    NAMESPACES
+        .iter()
+        .filter(move |(_, ns)| !(share_net && *ns == "net"))
+}
+
+/// The clone3 flags for the box's namespaces.
+pub fn clone_flags(share_net: bool) -> u64 {
+    wanted(share_net).fold(0, |flags, (f, _)| flags | *f as u64)
+}
+
+/// `/proc/<who>/ns`, opened once for all the namespace links below it.
+fn ns_dir(who: &str) -> Option<OwnedFd> {
+    let path = format!("/proc/{who}/ns");
+    let flags = libc::O_PATH | libc::O_DIRECTORY;
+    crate::sys::fd::open(Path::new(&path), flags, "namespaces.verify").ok()
+}
+
+/// The target of the namespace link `ns` below a `ns_dir`, e.g. "net:[4026531840]".
+fn ns_inode(dir: &Option<OwnedFd>, ns: &str) -> Option<Vec<u8>> {
+    let dir = dir.as_ref()?;
+    let name = crate::sys::fd::cstring(ns.as_bytes(), "namespaces.verify", ns).ok()?;
+    let mut buf = [0u8; 64];
+    // SAFETY: readlinkat reads the NUL-terminated `name` below a directory
+    // descriptor we own and writes at most `buf.len()` bytes into `buf`, a live
+    // local; it does not terminate them, and only the count returned is used.
+    let n = unsafe {
+        libc::readlinkat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    (n > 0 && (n as usize) < buf.len()).then(|| buf[..n as usize].to_vec())
+}
+
+/// Check from outside that the proxy really is in new namespaces.
+pub fn verify(pid: libc::pid_t, share_net: bool) -> Result<Control, StepError> {
+    let (my_dir, their_dir) = (ns_dir("self"), ns_dir(&pid.to_string()));
+    let mut names = Vec::new();
+    for &(_, ns) in wanted(share_net) {
+        let mine = ns_inode(&my_dir, ns);
+        let theirs = ns_inode(&their_dir, ns);
+        if mine.is_none() || theirs.is_none() || mine == theirs {
+            return Err(StepError::new(
+                "namespaces.verify",
+                format!("the box is not in a new {ns} namespace"),
+            ));
+        }
+        names.push(ns);
+    }
+    let detail = if share_net {
+        format!(
+            "new {} namespaces; net shared (--share-net)",
+            names.join(", ")
+        )
+    } else {
+        format!("new {} namespaces", names.join(", "))
+    };
+    Ok(Control::applied("namespaces", true, detail))
+}
+
+/// Check from outside that the proxy's children go into a time namespace of
+/// their own while the proxy stays in ours (its wait4 and the supervisor's clocks
+/// are the host's); `namespaces`, the control of `verify`, says so.
+pub fn verify_time_namespace(pid: libc::pid_t, namespaces: &mut Control) -> Result<(), StepError> {
+    let (my_dir, their_dir) = (ns_dir("self"), ns_dir(&pid.to_string()));
+    let mine = ns_inode(&my_dir, "time");
+    let theirs = ns_inode(&their_dir, "time");
+    let children = ns_inode(&their_dir, "time_for_children");
+    if mine.is_none() || children.is_none() || children == mine {
+        return Err(StepError::new(
+            "namespaces.verify",
+            "the program would not be in a new time namespace",
+        ));
+    }
+    if theirs != mine {
+        return Err(StepError::new(
+            "namespaces.verify",
+            "the proxy left the supervisor's time namespace",
+        ));
+    }
+    namespaces
+        .detail
+        .push_str("; new time namespace for the program");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_network_namespace_is_left_out_only_with_share_net() {
+        let all = libc::CLONE_NEWNS
+            | libc::CLONE_NEWPID
+            | libc::CLONE_NEWIPC
+            | libc::CLONE_NEWUTS
+            | libc::CLONE_NEWCGROUP
+            | libc::CLONE_NEWNET;
+        assert_eq!(clone_flags(false), all as u64);
+        assert_eq!(clone_flags(true), (all & !libc::CLONE_NEWNET) as u64);
+    }
+}
