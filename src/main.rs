@@ -202,7 +202,7 @@ fn check(cfg: &Config) {
     let ns = |n: &str| std::path::Path::new(&format!("/proc/self/ns/{n}")).exists();
     let report = serde_json::json!({
         "rustbox_version": rustbox::VERSION,
-        "kernel": rustbox::evidence::kernel_release(),
+        "kernel": rustbox::verdict::evidence::kernel_release(),
         "config": cfg.source.as_ref().map(|p| p.display().to_string()),
         "cg_root": cfg.cg_root,
         "box_root": cfg.box_root,

@@ -6,12 +6,12 @@ use crate::boxdir::{BoxLock, BoxPaths};
 use crate::caller::hostpath::Place;
 use crate::caller::outfile::OutFile;
 use crate::caller::Caller;
-use crate::error::StepError;
-use crate::evidence::{Control, Evidence};
 use crate::request::config::Config;
 use crate::request::progress;
 use crate::request::spec::RunSpec;
 use crate::supervisor::interrupt::Interrupts;
+use crate::sys::error::StepError;
+use crate::verdict::evidence::{Control, Evidence};
 use crate::verdict::{self, Verdict};
 use std::ffi::OsString;
 
@@ -215,7 +215,7 @@ fn interrupted_before_start(
             if crate::supervisor::interrupt::is_interrupt(sig)
                 && e.step == crate::supervisor::interrupt::STEP =>
         {
-            ev.killed = Some(crate::evidence::KillReason::Interrupted(sig));
+            ev.killed = Some(crate::verdict::evidence::KillReason::Interrupted(sig));
             Ok(())
         }
         (_, ran) => ran,
@@ -325,7 +325,7 @@ fn caller_terminal(
         Terminal::NotATerminal(errno) => {
             ev.controls.push(skipped(format!(
                 "--tty-hack skipped: stdout is not a terminal (tcgetattr: {})",
-                crate::error::errno_name(errno)
+                crate::sys::error::errno_name(errno)
             )));
             Ok(None)
         }

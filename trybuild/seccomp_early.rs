@@ -1,6 +1,6 @@
 // seccomp installed early (it would block later steps)
 use rustbox::{chain::{Fresh, Reporter}, plan::ContainPlan};
-use rustbox::error::StepError;
+use rustbox::sys::error::StepError;
 
 #[allow(unreachable_code, unused_variables)]
 fn chain(plan: &ContainPlan, rep: &Reporter) -> Result<(), StepError> {

@@ -2,7 +2,7 @@
 //! that makes every way out of a run hand the box back to its owner.
 
 use super::BoxPaths;
-use crate::error::StepError;
+use crate::sys::error::StepError;
 
 /// `/box` lent to the box user for the length of one run, and the box's `/tmp`
 /// reset: the two directories of the box that the host sees and the program can

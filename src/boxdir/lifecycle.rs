@@ -5,8 +5,8 @@
 use super::lock::lock_root_lock;
 use super::{check_private_dir, ensure_private_dir, peek_state, BoxLock, BoxPaths, BoxState};
 use crate::caller::Caller;
-use crate::error::StepError;
 use crate::request::config::Config;
+use crate::sys::error::StepError;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 

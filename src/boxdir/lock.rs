@@ -2,8 +2,8 @@
 //! on the box, holding who initialised it (`BoxState`).
 
 use super::{ensure_private_dir, BoxPaths};
-use crate::error::StepError;
 use crate::request::config::Config;
+use crate::sys::error::StepError;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;

@@ -1,8 +1,8 @@
 //! Where a box lives: its paths, the id range, and the checks that the box and
 //! lock roots are root's alone.
 
-use crate::error::StepError;
 use crate::request::config::Config;
+use crate::sys::error::StepError;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 

@@ -19,7 +19,7 @@
 //! `/proc/self/fd/N`, so the mount lands on exactly the directory rustbox created
 //! (all its parents are root-owned; the box user owns nothing on the path).
 
-use crate::error::StepError;
+use crate::sys::error::StepError;
 use std::ffi::CString;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;

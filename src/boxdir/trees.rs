@@ -6,7 +6,7 @@
 //! cannot redirect a removal or a chown to a host file.
 
 use crate::boxdir::walk::{self, Entry, Kind, Visitor};
-use crate::error::StepError;
+use crate::sys::error::StepError;
 use nix::fcntl::AtFlags;
 use nix::sys::stat::Mode;
 use nix::unistd::{fchownat, unlinkat, Gid, Uid, UnlinkatFlags};

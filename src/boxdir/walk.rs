@@ -20,7 +20,7 @@
 //! walk goes on with the next one, so one bad entry does not leave the rest of the
 //! tree unhandled; the walk then fails with the first error (and how many more).
 
-use crate::error::StepError;
+use crate::sys::error::StepError;
 use crate::sys::fd;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;

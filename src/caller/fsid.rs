@@ -12,7 +12,7 @@
 //! The identity is per thread: rustbox's supervisor and box child are single
 //! threaded, and the identity is always restored before `as_user` returns.
 
-use crate::error::StepError;
+use crate::sys::error::StepError;
 use caps::CapSet;
 pub use caps::Capability;
 

@@ -10,7 +10,7 @@
 //! (`outfile`); one in a box's `tmp/` or in another box is refused; and bind
 //! sources below the box root are resolved without following any link at all.
 
-use crate::error::StepError;
+use crate::sys::error::StepError;
 use crate::sys::fd;
 use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};

@@ -13,8 +13,8 @@ pub mod hostpath;
 pub mod outfile;
 pub mod selfguard;
 
-use crate::error::StepError;
 use crate::request::spec::RunSpec;
+use crate::sys::error::StepError;
 
 /// The caller of this invocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

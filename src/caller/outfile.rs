@@ -15,7 +15,7 @@
 //! `prepare` runs before the box starts, so an unusable path is refused up front;
 //! `write` runs after the run.
 
-use crate::error::StepError;
+use crate::sys::error::StepError;
 use std::ffi::{CString, OsStr, OsString};
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};

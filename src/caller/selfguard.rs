@@ -11,7 +11,7 @@
 //!   `TZ`, `TMPDIR`...). The dynamic loader's `LD_*` variables are ignored by the
 //!   C library already for a setuid start (secure-execution mode).
 
-use crate::error::StepError;
+use crate::sys::error::StepError;
 use std::ffi::OsString;
 
 /// Make this process non-dumpable and core-less; read the result back.

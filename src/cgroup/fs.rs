@@ -1,6 +1,6 @@
 //! cgroupfs file access with context: every error names the file and the value.
 
-use crate::error::StepError;
+use crate::sys::error::StepError;
 use std::path::Path;
 
 pub fn write(step: &str, path: &Path, value: &str) -> Result<(), StepError> {

@@ -14,9 +14,9 @@ pub mod selfattach;
 pub mod v1;
 pub mod v2;
 
-use crate::error::StepError;
-use crate::evidence::{CgroupUsage, Control, CpuUsage};
 use crate::request::spec::CgroupChoice;
+use crate::sys::error::StepError;
+use crate::verdict::evidence::{CgroupUsage, Control, CpuUsage};
 pub use selfattach::SelfAttach;
 
 /// Limits to apply to the box's cgroup.

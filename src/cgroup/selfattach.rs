@@ -16,7 +16,7 @@
 //! uses the opener's credentials) and written by the proxy before it runs anything
 //! else of the box; the supervisor then checks the membership from outside.
 
-use crate::error::StepError;
+use crate::sys::error::StepError;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 

@@ -7,8 +7,8 @@
 use super::{
     box_dir_name, cpu_quota_us, fs, BoxCgroup, CgLimits, Entry, SelfAttach, CPU_PERIOD_US,
 };
-use crate::error::StepError;
-use crate::evidence::{CgroupUsage, Control, CpuUsage};
+use crate::sys::error::StepError;
+use crate::verdict::evidence::{CgroupUsage, Control, CpuUsage};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 

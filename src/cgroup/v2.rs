@@ -4,8 +4,8 @@
 //! no process of the box ever runs outside it; the whole box dies by `cgroup.kill`.
 
 use super::{box_dir_name, cpu_quota_us, fs, BoxCgroup, CgLimits, Entry, CPU_PERIOD_US};
-use crate::error::StepError;
-use crate::evidence::{CgroupUsage, Control, CpuUsage};
+use crate::sys::error::StepError;
+use crate::verdict::evidence::{CgroupUsage, Control, CpuUsage};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

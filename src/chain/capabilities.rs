@@ -6,7 +6,7 @@
 //! emptied. The securebits are locked so that no later execve (a setuid-root binary
 //! on a mount we missed, say) can give root's capabilities back.
 
-use crate::error::StepError;
+use crate::sys::error::StepError;
 use caps::{CapSet, Capability};
 
 const SECBIT_NOROOT: libc::c_ulong = 1 << 0;

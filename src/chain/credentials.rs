@@ -7,7 +7,7 @@
 //! `drop_capabilities` (after `stdio` and `hygiene`, which still need it), and read
 //! back there.
 
-use crate::error::StepError;
+use crate::sys::error::StepError;
 
 pub fn drop_to(uid: u32, gid: u32) -> Result<(), StepError> {
     // SAFETY: prctl with constant arguments.

@@ -4,7 +4,7 @@
 //! in one call rather than closing it now: the report pipe must stay usable until
 //! execve, and execve closes them all atomically.
 
-use crate::error::StepError;
+use crate::sys::error::StepError;
 
 pub fn cloexec_all_above_stderr() -> Result<(), StepError> {
     // SAFETY: close_range with constant arguments only changes descriptor flags.

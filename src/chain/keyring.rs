@@ -10,7 +10,7 @@
 //! box user (the new keyring is then its own), before the seccomp filter, which may
 //! close keyctl.
 
-use crate::error::StepError;
+use crate::sys::error::StepError;
 
 const KEYCTL_GET_KEYRING_ID: libc::c_long = 0;
 const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;

@@ -4,7 +4,7 @@
 //! 127.0.0.1 (a local server in a test, an MPI runtime) would fail. Bringing it up
 //! gives them loopback and nothing else: there is no other interface and no route.
 
-use crate::error::StepError;
+use crate::sys::error::StepError;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 fn ifreq_lo() -> libc::ifreq {

@@ -31,9 +31,9 @@ pub mod uts;
 
 pub use report::Reporter;
 
-use crate::error::StepError;
-use crate::messages::Message;
 use crate::plan::ContainPlan;
+use crate::supervisor::messages::Message;
+use crate::sys::error::StepError;
 use std::ffi::CString;
 
 struct Ctx<'a> {

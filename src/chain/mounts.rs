@@ -6,7 +6,7 @@
 //! link that a sandboxed program left in `/box` or `/tmp` in an earlier run therefore
 //! cannot send a mount anywhere else.
 
-use crate::error::StepError;
+use crate::sys::error::StepError;
 use crate::sys::fd;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};

@@ -2,7 +2,7 @@
 //! file capabilities are ignored), and seccomp filters may be installed without
 //! CAP_SYS_ADMIN.
 
-use crate::error::StepError;
+use crate::sys::error::StepError;
 
 pub fn set() -> Result<(), StepError> {
     // SAFETY: prctl with constant arguments.

@@ -14,7 +14,7 @@
 //! kernel says of that descriptor, so no link swapped in between can point the
 //! check elsewhere.
 
-use crate::error::StepError;
+use crate::sys::error::StepError;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;

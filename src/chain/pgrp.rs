@@ -17,7 +17,7 @@
 //! 2), in the caller's session: setsid would leave the terminal, and a session's
 //! terminal can only have a group of that session in the foreground.
 
-use crate::error::StepError;
+use crate::sys::error::StepError;
 
 /// setpgid(0, 0), read back: the calling process leads a new process group.
 /// Returns its pgid (the caller's pid, in its pid namespace).

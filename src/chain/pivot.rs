@@ -4,7 +4,7 @@
 //! same place; unmounting "." with MNT_DETACH then removes the old root from the
 //! namespace entirely, so no path inside the box leads back to the host tree.
 
-use crate::error::StepError;
+use crate::sys::error::StepError;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 pub fn pivot(root: &OwnedFd) -> Result<(), StepError> {

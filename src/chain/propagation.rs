@@ -4,7 +4,7 @@
 //! this step, a mount made here could propagate back to the host through a shared
 //! peer group; after it, nothing done in the box is seen outside.
 
-use crate::error::StepError;
+use crate::sys::error::StepError;
 
 pub fn make_private() -> Result<(), StepError> {
     let root = c"/";

@@ -1,6 +1,6 @@
 //! The report pipe, the chain's half: how the sandboxed child tells the
 //! supervisor, step by step, what it applied and verified, and which step failed.
-//! The messages and their encoding are `crate::messages`, whose `Reader` is the
+//! The messages and their encoding are `crate::supervisor::messages`, whose `Reader` is the
 //! supervisor's half.
 //!
 //! The write end is close-on-exec, so a successful execve closes it and the
@@ -19,8 +19,8 @@
 //! has no record of (an OK verdict with the controls missing from the JSON, or an
 //! IE only after the program ran).
 
-use crate::error::StepError;
-use crate::messages::{Message, Sender};
+use crate::supervisor::messages::{Message, Sender};
+use crate::sys::error::StepError;
 use std::os::fd::OwnedFd;
 
 /// The child's end of the report pipe.

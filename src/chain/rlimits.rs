@@ -1,7 +1,7 @@
 //! Resource limits of the payload process (isolate's -m, -k, -f, -n, -p, --core).
 
-use crate::error::StepError;
 use crate::plan::RlimitPlan;
+use crate::sys::error::StepError;
 
 /// (resource, value, name) triples; the value is both soft and hard limit.
 pub fn apply(plan: &RlimitPlan) -> Result<(), StepError> {

@@ -9,8 +9,8 @@ use super::mounts::{
     self, Leaf, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY,
 };
 use super::report::Reporter;
-use crate::error::StepError;
 use crate::plan::{MountKind, MountPlan, RootPlan};
+use crate::sys::error::StepError;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! The last step before execve: install the seccomp programs the plan built
 //! (`plan/seccomp.rs`), and read the mode back.
 
-use crate::error::StepError;
+use crate::sys::error::StepError;
 use seccompiler::BpfProgram;
 
 /// Install the programs (no_new_privs is already set) and check the mode: 2

@@ -5,8 +5,8 @@
 //! inside the box's own tree, with the box user's rights. Nothing outside the box can
 //! be read or overwritten through them.
 
-use crate::error::StepError;
 use crate::plan::StdioPlan;
+use crate::sys::error::StepError;
 use std::ffi::CString;
 
 /// (device, inode) of an open descriptor.

@@ -1,6 +1,6 @@
 //! Host name in the box's own UTS namespace, so the program cannot learn the host's.
 
-use crate::error::StepError;
+use crate::sys::error::StepError;
 
 pub const BOX_HOSTNAME: &str = "rustbox";
 

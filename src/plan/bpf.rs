@@ -13,7 +13,7 @@
 //! stack of programs whose answers are all ERRNO (for actions of equal
 //! precedence, the most recently installed program wins).
 
-use crate::error::StepError;
+use crate::sys::error::StepError;
 use seccompiler::{sock_filter, BpfProgram};
 use std::collections::BTreeMap;
 

@@ -14,9 +14,9 @@ use crate::caller::Caller;
 use crate::chain::mounts::{
     MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY,
 };
-use crate::error::StepError;
 use crate::request::config::Config;
 use crate::request::spec::{default_dir_rules, merge_rules, DirRule, EnvRule, RunSpec, Source};
+use crate::sys::error::StepError;
 use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;

@@ -39,8 +39,8 @@
 use super::abi::{Abi, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT};
 use super::bpf::{self, Answer, Cond};
 use super::bpf::{jump, stmt, JA, JEQ_K, JGE_K, LD_W_ABS, RET_K};
-use crate::error::StepError;
 use crate::request::spec::{syscall_flags as F, SeccompChoice};
+use crate::sys::error::StepError;
 use seccompiler::{sock_filter, BpfProgram, TargetArch};
 use std::collections::BTreeMap;
 use std::path::Path;

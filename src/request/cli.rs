@@ -15,10 +15,10 @@
 //! (nothing goes through a UTF-8 conversion). Option names are ASCII, and a
 //! number or keyword must be one.
 
-use crate::error::Failure;
 use crate::request::spec::{
     parse_dir_rule, CgroupChoice, DirArg, EnvRule, Limits, Mode, RunSpec, SeccompChoice,
 };
+use crate::sys::error::Failure;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;

@@ -1,7 +1,7 @@
 //! System configuration: `/etc/rustbox/config`, isolate's `key = value` format and key
 //! names, with built-in defaults so that no file is needed.
 
-use crate::error::StepError;
+use crate::sys::error::StepError;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -15,8 +15,8 @@
 //!    first, so that an unprivileged start is told so whatever it asked.
 
 use crate::caller::Caller;
-use crate::error::{Failure, StepError};
 use crate::request::spec::{syscall_flags, CgroupChoice, Mode, RunSpec, SeccompChoice, Source};
+use crate::sys::error::{Failure, StepError};
 use std::fmt;
 
 /// A request refused by stage 1, and how it is shown.

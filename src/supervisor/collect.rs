@@ -6,10 +6,10 @@ use super::cpuclock::{TreeClock, SOURCE};
 use super::launch::Proxy;
 use super::RunFacts;
 use crate::cgroup::BoxCgroup;
-use crate::error::StepError;
-use crate::evidence::{Control, CpuUsage};
-use crate::messages::{Message, PayloadStatus, Reader};
+use crate::supervisor::messages::{Message, PayloadStatus, Reader};
+use crate::sys::error::StepError;
 use crate::sys::tty::Saved;
+use crate::verdict::evidence::{Control, CpuUsage};
 
 /// Everything left to learn once the watch is over. `last_cpu` is the box's CPU
 /// time as the watchdog last measured it.
@@ -115,7 +115,7 @@ fn chain_records(report: &mut Reader, facts: &mut RunFacts) -> bool {
                     verified: false,
                     detail: format!("execve(\"{program}\") failed"),
                     errno: Some(errno),
-                    errno_name: Some(crate::error::errno_name(errno).into()),
+                    errno_name: Some(crate::sys::error::errno_name(errno).into()),
                 });
             }
             // A garbled or cut record, or one that has no place here: whatever

@@ -17,7 +17,7 @@
 //! cgroup's counter is reported beside it (`cgroup.cpu_s`), and without this clock
 //! the time is the cgroup's or the rusage (`supervisor::collect`).
 
-use crate::error::StepError;
+use crate::sys::error::StepError;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 /// `struct perf_event_attr` up to `PERF_ATTR_SIZE_VER0` plus the flag word: the

@@ -15,7 +15,7 @@
 //! The box itself starts with an empty signal mask and default actions
 //! (`reset_all`, in the proxy right after the clone).
 
-use crate::error::StepError;
+use crate::sys::error::StepError;
 use std::cell::Cell;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 

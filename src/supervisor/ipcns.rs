@@ -13,7 +13,7 @@
 //! Only `--cg` bounds the box's memory as a whole (tmpfs files, memfd, kernel
 //! objects); these limits make the SysV objects small even without it.
 
-use crate::error::StepError;
+use crate::sys::error::StepError;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 

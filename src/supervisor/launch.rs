@@ -3,10 +3,10 @@
 //! box and reap its pid 1.
 
 use crate::cgroup::{BoxCgroup, Entry};
-use crate::error::StepError;
-use crate::evidence::Control;
-use crate::messages::{Message, Reader, Sender};
 use crate::plan::ContainPlan;
+use crate::supervisor::messages::{Message, Reader, Sender};
+use crate::sys::error::StepError;
+use crate::verdict::evidence::Control;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// The box's pid 1, the proxy, as the supervisor holds it.

@@ -17,26 +17,27 @@
 //! `pidns` one kernel primitive each), `proxy` (pid 1 of the box), `watchdog`
 //! (the poll loop, its priority, the kill, the CPU clock `cpuclock`, signals
 //! `interrupt`), `collect` (what the pipes carried, into RunFacts). What the
-//! processes tell each other is `crate::messages`.
+//! processes tell each other is `crate::supervisor::messages`.
 
 pub mod collect;
 pub mod cpuclock;
 pub mod interrupt;
 pub mod ipcns;
 pub mod launch;
+pub mod messages;
 pub mod namespaces;
 pub mod pidns;
 pub mod proxy;
 pub mod timens;
 pub mod watchdog;
 
-pub use crate::messages::PayloadStatus;
+pub use crate::supervisor::messages::PayloadStatus;
 
 use crate::cgroup::BoxCgroup;
-use crate::error::StepError;
-use crate::evidence::{Control, CpuUsage, KillReason};
 use crate::plan::ContainPlan;
 use crate::request::spec::Limits;
+use crate::sys::error::StepError;
+use crate::verdict::evidence::{Control, CpuUsage, KillReason};
 use cpuclock::TreeClock;
 use interrupt::Interrupts;
 use launch::Proxy;

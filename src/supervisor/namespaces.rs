@@ -2,8 +2,8 @@
 //! proxy really is in new ones (and that its children go into a time namespace
 //! of their own, `timens`).
 
-use crate::error::StepError;
-use crate::evidence::Control;
+use crate::sys::error::StepError;
+use crate::verdict::evidence::Control;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 

@@ -11,10 +11,10 @@ use super::launch::ProxyEnds;
 use super::pidns::LastPid;
 use crate::cgroup::SelfAttach;
 use crate::chain::{self, Reporter};
-use crate::error::StepError;
-use crate::evidence::Control;
-use crate::messages::{write_all, Message, PayloadStatus, Reader, Sender};
 use crate::plan::ContainPlan;
+use crate::supervisor::messages::{write_all, Message, PayloadStatus, Reader, Sender};
+use crate::sys::error::StepError;
+use crate::verdict::evidence::Control;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
@@ -375,7 +375,7 @@ pub fn await_proxy(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::messages::write_all;
+    use crate::supervisor::messages::write_all;
 
     /// A child to stand in for the proxy, and a pidfd of it.
     fn stand_in(args: &[&str]) -> (std::process::Child, OwnedFd) {

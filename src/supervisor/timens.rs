@@ -12,7 +12,7 @@
 //! CPU clocks, rusage) are not affected. `CLOCK_REALTIME` has no offset in a time
 //! namespace: the date stays the host's.
 
-use crate::error::StepError;
+use crate::sys::error::StepError;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 

@@ -10,8 +10,8 @@ use super::interrupt::{self, Interrupts};
 use super::launch::Proxy;
 use super::RunFacts;
 use crate::cgroup::BoxCgroup;
-use crate::evidence::{Control, KillReason};
 use crate::request::spec::Limits;
+use crate::verdict::evidence::{Control, KillReason};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 

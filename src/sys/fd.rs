@@ -2,7 +2,7 @@
 //! an owned one, and where a path or argument becomes a C string, with the error
 //! that names the step, once for the whole crate.
 
-use crate::error::StepError;
+use crate::sys::error::StepError;
 use std::ffi::CString;
 use std::fmt::Display;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};

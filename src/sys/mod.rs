@@ -1,6 +1,7 @@
 //! Small system helpers that any side may use: one kernel interface each.
 
 pub mod dirents;
+pub mod error;
 pub mod fd;
 pub mod pidfd;
 pub mod procfs;

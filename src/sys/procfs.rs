@@ -1,6 +1,6 @@
 //! Reading /proc on the host side: processes of a box uid, CPU time of a tree.
 
-use crate::error::StepError;
+use crate::sys::error::StepError;
 
 /// Pids of every live process acting as `uid`: any of its real, effective, saved
 /// or filesystem uids is `uid` (a setuid program of the box user run from outside

@@ -29,7 +29,7 @@
 //! itself the foreground group or change the modes, so the terminal is saved
 //! and given back all the same (`inspect`, `Saved::restore`).
 
-use crate::error::StepError;
+use crate::sys::error::StepError;
 use std::os::fd::RawFd;
 
 /// What stdout is, seen from the supervisor before the run.

@@ -1,6 +1,6 @@
 // The chain in its one valid order compiles.
 use rustbox::{chain::{Fresh, Reporter}, plan::ContainPlan};
-use rustbox::error::StepError;
+use rustbox::sys::error::StepError;
 
 #[allow(dead_code)]
 fn chain(plan: &ContainPlan, rep: &Reporter) -> Result<i32, StepError> {

@@ -1,9 +1,9 @@
 //! Evidence: the facts gathered about one run, from the kernel and from the chain's
 //! own reports. Immutable once collected; the verdict is computed from it alone.
 
-use crate::error::StepError;
 use crate::request::spec::Limits;
 use crate::supervisor::{PayloadStatus, RunFacts};
+use crate::sys::error::StepError;
 use serde::Serialize;
 
 /// One control of the chain (or of the supervisor), as reported.

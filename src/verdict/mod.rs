@@ -8,7 +8,9 @@
 //! SIGXFSZ itself when no `-f` was given, nor MLE without `--cg-mem`; then its
 //! death is a signal like any other (SIG).
 
-use crate::evidence::{Evidence, KillReason};
+pub mod evidence;
+
+use crate::verdict::evidence::{Evidence, KillReason};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -153,7 +155,7 @@ fn over_time(e: &Evidence) -> Option<Verdict> {
             let hit = LimitHit {
                 limit: "wall_time",
                 limit_value: w,
-                // The supervisor's monotonic clock from the go byte to the end.
+                // The supervisor's monotonic clock from the go message to the end.
                 measured: Some(round3(e.wall_s)),
                 source: "CLOCK_MONOTONIC".into(),
             };
@@ -355,9 +357,9 @@ pub fn json(e: &Evidence, v: &Verdict) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::StepError;
-    use crate::evidence::{CgroupUsage, CpuUsage, Provenance};
     use crate::request::spec::Limits;
+    use crate::sys::error::StepError;
+    use crate::verdict::evidence::{CgroupUsage, CpuUsage, Provenance};
 
     fn base() -> Evidence {
         Evidence {

@@ -20,7 +20,7 @@
 //! A line that decodes to none of these is garbled; each reader says what that
 //! costs (an internal error on the report and status pipes, no run on the go pipe).
 
-use crate::error::StepError;
+use crate::sys::error::StepError;
 use std::cell::RefCell;
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
