@@ -17,16 +17,40 @@ use caps::CapSet;
 pub use caps::Capability;
 
 /// Read the current fsuid and fsgid. `setfsuid(-1)` changes nothing (-1 is never a
-/// valid id) and returns the current value; these calls report no errors at all,
+/// valid id) and returns the current value; these calls report no errors as such,
 /// which is why every change is read back.
-fn current() -> (u32, u32) {
-    // SAFETY: setfsuid/setfsgid with an invalid id only return the current id.
-    unsafe {
-        (
-            libc::setfsuid(u32::MAX) as u32,
-            libc::setfsgid(u32::MAX) as u32,
-        )
+fn current(step: &str) -> Result<(u32, u32), StepError> {
+    // SAFETY: setfsuid/setfsgid with an invalid id only return the current id;
+    // they touch no memory. errno is read right after each call.
+    let uid = unsafe { libc::setfsuid(u32::MAX) };
+    let uid = checked(uid, std::io::Error::last_os_error(), "setfsuid", step)?;
+    // SAFETY: as above.
+    let gid = unsafe { libc::setfsgid(u32::MAX) };
+    let gid = checked(gid, std::io::Error::last_os_error(), "setfsgid", step)?;
+    Ok((uid, gid))
+}
+
+/// The id `setfsuid(-1)` (or `setfsgid(-1)`, `call`) returned, or the error it
+/// carries: a failed call comes back as -1 (glibc's wrapper sets errno), and -1
+/// is never an id. Taken as one, a failed read of the identity to go back to had
+/// `as_user` "restore" fsuid 4294967295, which changes nothing, and return with
+/// the caller's identity still on (a fault sweep failed exactly that read). The
+/// error names the errno in its text but does not carry it as the step's errno:
+/// a caller that reads ENOENT as "the path is not there" (`box.setid`) must not
+/// take a failed identity read for that.
+fn checked(
+    raw: libc::c_int,
+    err: std::io::Error,
+    call: &str,
+    step: &str,
+) -> Result<u32, StepError> {
+    if raw == -1 {
+        return Err(StepError::new(
+            step,
+            format!("{call}(-1): the current filesystem identity could not be read: {err}"),
+        ));
     }
+    Ok(raw as u32)
 }
 
 fn set(uid: u32, gid: u32, step: &str) -> Result<(), StepError> {
@@ -35,7 +59,7 @@ fn set(uid: u32, gid: u32, step: &str) -> Result<(), StepError> {
         libc::setfsgid(gid);
         libc::setfsuid(uid);
     }
-    let now = current();
+    let now = current(step)?;
     if now != (uid, gid) {
         return Err(StepError::new(
             step,
@@ -67,7 +91,8 @@ pub fn as_user<T>(
         return f();
     }
     let cap_err = |e: caps::errors::CapsError| StepError::new(step, format!("capabilities: {e}"));
-    let before = current();
+    // Read before anything changes: if it cannot be read, nothing has changed.
+    let before = current(step)?;
     let effective = caps::read(None, CapSet::Effective).map_err(cap_err)?;
     let only: caps::CapsHashSet = effective
         .iter()
@@ -109,9 +134,21 @@ mod tests {
     // exercised by the setuid suite (tests/setuid.rs), as root and as callers.
     #[test]
     fn root_identity_is_a_plain_call() {
-        let before = current();
-        let r = as_user((0, 0), &[], "t", || Ok(current()));
+        let before = current("t").unwrap();
+        let r = as_user((0, 0), &[], "t", || current("t"));
         assert_eq!(r.unwrap(), before);
-        assert_eq!(current(), before);
+        assert_eq!(current("t").unwrap(), before);
+    }
+
+    #[test]
+    fn a_failed_read_of_the_identity_is_an_error_not_an_id() {
+        let eio = || std::io::Error::from_raw_os_error(libc::EIO);
+        let e = checked(-1, eio(), "setfsuid", "meta").unwrap_err();
+        assert_eq!(e.step, "meta");
+        assert_eq!(e.errno, None);
+        assert!(e.detail.contains("setfsuid(-1)"), "{}", e.detail);
+        assert!(e.detail.contains("os error 5"), "{}", e.detail);
+        assert_eq!(checked(1001, eio(), "setfsgid", "meta").unwrap(), 1001);
+        assert_eq!(checked(0, eio(), "setfsuid", "meta").unwrap(), 0);
     }
 }
