@@ -160,7 +160,7 @@ fn on_box(spec: &RunSpec, cfg: &Config, caller: &Caller, caller_env: &[(OsString
 }
 
 fn do_run(spec: &RunSpec, cfg: &Config, caller: &Caller, caller_env: &[(OsString, OsString)]) {
-    let outputs = match run::Outputs::open(spec, &cfg.box_root, caller) {
+    let outputs = match run::Outputs::open(spec, cfg, caller) {
         Ok(o) => o,
         Err(e) => fail(e),
     };

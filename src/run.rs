@@ -27,11 +27,8 @@ impl Outputs {
     /// Check the result files with the caller's rights: a caller can only have
     /// rustbox write where they could write themselves. One in the box's own
     /// `box/` is checked now and opened again after the box is handed back.
-    pub fn open(
-        spec: &RunSpec,
-        box_root: &std::path::Path,
-        caller: &Caller,
-    ) -> Result<Outputs, StepError> {
+    pub fn open(spec: &RunSpec, cfg: &Config, caller: &Caller) -> Result<Outputs, StepError> {
+        let paths = BoxPaths::new(cfg, spec.box_id);
         let id = caller.path_identity();
         let mut out = Outputs::default();
         for (p, what, slot) in [
@@ -41,7 +38,7 @@ impl Outputs {
             let Some(p) = p else { continue };
             let place = match p.as_os_str() == "-" {
                 true => Place::Outside,
-                false => crate::caller::hostpath::place(box_root, spec.box_id, p, what)?,
+                false => crate::caller::hostpath::place(&cfg.box_root, spec.box_id, p, what)?,
             };
             *slot = Some(match place {
                 Place::Outside => OutFile::prepare(p, id, what)?,
@@ -59,13 +56,7 @@ impl Outputs {
                         ),
                     ))
                 }
-                Place::OwnBox(rel) => OutFile::prepare_in_box(
-                    &box_root.join(spec.box_id.to_string()),
-                    &rel,
-                    p,
-                    id,
-                    what,
-                )?,
+                Place::OwnBox(rel) => OutFile::prepare_in_box(&paths.dir, &rel, p, id, what)?,
             });
         }
         Ok(out)

@@ -156,6 +156,18 @@ fn box_dir(id: u32) -> PathBuf {
     env().base.join("boxes").join(id.to_string())
 }
 
+/// What statfs(2) says of the file system at `p`.
+fn statfs_of(p: &Path) -> libc::statfs {
+    let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: an all-zero statfs is a valid buffer; statfs fills it from a valid
+    // NUL-terminated path.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as said above.
+    let rc = unsafe { libc::statfs(c.as_ptr(), &mut st) };
+    assert_eq!(rc, 0, "statfs {}", p.display());
+    st
+}
+
 /// `p` as the suite's rustbox sees it (in the open namespace, where a user's box
 /// is a tmpfs), reached from the test's own namespace.
 fn seen(p: &Path) -> PathBuf {
@@ -875,14 +887,8 @@ fn caps_bound_what_a_user_may_take() {
         assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     }
     // The box is a tmpfs of the configured size, seen inside the namespace.
-    let dir = format!("/proc/{ns}/root{}/20", boxes.display());
-    // SAFETY: statfs on a valid path into a zeroed struct.
-    let (fstype, bytes) = unsafe {
-        let mut st: libc::statfs = std::mem::zeroed();
-        let p = std::ffi::CString::new(dir.clone()).unwrap();
-        assert_eq!(libc::statfs(p.as_ptr(), &mut st), 0, "statfs {dir}");
-        (st.f_type, st.f_blocks * st.f_bsize as u64)
-    };
+    let st = statfs_of(Path::new(&format!("/proc/{ns}/root{}/20", boxes.display())));
+    let (fstype, bytes) = (st.f_type, st.f_blocks * st.f_bsize as u64);
     assert_eq!(fstype, libc::TMPFS_MAGIC, "box 20 is no tmpfs");
     assert_eq!(bytes, 1024 * 1024, "box_quota = 1024,50");
     let o = cmd_in(ns, a, &["-b", "22", "--init"]).output().unwrap();
@@ -1121,27 +1127,17 @@ fn a_users_box_is_bounded_even_where_boxes_live_on_the_host_disk() {
     let _c = Cleanup(15);
     let o = rb(a, &["-b", "15", "--init"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
-    let dir = format!("/proc/{}/root{}", e.open_ns, box_dir(15).display());
-    // SAFETY: statfs on a valid path into a zeroed struct.
-    let fstype = unsafe {
-        let mut st: libc::statfs = std::mem::zeroed();
-        let p = std::ffi::CString::new(dir.clone()).unwrap();
-        assert_eq!(libc::statfs(p.as_ptr(), &mut st), 0, "statfs {dir}");
-        st.f_type
-    };
-    assert_eq!(fstype, libc::TMPFS_MAGIC, "a user's box on the host's disk");
+    let dir = seen(&box_dir(15));
+    assert_eq!(
+        statfs_of(&dir).f_type,
+        libc::TMPFS_MAGIC,
+        "a user's box on the host's disk"
+    );
     // Root's box in the same configuration is isolate's, on the disk.
     let o = rb(As::Root, &["-b", "15", "--init"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
-    // SAFETY: as above, statfs into a zeroed struct.
-    let fstype = unsafe {
-        let mut st: libc::statfs = std::mem::zeroed();
-        let p = std::ffi::CString::new(dir.clone()).unwrap();
-        assert_eq!(libc::statfs(p.as_ptr(), &mut st), 0, "statfs {dir}");
-        st.f_type
-    };
     assert_ne!(
-        fstype,
+        statfs_of(&dir).f_type,
         libc::TMPFS_MAGIC,
         "root's box with host_disk_box = 1"
     );
