@@ -94,7 +94,8 @@ pub struct Config {
     /// (1 KiB blocks, inodes), `box_quota = BLOCKS,INODES`.
     pub box_quota: (u64, u64),
     /// `host_disk_box = 1`: without `--quota`, keep `/box` on the host's disk,
-    /// unbounded, as isolate does.
+    /// unbounded, as isolate does, for boxes root makes (a user's box is a tmpfs
+    /// within `user_max_quota` all the same: `boxdir::lifecycle::init`).
     pub host_disk_box: bool,
     /// The largest `--quota` a caller other than root may ask for,
     /// `user_max_quota = BLOCKS,INODES`.
