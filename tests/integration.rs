@@ -1124,6 +1124,115 @@ fn lifecycle_init_resets() {
     assert!(!b.dir.join("tmp/leftover").exists(), "tmp/ not reset");
 }
 
+/// The mount of `path` in the host's mount table, if any: its file system type.
+fn mount_type_at(path: &std::path::Path) -> Option<String> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
+    let want = path.to_str().expect("utf-8 path");
+    info.lines().find_map(|l| {
+        let (pre, post) = l.split_once(" - ")?;
+        (pre.split(' ').nth(4)? == want).then(|| post.split(' ').next().unwrap_or("").to_string())
+    })
+}
+
+/// A box keeps one network namespace from --init to --cleanup (issue 13's first
+/// lever): held by a bind mount beside its lock file, entered by every run, its
+/// own (not another box's), and gone with --cleanup.
+#[test]
+fn a_box_keeps_its_own_network_namespace_until_cleanup() {
+    use std::os::unix::fs::MetadataExt;
+    let a = TestBox::new(22);
+    let b = TestBox::new(23);
+    let holder = |t: &TestBox| env().lock_root.join(format!("{}.net", t.id));
+    assert_eq!(
+        mount_type_at(&holder(&a)).as_deref(),
+        Some("nsfs"),
+        "no nsfs mount on {}",
+        holder(&a).display()
+    );
+    let ino = std::fs::metadata(holder(&a))
+        .expect("stat the holder")
+        .ino();
+    let other = std::fs::metadata(holder(&b))
+        .expect("stat the holder")
+        .ino();
+    assert_ne!(ino, other, "two boxes share a network namespace");
+    let probe = a.install_probe("probe");
+    for _ in 0..2 {
+        let r = a.run(&[], &[&probe, "net-look", "5601"]);
+        assert_eq!(r.code, 0, "{r}");
+        assert_eq!(
+            r.facts().one("netns"),
+            Some(format!("net:[{ino}]").as_str()),
+            "{r}"
+        );
+        let d = r.detail("namespaces");
+        assert!(
+            d.contains(&format!("the box's own net namespace net:[{ino}]")),
+            "{r}"
+        );
+        assert!(d.contains("nothing of an earlier run in it"), "{r}");
+    }
+    // --share-net still gets the host's.
+    let r = a.run(&["--share-net"], &[&probe, "net-look", "5601"]);
+    let host = std::fs::read_link("/proc/self/ns/net").expect("our netns");
+    assert_eq!(r.facts().one("netns"), host.to_str(), "{r}");
+    a.cleanup().expect("cleanup");
+    assert_eq!(
+        mount_type_at(&holder(&a)),
+        None,
+        "the namespace outlives --cleanup"
+    );
+    assert!(!holder(&a).exists(), "the holder outlives --cleanup");
+}
+
+/// What one run leaves in the box's network namespace (a TIME_WAIT on a port, a
+/// unix socket bound to an abstract name and kept alive by its own descriptor in
+/// flight) is out of the next run's reach: the namespace is found dirty before
+/// the run starts and replaced, and the evidence says what was left.
+#[test]
+fn a_run_cannot_reach_what_an_earlier_run_left_in_the_network() {
+    let b = TestBox::new(24);
+    let probe = b.install_probe("probe");
+    let r = b.run(&[], &[&probe, "net-leave", "5602"]);
+    assert_eq!(r.code, 0, "{r}");
+    let f = r.facts();
+    for k in [
+        "listen",
+        "connect",
+        "accept",
+        "abstract_bind",
+        "abstract_self_send",
+    ] {
+        assert_eq!(f.one(k), Some("ok"), "{k}: {r}");
+    }
+    let r = b.run(&[], &[&probe, "net-look", "5602"]);
+    assert_eq!(r.code, 0, "{r}");
+    let f = r.facts();
+    assert_eq!(
+        f.one("bind_port"),
+        Some("ok"),
+        "the port is still in TIME_WAIT: {r}"
+    );
+    assert_eq!(
+        f.one("abstract_send"),
+        Some("ECONNREFUSED"),
+        "the abstract name is still bound: {r}"
+    );
+    let d = r.detail("namespaces");
+    assert!(d.contains("replaced by a fresh one"), "{r}");
+    assert!(
+        d.contains("TCP TIME_WAIT") && d.contains("UNIX sockets"),
+        "{r}"
+    );
+    // Nothing left by that run: the next keeps the namespace.
+    let r = b.run(&[], &[&probe, "net-look", "5602"]);
+    assert!(
+        r.detail("namespaces")
+            .contains("nothing of an earlier run in it"),
+        "{r}"
+    );
+}
+
 #[test]
 fn lifecycle_cleanup_is_idempotent() {
     let b = TestBox::new(41);

@@ -171,6 +171,8 @@ pub fn init(
         .and_then(|()| mkdir_owned(&paths.tmp, 0o700, uid, gid))
         .and_then(|()| mkdir_owned(&paths.root_mnt, 0o755, 0, 0))
     };
+    let net = crate::boxdir::netns::holder(&paths.lock_file);
+    let made = made.and_then(|()| crate::boxdir::netns::make(&net));
     let saved = made.and_then(|()| {
         lock.save(BoxState {
             initialized: true,
@@ -180,7 +182,8 @@ pub fn init(
     });
     if let Err(e) = saved {
         // Nothing half-made stays: no mount, no directory, no lock file.
-        let undone = unmount_box_fs(paths)
+        let undone = crate::boxdir::netns::release(&net)
+            .and_then(|()| unmount_box_fs(paths))
             .and_then(|()| crate::boxdir::trees::remove_tree(&paths.dir))
             .and_then(|()| lock.remove());
         return Err(match undone {
@@ -213,6 +216,7 @@ pub fn cleanup(
     let (uid, _gid) = cfg.box_ids(paths.id);
     crate::cgroup::remove_stale(&cfg.cg_root, paths.id)?;
     kill_box_processes(uid)?;
+    crate::boxdir::netns::release(&crate::boxdir::netns::holder(&paths.lock_file))?;
     unmount_box_fs(paths)?;
     crate::boxdir::trees::remove_tree(&paths.dir)?;
     lock.remove()

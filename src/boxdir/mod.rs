@@ -1,6 +1,7 @@
 //! The box directory: its paths (`paths`), its lock (`lock`), `--init` and
 //! `--cleanup` (`lifecycle`), its tmpfs (`tmpfs`), lending `/box` for a run
-//! (`lend`), and the tree walks (`walk`, `trees`).
+//! (`lend`), its network namespace (`netns`), and the tree walks (`walk`,
+//! `trees`).
 //!
 //! Layout of box N (all created by rustbox, root-owned unless said otherwise):
 //! ```text
@@ -16,11 +17,15 @@
 //!                            mounted inside the box's private mount namespace)
 //! <lock_root>/N              the lock file: flock()ed while a command works on
 //!                            the box, holds who initialised it
+//! <lock_root>/N.net          0600  the box's network namespace (netns.rs): its
+//!                            nsfs file bind-mounted here by --init, entered by
+//!                            each run, unmounted by --cleanup
 //! ```
 
 pub mod lend;
 pub mod lifecycle;
 pub mod lock;
+pub mod netns;
 pub mod paths;
 pub mod tmpfs;
 pub mod trees;

@@ -222,6 +222,7 @@ pub fn build(
             mounts: mounts(spec, paths, (uid, gid), caller.acting, cfg.tmp_noexec),
         },
         share_net: spec.share_net,
+        held_net: (!spec.share_net).then(|| crate::boxdir::netns::holder(&paths.lock_file)),
         uid,
         gid,
         stdio,

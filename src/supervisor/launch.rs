@@ -5,6 +5,7 @@
 use crate::cgroup::{BoxCgroup, Entry};
 use crate::plan::ContainPlan;
 use crate::supervisor::messages::{Message, Reader, Sender};
+use crate::supervisor::namespaces::NetNs;
 use crate::sys::error::StepError;
 use crate::verdict::evidence::Control;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -16,6 +17,8 @@ pub struct Proxy {
     pub pidfd: OwnedFd,
     /// Entered a cgroup v1 group itself (otherwise created in a v2 one, if any).
     pub self_attached: bool,
+    /// The network namespace it was born in.
+    pub net: NetNs,
     /// Its own steps' records, then the chain's.
     pub report: Reader,
     /// The payload's end.
@@ -41,7 +44,6 @@ pub struct ProxyEnds {
 /// the pipes' proxy ends (the others are close-on-exec, and it closes them before
 /// anything of the box runs); the caller's own are the chain's to close.
 pub fn start(plan: &ContainPlan, cg: Option<&dyn BoxCgroup>) -> Result<Proxy, StepError> {
-    let flags = super::namespaces::clone_flags(plan.share_net);
     let (go_r, go_w) = pipe(false)?;
     let (rep_r, rep_w) = pipe(true)?;
     let (st_r, st_w) = pipe(true)?;
@@ -50,7 +52,28 @@ pub fn start(plan: &ContainPlan, cg: Option<&dyn BoxCgroup>) -> Result<Proxy, St
         Some(Entry::SelfAttach(s)) => (None, Some(s)),
         None => (None, None),
     };
-    let Some((pid, pidfd)) = clone_box(flags, into)? else {
+    // The box's own network namespace is entered for the clone only: pid 1 is
+    // born in it, and the supervisor is back in its own before anything else.
+    let entered = match &plan.held_net {
+        Some(file) if !plan.share_net => crate::boxdir::netns::enter(file)?,
+        _ => None,
+    };
+    let net = match (&entered, plan.share_net) {
+        (_, true) => NetNs::Shared,
+        (None, false) => NetNs::New,
+        (Some(e), false) => NetNs::Held {
+            inode: e.inode,
+            replaced: e.replaced.clone(),
+        },
+    };
+    let flags = super::namespaces::clone_flags(&net);
+    let cloned = clone_box(flags, into);
+    // The child (None) stays where it was born; only the supervisor goes back.
+    let left = match (&cloned, entered) {
+        (Ok(None), _) | (_, None) => Ok(()),
+        (_, Some(e)) => e.leave(),
+    };
+    let Some((pid, pidfd)) = cloned? else {
         drop((go_w, rep_r, st_r));
         let ends = ProxyEnds {
             go: go_r,
@@ -59,10 +82,17 @@ pub fn start(plan: &ContainPlan, cg: Option<&dyn BoxCgroup>) -> Result<Proxy, St
         };
         super::proxy::main(plan, self_attach, ends);
     };
+    if let Err(e) = left {
+        // Not in the supervisor's own network namespace: the box does not start.
+        super::watchdog::kill_box(pid, &pidfd, cg);
+        reap(pid);
+        return Err(e);
+    }
     Ok(Proxy {
         pid,
         pidfd,
         self_attached: self_attach.is_some(),
+        net,
         report: Reader::new(rep_r),
         status: Reader::new(st_r),
         go: Some(Sender::new(go_w, "supervisor.go")),

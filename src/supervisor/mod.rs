@@ -81,7 +81,7 @@ pub fn run(
     let mut facts = RunFacts::default();
     // The proxy waits for the go: nothing of the box has run yet, and every
     // failure until the go kills it.
-    let clock = match check_before_go(&mut proxy, plan, cg, interrupts, &mut facts) {
+    let clock = match check_before_go(&mut proxy, cg, interrupts, &mut facts) {
         Ok(clock) => clock,
         Err(e) => return Err(proxy.abort(cg, e)),
     };
@@ -101,12 +101,11 @@ pub fn run(
 /// the order of the evidence: the cgroup, the namespaces, the clock, the proxy's.
 fn check_before_go(
     proxy: &mut Proxy,
-    plan: &ContainPlan,
     cg: Option<&dyn BoxCgroup>,
     interrupts: &Interrupts,
     facts: &mut RunFacts,
 ) -> Result<Option<TreeClock>, StepError> {
-    let mut namespaces = namespaces::verify(proxy.pid, plan.share_net)?;
+    let mut namespaces = namespaces::verify(proxy.pid, &proxy.net)?;
     let (clock, clock_control) = watchdog::open_clock(proxy.pid, cg);
     let timeout = proxy::PROXY_READY_TIMEOUT;
     let own = proxy::await_proxy(&mut proxy.report, &proxy.pidfd, interrupts, timeout)?;

@@ -17,16 +17,32 @@ pub const NAMESPACES: &[(libc::c_int, &str)] = &[
     (libc::CLONE_NEWNET, "net"),
 ];
 
-/// The box's namespaces, each one it gets (`NAMESPACES`).
-fn wanted(share_net: bool) -> impl Iterator<Item = &'static (libc::c_int, &'static str)> {
+/// The box's network namespace as one run has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetNs {
+    /// --share-net: the host's.
+    Shared,
+    /// A new one for this run (a box made before boxes had their own).
+    New,
+    /// The box's own, made by --init (`boxdir::netns`): the clone happens inside
+    /// it, so pid 1 is born there; `inode` is the one pid 1 must show.
+    Held {
+        inode: u64,
+        replaced: Option<String>,
+    },
+}
+
+/// The namespaces the clone itself creates (`NAMESPACES`): the network one only
+/// when the run gets a new one.
+fn created(net: &NetNs) -> impl Iterator<Item = &'static (libc::c_int, &'static str)> + '_ {
     NAMESPACES
         .iter()
-        .filter(move |(_, ns)| !(share_net && *ns == "net"))
+        .filter(move |(_, ns)| *ns != "net" || *net == NetNs::New)
 }
 
 /// The clone3 flags for the box's namespaces.
-pub fn clone_flags(share_net: bool) -> u64 {
-    wanted(share_net).fold(0, |flags, (f, _)| flags | *f as u64)
+pub fn clone_flags(net: &NetNs) -> u64 {
+    created(net).fold(0, |flags, (f, _)| flags | *f as u64)
 }
 
 /// `/proc/<who>/ns`, opened once for all the namespace links below it.
@@ -55,11 +71,25 @@ fn ns_inode(dir: &Option<OwnedFd>, ns: &str) -> Option<Vec<u8>> {
     (n > 0 && (n as usize) < buf.len()).then(|| buf[..n as usize].to_vec())
 }
 
-/// Check from outside that the proxy really is in new namespaces.
-pub fn verify(pid: libc::pid_t, share_net: bool) -> Result<Control, StepError> {
+/// Check from outside that the proxy really is in new namespaces, and in the
+/// box's own network namespace when it has one.
+pub fn verify(pid: libc::pid_t, net: &NetNs) -> Result<Control, StepError> {
     let (my_dir, their_dir) = (ns_dir("self"), ns_dir(&pid.to_string()));
     let mut names = Vec::new();
-    for &(_, ns) in wanted(share_net) {
+    if let NetNs::Held { inode, .. } = net {
+        let theirs = ns_inode(&their_dir, "net");
+        let mine = ns_inode(&my_dir, "net");
+        if theirs.is_none()
+            || theirs == mine
+            || theirs != Some(format!("net:[{inode}]").into_bytes())
+        {
+            return Err(StepError::new(
+                "namespaces.verify",
+                "the box is not in its own network namespace",
+            ));
+        }
+    }
+    for &(_, ns) in created(net) {
         let mine = ns_inode(&my_dir, ns);
         let theirs = ns_inode(&their_dir, ns);
         if mine.is_none() || theirs.is_none() || mine == theirs {
@@ -70,13 +100,22 @@ pub fn verify(pid: libc::pid_t, share_net: bool) -> Result<Control, StepError> {
         }
         names.push(ns);
     }
-    let detail = if share_net {
-        format!(
-            "new {} namespaces; net shared (--share-net)",
-            names.join(", ")
-        )
-    } else {
-        format!("new {} namespaces", names.join(", "))
+    let names = names.join(", ");
+    let detail = match net {
+        NetNs::Shared => format!("new {names} namespaces; net shared (--share-net)"),
+        NetNs::New => format!("new {names} namespaces"),
+        NetNs::Held {
+            inode,
+            replaced: None,
+        } => format!(
+            "new {names} namespaces; the box's own net namespace net:[{inode}] (made by --init), nothing of an earlier run in it"
+        ),
+        NetNs::Held {
+            inode,
+            replaced: Some(left),
+        } => format!(
+            "new {names} namespaces; the box's own net namespace, replaced by a fresh one net:[{inode}]: an earlier run left {left}"
+        ),
     };
     Ok(Control::applied("namespaces", true, detail))
 }
@@ -112,14 +151,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_network_namespace_is_left_out_only_with_share_net() {
+    fn the_clone_makes_a_network_namespace_only_when_the_run_gets_a_new_one() {
         let all = libc::CLONE_NEWNS
             | libc::CLONE_NEWPID
             | libc::CLONE_NEWIPC
             | libc::CLONE_NEWUTS
             | libc::CLONE_NEWCGROUP
             | libc::CLONE_NEWNET;
-        assert_eq!(clone_flags(false), all as u64);
-        assert_eq!(clone_flags(true), (all & !libc::CLONE_NEWNET) as u64);
+        assert_eq!(clone_flags(&NetNs::New), all as u64);
+        let no_net = (all & !libc::CLONE_NEWNET) as u64;
+        assert_eq!(clone_flags(&NetNs::Shared), no_net);
+        let held = NetNs::Held {
+            inode: 1,
+            replaced: None,
+        };
+        assert_eq!(clone_flags(&held), no_net);
     }
 }

@@ -12,9 +12,12 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <net/if.h>
+#include <netinet/in.h>
+#include <sys/un.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -534,6 +537,69 @@ static void relay(double slice, double stop)
 	}
 }
 
+/* A TCP socket on 127.0.0.1:port (SO_REUSEADDR if asked); -1 and errno on failure. */
+static int tcp_on(int port, int reuse, int do_listen)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	if (s < 0)
+		return -1;
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	if (bind(s, (struct sockaddr *)&a, sizeof a) < 0 || (do_listen && listen(s, 4) < 0)) {
+		int e = errno;
+		close(s);
+		errno = e;
+		return -1;
+	}
+	return s;
+}
+
+static const struct sockaddr_un LEFT_NAME = {.sun_family = AF_UNIX, .sun_path = "\0rustbox-probe-left"};
+#define LEFT_LEN (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen("rustbox-probe-left"))
+
+/* What a run can leave in the network for the next run of the box: the port's
+ * TIME_WAIT (the server side closes first), and a unix socket bound to an
+ * abstract name that only its own descriptor, in flight to itself, keeps alive. */
+static int net_leave(int port)
+{
+	int l = tcp_on(port, 1, 1);
+	kv("listen", "%s", l >= 0 ? "ok" : ename(errno));
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	kv("connect", "%s", connect(c, (struct sockaddr *)&a, sizeof a) == 0 ? "ok" : ename(errno));
+	int s = accept(l, NULL, NULL);
+	kv("accept", "%s", s >= 0 ? "ok" : ename(errno));
+	close(s);
+	usleep(20000);
+	close(c);
+	close(l);
+	int u = socket(AF_UNIX, SOCK_DGRAM, 0);
+	kv("abstract_bind", "%s", bind(u, (const struct sockaddr *)&LEFT_NAME, LEFT_LEN) == 0 ? "ok" : ename(errno));
+	char cbuf[CMSG_SPACE(sizeof(int))] = {0};
+	char byte = 'x';
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr m = {.msg_name = (void *)&LEFT_NAME, .msg_namelen = LEFT_LEN, .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+	struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+	h->cmsg_level = SOL_SOCKET;
+	h->cmsg_type = SCM_RIGHTS;
+	h->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(h), &u, sizeof(int));
+	kv("abstract_self_send", "%s", sendmsg(u, &m, 0) == 1 ? "ok" : ename(errno));
+	return 0;
+}
+
+/* What the next run sees of it: the port free (no TIME_WAIT), the name unbound. */
+static int net_look(int port)
+{
+	int s = tcp_on(port, 0, 0);
+	kv("bind_port", "%s", s >= 0 ? "ok" : ename(errno));
+	int u = socket(AF_UNIX, SOCK_DGRAM, 0);
+	kv("abstract_send", "%s", sendto(u, "y", 1, 0, (const struct sockaddr *)&LEFT_NAME, LEFT_LEN) == 1 ? "ok" : ename(errno));
+	char link[64] = {0};
+	kv("netns", "%s", readlink("/proc/self/ns/net", link, sizeof link - 1) > 0 ? link : ename(errno));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -559,6 +625,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "exit"))
 		return argc > 2 ? atoi(argv[2]) : 0;
+	if (!strcmp(mode, "net-leave"))
+		return net_leave(argc > 2 ? atoi(argv[2]) : 5555);
+	if (!strcmp(mode, "net-look"))
+		return net_look(argc > 2 ? atoi(argv[2]) : 5555);
 	if (!strcmp(mode, "segv")) {
 		kill(getpid(), SIGSEGV);
 		return 0;

@@ -1,0 +1,341 @@
+//! The box's network namespace, one per box for the box's life, as `/box` and
+//! `/tmp` are: made by `--init`, held by a bind mount of its nsfs file on
+//! `<lock_root>/N.net`, entered by each `--run` for the clone of the box's pid 1,
+//! removed by `--cleanup`. A new network namespace costs about a millisecond to
+//! make (every pernet init of the kernel, sysctl tables included) and as much
+//! again to tear down in a kernel worker; a box that runs a hundred test cases
+//! pays it once.
+//!
+//! What one run could leave in it for the next: nothing that a process holds (a
+//! run ends with every process of its pid namespace dead, so every socket it had
+//! is closed); the box has no capability in it, so no address, route, filter or
+//! sysctl changes. What the kernel keeps after a close is checked before every
+//! run (`leftovers`): sockets still counted (a unix socket kept alive by its own
+//! descriptor in flight, say), TCP TIME_WAIT entries, IP fragment queues, IPv6
+//! flow labels. If anything is there the namespace is replaced by a fresh one
+//! before the box starts, and the evidence says so. TCP's per-destination
+//! metrics cache, which a connection's TCP_INFO would reveal to the next run, is
+//! switched off in the namespace (`tcp_no_metrics_save = 1`, checked as well).
+//!
+//! The file lives in the lock root (root's, 0700): nobody else can open it, and
+//! entering it needs CAP_SYS_ADMIN anyway.
+
+use crate::sys::error::StepError;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// The holder of box `lock_file`'s network namespace: `<lock_root>/N.net`.
+pub fn holder(lock_file: &Path) -> PathBuf {
+    let mut p = lock_file.as_os_str().to_owned();
+    p.push(".net");
+    PathBuf::from(p)
+}
+
+/// The sysctl that stops TCP from caching per-destination metrics across
+/// connections (and so across runs), with the value it must have.
+const NO_METRICS_SAVE: (&str, &str) = ("/proc/sys/net/ipv4/tcp_no_metrics_save", "1");
+
+/// `--init`: a fresh network namespace with `lo` up, held at `file` (an earlier
+/// one there is released first). The caller's own namespace is left unchanged.
+pub fn make(file: &Path) -> Result<(), StepError> {
+    release(file)?;
+    let home = current("init.netns")?;
+    let made = fresh("init.netns").and_then(|()| bind(file, "init.netns"));
+    let back = enter_fd(&home, "init.netns", "the caller's own");
+    match made.and(back) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            // Nothing half-made stays: no mount, no file.
+            let _ = enter_fd(&home, "init.netns", "the caller's own");
+            Err(match release(file) {
+                Ok(()) => e,
+                Err(u) => StepError {
+                    detail: format!("{}; undoing it failed too: {u}", e.detail),
+                    ..e
+                },
+            })
+        }
+    }
+}
+
+/// `--cleanup` (and `--init` before it makes one): unmount and remove the holder.
+/// Absent is fine.
+pub fn release(file: &Path) -> Result<(), StepError> {
+    let step = "cleanup.netns";
+    let c = crate::sys::fd::cpath(file, step)?;
+    // SAFETY: umount2 with a valid path; MNT_DETACH (no process of the box is
+    // left to make it busy, but a reader of it might be), UMOUNT_NOFOLLOW.
+    let r = unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH | libc::UMOUNT_NOFOLLOW) };
+    if r != 0 {
+        let errno = std::io::Error::last_os_error().raw_os_error();
+        // EINVAL: not a mount point (a holder whose bind was never made).
+        if !matches!(errno, Some(libc::EINVAL) | Some(libc::ENOENT)) {
+            return Err(StepError::last_os(
+                step,
+                format!("umount {}", file.display()),
+            ));
+        }
+    }
+    match std::fs::remove_file(file) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StepError::io(step, file.display().to_string(), &e)),
+    }
+}
+
+/// The supervisor inside the box's network namespace, for the clone of the box's
+/// pid 1 (which is born in it); `leave` goes back home.
+pub struct Entered {
+    home: OwnedFd,
+    /// The namespace's inode, which the box's pid 1 must show.
+    pub inode: u64,
+    /// What an earlier run had left, when the namespace was replaced because of it.
+    pub replaced: Option<String>,
+}
+
+/// `--run`: enter the box's network namespace held at `file`, checked empty of
+/// anything an earlier run left, or replaced by a fresh one if it is not. None if
+/// the box has none (made by a rustbox before this one): the box then gets a new
+/// one of its own for this run.
+pub fn enter(file: &Path) -> Result<Option<Entered>, StepError> {
+    let step = "namespaces.net";
+    let held = match crate::sys::fd::open(file, libc::O_RDONLY | libc::O_NOFOLLOW, step) {
+        Ok(fd) => fd,
+        Err(e) if e.errno == Some(libc::ENOENT) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    // A file that is not a network namespace (a holder whose mount is gone) is
+    // refused by setns itself, with EINVAL.
+    let home = current(step)?;
+    enter_fd(&held, step, &file.display().to_string())?;
+    let found = match leftovers(step) {
+        Ok(found) => found,
+        Err(e) => return Err(back_home(&home, e)),
+    };
+    let replaced = match found {
+        None => None,
+        Some(what) => match fresh(step).and_then(|()| bind(file, step)) {
+            Ok(()) => Some(what),
+            Err(e) => return Err(back_home(&home, e)),
+        },
+    };
+    if let Some(more) = replaced.as_ref().and_then(|_| leftovers(step).transpose()) {
+        let e = more.map_or_else(
+            |e| e,
+            |w| StepError::new(step, format!("a fresh namespace shows {w}")),
+        );
+        return Err(back_home(&home, e));
+    }
+    let inode = match inode_of_current(step) {
+        Ok(i) => i,
+        Err(e) => return Err(back_home(&home, e)),
+    };
+    Ok(Some(Entered {
+        home,
+        inode,
+        replaced,
+    }))
+}
+
+impl Entered {
+    /// Back to the supervisor's own network namespace.
+    pub fn leave(self) -> Result<(), StepError> {
+        enter_fd(&self.home, "namespaces.net", "the supervisor's own")
+    }
+}
+
+/// Go home after a failure inside; the first failure is the one returned.
+fn back_home(home: &OwnedFd, e: StepError) -> StepError {
+    match enter_fd(home, "namespaces.net", "the supervisor's own") {
+        Ok(()) => e,
+        Err(b) => StepError {
+            detail: format!("{}; and going back failed: {b}", e.detail),
+            ..e
+        },
+    }
+}
+
+/// The calling thread's network namespace.
+fn current(step: &str) -> Result<OwnedFd, StepError> {
+    crate::sys::fd::open(Path::new("/proc/thread-self/ns/net"), libc::O_RDONLY, step)
+}
+
+fn inode_of_current(step: &str) -> Result<u64, StepError> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/thread-self/ns/net")
+        .map(|m| m.ino())
+        .map_err(|e| StepError::io(step, "/proc/thread-self/ns/net", &e))
+}
+
+fn enter_fd(fd: &OwnedFd, step: &str, which: &str) -> Result<(), StepError> {
+    // SAFETY: setns with a descriptor we own and the type it must have; the
+    // process is single-threaded, so no other thread is left elsewhere.
+    if unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        return Err(StepError::last_os(
+            step,
+            format!("setns into {which} network namespace"),
+        ));
+    }
+    Ok(())
+}
+
+/// The calling process into a new network namespace, set up as a box's: `lo`
+/// up, no TCP metrics cache.
+fn fresh(step: &str) -> Result<(), StepError> {
+    // SAFETY: unshare with a constant flag; single-threaded, so it applies to the
+    // whole process (only its sockets made from now on are in the new one).
+    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+        return Err(StepError::last_os(step, "unshare(CLONE_NEWNET)"));
+    }
+    crate::chain::loopback::bring_up()?;
+    let (path, value) = NO_METRICS_SAVE;
+    std::fs::write(path, value).map_err(|e| StepError::io(step, path, &e))?;
+    Ok(())
+}
+
+/// Bind the calling process's network namespace on `file` (created, root's, 0600).
+fn bind(file: &Path, step: &str) -> Result<(), StepError> {
+    release(file)?;
+    let fd = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(file)
+            .map_err(|e| StepError::io(step, file.display().to_string(), &e))?
+    };
+    let target = CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
+    // SAFETY: mount(2) with NUL-terminated strings that outlive the call; a bind
+    // of our own namespace file on the file we just created, through its
+    // descriptor, so it lands on exactly that file.
+    let r = unsafe {
+        libc::mount(
+            c"/proc/thread-self/ns/net".as_ptr(),
+            target.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND,
+            std::ptr::null(),
+        )
+    };
+    if r != 0 {
+        return Err(StepError::last_os(
+            step,
+            format!("bind the network namespace on {}", file.display()),
+        ));
+    }
+    Ok(())
+}
+
+/// What an earlier run left in the current network namespace, in words; None if
+/// nothing.
+fn leftovers(step: &str) -> Result<Option<String>, StepError> {
+    let mut found = Vec::new();
+    let protocols = read("/proc/thread-self/net/protocols", step)?;
+    found.extend(open_sockets(&protocols));
+    let sockstat = read("/proc/thread-self/net/sockstat", step)?;
+    found.extend(counted(&sockstat, "TCP:", "tw", "TCP TIME_WAIT"));
+    found.extend(counted(&sockstat, "FRAG:", "inuse", "IPv4 fragment queues"));
+    if let Some(s6) = read_if_any("/proc/thread-self/net/sockstat6", step)? {
+        found.extend(counted(&s6, "FRAG6:", "inuse", "IPv6 fragment queues"));
+    }
+    if let Some(labels) = read_if_any("/proc/thread-self/net/ip6_flowlabel", step)? {
+        let n = labels
+            .lines()
+            .skip(1)
+            .filter(|l| !l.trim().is_empty())
+            .count();
+        if n > 0 {
+            found.push(format!("{n} IPv6 flow labels"));
+        }
+    }
+    let (path, value) = NO_METRICS_SAVE;
+    if read(path, step)?.trim() != value {
+        found.push("TCP metrics saved".to_string());
+    }
+    Ok((!found.is_empty()).then(|| found.join(", ")))
+}
+
+/// Protocols of `/proc/net/protocols` with sockets in use: "2 UNIX sockets".
+fn open_sockets(protocols: &str) -> Vec<String> {
+    protocols
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let mut cols = l.split_whitespace();
+            let name = cols.next()?;
+            let n: u64 = cols.nth(1)?.parse().ok()?;
+            (n > 0).then(|| format!("{n} {name} sockets"))
+        })
+        .collect()
+}
+
+/// The counter `key` on the line starting with `label` of a sockstat file, when
+/// it is not 0: "3 TCP TIME_WAIT".
+fn counted(sockstat: &str, label: &str, key: &str, what: &str) -> Option<String> {
+    let line = sockstat.lines().find(|l| l.starts_with(label))?;
+    let mut cols = line.split_whitespace().skip(1);
+    while let (Some(k), Some(v)) = (cols.next(), cols.next()) {
+        if k == key {
+            return match v.parse::<u64>() {
+                Ok(0) => None,
+                Ok(n) => Some(format!("{n} {what}")),
+                Err(_) => Some(format!("unreadable {what} ({v})")),
+            };
+        }
+    }
+    Some(format!("no {what} count"))
+}
+
+fn read(path: &str, step: &str) -> Result<String, StepError> {
+    std::fs::read_to_string(path).map_err(|e| StepError::io(step, path, &e))
+}
+
+/// A file that a kernel without IPv6 does not have.
+fn read_if_any(path: &str, step: &str) -> Result<Option<String>, StepError> {
+    match std::fs::read_to_string(path) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StepError::io(step, path, &e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_holder_sits_beside_the_lock_file() {
+        assert_eq!(
+            holder(Path::new("/run/rustbox/locks/7")),
+            PathBuf::from("/run/rustbox/locks/7.net")
+        );
+    }
+
+    #[test]
+    fn sockets_in_use_are_named_by_protocol() {
+        let p = "protocol  size sockets  memory press maxhdr  slab module\n\
+                 UNIX-STREAM 1024 0 -1 NI 0 yes kernel\n\
+                 UNIX      1024      2      -1   NI       0   yes  kernel\n\
+                 TCP       2432      0       1   no     320   yes  kernel\n";
+        assert_eq!(open_sockets(p), vec!["2 UNIX sockets".to_string()]);
+    }
+
+    #[test]
+    fn time_wait_and_fragments_are_counted() {
+        let s = "sockets: used 2\nTCP: inuse 0 orphan 0 tw 3 alloc 1 mem 0\n\
+                 FRAG: inuse 0 memory 0\n";
+        assert_eq!(
+            counted(s, "TCP:", "tw", "TCP TIME_WAIT"),
+            Some("3 TCP TIME_WAIT".to_string())
+        );
+        assert_eq!(counted(s, "FRAG:", "inuse", "IPv4 fragment queues"), None);
+        // A format this code does not know is a leftover, not a clean namespace.
+        assert_eq!(
+            counted("TCP: inuse 0\n", "TCP:", "tw", "TCP TIME_WAIT"),
+            Some("no TCP TIME_WAIT count".to_string())
+        );
+    }
+}
