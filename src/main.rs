@@ -11,6 +11,11 @@ use rustbox::run;
 use std::ffi::OsString;
 use std::process::exit;
 
+/// Size classes that are never unmapped (`rustbox::sys::alloc`): musl's own
+/// allocator maps and unmaps memory dozens of times per run.
+#[global_allocator]
+static ALLOC: rustbox::sys::alloc::ClassAlloc = rustbox::sys::alloc::ClassAlloc;
+
 /// Write to stderr. A message that cannot be delivered (stderr closed, a pipe
 /// whose reader is gone) is dropped: there is nowhere left to report it, and
 /// rustbox must not die of it (the standard macros panic) after doing its work.

@@ -2184,10 +2184,18 @@ fn started_as_isolate_it_uses_isolates_paths() {
     let bin = dir.join("isolate");
     std::fs::copy(common::rustbox_bin(), &bin).unwrap();
     let check = |b: &std::path::Path| -> Value {
-        let o = std::process::Command::new(b)
-            .arg("--check-config")
-            .output()
-            .unwrap();
+        // A fork of another test's thread can hold the copy's write descriptor
+        // for a moment (until its exec): ETXTBSY, retried.
+        let mut tries = 0;
+        let o = loop {
+            match std::process::Command::new(b).arg("--check-config").output() {
+                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 50 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                r => break r.unwrap(),
+            }
+        };
         assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
         serde_json::from_slice(&o.stdout).unwrap()
     };

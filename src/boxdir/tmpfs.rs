@@ -170,7 +170,9 @@ pub fn limits(dir: &Path, reserved: u64) -> Option<(u64, u64)> {
     if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
         return None;
     }
-    if st.f_type != libc::TMPFS_MAGIC {
+    // f_type is signed in glibc's struct and unsigned in musl's.
+    #[allow(clippy::unnecessary_cast)]
+    if st.f_type as u64 != libc::TMPFS_MAGIC as u64 {
         return None;
     }
     Some((

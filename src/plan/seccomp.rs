@@ -243,13 +243,15 @@ pub const NETLINK_ALLOWED: &[u32] = &[libc::NETLINK_ROUTE as u32];
 /// window size and its foreground group stay allowed: an interactive program
 /// needs them, under `--tty-hack` above all, and rustbox gives the modes and the
 /// foreground group back after the run.
+// The requests are c_ulong in glibc and c_int in musl.
+#[allow(clippy::unnecessary_cast)]
 pub const TTY_IOCTLS: &[(u64, &str)] = &[
-    (libc::TIOCSTI, "TIOCSTI"),
-    (libc::TIOCLINUX, "TIOCLINUX"),
-    (libc::TIOCSETD, "TIOCSETD"),
-    (libc::TIOCEXCL, "TIOCEXCL"),
-    (libc::TIOCNXCL, "TIOCNXCL"),
-    (libc::TCXONC, "TCXONC"),
+    (libc::TIOCSTI as u64, "TIOCSTI"),
+    (libc::TIOCLINUX as u64, "TIOCLINUX"),
+    (libc::TIOCSETD as u64, "TIOCSETD"),
+    (libc::TIOCEXCL as u64, "TIOCEXCL"),
+    (libc::TIOCNXCL as u64, "TIOCNXCL"),
+    (libc::TCXONC as u64, "TCXONC"),
 ];
 
 /// The programs for a run. `--seccomp=off` gives none. Otherwise there is always

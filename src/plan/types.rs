@@ -86,4 +86,10 @@ pub struct StdioPlan {
 }
 
 /// Resource limits: (resource, value, name), set in this order.
-pub type RlimitPlan = Vec<(libc::__rlimit_resource_t, u64, &'static str)>;
+pub type RlimitPlan = Vec<(RlimitResource, u64, &'static str)>;
+
+/// The type `setrlimit` takes its resource in: glibc's enum, musl's int.
+#[cfg(target_env = "gnu")]
+pub type RlimitResource = libc::__rlimit_resource_t;
+#[cfg(not(target_env = "gnu"))]
+pub type RlimitResource = libc::c_int;

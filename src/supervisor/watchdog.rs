@@ -125,28 +125,40 @@ pub fn open_clock(pid: libc::pid_t, cg: Option<&dyn BoxCgroup>) -> (Option<TreeC
 /// precision. Dropping the guard restores the old scheduling, so the work after
 /// the run (statistics, handing /box back) does not run at real-time priority.
 pub struct Priority {
-    policy: libc::c_int,
-    param: libc::sched_param,
+    policy: libc::c_long,
+    param: SchedParam,
     nice: libc::c_int,
+}
+
+/// The kernel's `struct sched_param`. The calls are made directly: musl's
+/// wrappers of the `sched_*scheduler` and `sched_*param` calls answer ENOSYS.
+#[repr(C)]
+struct SchedParam {
+    sched_priority: libc::c_int,
 }
 
 impl Priority {
     pub fn raise() -> Priority {
-        let mut param = libc::sched_param { sched_priority: 0 };
-        // SAFETY: queries of the calling thread's own scheduling; sched_getparam
-        // writes only `param`, a live local.
+        let mut param = SchedParam { sched_priority: 0 };
+        // SAFETY: queries of the calling thread's own scheduling (pid 0);
+        // sched_getparam writes only `param`, a live local of the kernel's layout.
         let (policy, nice) = unsafe {
-            libc::sched_getparam(0, &mut param);
+            libc::syscall(libc::SYS_sched_getparam, 0, &mut param as *mut SchedParam);
             (
-                libc::sched_getscheduler(0),
+                libc::syscall(libc::SYS_sched_getscheduler, 0),
                 libc::getpriority(libc::PRIO_PROCESS, 0),
             )
         };
-        let rt = libc::sched_param { sched_priority: 1 };
+        let rt = SchedParam { sched_priority: 1 };
         // SAFETY: sets the calling thread's policy from a live param; RESET_ON_FORK
         // keeps it from any process the supervisor starts later.
         let ok = unsafe {
-            libc::sched_setscheduler(0, libc::SCHED_FIFO | libc::SCHED_RESET_ON_FORK, &rt)
+            libc::syscall(
+                libc::SYS_sched_setscheduler,
+                0,
+                libc::SCHED_FIFO | libc::SCHED_RESET_ON_FORK,
+                &rt as *const SchedParam,
+            )
         } == 0;
         if !ok {
             // SAFETY: changes only the calling process's nice value (who = 0).
@@ -166,7 +178,12 @@ impl Drop for Priority {
         // nice value, read by `raise`; touches no memory but `param`'s.
         unsafe {
             if self.policy >= 0 {
-                libc::sched_setscheduler(0, self.policy, &self.param);
+                libc::syscall(
+                    libc::SYS_sched_setscheduler,
+                    0,
+                    self.policy,
+                    &self.param as *const SchedParam,
+                );
             }
             libc::setpriority(libc::PRIO_PROCESS, 0, self.nice);
         }
@@ -246,13 +263,32 @@ pub fn watch(
         clock,
         kill_cpu: limits.time.map(|t| t.max(limits.extra_time)),
         wall: limits.wall_time.map(duration_of_secs),
-        ncpu: std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64),
+        ncpu: cpus_allowed(),
         start,
         last_cpu: 0.0,
     };
     while !w.turn(facts) {}
     facts.wall_s = start.elapsed().as_secs_f64();
     w.last_cpu
+}
+
+/// How many CPUs the supervisor (and so the box) may run on: its affinity mask.
+/// (std's `available_parallelism` reads the mount table and cgroup files for a
+/// CPU quota as well, which the wake-up schedule does not need: a quota only
+/// makes the box's CPU time grow slower.)
+fn cpus_allowed() -> f64 {
+    // SAFETY: cpu_set_t is a plain bitmask, for which all zeroes is a value.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: sched_getaffinity writes at most `size` bytes into `set`, a live
+    // local; CPU_COUNT only reads it.
+    let n = unsafe {
+        match libc::sched_getaffinity(0, size, &mut set) {
+            0 => libc::CPU_COUNT(&set),
+            _ => 1,
+        }
+    };
+    f64::from(n.max(1))
 }
 
 struct Watch<'a> {

@@ -1,5 +1,6 @@
 //! Small system helpers that any side may use: one kernel interface each.
 
+pub mod alloc;
 pub mod dirents;
 pub mod error;
 pub mod fd;

@@ -39,7 +39,7 @@ KPKG=${RUSTBOX_VM_KERNEL:-linux-image-cloud-amd64}
 QEMU=$(command -v qemu-system-x86_64) || die "qemu-system-x86_64 not found: run \`make deps\`"
 
 # ------------------------------------------------------------------ static binaries
-TARGET=x86_64-unknown-linux-gnu
+TARGET=x86_64-unknown-linux-musl
 SDIR=$ROOT/target/static
 export RUSTFLAGS="-C target-feature=+crt-static"
 log "building rustbox, the cgroup suite and the client replays statically"
