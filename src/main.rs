@@ -215,6 +215,7 @@ fn check(cfg: &Config) {
         "first_uid": cfg.first_uid,
         "first_gid": cfg.first_gid,
         "num_boxes": cfg.num_boxes,
+        "clock_keeper_idle": cfg.clock_keeper_idle,
         "namespaces": {
             "mnt": ns("mnt"), "pid": ns("pid"), "ipc": ns("ipc"),
             "uts": ns("uts"), "net": ns("net"), "cgroup": ns("cgroup"),

@@ -112,6 +112,8 @@ pub fn run(
     };
     let written = write_outputs(outputs, &outcome);
     drop(locked);
+    // The next run's CPU clock opens warm if it comes soon (`supervisor::keeper`).
+    crate::supervisor::keeper::ensure(std::time::Duration::from_secs(cfg.clock_keeper_idle.into()));
     (outcome, written)
 }
 

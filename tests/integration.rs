@@ -1233,6 +1233,108 @@ fn a_run_cannot_reach_what_an_earlier_run_left_in_the_network() {
     );
 }
 
+/// Processes named `rustbox-clock` (the clock keeper, `supervisor/keeper.rs`).
+fn clock_keepers() -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").expect("list /proc") {
+        let e = e.expect("read /proc");
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() == "rustbox-clock" {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// After a run the clock keeper holds a perf counter so that the next run's CPU
+/// clock opens without waiting for an RCU grace period (issue 13, paused runs).
+/// It is one per host, holds nothing of the caller's (only its socket and its
+/// counter), runs as nobody with nothing left of root, and ends once no run has
+/// come for `clock_keeper_idle` seconds.
+#[test]
+fn the_clock_keeper_holds_nothing_and_ends_when_idle() {
+    for pid in clock_keepers() {
+        // One left by something else (a bench, an earlier suite): start afresh.
+        let _ = std::process::Command::new("kill")
+            .arg(pid.to_string())
+            .status();
+    }
+    assert!(
+        wait_for(Duration::from_secs(20), || clock_keepers().is_empty()),
+        "an old keeper survives SIGTERM"
+    );
+    let config = env().base.join("config-keeper");
+    let conf = std::fs::read_to_string(&env().config).expect("the suite's config")
+        + "clock_keeper_idle = 2\n";
+    std::fs::write(&config, conf).expect("write the keeper config");
+    let b = TestBox::new(25);
+    let run = || {
+        let o = std::process::Command::new(common::rustbox_bin())
+            .arg(format!("--config={}", config.display()))
+            .args(["-b", "25", "--run", "--", "/bin/true"])
+            .output()
+            .expect("run rustbox");
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    };
+    run();
+    assert!(
+        wait_for(Duration::from_secs(2), || clock_keepers().len() == 1),
+        "no keeper after a run: {:?}",
+        clock_keepers()
+    );
+    let pid = clock_keepers()[0];
+    let status = common::proc_status(pid).expect("the keeper's status");
+    let field = |k: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(k))
+            .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    };
+    assert_eq!(field("Uid:"), "65534 65534 65534 65534", "{status}");
+    assert_eq!(field("Gid:"), "65534 65534 65534 65534", "{status}");
+    assert_eq!(field("Groups:"), "", "{status}");
+    for set in ["CapPrm:", "CapEff:", "CapInh:", "CapAmb:"] {
+        assert_eq!(field(set), "0000000000000000", "{set} {status}");
+    }
+    assert_eq!(field("NoNewPrivs:"), "1", "{status}");
+    assert_eq!(field("SigBlk:"), "0000000000000000", "{status}");
+    assert_eq!(field("SigIgn:"), "0000000000000000", "{status}");
+    let fds: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("the keeper's fds")
+        .map(|e| {
+            std::fs::read_link(e.expect("fd entry").path())
+                .expect("fd link")
+                .display()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(fds.len(), 2, "{fds:?}");
+    assert!(fds.iter().any(|f| f.starts_with("socket:")), "{fds:?}");
+    assert!(fds.iter().any(|f| f.contains("perf_event")), "{fds:?}");
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/cwd")).expect("cwd"),
+        std::path::Path::new("/")
+    );
+    // A second run finds it: still one, the same, kept alive past its idle time.
+    std::thread::sleep(Duration::from_millis(1200));
+    run();
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_eq!(
+        clock_keepers(),
+        vec![pid],
+        "the keeper was not kept, or a second one started"
+    );
+    assert!(
+        wait_for(Duration::from_secs(5), || clock_keepers().is_empty()),
+        "the keeper outlives its idle time"
+    );
+    drop(b);
+}
+
 #[test]
 fn lifecycle_cleanup_is_idempotent() {
     let b = TestBox::new(41);

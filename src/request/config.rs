@@ -109,6 +109,10 @@ pub struct Config {
     pub box_cpus: BTreeMap<u32, String>,
     /// Per-box memory nodes: `box<N>.mems = 0`.
     pub box_mems: BTreeMap<u32, String>,
+    /// `clock_keeper_idle = S`: after a run, the clock keeper
+    /// (`supervisor::keeper`) stays up until no run has come for S seconds; 0:
+    /// no keeper.
+    pub clock_keeper_idle: u32,
     /// The file this came from, if any.
     pub source: Option<PathBuf>,
 }
@@ -131,6 +135,7 @@ impl Default for Config {
             tmp_noexec: false,
             box_cpus: BTreeMap::new(),
             box_mems: BTreeMap::new(),
+            clock_keeper_idle: 15,
             source: None,
         }
     }
@@ -218,6 +223,7 @@ impl Config {
                 "host_disk_box" => c.host_disk_box = num(v)? != 0,
                 "user_max_boxes" => c.user_max_boxes = num(v)?,
                 "tmp_noexec" => c.tmp_noexec = num(v)? != 0,
+                "clock_keeper_idle" => c.clock_keeper_idle = num(v)?,
                 _ => {
                     let per_box = k
                         .strip_prefix("box")

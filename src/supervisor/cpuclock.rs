@@ -40,6 +40,7 @@ struct PerfEventAttr {
 
 const PERF_TYPE_SOFTWARE: u32 = 1;
 const PERF_COUNT_SW_TASK_CLOCK: u64 = 1;
+const FLAG_DISABLED: u64 = 1;
 const FLAG_INHERIT: u64 = 1 << 1;
 const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 1 << 3;
 
@@ -50,33 +51,38 @@ pub struct TreeClock {
     fd: OwnedFd,
 }
 
+/// A task clock of `pid` (0: the caller) with these flags.
+fn task_clock(pid: libc::pid_t, flags: u64) -> Result<OwnedFd, StepError> {
+    let attr = PerfEventAttr {
+        type_: PERF_TYPE_SOFTWARE,
+        size: std::mem::size_of::<PerfEventAttr>() as u32,
+        config: PERF_COUNT_SW_TASK_CLOCK,
+        flags,
+        ..Default::default()
+    };
+    // SAFETY: perf_event_open reads the live `attr`, of the size it claims,
+    // and returns a new descriptor or -1, which `owned` takes as the contract
+    // says; on any CPU (-1), no group (-1).
+    unsafe {
+        crate::sys::fd::owned(
+            libc::syscall(
+                libc::SYS_perf_event_open,
+                &attr as *const PerfEventAttr,
+                pid,
+                -1,
+                -1,
+                PERF_FLAG_FD_CLOEXEC,
+            ),
+            "cpuclock",
+            format_args!("perf_event_open(task-clock, flags {flags:#x}) on pid {pid}"),
+        )
+    }
+}
+
 impl TreeClock {
     /// Count the CPU time of `pid` and of everything it creates from now on.
     pub fn open(pid: libc::pid_t) -> Result<TreeClock, StepError> {
-        let attr = PerfEventAttr {
-            type_: PERF_TYPE_SOFTWARE,
-            size: std::mem::size_of::<PerfEventAttr>() as u32,
-            config: PERF_COUNT_SW_TASK_CLOCK,
-            flags: FLAG_INHERIT,
-            ..Default::default()
-        };
-        // SAFETY: perf_event_open reads the live `attr`, of the size it claims,
-        // and returns a new descriptor or -1, which `owned` takes as the contract
-        // says; on any CPU (-1), no group (-1).
-        let fd = unsafe {
-            crate::sys::fd::owned(
-                libc::syscall(
-                    libc::SYS_perf_event_open,
-                    &attr as *const PerfEventAttr,
-                    pid,
-                    -1,
-                    -1,
-                    PERF_FLAG_FD_CLOEXEC,
-                ),
-                "cpuclock",
-                format_args!("perf_event_open(task-clock, inherit) on pid {pid}"),
-            )
-        }?;
+        let fd = task_clock(pid, FLAG_INHERIT)?;
         Ok(TreeClock { fd })
     }
 
@@ -93,4 +99,13 @@ impl TreeClock {
         };
         (n == 8).then(|| ns as f64 / 1e9)
     }
+}
+
+/// A disabled task clock of the calling process, which counts nothing: while any
+/// task-bound counter exists the kernel keeps its perf scheduling hooks switched
+/// on, so the next `TreeClock::open` does not have to switch them on, which waits
+/// for an RCU grace period (5 to 20 ms here after a quiet second). The clock
+/// keeper (`supervisor::keeper`) holds one between runs.
+pub fn hold_scheduling_hooks() -> Result<OwnedFd, StepError> {
+    task_clock(0, FLAG_DISABLED)
 }

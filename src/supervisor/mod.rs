@@ -23,6 +23,7 @@ pub mod collect;
 pub mod cpuclock;
 pub mod interrupt;
 pub mod ipcns;
+pub mod keeper;
 pub mod launch;
 pub mod messages;
 pub mod namespaces;

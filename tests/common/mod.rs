@@ -369,7 +369,9 @@ pub fn fresh_base(s: &SuiteConf) -> PathBuf {
 pub fn config_text(s: &SuiteConf, base: &Path) -> String {
     format!(
         "# rustbox test suite {}\nbox_root = {}\nlock_root = {}\nfirst_uid = {}\n\
-         first_gid = {}\nnum_boxes = {}\ncg_root = {}\n",
+         first_gid = {}\nnum_boxes = {}\ncg_root = {}\n\
+         # no clock keeper (supervisor/keeper.rs) outliving the suite's runs\n\
+         clock_keeper_idle = 0\n",
         s.prefix,
         base.join("boxes").display(),
         base.join("locks").display(),
