@@ -94,6 +94,33 @@ fn box_groups(id: u32) -> Vec<PathBuf> {
     common::box_cgroups(&SUITE, &cgroup_mounts(), id)
 }
 
+/// After a run: nothing of the box runs in any of its groups, and the run's own
+/// group is gone (v2: the box's group; v1: its memory group, the others being
+/// kept for the box's next run, issue 13); after `--cleanup` every one is gone
+/// (`assert_groups_gone`).
+fn assert_groups_after_run(id: u32, r: &Run) {
+    for g in box_groups(id) {
+        let runs_own = version() == 2 || g.iter().any(|c| c == "memory");
+        if runs_own {
+            assert!(!g.exists(), "{} outlives the run\n{r}", g.display());
+        } else {
+            let procs = std::fs::read_to_string(g.join("cgroup.procs"))
+                .unwrap_or_else(|e| panic!("the kept group {} ({e})\n{r}", g.display()));
+            assert!(
+                procs.trim().is_empty(),
+                "{} holds {procs:?} after the run\n{r}",
+                g.display()
+            );
+        }
+    }
+}
+
+fn assert_groups_gone(id: u32) {
+    for g in box_groups(id) {
+        assert!(!g.exists(), "{} outlives --cleanup", g.display());
+    }
+}
+
 fn hit_sources(r: &Run) -> Vec<String> {
     r.json()["limits_hit"]
         .as_array()
@@ -452,9 +479,9 @@ fn daemonised_grandchild_dies_with_the_box() {
         .unwrap_or_else(|e| panic!("the grandchild wrote no pid ({e})\n{r}"));
     assert!(!pid.trim().is_empty(), "{r}");
     assert_box_empty(&b, &r);
-    for g in box_groups(22) {
-        assert!(!g.exists(), "{} outlives the run", g.display());
-    }
+    assert_groups_after_run(22, &r);
+    b.cleanup().expect("cleanup");
+    assert_groups_gone(22);
 }
 
 // ---------------------------------------------------------------------------
@@ -471,9 +498,11 @@ fn cgroup_is_removed_and_the_missing_version_refused() {
         path.ends_with(&format!("{}/box-30", cg_root())),
         "cgroup path {path}\n{r}"
     );
-    for g in box_groups(30) {
-        assert!(!g.exists(), "{} left behind", g.display());
-    }
+    assert_groups_after_run(30, &r);
+    // The box's next run starts in the kept groups from zero.
+    let r2 = b.run(&["--cg"], &["/bin/true"]);
+    assert_eq!(r2.code, 0, "{r2}");
+    assert_groups_after_run(30, &r2);
     // The version this machine does not offer with controllers is refused, strictly.
     let other = if version() == 1 { "v2" } else { "v1" };
     let r = b.run(&["--cg", &format!("--cgroup={other}")], &["/bin/true"]);
@@ -482,6 +511,43 @@ fn cgroup_is_removed_and_the_missing_version_refused() {
     assert!(r.stderr.contains(other), "{r}");
     assert_eq!(r.json()["verdict"], "IE", "{r}");
     assert_eq!(r.meta().req("status"), "XX", "{r}");
+    b.cleanup().expect("cleanup");
+    assert_groups_gone(30);
+}
+
+/// The groups a box keeps between runs (v1, issue 13) give each run its own
+/// figures: a run after one that used CPU and was throttled reports neither.
+#[test]
+fn a_boxs_next_run_counts_from_zero() {
+    let _t = timing_lock();
+    let b = TestBox::new(33);
+    let probe = b.install_probe("probe");
+    let r = b.run(
+        &["--cg", "-p4", "-t", "0.6", "-w", "5"],
+        &[&probe, "spinfork", "2"],
+    );
+    assert_eq!(r.json()["verdict"], "TLE", "{r}");
+    let first = &r.json()["cgroup"];
+    assert!(first["cpu_s"].as_f64().unwrap_or(0.0) >= 0.5, "{r}");
+    assert!(
+        first["nr_throttled"].as_u64().unwrap_or(0) > 0,
+        "two spinners on one CPU's quota\n{r}"
+    );
+    let r = b.run(&["--cg"], &["/bin/true"]);
+    assert_eq!(r.json()["verdict"], "OK", "{r}");
+    let next = &r.json()["cgroup"];
+    assert!(
+        next["cpu_s"].as_f64().unwrap_or(1.0) < 0.1,
+        "the earlier run's CPU time counted\n{r}"
+    );
+    assert_eq!(
+        next["nr_throttled"].as_u64(),
+        Some(0),
+        "the earlier run's throttling counted\n{r}"
+    );
+    assert_eq!(next["pids_max_hits"].as_u64(), Some(0), "{r}");
+    assert_eq!(next["oom_kills"].as_u64(), Some(0), "{r}");
+    assert_groups_after_run(33, &r);
 }
 
 /// A crashed run's group (with a process still in it) is killed and removed by the

@@ -52,7 +52,9 @@ pub trait BoxCgroup {
     fn kill_now(&self);
     /// Kill every process in the cgroup and wait until it is empty.
     fn kill_all(&self) -> Result<(), StepError>;
-    /// Remove the cgroup (after kill_all).
+    /// After the run (and kill_all): remove what is the run's alone (v2: the
+    /// group; v1: the memory group, the others being kept for the box's next run
+    /// until `remove_stale`).
     fn destroy(&self) -> Result<(), StepError>;
 }
 
@@ -115,7 +117,8 @@ pub fn create(backend: Backend, cg_root: &str, id: u32) -> Result<Box<dyn BoxCgr
     })
 }
 
-/// Kill and remove whatever cgroup box `id` has on this host (stale ones included).
+/// Kill and remove whatever cgroup box `id` has on this host (stale ones and the
+/// kept v1 groups included): `--init` and `--cleanup`.
 pub fn remove_stale(cg_root: &str, id: u32) -> Result<(), StepError> {
     let info = mountinfo();
     if v1::Hierarchies::find(info).is_ok() {

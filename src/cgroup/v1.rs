@@ -3,6 +3,16 @@
 //!
 //! Whole-box kill on v1 has no cgroup.kill: the freezer stops every task first, so
 //! nothing can fork while the tasks are SIGKILLed, then thaws them to let them die.
+//!
+//! Only the memory group is made for each run and removed after it: its charges
+//! (the box's tmpfs pages among them) must be this run's alone, and v1 cannot
+//! reset them. The other groups are kept from the box's first `--cg` run until
+//! `--init` or `--cleanup` removes them (`remove_existing`): each run finds them
+//! empty (or empties them), resets `cpuacct.usage` to 0 and reads back the 0,
+//! rewrites every limit, thaws a frozen freezer, and reads the counters it cannot
+//! reset (`pids.events` max, `cpu.stat` nr_throttled) as a base that the run's
+//! figures are counted from. Making and removing six directories was 0.55 ms of
+//! CPU per run; one is about a tenth of a millisecond.
 
 use super::{
     box_dir_name, cpu_quota_us, fs, BoxCgroup, CgLimits, Entry, SelfAttach, CPU_PERIOD_US,
@@ -76,6 +86,15 @@ pub struct V1Cgroup {
     h: Hierarchies,
     cg_root: String,
     id: u32,
+    /// What the kept groups' counters showed before the run.
+    base: Base,
+}
+
+/// Counters of the kept groups that cannot be reset, as read before the run.
+#[derive(Debug, Clone, Copy, Default)]
+struct Base {
+    pids_max_hits: u64,
+    nr_throttled: u64,
 }
 
 impl V1Cgroup {
@@ -97,17 +116,22 @@ impl V1Cgroup {
 
     pub fn create(mountinfo: &str, cg_root: &str, id: u32) -> Result<V1Cgroup, StepError> {
         let h = Hierarchies::find(mountinfo)?;
-        let cg = V1Cgroup {
+        let mut cg = V1Cgroup {
             h,
             cg_root: cg_root.to_string(),
             id,
+            base: Base::default(),
         };
-        // A group left by a crashed run is killed and removed first.
+        // A group left by a crashed run is killed first; the memory group is the
+        // run's own (see the module's notes), the others are kept.
         cg.kill_all()?;
         cg.destroy()?;
         let mut made = Vec::new();
-        match cg.make_dirs(&mut made) {
-            Ok(()) => Ok(cg),
+        match cg.make_dirs(&mut made).and_then(|()| cg.reset(&made)) {
+            Ok(base) => {
+                cg.base = base;
+                Ok(cg)
+            }
             Err(e) => {
                 // Nothing half-made stays behind: what this call created goes,
                 // newest first. A parent another box's group appeared in since
@@ -132,6 +156,40 @@ impl V1Cgroup {
                 Err(e)
             }
         }
+    }
+
+    /// The kept groups made ready for a run: the CPU counter at 0 (read back), the
+    /// freezer thawed, and the base of the counters that cannot be reset. A group
+    /// this run made (in `made`) is all of that already.
+    fn reset(&self, made: &[PathBuf]) -> Result<Base, StepError> {
+        let step = "cgroup.create";
+        let kept = |c: &str| !made.contains(&self.dir(c));
+        let mut base = Base::default();
+        if kept("cpuacct") {
+            fs::set_verified(step, &self.dir("cpuacct").join("cpuacct.usage"), "0")?;
+        }
+        if kept("freezer") {
+            let state = self.dir("freezer").join("freezer.state");
+            if fs::read(step, &state)?.trim() != "THAWED" {
+                fs::set_verified(step, &state, "THAWED")?;
+            }
+        }
+        if kept("pids") {
+            let events = fs::read(step, &self.dir("pids").join("pids.events"))?;
+            base.pids_max_hits = fs::keyed(&events, "max").unwrap_or(0);
+        }
+        if kept("cpu") {
+            let cpu_stat = fs::read(step, &self.dir("cpu").join("cpu.stat")).unwrap_or_default();
+            base.nr_throttled = fs::keyed(&cpu_stat, "nr_throttled").unwrap_or(0);
+        }
+        Ok(base)
+    }
+
+    /// The hierarchy (mount point) that holds the memory controller.
+    fn memory_mount(&self) -> &Path {
+        self.h
+            .mount("memory")
+            .expect("required controller checked at find")
     }
 
     /// Create the box's group in every hierarchy (its parents as needed); every
@@ -164,15 +222,19 @@ impl V1Cgroup {
         Ok(())
     }
 
-    /// Kill and remove the group of box `id` if it exists.
+    /// Kill and remove the groups of box `id` (kept ones included) if they exist.
     pub fn remove_existing(mountinfo: &str, cg_root: &str, id: u32) -> Result<(), StepError> {
         let cg = V1Cgroup {
             h: Hierarchies::find(mountinfo)?,
             cg_root: cg_root.to_string(),
             id,
+            base: Base::default(),
         };
         cg.kill_all()?;
-        cg.destroy()
+        for d in cg.dirs() {
+            fs::rmdir("cgroup.destroy", &d)?;
+        }
+        Ok(())
     }
 
     /// No process in the group, in any hierarchy.
@@ -235,17 +297,18 @@ impl BoxCgroup for V1Cgroup {
                 format!("memory.limit_in_bytes = {got}; {swap}"),
             ));
         }
-        if let Some(p) = l.pids {
-            fs::set_verified(
-                "cgroup.pids",
-                &self.dir("pids").join("pids.max"),
-                &p.to_string(),
-            )?;
-            out.push(Control::applied(
-                "cgroup.pids",
-                true,
-                format!("pids.max = {p}"),
-            ));
+        let pids_max = self.dir("pids").join("pids.max");
+        match l.pids {
+            Some(p) => {
+                fs::set_verified("cgroup.pids", &pids_max, &p.to_string())?;
+                out.push(Control::applied(
+                    "cgroup.pids",
+                    true,
+                    format!("pids.max = {p}"),
+                ));
+            }
+            // A kept group may hold an earlier run's limit.
+            None => fs::set_verified("cgroup.pids", &pids_max, "max")?,
         }
         if let Some(c) = l.cpus {
             let d = self.dir("cpu");
@@ -274,6 +337,17 @@ impl BoxCgroup for V1Cgroup {
                 ));
             };
             out.push(super::set_cpuset(&self.dir("cpuset"), l, "cpuset.cpus")?);
+        } else if self.h.mount("cpuset").is_some() {
+            // A kept group may hold a cpuset configured for an earlier run: the
+            // parent's, as a new group inherits.
+            let d = self.dir("cpuset");
+            let parent = d.parent().unwrap_or(&d).to_path_buf();
+            for f in ["cpuset.cpus", "cpuset.mems"] {
+                let want = fs::read("cgroup.cpuset", &parent.join(f))?;
+                if fs::read("cgroup.cpuset", &d.join(f))?.trim() != want.trim() {
+                    fs::set_verified("cgroup.cpuset", &d.join(f), want.trim())?;
+                }
+            }
         }
         Ok(out)
     }
@@ -318,9 +392,14 @@ impl BoxCgroup for V1Cgroup {
             ),
             oom_kills: fs::keyed(&oom, "oom_kill").unwrap_or(0),
             oom_source: "memory.oom_control:oom_kill".into(),
-            pids_max_hits: fs::keyed(&pids, "max").unwrap_or(0),
+            // Counted from the base read before the run (the group is kept).
+            pids_max_hits: fs::keyed(&pids, "max")
+                .unwrap_or(0)
+                .saturating_sub(self.base.pids_max_hits),
             pids_source: "pids.events:max".into(),
-            nr_throttled: fs::keyed(&cpu_stat, "nr_throttled").unwrap_or(0),
+            nr_throttled: fs::keyed(&cpu_stat, "nr_throttled")
+                .unwrap_or(0)
+                .saturating_sub(self.base.nr_throttled),
         };
         Ok((time, usage))
     }
@@ -384,10 +463,12 @@ impl BoxCgroup for V1Cgroup {
     }
 
     fn destroy(&self) -> Result<(), StepError> {
-        for d in self.dirs() {
-            fs::rmdir("cgroup.destroy", &d)?;
-        }
-        Ok(())
+        // The run's own group; the kept ones go with --init or --cleanup.
+        let d = self
+            .memory_mount()
+            .join(&self.cg_root)
+            .join(box_dir_name(self.id));
+        fs::rmdir("cgroup.destroy", &d)
     }
 }
 
@@ -558,6 +639,78 @@ mod tests {
         assert_eq!(cg.stats().err().unwrap().step, "cgroup.stats");
     }
 
+    /// A box's second --cg run: the groups of its first are kept (all but the
+    /// memory group), their counters reset or counted from a base, a frozen
+    /// freezer thawed, an earlier run's limits replaced; --cleanup removes them.
+    #[test]
+    fn a_kept_group_starts_each_run_from_zero() {
+        let (f, info) = hierarchies("kept", true);
+        FakeFs::put(&f.base.join("zcpuset/rb"), "cpuset.cpus", "0-1\n");
+        FakeFs::put(&f.base.join("zcpuset/rb"), "cpuset.mems", "0\n");
+        // The files the kernel gives a new cpuset group: empty.
+        FakeFs::put(&f.base.join("zcpuset/rb/box-6"), "cpuset.cpus", "");
+        FakeFs::put(&f.base.join("zcpuset/rb/box-6"), "cpuset.mems", "");
+        let first = V1Cgroup::create(&info, "rb", 6).unwrap();
+        first.destroy().unwrap();
+        let cpu = f.base.join("cpu,cpuacct/rb/box-6");
+        let pids = f.base.join("pids/rb/box-6");
+        let fz = f.base.join("freezer/rb/box-6");
+        let set = f.base.join("zcpuset/rb/box-6");
+        assert!(
+            !f.base.join("memory/rb/box-6").exists(),
+            "the memory group is the run's"
+        );
+        for d in [&cpu, &pids, &fz, &set] {
+            assert!(d.is_dir(), "{} is not kept", d.display());
+        }
+        // What the first run left: counts, a limit, a frozen freezer, a cpuset.
+        FakeFs::put(&cpu, "cpuacct.usage", "7000000000\n");
+        FakeFs::put(&cpu, "cpu.stat", "nr_periods 9\nnr_throttled 4\n");
+        FakeFs::put(&pids, "pids.events", "max 3\n");
+        FakeFs::put(&pids, "pids.max", "5\n");
+        FakeFs::put(&fz, "freezer.state", "FROZEN\n");
+        FakeFs::put(&set, "cpuset.cpus", "1\n");
+        let cg = V1Cgroup::create(&info, "rb", 6).unwrap();
+        assert!(
+            f.base.join("memory/rb/box-6").is_dir(),
+            "a fresh memory group"
+        );
+        assert_eq!(FakeFs::read(&cpu, "cpuacct.usage"), "0");
+        assert_eq!(FakeFs::read(&fz, "freezer.state"), "THAWED");
+        cg.apply(&CgLimits::default()).unwrap();
+        assert_eq!(
+            FakeFs::read(&pids, "pids.max"),
+            "max",
+            "the first run's limit stays"
+        );
+        assert_eq!(
+            FakeFs::read(&set, "cpuset.cpus"),
+            "0-1",
+            "the first run's cpuset stays"
+        );
+        FakeFs::put(&cpu, "cpu.stat", "nr_periods 12\nnr_throttled 6\n");
+        FakeFs::put(&pids, "pids.events", "max 4\n");
+        let mem = f.base.join("memory/rb/box-6");
+        FakeFs::put(&mem, "memory.max_usage_in_bytes", "4096\n");
+        FakeFs::put(&mem, "memory.oom_control", "oom_kill 0\n");
+        let (_, u) = cg.stats().unwrap();
+        assert_eq!(
+            (u.pids_max_hits, u.nr_throttled),
+            (1, 2),
+            "counted from the base"
+        );
+        // A kept counter that does not read back as 0 is an error.
+        FakeFs::swallow(&cpu, "cpuacct.usage");
+        for file in ["memory.max_usage_in_bytes", "memory.oom_control"] {
+            std::fs::remove_file(mem.join(file)).unwrap(); // the kernel's, in fact
+        }
+        cg.destroy().unwrap();
+        assert_eq!(
+            V1Cgroup::create(&info, "rb", 6).err().unwrap().step,
+            "cgroup.create"
+        );
+    }
+
     #[test]
     fn an_empty_group_is_not_frozen_and_is_removed() {
         let (f, info) = hierarchies("empty", false);
@@ -569,8 +722,10 @@ mod tests {
             "an empty group is not frozen"
         );
         cg.destroy().unwrap();
-        assert!(!fz.exists());
         assert!(!f.base.join("memory/rb/box-5").exists());
+        assert!(fz.exists(), "the freezer group is kept for the next run");
+        V1Cgroup::remove_existing(&info, "rb", 5).unwrap();
+        assert!(!fz.exists(), "--cleanup removes the kept groups");
         // Removing a group that is not there is not an error.
         V1Cgroup::remove_existing(&info, "rb", 5).unwrap();
     }
