@@ -8,7 +8,7 @@ use crate::sys::error::StepError;
 /// reap them), except a thread-group leader that exited while its threads run on:
 /// /proc shows it as a zombie, and a signal to it still reaches the threads.
 ///
-/// Every process's status is read: the owner of `/proc/<pid>` is only its
+/// Every process's uids are read (through its pidfd, or its status): the owner of `/proc/<pid>` is only its
 /// effective uid, and a process can keep the box uid as its real (or saved) uid
 /// with another effective one (a setuid program of the box user, then
 /// `setreuid`), from where it could signal the box's later programs. (A review
@@ -24,6 +24,16 @@ pub fn pids_of_uid(uid: u32) -> Result<Vec<i32>, StepError> {
             Some(p) => p,
             None => continue,
         };
+        // The kernel's answer through a pidfd (6.13+) is the status's Uid line
+        // without /proc's rendering of the rest (a tenth of the cost, and 90
+        // processes per --init and --cleanup here): a process none of whose
+        // uids is `uid` is skipped; the others' status is read for their state.
+        match crate::sys::pidfd::uids(pid) {
+            Ok(crate::sys::pidfd::Uids::Known(ids)) if !ids.contains(&uid) => continue,
+            Ok(crate::sys::pidfd::Uids::Gone) => continue,
+            Ok(_) => {}
+            Err(err) => return Err(StepError::io("procfs", format!("pidfd of {pid}"), &err)),
+        }
         let status = match std::fs::read_to_string(format!("/proc/{pid}/status")) {
             Ok(s) => s,
             Err(err) if gone(&err) => continue,
