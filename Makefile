@@ -71,7 +71,7 @@ test-unit:
 # install` installs (musl, static, release).
 test-integration: build
 	@[ "$$(id -u)" = 0 ] || { echo "make test: the integration tests need root (they drive real namespaces)"; exit 1; }
-	RUSTBOX_BIN=$(RELEASE) $(CARGO) test --locked --test integration
+	RUSTBOX_BIN=$(CURDIR)/$(RELEASE) $(CARGO) test --locked --test integration
 
 # The cgroup suite on this host's backend (v1 on the development machine).
 test-cgroup:
@@ -125,7 +125,7 @@ test-runtimes: deps
 # Attack programs of adversarial/ run through rustbox as a judge would (root, gcc).
 # .PHONY matters: a directory called adversarial/ exists.
 adversarial: build
-	RUSTBOX_BIN=$(RELEASE) $(CARGO) test --locked --test adversarial -- --nocapture
+	RUSTBOX_BIN=$(CURDIR)/$(RELEASE) $(CARGO) test --locked --test adversarial -- --nocapture
 
 # Soak and concurrency (tests/soak.rs): init/run/cleanup cycles with --cg on 32
 # boxes at once (CPU, wall and fork-bomb kills among them), then zero leftover
@@ -147,7 +147,7 @@ test: deps lint test-unit test-integration test-setuid test-faults test-cgroup t
 # It times the binary `make install` installs.
 bench: build
 	@command -v bwrap >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap; }
-	RUSTBOX_BIN=$(RELEASE) $(CARGO) run --release --locked --example bench -- $(or $(RUNS),300)
+	RUSTBOX_BIN=$(CURDIR)/$(RELEASE) $(CARGO) run --release --locked --example bench -- $(or $(RUNS),300)
 
 clean:
 	$(CARGO) clean
