@@ -39,44 +39,33 @@ const NO_METRICS_SAVE: (&str, &str) = ("/proc/sys/net/ipv4/tcp_no_metrics_save",
 /// `--init`: a fresh network namespace with `lo` up, held at `file` (an earlier
 /// one there is released first). The caller's own namespace is left unchanged.
 pub fn make(file: &Path) -> Result<(), StepError> {
+    let step = "init.netns";
     release(file)?;
-    let home = current("init.netns")?;
-    let made = fresh("init.netns").and_then(|()| bind(file, "init.netns"));
-    let back = enter_fd(&home, "init.netns", "the caller's own");
-    match made.and(back) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            // Nothing half-made stays: no mount, no file.
-            let _ = enter_fd(&home, "init.netns", "the caller's own");
-            Err(match release(file) {
-                Ok(()) => e,
-                Err(u) => StepError {
-                    detail: format!("{}; undoing it failed too: {u}", e.detail),
-                    ..e
-                },
-            })
-        }
-    }
+    let home = current(step)?;
+    let done = match fresh(step).and_then(|()| bind(file, step)) {
+        Ok(()) => enter_fd(&home, step, "the caller's own"),
+        Err(e) => Err(back_home(&home, step, e)),
+    };
+    let Err(e) = done else {
+        return Ok(());
+    };
+    // Nothing half-made stays: no mount, no file.
+    Err(match release(file) {
+        Ok(()) => e,
+        Err(u) => StepError {
+            detail: format!("{}; undoing it failed too: {u}", e.detail),
+            ..e
+        },
+    })
 }
 
 /// `--cleanup` (and `--init` before it makes one): unmount and remove the holder.
 /// Absent is fine.
 pub fn release(file: &Path) -> Result<(), StepError> {
     let step = "cleanup.netns";
-    let c = crate::sys::fd::cpath(file, step)?;
-    // SAFETY: umount2 with a valid path; MNT_DETACH (no process of the box is
-    // left to make it busy, but a reader of it might be), UMOUNT_NOFOLLOW.
-    let r = unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH | libc::UMOUNT_NOFOLLOW) };
-    if r != 0 {
-        let errno = std::io::Error::last_os_error().raw_os_error();
-        // EINVAL: not a mount point (a holder whose bind was never made).
-        if !matches!(errno, Some(libc::EINVAL) | Some(libc::ENOENT)) {
-            return Err(StepError::last_os(
-                step,
-                format!("umount {}", file.display()),
-            ));
-        }
-    }
+    // The same unmount as the box's tmpfs: MNT_DETACH, no link followed, every
+    // stacked mount; a holder whose bind was never made is no mount point.
+    crate::boxdir::tmpfs::unmount(file)?;
     match std::fs::remove_file(file) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -111,13 +100,13 @@ pub fn enter(file: &Path) -> Result<Option<Entered>, StepError> {
     enter_fd(&held, step, &file.display().to_string())?;
     let found = match leftovers(step) {
         Ok(found) => found,
-        Err(e) => return Err(back_home(&home, e)),
+        Err(e) => return Err(back_home(&home, step, e)),
     };
     let replaced = match found {
         None => None,
         Some(what) => match fresh(step).and_then(|()| bind(file, step)) {
             Ok(()) => Some(what),
-            Err(e) => return Err(back_home(&home, e)),
+            Err(e) => return Err(back_home(&home, step, e)),
         },
     };
     if let Some(more) = replaced.as_ref().and_then(|_| leftovers(step).transpose()) {
@@ -125,11 +114,11 @@ pub fn enter(file: &Path) -> Result<Option<Entered>, StepError> {
             |e| e,
             |w| StepError::new(step, format!("a fresh namespace shows {w}")),
         );
-        return Err(back_home(&home, e));
+        return Err(back_home(&home, step, e));
     }
     let inode = match inode_of_current(step) {
         Ok(i) => i,
-        Err(e) => return Err(back_home(&home, e)),
+        Err(e) => return Err(back_home(&home, step, e)),
     };
     Ok(Some(Entered {
         home,
@@ -146,8 +135,8 @@ impl Entered {
 }
 
 /// Go home after a failure inside; the first failure is the one returned.
-fn back_home(home: &OwnedFd, e: StepError) -> StepError {
-    match enter_fd(home, "namespaces.net", "the supervisor's own") {
+fn back_home(home: &OwnedFd, step: &str, e: StepError) -> StepError {
+    match enter_fd(home, step, "the caller's own") {
         Ok(()) => e,
         Err(b) => StepError {
             detail: format!("{}; and going back failed: {b}", e.detail),

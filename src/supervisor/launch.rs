@@ -73,6 +73,14 @@ pub fn start(plan: &ContainPlan, cg: Option<&dyn BoxCgroup>) -> Result<Proxy, St
         (Ok(None), _) | (_, None) => Ok(()),
         (_, Some(e)) => e.leave(),
     };
+    // A failed clone with a failed way back: both are said.
+    let cloned = cloned.map_err(|e| match &left {
+        Err(l) => StepError {
+            detail: format!("{}; and going back failed: {l}", e.detail),
+            ..e
+        },
+        Ok(()) => e,
+    });
     let Some((pid, pidfd)) = cloned? else {
         drop((go_w, rep_r, st_r));
         let ends = ProxyEnds {

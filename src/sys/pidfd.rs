@@ -5,13 +5,18 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 /// pidfd_open(2); None if the process is gone (or the kernel refuses).
 pub fn open(pid: i32) -> Option<OwnedFd> {
+    open_or_errno(pid).ok()
+}
+
+/// pidfd_open(2), with the kernel's errno when it refuses.
+fn open_or_errno(pid: i32) -> std::io::Result<OwnedFd> {
     // SAFETY: pidfd_open with flags 0 returns a new descriptor or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if fd < 0 {
-        return None;
+        return Err(std::io::Error::last_os_error());
     }
     // SAFETY: a descriptor pidfd_open just returned, owned by nobody else.
-    Some(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
 /// SIGKILL the process; a process that is already gone is not an error.
@@ -63,19 +68,17 @@ pub enum Uids {
 }
 
 pub fn uids(pid: i32) -> Result<Uids, std::io::Error> {
-    // SAFETY: pidfd_open with flags 0 returns a new descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        let e = std::io::Error::last_os_error();
-        return match e.raw_os_error() {
-            Some(libc::ESRCH) => Ok(Uids::Gone),
-            // No pidfd_open (before 5.3), or not a thread-group leader.
-            Some(libc::ENOSYS) | Some(libc::EINVAL) => Ok(Uids::Unsupported),
-            _ => Err(e),
-        };
-    }
-    // SAFETY: a descriptor pidfd_open just returned, owned by nobody else.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    // ESRCH: gone. pidfd_open: ENOSYS before 5.3, EINVAL for a pid that is not a
+    // thread-group leader; the ioctl: ENOTTY or EINVAL before 6.13.
+    let answer = |e: std::io::Error| match e.raw_os_error() {
+        Some(libc::ESRCH) => Ok(Uids::Gone),
+        Some(libc::ENOSYS | libc::EINVAL | libc::ENOTTY) => Ok(Uids::Unsupported),
+        _ => Err(e),
+    };
+    let fd = match open_or_errno(pid) {
+        Ok(fd) => fd,
+        Err(e) => return answer(e),
+    };
     let mut info = PidfdInfo {
         mask: PIDFD_INFO_CREDS,
         ..PidfdInfo::default()
@@ -90,12 +93,7 @@ pub fn uids(pid: i32) -> Result<Uids, std::io::Error> {
         )
     };
     if r < 0 {
-        let e = std::io::Error::last_os_error();
-        return match e.raw_os_error() {
-            Some(libc::ESRCH) => Ok(Uids::Gone),
-            Some(libc::ENOTTY) | Some(libc::EINVAL) => Ok(Uids::Unsupported),
-            _ => Err(e),
-        };
+        return answer(std::io::Error::last_os_error());
     }
     if info.mask & PIDFD_INFO_CREDS == 0 {
         return Ok(Uids::Unsupported);
