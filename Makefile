@@ -12,11 +12,18 @@ CARGO     ?= cargo
 TARGET    := x86_64-unknown-linux-musl
 RELEASE   := target/$(TARGET)/release/rustbox
 
-.PHONY: all build deps install install-as-isolate uninstall test test-unit test-integration test-setuid test-faults faults test-cgroup test-cgroup-v2 test-clients test-trybuild test-runtimes test-soak soak adversarial lint clean bench
+.PHONY: all toolchain build deps install install-as-isolate uninstall test test-unit test-integration test-setuid test-faults faults test-cgroup test-cgroup-v2 test-clients test-trybuild test-runtimes test-soak soak adversarial lint clean bench
 
 all: build
 
-build:
+# The installed binary is static musl (issue 13: no dynamic loader at each start).
+# rust-toolchain.toml names the target, but rustup adds a toolchain's targets only
+# when it installs the toolchain itself: one already there (a fresh machine's)
+# lacks it. Idempotent.
+toolchain:
+	@rustup target list --installed 2>/dev/null | grep -qx '$(TARGET)' || rustup target add $(TARGET)
+
+build: toolchain
 	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --locked --target $(TARGET)
 
 # What the tests need beyond the Rust toolchain (pinned by rust-toolchain.toml):

@@ -1183,6 +1183,81 @@ fn a_box_keeps_its_own_network_namespace_until_cleanup() {
         "the namespace outlives --cleanup"
     );
     assert!(!holder(&a).exists(), "the holder outlives --cleanup");
+    let record = env().lock_root.join(format!("{}.net.counters", a.id));
+    assert!(!record.exists(), "the counters' record outlives --cleanup");
+}
+
+/// A holder whose mount is gone (unmounted by hand, a lock root that outlived a
+/// reboot) is a plain file: setns refuses it, and the run replaces it rather than
+/// failing every run until --cleanup.
+#[test]
+fn a_holder_that_holds_no_namespace_is_replaced() {
+    let b = TestBox::new(27);
+    let holder = env().lock_root.join(format!("{}.net", b.id));
+    let c = std::ffi::CString::new(holder.to_str().expect("utf-8")).expect("no NUL");
+    // SAFETY: umount2 with a valid path.
+    assert_eq!(
+        unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) },
+        0,
+        "umount the holder"
+    );
+    assert_eq!(mount_type_at(&holder), None, "still mounted");
+    let probe = b.install_probe("probe");
+    let r = b.run(&[], &[&probe, "net-look", "5604"]);
+    assert_eq!(r.code, 0, "{r}");
+    let d = r.detail("namespaces");
+    assert!(d.contains("replaced by a fresh one"), "{r}");
+    assert!(d.contains("no namespace held any more"), "{r}");
+    assert_eq!(
+        mount_type_at(&holder).as_deref(),
+        Some("nsfs"),
+        "not held again"
+    );
+    let r = b.run(&[], &[&probe, "net-look", "5604"]);
+    assert!(
+        r.detail("namespaces")
+            .contains("nothing of an earlier run in it"),
+        "{r}"
+    );
+}
+
+/// The box's network namespace keeps counters any run can read and move: packets
+/// on lo, IP/UDP/ICMP counts, and ones that move with no packet at all (a send
+/// to an address with no route counts in OutNoRoutes). A run that moved any of
+/// them gets the next run a fresh namespace, whose counters read 0.
+#[test]
+fn a_run_cannot_count_to_the_next_through_the_networks_counters() {
+    let b = TestBox::new(26);
+    let probe = b.install_probe("probe");
+    let r = b.run(&[], &[&probe, "net-look", "5603"]);
+    assert_eq!(r.code, 0, "{r}");
+    let first = r.facts().one("netns").map(str::to_string);
+    for (how, args) in [("lo", &["7"][..]), ("unrouted", &["7", "unrouted"][..])] {
+        let mut argv = vec![probe.as_str(), "net-send"];
+        argv.extend_from_slice(args);
+        let r = b.run(&[], &argv);
+        assert_eq!(r.code, 0, "{r}");
+        assert_eq!(r.facts().one("unrouted"), Some("7"), "{how}: {r}");
+        let r = b.run(&[], &[&probe, "net-look", "5603"]);
+        assert_eq!(r.code, 0, "{r}");
+        let f = r.facts();
+        assert_eq!(f.one("lo_rx_packets"), Some("0"), "{how}: {r}");
+        assert_eq!(f.one("ip_out_no_routes"), Some("0"), "{how}: {r}");
+        assert_ne!(f.one("netns").map(str::to_string), first, "{how}: {r}");
+        let d = r.detail("namespaces");
+        assert!(d.contains("replaced by a fresh one"), "{how}: {r}");
+        assert!(d.contains("network counters moved"), "{how}: {r}");
+        if how == "lo" {
+            assert!(d.contains("lo:"), "{how}: {r}");
+        }
+    }
+    // Nothing moved by that run: the next keeps the namespace.
+    let r = b.run(&[], &[&probe, "net-look", "5603"]);
+    assert!(
+        r.detail("namespaces")
+            .contains("nothing of an earlier run in it"),
+        "{r}"
+    );
 }
 
 /// What one run leaves in the box's network namespace (a TIME_WAIT on a port, a

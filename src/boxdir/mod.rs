@@ -20,6 +20,7 @@
 //! <lock_root>/N.net          0600  the box's network namespace (netns.rs): its
 //!                            nsfs file bind-mounted here by --init, entered by
 //!                            each run, unmounted by --cleanup
+//! <lock_root>/N.net.counters 0600  its counters' text as it was made (netns.rs)
 //! ```
 
 pub mod lend;

@@ -32,6 +32,31 @@ pub fn holder(lock_file: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
+/// The text of the holder's namespace's counters as it was made: `N.net.counters`.
+fn record(file: &Path) -> PathBuf {
+    let mut p = file.as_os_str().to_owned();
+    p.push(".counters");
+    PathBuf::from(p)
+}
+
+/// The counters a run can read and move without any capability; the ones a
+/// kernel without IPv6 lacks are optional.
+const COUNTERS: [(&str, bool); 4] = [
+    ("/proc/thread-self/net/dev", true),
+    ("/proc/thread-self/net/snmp", true),
+    ("/proc/thread-self/net/netstat", true),
+    ("/proc/thread-self/net/snmp6", false),
+];
+
+/// Set once going back to the supervisor's own network namespace has failed:
+/// nothing that uses the network (the clock keeper's socket) may then be done.
+static STRANDED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether the process is still in the network namespace it started in.
+pub fn at_home() -> bool {
+    !STRANDED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// The sysctl that stops TCP from caching per-destination metrics across
 /// connections (and so across runs), with the value it must have.
 const NO_METRICS_SAVE: (&str, &str) = ("/proc/sys/net/ipv4/tcp_no_metrics_save", "1");
@@ -42,8 +67,8 @@ pub fn make(file: &Path) -> Result<(), StepError> {
     let step = "init.netns";
     release(file)?;
     let home = current(step)?;
-    let done = match fresh(step).and_then(|()| bind(file, step)) {
-        Ok(()) => enter_fd(&home, step, "the caller's own"),
+    let done = match fresh(step).and_then(|seen| bind(file, &seen, step)) {
+        Ok(()) => enter_fd(&home, step, "the caller's own").inspect_err(|_| strand()),
         Err(e) => Err(back_home(&home, step, e)),
     };
     let Err(e) = done else {
@@ -59,13 +84,18 @@ pub fn make(file: &Path) -> Result<(), StepError> {
     })
 }
 
-/// `--cleanup` (and `--init` before it makes one): unmount and remove the holder.
-/// Absent is fine.
+/// `--cleanup` (and `--init` before it makes one): unmount and remove the holder
+/// and its record. Absent is fine.
 pub fn release(file: &Path) -> Result<(), StepError> {
     let step = "cleanup.netns";
     // The same unmount as the box's tmpfs: MNT_DETACH, no link followed, every
     // stacked mount; a holder whose bind was never made is no mount point.
     crate::boxdir::tmpfs::unmount(file)?;
+    remove_if_any(file, step)?;
+    remove_if_any(&record(file), step)
+}
+
+fn remove_if_any(file: &Path, step: &str) -> Result<(), StepError> {
     match std::fs::remove_file(file) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -94,22 +124,29 @@ pub fn enter(file: &Path) -> Result<Option<Entered>, StepError> {
         Err(e) if e.errno == Some(libc::ENOENT) => return Ok(None),
         Err(e) => return Err(e),
     };
-    // A file that is not a network namespace (a holder whose mount is gone) is
-    // refused by setns itself, with EINVAL.
     let home = current(step)?;
-    enter_fd(&held, step, &file.display().to_string())?;
-    let found = match leftovers(step) {
-        Ok(found) => found,
-        Err(e) => return Err(back_home(&home, step, e)),
+    let found = match enter_fd(&held, step, &file.display().to_string()) {
+        Ok(()) => match leftovers(step, &record(file)) {
+            Ok(found) => found,
+            Err(e) => return Err(back_home(&home, step, e)),
+        },
+        // Not a network namespace: a holder whose mount is gone (unmounted by
+        // hand, or a lock root that outlived a reboot). setns left us at home.
+        Err(e) if e.errno == Some(libc::EINVAL) => Some("no namespace held any more".to_string()),
+        Err(e) => return Err(e),
     };
+    drop(held);
     let replaced = match found {
         None => None,
-        Some(what) => match fresh(step).and_then(|()| bind(file, step)) {
+        Some(what) => match fresh(step).and_then(|seen| bind(file, &seen, step)) {
             Ok(()) => Some(what),
             Err(e) => return Err(back_home(&home, step, e)),
         },
     };
-    if let Some(more) = replaced.as_ref().and_then(|_| leftovers(step).transpose()) {
+    if let Some(more) = replaced
+        .as_ref()
+        .and_then(|_| leftovers(step, &record(file)).transpose())
+    {
         let e = more.map_or_else(
             |e| e,
             |w| StepError::new(step, format!("a fresh namespace shows {w}")),
@@ -130,7 +167,7 @@ pub fn enter(file: &Path) -> Result<Option<Entered>, StepError> {
 impl Entered {
     /// Back to the supervisor's own network namespace.
     pub fn leave(self) -> Result<(), StepError> {
-        enter_fd(&self.home, "namespaces.net", "the supervisor's own")
+        enter_fd(&self.home, "namespaces.net", "the supervisor's own").inspect_err(|_| strand())
     }
 }
 
@@ -138,11 +175,20 @@ impl Entered {
 fn back_home(home: &OwnedFd, step: &str, e: StepError) -> StepError {
     match enter_fd(home, step, "the caller's own") {
         Ok(()) => e,
-        Err(b) => StepError {
-            detail: format!("{}; and going back failed: {b}", e.detail),
-            ..e
-        },
+        Err(b) => {
+            strand();
+            StepError {
+                detail: format!("{}; and going back failed: {b}", e.detail),
+                ..e
+            }
+        }
     }
+}
+
+/// Going back home failed: the run fails (the caller returns the error) and
+/// nothing after it uses the network.
+fn strand() {
+    STRANDED.store(true, std::sync::atomic::Ordering::SeqCst);
 }
 
 /// The calling thread's network namespace.
@@ -170,8 +216,8 @@ fn enter_fd(fd: &OwnedFd, step: &str, which: &str) -> Result<(), StepError> {
 }
 
 /// The calling process into a new network namespace, set up as a box's: `lo`
-/// up, no TCP metrics cache.
-fn fresh(step: &str) -> Result<(), StepError> {
+/// up, no TCP metrics cache. Returns its counters' text, read after the setup.
+fn fresh(step: &str) -> Result<String, StepError> {
     // SAFETY: unshare with a constant flag; single-threaded, so it applies to the
     // whole process (only its sockets made from now on are in the new one).
     if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
@@ -180,47 +226,81 @@ fn fresh(step: &str) -> Result<(), StepError> {
     crate::chain::loopback::bring_up()?;
     let (path, value) = NO_METRICS_SAVE;
     std::fs::write(path, value).map_err(|e| StepError::io(step, path, &e))?;
-    Ok(())
+    counters(step)
 }
 
-/// Bind the calling process's network namespace on `file` (created, root's, 0600).
-fn bind(file: &Path, step: &str) -> Result<(), StepError> {
-    release(file)?;
-    let fd = {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(file)
-            .map_err(|e| StepError::io(step, file.display().to_string(), &e))?
-    };
-    let target = CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
-    // SAFETY: mount(2) with NUL-terminated strings that outlive the call; a bind
-    // of our own namespace file on the file we just created, through its
-    // descriptor, so it lands on exactly that file.
-    let r = unsafe {
-        libc::mount(
-            c"/proc/thread-self/ns/net".as_ptr(),
-            target.as_ptr(),
-            std::ptr::null(),
-            libc::MS_BIND,
-            std::ptr::null(),
-        )
-    };
-    if r != 0 {
-        return Err(StepError::last_os(
-            step,
-            format!("bind the network namespace on {}", file.display()),
-        ));
+/// The text of the current namespace's counters, file by file.
+fn counters(step: &str) -> Result<String, StepError> {
+    let mut all = String::new();
+    for (path, needed) in COUNTERS {
+        let text = if needed {
+            read(path, step)?
+        } else {
+            read_if_any(path, step)?.unwrap_or_default()
+        };
+        all.push_str(&format!("== {path}\n"));
+        all.push_str(&text);
     }
-    Ok(())
+    Ok(all)
+}
+
+/// Bind the calling process's network namespace on `file` (created, root's,
+/// 0600), and keep its counters' text `seen` beside it. Nothing is left of either
+/// if a step fails.
+fn bind(file: &Path, seen: &str, step: &str) -> Result<(), StepError> {
+    release(file)?;
+    let made = create(file, step).and_then(|fd| {
+        let target = CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
+        // SAFETY: mount(2) with NUL-terminated strings that outlive the call; a
+        // bind of our own namespace file on the file we just created, through
+        // its descriptor, so it lands on exactly that file.
+        let r = unsafe {
+            libc::mount(
+                c"/proc/thread-self/ns/net".as_ptr(),
+                target.as_ptr(),
+                std::ptr::null(),
+                libc::MS_BIND,
+                std::ptr::null(),
+            )
+        };
+        if r != 0 {
+            return Err(StepError::last_os(
+                step,
+                format!("bind the network namespace on {}", file.display()),
+            ));
+        }
+        let rec = record(file);
+        let mut out = create(&rec, step)?;
+        std::io::Write::write_all(&mut out, seen.as_bytes())
+            .map_err(|e| StepError::io(step, rec.display().to_string(), &e))
+    });
+    let Err(e) = made else {
+        return Ok(());
+    };
+    Err(match release(file) {
+        Ok(()) => e,
+        Err(u) => StepError {
+            detail: format!("{}; undoing it failed too: {u}", e.detail),
+            ..e
+        },
+    })
+}
+
+/// A new file of root's, 0600, where none is (the lock root is root's, 0700).
+fn create(file: &Path, step: &str) -> Result<std::fs::File, StepError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(file)
+        .map_err(|e| StepError::io(step, file.display().to_string(), &e))
 }
 
 /// What an earlier run left in the current network namespace, in words; None if
-/// nothing.
-fn leftovers(step: &str) -> Result<Option<String>, StepError> {
+/// nothing. `record`: the file of its counters' text as it was made.
+fn leftovers(step: &str, record: &Path) -> Result<Option<String>, StepError> {
     let mut found = Vec::new();
     let protocols = read("/proc/thread-self/net/protocols", step)?;
     found.extend(open_sockets(&protocols));
@@ -244,19 +324,63 @@ fn leftovers(step: &str) -> Result<Option<String>, StepError> {
     if read(path, step)?.trim() != value {
         found.push("TCP metrics saved".to_string());
     }
+    let now = counters(step)?;
+    match std::fs::read_to_string(record) {
+        Ok(then) => found.extend(moved(&then, &now)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            found.push("no record of its counters".to_string())
+        }
+        Err(e) => return Err(StepError::io(step, record.display().to_string(), &e)),
+    }
     Ok((!found.is_empty()).then(|| found.join(", ")))
 }
 
-/// Protocols of `/proc/net/protocols` with sockets in use: "2 UNIX sockets".
+/// The counters that differ between two texts of `counters`, named by the label
+/// their line starts with: "counters moved (lo:, Ip:, Udp:)". None if the same.
+fn moved(then: &str, now: &str) -> Option<String> {
+    if then == now {
+        return None;
+    }
+    let (a, b): (Vec<&str>, Vec<&str>) = (then.lines().collect(), now.lines().collect());
+    let mut labels: Vec<&str> = Vec::new();
+    for i in 0..a.len().max(b.len()) {
+        let (x, y) = (a.get(i).copied(), b.get(i).copied());
+        if x == y {
+            continue;
+        }
+        let label = y
+            .or(x)
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or("?");
+        if !labels.contains(&label) {
+            labels.push(label);
+        }
+    }
+    let shown = labels
+        .iter()
+        .take(6)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let more = if labels.len() > 6 { ", ..." } else { "" };
+    Some(format!("network counters moved ({shown}{more})"))
+}
+
+/// Protocols of `/proc/net/protocols` with sockets in use: "2 UNIX sockets". A
+/// line this code cannot read is a leftover too, not a clean namespace.
 fn open_sockets(protocols: &str) -> Vec<String> {
     protocols
         .lines()
         .skip(1)
+        .filter(|l| !l.trim().is_empty())
         .filter_map(|l| {
             let mut cols = l.split_whitespace();
-            let name = cols.next()?;
-            let n: u64 = cols.nth(1)?.parse().ok()?;
-            (n > 0).then(|| format!("{n} {name} sockets"))
+            let name = cols.next().unwrap_or("?");
+            match cols.nth(1).map(str::parse::<u64>) {
+                Some(Ok(0)) => None,
+                Some(Ok(n)) => Some(format!("{n} {name} sockets")),
+                _ => Some(format!("an unreadable line of protocols ({})", l.trim())),
+            }
         })
         .collect()
 }
@@ -310,6 +434,20 @@ mod tests {
                  UNIX      1024      2      -1   NI       0   yes  kernel\n\
                  TCP       2432      0       1   no     320   yes  kernel\n";
         assert_eq!(open_sockets(p), vec!["2 UNIX sockets".to_string()]);
+        // A line this code cannot read is not taken for an empty protocol.
+        let odd = "protocol  size sockets\nTCP 2432 many\nUDP\n";
+        assert_eq!(open_sockets(odd).len(), 2, "{:?}", open_sockets(odd));
+    }
+
+    #[test]
+    fn moved_counters_are_named_by_their_line() {
+        let then = "== dev\n    lo: 0 0\n== snmp\nIp: 2 64 0\nUdp: 0 0\n";
+        assert_eq!(moved(then, then), None);
+        let now = "== dev\n    lo: 86 2\n== snmp\nIp: 2 64 2\nUdp: 0 0\nIcmpMsg: 1\n";
+        assert_eq!(
+            moved(then, now).as_deref(),
+            Some("network counters moved (lo:, Ip:, IcmpMsg:)")
+        );
     }
 
     #[test]

@@ -329,24 +329,43 @@ impl BoxCgroup for V1Cgroup {
                 format!("cpu.cfs_quota_us = {quota} per {CPU_PERIOD_US} us ({c} CPUs)"),
             ));
         }
-        if l.cpuset_cpus.is_some() || l.cpuset_mems.is_some() {
-            let Some(_) = self.h.mount("cpuset") else {
+        let configured = l.cpuset_cpus.is_some() || l.cpuset_mems.is_some();
+        if self.h.mount("cpuset").is_none() {
+            if configured {
                 return Err(StepError::new(
                     "cgroup.cpuset",
                     "a cpuset is configured but the cpuset controller is not mounted",
                 ));
-            };
-            out.push(super::set_cpuset(&self.dir("cpuset"), l, "cpuset.cpus")?);
-        } else if self.h.mount("cpuset").is_some() {
-            // A kept group may hold a cpuset configured for an earlier run: the
-            // parent's, as a new group inherits.
+            }
+        } else {
+            // A kept group may hold a cpuset configured for an earlier run: each
+            // of its two files gets what this run asks for, or the parent's, as
+            // a new group inherits.
             let d = self.dir("cpuset");
             let parent = d.parent().unwrap_or(&d).to_path_buf();
-            for f in ["cpuset.cpus", "cpuset.mems"] {
-                let want = fs::read("cgroup.cpuset", &parent.join(f))?;
-                if fs::read("cgroup.cpuset", &d.join(f))?.trim() != want.trim() {
-                    fs::set_verified("cgroup.cpuset", &d.join(f), want.trim())?;
+            for (f, asked) in [
+                ("cpuset.cpus", &l.cpuset_cpus),
+                ("cpuset.mems", &l.cpuset_mems),
+            ] {
+                let now = fs::read("cgroup.cpuset", &d.join(f))?;
+                match asked {
+                    Some(v) if now.trim() != v.trim() => fs::write("cgroup.cpuset", &d.join(f), v)?,
+                    Some(_) => {}
+                    None => {
+                        let want = fs::read("cgroup.cpuset", &parent.join(f))?;
+                        if now.trim() != want.trim() {
+                            fs::set_verified("cgroup.cpuset", &d.join(f), want.trim())?;
+                        }
+                    }
                 }
+            }
+            if configured {
+                let cpus = fs::read("cgroup.cpuset", &d.join("cpuset.cpus"))?;
+                out.push(Control::applied(
+                    "cgroup.cpuset",
+                    true,
+                    format!("cpuset.cpus = {}", cpus.trim()),
+                ));
             }
         }
         Ok(out)
@@ -687,6 +706,18 @@ mod tests {
             FakeFs::read(&set, "cpuset.cpus"),
             "0-1",
             "the first run's cpuset stays"
+        );
+        // A run that configures only one of the two gets the parent's other one.
+        FakeFs::put(&set, "cpuset.cpus", "1\n");
+        cg.apply(&CgLimits {
+            cpuset_mems: Some("0".into()),
+            ..CgLimits::default()
+        })
+        .unwrap();
+        assert_eq!(
+            FakeFs::read(&set, "cpuset.cpus"),
+            "0-1",
+            "an earlier run's cpuset.cpus stays beside this run's cpuset.mems"
         );
         FakeFs::put(&cpu, "cpu.stat", "nr_periods 12\nnr_throttled 6\n");
         FakeFs::put(&pids, "pids.events", "max 4\n");

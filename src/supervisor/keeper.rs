@@ -15,16 +15,19 @@
 //! it, the run starts a keeper (a double fork, so it is nobody's child) and
 //! exits. Two keepers cannot both bind the name: the second one ends at once.
 //!
-//! What it may do: nothing. It starts as a copy of the supervisor, opens its
-//! counter (as root, so `perf_event_paranoid` does not matter), then becomes uid
-//! and gid 65534 with no groups, no capabilities, no_new_privs, not dumpable, in
-//! a session of its own, at `/`, with every descriptor closed but its socket and
-//! its counter (the caller's pipes must see end-of-file when rustbox exits), the
-//! signal mask cleared and every signal at its default action. Anyone may send
-//! it datagrams (which keep it up to `clock_keeper_idle` seconds longer) or
-//! bind the name first; either costs only the speed-up.
+//! What it may do: nothing. It starts as a copy of the supervisor and at once
+//! closes every descriptor it was born with (the caller's pipes must see
+//! end-of-file when rustbox exits) and puts every signal back to its default
+//! action with the mask cleared; then it leaves the caller's session, binds its
+//! socket, opens its counter (as root, so `perf_event_paranoid` does not
+//! matter), and becomes uid and gid 65534 with no groups, no capabilities,
+//! no_new_privs, not dumpable, at `/`. Anyone may send it datagrams (which keep
+//! it up to `clock_keeper_idle` seconds longer) or bind the name first; either
+//! costs only the speed-up. A process that binds the name first with
+//! SO_PASSCRED learns, from each run's empty datagram, the supervisor's pid and
+//! real uid and gid: what `/proc` shows anyone already (unless hidepid).
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
 /// The abstract name (a leading NUL, no terminating one).
@@ -53,7 +56,9 @@ fn datagram_socket() -> Option<OwnedFd> {
 /// After a run: tell the keeper another run came, or start one. Never fails the
 /// run: what goes wrong here costs only the speed-up. `idle` zero: no keeper.
 pub fn ensure(idle: Duration) {
-    if idle.is_zero() {
+    // Stranded in a box's network namespace (going back failed, and the run
+    // failed with it): a keeper's socket there would be the box's to find.
+    if idle.is_zero() || !crate::boxdir::netns::at_home() {
         return;
     }
     let Some(sock) = datagram_socket() else {
@@ -105,6 +110,12 @@ fn keep(idle: Duration) -> ! {
         // SAFETY: ends the keeper without running the supervisor's destructors.
         unsafe { libc::_exit(0) }
     };
+    // First, before it does anything: none of the caller's descriptors (its
+    // pipes must see end-of-file when rustbox exits) and none of the
+    // supervisor's signal handling (a keeper dies of SIGTERM, at once).
+    if close_all().is_err() || super::interrupt::reset_all().is_err() {
+        exit();
+    }
     // SAFETY: setsid has no memory effects; the keeper leaves the caller's
     // session and terminal.
     unsafe { libc::setsid() };
@@ -123,10 +134,11 @@ fn keep(idle: Duration) -> ! {
     {
         exit(); // Another keeper has the name.
     }
-    let Ok(hooks) = super::cpuclock::hold_scheduling_hooks() else {
+    // Held until the keeper exits.
+    let Ok(_hooks) = super::cpuclock::hold_scheduling_hooks() else {
         exit()
     };
-    if become_nobody().is_err() || close_all_but(&[sock.as_raw_fd(), hooks.as_raw_fd()]).is_err() {
+    if become_nobody().is_err() {
         exit();
     }
     let timeout = idle.as_millis().min(i32::MAX as u128) as i32;
@@ -163,8 +175,6 @@ fn drain(sock: &OwnedFd) {
 /// Everything of the supervisor's privilege and context given up.
 fn become_nobody() -> Result<(), ()> {
     let ok = |r: libc::c_int| if r == 0 { Ok(()) } else { Err(()) };
-    // The supervisor's blocked and ignored signals: a keeper must die of SIGTERM.
-    super::interrupt::reset_all().map_err(|_| ())?;
     // SAFETY: each call changes only the calling process's own attributes, from
     // constant arguments.
     unsafe {
@@ -188,24 +198,11 @@ fn become_nobody() -> Result<(), ()> {
     Ok(())
 }
 
-/// Close every descriptor but `keep`.
-fn close_all_but(keep: &[RawFd]) -> Result<(), ()> {
-    let mut keep = keep.to_vec();
-    keep.sort_unstable();
-    let mut from: libc::c_uint = 0;
-    for &k in &keep {
-        let k = k as libc::c_uint;
-        if k > from {
-            // SAFETY: closes descriptors of this process only; none is in use by
-            // anything but the supervisor's objects, which the keeper never uses.
-            if unsafe { libc::syscall(libc::SYS_close_range, from, k - 1, 0) } != 0 {
-                return Err(());
-            }
-        }
-        from = k + 1;
-    }
-    // SAFETY: as above.
-    match unsafe { libc::syscall(libc::SYS_close_range, from, libc::c_uint::MAX, 0) } {
+/// Close every descriptor the keeper was born with.
+fn close_all() -> Result<(), ()> {
+    // SAFETY: closes descriptors of this process only; the keeper uses none of
+    // them (its own socket and counter are opened after this).
+    match unsafe { libc::syscall(libc::SYS_close_range, 0, libc::c_uint::MAX, 0) } {
         0 => Ok(()),
         _ => Err(()),
     }

@@ -588,9 +588,60 @@ static int net_leave(int port)
 	return 0;
 }
 
+/* What a run tells the next through the network's counters: `n` datagrams to a
+ * closed port on lo (packets on lo, UDP and ICMP counts) and `n` sends to an
+ * address with no route (the IP counter OutNoRoutes, with no packet at all). */
+static int net_send(int n, int routed)
+{
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in lo = {.sin_family = AF_INET, .sin_port = htons(9), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in far = {.sin_family = AF_INET, .sin_port = htons(9), .sin_addr.s_addr = htonl(0x08080808)};
+	int sent = 0, unrouted = 0;
+	for (int i = 0; i < n; i++) {
+		if (routed && sendto(u, "x", 1, 0, (struct sockaddr *)&lo, sizeof lo) == 1)
+			sent++;
+		if (sendto(u, "x", 1, 0, (struct sockaddr *)&far, sizeof far) < 0 && errno == ENETUNREACH)
+			unrouted++;
+	}
+	kv("sent", "%d", sent);
+	kv("unrouted", "%d", unrouted);
+	return 0;
+}
+
+/* Packets received on lo (/proc/net/dev) and IP OutNoRoutes (/proc/net/snmp). */
+static void net_counters(void)
+{
+	char line[512];
+	long long rx = -1, noroutes = -1;
+	FILE *f = fopen("/proc/self/net/dev", "r");
+	while (f && fgets(line, sizeof line, f)) {
+		char *p = strstr(line, "lo:");
+		if (p)
+			sscanf(p + 3, "%*s %lld", &rx);
+	}
+	if (f)
+		fclose(f);
+	f = fopen("/proc/self/net/snmp", "r");
+	int seen = 0;
+	while (f && fgets(line, sizeof line, f)) {
+		if (strncmp(line, "Ip: ", 4) || !seen++)
+			continue; /* the first Ip: line names the columns */
+		char *tok = strtok(line + 4, " ");
+		for (int i = 0; tok && i < 11; i++)
+			tok = strtok(NULL, " ");
+		if (tok)
+			noroutes = atoll(tok); /* the 12th: OutNoRoutes */
+	}
+	if (f)
+		fclose(f);
+	kv("lo_rx_packets", "%lld", rx);
+	kv("ip_out_no_routes", "%lld", noroutes);
+}
+
 /* What the next run sees of it: the port free (no TIME_WAIT), the name unbound. */
 static int net_look(int port)
 {
+	net_counters();
 	int s = tcp_on(port, 0, 0);
 	kv("bind_port", "%s", s >= 0 ? "ok" : ename(errno));
 	int u = socket(AF_UNIX, SOCK_DGRAM, 0);
@@ -627,6 +678,8 @@ int main(int argc, char **argv)
 		return argc > 2 ? atoi(argv[2]) : 0;
 	if (!strcmp(mode, "net-leave"))
 		return net_leave(argc > 2 ? atoi(argv[2]) : 5555);
+	if (!strcmp(mode, "net-send"))
+		return net_send(argc > 2 ? atoi(argv[2]) : 7, !(argc > 3 && !strcmp(argv[3], "unrouted")));
 	if (!strcmp(mode, "net-look"))
 		return net_look(argc > 2 ? atoi(argv[2]) : 5555);
 	if (!strcmp(mode, "segv")) {
