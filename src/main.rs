@@ -129,13 +129,14 @@ fn admit(spec: &RunSpec) -> Caller {
 /// The modes that act, for an admitted caller.
 fn act(spec: &RunSpec, cfg: &Config, caller: &Caller, caller_env: &[(OsString, OsString)]) {
     match spec.mode {
-        Mode::PrintCgRoot => match rustbox::cgroup::detect(spec.cgroup) {
-            Ok(b) => print_out(&format!(
-                "{}\n",
-                rustbox::cgroup::root_path(b, &cfg.cg_root).display()
-            )),
-            Err(e) => fail(e),
-        },
+        Mode::PrintCgRoot => {
+            match rustbox::cgroup::detect(spec.cgroup)
+                .and_then(|b| rustbox::cgroup::root_path(b, &cfg.cg_root))
+            {
+                Ok(p) => print_out(&format!("{}\n", p.display())),
+                Err(e) => fail(e),
+            }
+        }
         Mode::Check => check(cfg),
         Mode::Init | Mode::Cleanup | Mode::Run => on_box(spec, cfg, caller, caller_env),
         Mode::Help | Mode::Version => unreachable!("answered without a caller"),

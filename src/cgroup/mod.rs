@@ -75,16 +75,23 @@ pub enum Backend {
 
 /// This process's mount table, read once: `--cg` runs look the hierarchies up
 /// twice (detect, then create), and reading the table costs 0.1 ms or more (it
-/// grows with the host's mounts). Nothing here mounts cgroup hierarchies.
-fn mountinfo() -> &'static str {
-    static INFO: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    INFO.get_or_init(|| std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default())
+/// grows with the host's mounts). Nothing here mounts cgroup hierarchies. A
+/// table that cannot be read is an error, never an empty one: an empty table
+/// would say "no cgroup here" and `--cleanup` would leave the box's groups.
+fn mountinfo() -> Result<&'static str, StepError> {
+    const PATH: &str = "/proc/self/mountinfo";
+    static INFO: std::sync::OnceLock<Result<String, StepError>> = std::sync::OnceLock::new();
+    INFO.get_or_init(|| {
+        std::fs::read_to_string(PATH).map_err(|e| StepError::io("cgroup.detect", PATH, &e))
+    })
+    .as_deref()
+    .map_err(Clone::clone)
 }
 
 /// Pick the backend: a pure v2 host (controllers in the unified hierarchy) uses v2,
 /// a host with the v1 controllers mounted uses v1; `--cgroup` forces one.
 pub fn detect(choice: CgroupChoice) -> Result<Backend, StepError> {
-    let info = mountinfo();
+    let info = mountinfo()?;
     let v2_ok =
         v2::Hierarchy::find(info).is_some_and(|h| h.has_controllers(&["memory", "pids", "cpu"]));
     let v1_ok = v1::Hierarchies::find(info).is_ok();
@@ -110,7 +117,7 @@ pub fn detect(choice: CgroupChoice) -> Result<Backend, StepError> {
 
 /// Create (or re-create, killing a stale one) the cgroup of box `id`.
 pub fn create(backend: Backend, cg_root: &str, id: u32) -> Result<Box<dyn BoxCgroup>, StepError> {
-    let info = mountinfo();
+    let info = mountinfo()?;
     Ok(match backend {
         Backend::V1 => Box::new(v1::V1Cgroup::create(info, cg_root, id)?),
         Backend::V2 => Box::new(v2::V2Cgroup::create(info, cg_root, id)?),
@@ -120,7 +127,7 @@ pub fn create(backend: Backend, cg_root: &str, id: u32) -> Result<Box<dyn BoxCgr
 /// Kill and remove whatever cgroup box `id` has on this host (stale ones and the
 /// kept v1 groups included): `--init` and `--cleanup`.
 pub fn remove_stale(cg_root: &str, id: u32) -> Result<(), StepError> {
-    let info = mountinfo();
+    let info = mountinfo()?;
     if v1::Hierarchies::find(info).is_ok() {
         v1::V1Cgroup::remove_existing(info, cg_root, id)?;
     }
@@ -131,8 +138,8 @@ pub fn remove_stale(cg_root: &str, id: u32) -> Result<(), StepError> {
 }
 
 /// Where the boxes' groups live: the memory hierarchy's on v1, the unified one on v2.
-pub fn root_path(backend: Backend, cg_root: &str) -> std::path::PathBuf {
-    let info = mountinfo();
+pub fn root_path(backend: Backend, cg_root: &str) -> Result<std::path::PathBuf, StepError> {
+    let info = mountinfo()?;
     let base = match backend {
         Backend::V1 => v1::Hierarchies::find(info).ok().and_then(|h| {
             h.by_controller
@@ -142,7 +149,8 @@ pub fn root_path(backend: Backend, cg_root: &str) -> std::path::PathBuf {
         }),
         Backend::V2 => v2::Hierarchy::find(info).map(|h| h.mount),
     };
-    base.unwrap_or_default().join(cg_root)
+    base.map(|b| b.join(cg_root))
+        .ok_or_else(|| StepError::new("cgroup.detect", "the backend's hierarchy is not mounted"))
 }
 
 /// Write the configured cpuset into the group `d` (same files on v1 and v2) and
