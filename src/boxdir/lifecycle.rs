@@ -70,7 +70,7 @@ fn boxes_owned_by(cfg: &Config, uid: u32, except: u32) -> Result<u32, StepError>
         }
         let lock = BoxPaths::new(cfg, id).lock_file;
         // Strict here: an unreadable lock file must not make a box uncounted.
-        let text = match std::fs::read_to_string(&lock) {
+        let text = match crate::sys::fd::read_text(&lock) {
             Ok(t) => t,
             // Cleaned up meanwhile.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,

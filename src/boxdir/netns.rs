@@ -325,7 +325,7 @@ fn leftovers(step: &str, record: &Path) -> Result<Option<String>, StepError> {
         found.push("TCP metrics saved".to_string());
     }
     let now = counters(step)?;
-    match std::fs::read_to_string(record) {
+    match crate::sys::fd::read_text(record) {
         Ok(then) => found.extend(moved(&then, &now)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             found.push("no record of its counters".to_string())
@@ -403,12 +403,12 @@ fn counted(sockstat: &str, label: &str, key: &str, what: &str) -> Option<String>
 }
 
 fn read(path: &str, step: &str) -> Result<String, StepError> {
-    std::fs::read_to_string(path).map_err(|e| StepError::io(step, path, &e))
+    crate::sys::fd::read_text(path).map_err(|e| StepError::io(step, path, &e))
 }
 
 /// A file that a kernel without IPv6 does not have.
 fn read_if_any(path: &str, step: &str) -> Result<Option<String>, StepError> {
-    match std::fs::read_to_string(path) {
+    match crate::sys::fd::read_text(path) {
         Ok(s) => Ok(Some(s)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(StepError::io(step, path, &e)),

@@ -9,7 +9,7 @@ pub fn write(step: &str, path: &Path, value: &str) -> Result<(), StepError> {
 }
 
 pub fn read(step: &str, path: &Path) -> Result<String, StepError> {
-    std::fs::read_to_string(path).map_err(|e| StepError::io(step, path.display().to_string(), &e))
+    crate::sys::fd::read_text(path).map_err(|e| StepError::io(step, path.display().to_string(), &e))
 }
 
 pub fn read_u64(step: &str, path: &Path) -> Result<u64, StepError> {
@@ -64,7 +64,7 @@ pub fn keyed(text: &str, key: &str) -> Option<u64> {
 /// empty group: "nobody left" is what the kill loops wait for. A group that is
 /// gone (ENOENT) is empty.
 pub fn procs(step: &str, path: &Path) -> Result<Vec<i32>, StepError> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::sys::fd::read_text(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(StepError::io(step, path.display().to_string(), &e)),

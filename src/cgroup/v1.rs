@@ -434,7 +434,7 @@ impl BoxCgroup for V1Cgroup {
             let Some(fd) = crate::sys::pidfd::open(pid) else {
                 continue;
             };
-            let member = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+            let member = crate::sys::fd::read_text(format!("/proc/{pid}/cgroup"))
                 .unwrap_or_default()
                 .lines()
                 .any(|l| {
@@ -492,7 +492,7 @@ impl BoxCgroup for V1Cgroup {
 }
 
 fn swap_enabled() -> bool {
-    std::fs::read_to_string("/proc/swaps").is_ok_and(|s| s.lines().count() > 1)
+    crate::sys::fd::read_text("/proc/swaps").is_ok_and(|s| s.lines().count() > 1)
 }
 
 #[cfg(test)]

@@ -33,8 +33,8 @@ impl Hierarchy {
 
     /// Are these controllers available to children of the hierarchy's root?
     pub fn has_controllers(&self, want: &[&str]) -> bool {
-        let have =
-            std::fs::read_to_string(self.mount.join("cgroup.subtree_control")).unwrap_or_default();
+        let have = crate::sys::fd::read_text(self.mount.join("cgroup.subtree_control"))
+            .unwrap_or_default();
         want.iter()
             .all(|w| have.split_whitespace().any(|h| h == *w))
     }

@@ -27,7 +27,7 @@ pub const SECUREBITS: libc::c_ulong = SECBIT_NOROOT
 /// The highest capability number this kernel knows. Read by the supervisor before
 /// the box exists: inside it /proc/sys may be absent and descriptors scarce.
 pub fn last_cap() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+    crate::sys::fd::read_text("/proc/sys/kernel/cap_last_cap")
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(63)

@@ -26,7 +26,7 @@ pub fn refuse_hidden_below(source: &OwnedFd, shown: &Path) -> Result<(), StepErr
     let path = std::fs::read_link(&link)
         .map_err(|e| StepError::io(step, format!("readlink {link} ({})", shown.display()), &e))?;
     // Bytes: mount points need not be UTF-8.
-    let info = std::fs::read("/proc/self/mountinfo")
+    let info = crate::sys::fd::read_bytes("/proc/self/mountinfo")
         .map_err(|e| StepError::io(step, "/proc/self/mountinfo", &e))?;
     let below = mounts_below(&info, path.as_os_str().as_bytes());
     if below > 0 {

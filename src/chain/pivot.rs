@@ -32,7 +32,7 @@ pub fn pivot(root: &OwnedFd) -> Result<(), StepError> {
 /// Verify: the mount table holds nothing of the host: every mount point is below
 /// the new root, and the mount at / is our tmpfs.
 pub fn verify(expected_mounts: usize) -> Result<usize, StepError> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo")
+    let info = crate::sys::fd::read_text("/proc/self/mountinfo")
         .map_err(|e| StepError::io("root.pivot", "/proc/self/mountinfo", &e))?;
     let mut n = 0;
     for line in info.lines() {

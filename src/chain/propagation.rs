@@ -30,7 +30,7 @@ pub fn make_private() -> Result<(), StepError> {
 
 /// Verify: no mount in our namespace has a `shared:` tag in mountinfo.
 pub fn verify_private() -> Result<(), StepError> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo")
+    let info = crate::sys::fd::read_text("/proc/self/mountinfo")
         .map_err(|e| StepError::io("mount.private", "/proc/self/mountinfo", &e))?;
     if let Some(line) = info.lines().find(|l| l.contains(" shared:")) {
         return Err(StepError::new(

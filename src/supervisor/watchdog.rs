@@ -227,12 +227,12 @@ pub fn kill_box(proxy: libc::pid_t, pidfd: &OwnedFd, cg: Option<&dyn BoxCgroup>)
 /// A pidfd of the program: the proxy's first child, pid 2 of the box. None if
 /// it is gone (or was never forked).
 fn program_pidfd(proxy: libc::pid_t) -> Option<OwnedFd> {
-    let kids = std::fs::read_to_string(format!("/proc/{proxy}/task/{proxy}/children")).ok()?;
+    let kids = crate::sys::fd::read_text(format!("/proc/{proxy}/task/{proxy}/children")).ok()?;
     let pid: libc::pid_t = kids.split_whitespace().next()?.parse().ok()?;
     let fd = crate::sys::pidfd::open(pid)?;
     // The pidfd names one process for good; its fdinfo says which: it must be
     // pid 2 of a namespace below ours (the pid may have been reused meanwhile).
-    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).ok()?;
+    let info = crate::sys::fd::read_text(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).ok()?;
     let nspid: Vec<&str> = info
         .lines()
         .find_map(|l| l.strip_prefix("NSpid:"))?

@@ -56,6 +56,25 @@ pub fn open(p: &Path, flags: libc::c_int, step: &str) -> Result<OwnedFd, StepErr
     }
 }
 
+/// The whole of a kernel file (procfs, cgroupfs) in one read, and one more for
+/// the end. `std::fs::read_to_string` asks for the size first and, as these
+/// files say 0, starts with a 32-byte read and doubles: a dozen calls for
+/// `/proc/net/netstat`, each making the kernel format the text again up to
+/// where it stands.
+pub fn read_text(p: impl AsRef<Path>) -> std::io::Result<String> {
+    String::from_utf8(read_bytes(p)?)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+/// The same, as bytes.
+pub fn read_bytes(p: impl AsRef<Path>) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(p)?;
+    let mut buf = Vec::with_capacity(16 << 10);
+    f.read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,7 +34,7 @@ pub fn pids_of_uid(uid: u32) -> Result<Vec<i32>, StepError> {
             Ok(_) => {}
             Err(err) => return Err(StepError::io("procfs", format!("pidfd of {pid}"), &err)),
         }
-        let status = match std::fs::read_to_string(format!("/proc/{pid}/status")) {
+        let status = match crate::sys::fd::read_text(format!("/proc/{pid}/status")) {
             Ok(s) => s,
             Err(err) if gone(&err) => continue,
             Err(err) => return Err(StepError::io("procfs", format!("/proc/{pid}/status"), &err)),
@@ -85,7 +85,7 @@ pub fn ticks_per_second() -> f64 {
 
 /// (utime + stime + cutime + cstime) in ticks for one process, from /proc/<pid>/stat.
 fn stat_ticks(pid: i32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let s = crate::sys::fd::read_text(format!("/proc/{pid}/stat")).ok()?;
     // The command name may contain spaces and ')': fields start after the last ')'.
     let rest = &s[s.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split(' ').collect();
@@ -101,7 +101,7 @@ fn children(pid: i32) -> Vec<i32> {
     let mut out = Vec::new();
     let task = std::path::PathBuf::from(format!("/proc/{pid}/task"));
     for t in crate::boxdir::walk::list(&task, "procfs").unwrap_or_default() {
-        if let Ok(s) = std::fs::read_to_string(task.join(t).join("children")) {
+        if let Ok(s) = crate::sys::fd::read_text(task.join(t).join("children")) {
             out.extend(s.split_whitespace().filter_map(|x| x.parse::<i32>().ok()));
         }
     }
