@@ -1277,6 +1277,7 @@ fn a_run_cannot_reach_what_an_earlier_run_left_in_the_network() {
         "accept",
         "abstract_bind",
         "abstract_self_send",
+        "flowlabel",
     ] {
         assert_eq!(f.one(k), Some("ok"), "{k}: {r}");
     }
@@ -1299,6 +1300,7 @@ fn a_run_cannot_reach_what_an_earlier_run_left_in_the_network() {
         d.contains("TCP TIME_WAIT") && d.contains("UNIX sockets"),
         "{r}"
     );
+    assert!(d.contains("IPv6 flow labels"), "{r}");
     // Nothing left by that run: the next keeps the namespace.
     let r = b.run(&[], &[&probe, "net-look", "5602"]);
     assert!(

@@ -22,7 +22,7 @@
 
 use crate::sys::error::StepError;
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// The holder of box `lock_file`'s network namespace: `<lock_root>/N.net`.
@@ -39,13 +39,13 @@ fn record(file: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
-/// The counters a run can read and move without any capability; the ones a
-/// kernel without IPv6 lacks are optional.
+/// The counters a run can read and move without any capability (in
+/// `/proc/thread-self/net`); the one a kernel without IPv6 lacks is optional.
 const COUNTERS: [(&str, bool); 4] = [
-    ("/proc/thread-self/net/dev", true),
-    ("/proc/thread-self/net/snmp", true),
-    ("/proc/thread-self/net/netstat", true),
-    ("/proc/thread-self/net/snmp6", false),
+    ("dev", true),
+    ("snmp", true),
+    ("netstat", true),
+    ("snmp6", false),
 ];
 
 /// Set once going back to the supervisor's own network namespace has failed:
@@ -226,19 +226,19 @@ fn fresh(step: &str) -> Result<String, StepError> {
     crate::chain::loopback::bring_up()?;
     let (path, value) = NO_METRICS_SAVE;
     std::fs::write(path, value).map_err(|e| StepError::io(step, path, &e))?;
-    counters(step)
+    counters(&NetDir::open(step)?)
 }
 
 /// The text of the current namespace's counters, file by file.
-fn counters(step: &str) -> Result<String, StepError> {
+fn counters(net: &NetDir) -> Result<String, StepError> {
     let mut all = String::new();
-    for (path, needed) in COUNTERS {
+    for (name, needed) in COUNTERS {
         let text = if needed {
-            read(path, step)?
+            net.read(name)?
         } else {
-            read_if_any(path, step)?.unwrap_or_default()
+            net.read_if_any(name)?.unwrap_or_default()
         };
-        all.push_str(&format!("== {path}\n"));
+        all.push_str(&format!("== {name}\n"));
         all.push_str(&text);
     }
     Ok(all)
@@ -301,16 +301,21 @@ fn create(file: &Path, step: &str) -> Result<std::fs::File, StepError> {
 /// What an earlier run left in the current network namespace, in words; None if
 /// nothing. `record`: the file of its counters' text as it was made.
 fn leftovers(step: &str, record: &Path) -> Result<Option<String>, StepError> {
+    let net = NetDir::open(step)?;
     let mut found = Vec::new();
-    let protocols = read("/proc/thread-self/net/protocols", step)?;
-    found.extend(open_sockets(&protocols));
-    let sockstat = read("/proc/thread-self/net/sockstat", step)?;
+    // Every socket of the namespace, of any family, is counted in `sockets:
+    // used`; only when there are any is the slower per-protocol table read, to
+    // name them.
+    let sockstat = net.read("sockstat")?;
+    if let Some(n) = counted(&sockstat, "sockets:", "used", "sockets in use") {
+        let named = open_sockets(&net.read("protocols")?);
+        found.extend(if named.is_empty() { vec![n] } else { named });
+    }
     found.extend(counted(&sockstat, "TCP:", "tw", "TCP TIME_WAIT"));
     found.extend(counted(&sockstat, "FRAG:", "inuse", "IPv4 fragment queues"));
-    if let Some(s6) = read_if_any("/proc/thread-self/net/sockstat6", step)? {
-        found.extend(counted(&s6, "FRAG6:", "inuse", "IPv6 fragment queues"));
-    }
-    if let Some(labels) = read_if_any("/proc/thread-self/net/ip6_flowlabel", step)? {
+    // IPv6 fragment queues come only with IPv6 packets, which move the counters
+    // below; flow labels need no packet and outlive their socket.
+    if let Some(labels) = net.read_if_any("ip6_flowlabel")? {
         let n = labels
             .lines()
             .skip(1)
@@ -324,7 +329,7 @@ fn leftovers(step: &str, record: &Path) -> Result<Option<String>, StepError> {
     if read(path, step)?.trim() != value {
         found.push("TCP metrics saved".to_string());
     }
-    let now = counters(step)?;
+    let now = counters(&net)?;
     match crate::sys::fd::read_text(record) {
         Ok(then) => found.extend(moved(&then, &now)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -333,6 +338,64 @@ fn leftovers(step: &str, record: &Path) -> Result<Option<String>, StepError> {
         Err(e) => return Err(StepError::io(step, record.display().to_string(), &e)),
     }
     Ok((!found.is_empty()).then(|| found.join(", ")))
+}
+
+/// `/proc/thread-self/net`, opened once: each file is then one lookup, not a
+/// walk of `/proc/<pid>/task/<tid>` (new dentries for every run's new pid).
+struct NetDir {
+    fd: OwnedFd,
+    step: String,
+}
+
+impl NetDir {
+    const PATH: &'static str = "/proc/thread-self/net";
+
+    fn open(step: &str) -> Result<NetDir, StepError> {
+        let fd = crate::sys::fd::open(
+            Path::new(Self::PATH),
+            libc::O_RDONLY | libc::O_DIRECTORY,
+            step,
+        )?;
+        Ok(NetDir {
+            fd,
+            step: step.to_string(),
+        })
+    }
+
+    fn read(&self, name: &str) -> Result<String, StepError> {
+        self.read_if_any(name)?.ok_or_else(|| {
+            StepError::new(&self.step, format!("{}/{name}: no such file", Self::PATH))
+        })
+    }
+
+    /// None for a file this kernel does not have (no IPv6).
+    fn read_if_any(&self, name: &str) -> Result<Option<String>, StepError> {
+        use std::io::Read;
+        let what = || format!("{}/{name}", Self::PATH);
+        let c = crate::sys::fd::cstring(name.as_bytes(), &self.step, name)?;
+        // SAFETY: openat on a directory descriptor we own, with a NUL-terminated
+        // name; the result is checked (and owned) below.
+        let rc = unsafe {
+            libc::openat(
+                self.fd.as_raw_fd(),
+                c.as_ptr(),
+                libc::O_RDONLY | libc::O_CLOEXEC,
+            )
+        };
+        if rc < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::NotFound {
+                return Ok(None);
+            }
+            return Err(StepError::io(&self.step, what(), &e));
+        }
+        // SAFETY: a fresh descriptor that nothing else owns.
+        let mut f = unsafe { std::fs::File::from_raw_fd(rc) };
+        let mut text = String::with_capacity(16 << 10);
+        f.read_to_string(&mut text)
+            .map_err(|e| StepError::io(&self.step, what(), &e))?;
+        Ok(Some(text))
+    }
 }
 
 /// The counters that differ between two texts of `counters`, named by the label
@@ -404,15 +467,6 @@ fn counted(sockstat: &str, label: &str, key: &str, what: &str) -> Option<String>
 
 fn read(path: &str, step: &str) -> Result<String, StepError> {
     crate::sys::fd::read_text(path).map_err(|e| StepError::io(step, path, &e))
-}
-
-/// A file that a kernel without IPv6 does not have.
-fn read_if_any(path: &str, step: &str) -> Result<Option<String>, StepError> {
-    match crate::sys::fd::read_text(path) {
-        Ok(s) => Ok(Some(s)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(StepError::io(step, path, &e)),
-    }
 }
 
 #[cfg(test)]

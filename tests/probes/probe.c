@@ -13,6 +13,7 @@
 #include <grp.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <linux/in6.h>
 #include <sys/un.h>
 #include <pthread.h>
 #include <signal.h>
@@ -585,6 +586,12 @@ static int net_leave(int port)
 	h->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(h), &u, sizeof(int));
 	kv("abstract_self_send", "%s", sendmsg(u, &m, 0) == 1 ? "ok" : ename(errno));
+	/* An IPv6 flow label: no packet, no counter, and it lingers after close. */
+	int s6 = socket(AF_INET6, SOCK_DGRAM, 0);
+	struct in6_flowlabel_req fl = {.flr_dst = IN6ADDR_LOOPBACK_INIT, .flr_label = htonl(0x12345), .flr_action = IPV6_FL_A_GET,
+				       .flr_flags = IPV6_FL_F_CREATE, .flr_share = IPV6_FL_S_EXCL, .flr_linger = 60, .flr_expires = 60};
+	kv("flowlabel", "%s", setsockopt(s6, IPPROTO_IPV6, IPV6_FLOWLABEL_MGR, &fl, sizeof fl) == 0 ? "ok" : ename(errno));
+	close(s6);
 	return 0;
 }
 
