@@ -8,6 +8,7 @@ pub mod boxdir;
 pub mod caller;
 pub mod cgroup;
 pub mod chain;
+pub mod check;
 pub mod plan;
 pub mod request;
 pub mod run;

@@ -9,6 +9,7 @@ use rustbox::request::spec::{Mode, RunSpec};
 use rustbox::request::validate::{self, Refusal};
 use rustbox::run;
 use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
 use std::process::exit;
 
 /// Size classes that are never unmapped (`rustbox::sys::alloc`): musl's own
@@ -79,6 +80,12 @@ fn main() {
     match spec.mode {
         Mode::Help => print_out(cli::HELP),
         Mode::Version => print_out(&version()),
+        // Not root (no setuid bit, no sudo): nothing privileged can happen, and
+        // the check is the one mode that says so in full.
+        Mode::Check if !nix::unistd::geteuid().is_root() => {
+            let cfg = load_config(&spec, flavor);
+            check(&spec, &cfg);
+        }
         Mode::PrintCgRoot | Mode::Check | Mode::Init | Mode::Cleanup | Mode::Run => {
             let caller = admit(&spec);
             let cfg = load_config(&spec, flavor);
@@ -137,7 +144,7 @@ fn act(spec: &RunSpec, cfg: &Config, caller: &Caller, caller_env: &[(OsString, O
                 Err(e) => fail(e),
             }
         }
-        Mode::Check => check(cfg),
+        Mode::Check => check(spec, cfg),
         Mode::Init | Mode::Cleanup | Mode::Run => on_box(spec, cfg, caller, caller_env),
         Mode::Help | Mode::Version => unreachable!("answered without a caller"),
     }
@@ -204,32 +211,18 @@ fn do_run(spec: &RunSpec, cfg: &Config, caller: &Caller, caller_env: &[(OsString
 
 /// `--check` (or `--check-config`, the same mode): what this host supports, as
 /// JSON; exit 2 if the kernel lacks a namespace rustbox needs.
-fn check(cfg: &Config) {
-    let ns = |n: &str| std::path::Path::new(&format!("/proc/self/ns/{n}")).exists();
-    let report = serde_json::json!({
-        "rustbox_version": rustbox::VERSION,
-        "kernel": rustbox::verdict::evidence::kernel_release(),
-        "config": cfg.source.as_ref().map(|p| p.display().to_string()),
-        "cg_root": cfg.cg_root,
-        "box_root": cfg.box_root,
-        "lock_root": cfg.lock_root,
-        "first_uid": cfg.first_uid,
-        "first_gid": cfg.first_gid,
-        "num_boxes": cfg.num_boxes,
-        "clock_keeper_idle": cfg.clock_keeper_idle,
-        "namespaces": {
-            "mnt": ns("mnt"), "pid": ns("pid"), "ipc": ns("ipc"),
-            "uts": ns("uts"), "net": ns("net"), "cgroup": ns("cgroup"),
+fn check(spec: &RunSpec, cfg: &Config) {
+    let items = rustbox::check::items(cfg);
+    let text = match spec.json.as_deref().map(|p| p.as_os_str().as_bytes()) {
+        None => rustbox::check::to_table(&items),
+        Some(b"-") => match serde_json::to_string_pretty(&rustbox::check::to_json(cfg, &items)) {
+            Ok(s) => s + "\n",
+            Err(e) => fail(format_args!("check: {e}")),
         },
-    });
-    match serde_json::to_string_pretty(&report) {
-        Ok(s) => print_out(&format!("{s}\n")),
-        Err(e) => fail(format_args!("check: {e}")),
-    }
-    let all = ["mnt", "pid", "ipc", "uts", "net", "cgroup"]
-        .iter()
-        .all(|n| ns(n));
-    if !all {
-        fail("check: this kernel lacks a namespace rustbox needs");
+        Some(_) => fail("--check: --json takes '-' (the report on standard output)"),
+    };
+    print_out(&text);
+    if !rustbox::check::can_run(&items) {
+        exit(2);
     }
 }

@@ -1035,6 +1035,118 @@ fn non_root_callers_cannot_choose_the_config() {
     assert!(e.contains("must be started as root"), "{e}");
 }
 
+/// `--check` (issue 14): every feature rustbox uses and every source of unfair
+/// timings, each with a verdict and, when it is not ok, what to do; a table by
+/// default, JSON with `--json=-`; exit 0 here, where strict mode runs.
+#[test]
+fn the_host_check_reports_each_item_with_its_verdict_and_fix() {
+    let o = rustbox(&["--check"]);
+    let table = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{table}{}", text(&o.stderr));
+    assert!(table.contains("strict mode can run here"), "{table}");
+    for g in ["privilege", "kernel", "cgroup", "filesystem", "timing"] {
+        assert!(
+            table.lines().any(|l| l.starts_with(g)),
+            "no {g} item: {table}"
+        );
+    }
+    let o = rustbox(&["--check", "--json=-"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let j: Value = serde_json::from_slice(&o.stdout).expect("the report is JSON");
+    assert_eq!(j["strict_mode_can_run"], true, "{j}");
+    let checks = j["checks"].as_array().expect("checks");
+    let names: Vec<&str> = checks.iter().filter_map(|c| c["name"].as_str()).collect();
+    for want in [
+        "root",
+        "capabilities",
+        "namespace.time",
+        "clone3",
+        "open_tree",
+        "mount_setattr",
+        "openat2",
+        "close_range",
+        "pidfd_open",
+        "seccomp",
+        "landlock",
+        "backend",
+        "controller.memory",
+        "controller.pids",
+        "box_root",
+        "lock_root",
+        "swap",
+        "smt",
+        "cpufreq.governor",
+        "cpufreq.boost",
+        "aslr",
+        "thp",
+        "core_pattern",
+    ] {
+        assert!(names.contains(&want), "no {want}: {names:?}");
+    }
+    for c in checks {
+        let st = c["status"].as_str().expect("status");
+        assert!(["ok", "note", "warn", "fail"].contains(&st), "{c}");
+        assert_ne!(st, "fail", "a failed item where rustbox runs: {c}");
+        if st == "warn" {
+            assert!(c["fix"].is_string(), "a warning without its fix: {c}");
+        }
+    }
+    // On this machine ASLR is on (the default): a warning, with its fix.
+    let aslr = checks.iter().find(|c| c["name"] == "aslr").unwrap();
+    let on = std::fs::read_to_string("/proc/sys/kernel/randomize_va_space").unwrap();
+    assert_eq!(aslr["status"] == "warn", on.trim() != "0", "{aslr}");
+    // A file is not where the report goes: one line, exit 2.
+    let o = rustbox(&["--check", "--json=/tmp/rustbox-check.json"]);
+    assert_refused(
+        o.status.code(),
+        &text(&o.stdout),
+        &text(&o.stderr),
+        "--json takes '-'",
+    );
+}
+
+/// Where strict mode cannot run, the check says why and exits 2: here a plain
+/// copy started by nobody (no setuid bit), whose report names the missing root
+/// and capabilities with their fixes.
+#[test]
+fn the_host_check_fails_where_strict_mode_cannot_run() {
+    let dir = env().out.join("check");
+    common::mkdir_755(&dir);
+    let copy = dir.join("rustbox");
+    std::fs::copy(common::rustbox_bin(), &copy).unwrap();
+    common::chmod(&copy, 0o755);
+    let o = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&copy)
+        .args(["--check", "--json=-"])
+        .output()
+        .expect("run setpriv (util-linux)");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    let j: Value = serde_json::from_slice(&o.stdout).expect("the report is JSON");
+    assert_eq!(j["strict_mode_can_run"], false, "{j}");
+    let item = |n: &str| {
+        j["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == n)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {n}: {j}"))
+    };
+    let root = item("root");
+    assert_eq!(root["status"], "fail", "{root}");
+    assert!(
+        root["fix"].as_str().unwrap().contains("setuid root"),
+        "{root}"
+    );
+    let caps = item("capabilities");
+    assert_eq!(caps["status"], "fail", "{caps}");
+    assert!(
+        caps["detail"].as_str().unwrap().contains("CAP_SYS_ADMIN"),
+        "{caps}"
+    );
+}
+
 /// H5: the box never gets a user namespace of its own; the program's uid map is
 /// the initial namespace's identity map.
 #[test]

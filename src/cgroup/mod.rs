@@ -137,6 +137,32 @@ pub fn remove_stale(cg_root: &str, id: u32) -> Result<(), StepError> {
     Ok(())
 }
 
+/// What `--check` reports of this host's cgroups: the v1 controllers mounted,
+/// each with its mount point, and the v2 hierarchy with the controllers its root
+/// hands to children.
+pub struct Survey {
+    pub v1: Vec<(String, std::path::PathBuf)>,
+    pub v2: Option<(std::path::PathBuf, Vec<String>)>,
+}
+
+pub fn survey() -> Result<Survey, StepError> {
+    let info = mountinfo()?;
+    let v1 = v1::Hierarchies::mounted(info);
+    let v2 = match v2::Hierarchy::find(info) {
+        None => None,
+        Some(h) => {
+            let f = h.mount.join("cgroup.subtree_control");
+            let text = crate::sys::fd::read_text(&f)
+                .map_err(|e| StepError::io("check.cgroup", f.display().to_string(), &e))?;
+            Some((
+                h.mount,
+                text.split_whitespace().map(str::to_string).collect(),
+            ))
+        }
+    };
+    Ok(Survey { v1, v2 })
+}
+
 /// Where the boxes' groups live: the memory hierarchy's on v1, the unified one on v2.
 pub fn root_path(backend: Backend, cg_root: &str) -> Result<std::path::PathBuf, StepError> {
     let info = mountinfo()?;

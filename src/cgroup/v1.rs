@@ -32,7 +32,9 @@ pub struct Hierarchies {
 }
 
 impl Hierarchies {
-    pub fn find(mountinfo: &str) -> Result<Hierarchies, StepError> {
+    /// Every controller rustbox uses (the required ones and cpuset) that this
+    /// mount table has mounted, with its mount point.
+    pub fn mounted(mountinfo: &str) -> Vec<(String, PathBuf)> {
         let mut by = Vec::new();
         for line in mountinfo.lines() {
             let Some((pre, post)) = line.split_once(" - ") else {
@@ -52,6 +54,11 @@ impl Hierarchies {
                 }
             }
         }
+        by
+    }
+
+    pub fn find(mountinfo: &str) -> Result<Hierarchies, StepError> {
+        let by = Self::mounted(mountinfo);
         let missing: Vec<&str> = REQUIRED
             .iter()
             .copied()

@@ -402,7 +402,13 @@ fn apply(p: &mut Parsed, name: &str, opt: Opt, value: Option<OsString>) -> Resul
     // Options with Arg::Required always carry a value here; only -p may come
     // without one.
     match opt {
-        Opt::Mode(m) => set_mode(&mut p.mode, m),
+        Opt::Mode(m) => {
+            // --check-config: the report as JSON, as it has always been printed.
+            if name == "check-config" && p.spec.json.is_none() {
+                p.spec.json = Some("-".into());
+            }
+            set_mode(&mut p.mode, m)
+        }
         Opt::Switch(s) => {
             switch(&mut p.spec, s);
             Ok(())
@@ -629,9 +635,10 @@ rustbox additions:
                          JSON filters in place of that profile; off: no filter
     --cpus=N             CPU bandwidth of the box (cgroup cpu.max)
     --cgroup=auto|v1|v2  cgroup backend
-    --check, --check-config
-                         report what this host supports, as JSON (one mode,
-                         two names; isolate has neither)
+    --check              report what this host supports and what makes its
+                         timings unfair, each with its fix; exit 2 if strict
+                         mode cannot run here. With --json=- as JSON
+    --check-config       the same, as JSON (isolate has neither)
 Exit status: 0 the program succeeded, 1 it failed (RE, SG, TO), 2 rustbox failed (XX).
 ";
 
@@ -655,6 +662,8 @@ mod tests {
         assert!(p(&["--init", "--run", "--", "x"]).is_err());
         // --check-config is another name for --check: one mode.
         assert_eq!(p(&["--check-config"]).unwrap().mode, Mode::Check);
+        assert_eq!(p(&["--check-config"]).unwrap().json, Some("-".into()));
+        assert_eq!(p(&["--check"]).unwrap().json, None);
         assert_eq!(p(&["--check", "--check-config"]).unwrap().mode, Mode::Check);
         assert!(p(&["--check", "--init"]).is_err());
     }

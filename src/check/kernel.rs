@@ -1,0 +1,311 @@
+//! The kernel features rustbox uses, each probed with the real call in a form
+//! that does nothing: a call the kernel lacks returns ENOSYS, one a seccomp
+//! profile or LSM refuses (a container's) returns EPERM or EACCES, and one it
+//! has fails on its deliberately bad argument (EBADF, EFAULT, EINVAL) or, where
+//! the call is harmless, succeeds.
+
+use super::{Item, Status};
+
+/// How a probe call came back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    /// The kernel has the call (it ran, or refused only its argument).
+    Present,
+    /// ENOSYS: a kernel without it.
+    Missing,
+    /// EPERM/EACCES: present or not, something (seccomp, an LSM) refuses it.
+    Refused(i32),
+}
+
+/// Classify a raw syscall return: `rc` and the errno read right after it.
+pub fn classify(rc: i64, errno: i32) -> Probe {
+    match (rc, errno) {
+        (r, _) if r >= 0 => Probe::Present,
+        (_, libc::ENOSYS) => Probe::Missing,
+        (_, e @ (libc::EPERM | libc::EACCES)) => Probe::Refused(e),
+        _ => Probe::Present,
+    }
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// The kernel's features, each an item of group "kernel".
+pub fn items() -> Vec<Item> {
+    let mut out = Vec::new();
+    for ns in ["mnt", "pid", "ipc", "uts", "net", "cgroup", "time"] {
+        let here = std::path::Path::new("/proc/self/ns").join(ns).exists();
+        out.push(match (here, ns) {
+            (true, _) => Item::ok("kernel", format!("namespace.{ns}"), "present"),
+            (false, "time") => Item::new(
+                "kernel",
+                "namespace.time",
+                Status::Fail,
+                "no time namespaces (kernel 5.6+, CONFIG_TIME_NS): each box's monotonic and boot clocks start at 0 in one",
+                Some("a kernel 5.6 or later built with CONFIG_TIME_NS=y"),
+            ),
+            (false, _) => Item::new(
+                "kernel",
+                format!("namespace.{ns}"),
+                Status::Fail,
+                format!("no {ns} namespaces in this kernel"),
+                Some(format!("a kernel built with the {ns} namespace").as_str()),
+            ),
+        });
+    }
+    out.push(required(
+        "clone3",
+        clone3(),
+        "the box's pid 1 is cloned with clone3 (kernel 5.3+; CLONE_INTO_CGROUP on cgroup v2, 5.7+)",
+    ));
+    out.push(required(
+        "open_tree",
+        open_tree(),
+        "binds are made with open_tree/move_mount (kernel 5.2+)",
+    ));
+    out.push(required(
+        "mount_setattr",
+        mount_setattr(),
+        "read-only, nosuid, nodev and noexec are set on each bind with mount_setattr (kernel 5.12+)",
+    ));
+    out.push(required(
+        "openat2",
+        openat2(),
+        "paths the caller names are resolved with openat2's RESOLVE_ flags (kernel 5.6+)",
+    ));
+    out.push(required(
+        "close_range",
+        close_range(),
+        "every descriptor but 0, 1, 2 is closed with one close_range (kernel 5.9+)",
+    ));
+    out.push(required(
+        "pidfd_open",
+        pidfd_open(),
+        "processes are signalled through pidfds, never a pid that may be reused (kernel 5.3+)",
+    ));
+    out.push(pidfd_info());
+    out.push(seccomp());
+    out.push(landlock());
+    out
+}
+
+/// A feature a run cannot do without.
+fn required(name: &str, p: Probe, why: &str) -> Item {
+    match p {
+        Probe::Present => Item::ok("kernel", name, why),
+        Probe::Missing => Item::new(
+            "kernel",
+            name,
+            Status::Fail,
+            format!("the kernel lacks {name}: {why}"),
+            Some("a newer kernel (6.1 or later is what rustbox is tested on)"),
+        ),
+        Probe::Refused(e) => Item::new(
+            "kernel",
+            name,
+            Status::Fail,
+            format!(
+                "{name} is refused here ({}): {why}",
+                std::io::Error::from_raw_os_error(e)
+            ),
+            Some("allow it in the container's seccomp profile (docker/podman: --security-opt seccomp=<a profile that allows it>) or its LSM policy"),
+        ),
+    }
+}
+
+fn clone3() -> Probe {
+    // SAFETY: clone3 with a null argument block of size 0: the kernel checks the
+    // size first and returns EINVAL; nothing is cloned.
+    let rc = unsafe { libc::syscall(libc::SYS_clone3, std::ptr::null::<u8>(), 0usize) };
+    classify(rc, errno())
+}
+
+fn open_tree() -> Probe {
+    // SAFETY: open_tree on descriptor -1 with a null path: EBADF or EFAULT,
+    // nothing opened.
+    let rc = unsafe { libc::syscall(libc::SYS_open_tree, -1, std::ptr::null::<u8>(), 0) };
+    classify(rc, errno())
+}
+
+fn mount_setattr() -> Probe {
+    // SAFETY: mount_setattr on descriptor -1 with no attributes: EINVAL or
+    // EBADF, no mount changed.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            -1,
+            std::ptr::null::<u8>(),
+            0,
+            std::ptr::null::<u8>(),
+            0usize,
+        )
+    };
+    classify(rc, errno())
+}
+
+fn openat2() -> Probe {
+    // SAFETY: openat2 with a null how of size 0: EINVAL (the size is checked
+    // first), nothing opened.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            -1,
+            std::ptr::null::<u8>(),
+            std::ptr::null::<u8>(),
+            0usize,
+        )
+    };
+    classify(rc, errno())
+}
+
+fn close_range() -> Probe {
+    // SAFETY: closes descriptors from u32::MAX to u32::MAX: none can be open.
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, u32::MAX, u32::MAX, 0) };
+    classify(rc, errno())
+}
+
+fn pidfd_open() -> Probe {
+    // SAFETY: pidfd_open of our own pid; the descriptor is closed below.
+    let rc = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) };
+    let p = classify(rc, errno());
+    if rc >= 0 {
+        // SAFETY: the descriptor just returned, closed once.
+        unsafe { libc::close(rc as libc::c_int) };
+    }
+    p
+}
+
+/// PIDFD_GET_INFO (6.13+): `--init` and `--cleanup` read each host process's
+/// uids through it; without it they read every process's status, slower.
+fn pidfd_info() -> Item {
+    let release = crate::verdict::evidence::kernel_release();
+    let fast = matches!(
+        crate::sys::pidfd::uids(std::process::id() as i32),
+        Ok(crate::sys::pidfd::Uids::Known(_))
+    );
+    if fast {
+        Item::ok(
+            "kernel",
+            "pidfd_info",
+            "PIDFD_GET_INFO: the process scans of --init and --cleanup read uids in one call",
+        )
+    } else {
+        Item::new(
+            "kernel",
+            "pidfd_info",
+            Status::Note,
+            format!("no PIDFD_GET_INFO on {release}: --init and --cleanup read each process's status instead (slower, as safe)"),
+            Some("a kernel 6.13 or later, for speed only"),
+        )
+    }
+}
+
+/// seccomp filters with SECCOMP_RET_KILL_PROCESS, which the profile uses.
+fn seccomp() -> Item {
+    // SAFETY: prctl(PR_GET_SECCOMP) only reads this process's mode.
+    let mode = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
+    if mode < 0 {
+        let e = errno();
+        return Item::new(
+            "kernel",
+            "seccomp",
+            Status::Fail,
+            format!(
+                "PR_GET_SECCOMP fails: {} (a kernel without CONFIG_SECCOMP_FILTER?)",
+                std::io::Error::from_raw_os_error(e)
+            ),
+            Some("a kernel built with CONFIG_SECCOMP_FILTER=y"),
+        );
+    }
+    let action: u32 = 0x8000_0000; // SECCOMP_RET_KILL_PROCESS
+                                   // SAFETY: SECCOMP_GET_ACTION_AVAIL (2) reads the u32 we pass; nothing is
+                                   // installed.
+    let rc = unsafe { libc::syscall(libc::SYS_seccomp, 2, 0, &action as *const u32) };
+    match classify(rc, errno()) {
+        Probe::Present if rc == 0 => Item::ok(
+            "kernel",
+            "seccomp",
+            if mode == 2 {
+                "filters with SECCOMP_RET_KILL_PROCESS (rustbox itself already runs under a filter: a container's)"
+            } else {
+                "filters with SECCOMP_RET_KILL_PROCESS"
+            },
+        ),
+        _ => Item::new(
+            "kernel",
+            "seccomp",
+            Status::Fail,
+            "seccomp filters or SECCOMP_RET_KILL_PROCESS are not available",
+            Some("a kernel 4.14 or later built with CONFIG_SECCOMP_FILTER=y"),
+        ),
+    }
+}
+
+/// Landlock's ABI version, or why there is none.
+fn landlock() -> Item {
+    const VERSION: u32 = 1; // LANDLOCK_CREATE_RULESET_VERSION
+                            // SAFETY: with the VERSION flag and no attributes, landlock_create_ruleset
+                            // only returns the ABI version; no descriptor is made.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<u8>(),
+            0usize,
+            VERSION,
+        )
+    };
+    let e = errno();
+    if rc >= 1 {
+        return Item::new(
+            "kernel",
+            "landlock",
+            Status::Note,
+            format!("ABI version {rc}; this rustbox does not use Landlock yet (its binds, read-only mounts and seccomp are the layers)"),
+            None,
+        );
+    }
+    let why = match e {
+        libc::ENOSYS => "not in this kernel (5.13+, CONFIG_SECURITY_LANDLOCK)".to_string(),
+        libc::EOPNOTSUPP => {
+            "built in but not enabled (add landlock to the lsm= boot parameter)".to_string()
+        }
+        _ => format!("not usable here: {}", std::io::Error::from_raw_os_error(e)),
+    };
+    Item::new(
+        "kernel",
+        "landlock",
+        Status::Note,
+        format!("Landlock {why}; this rustbox does not use it yet"),
+        None,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_probe_tells_missing_from_refused_from_present() {
+        assert_eq!(classify(3, 0), Probe::Present);
+        assert_eq!(classify(-1, libc::EINVAL), Probe::Present);
+        assert_eq!(classify(-1, libc::EBADF), Probe::Present);
+        assert_eq!(classify(-1, libc::ENOSYS), Probe::Missing);
+        assert_eq!(classify(-1, libc::EPERM), Probe::Refused(libc::EPERM));
+    }
+
+    /// On the kernel the tests run on (6.1+), every required call is there.
+    #[test]
+    fn this_kernel_has_every_call_rustbox_needs() {
+        for (name, p) in [
+            ("clone3", clone3()),
+            ("open_tree", open_tree()),
+            ("mount_setattr", mount_setattr()),
+            ("openat2", openat2()),
+            ("close_range", close_range()),
+            ("pidfd_open", pidfd_open()),
+        ] {
+            assert_eq!(p, Probe::Present, "{name}");
+        }
+    }
+}
