@@ -12,7 +12,7 @@ CARGO     ?= cargo
 TARGET    := x86_64-unknown-linux-musl
 RELEASE   := target/$(TARGET)/release/rustbox
 
-.PHONY: all toolchain build deps install install-as-isolate uninstall test test-unit test-integration test-setuid test-faults faults test-cgroup test-cgroup-v2 test-clients test-trybuild test-runtimes test-soak soak adversarial lint clean bench
+.PHONY: all toolchain build deps docs install install-as-isolate uninstall test test-unit test-integration test-setuid test-faults faults test-cgroup test-cgroup-v2 test-clients test-trybuild test-runtimes test-soak soak adversarial lint clean bench
 
 all: build
 
@@ -45,6 +45,8 @@ deps:
 	[ -x /usr/bin/javac ] || missing="$$missing openjdk-17-jdk-headless"; \
 	[ -x /usr/bin/java ] || missing="$$missing openjdk-17-jdk-headless"; \
 	[ -x /usr/bin/python3 ] || missing="$$missing python3"; \
+	[ -x /usr/bin/zsh ] || missing="$$missing zsh"; \
+	[ -x /usr/bin/fish ] || missing="$$missing fish"; \
 	[ -x /usr/bin/node ] || missing="$$missing nodejs"; \
 	[ -x /usr/bin/go ] || missing="$$missing golang-go"; \
 	if [ -n "$$missing" ]; then \
@@ -72,7 +74,7 @@ lint:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
 test-unit:
-	$(CARGO) test --locked --lib --bins --test hardening_doc
+	$(CARGO) test --locked --lib --bins --test hardening_doc --test completions
 
 # The integration suite and the attack programs run against the binary `make
 # install` installs (musl, static, release).
@@ -155,6 +157,11 @@ test: deps lint test-unit test-integration test-setuid test-faults test-cgroup t
 bench: build
 	@command -v bwrap >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap; }
 	RUSTBOX_BIN=$(CURDIR)/$(RELEASE) $(CARGO) run --release --locked --example bench -- $(or $(RUNS),300)
+
+# The man page and the shell completions, from the options and --help
+# (src/request/docs.rs); a unit test fails when the committed ones differ.
+docs:
+	$(CARGO) run --locked --example gen-docs
 
 clean:
 	$(CARGO) clean

@@ -167,6 +167,20 @@ const OPTIONS: &[(&str, Option<char>, Arg, Opt)] = &[
     ("config", None, Arg::Required, B(Bytes::Config)),
 ];
 
+/// Every long option, its short letter, and whether it takes a value (`Some(true)`
+/// required, `Some(false)` optional, `None` none): what the man page and the shell
+/// completions are made from (`request::docs`).
+pub fn options() -> impl Iterator<Item = (&'static str, Option<char>, Option<bool>)> {
+    OPTIONS.iter().map(|(name, short, arg, _)| {
+        let takes = match arg {
+            Arg::None => None,
+            Arg::Optional => Some(false),
+            Arg::Required => Some(true),
+        };
+        (*name, *short, takes)
+    })
+}
+
 fn usage(msg: impl Into<String>) -> Failure {
     Failure::Usage(msg.into())
 }
@@ -592,9 +606,18 @@ pub const HELP: &str = "\
 Usage: rustbox [OPTIONS] --init
        rustbox [OPTIONS] --run -- PROGRAM [ARGS...]
        rustbox [OPTIONS] --cleanup
-       rustbox --version | --help | --check | --check-config
+       rustbox --version | --help | --check | --check-config | --print-cg-root
 
-An isolate-compatible sandbox. Options (isolate's names and units):
+An isolate-compatible sandbox.
+
+Modes:
+    --init               make box ID (its /box, /tmp, network namespace)
+    --run                run PROGRAM in box ID
+    --cleanup            remove box ID and everything of it
+    --version            isolate's version line, then rustbox's
+    --help               this text
+    --print-cg-root      where the boxes' cgroups live
+Options (isolate's names and units):
 -b, --box-id=ID          box to use (default 0)
 -c, --chdir=DIR          working directory inside the box (default /box)
 -d, --dir=IN[=OUT][:OPT] directory rule; OPT (':' or ','-separated): rw, dev,
@@ -624,6 +647,10 @@ An isolate-compatible sandbox. Options (isolate's names and units):
     --syscalls=FLAGS     block: 1 keyrings, 2 AF_VSOCK, 4 inode locks, 8 io_uring,
                          16 other architectures (default 31, all blocked)
     --cg, --cg-mem=KB    cgroup mode and whole-box memory limit
+    --cg-timing, --no-cg-timing
+                         accepted as isolate does; --cg always times the cgroup
+    --special-files      keep special files the program left in the box
+    --tty-hack           give the program the caller's terminal
     --wait               wait for a busy box instead of failing
     --as-uid=UID, --as-gid=GID
                          (root only) act for this user: the box is theirs
@@ -639,6 +666,7 @@ rustbox additions:
                          timings unfair, each with its fix; exit 2 if strict
                          mode cannot run here. With --json=- as JSON
     --check-config       the same, as JSON (isolate has neither)
+    --config=FILE        (root only) the configuration file to use
 Exit status: 0 the program succeeded, 1 it failed (RE, SG, TO), 2 rustbox failed (XX).
 ";
 

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod docs;
 pub mod progress;
 pub mod spec;
 pub mod validate;
