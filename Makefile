@@ -12,7 +12,7 @@ CARGO     ?= cargo
 TARGET    := x86_64-unknown-linux-musl
 RELEASE   := target/$(TARGET)/release/rustbox
 
-.PHONY: all toolchain build deps docs install install-as-isolate uninstall test test-unit test-integration test-setuid test-faults faults test-cgroup test-cgroup-v2 test-clients test-trybuild test-runtimes test-soak soak adversarial lint clean bench
+.PHONY: all toolchain build deps docs deb test-deb install install-as-isolate uninstall test test-unit test-integration test-setuid test-faults faults test-cgroup test-cgroup-v2 test-clients test-trybuild test-runtimes test-soak soak adversarial lint clean bench
 
 all: build
 
@@ -46,6 +46,7 @@ deps:
 	[ -x /usr/bin/java ] || missing="$$missing openjdk-17-jdk-headless"; \
 	[ -x /usr/bin/python3 ] || missing="$$missing python3"; \
 	[ -x /usr/bin/zsh ] || missing="$$missing zsh"; \
+	[ -x /usr/bin/man ] || missing="$$missing man-db"; \
 	[ -x /usr/bin/fish ] || missing="$$missing fish"; \
 	[ -x /usr/bin/node ] || missing="$$missing nodejs"; \
 	[ -x /usr/bin/go ] || missing="$$missing golang-go"; \
@@ -150,13 +151,24 @@ soak:
 	@[ "$$(id -u)" = 0 ] || { echo "make soak: the soak test needs root"; exit 1; }
 	RUSTBOX_SOAK_CYCLES=10000 $(CARGO) test --release --locked --test soak -- --nocapture
 
-test: deps lint test-unit test-integration test-setuid test-faults test-cgroup test-clients test-cgroup-v2 test-trybuild test-runtimes adversarial test-soak
+test: deps lint test-unit test-integration test-setuid test-faults test-cgroup test-deb test-clients test-cgroup-v2 test-trybuild test-runtimes adversarial test-soak
 
 # A benchmark, not a test: rustbox next to fork+exec, unshare and bubblewrap.
 # It times the binary `make install` installs.
 bench: build
 	@command -v bwrap >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap; }
 	RUSTBOX_BIN=$(CURDIR)/$(RELEASE) $(CARGO) run --release --locked --example bench -- $(or $(RUNS),300)
+
+# The Debian package: target/deb/rustbox_<version>_amd64.deb (packaging/).
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+deb: build
+	bash packaging/deb.sh $(RELEASE) $(VERSION) target/deb
+
+# Install, upgrade, remove and purge the package on this host (root; it uses
+# the package's own roots and purges a rustbox package installed before it).
+test-deb: build
+	@[ "$$(id -u)" = 0 ] || { echo "make test: the package test needs root"; exit 1; }
+	RUSTBOX_BIN=$(CURDIR)/$(RELEASE) $(CARGO) test --locked --test deb -- --nocapture
 
 # The man page and the shell completions, from the options and --help
 # (src/request/docs.rs); a unit test fails when the committed ones differ.

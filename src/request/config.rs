@@ -305,6 +305,27 @@ fn trusted(path: &Path, f: &std::fs::File) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    /// The package's example configuration (packaging/debian/config) shows each
+    /// key with its built-in value: read as it is, it is the defaults.
+    #[test]
+    fn the_packaged_example_config_is_the_defaults() {
+        let text = include_str!("../../packaging/debian/config");
+        assert_eq!(Config::parse(text).unwrap(), Config::default());
+        let uncommented: String = text
+            .lines()
+            .map(|l| {
+                l.strip_prefix('#')
+                    .filter(|r| r.starts_with(|c: char| c.is_ascii_lowercase()))
+                    .unwrap_or(l)
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(
+            Config::parse(&uncommented).unwrap(),
+            Config::default(),
+            "a value shown in the example is not the built-in one"
+        );
+    }
     use super::*;
 
     #[test]
