@@ -51,6 +51,7 @@ const REQUIRED_CONTROLS: &[&str] = &[
     "io",
     "capabilities",
     "no_new_privs",
+    "landlock",
     "rlimits",
     "seccomp",
     "exec",
@@ -1145,6 +1146,55 @@ fn the_host_check_fails_where_strict_mode_cannot_run() {
         caps["detail"].as_str().unwrap().contains("CAP_SYS_ADMIN"),
         "{caps}"
     );
+}
+
+/// Landlock under the mounts (issue 14): the program keeps each mount's own
+/// rights (read everywhere it is bound, make files in /box, /tmp and /dev/shm,
+/// write through /dev/null) and gets nothing beneath no rule: the box's root
+/// tmpfs, readable at the mount level, cannot even be listed.
+#[test]
+fn landlock_leaves_the_program_only_what_its_mounts_bind() {
+    let b = TestBox::new(28);
+    let probe = b.install_probe("probe");
+    let r = b.run(&[], &[&probe, "landlock"]);
+    assert_eq!(r.code, 0, "{r}");
+    let f = r.facts();
+    assert_eq!(f.one("ll.list_root"), Some("EACCES"), "{r}");
+    for k in [
+        "ll.list_usr",
+        "ll.read_usr",
+        "ll.make_box",
+        "ll.make_tmp",
+        "ll.make_shm",
+        "ll.devnull_trunc",
+        "ll.read_proc",
+    ] {
+        assert_eq!(f.one(k), Some("ok"), "{k}: {r}");
+    }
+    let c = harness::control(r.json(), "landlock")
+        .cloned()
+        .expect("a landlock control");
+    assert_eq!(c["applied"], true, "{c}");
+    let d = c["detail"].as_str().unwrap();
+    assert!(
+        d.contains("files made only beneath /box, /tmp, /dev/shm"),
+        "{d}"
+    );
+    // A read-write --dir rule is writable too; a read-only one is not.
+    let rw = env().base.join("ll-rw");
+    common::mkdir_755(&rw);
+    common::chmod(&rw, 0o777);
+    let rule = format!("/ll={}:rw", rw.display());
+    let r = b.run(
+        &["-d", &rule, "-p2"],
+        &["/bin/sh", "-c", "echo x > /ll/made && echo made"],
+    );
+    assert_eq!(r.code, 0, "{r}");
+    let d = harness::control(r.json(), "landlock").unwrap()["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(d.contains("/ll"), "{d}");
 }
 
 /// H5: the box never gets a user namespace of its own; the program's uid map is

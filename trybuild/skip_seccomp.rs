@@ -4,7 +4,7 @@ use rustbox::sys::error::StepError;
 
 #[allow(unreachable_code, unused_variables)]
 fn chain(plan: &ContainPlan, rep: &Reporter) -> Result<(), StepError> {
-    let errno = Fresh::enter(plan, rep).private_mounts()?.new_root()?.hostname()?.network()?.credentials()?.process_group()?.stdio()?.hygiene()?.drop_capabilities()?.no_new_privs()?.rlimits()?.exec();
+    let errno = Fresh::enter(plan, rep).private_mounts()?.new_root()?.hostname()?.network()?.credentials()?.process_group()?.stdio()?.hygiene()?.drop_capabilities()?.no_new_privs()?.landlock()?.rlimits()?.exec();
     Ok(())
 }
 

@@ -15,6 +15,7 @@ pub mod credentials;
 pub mod exec;
 pub mod fds;
 pub mod keyring;
+pub mod landlock;
 pub mod loopback;
 pub mod mounts;
 pub mod nnp;
@@ -63,6 +64,9 @@ pub struct Hygienic<'a>(Ctx<'a>);
 pub struct Unprivileged<'a>(Ctx<'a>);
 /// no_new_privs is set.
 pub struct Locked<'a>(Ctx<'a>);
+/// The Landlock domain is in force (or this kernel has none, and the evidence
+/// says so).
+pub struct Fenced<'a>(Ctx<'a>);
 /// Resource limits are set; from here on nothing allocates.
 pub struct Limited<'a> {
     ctx: Ctx<'a>,
@@ -284,7 +288,42 @@ impl<'a> Unprivileged<'a> {
 }
 
 impl<'a> Locked<'a> {
-    /// Step 11: resource limits. Everything later is prepared first, because a
+    /// Step 11: Landlock, beneath the mounts: only what the plan's mounts bind,
+    /// with what each allows. After no_new_privs (which it requires of an
+    /// unprivileged process) and before the limits (it opens one descriptor
+    /// per rule).
+    pub fn landlock(self) -> Result<Fenced<'a>, StepError> {
+        match &self.0.plan.landlock {
+            Ok(l) => {
+                let n = landlock::restrict(l)?;
+                let writable: Vec<String> = l
+                    .rules
+                    .iter()
+                    .filter(|r| r.access & landlock::MAKE_REG != 0)
+                    .map(|r| r.path.to_string_lossy().into_owned())
+                    .collect();
+                self.0.rep.ok(
+                    "landlock",
+                    true,
+                    format!(
+                        "ABI {}, {n} rules (one per mount): files made only beneath {}; nothing beneath no rule (listing / refused, read back)",
+                        l.abi,
+                        writable.join(", ")
+                    ),
+                );
+            }
+            Err(why) => self.0.rep.ok(
+                "landlock",
+                false,
+                format!("not applied: {why}; the mounts and seccomp are the layers"),
+            ),
+        }
+        Ok(Fenced(self.0))
+    }
+}
+
+impl<'a> Fenced<'a> {
+    /// Step 12: resource limits. Everything later is prepared first, because a
     /// tight -m or -n could make any later allocation or open fail.
     pub fn rlimits(self) -> Result<Limited<'a>, StepError> {
         let p = self.0.plan;
@@ -317,7 +356,7 @@ impl<'a> Locked<'a> {
 }
 
 impl<'a> Limited<'a> {
-    /// Step 12: the seccomp filter, last, since it would block steps above.
+    /// Step 13: the seccomp filter, last, since it would block steps above.
     pub fn seccomp(self) -> Result<Sealed<'a>, StepError> {
         seccomp::install(&self.ctx.plan.seccomp)?;
         // The supervisor counts the program as run under every control only with
@@ -331,7 +370,7 @@ impl<'a> Limited<'a> {
 }
 
 impl Sealed<'_> {
-    /// Step 13: execve. Returns only if execve failed, with its errno (or the
+    /// Step 14: execve. Returns only if execve failed, with its errno (or the
     /// failure to report that).
     pub fn exec(self) -> Result<i32, StepError> {
         let errno = self.exec.execve();
@@ -356,6 +395,7 @@ pub fn contain(plan: &ContainPlan, rep: &Reporter) -> Result<i32, StepError> {
         .hygiene()?
         .drop_capabilities()?
         .no_new_privs()?
+        .landlock()?
         .rlimits()?
         .seccomp()?;
     sealed.exec()

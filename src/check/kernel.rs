@@ -242,43 +242,23 @@ fn seccomp() -> Item {
     }
 }
 
-/// Landlock's ABI version, or why there is none.
+/// Landlock's ABI version, or why there is none: each run's second layer under
+/// the mounts (`chain::landlock`); without it runs go ahead, and say so.
 fn landlock() -> Item {
-    const VERSION: u32 = 1; // LANDLOCK_CREATE_RULESET_VERSION
-                            // SAFETY: with the VERSION flag and no attributes, landlock_create_ruleset
-                            // only returns the ABI version; no descriptor is made.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_landlock_create_ruleset,
-            std::ptr::null::<u8>(),
-            0usize,
-            VERSION,
-        )
-    };
-    let e = errno();
-    if rc >= 1 {
-        return Item::new(
+    match crate::chain::landlock::abi() {
+        Ok(abi) => Item::ok(
+            "kernel",
+            "landlock",
+            format!("ABI {abi}: every run is fenced to what its mounts bind (a second layer under them)"),
+        ),
+        Err(why) => Item::new(
             "kernel",
             "landlock",
             Status::Note,
-            format!("ABI version {rc}; this rustbox does not use Landlock yet (its binds, read-only mounts and seccomp are the layers)"),
-            None,
-        );
+            format!("{why}: runs go ahead without the second layer (the mounts, seccomp and no capabilities hold), and their evidence says so"),
+            Some("a kernel 5.13 or later with landlock in its lsm= list, for the second layer"),
+        ),
     }
-    let why = match e {
-        libc::ENOSYS => "not in this kernel (5.13+, CONFIG_SECURITY_LANDLOCK)".to_string(),
-        libc::EOPNOTSUPP => {
-            "built in but not enabled (add landlock to the lsm= boot parameter)".to_string()
-        }
-        _ => format!("not usable here: {}", std::io::Error::from_raw_os_error(e)),
-    };
-    Item::new(
-        "kernel",
-        "landlock",
-        Status::Note,
-        format!("Landlock {why}; this rustbox does not use it yet"),
-        None,
-    )
 }
 
 #[cfg(test)]

@@ -216,10 +216,11 @@ pub fn build(
         .iter()
         .map(|a| cstring(a.as_bytes(), "an argument"))
         .collect::<Result<Vec<_>, _>>()?;
+    let root_mounts = mounts(spec, paths, (uid, gid), caller.acting, cfg.tmp_noexec);
     Ok(ContainPlan {
         root: RootPlan {
             mount_point: paths.root_mnt.clone(),
-            mounts: mounts(spec, paths, (uid, gid), caller.acting, cfg.tmp_noexec),
+            mounts: root_mounts.clone(),
         },
         share_net: spec.share_net,
         held_net: (!spec.share_net).then(|| crate::boxdir::netns::holder(&paths.lock_file)),
@@ -239,7 +240,55 @@ pub fn build(
         })?,
         seccomp_desc: seccomp::describe(&spec.seccomp, spec.syscalls),
         last_cap: crate::chain::capabilities::last_cap(),
+        landlock: crate::chain::landlock::abi().map(|abi| landlock(&root_mounts, abi)),
     })
+}
+
+/// The Landlock rules of a root: one per mount, beneath its inside path, with
+/// what the mount allows (`chain::landlock`), masked to what the kernel's ABI
+/// knows.
+pub fn landlock(mounts: &[MountPlan], abi: u32) -> crate::chain::landlock::Plan {
+    use crate::chain::landlock as ll;
+    let handled = ll::handled(abi);
+    let write = ll::WRITE_FILE
+        | ll::REMOVE_DIR
+        | ll::REMOVE_FILE
+        | ll::MAKE_CHAR
+        | ll::MAKE_DIR
+        | ll::MAKE_REG
+        | ll::MAKE_SOCK
+        | ll::MAKE_FIFO
+        | ll::MAKE_BLOCK
+        | ll::MAKE_SYM
+        | ll::REFER
+        | ll::TRUNCATE;
+    let rules = mounts
+        .iter()
+        .map(|m| {
+            let mut access = ll::READ_FILE | ll::READ_DIR;
+            if m.attrs & MOUNT_ATTR_NOEXEC == 0 {
+                access |= ll::EXECUTE;
+            }
+            if m.attrs & MOUNT_ATTR_RDONLY == 0 {
+                access |= write;
+            }
+            // Device nodes are written through (/dev/null), never made.
+            if m.attrs & MOUNT_ATTR_NODEV == 0 || m.kind == MountKind::MinimalDev {
+                access |= ll::WRITE_FILE | ll::TRUNCATE | ll::IOCTL_DEV;
+            }
+            ll::Rule {
+                path: CString::new(m.inside.as_os_str().as_bytes())
+                    .expect("inside paths come from the command line's C strings"),
+                access: access & handled,
+                maybe: matches!(m.kind, MountKind::Bind { maybe: true, .. }),
+            }
+        })
+        .collect();
+    ll::Plan {
+        abi,
+        handled,
+        rules,
+    }
 }
 
 #[cfg(test)]

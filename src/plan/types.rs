@@ -29,6 +29,9 @@ pub struct ContainPlan {
     pub seccomp_desc: String,
     /// cap_last_cap, read by the supervisor (the box may not see /proc/sys).
     pub last_cap: u32,
+    /// The Landlock rules made from the mounts (`chain::landlock`), or why this
+    /// kernel cannot apply them.
+    pub landlock: Result<crate::chain::landlock::Plan, String>,
 }
 
 /// What one mount puts at a path inside the box.

@@ -645,6 +645,30 @@ static void net_counters(void)
 	kv("ip_out_no_routes", "%lld", noroutes);
 }
 
+/* What Landlock leaves the program (chain/landlock.rs): every mount's own rights,
+ * nothing beneath no rule (the root tmpfs itself). */
+static const char *opened(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return ename(errno);
+	close(fd);
+	return "ok";
+}
+
+static int landlock_facts(void)
+{
+	kv("ll.list_root", "%s", opened("/", O_RDONLY | O_DIRECTORY));
+	kv("ll.list_usr", "%s", opened("/usr", O_RDONLY | O_DIRECTORY));
+	kv("ll.read_usr", "%s", opened("/usr/bin/env", O_RDONLY));
+	kv("ll.make_box", "%s", opened("/box/ll-made", O_WRONLY | O_CREAT | O_TRUNC));
+	kv("ll.make_tmp", "%s", opened("/tmp/ll-made", O_WRONLY | O_CREAT | O_TRUNC));
+	kv("ll.make_shm", "%s", opened("/dev/shm/ll-made", O_WRONLY | O_CREAT | O_TRUNC));
+	kv("ll.devnull_trunc", "%s", opened("/dev/null", O_WRONLY | O_TRUNC));
+	kv("ll.read_proc", "%s", opened("/proc/self/status", O_RDONLY));
+	return 0;
+}
+
 /* What the next run sees of it: the port free (no TIME_WAIT), the name unbound. */
 static int net_look(int port)
 {
@@ -685,6 +709,8 @@ int main(int argc, char **argv)
 		return argc > 2 ? atoi(argv[2]) : 0;
 	if (!strcmp(mode, "net-leave"))
 		return net_leave(argc > 2 ? atoi(argv[2]) : 5555);
+	if (!strcmp(mode, "landlock"))
+		return landlock_facts();
 	if (!strcmp(mode, "net-send"))
 		return net_send(argc > 2 ? atoi(argv[2]) : 7, !(argc > 3 && !strcmp(argv[3], "unrouted")));
 	if (!strcmp(mode, "net-look"))

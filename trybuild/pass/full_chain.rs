@@ -15,6 +15,7 @@ fn chain(plan: &ContainPlan, rep: &Reporter) -> Result<i32, StepError> {
         .hygiene()?
         .drop_capabilities()?
         .no_new_privs()?
+        .landlock()?
         .rlimits()?
         .seccomp()?;
     sealed.exec()
