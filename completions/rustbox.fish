@@ -47,4 +47,7 @@ complete -c rustbox -l seccomp -x -a 'default off' -d 'default also close kernel
 complete -c rustbox -l cpus -r -F -d 'CPU bandwidth of the box (cgroup cpu.max)'
 complete -c rustbox -l cgroup -x -a 'auto v1 v2' -d 'cgroup backend'
 complete -c rustbox -l check -d 'report what this host supports and what makes its timings unfair, each with its fix'
+complete -c rustbox -l exec -d 'one run in a box of its own a free box of exec_boxes is made, --copy-in files go into /box, PROGRAM runs with the --run options, --copy-out files come out, and the box is removed'
+complete -c rustbox -l copy-in -r -F -d '--exec copy the host file SRC (read with your rights) to /box/DST (default SRCs name)'
+complete -c rustbox -l copy-out -r -F -d '--exec copy /box/NAME out to DEST (default NAMEs name in the current directory), written with your rights'
 complete -c rustbox -l config -r -F -d '(root only) the configuration file to use'

@@ -9,6 +9,7 @@ pub mod caller;
 pub mod cgroup;
 pub mod chain;
 pub mod check;
+pub mod oneshot;
 pub mod plan;
 pub mod request;
 pub mod run;

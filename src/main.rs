@@ -86,7 +86,7 @@ fn main() {
             let cfg = load_config(&spec, flavor);
             check(&spec, &cfg);
         }
-        Mode::PrintCgRoot | Mode::Check | Mode::Init | Mode::Cleanup | Mode::Run => {
+        Mode::PrintCgRoot | Mode::Check | Mode::Init | Mode::Cleanup | Mode::Run | Mode::Exec => {
             let caller = admit(&spec);
             let cfg = load_config(&spec, flavor);
             act(&spec, &cfg, &caller, &caller_env);
@@ -146,6 +146,7 @@ fn act(spec: &RunSpec, cfg: &Config, caller: &Caller, caller_env: &[(OsString, O
         }
         Mode::Check => check(spec, cfg),
         Mode::Init | Mode::Cleanup | Mode::Run => on_box(spec, cfg, caller, caller_env),
+        Mode::Exec => do_exec(spec, cfg, caller, caller_env),
         Mode::Help | Mode::Version => unreachable!("answered without a caller"),
     }
 }
@@ -178,6 +179,24 @@ fn do_run(spec: &RunSpec, cfg: &Config, caller: &Caller, caller_env: &[(OsString
         Err(e) => fail(e),
     };
     let (outcome, written) = run::run(spec, cfg, caller, caller_env, outputs);
+    finish(spec, outcome, written);
+}
+
+/// `--exec`: one process for --init, copy in, --run, copy out, --cleanup
+/// (`rustbox::oneshot`); its status line and exit status are --run's.
+fn do_exec(spec: &RunSpec, cfg: &Config, caller: &Caller, caller_env: &[(OsString, OsString)]) {
+    match rustbox::oneshot::exec(spec, cfg, caller, caller_env) {
+        Ok((outcome, after)) => finish(spec, outcome, after),
+        Err(e) => fail(e),
+    }
+}
+
+/// A run's end: the controls with -vv, the status line, the exit status.
+fn finish(
+    spec: &RunSpec,
+    outcome: run::Outcome,
+    written: Result<(), rustbox::sys::error::StepError>,
+) -> ! {
     if rustbox::request::progress::shown(2) {
         for c in &outcome.evidence.controls {
             let state = match (c.applied, c.verified) {

@@ -97,8 +97,63 @@ pub fn run(
     };
     let mut ev = Evidence::new(spec.box_id, &spec.limits);
     let locked = acquire(&req, &mut ev);
+    let (outcome, written, locked) = run_locked(&req, ev, locked, outputs);
+    drop(locked);
+    // The next run's CPU clock opens warm if it comes soon (`supervisor::keeper`).
+    crate::supervisor::keeper::ensure(std::time::Duration::from_secs(cfg.clock_keeper_idle.into()));
+    (outcome, written)
+}
+
+/// `--exec`'s run: in box `paths`, whose lock it has held since it took the box
+/// (and keeps, for the cleanup: the lock is handed back with the outcome).
+pub fn run_held(
+    spec: &RunSpec,
+    cfg: &Config,
+    caller: &Caller,
+    caller_env: &[(OsString, OsString)],
+    outputs: Outputs,
+    paths: BoxPaths,
+    lock: BoxLock,
+) -> (Outcome, Result<(), StepError>, BoxLock) {
+    let req = Request {
+        spec,
+        cfg,
+        caller,
+        env: caller_env,
+    };
+    let mut ev = Evidence::new(spec.box_id, &spec.limits);
+    ev.controls.push(Control::applied(
+        "box.lock",
+        true,
+        format!(
+            "flock on {}, held by --exec from --init to --cleanup; box of uid {}",
+            paths.lock_file.display(),
+            lock.state.owner
+        ),
+    ));
+    let (outcome, written, locked) = run_locked(&req, ev, Ok((paths, lock)), outputs);
+    crate::supervisor::keeper::ensure(std::time::Duration::from_secs(cfg.clock_keeper_idle.into()));
+    let Ok((_, lock)) = locked else {
+        unreachable!("run_locked hands back the lock it was given")
+    };
+    (outcome, written, lock)
+}
+
+/// The run in the locked box (or the failure to lock it), its verdict, and the
+/// outputs written before the lock is handed back.
+#[allow(clippy::type_complexity)]
+fn run_locked(
+    req: &Request,
+    mut ev: Evidence,
+    locked: Result<(BoxPaths, BoxLock), StepError>,
+    outputs: Outputs,
+) -> (
+    Outcome,
+    Result<(), StepError>,
+    Result<(BoxPaths, BoxLock), StepError>,
+) {
     let ran = match &locked {
-        Ok((paths, lock)) => run_in_box(&req, paths, lock, &mut ev),
+        Ok((paths, lock)) => run_in_box(req, paths, lock, &mut ev),
         Err(e) => Err(e.clone()),
     };
     if let Err(e) = ran {
@@ -111,10 +166,7 @@ pub fn run(
         verdict,
     };
     let written = write_outputs(outputs, &outcome);
-    drop(locked);
-    // The next run's CPU clock opens warm if it comes soon (`supervisor::keeper`).
-    crate::supervisor::keeper::ensure(std::time::Duration::from_secs(cfg.clock_keeper_idle.into()));
-    (outcome, written)
+    (outcome, written, locked)
 }
 
 /// The order of a `--run` in the locked box, as plain as `chain::contain`: check

@@ -1197,6 +1197,257 @@ fn landlock_leaves_the_program_only_what_its_mounts_bind() {
     assert!(d.contains("/ll"), "{d}");
 }
 
+/// A config of the suite's with `--exec` taking boxes `first..=last` only.
+fn exec_config(name: &str, first: u32, last: u32) -> std::path::PathBuf {
+    let config = env().base.join(format!("config-exec-{name}"));
+    let conf = std::fs::read_to_string(&env().config).expect("the suite's config")
+        + &format!("exec_boxes = {first}-{last}\n");
+    std::fs::write(&config, conf).expect("write the exec config");
+    config
+}
+
+fn exec(config: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(common::rustbox_bin())
+        .arg(format!("--config={}", config.display()))
+        .arg("--exec")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run rustbox --exec")
+}
+
+/// Nothing of boxes `ids` is left: no lock file, no box directory, no mount.
+fn assert_no_box_left(ids: std::ops::RangeInclusive<u32>) {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    for id in ids {
+        let lock = env().lock_root.join(id.to_string());
+        assert!(!lock.exists(), "{} is left", lock.display());
+        let dir = env().box_root.join(id.to_string());
+        assert!(!dir.exists(), "{} is left", dir.display());
+        let holder = env().lock_root.join(format!("{id}.net"));
+        assert!(
+            !mounts.contains(&format!(" {} ", dir.display()))
+                && !mounts.contains(&format!(" {} ", holder.display())),
+            "a mount of box {id} is left"
+        );
+    }
+}
+
+/// `--exec` (issue 14): one process takes a free box, copies files in, runs
+/// the program with the --run options (meta and JSON included), copies the
+/// named results out with the caller's rights, and removes the box.
+#[test]
+fn exec_copies_in_runs_copies_out_and_leaves_nothing() {
+    let config = exec_config("one", 30, 31);
+    let dir = env().base.join("exec-one");
+    common::mkdir_755(&dir);
+    let input = dir.join("in.txt");
+    std::fs::write(&input, "seven\n").unwrap();
+    let out = dir.join("out.txt");
+    let meta = dir.join("meta");
+    let json = dir.join("run.json");
+    let o = exec(
+        &config,
+        &[
+            &format!("--copy-in={}=data/in.txt", input.display()),
+            &format!("--copy-out=result={}", out.display()),
+            &format!("-M{}", meta.display()),
+            &format!("--json={}", json.display()),
+            "-p2",
+            "--",
+            "/bin/sh",
+            "-c",
+            "tr a-z A-Z < /box/data/in.txt > /box/result",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "SEVEN\n");
+    let m = std::fs::read_to_string(&meta).unwrap();
+    assert!(m.contains("exitcode:0"), "{m}");
+    let j = harness::read_json(&json);
+    assert_eq!(j["verdict"], "OK", "{j}");
+    assert_eq!(j["box_id"], 30, "the first free box of exec_boxes");
+    assert!(harness::control(&j, "landlock").is_some(), "{j}");
+    assert_no_box_left(30..=31);
+    // The program's verdict is --run's: a failing program exits 1, its result
+    // still copied out.
+    let o = exec(
+        &config,
+        &[
+            &format!("--copy-out=result={}", out.display()),
+            "-p2",
+            "--",
+            "/bin/sh",
+            "-c",
+            "echo partial > /box/result; exit 3",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "partial\n");
+    assert_no_box_left(30..=31);
+}
+
+/// Many callers at once: each takes a box of its own, none waits for another's,
+/// and nothing is left. With more callers than boxes, the extra ones are
+/// refused with one line, not queued or run in a shared box.
+#[test]
+fn exec_callers_at_once_each_get_a_box_of_their_own() {
+    let config = exec_config("many", 51, 58);
+    let dir = env().base.join("exec-many");
+    common::mkdir_755(&dir);
+    let runs: Vec<_> = (0..8)
+        .map(|i| {
+            let input = dir.join(format!("in{i}"));
+            std::fs::write(&input, format!("{i}\n")).unwrap();
+            let out = dir.join(format!("out{i}"));
+            let json = dir.join(format!("run{i}.json"));
+            let c = config.clone();
+            std::thread::spawn(move || {
+                let o = exec(
+                    &c,
+                    &[
+                        &format!("--copy-in={}=in", input.display()),
+                        &format!("--copy-out=out={}", out.display()),
+                        &format!("--json={}", json.display()),
+                        "-p2",
+                        "--",
+                        "/bin/sh",
+                        "-c",
+                        "sleep 0.3; cat /box/in > /box/out",
+                    ],
+                );
+                (i, o, out, json)
+            })
+        })
+        .collect();
+    let mut boxes = std::collections::BTreeSet::new();
+    for t in runs {
+        let (i, o, out, json) = t.join().unwrap();
+        assert_eq!(o.status.code(), Some(0), "run {i}: {}", text(&o.stderr));
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), format!("{i}\n"));
+        boxes.insert(harness::read_json(&json)["box_id"].as_u64().unwrap());
+    }
+    assert_eq!(boxes.len(), 8, "two runs shared a box: {boxes:?}");
+    assert_no_box_left(51..=58);
+    // One box, two callers: one runs, the other is refused at once.
+    let config = exec_config("few", 59, 59);
+    let slow = {
+        let c = config.clone();
+        std::thread::spawn(move || exec(&c, &["--", "/bin/sleep", "1"]))
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let o = exec(&config, &["--", "/bin/true"]);
+    assert_refused(
+        o.status.code(),
+        &text(&o.stdout),
+        &text(&o.stderr),
+        "no free box",
+    );
+    assert_eq!(slow.join().unwrap().status.code(), Some(0));
+    assert_no_box_left(59..=59);
+}
+
+/// Bad input: a missing or unreadable copy-in source, a name that climbs out of
+/// /box, -b with --exec: one line, exit 2, no box made. A copy-out name the
+/// program made a link (kept with --special-files) is not followed.
+#[test]
+fn exec_refuses_bad_copies_and_leaves_nothing() {
+    let config = exec_config("bad", 61, 62);
+    let dir = env().base.join("exec-bad");
+    common::mkdir_755(&dir);
+    let secret = dir.join("secret");
+    std::fs::write(&secret, "root's\n").unwrap();
+    common::chmod(&secret, 0o600);
+    let missing = dir.join("missing");
+    for (args, needle) in [
+        (vec![format!("--copy-in={}", missing.display())], "ENOENT"),
+        (
+            vec![format!("--copy-in={}=../x", secret.display())],
+            "no '..'",
+        ),
+        (vec!["--copy-out=/etc/passwd=x".to_string()], "below /box"),
+        (
+            vec![format!("--copy-in={}", dir.display())],
+            "not a regular file",
+        ),
+        (vec!["-b".to_string(), "61".to_string()], "drop -b"),
+    ] {
+        let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
+        a.extend(["--", "/bin/true"]);
+        let o = exec(&config, &a);
+        assert_refused(o.status.code(), &text(&o.stdout), &text(&o.stderr), needle);
+    }
+    assert_no_box_left(61..=62);
+    // An unreadable source, for a caller who cannot read it (setuid as nobody).
+    let copy = dir.join("rustbox");
+    std::fs::copy(common::rustbox_bin(), &copy).unwrap();
+    common::chmod(&copy, 0o4755);
+    let o = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&copy)
+        .args([
+            "--exec",
+            &format!("--copy-in={}", secret.display()),
+            "--",
+            "/bin/true",
+        ])
+        .output()
+        .expect("run setpriv");
+    assert_refused(
+        o.status.code(),
+        &text(&o.stdout),
+        &text(&o.stderr),
+        "EACCES",
+    );
+    // A link at the copy-out name: refused, nothing written at the destination.
+    let dest = dir.join("leak");
+    let o = exec(
+        &config,
+        &[
+            "--special-files",
+            &format!("--copy-out=out={}", dest.display()),
+            "-p2",
+            "--",
+            "/bin/sh",
+            "-c",
+            &format!("ln -s {} /box/out", secret.display()),
+        ],
+    );
+    assert_refused(o.status.code(), &text(&o.stdout), &text(&o.stderr), "link");
+    assert!(!dest.exists(), "the link was followed");
+    assert_no_box_left(61..=62);
+}
+
+/// An --exec that dies (SIGKILL: no cleanup of its own) leaves its box made but
+/// unlocked; the next --exec takes that box over, removing it first.
+#[test]
+fn a_dead_execs_box_is_taken_over_by_the_next() {
+    let config = exec_config("dead", 63, 63);
+    let mut child = std::process::Command::new(common::rustbox_bin())
+        .arg(format!("--config={}", config.display()))
+        .args(["--exec", "--", "/bin/sleep", "30"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start rustbox --exec");
+    let lock = env().lock_root.join("63");
+    assert!(
+        wait_for(Duration::from_secs(10), || std::fs::read_to_string(&lock)
+            .is_ok_and(|s| s.contains("oneshot=1"))),
+        "the --exec never made its box"
+    );
+    child.kill().expect("SIGKILL the --exec");
+    child.wait().expect("reap it");
+    assert!(
+        env().box_root.join("63").exists(),
+        "nothing was left to take over"
+    );
+    let o = exec(&config, &["--", "/bin/true"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_no_box_left(63..=63);
+}
+
 /// H5: the box never gets a user namespace of its own; the program's uid map is
 /// the initial namespace's identity map.
 #[test]

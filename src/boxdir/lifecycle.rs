@@ -129,8 +129,24 @@ pub fn init(
     ensure_private_dir(&cfg.box_root, 0o755, "init")?;
     let mut lock = BoxLock::acquire(cfg, paths, wait, true)?
         .ok_or_else(|| StepError::new("lock", "lock file vanished"))?;
+    init_locked(cfg, paths, caller, quota, &mut lock, false)?;
+    Ok(paths.dir.clone())
+}
+
+/// `--init` under a lock already held (`--exec` holds its box's from the
+/// start to the end): make the box afresh; `oneshot` marks one made by
+/// `--exec`.
+pub fn init_locked(
+    cfg: &Config,
+    paths: &BoxPaths,
+    caller: &Caller,
+    quota: Option<(u64, u64)>,
+    lock: &mut BoxLock,
+    oneshot: bool,
+) -> Result<(), StepError> {
     // Re-creating someone else's box would destroy their files.
     caller.may_init(cfg.restricted_init, lock.state.owner())?;
+    ensure_private_dir(&cfg.box_root, 0o755, "init")?;
     // isolate's unbounded box on the host's disk is root's to ask for: a caller
     // of the setuid binary gets a tmpfs within `user_max_quota` (found by review:
     // with `host_disk_box = 1` a user wrote past the cap onto the host's disk).
@@ -178,6 +194,7 @@ pub fn init(
             initialized: true,
             owner: owner.0,
             owner_gid: owner.1,
+            oneshot,
         })
     });
     if let Err(e) = saved {
@@ -194,7 +211,7 @@ pub fn init(
             },
         });
     }
-    Ok(paths.dir.clone())
+    Ok(())
 }
 
 /// `--cleanup`: kill what is left, remove the box. Idempotent.
@@ -211,8 +228,13 @@ pub fn cleanup(
         crate::request::progress::say(1, format_args!("Nothing to do -- box did not exist"));
         return Ok(());
     };
-    crate::request::progress::say(1, format_args!("Deleting sandbox {}", paths.dir.display()));
     caller.may_use(lock.state.owner())?;
+    cleanup_locked(cfg, paths, lock)
+}
+
+/// `--cleanup` under a lock already held: kill what is left, remove the box.
+pub fn cleanup_locked(cfg: &Config, paths: &BoxPaths, lock: BoxLock) -> Result<(), StepError> {
+    crate::request::progress::say(1, format_args!("Deleting sandbox {}", paths.dir.display()));
     let (uid, _gid) = cfg.box_ids(paths.id);
     crate::cgroup::remove_stale(&cfg.cg_root, paths.id)?;
     kill_box_processes(uid)?;

@@ -18,6 +18,10 @@ pub struct BoxState {
     /// they (or root) may use the box.
     pub owner: u32,
     pub owner_gid: u32,
+    /// Made by `--exec` for one run: any `--exec` that finds it unlocked
+    /// (its maker is gone: a live one holds the lock throughout) may clean it
+    /// up and take it.
+    pub oneshot: bool,
 }
 
 impl BoxState {
@@ -29,6 +33,7 @@ impl BoxState {
                 Some(("initialized", v)) => st.initialized = v == "1",
                 Some(("owner", v)) => st.owner = v.parse().unwrap_or(0),
                 Some(("owner_gid", v)) => gid = v.parse().ok(),
+                Some(("oneshot", v)) => st.oneshot = v == "1",
                 _ => {}
             }
         }
@@ -42,10 +47,11 @@ impl BoxState {
     }
     fn render(&self) -> String {
         format!(
-            "initialized={}\nowner={}\nowner_gid={}\n",
+            "initialized={}\nowner={}\nowner_gid={}\n{}",
             u8::from(self.initialized),
             self.owner,
-            self.owner_gid
+            self.owner_gid,
+            if self.oneshot { "oneshot=1\n" } else { "" }
         )
     }
 }
@@ -83,6 +89,20 @@ impl BoxLock {
         wait: bool,
         create: bool,
     ) -> Result<Option<BoxLock>, StepError> {
+        match Self::take(cfg, paths, wait, create)? {
+            Got::Locked(l) => Ok(Some(l)),
+            Got::Absent => Ok(None),
+            Got::Busy => Err(StepError::new(
+                "lock",
+                format!(
+                    "box {} is busy (another rustbox is using it; --wait waits)",
+                    paths.id
+                ),
+            )),
+        }
+    }
+
+    fn take(cfg: &Config, paths: &BoxPaths, wait: bool, create: bool) -> Result<Got, StepError> {
         ensure_private_dir(&cfg.lock_root, 0o700, "lock")?;
         loop {
             let file = match OpenOptions::new()
@@ -95,7 +115,9 @@ impl BoxLock {
                 .open(&paths.lock_file)
             {
                 Ok(f) => f,
-                Err(e) if !create && e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) if !create && e.kind() == std::io::ErrorKind::NotFound => {
+                    return Ok(Got::Absent)
+                }
                 Err(e) => {
                     return Err(StepError::io(
                         "lock",
@@ -106,15 +128,7 @@ impl BoxLock {
             };
             match flock_ex(&file, wait) {
                 Ok(true) => {}
-                Ok(false) => {
-                    return Err(StepError::new(
-                        "lock",
-                        format!(
-                            "box {} is busy (another rustbox is using it; --wait waits)",
-                            paths.id
-                        ),
-                    ))
-                }
+                Ok(false) => return Ok(Got::Busy),
                 Err(errno) => {
                     return Err(StepError::nix(
                         "lock",
@@ -142,8 +156,18 @@ impl BoxLock {
                 .read_to_string(&mut s)
                 .map_err(|e| StepError::io("lock", lock.path.display().to_string(), &e))?;
             lock.state = BoxState::parse(&s);
-            return Ok(Some(lock));
+            return Ok(Got::Locked(lock));
         }
+    }
+
+    /// The lock of box `paths` if nobody holds it now (the lock file made if
+    /// need be); None if another rustbox does. For `--exec`, which takes the
+    /// first free box.
+    pub fn try_acquire(cfg: &Config, paths: &BoxPaths) -> Result<Option<BoxLock>, StepError> {
+        Ok(match Self::take(cfg, paths, false, true)? {
+            Got::Locked(l) => Some(l),
+            Got::Absent | Got::Busy => None,
+        })
     }
 
     /// Record the box state in the lock file.
@@ -166,6 +190,15 @@ impl BoxLock {
             Err(e) => Err(StepError::io("lock", self.path.display().to_string(), &e)),
         }
     }
+}
+
+/// What taking a box's lock found.
+enum Got {
+    Locked(BoxLock),
+    /// No lock file, and none was to be made.
+    Absent,
+    /// Another rustbox holds it, and we may not wait.
+    Busy,
 }
 
 /// An exclusive flock on `file`, waiting for it with `wait`: Ok(false) if it is
@@ -218,8 +251,15 @@ mod tests {
             initialized: true,
             owner: 1234,
             owner_gid: 99,
+            oneshot: false,
         };
         assert_eq!(BoxState::parse(&s.render()), s);
+        assert!(
+            !s.render().contains("oneshot"),
+            "an --init box's lock file is as before"
+        );
+        let one = BoxState { oneshot: true, ..s };
+        assert_eq!(BoxState::parse(&one.render()), one);
         let old = BoxState::parse("initialized=1\nowner=1234\n");
         assert_eq!(
             (old.owner, old.owner_gid, old.owner()),

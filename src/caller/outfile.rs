@@ -110,18 +110,26 @@ impl OutFile {
 
     /// Write `bytes` as the whole content.
     pub fn write(self, bytes: &[u8]) -> Result<(), StepError> {
+        self.copy_from(&mut &bytes[..])
+    }
+
+    /// Write what `src` reads, to its end, as the whole content (`--exec`'s
+    /// copy-out streams a box's file this way).
+    pub fn copy_from(self, src: &mut dyn std::io::Read) -> Result<(), StepError> {
         let what = self.what;
         let err =
             |e: std::io::Error| StepError::io(what, format!("write {}", self.shown.display()), &e);
         match self.target {
             Target::Stdout => {
                 let mut o = std::io::stdout().lock();
-                o.write_all(bytes).and_then(|()| o.flush()).map_err(err)
+                std::io::copy(src, &mut o)
+                    .and_then(|_| o.flush())
+                    .map_err(err)
             }
-            Target::Stream(mut f) => f.write_all(bytes).map_err(err),
+            Target::Stream(mut f) => std::io::copy(src, &mut f).map(drop).map_err(err),
             Target::Replace { dir, name, mode } => {
                 crate::caller::fsid::as_user(self.id, &[], what, || {
-                    replace(&dir, &name, mode, bytes, what, &self.shown)
+                    replace(&dir, &name, mode, src, what, &self.shown)
                 })
             }
             // A fresh file of the caller's, mode 0644: not the mode of what the
@@ -129,7 +137,7 @@ impl OutFile {
             Target::InBox { box_dir, rel } => {
                 crate::caller::fsid::as_user(self.id, &[], what, || {
                     let (dir, name) = open_in_box(&box_dir, &rel, &self.shown, what)?;
-                    replace(&dir, &name, 0o644, bytes, what, &self.shown)
+                    replace(&dir, &name, 0o644, src, what, &self.shown)
                         .map_err(|e| remove_forgery(&dir, &name, e))
                 })
             }
@@ -327,7 +335,7 @@ fn replace(
     dir: &OwnedFd,
     name: &OsStr,
     mode: u32,
-    bytes: &[u8],
+    src: &mut dyn std::io::Read,
     what: &str,
     shown: &Path,
 ) -> Result<(), StepError> {
@@ -351,8 +359,8 @@ fn replace(
     }
     // SAFETY: a descriptor openat(2) just returned, owned by nobody else.
     let mut f = unsafe { std::fs::File::from_raw_fd(fd) };
-    let written = f
-        .write_all(bytes)
+    let written = std::io::copy(src, &mut f)
+        .map(drop)
         .map_err(|e| StepError::io(what, format!("write {}", shown.display()), &e));
     drop(f);
     let renamed = written.and_then(|()| {

@@ -74,6 +74,8 @@ enum Bytes {
     Json,
     Seccomp,
     Config,
+    CopyIn,
+    CopyOut,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,6 +166,9 @@ const OPTIONS: &[(&str, Option<char>, Arg, Opt)] = &[
     ("cpus", None, Arg::Required, W(Word::Cpus)),
     ("cgroup", None, Arg::Required, W(Word::Cgroup)),
     ("check", None, Arg::None, M(Mode::Check)),
+    ("exec", None, Arg::None, M(Mode::Exec)),
+    ("copy-in", None, Arg::Required, B(Bytes::CopyIn)),
+    ("copy-out", None, Arg::Required, B(Bytes::CopyOut)),
     ("config", None, Arg::Required, B(Bytes::Config)),
 ];
 
@@ -403,7 +408,7 @@ fn short_options(p: &mut Parsed, chars: &[u8], words: &mut Words) -> Result<(), 
 
 fn set_mode(mode: &mut Option<Mode>, m: Mode) -> Result<(), Failure> {
     match mode {
-        Some(old) if *old != m => Err(usage("only one of --init, --run, --cleanup, --version, --help, --check, --check-config, --print-cg-root may be given")),
+        Some(old) if *old != m => Err(usage("only one of --init, --run, --cleanup, --exec, --version, --help, --check, --check-config, --print-cg-root may be given")),
         _ => {
             *mode = Some(m);
             Ok(())
@@ -472,6 +477,8 @@ fn bytes(p: &mut Parsed, b: Bytes, raw: OsString) -> Result<(), Failure> {
         Bytes::Meta => spec.meta = Some(PathBuf::from(raw)),
         Bytes::Json => spec.json = Some(PathBuf::from(raw)),
         Bytes::Config => spec.config = Some(PathBuf::from(raw)),
+        Bytes::CopyIn => spec.copy_in.push(copy_rule("copy-in", raw)?),
+        Bytes::CopyOut => spec.copy_out.push(copy_rule("copy-out", raw)?),
         Bytes::Seccomp => {
             spec.seccomp = match raw.as_bytes() {
                 b"default" => SeccompChoice::Default,
@@ -482,6 +489,32 @@ fn bytes(p: &mut Parsed, b: Bytes, raw: OsString) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// `A[=B]` of --copy-in and --copy-out: split at the first `=`; B defaults to
+/// A's last component. The name below /box (copy-in's B, copy-out's A) must
+/// be relative, with no `..`: it is checked when the box exists (`oneshot`).
+fn copy_rule(name: &str, raw: OsString) -> Result<(OsString, OsString), Failure> {
+    let b = raw.as_bytes();
+    let (a, rest) = match b.iter().position(|&c| c == b'=') {
+        Some(at) => (&b[..at], Some(&b[at + 1..])),
+        None => (b, None),
+    };
+    let base = |x: &[u8]| -> Vec<u8> {
+        let t: &[u8] = x.strip_suffix(b"/").unwrap_or(x);
+        t.rsplit(|&c| c == b'/').next().unwrap_or(t).to_vec()
+    };
+    let second = match rest {
+        Some(r) if !r.is_empty() => r.to_vec(),
+        _ => base(a),
+    };
+    if a.is_empty() || second.is_empty() || b.contains(&0) {
+        return Err(usage(format!(
+            "--{name}: expected SOURCE[=DESTINATION], not '{}'",
+            raw.to_string_lossy()
+        )));
+    }
+    Ok((OsString::from_vec(a.to_vec()), OsString::from_vec(second)))
 }
 
 /// Resource limits, in isolate's units. `v` is `None` only for `-p` alone
@@ -540,6 +573,7 @@ fn word(spec: &mut RunSpec, name: &str, w: Word, v: &str) -> Result<(), Failure>
             let n = parse_uint(name, v)?;
             spec.box_id =
                 u32::try_from(n).map_err(|_| usage(format!("box id {n} out of range")))?;
+            spec.box_id_set = true;
         }
         Word::Syscalls => {
             let n = parse_uint(name, v)?;
@@ -606,6 +640,7 @@ pub const HELP: &str = "\
 Usage: rustbox [OPTIONS] --init
        rustbox [OPTIONS] --run -- PROGRAM [ARGS...]
        rustbox [OPTIONS] --cleanup
+       rustbox [OPTIONS] --exec [--copy-in=SRC[=DST]]... [--copy-out=NAME[=DEST]]... -- PROGRAM [ARGS...]
        rustbox --version | --help | --check | --check-config | --print-cg-root
 
 An isolate-compatible sandbox.
@@ -614,6 +649,10 @@ Modes:
     --init               make box ID (its /box, /tmp, network namespace)
     --run                run PROGRAM in box ID
     --cleanup            remove box ID and everything of it
+    --exec               one run in a box of its own: a free box of exec_boxes
+                         is made, --copy-in files go into /box, PROGRAM runs
+                         with the --run options, --copy-out files come out,
+                         and the box is removed; one process
     --version            isolate's version line, then rustbox's
     --help               this text
     --print-cg-root      where the boxes' cgroups live
@@ -667,6 +706,11 @@ rustbox additions:
                          mode cannot run here. With --json=- as JSON
     --check-config       the same, as JSON (isolate has neither)
     --config=FILE        (root only) the configuration file to use
+    --copy-in=SRC[=DST]  --exec: copy the host file SRC (read with your rights)
+                         to /box/DST (default: SRC's name)
+    --copy-out=NAME[=DEST]
+                         --exec: copy /box/NAME out to DEST (default: NAME's
+                         name in the current directory), written with your rights
 Exit status: 0 the program succeeded, 1 it failed (RE, SG, TO), 2 rustbox failed (XX).
 ";
 
@@ -691,6 +735,27 @@ mod tests {
         // --check-config is another name for --check: one mode.
         assert_eq!(p(&["--check-config"]).unwrap().mode, Mode::Check);
         assert_eq!(p(&["--check-config"]).unwrap().json, Some("-".into()));
+        // --exec's copies: SRC[=DST], DST by default SRC's last name.
+        let e = p(&[
+            "--exec",
+            "--copy-in=/src/a.c",
+            "--copy-in=/x=d/y",
+            "--copy-out=out.txt",
+            "--",
+            "/bin/true",
+        ])
+        .unwrap();
+        assert_eq!(e.mode, Mode::Exec);
+        assert_eq!(
+            e.copy_in,
+            vec![
+                ("/src/a.c".into(), "a.c".into()),
+                ("/x".into(), "d/y".into())
+            ]
+        );
+        assert_eq!(e.copy_out, vec![("out.txt".into(), "out.txt".into())]);
+        assert!(!e.box_id_set);
+        assert!(p(&["--exec", "--copy-in=", "--", "/bin/true"]).is_err());
         assert_eq!(p(&["--check"]).unwrap().json, None);
         assert_eq!(p(&["--check", "--check-config"]).unwrap().mode, Mode::Check);
         assert!(p(&["--check", "--init"]).is_err());

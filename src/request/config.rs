@@ -113,6 +113,8 @@ pub struct Config {
     /// (`supervisor::keeper`) stays up until no run has come for S seconds; 0:
     /// no keeper.
     pub clock_keeper_idle: u32,
+    /// The box ids `--exec` takes a free one of (first, last).
+    pub exec_boxes: (u32, u32),
     /// The file this came from, if any.
     pub source: Option<PathBuf>,
 }
@@ -136,6 +138,7 @@ impl Default for Config {
             box_cpus: BTreeMap::new(),
             box_mems: BTreeMap::new(),
             clock_keeper_idle: 15,
+            exec_boxes: (65000, 65999),
             source: None,
         }
     }
@@ -224,6 +227,16 @@ impl Config {
                 "user_max_boxes" => c.user_max_boxes = num(v)?,
                 "tmp_noexec" => c.tmp_noexec = num(v)? != 0,
                 "clock_keeper_idle" => c.clock_keeper_idle = num(v)?,
+                "exec_boxes" => {
+                    let (a, b) = v
+                        .split_once('-')
+                        .ok_or_else(|| format!("line {}: exec_boxes is FIRST-LAST", n + 1))?;
+                    let (a, b) = (num(a.trim())?, num(b.trim())?);
+                    if a > b {
+                        return Err(format!("line {}: exec_boxes {a}-{b} is empty", n + 1));
+                    }
+                    c.exec_boxes = (a, b);
+                }
                 _ => {
                     let per_box = k
                         .strip_prefix("box")

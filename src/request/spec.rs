@@ -23,6 +23,8 @@ pub enum Mode {
     PrintCgRoot,
     /// `--check`, also named `--check-config`: what this host supports.
     Check,
+    /// `--exec`: --init a free box, copy in, --run, copy out, --cleanup.
+    Exec,
 }
 
 /// Resource limits, in isolate's units.
@@ -204,6 +206,12 @@ pub struct RunSpec {
     pub cgroup: CgroupChoice,
     /// Test-only config path (`--config`), honoured only for a real root caller.
     pub config: Option<PathBuf>,
+    /// `-b` was given (`--exec` takes a box of its own and refuses one).
+    pub box_id_set: bool,
+    /// `--exec`: host files copied into /box (source, name below /box).
+    pub copy_in: Vec<(OsString, OsString)>,
+    /// `--exec`: files below /box copied out after the run (name, host path).
+    pub copy_out: Vec<(OsString, OsString)>,
     pub program: Vec<OsString>,
 }
 
@@ -232,6 +240,9 @@ impl Default for RunSpec {
             seccomp: SeccompChoice::Default,
             special_files: false,
             wait: false,
+            box_id_set: false,
+            copy_in: Vec::new(),
+            copy_out: Vec::new(),
             tty_hack: false,
             as_uid: None,
             as_gid: None,

@@ -45,7 +45,11 @@ type Rule = fn(&RunSpec) -> Result<(), String>;
 type CallerRule = fn(&RunSpec, &Caller) -> Result<(), String>;
 
 /// How the command line is written (every mode).
-const COMMAND_LINE: &[Rule] = &[program_only_with_run, chdir_not_empty];
+const COMMAND_LINE: &[Rule] = &[
+    program_only_with_run,
+    chdir_not_empty,
+    copies_only_with_exec,
+];
 
 /// What would not be enforced as asked (modes that act: not `--help`, `--version`).
 const ENFORCEABLE: &[Rule] = &[
@@ -94,11 +98,28 @@ fn program_only_with_run(spec: &RunSpec) -> Result<(), String> {
         (Mode::Run, None) => {
             Err("--run needs a program to run: rustbox --run -- PROGRAM [ARGS]".into())
         }
-        (Mode::Run, Some(_)) | (_, None) => Ok(()),
+        (Mode::Exec, None) => {
+            Err("--exec needs a program to run: rustbox --exec -- PROGRAM [ARGS]".into())
+        }
+        (Mode::Run | Mode::Exec, Some(_)) | (_, None) => Ok(()),
         (_, Some(word)) => Err(format!(
-            "unexpected argument '{}' (a program is only taken by --run)",
+            "unexpected argument '{}' (a program is only taken by --run and --exec)",
             word.to_string_lossy()
         )),
+    }
+}
+
+/// `--copy-in` and `--copy-out` act only in `--exec`, which also takes its box
+/// itself: a `-b` with it would be ignored, so it is refused.
+fn copies_only_with_exec(spec: &RunSpec) -> Result<(), String> {
+    let copies = !spec.copy_in.is_empty() || !spec.copy_out.is_empty();
+    match spec.mode {
+        Mode::Exec if spec.box_id_set => Err(
+            "--exec takes a free box of its own (exec_boxes in the configuration): drop -b".into(),
+        ),
+        Mode::Exec => Ok(()),
+        _ if copies => Err("--copy-in and --copy-out need --exec".into()),
+        _ => Ok(()),
     }
 }
 
@@ -250,7 +271,7 @@ mod tests {
         let m = refused(&["--init", "-p", "10"]).unwrap();
         assert_eq!(
             m,
-            "unexpected argument '10' (a program is only taken by --run) (see rustbox --help)"
+            "unexpected argument '10' (a program is only taken by --run and --exec) (see rustbox --help)"
         );
         // --help too: a stray word is refused, not ignored.
         assert!(refused(&["--help", "x"]).unwrap().contains("'x'"));
