@@ -1,7 +1,7 @@
 //! The box directory: its paths (`paths`), its lock (`lock`), `--init` and
 //! `--cleanup` (`lifecycle`), its tmpfs (`tmpfs`), lending `/box` for a run
-//! (`lend`), its network namespace (`netns`), and the tree walks (`walk`,
-//! `trees`).
+//! (`lend`), the network namespace holder older versions kept (`netns`), and the
+//! tree walks (`walk`, `trees`).
 //!
 //! Layout of box N (all created by rustbox, root-owned unless said otherwise):
 //! ```text
@@ -17,10 +17,9 @@
 //!                            mounted inside the box's private mount namespace)
 //! <lock_root>/N              the lock file: flock()ed while a command works on
 //!                            the box, holds who initialised it
-//! <lock_root>/N.net          0600  the box's network namespace (netns.rs): its
-//!                            nsfs file bind-mounted here by --init, entered by
-//!                            each run, unmounted by --cleanup
-//! <lock_root>/N.net.counters 0600  its counters' text as it was made (netns.rs)
+//! <lock_root>/N.net          only in boxes of the versions that kept a network
+//!                            namespace per box (netns.rs), with N.net.counters:
+//!                            released by --init and --cleanup
 //! ```
 
 pub mod lend;

@@ -223,7 +223,6 @@ pub fn build(
             mounts: root_mounts.clone(),
         },
         share_net: spec.share_net,
-        held_net: (!spec.share_net).then(|| crate::boxdir::netns::holder(&paths.lock_file)),
         uid,
         gid,
         stdio,

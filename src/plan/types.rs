@@ -11,9 +11,6 @@ use std::path::PathBuf;
 pub struct ContainPlan {
     pub root: RootPlan,
     pub share_net: bool,
-    /// The holder of the box's own network namespace (`boxdir::netns`), entered
-    /// by the supervisor for the clone; a box without one gets a new one per run.
-    pub held_net: Option<PathBuf>,
     pub uid: u32,
     pub gid: u32,
     pub stdio: StdioPlan,

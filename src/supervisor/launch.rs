@@ -52,35 +52,13 @@ pub fn start(plan: &ContainPlan, cg: Option<&dyn BoxCgroup>) -> Result<Proxy, St
         Some(Entry::SelfAttach(s)) => (None, Some(s)),
         None => (None, None),
     };
-    // The box's own network namespace is entered for the clone only: pid 1 is
-    // born in it, and the supervisor is back in its own before anything else.
-    let entered = match &plan.held_net {
-        Some(file) if !plan.share_net => crate::boxdir::netns::enter(file)?,
-        _ => None,
-    };
-    let net = match (&entered, plan.share_net) {
-        (_, true) => NetNs::Shared,
-        (None, false) => NetNs::New,
-        (Some(e), false) => NetNs::Held {
-            inode: e.inode,
-            replaced: e.replaced.clone(),
-        },
+    let net = if plan.share_net {
+        NetNs::Shared
+    } else {
+        NetNs::New
     };
     let flags = super::namespaces::clone_flags(&net);
     let cloned = clone_box(flags, into);
-    // The child (None) stays where it was born; only the supervisor goes back.
-    let left = match (&cloned, entered) {
-        (Ok(None), _) | (_, None) => Ok(()),
-        (_, Some(e)) => e.leave(),
-    };
-    // A failed clone with a failed way back: both are said.
-    let cloned = cloned.map_err(|e| match &left {
-        Err(l) => StepError {
-            detail: format!("{}; and going back failed: {l}", e.detail),
-            ..e
-        },
-        Ok(()) => e,
-    });
     let Some((pid, pidfd)) = cloned? else {
         drop((go_w, rep_r, st_r));
         let ends = ProxyEnds {
@@ -90,12 +68,6 @@ pub fn start(plan: &ContainPlan, cg: Option<&dyn BoxCgroup>) -> Result<Proxy, St
         };
         super::proxy::main(plan, self_attach, ends);
     };
-    if let Err(e) = left {
-        // Not in the supervisor's own network namespace: the box does not start.
-        super::watchdog::kill_box(pid, &pidfd, cg);
-        reap(pid);
-        return Err(e);
-    }
     Ok(Proxy {
         pid,
         pidfd,

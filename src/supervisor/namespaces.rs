@@ -22,14 +22,8 @@ pub const NAMESPACES: &[(libc::c_int, &str)] = &[
 pub enum NetNs {
     /// --share-net: the host's.
     Shared,
-    /// A new one for this run (a box made before boxes had their own).
+    /// A new one for this run: nothing of an earlier run can be in it.
     New,
-    /// The box's own, made by --init (`boxdir::netns`): the clone happens inside
-    /// it, so pid 1 is born there; `inode` is the one pid 1 must show.
-    Held {
-        inode: u64,
-        replaced: Option<String>,
-    },
 }
 
 /// The namespaces the clone itself creates (`NAMESPACES`): the network one only
@@ -71,24 +65,10 @@ fn ns_inode(dir: &Option<OwnedFd>, ns: &str) -> Option<Vec<u8>> {
     (n > 0 && (n as usize) < buf.len()).then(|| buf[..n as usize].to_vec())
 }
 
-/// Check from outside that the proxy really is in new namespaces, and in the
-/// box's own network namespace when it has one.
+/// Check from outside that the proxy really is in new namespaces.
 pub fn verify(pid: libc::pid_t, net: &NetNs) -> Result<Control, StepError> {
     let (my_dir, their_dir) = (ns_dir("self"), ns_dir(&pid.to_string()));
     let mut names = Vec::new();
-    if let NetNs::Held { inode, .. } = net {
-        let theirs = ns_inode(&their_dir, "net");
-        let mine = ns_inode(&my_dir, "net");
-        if theirs.is_none()
-            || theirs == mine
-            || theirs != Some(format!("net:[{inode}]").into_bytes())
-        {
-            return Err(StepError::new(
-                "namespaces.verify",
-                "the box is not in its own network namespace",
-            ));
-        }
-    }
     for &(_, ns) in created(net) {
         let mine = ns_inode(&my_dir, ns);
         let theirs = ns_inode(&their_dir, ns);
@@ -104,18 +84,6 @@ pub fn verify(pid: libc::pid_t, net: &NetNs) -> Result<Control, StepError> {
     let detail = match net {
         NetNs::Shared => format!("new {names} namespaces; net shared (--share-net)"),
         NetNs::New => format!("new {names} namespaces"),
-        NetNs::Held {
-            inode,
-            replaced: None,
-        } => format!(
-            "new {names} namespaces; the box's own net namespace net:[{inode}] (made by --init), nothing of an earlier run in it"
-        ),
-        NetNs::Held {
-            inode,
-            replaced: Some(left),
-        } => format!(
-            "new {names} namespaces; the box's own net namespace, replaced by a fresh one net:[{inode}]: an earlier run left {left}"
-        ),
     };
     Ok(Control::applied("namespaces", true, detail))
 }
@@ -161,10 +129,5 @@ mod tests {
         assert_eq!(clone_flags(&NetNs::New), all as u64);
         let no_net = (all & !libc::CLONE_NEWNET) as u64;
         assert_eq!(clone_flags(&NetNs::Shared), no_net);
-        let held = NetNs::Held {
-            inode: 1,
-            replaced: None,
-        };
-        assert_eq!(clone_flags(&held), no_net);
     }
 }
