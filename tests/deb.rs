@@ -142,8 +142,18 @@ fn the_package_installs_upgrades_removes_and_purges_cleanly() {
     );
     rb(&["--run", "--cg", "-b", "901", "--", "/box/true"]);
 
+    // A box directory whose lock went with a reboot (/run is a tmpfs): removal
+    // takes it over and removes it too.
+    let orphan = Path::new("/var/local/lib/rustbox/905");
+    std::fs::create_dir_all(orphan.join("box")).unwrap();
+    std::fs::write(orphan.join("box/left"), "x").unwrap();
+
     // Remove: every box cleaned up before the binary goes.
     dpkg(&["-r", "rustbox"]);
+    assert!(
+        !orphan.exists(),
+        "a box without its lock outlives the package"
+    );
     assert!(!Path::new("/usr/bin/rustbox").exists());
     assert!(!boxdir.exists(), "the box outlives the package");
     assert_eq!(

@@ -1195,6 +1195,14 @@ fn landlock_leaves_the_program_only_what_its_mounts_bind() {
         .unwrap()
         .to_string();
     assert!(d.contains("/ll"), "{d}");
+    // A maybe rule whose source is missing: no mount, and no Landlock rule
+    // either (its rights land nowhere); the run goes ahead.
+    let r = b.run(
+        &["-d", "/opt/rb-none=/nonexistent-rustbox-src:maybe"],
+        &[&probe, "landlock"],
+    );
+    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(r.facts().one("ll.list_root"), Some("EACCES"), "{r}");
 }
 
 /// A config of the suite's with `--exec` taking boxes `first..=last` only.

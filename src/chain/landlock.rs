@@ -12,6 +12,13 @@
 //! (no_new_privs is already set, so no privilege is needed). Then it checks the
 //! domain is in force: listing `/`, which no rule covers, must be refused.
 //! Descriptors opened before (the standard streams) keep what they had.
+//!
+//! A rule gives its rights to everything beneath it and no rule can take them
+//! away: a mount nested below another gets the outer rule's rights as well.
+//! So `/dev` (read-only, noexec, its nodes written through) gives no execute
+//! or make right, and `/dev/shm` beneath it stays noexec; a read-only `--dir`
+//! rule placed inside a read-write one (inside `/box`, say) is held read-only
+//! by its mount alone.
 
 use crate::sys::error::StepError;
 use std::ffi::CString;
@@ -156,27 +163,84 @@ pub fn restrict(plan: &Plan) -> Result<usize, StepError> {
     Ok(added)
 }
 
-/// Add one rule; false if it was a `maybe` rule with nothing there.
+/// Add one rule; false if it was a `maybe` rule whose mount was not made.
+///
+/// The path is resolved with no link followed, and must be the root of a
+/// mount (every planned mount is one): a `maybe` rule whose source was missing
+/// has no mount there, and its rights must not land on whatever is at that
+/// path instead (a directory of another mount, a link a program left).
 fn add(ruleset: &OwnedFd, r: &Rule) -> Result<bool, StepError> {
     let step = "landlock";
     let shown = r.path.to_string_lossy();
-    // SAFETY: open with a NUL-terminated path; O_PATH opens nothing for reading.
-    let rc = unsafe { libc::open(r.path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    let how = OpenHow {
+        flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve: libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS,
+    };
+    // SAFETY: openat2 with a NUL-terminated path and an open_how of the size we
+    // pass; O_PATH opens nothing for reading.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            libc::AT_FDCWD,
+            r.path.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
     if rc < 0 {
         let e = std::io::Error::last_os_error();
         if r.maybe && e.raw_os_error() == Some(libc::ENOENT) {
             return Ok(false);
         }
-        return Err(StepError::io(step, format!("open {shown}"), &e));
+        return Err(StepError::io(
+            step,
+            format!("open {shown} (no link followed)"),
+            &e,
+        ));
     }
-    // SAFETY: a fresh descriptor nothing else owns.
-    let fd = unsafe { crate::sys::fd::owned(rc.into(), step, &shown)? };
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: fstat writes only `st`, on a descriptor we own.
-    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
-        return Err(StepError::last_os(step, format!("fstat {shown}")));
+    // SAFETY: openat2's return: a new descriptor nothing else owns.
+    let fd = unsafe { crate::sys::fd::owned(rc, step, &shown)? };
+    // SAFETY: an all-zero statx is a valid buffer to fill.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: statx of the descriptor itself (empty path) into our buffer.
+    if unsafe {
+        libc::statx(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+            libc::STATX_TYPE,
+            &mut stx,
+        )
+    } != 0
+    {
+        return Err(StepError::last_os(step, format!("statx {shown}")));
     }
-    let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+    let root_known = stx.stx_attributes_mask & libc::STATX_ATTR_MOUNT_ROOT as u64 != 0;
+    let is_root = stx.stx_attributes & libc::STATX_ATTR_MOUNT_ROOT as u64 != 0;
+    match (root_known, is_root, r.maybe) {
+        (true, true, _) => {}
+        (true, false, true) => return Ok(false),
+        (true, false, false) => {
+            return Err(StepError::new(
+                step,
+                format!("{shown} is not the mount the plan made there"),
+            ))
+        }
+        (false, ..) => {
+            return Err(StepError::new(
+                step,
+                format!("statx {shown}: the kernel does not say whether it is a mount root"),
+            ))
+        }
+    }
+    let is_dir = u32::from(stx.stx_mode) & libc::S_IFMT == libc::S_IFDIR;
     let attr = PathBeneathAttr {
         allowed_access: if is_dir {
             r.access

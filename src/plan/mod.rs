@@ -265,14 +265,18 @@ pub fn landlock(mounts: &[MountPlan], abi: u32) -> crate::chain::landlock::Plan 
         .iter()
         .map(|m| {
             let mut access = ll::READ_FILE | ll::READ_DIR;
-            if m.attrs & MOUNT_ATTR_NOEXEC == 0 {
+            // The minimal /dev is mounted read-only and noexec whatever its
+            // rule's flags say (chain/root.rs), and its rule covers /dev/shm
+            // below it: it gives neither execute nor make nor remove.
+            let dev = m.kind == MountKind::MinimalDev;
+            if m.attrs & MOUNT_ATTR_NOEXEC == 0 && !dev {
                 access |= ll::EXECUTE;
             }
-            if m.attrs & MOUNT_ATTR_RDONLY == 0 {
+            if m.attrs & MOUNT_ATTR_RDONLY == 0 && !dev {
                 access |= write;
             }
             // Device nodes are written through (/dev/null), never made.
-            if m.attrs & MOUNT_ATTR_NODEV == 0 || m.kind == MountKind::MinimalDev {
+            if m.attrs & MOUNT_ATTR_NODEV == 0 || dev {
                 access |= ll::WRITE_FILE | ll::TRUNCATE | ll::IOCTL_DEV;
             }
             ll::Rule {
@@ -293,6 +297,58 @@ pub fn landlock(mounts: &[MountPlan], abi: u32) -> crate::chain::landlock::Plan 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each default mount's Landlock rights are what its mount allows; /dev
+    /// gives no execute (its rule covers the noexec /dev/shm) and makes nothing.
+    #[test]
+    fn landlock_rules_follow_each_mount() {
+        use crate::chain::landlock as ll;
+        let m = |inside: &str, kind: MountKind, attrs: u64| MountPlan {
+            inside: inside.into(),
+            kind,
+            attrs,
+        };
+        let bind = || MountKind::Bind {
+            src: "/x".into(),
+            recursive: true,
+            maybe: false,
+            no_links_below: None,
+            as_caller: None,
+        };
+        let mounts = vec![
+            m(
+                "/usr",
+                bind(),
+                MOUNT_ATTR_NOSUID | MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV,
+            ),
+            m("/box", bind(), MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV),
+            m("/dev", MountKind::MinimalDev, MOUNT_ATTR_NOSUID),
+            m(
+                "/dev/shm",
+                MountKind::Tmpfs {
+                    data: String::new(),
+                },
+                MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+            ),
+        ];
+        let p = landlock(&mounts, 7);
+        let a = |i: usize| p.rules[i].access;
+        assert_eq!(a(0), ll::READ_FILE | ll::READ_DIR | ll::EXECUTE);
+        assert_ne!(a(1) & ll::MAKE_REG, 0);
+        assert_ne!(a(1) & ll::EXECUTE, 0);
+        assert_eq!(
+            a(2) & (ll::EXECUTE | ll::MAKE_REG | ll::MAKE_DIR | ll::REMOVE_FILE),
+            0
+        );
+        assert_ne!(a(2) & ll::WRITE_FILE, 0, "/dev/null is written through");
+        assert_eq!(a(3) & ll::EXECUTE, 0, "/dev/shm is noexec");
+        assert_eq!(
+            a(0) | a(1) | a(2) | a(3),
+            (a(0) | a(1) | a(2) | a(3)) & ll::handled(7)
+        );
+        // An older ABI gets only the rights it knows.
+        assert_eq!(landlock(&mounts, 1).rules[1].access & !ll::handled(1), 0);
+    }
 
     fn spec(args: &[&str]) -> RunSpec {
         crate::request::cli::parse(args.iter().map(|s| s.to_string())).unwrap()
