@@ -12,7 +12,7 @@ CARGO     ?= cargo
 TARGET    := x86_64-unknown-linux-musl
 RELEASE   := target/$(TARGET)/release/rustbox
 
-.PHONY: all toolchain build deps docs deb test-deb install install-as-isolate uninstall test test-unit test-integration test-setuid test-faults faults test-cgroup test-cgroup-v2 test-clients test-trybuild test-runtimes test-soak soak adversarial lint clean bench
+.PHONY: all toolchain build deps docs deb test-deb test-container install install-as-isolate uninstall test test-unit test-integration test-setuid test-faults faults test-cgroup test-cgroup-v2 test-clients test-trybuild test-runtimes test-soak soak adversarial lint clean bench
 
 all: build
 
@@ -151,7 +151,7 @@ soak:
 	@[ "$$(id -u)" = 0 ] || { echo "make soak: the soak test needs root"; exit 1; }
 	RUSTBOX_SOAK_CYCLES=10000 $(CARGO) test --release --locked --test soak -- --nocapture
 
-test: deps lint test-unit test-integration test-setuid test-faults test-cgroup test-deb test-clients test-cgroup-v2 test-trybuild test-runtimes adversarial test-soak
+test: deps lint test-unit test-integration test-setuid test-faults test-cgroup test-container test-deb test-clients test-cgroup-v2 test-trybuild test-runtimes adversarial test-soak
 
 # A benchmark, not a test: rustbox next to fork+exec, unshare and bubblewrap.
 # It times the binary `make install` installs.
@@ -169,6 +169,14 @@ deb: build
 test-deb: build
 	@[ "$$(id -u)" = 0 ] || { echo "make test: the package test needs root"; exit 1; }
 	RUSTBOX_BIN=$(CURDIR)/$(RELEASE) $(CARGO) test --locked --test deb -- --nocapture
+
+# The core integration cases and the cgroup suite in a container-like
+# environment (tests/container/run.sh, docs/containers.md): the documented
+# capability bounding set, private mount/pid/cgroup namespaces, cgroupfs
+# read-only but a delegated subtree.
+test-container: build
+	@[ "$$(id -u)" = 0 ] || { echo "make test: the container test needs root"; exit 1; }
+	RUSTBOX_BIN=$(CURDIR)/$(RELEASE) bash tests/container/run.sh
 
 # The man page and the shell completions, from the options and --help
 # (src/request/docs.rs); a unit test fails when the committed ones differ.

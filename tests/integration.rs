@@ -1148,6 +1148,74 @@ fn the_host_check_fails_where_strict_mode_cannot_run() {
     );
 }
 
+/// A container that leaves out a capability the supervisor uses (here each of
+/// CAP_SYS_PTRACE and CAP_SYS_TIME, which the first list missed): the check
+/// names it as a failure, and a run is refused naming its step, not run with
+/// less isolation.
+#[test]
+fn the_host_check_names_each_missing_capability() {
+    const ALL: [&str; 11] = [
+        "chown",
+        "dac_override",
+        "fowner",
+        "kill",
+        "setgid",
+        "setuid",
+        "setpcap",
+        "net_admin",
+        "sys_admin",
+        "sys_ptrace",
+        "sys_time",
+    ];
+    let bounded = |without: &str, args: &[&str]| {
+        let set: Vec<String> = ALL
+            .iter()
+            .filter(|c| **c != without)
+            .map(|c| format!("+{c}"))
+            .collect();
+        std::process::Command::new("setpriv")
+            .arg(format!("--bounding-set=-all,{}", set.join(",")))
+            .arg("--")
+            .arg(common::rustbox_bin())
+            .arg(format!("--config={}", env().config.display()))
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run setpriv (util-linux)")
+    };
+    let o = bounded("", &["--check", "--json=-"]);
+    let j: Value = serde_json::from_slice(&o.stdout).expect("the report is JSON");
+    let caps = |j: &Value| {
+        j["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "capabilities")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(
+        caps(&j)["status"],
+        "ok",
+        "the documented set is enough: {j}"
+    );
+    let b = TestBox::new(39);
+    for (cap, name, step) in [
+        ("sys_ptrace", "CAP_SYS_PTRACE", "namespaces.verify"),
+        ("sys_time", "CAP_SYS_TIME", "namespace"),
+    ] {
+        let o = bounded(cap, &["--check", "--json=-"]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+        let j: Value = serde_json::from_slice(&o.stdout).expect("the report is JSON");
+        let c = caps(&j);
+        assert_eq!(c["status"], "fail", "{c}");
+        assert!(c["detail"].as_str().unwrap().contains(name), "{c}");
+        let o = bounded(cap, &["-b", "39", "--run", "--", "/bin/true"]);
+        assert_refused(o.status.code(), &text(&o.stdout), &text(&o.stderr), step);
+    }
+    drop(b);
+}
+
 /// Landlock under the mounts (issue 14): the program keeps each mount's own
 /// rights (read everywhere it is bound, make files in /box, /tmp and /dev/shm,
 /// write through /dev/null) and gets nothing beneath no rule: the box's root

@@ -153,8 +153,15 @@ pub fn to_table(items: &[Item]) -> String {
 }
 
 /// The capabilities the supervisor and the chain use (numbers of
-/// linux/capability.h): without one of them a step fails.
-const NEEDED_CAPS: [(u32, &str); 9] = [
+/// linux/capability.h): without one of them a step fails. Found by dropping
+/// each from the bounding set in turn (docs/containers.md): CHOWN (the box's
+/// directories), DAC_OVERRIDE and FOWNER (lending /box and /tmp), KILL (a box
+/// uid's stale processes at --init and --cleanup), SETGID and SETUID (the box
+/// user), SETPCAP (emptying the bounding set), NET_ADMIN (lo up in the new
+/// network namespace), SYS_ADMIN (namespaces, mounts, pivot_root), SYS_PTRACE
+/// (reading the box's /proc/PID/ns links to verify its namespaces), SYS_TIME
+/// (the box's time namespace offsets).
+pub const NEEDED_CAPS: [(u32, &str); 11] = [
     (0, "CAP_CHOWN"),
     (1, "CAP_DAC_OVERRIDE"),
     (3, "CAP_FOWNER"),
@@ -163,7 +170,9 @@ const NEEDED_CAPS: [(u32, &str); 9] = [
     (7, "CAP_SETUID"),
     (8, "CAP_SETPCAP"),
     (12, "CAP_NET_ADMIN"),
+    (19, "CAP_SYS_PTRACE"),
     (21, "CAP_SYS_ADMIN"),
+    (25, "CAP_SYS_TIME"),
 ];
 
 fn privilege() -> Vec<Item> {

@@ -72,7 +72,20 @@ pub fn verify(pid: libc::pid_t, net: &NetNs) -> Result<Control, StepError> {
     for &(_, ns) in created(net) {
         let mine = ns_inode(&my_dir, ns);
         let theirs = ns_inode(&their_dir, ns);
-        if mine.is_none() || theirs.is_none() || mine == theirs {
+        if mine.is_none() || theirs.is_none() {
+            // Another process's namespace links need ptrace access to it
+            // (CAP_SYS_PTRACE, for a non-dumpable one); a box's pid 1 that is
+            // gone has none either.
+            return Err(StepError::new(
+                "namespaces.verify",
+                format!(
+                    "cannot read the {} {ns} namespace (/proc/{}/ns/{ns}): without CAP_SYS_PTRACE, or with pid 1 gone, the box's namespaces cannot be checked",
+                    if mine.is_none() { "supervisor's" } else { "box's" },
+                    if mine.is_none() { "self".to_string() } else { pid.to_string() },
+                ),
+            ));
+        }
+        if mine == theirs {
             return Err(StepError::new(
                 "namespaces.verify",
                 format!("the box is not in a new {ns} namespace"),
