@@ -63,6 +63,11 @@ pub fn exec(
                 .into_iter()
                 .try_for_each(|(f, dst, src)| put(&paths, caller, f, &dst, src))
         })
+        .and_then(|()| {
+            copy_out
+                .iter()
+                .try_for_each(|(_, dest)| outside_every_box(cfg, paths.id, dest))
+        })
         .and_then(|()| Outputs::open(&spec, cfg, caller));
     let outputs = match ready {
         Ok(o) => o,
@@ -78,11 +83,29 @@ pub fn exec(
     };
     let (outcome, written, lock) =
         crate::run::run_held(&spec, cfg, caller, caller_env, outputs, paths.clone(), lock);
-    let copied = copy_out
-        .iter()
-        .try_for_each(|(name, dest)| take_out(&paths, caller, name, dest));
+    let (quota_kb, _) = spec.limits.quota.unwrap_or(cfg.box_quota);
+    let copied = copy_out.iter().try_for_each(|(name, dest)| {
+        outside_every_box(cfg, paths.id, dest)
+            .and_then(|()| take_out(&paths, caller, name, dest, quota_kb.saturating_mul(1024)))
+    });
     let removed = lifecycle::cleanup_locked(cfg, &paths, lock);
     Ok((outcome, written.and(copied).and(removed)))
+}
+
+/// A copy-out destination lies outside every box's trees (`hostpath::place`, as
+/// for `-M`): another box's are its program's to change, and this box's own
+/// `box/` goes with the box.
+fn outside_every_box(cfg: &Config, id: u32, dest: &Path) -> Result<(), StepError> {
+    match crate::caller::hostpath::place(&cfg.box_root, id, dest, "exec.copy-out")? {
+        crate::caller::hostpath::Place::Outside => Ok(()),
+        crate::caller::hostpath::Place::OwnBox(_) => Err(StepError::new(
+            "exec.copy-out",
+            format!(
+                "{}: inside the box's own box/, which --exec removes: name a place outside it",
+                dest.display()
+            ),
+        )),
+    }
 }
 
 /// The first box of `exec_boxes` that is free: nobody holds its lock, and it is
@@ -100,7 +123,13 @@ fn take_box(cfg: &Config) -> Result<(BoxPaths, BoxLock), StepError> {
             match (lock.state.initialized, lock.state.oneshot) {
                 (false, _) => return Ok((paths, lock)),
                 (true, false) => break, // somebody's box
-                (true, true) => lifecycle::cleanup_locked(cfg, &paths, lock)?,
+                // A dead --exec's box that cannot be removed now is passed by:
+                // one bad box must not stop every --exec.
+                (true, true) => {
+                    if lifecycle::cleanup_locked(cfg, &paths, lock).is_err() {
+                        break;
+                    }
+                }
             }
         }
     }
@@ -133,7 +162,14 @@ fn open_source(src: &OsStr, caller: &Caller) -> Result<File, StepError> {
     let step = "exec.copy-in";
     let shown = src.to_string_lossy().into_owned();
     let f = crate::caller::fsid::as_user(caller.path_identity(), &[], step, || {
-        File::open(src).map_err(|e| StepError::io(step, shown.clone(), &e))
+        use std::os::unix::fs::OpenOptionsExt;
+        // O_NONBLOCK: a FIFO named as a source does not hold the caller; it is
+        // refused below as not a regular file.
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+            .open(src)
+            .map_err(|e| StepError::io(step, shown.clone(), &e))
     })?;
     let m = f
         .metadata()
@@ -162,7 +198,9 @@ fn put(
         .mode()
         & 0o755
         | 0o600;
-    crate::caller::fsid::as_user(caller.path_identity(), &[], step, || {
+    // As the box's owner (the caller, or whom root acts for with --as-uid):
+    // /box is theirs, and is lent to the box user from them.
+    crate::caller::fsid::as_user(caller.acting, &[], step, || {
         let parent = dst.parent().unwrap_or(Path::new(""));
         let mut made = PathBuf::new();
         for c in parent.components() {
@@ -219,10 +257,17 @@ fn put(
 /// followed (the box is the caller's again after the run, its links and
 /// special files gone), written as `-M` is. A program that left no such file
 /// leaves nothing to copy: that is said, and is no failure of rustbox's.
-fn take_out(paths: &BoxPaths, caller: &Caller, name: &Path, dest: &Path) -> Result<(), StepError> {
+fn take_out(
+    paths: &BoxPaths,
+    caller: &Caller,
+    name: &Path,
+    dest: &Path,
+    max_bytes: u64,
+) -> Result<(), StepError> {
     let step = "exec.copy-out";
     let id = caller.path_identity();
-    let file = crate::caller::fsid::as_user(id, &[], step, || {
+    // Read as the box's owner (the box is theirs again after the run).
+    let file = crate::caller::fsid::as_user(caller.acting, &[], step, || {
         let at = match crate::caller::hostpath::open_no_links(&paths.workspace, name, step) {
             Ok(fd) => fd,
             Err(e) if e.errno == Some(libc::ENOENT) => return Ok(None),
@@ -240,6 +285,18 @@ fn take_out(paths: &BoxPaths, caller: &Caller, name: &Path, dest: &Path) -> Resu
             return Err(StepError::new(
                 step,
                 format!("/box/{}: not a regular file", name.display()),
+            ));
+        }
+        // A sparse file can say any size while it holds no block of the quota:
+        // more than the box could hold is refused, not written out as zeros.
+        if st.st_size as u64 > max_bytes {
+            return Err(StepError::new(
+                step,
+                format!(
+                    "/box/{}: {} bytes, more than the box's quota of {max_bytes}",
+                    name.display(),
+                    st.st_size
+                ),
             ));
         }
         let again = crate::sys::fd::cstring(

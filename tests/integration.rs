@@ -1494,6 +1494,97 @@ fn exec_refuses_bad_copies_and_leaves_nothing() {
     assert_no_box_left(61..=62);
 }
 
+/// Found by review: a refused --init under --exec removed its lock file, and
+/// the cleanup that followed then removed, by path, a box another caller had
+/// made there meanwhile. A lock whose file is gone holds nothing: its cleanup
+/// touches nothing.
+#[test]
+fn a_lock_whose_file_is_gone_cleans_up_nothing() {
+    use rustbox::boxdir::{lifecycle, BoxLock, BoxPaths};
+    let cfg = rustbox::request::config::Config::load_as(
+        &env().config,
+        rustbox::request::config::Flavor::Rustbox,
+    )
+    .expect("the suite's config");
+    let paths = BoxPaths::new(&cfg, 64);
+    let stale = BoxLock::acquire(&cfg, &paths, false, true)
+        .expect("lock box 64")
+        .expect("a lock");
+    stale
+        .remove()
+        .expect("remove its file, as a refused --init does");
+    // Another caller makes box 64 now (a new lock file at the path).
+    let b = TestBox::new(64);
+    std::fs::write(b.workspace().join("theirs"), "x").unwrap();
+    lifecycle::cleanup_locked(&cfg, &paths, stale).expect("cleanup with the stale lock");
+    assert!(
+        b.workspace().join("theirs").exists(),
+        "the other caller's box was removed"
+    );
+    assert!(
+        env().lock_root.join("64").exists(),
+        "their lock file was removed"
+    );
+}
+
+/// Found by review: a copy-out the box's quota could not hold (a sparse file
+/// of any size) is refused, not written out as zeros; a destination inside the
+/// box's own box/ is refused before the run; root acting for a user copies in
+/// as that user.
+#[test]
+fn exec_copy_out_is_bounded_and_lands_outside_the_box() {
+    let config = exec_config("bounds", 65, 65);
+    let dir = env().base.join("exec-bounds");
+    common::mkdir_755(&dir);
+    let dest = dir.join("big");
+    let o = exec(
+        &config,
+        &[
+            &format!("--copy-out=o={}", dest.display()),
+            "-p2",
+            "--",
+            "/bin/sh",
+            "-c",
+            "truncate -s 4G /box/o",
+        ],
+    );
+    assert_refused(o.status.code(), &text(&o.stdout), &text(&o.stderr), "quota");
+    assert!(!dest.exists(), "the sparse file was written out");
+    let inside = env().box_root.join("65/box/x");
+    let o = exec(
+        &config,
+        &[
+            &format!("--copy-out=o={}", inside.display()),
+            "--",
+            "/bin/true",
+        ],
+    );
+    assert_refused(
+        o.status.code(),
+        &text(&o.stdout),
+        &text(&o.stderr),
+        "inside the box's own box/",
+    );
+    assert_no_box_left(65..=65);
+    let input = dir.join("in");
+    std::fs::write(&input, "x\n").unwrap();
+    common::chmod(&input, 0o644);
+    let o = exec(
+        &config,
+        &[
+            "--as-uid=65534",
+            "--as-gid=65534",
+            &format!("--copy-in={}", input.display()),
+            "--",
+            "/bin/cat",
+            "/box/in",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "x\n");
+    assert_no_box_left(65..=65);
+}
+
 /// An --exec that dies (SIGKILL: no cleanup of its own) leaves its box made but
 /// unlocked; the next --exec takes that box over, removing it first.
 #[test]

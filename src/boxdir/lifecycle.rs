@@ -235,7 +235,14 @@ pub fn cleanup(
 }
 
 /// `--cleanup` under a lock already held: kill what is left, remove the box.
+/// A lock whose file is gone from its path (a refused `init_locked` removed it)
+/// holds nothing any more: another rustbox may have made a box there since, and
+/// nothing of it is touched (found by review: `--exec` after a refused init
+/// removed another caller's new box).
 pub fn cleanup_locked(cfg: &Config, paths: &BoxPaths, lock: BoxLock) -> Result<(), StepError> {
+    if !lock.still_ours()? {
+        return Ok(());
+    }
     crate::request::progress::say(1, format_args!("Deleting sandbox {}", paths.dir.display()));
     let (uid, _gid) = cfg.box_ids(paths.id);
     crate::cgroup::remove_stale(&cfg.cg_root, paths.id)?;

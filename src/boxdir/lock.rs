@@ -182,6 +182,21 @@ impl BoxLock {
         Ok(())
     }
 
+    /// Whether the lock file's path still names the file this lock holds: once
+    /// it is removed (a refused --init, a cleanup) another rustbox may make a
+    /// new one there, and its box is not ours to touch.
+    pub fn still_ours(&self) -> Result<bool, StepError> {
+        let held = self
+            .file
+            .metadata()
+            .map_err(|e| StepError::io("lock", self.path.display().to_string(), &e))?;
+        match std::fs::symlink_metadata(&self.path) {
+            Ok(m) => Ok(m.ino() == held.ino() && m.dev() == held.dev()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(StepError::io("lock", self.path.display().to_string(), &e)),
+        }
+    }
+
     /// Remove the lock file (at cleanup), still holding the lock until drop.
     pub fn remove(&self) -> Result<(), StepError> {
         match std::fs::remove_file(&self.path) {

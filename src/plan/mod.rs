@@ -263,6 +263,17 @@ pub fn landlock(mounts: &[MountPlan], abi: u32) -> crate::chain::landlock::Plan 
         | ll::TRUNCATE;
     let rules = mounts
         .iter()
+        // A maybe rule whose source is not there gets no mount, and so no
+        // Landlock rule: its rights must not land on whatever another mount
+        // puts at that path (a host submount of a recursive bind, found by
+        // review). One that appears after this is mounted with no rule: reached
+        // by nothing, which is the safe side.
+        .filter(|m| match &m.kind {
+            MountKind::Bind {
+                src, maybe: true, ..
+            } => src.exists(),
+            _ => true,
+        })
         .map(|m| {
             let mut access = ll::READ_FILE | ll::READ_DIR;
             // The minimal /dev is mounted read-only and noexec whatever its

@@ -646,7 +646,7 @@ Usage: rustbox [OPTIONS] --init
 An isolate-compatible sandbox.
 
 Modes:
-    --init               make box ID (its /box, /tmp, network namespace)
+    --init               make box ID (its /box and /tmp)
     --run                run PROGRAM in box ID
     --cleanup            remove box ID and everything of it
     --exec               one run in a box of its own: a free box of exec_boxes

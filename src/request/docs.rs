@@ -134,7 +134,7 @@ pub fn man_page() -> String {
     m += "\n.TP\n.B /var/local/lib/rustbox/N\n";
     m += &roff("box N: box/ (/box inside), tmp/ (/tmp inside)");
     m += "\n.TP\n.B /run/rustbox/locks/N\n";
-    m += &roff("the lock of box N; N.net holds its network namespace");
+    m += &roff("the lock of box N");
     m += "\n.SH SEE ALSO\n.BR isolate (1)\n";
     m
 }
