@@ -78,6 +78,27 @@ struct Request<'a> {
     env: &'a [(OsString, OsString)],
 }
 
+impl<'a> Request<'a> {
+    /// The request, and the evidence its run starts from.
+    fn start(
+        spec: &'a RunSpec,
+        cfg: &'a Config,
+        caller: &'a Caller,
+        env: &'a [(OsString, OsString)],
+    ) -> (Request<'a>, Evidence) {
+        let ev = Evidence::new(spec.box_id, &spec.limits);
+        (
+            Request {
+                spec,
+                cfg,
+                caller,
+                env,
+            },
+            ev,
+        )
+    }
+}
+
 /// Run the program in box `spec.box_id`, and write the meta and JSON `outputs`
 /// (their failure is the second value). The box stays locked until they are
 /// written: a run queued behind this one (`--wait`) must not have `box/`, where a
@@ -89,13 +110,7 @@ pub fn run(
     caller_env: &[(OsString, OsString)],
     outputs: Outputs,
 ) -> (Outcome, Result<(), StepError>) {
-    let req = Request {
-        spec,
-        cfg,
-        caller,
-        env: caller_env,
-    };
-    let mut ev = Evidence::new(spec.box_id, &spec.limits);
+    let (req, mut ev) = Request::start(spec, cfg, caller, caller_env);
     let locked = acquire(&req, &mut ev);
     let (outcome, written, locked) = run_locked(&req, ev, locked, outputs);
     drop(locked);
@@ -115,13 +130,7 @@ pub fn run_held(
     paths: BoxPaths,
     lock: BoxLock,
 ) -> (Outcome, Result<(), StepError>, BoxLock) {
-    let req = Request {
-        spec,
-        cfg,
-        caller,
-        env: caller_env,
-    };
-    let mut ev = Evidence::new(spec.box_id, &spec.limits);
+    let (req, mut ev) = Request::start(spec, cfg, caller, caller_env);
     ev.controls.push(Control::applied(
         "box.lock",
         true,
