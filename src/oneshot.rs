@@ -83,10 +83,18 @@ pub fn exec(
     };
     let (outcome, written, lock) =
         crate::run::run_held(&spec, cfg, caller, caller_env, outputs, paths.clone(), lock);
+    // The most a box can hold: its quota; none for isolate's box on the host's
+    // disk (root, host_disk_box, no --quota: `lifecycle::init_locked`).
+    let on_host_disk = cfg.host_disk_box && spec.limits.quota.is_none() && caller.is_root();
     let (quota_kb, _) = spec.limits.quota.unwrap_or(cfg.box_quota);
+    let max = if on_host_disk {
+        u64::MAX
+    } else {
+        quota_kb.saturating_mul(1024)
+    };
     let copied = copy_out.iter().try_for_each(|(name, dest)| {
         outside_every_box(cfg, paths.id, dest)
-            .and_then(|()| take_out(&paths, caller, name, dest, quota_kb.saturating_mul(1024)))
+            .and_then(|()| take_out(&paths, caller, name, dest, max))
     });
     let removed = lifecycle::cleanup_locked(cfg, &paths, lock);
     Ok((outcome, written.and(copied).and(removed)))
@@ -96,6 +104,9 @@ pub fn exec(
 /// for `-M`): another box's are its program's to change, and this box's own
 /// `box/` goes with the box.
 fn outside_every_box(cfg: &Config, id: u32, dest: &Path) -> Result<(), StepError> {
+    if dest.as_os_str() == "-" {
+        return Ok(()); // standard output, as for -M
+    }
     match crate::caller::hostpath::place(&cfg.box_root, id, dest, "exec.copy-out")? {
         crate::caller::hostpath::Place::Outside => Ok(()),
         crate::caller::hostpath::Place::OwnBox(_) => Err(StepError::new(
@@ -161,7 +172,9 @@ fn below_box(name: &OsStr, step: &str) -> Result<PathBuf, StepError> {
 fn open_source(src: &OsStr, caller: &Caller) -> Result<File, StepError> {
     let step = "exec.copy-in";
     let shown = src.to_string_lossy().into_owned();
-    let f = crate::caller::fsid::as_user(caller.path_identity(), &[], step, || {
+    // As the box's owner, who the program runs for (root with --as-uid acts
+    // for that user): as --dir sources are checked.
+    let f = crate::caller::fsid::as_user(caller.acting, &[], step, || {
         use std::os::unix::fs::OpenOptionsExt;
         // O_NONBLOCK: a FIFO named as a source does not hold the caller; it is
         // refused below as not a regular file.
@@ -322,7 +335,7 @@ fn take_out(
         };
         Ok(Some(File::from(fd)))
     })?;
-    let Some(mut file) = file else {
+    let Some(file) = file else {
         crate::request::progress::say(
             0,
             format_args!(
@@ -332,5 +345,60 @@ fn take_out(
         );
         return Ok(());
     };
-    OutFile::prepare(dest, id, "copy-out")?.copy_from(&mut file)
+    // The size was checked, but the box's owner (or a process the program
+    // handed a descriptor to) may write the file still: no more than `max_bytes`
+    // is copied, and a file that grows past it fails, nothing renamed in place.
+    let mut capped = Capped {
+        inner: file,
+        left: max_bytes,
+    };
+    OutFile::prepare(dest, id, "copy-out")?.copy_from(&mut capped)
+}
+
+/// A reader that fails once more than `left` bytes come.
+struct Capped {
+    inner: File,
+    left: u64,
+}
+
+impl std::io::Read for Capped {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left.saturating_add(1)).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        if n as u64 > self.left {
+            return Err(std::io::Error::other(
+                "it grew past the box's quota while being copied",
+            ));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    /// A copy-out source that grows past the limit while it is copied fails,
+    /// after at most the limit was read.
+    #[test]
+    fn a_capped_reader_fails_past_its_limit() {
+        let path = std::env::temp_dir().join(format!("rustbox-capped-{}", std::process::id()));
+        std::fs::write(&path, vec![7u8; 100]).unwrap();
+        let mut at_limit = Capped {
+            inner: File::open(&path).unwrap(),
+            left: 100,
+        };
+        let mut all = Vec::new();
+        assert_eq!(at_limit.read_to_end(&mut all).unwrap(), 100);
+        let mut over = Capped {
+            inner: File::open(&path).unwrap(),
+            left: 99,
+        };
+        assert!(std::io::copy(&mut over, &mut std::io::sink()).is_err());
+        std::fs::remove_file(&path).unwrap();
+    }
 }

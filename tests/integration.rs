@@ -1583,6 +1583,43 @@ fn exec_copy_out_is_bounded_and_lands_outside_the_box() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout), "x\n");
     assert_no_box_left(65..=65);
+    // A source root names for a user it acts for is read as that user, as
+    // --dir sources are: one only root may read is refused.
+    let secret = dir.join("secret");
+    std::fs::write(&secret, "root's\n").unwrap();
+    common::chmod(&secret, 0o600);
+    let o = exec(
+        &config,
+        &[
+            "--as-uid=65534",
+            "--as-gid=65534",
+            &format!("--copy-in={}", secret.display()),
+            "--",
+            "/bin/true",
+        ],
+    );
+    assert_refused(
+        o.status.code(),
+        &text(&o.stdout),
+        &text(&o.stderr),
+        "EACCES",
+    );
+    // "-" is standard output, as for -M.
+    let o = exec(
+        &config,
+        &[
+            "--copy-out=o=-",
+            "-s",
+            "-p2",
+            "--",
+            "/bin/sh",
+            "-c",
+            "echo out > /box/o",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "out\n");
+    assert_no_box_left(65..=65);
 }
 
 /// An --exec that dies (SIGKILL: no cleanup of its own) leaves its box made but
