@@ -40,6 +40,9 @@ use std::ffi::CString;
 struct Ctx<'a> {
     plan: &'a ContainPlan,
     rep: &'a Reporter,
+    /// Inside paths of the `maybe` binds the root step skipped: no mount, so no
+    /// Landlock rule (its rights would land on whatever is at that path).
+    skipped: Vec<std::path::PathBuf>,
 }
 
 /// In new namespaces, nothing applied yet.
@@ -82,7 +85,11 @@ pub struct Sealed<'a> {
 impl<'a> Fresh<'a> {
     /// Start the chain. Call only in the payload process, inside the box's namespaces.
     pub fn enter(plan: &'a ContainPlan, rep: &'a Reporter) -> Fresh<'a> {
-        Fresh(Ctx { plan, rep })
+        Fresh(Ctx {
+            plan,
+            rep,
+            skipped: Vec::new(),
+        })
     }
 
     /// Step 1: make every mount private (MS_REC|MS_PRIVATE on /).
@@ -101,25 +108,27 @@ impl<'a> Fresh<'a> {
 impl<'a> Private<'a> {
     /// Step 2: tmpfs root, directory rules, /proc, /dev, /tmp; pivot_root; detach.
     pub fn new_root(self) -> Result<Rooted<'a>, StepError> {
-        let root_fd = root::build(&self.0.plan.root, self.0.rep)?;
+        let (root_fd, skipped) = root::build(&self.0.plan.root, self.0.rep)?;
         pivot::pivot(&root_fd)?;
         drop(root_fd);
+        let mut ctx = self.0;
+        ctx.skipped = skipped;
         // The plan's mounts, the root, and up to six per /dev (its tmpfs, five nodes).
-        let most = self.0.plan.root.mounts.len() + 1 + root::DEV_NODES.len() + 64;
+        let most = ctx.plan.root.mounts.len() + 1 + root::DEV_NODES.len() + 64;
         match pivot::verify(most) {
-            Ok(n) => self.0.rep.ok(
+            Ok(n) => ctx.rep.ok(
                 "root.pivot",
                 true,
                 format!("pivot_root done, old root detached, {n} mounts visible"),
             ),
-            Err(e) if e.errno.is_some() || e.detail.contains("mountinfo") => self.0.rep.ok(
+            Err(e) if e.errno.is_some() || e.detail.contains("mountinfo") => ctx.rep.ok(
                 "root.pivot",
                 false,
                 "pivot_root done, old root detached (no /proc to verify)",
             ),
             Err(e) => return Err(e),
         }
-        Ok(Rooted(self.0))
+        Ok(Rooted(ctx))
     }
 }
 
@@ -294,7 +303,16 @@ impl<'a> Locked<'a> {
     /// per rule).
     pub fn landlock(self) -> Result<Fenced<'a>, StepError> {
         match &self.0.plan.landlock {
-            Ok(l) => {
+            Ok(planned) => {
+                let mut l = planned.clone();
+                l.rules.retain(|r| {
+                    !self
+                        .0
+                        .skipped
+                        .iter()
+                        .any(|p| p.as_os_str().as_encoded_bytes() == r.path.as_bytes())
+                });
+                let l = &l;
                 let n = landlock::restrict(l)?;
                 let writable: Vec<String> = l
                     .rules

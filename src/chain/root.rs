@@ -60,7 +60,12 @@ fn ms_flags(attrs: u64) -> libc::c_ulong {
 }
 
 /// Mount the root tmpfs and every planned mount on it; returns the root descriptor.
-pub fn build(plan: &RootPlan, rep: &Reporter) -> Result<OwnedFd, StepError> {
+/// The root, and the inside paths of the `maybe` binds it skipped (their
+/// sources absent): they get no mount, and so no Landlock rule.
+pub fn build(
+    plan: &RootPlan,
+    rep: &Reporter,
+) -> Result<(OwnedFd, Vec<std::path::PathBuf>), StepError> {
     // The root tmpfs only holds mount points: tiny, and never executable itself.
     let host_mp = mounts::open_path(&plan.mount_point, "root.tmpfs")?;
     mounts::mount_fs(
@@ -75,8 +80,11 @@ pub fn build(plan: &RootPlan, rep: &Reporter) -> Result<OwnedFd, StepError> {
     let root = mounts::open_path(&plan.mount_point, "root.tmpfs")?;
     rep.ok("root.tmpfs", false, "tmpfs root, 1 MiB, 4096 inodes");
 
+    let mut skipped = Vec::new();
     for m in &plan.mounts {
-        mount_one(&root, m, rep)?;
+        if !mount_one(&root, m, rep)? {
+            skipped.push(m.inside.clone());
+        }
     }
 
     // Nothing may be created in the root itself.
@@ -94,13 +102,14 @@ pub fn build(plan: &RootPlan, rep: &Reporter) -> Result<OwnedFd, StepError> {
         ));
     }
     rep.ok("root.readonly", true, "/ is a read-only tmpfs");
-    Ok(root)
+    Ok((root, skipped))
 }
 
-fn mount_one(root: &OwnedFd, m: &MountPlan, rep: &Reporter) -> Result<(), StepError> {
+/// Mount `m`; false if it was a `maybe` bind skipped for its absent source.
+fn mount_one(root: &OwnedFd, m: &MountPlan, rep: &Reporter) -> Result<bool, StepError> {
     let inside = m.inside.display().to_string();
     match &m.kind {
-        MountKind::Bind { .. } => bind(root, m, rep)?,
+        MountKind::Bind { .. } => return bind(root, m, rep),
         MountKind::Fs { fstype, data } => {
             let target = mounts::make_beneath(root.as_raw_fd(), &m.inside, Leaf::Dir)?;
             mounts::mount_fs(fstype, &target, ms_flags(m.attrs), data, &inside)?;
@@ -135,13 +144,13 @@ fn mount_one(root: &OwnedFd, m: &MountPlan, rep: &Reporter) -> Result<(), StepEr
             );
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// A bind rule: the source cloned (with the caller's identity when the caller
 /// named it), checked to be a directory, attached beneath the new root and read
 /// back there.
-fn bind(root: &OwnedFd, m: &MountPlan, rep: &Reporter) -> Result<(), StepError> {
+fn bind(root: &OwnedFd, m: &MountPlan, rep: &Reporter) -> Result<bool, StepError> {
     let MountKind::Bind {
         src,
         recursive,
@@ -165,7 +174,7 @@ fn bind(root: &OwnedFd, m: &MountPlan, rep: &Reporter) -> Result<(), StepError> 
                 false,
                 format!("{inside}: skipped, {} absent (maybe)", src.display()),
             );
-            return Ok(());
+            return Ok(false);
         }
         Err(e) => return Err(e),
     };
@@ -196,7 +205,7 @@ fn bind(root: &OwnedFd, m: &MountPlan, rep: &Reporter) -> Result<(), StepError> 
             describe_attrs(m.attrs)
         ),
     );
-    Ok(())
+    Ok(true)
 }
 
 /// The bind source `src` cloned as a detached tree. A source the caller named
