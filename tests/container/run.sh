@@ -66,6 +66,8 @@ grep -q '^[0-9]*:memory:/$' /proc/self/cgroup || { echo "test-container: not at 
 if [ -d /sys/fs/cgroup/memory/rustbox-ct ] || [ -d /sys/fs/cgroup/memory/system.slice ]; then
     echo "test-container: the host's groups are visible" >&2; exit 1
 fi
+# The suites' own test threads (as make test-cgroup runs them: more would load
+# the two CPUs under the timing tests, whose kill overshoot is bounded to 10 ms).
 # The namespace's pid 1 is a container's init (docker --init, tini): it reaps
 # whatever is orphaned into it (the clock keeper's double fork) and ends with
 # the suites' exit status.
@@ -77,7 +79,7 @@ while True:
     if pid == main.pid:
         sys.exit(os.waitstatus_to_exitcode(status))
 ' setpriv --bounding-set="$CAPS" -- env RUSTBOX_BIN="$BIN" \
-    cargo test --locked --test integration --test cgroup -- --test-threads=4 ${CT_FILTER:-}
+    cargo test --locked --test integration --test cgroup -- ${CT_FILTER:-}
 INNER
 )
 HIERARCHIES="$(hierarchies)" CAPS=$caps BIN=$bin CT_FILTER="${CT_FILTER:-}" \
