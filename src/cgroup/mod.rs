@@ -82,7 +82,7 @@ fn mountinfo() -> Result<&'static str, StepError> {
     const PATH: &str = "/proc/self/mountinfo";
     static INFO: std::sync::OnceLock<Result<String, StepError>> = std::sync::OnceLock::new();
     INFO.get_or_init(|| {
-        std::fs::read_to_string(PATH).map_err(|e| StepError::io("cgroup.detect", PATH, &e))
+        crate::sys::fd::read_text(PATH).map_err(|e| StepError::io("cgroup.detect", PATH, &e))
     })
     .as_deref()
     .map_err(Clone::clone)

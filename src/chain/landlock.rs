@@ -21,8 +21,10 @@
 //! by its mount alone.
 
 use crate::sys::error::StepError;
-use std::ffi::CString;
+use std::ffi::{CString, OsStr};
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 pub const EXECUTE: u64 = 1 << 0;
 pub const WRITE_FILE: u64 = 1 << 1;
@@ -107,13 +109,12 @@ pub fn abi() -> Result<u32, String> {
     })
 }
 
-/// One rule: everything beneath `path` (inside the box) gets `access`; a
-/// `maybe` rule whose directory is not there is skipped, as its mount was.
+/// One rule: everything beneath `path` (inside the box) gets `access`. The
+/// chain drops the rules of the `maybe` binds it skipped before `restrict`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     pub path: CString,
     pub access: u64,
-    pub maybe: bool,
 }
 
 /// What the chain applies: the ABI, the handled rights, the rules.
@@ -147,11 +148,8 @@ pub fn restrict(plan: &Plan) -> Result<usize, StepError> {
             "landlock_create_ruleset",
         )?
     };
-    let mut added = 0;
     for r in &plan.rules {
-        if add(&ruleset, r)? {
-            added += 1;
-        }
+        add(&ruleset, r)?;
     }
     // SAFETY: restricts this (single-threaded) process with a ruleset descriptor
     // we own; no_new_privs is set, as the kernel requires.
@@ -160,53 +158,24 @@ pub fn restrict(plan: &Plan) -> Result<usize, StepError> {
     }
     drop(ruleset);
     verify()?;
-    Ok(added)
+    Ok(plan.rules.len())
 }
 
-/// Add one rule; false if it was a `maybe` rule whose mount was not made.
+/// Add one rule.
 ///
-/// The path is resolved with no link followed, and must be the root of a
-/// mount (every planned mount is one): a `maybe` rule whose source was missing
-/// has no mount there, and its rights must not land on whatever is at that
-/// path instead (a directory of another mount, a link a program left).
-fn add(ruleset: &OwnedFd, r: &Rule) -> Result<bool, StepError> {
+/// The path is resolved with no link followed (`hostpath::open_no_links`,
+/// beneath the box's root) and must be the root of a mount the plan made
+/// there: a rule's rights must not land on whatever else is at that path (a
+/// directory of another mount, a link a program left).
+fn add(ruleset: &OwnedFd, r: &Rule) -> Result<(), StepError> {
     let step = "landlock";
     let shown = r.path.to_string_lossy();
-    #[repr(C)]
-    struct OpenHow {
-        flags: u64,
-        mode: u64,
-        resolve: u64,
-    }
-    let how = OpenHow {
-        flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
-        mode: 0,
-        resolve: libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS,
-    };
-    // SAFETY: openat2 with a NUL-terminated path and an open_how of the size we
-    // pass; O_PATH opens nothing for reading.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            libc::AT_FDCWD,
-            r.path.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
-    };
-    if rc < 0 {
-        let e = std::io::Error::last_os_error();
-        if r.maybe && e.raw_os_error() == Some(libc::ENOENT) {
-            return Ok(false);
-        }
-        return Err(StepError::io(
-            step,
-            format!("open {shown} (no link followed)"),
-            &e,
-        ));
-    }
-    // SAFETY: openat2's return: a new descriptor nothing else owns.
-    let fd = unsafe { crate::sys::fd::owned(rc, step, &shown)? };
+    let inside = Path::new(OsStr::from_bytes(r.path.as_bytes()));
+    let fd = crate::caller::hostpath::open_no_links(
+        Path::new("/"),
+        inside.strip_prefix("/").unwrap_or(inside),
+        step,
+    )?;
     // SAFETY: an all-zero statx is a valid buffer to fill.
     let mut stx: libc::statx = unsafe { std::mem::zeroed() };
     // SAFETY: statx of the descriptor itself (empty path) into our buffer.
@@ -224,16 +193,15 @@ fn add(ruleset: &OwnedFd, r: &Rule) -> Result<bool, StepError> {
     }
     let root_known = stx.stx_attributes_mask & libc::STATX_ATTR_MOUNT_ROOT as u64 != 0;
     let is_root = stx.stx_attributes & libc::STATX_ATTR_MOUNT_ROOT as u64 != 0;
-    match (root_known, is_root, r.maybe) {
-        (true, true, _) => {}
-        (true, false, true) => return Ok(false),
-        (true, false, false) => {
+    match (root_known, is_root) {
+        (true, true) => {}
+        (true, false) => {
             return Err(StepError::new(
                 step,
                 format!("{shown} is not the mount the plan made there"),
             ))
         }
-        (false, ..) => {
+        (false, _) => {
             return Err(StepError::new(
                 step,
                 format!("statx {shown}: the kernel does not say whether it is a mount root"),
@@ -265,7 +233,7 @@ fn add(ruleset: &OwnedFd, r: &Rule) -> Result<bool, StepError> {
             format!("landlock_add_rule {shown} ({:#x})", r.access),
         ));
     }
-    Ok(true)
+    Ok(())
 }
 
 /// The domain is in force: `/` (the box's tmpfs root, which no rule covers)

@@ -294,7 +294,6 @@ pub fn landlock(mounts: &[MountPlan], abi: u32) -> crate::chain::landlock::Plan 
                 path: CString::new(m.inside.as_os_str().as_bytes())
                     .expect("inside paths come from the command line's C strings"),
                 access: access & handled,
-                maybe: matches!(m.kind, MountKind::Bind { maybe: true, .. }),
             }
         })
         .collect();
