@@ -205,6 +205,23 @@ fn privilege() -> Vec<Item> {
             .find_map(|l| l.strip_prefix("CapEff:"))
             .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
     });
+    // CAP_SYS_NICE: the watchdog's real-time priority (watchdog::Priority).
+    // Without it runs still hold, but a CPU-time kill can land a scheduler
+    // slice late (10 ms seen in a container without it): a timing warning.
+    const SYS_NICE: u32 = 23;
+    if let Some(eff) = eff {
+        out.push(if eff & (1u64 << SYS_NICE) != 0 {
+            Item::ok("privilege", "capabilities.timing", "CAP_SYS_NICE: the watchdog runs at real-time priority")
+        } else {
+            Item::new(
+                "privilege",
+                "capabilities.timing",
+                Status::Warn,
+                "CAP_SYS_NICE is not effective: the watchdog runs at normal priority, and a CPU-time kill can land up to a scheduler slice (about 10 ms) late",
+                Some("grant CAP_SYS_NICE (docker/podman: --cap-add=SYS_NICE)"),
+            )
+        });
+    }
     out.push(match (eff, &status) {
         (Some(eff), _) => {
             let missing: Vec<&str> = NEEDED_CAPS

@@ -41,7 +41,7 @@ tar -C "$r" -cf "$work/rootfs.tar" .
 podman import "$work/rootfs.tar" "$image" >/dev/null 2>&1
 
 caps=(--cap-drop=ALL)
-for c in SYS_ADMIN SETUID SETGID SETPCAP CHOWN DAC_OVERRIDE FOWNER KILL NET_ADMIN SYS_PTRACE SYS_TIME; do
+for c in SYS_ADMIN SETUID SETGID SETPCAP CHOWN DAC_OVERRIDE FOWNER KILL NET_ADMIN SYS_PTRACE SYS_TIME SYS_NICE; do
     caps+=(--cap-add="$c")
 done
 # The ulimits: podman's defaults are above this host's hard limits, which

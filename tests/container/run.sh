@@ -4,7 +4,8 @@
 # container runtime with a private cgroup namespace gives rustbox its place
 # (docs/containers.md):
 #   - a capability bounding set of exactly the documented eleven
-#     (src/check/mod.rs NEEDED_CAPS);
+#     (src/check/mod.rs NEEDED_CAPS) and CAP_SYS_NICE, which the timing
+#     tests need (the watchdog's real-time priority);
 #   - private mount, pid and cgroup namespaces, a /proc of its own;
 #   - the container's cgroup, <hierarchy>/rustbox-ct in each hierarchy, is the
 #     root of its cgroup namespace; cgroupfs is mounted afresh inside, so that
@@ -16,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=${RUSTBOX_BIN:?the release binary (make test-container sets it)}
 deleg=rustbox-ct
-caps=-all,+chown,+dac_override,+fowner,+kill,+setgid,+setuid,+setpcap,+net_admin,+sys_admin,+sys_ptrace,+sys_time
+caps=-all,+chown,+dac_override,+fowner,+kill,+setgid,+setuid,+setpcap,+net_admin,+sys_admin,+sys_ptrace,+sys_time,+sys_nice
 
 # "mount point|fstype|super options" of every cgroup hierarchy.
 hierarchies() {
