@@ -244,6 +244,9 @@ fn memfd_is_bounded_by_the_cgroup_only() {
 fn assert_cpu_tle(r: &Run, limit: f64, kill_at: f64, what: &str) -> f64 {
     let j = r.json();
     assert_eq!(j["verdict"], "TLE", "{r}");
+    // The bound below holds only for a real-time watchdog (a normal-priority one
+    // can wake a scheduler slice late): without it, this says why.
+    assert_eq!(r.control("watchdog.priority")["applied"], true, "{r}");
     let h = hit(r, "cpu_time");
     // Killed and measured by the box's exact task clock; the cgroup's own counter
     // is beside it. The two are different kernel clocks (the cgroup's is charged
@@ -268,7 +271,8 @@ fn assert_cpu_tle(r: &Run, limit: f64, kill_at: f64, what: &str) -> f64 {
         version()
     );
     assert!(
-        (0.0..=cpu_overshoot_max()).contains(&over),
+        // 1e-9: the evidence is in ms, and 0.510 - 0.5 is a hair over 0.010 in f64.
+        (0.0..=cpu_overshoot_max() + 1e-9).contains(&over),
         "{what}: CPU time {measured:.4} s is not within {} ms past {kill_at} s\n{r}",
         cpu_overshoot_max() * 1000.0
     );

@@ -35,6 +35,7 @@ use std::time::Duration;
 
 /// Controls a successful run must list, all applied.
 const REQUIRED_CONTROLS: &[&str] = &[
+    "watchdog.priority",
     "namespaces",
     "proxy",
     "ipc.limits",

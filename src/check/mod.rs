@@ -205,23 +205,10 @@ fn privilege() -> Vec<Item> {
             .find_map(|l| l.strip_prefix("CapEff:"))
             .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
     });
-    // CAP_SYS_NICE: the watchdog's real-time priority (watchdog::Priority).
-    // Without it runs still hold, but a CPU-time kill can land a scheduler
-    // slice late (10 ms seen in a container without it): a timing warning.
-    const SYS_NICE: u32 = 23;
-    if let Some(eff) = eff {
-        out.push(if eff & (1u64 << SYS_NICE) != 0 {
-            Item::ok("privilege", "capabilities.timing", "CAP_SYS_NICE: the watchdog runs at real-time priority")
-        } else {
-            Item::new(
-                "privilege",
-                "capabilities.timing",
-                Status::Warn,
-                "CAP_SYS_NICE is not effective: the watchdog runs at normal priority, and a CPU-time kill can land up to a scheduler slice (about 10 ms) late",
-                Some("grant CAP_SYS_NICE (docker/podman: --cap-add=SYS_NICE)"),
-            )
-        });
-    }
+    // The watchdog's real-time priority (watchdog::Priority), tried for real and
+    // given back. Without it runs still hold, but a CPU-time kill can land a
+    // scheduler slice late (10 ms seen in a container): a timing warning.
+    out.push(realtime_item(eff));
     out.push(match (eff, &status) {
         (Some(eff), _) => {
             let missing: Vec<&str> = NEEDED_CAPS
@@ -502,4 +489,55 @@ fn filesystem(cfg: &Config) -> Vec<Item> {
         });
     }
     out
+}
+
+/// Whether the watchdog gets SCHED_FIFO here, and if not, why: the capability,
+/// or (with it) a v1 cpu cgroup that has no real-time runtime, which is what a
+/// container's own group gets unless the runtime is told otherwise.
+fn realtime_item(eff: Option<u64>) -> Item {
+    const SYS_NICE: u32 = 23;
+    let got = crate::supervisor::watchdog::Priority::raise().realtime();
+    let Err(errno) = got else {
+        return Item::ok(
+            "privilege",
+            "capabilities.timing",
+            "the watchdog runs at real-time priority (SCHED_FIFO, tried and given back)",
+        );
+    };
+    let late = "the watchdog runs at normal priority, and a CPU-time kill can land up to a scheduler slice (about 10 ms) late";
+    let e = crate::sys::error::errno_name(errno);
+    if eff.is_some_and(|eff| eff & (1u64 << SYS_NICE) == 0) {
+        return Item::new(
+            "privilege",
+            "capabilities.timing",
+            Status::Warn,
+            format!("CAP_SYS_NICE is not effective: {late}"),
+            Some("grant CAP_SYS_NICE (docker/podman: --cap-add=SYS_NICE)"),
+        );
+    }
+    let group = crate::sys::fd::read_text("/proc/self/cgroup")
+        .ok()
+        .and_then(|t| {
+            t.lines().find_map(|l| {
+                let mut f = l.splitn(3, ':');
+                let (_, ctl, path) = (f.next()?, f.next()?, f.next()?);
+                ctl.split(',').any(|c| c == "cpu").then(|| path.to_string())
+            })
+        });
+    match group {
+        Some(g) => Item::new(
+            "privilege",
+            "capabilities.timing",
+            Status::Warn,
+            format!("SCHED_FIFO refused ({e}) with CAP_SYS_NICE: the v1 cpu cgroup {g} has no real-time runtime (cpu.rt_runtime_us); {late}"),
+            Some("give the group real-time runtime (docker: dockerd --cpu-rt-runtime=950000 and docker run --cpu-rt-runtime=100000; podman: --cpu-rt-runtime=100000; by hand: write cpu.rt_runtime_us of the group and each parent)"),
+        ),
+        None => Item::new(
+            "privilege",
+            "capabilities.timing",
+            Status::Warn,
+            format!("SCHED_FIFO refused ({e}): {late}"),
+            Some("allow real-time scheduling for rustbox (CAP_SYS_NICE, no policy that forbids SCHED_FIFO)"),
+        ),
+    }
 }

@@ -86,6 +86,7 @@ pub fn run(
         Ok(clock) => clock,
         Err(e) => return Err(proxy.abort(cg, e)),
     };
+    facts.controls.push(priority.control());
     let start = Instant::now();
     if let Err(e) = proxy.go() {
         return Err(proxy.abort(cg, e));

@@ -120,14 +120,18 @@ pub fn open_clock(pid: libc::pid_t, cg: Option<&dyn BoxCgroup>) -> (Option<TreeC
 /// runs at the lowest real-time priority (set after the clone, so the box inherits
 /// nothing), so its timer wake-ups preempt the box at once and the kill lands
 /// within a millisecond or two of the limit; it sleeps in poll(2) between samples,
-/// so it takes almost no CPU. Where real-time scheduling is not allowed (e.g. a
-/// cgroup without RT runtime) it falls back to nice -10. Failure only costs
-/// precision. Dropping the guard restores the old scheduling, so the work after
-/// the run (statistics, handing /box back) does not run at real-time priority.
+/// so it takes almost no CPU. Where real-time scheduling is refused (no
+/// CAP_SYS_NICE, or a v1 cpu cgroup with no real-time runtime, as a container's
+/// gets by default) it falls back to nice -10, and a kill can land a scheduler
+/// slice late: the run still holds, and the `watchdog.priority` control says so.
+/// Dropping the guard restores the old scheduling, so the work after the run
+/// (statistics, handing /box back) does not run at real-time priority.
 pub struct Priority {
     policy: libc::c_long,
     param: SchedParam,
     nice: libc::c_int,
+    /// Ok: SCHED_FIFO, read back. Err: the errno that refused it.
+    realtime: Result<(), i32>,
 }
 
 /// The kernel's `struct sched_param`. The calls are made directly: musl's
@@ -149,18 +153,8 @@ impl Priority {
                 libc::getpriority(libc::PRIO_PROCESS, 0),
             )
         };
-        let rt = SchedParam { sched_priority: 1 };
-        // SAFETY: sets the calling thread's policy from a live param; RESET_ON_FORK
-        // keeps it from any process the supervisor starts later.
-        let ok = unsafe {
-            libc::syscall(
-                libc::SYS_sched_setscheduler,
-                0,
-                libc::SCHED_FIFO | libc::SCHED_RESET_ON_FORK,
-                &rt as *const SchedParam,
-            )
-        } == 0;
-        if !ok {
+        let realtime = set_realtime();
+        if realtime.is_err() {
             // SAFETY: changes only the calling process's nice value (who = 0).
             unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, -10) };
         }
@@ -168,8 +162,71 @@ impl Priority {
             policy,
             param,
             nice,
+            realtime,
         }
     }
+
+    /// Ok if the watchdog is real-time, else the errno that refused it.
+    pub fn realtime(&self) -> Result<(), i32> {
+        self.realtime
+    }
+
+    /// What the watchdog got, for the evidence: applied when it is real-time.
+    pub fn control(&self) -> Control {
+        match self.realtime {
+            Ok(()) => Control::applied(
+                "watchdog.priority",
+                true,
+                "SCHED_FIFO 1 while the box runs (read back): a CPU-time kill lands within a sample of the limit",
+            ),
+            Err(errno) => {
+                // SAFETY: reads the calling process's own nice value.
+                let now = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+                let e = crate::sys::error::StepError::sys(
+                    "watchdog.priority",
+                    format!(
+                        "running at nice {now}, not real-time: a CPU-time kill can land up to a scheduler slice late, the limits still hold (SCHED_FIFO needs CAP_SYS_NICE and, in a v1 cpu cgroup, cpu.rt_runtime_us > 0)"
+                    ),
+                    errno,
+                );
+                Control::failed(&e)
+            }
+        }
+    }
+}
+
+/// SCHED_FIFO 1 for the calling thread, read back. RESET_ON_FORK keeps it from
+/// any process the supervisor starts later.
+fn set_realtime() -> Result<(), i32> {
+    let rt = SchedParam { sched_priority: 1 };
+    // SAFETY: sets the calling thread's policy from a live param of the
+    // kernel's layout; reads nothing else.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_sched_setscheduler,
+            0,
+            libc::SCHED_FIFO | libc::SCHED_RESET_ON_FORK,
+            &rt as *const SchedParam,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EPERM));
+    }
+    // SAFETY: a query of the calling thread's own policy.
+    let now = unsafe { libc::syscall(libc::SYS_sched_getscheduler, 0) };
+    if now < 0 {
+        return Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO));
+    }
+    // Set but not in force (something reset it): as good as refused.
+    if now & !libc::c_long::from(libc::SCHED_RESET_ON_FORK) != libc::c_long::from(libc::SCHED_FIFO)
+    {
+        return Err(libc::EPERM);
+    }
+    Ok(())
 }
 
 impl Drop for Priority {

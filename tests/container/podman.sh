@@ -8,6 +8,10 @@
 #   2. the same with a delegated cgroup v1 subtree per controller bound over
 #      /sys/fs/cgroup/<controller>: --check passes, and --run --cg, --exec and
 #      --cleanup work;
+#      With real-time runtime for the container's cpu group
+#      (--cpu-rt-runtime, and some in podman's parent group), --check's
+#      timing item is ok and the watchdog runs at SCHED_FIFO; without it,
+#      --check warns naming cpu.rt_runtime_us;
 #   3. without CAP_SYS_PTRACE: the run is refused, naming the step.
 # The image is made from busybox-static and the release binary; it, the
 # delegated groups and everything below them are removed at the end.
@@ -17,7 +21,10 @@ deleg=rustbox-pod
 image=localhost/rustbox-test-podman
 work=$(mktemp -d)
 fail() { echo "test-podman: $*" >&2; exit 1; }
+rt_parent=/sys/fs/cgroup/cpu/libpod_parent
+rt_was=
 cleanup() {
+    if [ -n "$rt_was" ]; then echo "$rt_was" > "$rt_parent/cpu.rt_runtime_us" || true; fi
     podman rmi -f "$image" >/dev/null 2>&1 || true
     for c in memory pids cpu cpuacct freezer cpuset; do
         d=/sys/fs/cgroup/$c/$deleg
@@ -31,7 +38,7 @@ trap cleanup EXIT
 r=$work/rootfs
 mkdir -p "$r"/usr/bin "$r"/usr/lib "$r"/usr/local/bin "$r"/etc/rustbox "$r"/var/local/lib "$r"/run "$r"/tmp "$r"/proc "$r"/sys "$r"/dev
 cp /usr/bin/busybox "$r"/usr/bin/
-for a in sh true echo cat grep; do ln -s busybox "$r/usr/bin/$a"; done
+for a in sh true echo cat grep tr; do ln -s busybox "$r/usr/bin/$a"; done
 ln -s usr/bin "$r"/bin
 ln -s usr/lib "$r"/lib
 install -m 4755 "$bin" "$r"/usr/local/bin/rustbox
@@ -59,12 +66,22 @@ set -e
 failed=$(printf '%s\n' "$out" | awk '$3 == "fail" { print $2 }' | sort | tr '\n' ' ')
 [ "$failed" = "controller.cpu controller.cpuacct controller.freezer controller.memory controller.pids " ] ||
     fail "--check failed other items than the read-only cgroup controllers: $failed"
+timing=$(printf '%s\n' "$out" | awk '$2 == "capabilities.timing"')
+case $timing in
+    *" warn "*cpu.rt_runtime_us*) ;;
+    *) fail "with no real-time runtime, --check's timing item: $timing" ;;
+esac
 out=$(podman "${base[@]}" "${caps[@]}" "$image" /bin/sh -c \
     '/usr/local/bin/rustbox --init -b 0 >/dev/null && /usr/local/bin/rustbox --run -b 0 -p5 -- /bin/echo plain run; /usr/local/bin/rustbox --cleanup -b 0' 2>&1)
 printf '%s\n' "$out" | grep -q '^plain run$' || fail "a plain run: $out"
 
-# 2. A delegated v1 subtree per controller.
-vols=()
+# 2. A delegated v1 subtree per controller, and real-time runtime: podman's
+# parent group (made by the runs above) gets some, so that runc may give the
+# container's group its share; given back at the end.
+[ -f "$rt_parent/cpu.rt_runtime_us" ] || fail "no $rt_parent/cpu.rt_runtime_us after a podman run"
+rt_was=$(cat "$rt_parent/cpu.rt_runtime_us")
+echo 200000 > "$rt_parent/cpu.rt_runtime_us"
+vols=(--cpu-rt-runtime=100000)
 for c in memory pids cpu cpuacct freezer cpuset; do
     mkdir -p "/sys/fs/cgroup/$c/$deleg"
     vols+=(-v "/sys/fs/cgroup/$c/$deleg:/sys/fs/cgroup/$c:rw")
@@ -73,9 +90,11 @@ cat /sys/fs/cgroup/cpuset/cpuset.cpus > "/sys/fs/cgroup/cpuset/$deleg/cpuset.cpu
 cat /sys/fs/cgroup/cpuset/cpuset.mems > "/sys/fs/cgroup/cpuset/$deleg/cpuset.mems"
 out=$(podman "${base[@]}" "${caps[@]}" "${vols[@]}" "$image" /bin/sh -c '
 rb=/usr/local/bin/rustbox
-$rb --check >/dev/null || { $rb --check; exit 1; }
+$rb --check >/tmp/check || { cat /tmp/check; exit 1; }
+grep -q "capabilities.timing *ok" /tmp/check || { echo "timing not ok:"; cat /tmp/check; exit 1; }
 $rb --init -b 0 >/dev/null
-$rb --run --cg --cg-mem=65536 -b 0 -p5 -t 1 -M /tmp/meta -- /bin/echo cg run || exit 1
+$rb --run --cg --cg-mem=65536 -b 0 -p5 -t 1 -M /tmp/meta --json=/tmp/run.json -- /bin/echo cg run || exit 1
+tr -d "\n " < /tmp/run.json | grep -q "\"applied\":true,\"detail\":\"SCHED_FIFO" || { echo "watchdog not real-time:"; cat /tmp/run.json; exit 1; }
 grep -q "^cg-mem:" /tmp/meta || { echo "no cg-mem in the meta"; cat /tmp/meta; exit 1; }
 $rb --exec --copy-in=/etc/rustbox/config=c -p5 -- /bin/cat /box/c || exit 1
 $rb --cleanup -b 0' 2>&1) || fail "with a delegated cgroup: $out"

@@ -17,6 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=${RUSTBOX_BIN:?the release binary (make test-container sets it)}
 deleg=rustbox-ct
+rt_budget=100000
 caps=-all,+chown,+dac_override,+fowner,+kill,+setgid,+setuid,+setpcap,+net_admin,+sys_admin,+sys_ptrace,+sys_time,+sys_nice
 
 # "mount point|fstype|super options" of every cgroup hierarchy.
@@ -42,6 +43,12 @@ trap cleanup EXIT
 while IFS='|' read -r mnt _ _; do
     d=$mnt/$deleg
     [ -d "$d" ] || { mkdir "$d"; made+=("$d"); }
+    # A new v1 cpu group has no real-time runtime, so the watchdog could not
+    # run at SCHED_FIFO in it: a runtime gives it some when asked
+    # (docker/podman --cpu-rt-runtime); the timing tests need it.
+    if [ -f "$d/cpu.rt_runtime_us" ]; then
+        echo "$rt_budget" > "$d/cpu.rt_runtime_us"
+    fi
     # A new v1 cpuset group starts empty and cannot take tasks.
     if [ -f "$mnt/cpuset.cpus" ] && [ -z "$(cat "$d/cpuset.cpus")" ]; then
         cat "$mnt/cpuset.cpus" > "$d/cpuset.cpus"
@@ -67,6 +74,33 @@ grep -q '^[0-9]*:memory:/$' /proc/self/cgroup || { echo "test-container: not at 
 if [ -d /sys/fs/cgroup/memory/rustbox-ct ] || [ -d /sys/fs/cgroup/memory/system.slice ]; then
     echo "test-container: the host's groups are visible" >&2; exit 1
 fi
+# The watchdog's priority, both ways (src/check/mod.rs realtime_item): with no
+# real-time runtime in the container's cpu group (a container's default),
+# --check warns and names cpu.rt_runtime_us; with the budget given, it is ok.
+timing() {
+    setpriv --bounding-set="$CAPS" -- "$BIN" --check --json=- | python3 -c '
+import json, sys
+items = [i for i in json.load(sys.stdin)["checks"] if i["name"] == "capabilities.timing"]
+assert len(items) == 1, items
+print(items[0]["status"], items[0]["detail"])'
+}
+rt=$(ls /sys/fs/cgroup/*/cpu.rt_runtime_us 2>/dev/null | head -n1)
+if [ -n "$rt" ]; then
+    echo 0 > "$rt"
+    got=$(timing)
+    case $got in
+        "warn "*cpu.rt_runtime_us*) ;;
+        *) echo "test-container: with no real-time runtime --check says: $got" >&2; exit 1 ;;
+    esac
+    echo "test-container: no real-time runtime: $got" >&2
+    echo "$RT_BUDGET" > "$rt"
+fi
+got=$(timing)
+echo "test-container: real-time runtime $RT_BUDGET us: $got" >&2
+case $got in
+    "ok "*) ;;
+    *) echo "test-container: --check's timing item is not ok: $got" >&2; exit 1 ;;
+esac
 # The suites' own test threads (as make test-cgroup runs them: more would load
 # the two CPUs under the timing tests, whose kill overshoot is bounded to 10 ms).
 # The namespace's pid 1 is a container's init (docker --init, tini): it reaps
@@ -83,5 +117,5 @@ while True:
     cargo test --locked --test integration --test cgroup -- ${CT_FILTER:-}
 INNER
 )
-HIERARCHIES="$(hierarchies)" CAPS=$caps BIN=$bin CT_FILTER="${CT_FILTER:-}" \
+HIERARCHIES="$(hierarchies)" CAPS=$caps RT_BUDGET=$rt_budget BIN=$bin CT_FILTER="${CT_FILTER:-}" \
     unshare --mount --pid --fork --cgroup --mount-proc --propagation private -- bash -c "$inside"
