@@ -7,6 +7,7 @@
 //!
 //! Everything lives under `<hierarchy>/<cg_root>/box-<id>`; nothing else is touched.
 
+pub mod delegate;
 #[cfg(test)]
 mod fake;
 pub mod fs;
@@ -92,8 +93,13 @@ fn mountinfo() -> Result<&'static str, StepError> {
 /// a host with the v1 controllers mounted uses v1; `--cgroup` forces one.
 pub fn detect(choice: CgroupChoice) -> Result<Backend, StepError> {
     let info = mountinfo()?;
-    let v2_ok =
-        v2::Hierarchy::find(info).is_some_and(|h| h.has_controllers(&["memory", "pids", "cpu"]));
+    let v2 = v2::Hierarchy::find(info).map(|h| h.usable());
+    let v2_ok = matches!(v2, Some(Ok(())));
+    // Why v2 cannot be used, where a v2 hierarchy is there at all.
+    let v2_why = match &v2 {
+        Some(Err(why)) => format!(": {why}"),
+        _ => String::new(),
+    };
     let v1_ok = v1::Hierarchies::find(info).is_ok();
     match choice {
         CgroupChoice::V1 if v1_ok => Ok(Backend::V1),
@@ -104,13 +110,13 @@ pub fn detect(choice: CgroupChoice) -> Result<Backend, StepError> {
         CgroupChoice::V2 if v2_ok => Ok(Backend::V2),
         CgroupChoice::V2 => Err(StepError::new(
             "cgroup.detect",
-            "--cgroup v2: no cgroup v2 hierarchy with the memory, pids and cpu controllers",
+            format!("--cgroup v2: no cgroup v2 hierarchy with the memory, pids and cpu controllers{v2_why}"),
         )),
         CgroupChoice::Auto if v2_ok => Ok(Backend::V2),
         CgroupChoice::Auto if v1_ok => Ok(Backend::V1),
         CgroupChoice::Auto => Err(StepError::new(
             "cgroup.detect",
-            "no usable cgroup hierarchy: neither v2 with memory, pids and cpu, nor v1 memory, pids, cpu, cpuacct and freezer",
+            format!("no usable cgroup hierarchy: neither v2 with memory, pids and cpu, nor v1 memory, pids, cpu, cpuacct and freezer{v2_why}"),
         )),
     }
 }
@@ -131,18 +137,31 @@ pub fn remove_stale(cg_root: &str, id: u32) -> Result<(), StepError> {
     if v1::Hierarchies::find(info).is_ok() {
         v1::V1Cgroup::remove_existing(info, cg_root, id)?;
     }
-    if v2::Hierarchy::find(info).is_some() {
+    // Box groups are made only where v2 is usable (`V2Cgroup::create`); a v2
+    // hierarchy with no controllers for them (a v1 host's unified mount) has
+    // none, and its base is not looked up.
+    if v2::Hierarchy::find(info).is_some_and(|h| h.usable().is_ok()) {
         v2::V2Cgroup::remove_existing(info, cg_root, id)?;
     }
     Ok(())
 }
 
 /// What `--check` reports of this host's cgroups: the v1 controllers mounted,
-/// each with its mount point, and the v2 hierarchy with the controllers its root
-/// hands to children.
+/// each with its mount point, and on v2 the base the boxes' groups go under
+/// (`v2::Hierarchy::base`) with the controllers it hands to children.
 pub struct Survey {
     pub v1: Vec<(String, std::path::PathBuf)>,
-    pub v2: Option<(std::path::PathBuf, Vec<String>)>,
+    pub v2: Option<V2Survey>,
+}
+
+pub struct V2Survey {
+    pub base: std::path::PathBuf,
+    /// Enabled in the base's cgroup.subtree_control; where none of the required
+    /// ones are yet, those the base has delegated (its cgroup.controllers),
+    /// which rustbox enables itself at the first `--cg` run.
+    pub controllers: Vec<String>,
+    /// The base is to be delegated to itself (`delegate::ensure`).
+    pub to_delegate: bool,
 }
 
 pub fn survey() -> Result<Survey, StepError> {
@@ -151,13 +170,28 @@ pub fn survey() -> Result<Survey, StepError> {
     let v2 = match v2::Hierarchy::find(info) {
         None => None,
         Some(h) => {
-            let f = h.mount.join("cgroup.subtree_control");
-            let text = crate::sys::fd::read_text(&f)
-                .map_err(|e| StepError::io("check.cgroup", f.display().to_string(), &e))?;
-            Some((
-                h.mount,
-                text.split_whitespace().map(str::to_string).collect(),
-            ))
+            let base = h.base()?;
+            let list = |name: &str| -> Result<Vec<String>, StepError> {
+                let f = base.join(name);
+                let text = crate::sys::fd::read_text(&f)
+                    .map_err(|e| StepError::io("check.cgroup", f.display().to_string(), &e))?;
+                Ok(text.split_whitespace().map(str::to_string).collect())
+            };
+            let enabled = list("cgroup.subtree_control")?;
+            let all = |l: &[String]| v2::REQUIRED.iter().all(|r| l.iter().any(|c| c == r));
+            if all(&enabled) {
+                Some(V2Survey {
+                    base,
+                    controllers: enabled,
+                    to_delegate: false,
+                })
+            } else {
+                Some(V2Survey {
+                    controllers: list("cgroup.controllers")?,
+                    base,
+                    to_delegate: true,
+                })
+            }
         }
     };
     Ok(Survey { v1, v2 })
@@ -173,7 +207,10 @@ pub fn root_path(backend: Backend, cg_root: &str) -> Result<std::path::PathBuf, 
                 .find(|(c, _)| c == "memory")
                 .map(|(_, p)| p)
         }),
-        Backend::V2 => v2::Hierarchy::find(info).map(|h| h.mount),
+        Backend::V2 => match v2::Hierarchy::find(info) {
+            Some(h) => Some(h.base()?),
+            None => None,
+        },
     };
     base.map(|b| b.join(cg_root))
         .ok_or_else(|| StepError::new("cgroup.detect", "the backend's hierarchy is not mounted"))

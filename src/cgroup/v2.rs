@@ -3,7 +3,7 @@
 //! The proxy is created straight into the group with clone3(CLONE_INTO_CGROUP), so
 //! no process of the box ever runs outside it; the whole box dies by `cgroup.kill`.
 
-use super::{box_dir_name, cpu_quota_us, fs, BoxCgroup, CgLimits, Entry, CPU_PERIOD_US};
+use super::{box_dir_name, cpu_quota_us, delegate, fs, BoxCgroup, CgLimits, Entry, CPU_PERIOD_US};
 use crate::sys::error::StepError;
 use crate::verdict::evidence::{CgroupUsage, Control, CpuUsage};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -16,6 +16,9 @@ pub const REQUIRED: &[&str] = &["memory", "pids", "cpu"];
 #[derive(Debug, Clone)]
 pub struct Hierarchy {
     pub mount: PathBuf,
+    /// The mount's root in the hierarchy (mountinfo's fourth field): "/" for a
+    /// mount made in this process's cgroup namespace.
+    pub root: String,
 }
 
 impl Hierarchy {
@@ -25,8 +28,10 @@ impl Hierarchy {
             if post.split(' ').next()? != "cgroup2" {
                 return None;
             }
+            let mut f = pre.split(' ');
             Some(Hierarchy {
-                mount: PathBuf::from(pre.split(' ').nth(4)?),
+                root: f.nth(3)?.to_string(),
+                mount: PathBuf::from(f.next()?),
             })
         })
     }
@@ -38,11 +43,47 @@ impl Hierarchy {
         want.iter()
             .all(|w| have.split_whitespace().any(|h| h == *w))
     }
+
+    /// Where `<cg_root>` goes: the root, where it hands the controllers to its
+    /// children (a host); else the group this process runs in, which rustbox
+    /// then delegates to itself (a container: `delegate`). Only reads.
+    pub fn base(&self) -> Result<PathBuf, StepError> {
+        if self.has_controllers(REQUIRED) {
+            return Ok(self.mount.clone());
+        }
+        delegate::base_dir(&self.mount, &self.root, &delegate::own_cgroup()?)
+    }
+
+    /// Can the boxes' groups have the controllers here: the base hands them
+    /// down already, or has them delegated, so that rustbox can; if not, why.
+    pub fn usable(&self) -> Result<(), String> {
+        if self.has_controllers(REQUIRED) {
+            return Ok(());
+        }
+        let base = self.base().map_err(|e| e.to_string())?;
+        let f = base.join("cgroup.controllers");
+        let have = crate::sys::fd::read_text(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+        if REQUIRED
+            .iter()
+            .all(|w| have.split_whitespace().any(|h| h == *w))
+        {
+            Ok(())
+        } else {
+            Err(format!(
+                "the cgroup v2 group rustbox runs in, {}, is not delegated {} (its cgroup.controllers offers \"{}\"), and the hierarchy's root does not enable them for its children",
+                base.display(),
+                REQUIRED.join(", "),
+                have.trim()
+            ))
+        }
+    }
 }
 
 pub struct V2Cgroup {
     dir: PathBuf,
     fd: OwnedFd,
+    /// What this run did to delegate the base to itself (None: nothing to do).
+    delegated: Option<String>,
 }
 
 fn open_dir(p: &Path) -> Result<OwnedFd, StepError> {
@@ -53,24 +94,18 @@ impl V2Cgroup {
     pub fn create(mountinfo: &str, cg_root: &str, id: u32) -> Result<V2Cgroup, StepError> {
         let h = Hierarchy::find(mountinfo)
             .ok_or_else(|| StepError::new("cgroup.v2", "no cgroup2 filesystem mounted"))?;
-        if !h.has_controllers(REQUIRED) {
-            return Err(StepError::new(
-                "cgroup.v2",
-                format!(
-                    "{}/cgroup.subtree_control must enable {} (rustbox does not write to cgroups it did not create)",
-                    h.mount.display(),
-                    REQUIRED.join(", ")
-                ),
-            ));
-        }
+        let base = h.base()?;
+        // The root hands the controllers down (a host), or the base is this
+        // process's own group, delegated to itself once (a container).
+        let delegated = delegate::ensure(&base, REQUIRED)?;
         Self::remove_existing(mountinfo, cg_root, id)?;
-        let offered = fs::read("cgroup.create", &h.mount.join("cgroup.subtree_control"))?;
+        let offered = fs::read("cgroup.create", &base.join("cgroup.subtree_control"))?;
         let enable: Vec<String> = offered
             .split_whitespace()
             .filter(|c| REQUIRED.contains(c) || *c == "cpuset")
             .map(|c| format!("+{c}"))
             .collect();
-        let mut d = h.mount.clone();
+        let mut d = base;
         for comp in cg_root.split('/') {
             d.push(comp);
             fs::mkdir("cgroup.create", &d)?;
@@ -84,7 +119,11 @@ impl V2Cgroup {
         d.push(box_dir_name(id));
         fs::mkdir("cgroup.create", &d)?;
         match open_dir(&d) {
-            Ok(fd) => Ok(V2Cgroup { dir: d, fd }),
+            Ok(fd) => Ok(V2Cgroup {
+                dir: d,
+                fd,
+                delegated,
+            }),
             Err(e) => {
                 // Nothing half-made stays behind.
                 fs::rmdir("cgroup.create", &d)?;
@@ -97,7 +136,7 @@ impl V2Cgroup {
         let Some(h) = Hierarchy::find(mountinfo) else {
             return Ok(());
         };
-        let d = h.mount.join(cg_root).join(box_dir_name(id));
+        let d = h.base()?.join(cg_root).join(box_dir_name(id));
         if !d.exists() {
             return Ok(());
         }
@@ -136,6 +175,9 @@ impl BoxCgroup for V2Cgroup {
 
     fn apply(&self, l: &CgLimits) -> Result<Vec<Control>, StepError> {
         let mut out = Vec::new();
+        if let Some(what) = &self.delegated {
+            out.push(Control::applied("cgroup.delegate", true, what));
+        }
         let d = &self.dir;
         if let Some(b) = l.memory_bytes {
             let got = fs::set_bytes_verified("cgroup.memory", &d.join("memory.max"), b)?;
@@ -301,8 +343,10 @@ mod tests {
     #[test]
     fn create_refuses_a_hierarchy_without_the_controllers() {
         let (_f, m, info) = hierarchy("missing", "cpu io\n");
+        // The base is then this process's own group (here the fake root:
+        // refused, as a true root; elsewhere a group the fake lacks): refused.
         let e = V2Cgroup::create(&info, "rustbox", 1).err().unwrap();
-        assert!(e.detail.contains("memory, pids, cpu"), "{e}");
+        assert_eq!(e.step, "cgroup.delegate", "{e}");
         assert!(!m.join("rustbox").exists(), "nothing is made");
         assert!(
             V2Cgroup::create("", "rustbox", 1).is_err(),

@@ -285,15 +285,20 @@ fn cgroup(cfg: &Config) -> Vec<Item> {
         Ok(b) => b,
         Err(e) => {
             let mut found: Vec<String> = survey.v1.iter().map(|(c, _)| format!("v1 {c}")).collect();
-            if let Some((m, c)) = &survey.v2 {
-                found.push(format!("v2 at {} with [{}]", m.display(), c.join(" ")));
+            if let Some(v2) = &survey.v2 {
+                found.push(format!(
+                    "v2 at {} with [{}]{}",
+                    v2.base.display(),
+                    v2.controllers.join(" "),
+                    if v2.to_delegate { " delegated" } else { "" }
+                ));
             }
             return vec![Item::new(
                 "cgroup",
                 "backend",
                 Status::Fail,
                 format!("{}; found: {}: --cg runs are refused", e.detail, if found.is_empty() { "nothing".into() } else { found.join(", ") }),
-                Some("mount cgroup v2 with memory, pids and cpu in the root's cgroup.subtree_control (or the v1 memory, pids, cpu, cpuacct and freezer hierarchies); in a container, give it a cgroup namespace and a writable delegated subtree"),
+                Some("mount cgroup v2 with memory, pids and cpu in the root's cgroup.subtree_control (or the v1 memory, pids, cpu, cpuacct and freezer hierarchies); in a container, give it a cgroup namespace with memory, pids and cpu delegated to its group, mounted read-write"),
             )];
         }
     };
@@ -312,8 +317,8 @@ fn cgroup(cfg: &Config) -> Vec<Item> {
             Backend::V2 => survey
                 .v2
                 .as_ref()
-                .filter(|(_, have)| have.iter().any(|h| h == c))
-                .map(|(m, _)| m.clone()),
+                .filter(|v2| v2.controllers.iter().any(|h| h == c))
+                .map(|v2| v2.base.clone()),
         }
     };
     out.push(Item::ok(
@@ -321,13 +326,16 @@ fn cgroup(cfg: &Config) -> Vec<Item> {
         "backend",
         match backend {
             Backend::V1 => "v1 (each controller its own hierarchy)".to_string(),
-            Backend::V2 => format!(
-                "v2 at {}",
-                survey
-                    .v2
-                    .as_ref()
-                    .map_or("?".into(), |(m, _)| m.display().to_string())
-            ),
+            Backend::V2 => match &survey.v2 {
+                Some(v2) if v2.to_delegate => format!(
+                    "v2 at {}, this process's own group: the first --cg run moves its processes into {}/{} and enables the controllers for its children (delegation to itself)",
+                    v2.base.display(),
+                    v2.base.display(),
+                    crate::cgroup::delegate::LEAF
+                ),
+                Some(v2) => format!("v2 at {}", v2.base.display()),
+                None => "v2".to_string(),
+            },
         },
     ));
     for c in required.iter().chain(optional) {
@@ -356,7 +364,7 @@ fn cgroup(cfg: &Config) -> Vec<Item> {
                 format!("the {c} controller is not available: --cg runs are refused"),
                 Some(match backend {
                     Backend::V1 => "mount its v1 hierarchy",
-                    Backend::V2 => "enable it in the root's cgroup.subtree_control",
+                    Backend::V2 => "enable it in the root's cgroup.subtree_control (in a container: delegate it to the container's group)",
                 }),
             ),
             None => Item::new(

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# cgroup-v2.sh - run rustbox's cgroup suite (tests/cgroup.rs) and the client
-# replays (tests/clients.rs) inside a throwaway VM whose kernel has only cgroup v2
+# cgroup-v2.sh - run rustbox's cgroup suite (tests/cgroup.rs), the client
+# replays (tests/clients.rs) and the delegation to itself in a container's cgroup
+# namespace (tests/vm/delegate.sh) inside a throwaway VM whose kernel has only cgroup v2
 # (`cgroup_no_v1=all`), so the v2 backend is tested against a real unified
 # hierarchy; the host here only has v1 controllers.
 #
@@ -111,9 +112,12 @@ cp "$BASH_STATIC" "$I/stage/bin/bash"
 # cleanup runs `/bin/chmod 777 -R /tmp` in the box, and busybox's chmod takes
 # -R only before the mode. (The binaries under test stay static.)
 cp /bin/chmod "$I/stage/bin/chmod"
-for lib in $(ldd /bin/chmod | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
+# util-linux unshare for tests/vm/delegate.sh: busybox's has no --cgroup.
+cp /usr/bin/unshare "$I/stage/bin/unshare"
+for lib in $(ldd /bin/chmod /usr/bin/unshare | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// && $1 !~ /:$/ {print $1}' | sort -u); do
   cp -L --parents "$lib" "$I/stage/" || die "copy $lib"
 done
+cp tests/vm/delegate.sh "$I/stage/opt/rustbox/delegate.sh"
 cp "$SUITE" "$I/stage/opt/rustbox/cgroup-suite"
 cp "$CLIENTS" "$I/stage/opt/rustbox/clients-suite"
 cp "$PROBE" "$I/stage/opt/rustbox/probes/probe"
@@ -159,6 +163,10 @@ echo "== client replays (tests/clients.rs) ==" >/dev/ttyS1
 ./clients-suite --test-threads=2 --nocapture $(cat filters) >/dev/ttyS1 2>&1
 rc2=$?
 [ "$rc" = 0 ] && rc=$rc2
+echo "== delegation to itself in a container's cgroup namespace (tests/vm/delegate.sh) ==" >/dev/ttyS1
+/bin/bash ./delegate.sh >/dev/ttyS1 2>&1
+rc3=$?
+[ "$rc" = 0 ] && rc=$rc3
 echo "$rc" > /dev/ttyS2
 sync
 poweroff -f
