@@ -12,7 +12,7 @@ CARGO     ?= cargo
 TARGET    := x86_64-unknown-linux-musl
 RELEASE   := target/$(TARGET)/release/rustbox
 
-.PHONY: all toolchain build deps docs deb test-deb test-container test-podman install install-as-isolate uninstall test test-unit test-integration test-setuid test-faults faults test-cgroup test-cgroup-v2 test-clients test-trybuild test-runtimes test-soak soak adversarial lint clean bench
+.PHONY: all toolchain build deps docs deb test-deb test-container test-podman test-docker install install-as-isolate uninstall test test-unit test-integration test-setuid test-faults faults test-cgroup test-cgroup-v2 test-clients test-trybuild test-runtimes test-soak soak adversarial lint clean bench
 
 all: build
 
@@ -49,6 +49,7 @@ deps:
 	[ -x /usr/bin/man ] || missing="$$missing man-db"; \
 	[ -x /usr/bin/podman ] || missing="$$missing podman"; \
 	[ -x /usr/sbin/runc ] || missing="$$missing runc"; \
+	[ -x /usr/sbin/dockerd ] || missing="$$missing docker.io"; \
 	[ -x /usr/bin/busybox ] || missing="$$missing busybox-static"; \
 	[ -x /usr/bin/fish ] || missing="$$missing fish"; \
 	[ -x /usr/bin/node ] || missing="$$missing nodejs"; \
@@ -154,7 +155,7 @@ soak:
 	@[ "$$(id -u)" = 0 ] || { echo "make soak: the soak test needs root"; exit 1; }
 	RUSTBOX_SOAK_CYCLES=10000 $(CARGO) test --release --locked --test soak -- --nocapture
 
-test: deps lint test-unit test-integration test-setuid test-faults test-cgroup test-container test-podman test-deb test-clients test-cgroup-v2 test-trybuild test-runtimes adversarial test-soak
+test: deps lint test-unit test-integration test-setuid test-faults test-cgroup test-container test-podman test-docker test-deb test-clients test-cgroup-v2 test-trybuild test-runtimes adversarial test-soak
 
 # A benchmark, not a test: rustbox next to fork+exec, unshare and bubblewrap.
 # It times the binary `make install` installs.
@@ -180,6 +181,12 @@ test-deb: build
 test-container: build
 	@[ "$$(id -u)" = 0 ] || { echo "make test: the container test needs root"; exit 1; }
 	RUSTBOX_BIN=$(CURDIR)/$(RELEASE) bash tests/container/run.sh
+
+# rustbox in a Docker container, without --privileged, under a Docker daemon
+# the test starts and stops itself (tests/container/docker.sh, docs/containers.md).
+test-docker: build
+	@[ "$$(id -u)" = 0 ] || { echo "make test: the docker test needs root"; exit 1; }
+	RUSTBOX_BIN=$(CURDIR)/$(RELEASE) bash tests/container/docker.sh
 
 # rustbox in a rootful podman container, without --privileged
 # (tests/container/podman.sh, docs/containers.md).

@@ -23,8 +23,18 @@ work=$(mktemp -d)
 fail() { echo "test-podman: $*" >&2; exit 1; }
 rt_parent=/sys/fs/cgroup/cpu/libpod_parent
 rt_was=
+# podman's own cgroup parent (libpod_parent, with conmon's group below it):
+# removed at the end if this test's runs made it.
+made_parent=()
+for h in /sys/fs/cgroup/*/; do
+    [ -d "${h}libpod_parent" ] || made_parent+=("${h}libpod_parent")
+done
 cleanup() {
     if [ -n "$rt_was" ]; then echo "$rt_was" > "$rt_parent/cpu.rt_runtime_us" || true; fi
+    for d in "${made_parent[@]}"; do
+        [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+        if [ -d "$d" ]; then echo "test-podman: $d is left" >&2; fi
+    done
     podman rmi -f "$image" >/dev/null 2>&1 || true
     for c in memory pids cpu cpuacct freezer cpuset; do
         d=/sys/fs/cgroup/$c/$deleg
