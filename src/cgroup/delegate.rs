@@ -27,6 +27,8 @@ use super::fs;
 use crate::sys::error::StepError;
 use std::path::{Path, PathBuf};
 
+const STEP: &str = "cgroup.delegate";
+
 /// The group, below the base, that takes the base's processes.
 pub const LEAF: &str = "rustbox-leaf";
 
@@ -37,12 +39,10 @@ const ROUNDS: usize = 50;
 /// The cgroup v2 path of this process, as `/proc/self/cgroup` says ("0::PATH").
 pub fn own_cgroup() -> Result<String, StepError> {
     const PATH: &str = "/proc/self/cgroup";
-    let t =
-        crate::sys::fd::read_text(PATH).map_err(|e| StepError::io("cgroup.delegate", PATH, &e))?;
-    t.lines()
-        .find_map(|l| l.strip_prefix("0::"))
+    let t = crate::sys::fd::read_text(PATH).map_err(|e| StepError::io(STEP, PATH, &e))?;
+    fs::group_in(&t, "")
         .map(str::to_string)
-        .ok_or_else(|| StepError::new("cgroup.delegate", format!("{PATH} has no cgroup v2 line")))
+        .ok_or_else(|| StepError::new(STEP, format!("{PATH} has no cgroup v2 line")))
 }
 
 /// The base directory for a process in `own` (a path as `/proc/self/cgroup`
@@ -59,7 +59,7 @@ pub fn base_dir(mount: &Path, root: &str, own: &str) -> Result<PathBuf, StepErro
     };
     let rel = rel.ok_or_else(|| {
         StepError::new(
-            "cgroup.delegate",
+            STEP,
             format!(
                 "this process's cgroup {own} is not below the cgroup2 mount {} (its root is {root})",
                 mount.display()
@@ -68,7 +68,7 @@ pub fn base_dir(mount: &Path, root: &str, own: &str) -> Result<PathBuf, StepErro
     })?;
     if rel.split('/').any(|c| c == "..") {
         return Err(StepError::new(
-            "cgroup.delegate",
+            STEP,
             format!("this process's cgroup {own} is outside its namespace"),
         ));
     }
@@ -81,26 +81,36 @@ pub fn base_dir(mount: &Path, root: &str, own: &str) -> Result<PathBuf, StepErro
 
 /// Whether every one of `want` is in the space-separated list `have` (the
 /// kernel lists names; a plain file, as in the unit tests, keeps the "+").
-fn has_all(have: &str, want: &[&str]) -> bool {
+pub fn has_all(have: &str, want: &[&str]) -> bool {
     want.iter().all(|w| {
         have.split_whitespace()
             .any(|h| h.strip_prefix('+').unwrap_or(h) == *w)
     })
 }
 
+/// What `ensure` found or did.
+#[derive(Debug, PartialEq)]
+pub struct Delegation {
+    /// The base's cgroup.subtree_control, as read (or read back).
+    pub enabled: String,
+    /// What was done: None if the base handed the controllers down already.
+    pub done: Option<String>,
+}
+
 /// Make `base` hand `required` (and cpuset, if delegated) to its children.
-/// Returns None if it already did (nothing written), else what was done.
-pub fn ensure(base: &Path, required: &[&str]) -> Result<Option<String>, StepError> {
-    let step = "cgroup.delegate";
-    let enabled = fs::read(step, &base.join("cgroup.subtree_control"))?;
+pub fn ensure(base: &Path, required: &[&str]) -> Result<Delegation, StepError> {
+    let enabled = fs::read(STEP, &base.join("cgroup.subtree_control"))?;
     if has_all(&enabled, required) {
-        return Ok(None);
+        return Ok(Delegation {
+            enabled,
+            done: None,
+        });
     }
     // The hierarchy's true root (it alone has no cgroup.type) is the host's:
     // its init enables the controllers there, not rustbox.
     if !base.join("cgroup.type").exists() {
         return Err(StepError::new(
-            step,
+            STEP,
             format!(
                 "the root of the cgroup v2 hierarchy, {}, does not enable {} for its children (cgroup.subtree_control): enable them there (the host's init does, as systemd does); rustbox enables controllers only in a group delegated to it",
                 base.display(),
@@ -108,10 +118,10 @@ pub fn ensure(base: &Path, required: &[&str]) -> Result<Option<String>, StepErro
             ),
         ));
     }
-    let delegated = fs::read(step, &base.join("cgroup.controllers"))?;
+    let delegated = fs::read(STEP, &base.join("cgroup.controllers"))?;
     if !has_all(&delegated, required) {
         return Err(StepError::new(
-            step,
+            STEP,
             format!(
                 "{}/cgroup.controllers offers \"{}\", not all of {}: the controllers are not delegated to this cgroup (the container runtime, or the parent's cgroup.subtree_control, must give them)",
                 base.display(),
@@ -126,14 +136,14 @@ pub fn ensure(base: &Path, required: &[&str]) -> Result<Option<String>, StepErro
         .map(|c| format!("+{c}"))
         .collect();
     let leaf = base.join(LEAF);
-    let made = fs::mkdir(step, &leaf)?;
+    let made = fs::mkdir(STEP, &leaf)?;
     let done = move_and_enable(base, &leaf, &enable, required);
     if done.is_err() {
         // Nothing half-done: the processes go back where they were (the base
         // still has no controller enabled, so it may hold them), and a leaf
         // made here goes. What cannot be undone is said beside the error.
         let back = move_all(&leaf, base).and_then(|_| match made {
-            true => fs::rmdir(step, &leaf),
+            true => fs::rmdir(STEP, &leaf),
             false => Ok(()),
         });
         if let (Err(e), Err(b)) = (&done, back) {
@@ -152,17 +162,16 @@ fn move_and_enable(
     leaf: &Path,
     enable: &[String],
     required: &[&str],
-) -> Result<Option<String>, StepError> {
-    let step = "cgroup.delegate";
+) -> Result<Delegation, StepError> {
     let mut moved = 0usize;
     for _ in 0..ROUNDS {
         moved += move_all(base, leaf)?;
         match std::fs::write(base.join("cgroup.subtree_control"), enable.join(" ")) {
             Ok(()) => {
-                let now = fs::read(step, &base.join("cgroup.subtree_control"))?;
+                let now = fs::read(STEP, &base.join("cgroup.subtree_control"))?;
                 if !has_all(&now, required) {
                     return Err(StepError::new(
-                        step,
+                        STEP,
                         format!(
                             "{}/cgroup.subtree_control reads back as \"{}\" after writing \"{}\"",
                             base.display(),
@@ -171,19 +180,23 @@ fn move_and_enable(
                         ),
                     ));
                 }
-                return Ok(Some(format!(
+                let done = format!(
                     "{} processes moved into {}, {} enabled in {}/cgroup.subtree_control (read back)",
                     moved,
                     leaf.display(),
                     enable.join(" "),
                     base.display()
-                )));
+                );
+                return Ok(Delegation {
+                    enabled: now,
+                    done: Some(done),
+                });
             }
             // A process arrived in the base since the move: move again.
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) => continue,
             Err(e) => {
                 return Err(StepError::io(
-                    step,
+                    STEP,
                     format!(
                         "write {:?} to {}/cgroup.subtree_control",
                         enable.join(" "),
@@ -195,7 +208,7 @@ fn move_and_enable(
         }
     }
     Err(StepError::sys(
-        step,
+        STEP,
         format!(
             "{} keeps getting new processes: the controllers cannot be enabled for its children",
             base.display()
@@ -207,16 +220,15 @@ fn move_and_enable(
 /// Move every process listed in `from`'s cgroup.procs into `to`; how many.
 /// One that has exited meanwhile (ESRCH) needs no move.
 fn move_all(from: &Path, to: &Path) -> Result<usize, StepError> {
-    let step = "cgroup.delegate";
     let target = to.join("cgroup.procs");
     let mut n = 0;
-    for pid in fs::procs(step, &from.join("cgroup.procs"))? {
+    for pid in fs::procs(STEP, &from.join("cgroup.procs"))? {
         match std::fs::write(&target, pid.to_string()) {
             Ok(()) => n += 1,
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
             Err(e) => {
                 return Err(StepError::io(
-                    step,
+                    STEP,
                     format!("move process {pid} into {}", target.display()),
                     &e,
                 ))
@@ -230,6 +242,17 @@ fn move_all(from: &Path, to: &Path) -> Result<usize, StepError> {
 mod tests {
     use super::super::fake::FakeFs;
     use super::*;
+
+    /// A container's group: not the true root, `controllers` delegated to it,
+    /// none enabled for its children.
+    fn container(name: &str, controllers: &str) -> (FakeFs, PathBuf) {
+        let f = FakeFs::new(name);
+        let b = f.mount("ct");
+        FakeFs::put(&b, "cgroup.type", "domain\n");
+        FakeFs::put(&b, "cgroup.subtree_control", "");
+        FakeFs::put(&b, "cgroup.controllers", controllers);
+        (f, b)
+    }
 
     #[test]
     fn the_base_is_the_own_group_below_the_mount_and_never_above() {
@@ -256,20 +279,24 @@ mod tests {
         let f = FakeFs::new("deleg-enabled");
         let b = f.mount("ct");
         FakeFs::put(&b, "cgroup.subtree_control", "cpu memory pids\n");
-        assert_eq!(ensure(&b, &["memory", "pids", "cpu"]).unwrap(), None);
+        assert_eq!(
+            ensure(&b, &["memory", "pids", "cpu"]).unwrap(),
+            Delegation {
+                enabled: "cpu memory pids\n".into(),
+                done: None
+            }
+        );
         assert!(!b.join(LEAF).exists(), "nothing made");
     }
 
     #[test]
     fn the_processes_move_to_the_leaf_then_the_controllers_are_enabled() {
-        let f = FakeFs::new("deleg-move");
-        let b = f.mount("ct");
-        FakeFs::put(&b, "cgroup.type", "domain\n");
-        FakeFs::put(&b, "cgroup.subtree_control", "");
-        FakeFs::put(&b, "cgroup.controllers", "cpuset cpu io memory pids\n");
+        let (_f, b) = container("deleg-move", "cpuset cpu io memory pids\n");
         FakeFs::put(&b, "cgroup.procs", "41\n42\n");
         FakeFs::put(&b, &format!("{LEAF}/cgroup.procs"), "");
-        let got = ensure(&b, &["memory", "pids", "cpu"]).unwrap().unwrap();
+        let d = ensure(&b, &["memory", "pids", "cpu"]).unwrap();
+        assert_eq!(d.enabled, "+cpuset +cpu +memory +pids");
+        let got = d.done.unwrap();
         // Each pid written on its own (the fake keeps the last write).
         assert_eq!(FakeFs::read(&b, &format!("{LEAF}/cgroup.procs")), "42");
         assert!(got.starts_with("2 processes moved"), "{got}");
@@ -294,11 +321,7 @@ mod tests {
 
     #[test]
     fn controllers_not_delegated_are_refused_naming_the_file() {
-        let f = FakeFs::new("deleg-none");
-        let b = f.mount("ct");
-        FakeFs::put(&b, "cgroup.type", "domain\n");
-        FakeFs::put(&b, "cgroup.subtree_control", "");
-        FakeFs::put(&b, "cgroup.controllers", "cpu io\n");
+        let (_f, b) = container("deleg-none", "cpu io\n");
         let e = ensure(&b, &["memory", "pids", "cpu"]).err().unwrap();
         assert_eq!(e.step, "cgroup.delegate");
         assert!(e.detail.contains("cgroup.controllers"), "{e}");
@@ -307,10 +330,7 @@ mod tests {
 
     #[test]
     fn a_write_the_kernel_ignored_is_an_error() {
-        let f = FakeFs::new("deleg-ignored");
-        let b = f.mount("ct");
-        FakeFs::put(&b, "cgroup.type", "domain\n");
-        FakeFs::put(&b, "cgroup.controllers", "cpu memory pids\n");
+        let (_f, b) = container("deleg-ignored", "cpu memory pids\n");
         FakeFs::put(&b, "cgroup.procs", "");
         FakeFs::swallow(&b, "cgroup.subtree_control");
         let e = ensure(&b, &["memory", "pids", "cpu"]).err().unwrap();

@@ -78,6 +78,21 @@ pub fn procs(step: &str, path: &Path) -> Result<Vec<i32>, StepError> {
         .collect()
 }
 
+/// The group a `/proc/PID/cgroup` text names for v1 `controller` (one of a
+/// hierarchy's comma-separated list), or for cgroup v2 with `controller` "" (the
+/// "0::PATH" line).
+pub fn group_in<'a>(proc_cgroup: &'a str, controller: &str) -> Option<&'a str> {
+    proc_cgroup.lines().find_map(|l| {
+        let mut f = l.splitn(3, ':');
+        let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
+        let hit = match controller {
+            "" => ctrls.is_empty(),
+            c => ctrls.split(',').any(|x| x == c),
+        };
+        hit.then_some(path)
+    })
+}
+
 /// Check that process `pid` (as this process sees it) is listed in the group `dir`.
 pub fn check_member(step: &str, dir: &Path, pid: i32) -> Result<(), StepError> {
     let path = dir.join("cgroup.procs");
@@ -124,6 +139,17 @@ pub fn rmdir(step: &str, dir: &Path) -> Result<(), StepError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn groups_by_controller_and_v2() {
+        let t = "9:name=systemd:/\n4:cpu,cpuacct:/a/b\n3:pids:/box-1\n0::/ct/leaf\n";
+        assert_eq!(group_in(t, "cpu"), Some("/a/b"));
+        assert_eq!(group_in(t, "cpuacct"), Some("/a/b"));
+        assert_eq!(group_in(t, "pids"), Some("/box-1"));
+        assert_eq!(group_in(t, ""), Some("/ct/leaf"));
+        assert_eq!(group_in(t, "memory"), None);
+        assert_eq!(group_in("4:cpu:/x\n", ""), None);
+    }
 
     #[test]
     fn keyed_files() {

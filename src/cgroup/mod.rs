@@ -151,7 +151,9 @@ pub fn remove_stale(cg_root: &str, id: u32) -> Result<(), StepError> {
 /// (`v2::Hierarchy::base`) with the controllers it hands to children.
 pub struct Survey {
     pub v1: Vec<(String, std::path::PathBuf)>,
-    pub v2: Option<V2Survey>,
+    /// None: no cgroup2 mounted. Err: mounted, but its base cannot be told
+    /// (then v2 is not usable; `detect` says so too).
+    pub v2: Option<Result<V2Survey, StepError>>,
 }
 
 pub struct V2Survey {
@@ -167,34 +169,24 @@ pub struct V2Survey {
 pub fn survey() -> Result<Survey, StepError> {
     let info = mountinfo()?;
     let v1 = v1::Hierarchies::mounted(info);
-    let v2 = match v2::Hierarchy::find(info) {
-        None => None,
-        Some(h) => {
-            let base = h.base()?;
-            let list = |name: &str| -> Result<Vec<String>, StepError> {
-                let f = base.join(name);
-                let text = crate::sys::fd::read_text(&f)
-                    .map_err(|e| StepError::io("check.cgroup", f.display().to_string(), &e))?;
-                Ok(text.split_whitespace().map(str::to_string).collect())
-            };
-            let enabled = list("cgroup.subtree_control")?;
-            let all = |l: &[String]| v2::REQUIRED.iter().all(|r| l.iter().any(|c| c == r));
-            if all(&enabled) {
-                Some(V2Survey {
-                    base,
-                    controllers: enabled,
-                    to_delegate: false,
-                })
-            } else {
-                Some(V2Survey {
-                    controllers: list("cgroup.controllers")?,
-                    base,
-                    to_delegate: true,
-                })
-            }
-        }
-    };
+    let v2 = v2::Hierarchy::find(info).map(|h| survey_v2(&h));
     Ok(Survey { v1, v2 })
+}
+
+fn survey_v2(h: &v2::Hierarchy) -> Result<V2Survey, StepError> {
+    let base = h.base()?;
+    let read = |name: &str| fs::read("check.cgroup", &base.join(name));
+    let enabled = read("cgroup.subtree_control")?;
+    let (text, to_delegate) = if delegate::has_all(&enabled, v2::REQUIRED) {
+        (enabled, false)
+    } else {
+        (read("cgroup.controllers")?, true)
+    };
+    Ok(V2Survey {
+        controllers: text.split_whitespace().map(str::to_string).collect(),
+        base,
+        to_delegate,
+    })
 }
 
 /// Where the boxes' groups live: the memory hierarchy's on v1, the unified one on v2.

@@ -442,13 +442,7 @@ impl BoxCgroup for V1Cgroup {
                 continue;
             };
             let member = crate::sys::fd::read_text(format!("/proc/{pid}/cgroup"))
-                .unwrap_or_default()
-                .lines()
-                .any(|l| {
-                    let mut f = l.splitn(3, ':');
-                    let (_, ctrls, path) = (f.next(), f.next(), f.next());
-                    ctrls.is_some_and(|c| c.split(',').any(|c| c == "pids")) && path == Some(&want)
-                });
+                .is_ok_and(|t| fs::group_in(&t, "pids") == Some(want.as_str()));
             if member {
                 crate::sys::pidfd::kill(&fd);
             }

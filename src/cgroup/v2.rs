@@ -40,8 +40,7 @@ impl Hierarchy {
     pub fn has_controllers(&self, want: &[&str]) -> bool {
         let have = crate::sys::fd::read_text(self.mount.join("cgroup.subtree_control"))
             .unwrap_or_default();
-        want.iter()
-            .all(|w| have.split_whitespace().any(|h| h == *w))
+        delegate::has_all(&have, want)
     }
 
     /// Where `<cg_root>` goes: the root, where it hands the controllers to its
@@ -63,10 +62,7 @@ impl Hierarchy {
         let base = self.base().map_err(|e| e.to_string())?;
         let f = base.join("cgroup.controllers");
         let have = crate::sys::fd::read_text(&f).map_err(|e| format!("{}: {e}", f.display()))?;
-        if REQUIRED
-            .iter()
-            .all(|w| have.split_whitespace().any(|h| h == *w))
-        {
+        if delegate::has_all(&have, REQUIRED) {
             Ok(())
         } else {
             Err(format!(
@@ -97,10 +93,10 @@ impl V2Cgroup {
         let base = h.base()?;
         // The root hands the controllers down (a host), or the base is this
         // process's own group, delegated to itself once (a container).
-        let delegated = delegate::ensure(&base, REQUIRED)?;
+        let delegation = delegate::ensure(&base, REQUIRED)?;
         Self::remove_existing(mountinfo, cg_root, id)?;
-        let offered = fs::read("cgroup.create", &base.join("cgroup.subtree_control"))?;
-        let enable: Vec<String> = offered
+        let enable: Vec<String> = delegation
+            .enabled
             .split_whitespace()
             .filter(|c| REQUIRED.contains(c) || *c == "cpuset")
             .map(|c| format!("+{c}"))
@@ -122,7 +118,7 @@ impl V2Cgroup {
             Ok(fd) => Ok(V2Cgroup {
                 dir: d,
                 fd,
-                delegated,
+                delegated: delegation.done,
             }),
             Err(e) => {
                 // Nothing half-made stays behind.

@@ -285,13 +285,15 @@ fn cgroup(cfg: &Config) -> Vec<Item> {
         Ok(b) => b,
         Err(e) => {
             let mut found: Vec<String> = survey.v1.iter().map(|(c, _)| format!("v1 {c}")).collect();
-            if let Some(v2) = &survey.v2 {
-                found.push(format!(
+            match &survey.v2 {
+                Some(Ok(v2)) => found.push(format!(
                     "v2 at {} with [{}]{}",
                     v2.base.display(),
                     v2.controllers.join(" "),
                     if v2.to_delegate { " delegated" } else { "" }
-                ));
+                )),
+                Some(Err(e)) => found.push(format!("v2 ({e})")),
+                None => {}
             }
             return vec![Item::new(
                 "cgroup",
@@ -317,6 +319,7 @@ fn cgroup(cfg: &Config) -> Vec<Item> {
             Backend::V2 => survey
                 .v2
                 .as_ref()
+                .and_then(|r| r.as_ref().ok())
                 .filter(|v2| v2.controllers.iter().any(|h| h == c))
                 .map(|v2| v2.base.clone()),
         }
@@ -326,7 +329,7 @@ fn cgroup(cfg: &Config) -> Vec<Item> {
         "backend",
         match backend {
             Backend::V1 => "v1 (each controller its own hierarchy)".to_string(),
-            Backend::V2 => match &survey.v2 {
+            Backend::V2 => match survey.v2.as_ref().and_then(|r| r.as_ref().ok()) {
                 Some(v2) if v2.to_delegate => format!(
                     "v2 at {}, this process's own group: the first --cg run moves its processes into {}/{} and enables the controllers for its children (delegation to itself)",
                     v2.base.display(),
@@ -525,13 +528,7 @@ fn realtime_item(eff: Option<u64>) -> Item {
     }
     let group = crate::sys::fd::read_text("/proc/self/cgroup")
         .ok()
-        .and_then(|t| {
-            t.lines().find_map(|l| {
-                let mut f = l.splitn(3, ':');
-                let (_, ctl, path) = (f.next()?, f.next()?, f.next()?);
-                ctl.split(',').any(|c| c == "cpu").then(|| path.to_string())
-            })
-        });
+        .and_then(|t| crate::cgroup::fs::group_in(&t, "cpu").map(str::to_string));
     match group {
         Some(g) => Item::new(
             "privilege",
