@@ -94,7 +94,11 @@ pub fn rustbox_cmd(args: &[&str]) -> Command {
 }
 
 pub fn rustbox(args: &[&str]) -> Output {
-    rustbox_cmd(args).output().expect("run rustbox")
+    let bin = super::rustbox_bin();
+    match rustbox_cmd(args).output() {
+        Ok(o) => o,
+        Err(e) => panic!("cannot run rustbox {}: {e} (RUSTBOX_BIN)", bin.display()),
+    }
 }
 
 /// isolate's meta file: `key:value` lines.
