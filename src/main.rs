@@ -54,6 +54,15 @@ fn fail(msg: impl std::fmt::Display) -> ! {
     exit(2);
 }
 
+/// A failed step: its line, and the fix where the host or container is what
+/// lacked something (`check::fix`).
+fn fail_step(e: &rustbox::sys::error::StepError, msg: impl std::fmt::Display) -> ! {
+    match rustbox::check::fix::for_failure(e, rustbox::check::fix::effective_caps()) {
+        Some(fix) => fail(format_args!("{msg}; fix: {fix}")),
+        None => fail(msg),
+    }
+}
+
 /// The configuration: `/etc/rustbox/config`, or a test config that only a root
 /// caller may choose (`request::validate` `config_is_roots`).
 fn load_config(spec: &RunSpec, flavor: Flavor) -> Config {
@@ -161,11 +170,11 @@ fn on_box(spec: &RunSpec, cfg: &Config, caller: &Caller, caller_env: &[(OsString
     match spec.mode {
         Mode::Init => match boxdir::init(cfg, &paths, caller, spec.limits.quota, spec.wait) {
             Ok(dir) => print_out(&format!("{}\n", dir.display())),
-            Err(e) => fail(e),
+            Err(e) => fail_step(&e, &e),
         },
         Mode::Cleanup => {
             if let Err(e) = boxdir::cleanup(cfg, &paths, caller, spec.wait) {
-                fail(e);
+                fail_step(&e, &e);
             }
         }
         Mode::Run => do_run(spec, cfg, caller, caller_env),
@@ -187,7 +196,7 @@ fn do_run(spec: &RunSpec, cfg: &Config, caller: &Caller, caller_env: &[(OsString
 fn do_exec(spec: &RunSpec, cfg: &Config, caller: &Caller, caller_env: &[(OsString, OsString)]) {
     match rustbox::oneshot::exec(spec, cfg, caller, caller_env) {
         Ok((outcome, after)) => finish(spec, outcome, after),
-        Err(e) => fail(e),
+        Err(e) => fail_step(&e, &e),
     }
 }
 
@@ -221,7 +230,10 @@ fn finish(
     }
     let code = outcome.verdict.exit_status();
     if code == 2 {
-        fail(&outcome.verdict.message);
+        match &outcome.evidence.failure {
+            Some(e) => fail_step(e, &outcome.verdict.message),
+            None => fail(&outcome.verdict.message),
+        }
     } else if !spec.silent {
         say(format_args!("{}", run::status_line(&outcome)));
     }

@@ -723,3 +723,123 @@ fn oom_kill_under_a_shell_wrapper_is_isolates_meta() {
     assert!(m.get("exitsig").is_none(), "{r}");
     assert!(m.req("cg-mem").parse::<u64>().is_ok(), "{r}");
 }
+
+/// A cgroupfs mounted read-only (as a container runtime mounts it, without a
+/// delegated subtree): a `--cg` run is refused in one line that names the file
+/// system and the fix, before the box is lent or any group is made; a run
+/// without `--cg` still works.
+#[test]
+fn a_read_only_cgroupfs_is_refused_with_the_fix() {
+    use std::os::unix::process::CommandExt;
+    let b = TestBox::new(34);
+    let points: Vec<std::ffi::CString> = cgroup_mounts()
+        .iter()
+        .map(|p| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap())
+        .collect();
+    let read_only = |c: &mut Command| {
+        let points = points.clone();
+        // SAFETY: between fork and exec only unshare and mount, on C strings
+        // made before the fork; nothing allocates.
+        unsafe {
+            c.pre_exec(move || {
+                if libc::unshare(libc::CLONE_NEWNS) != 0
+                    || libc::mount(
+                        std::ptr::null(),
+                        c"/".as_ptr(),
+                        std::ptr::null(),
+                        libc::MS_REC | libc::MS_PRIVATE,
+                        std::ptr::null(),
+                    ) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                for p in &points {
+                    let flags = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY;
+                    if libc::mount(
+                        std::ptr::null(),
+                        p.as_ptr(),
+                        std::ptr::null(),
+                        flags,
+                        std::ptr::null(),
+                    ) != 0
+                    {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+    };
+    let r = b.run_cmd(&["--cg"], &["/bin/true"], read_only);
+    assert_eq!(r.code, 2, "{r}");
+    assert_eq!(r.stderr.lines().count(), 1, "{r}");
+    assert!(
+        r.stderr.starts_with("rustbox: cgroup.")
+            && r.stderr.contains("EROFS")
+            && r.stderr.contains("fix: cgroupfs is mounted read-only here")
+            && r.stderr.contains("or run without --cg"),
+        "{r}"
+    );
+    for g in box_groups(34) {
+        assert!(
+            !g.exists(),
+            "{} made on a read-only cgroupfs\n{r}",
+            g.display()
+        );
+    }
+    let r = b.run_cmd(&[], &["/bin/true"], read_only);
+    assert_eq!(r.code, 0, "{r}");
+    b.cleanup().expect("cleanup");
+}
+
+/// `--exec --cg` (issue 14): the one-shot run gets the box's group like a
+/// `--run --cg` (its memory counted, an OOM kill seen) and leaves no group,
+/// lock or box behind.
+#[test]
+fn exec_with_cg_measures_and_leaves_no_group() {
+    let env = harness::env();
+    let config = env.base.join("config-exec-cg");
+    let conf =
+        std::fs::read_to_string(&env.config).expect("the suite's config") + "exec_boxes = 35-35\n";
+    std::fs::write(&config, conf).expect("write the exec config");
+    let meta = env.out.join("exec-cg.meta");
+    let json = env.out.join("exec-cg.json");
+    let exec = |args: &[&str]| {
+        Command::new(common::rustbox_bin())
+            .arg(format!("--config={}", config.display()))
+            .arg("--exec")
+            .arg("--cg")
+            .arg(format!("-M{}", meta.display()))
+            .arg(format!("--json={}", json.display()))
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run rustbox --exec")
+    };
+    let o = exec(&["--cg-mem=65536", "-p4", "--", "/bin/true"]);
+    assert_eq!(o.status.code(), Some(0), "{}", harness::text(&o.stderr));
+    let m = std::fs::read_to_string(&meta).unwrap();
+    assert!(m.lines().any(|l| l.starts_with("cg-mem:")), "{m}");
+    let j = harness::read_json(&json);
+    assert_eq!(j["box_id"], 35, "{j}");
+    assert_eq!(j["cgroup"]["version"], version(), "{j}");
+    assert_groups_gone(35);
+    // A program over --cg-mem: the OOM kill is the group's, the verdict MLE.
+    let o = exec(&[
+        "--cg-mem=32768",
+        "-p4",
+        "--",
+        "/bin/sh",
+        "-c",
+        "head -c 200000000 /dev/zero | tail -c 150000000 >/dev/null",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", harness::text(&o.stderr));
+    let m = std::fs::read_to_string(&meta).unwrap();
+    assert!(m.contains("cg-oom-killed:1"), "{m}");
+    let j = harness::read_json(&json);
+    assert_eq!(j["verdict"], "MLE", "{j}");
+    assert_groups_gone(35);
+    let lock = env.lock_root.join("35");
+    assert!(!lock.exists(), "{} is left", lock.display());
+    assert!(!env.box_root.join("35").exists(), "box 35 is left");
+}

@@ -1212,9 +1212,20 @@ fn the_host_check_names_each_missing_capability() {
     assert_eq!(nice["status"], "warn", "{nice}");
     assert!(nice["fix"].as_str().unwrap().contains("SYS_NICE"), "{nice}");
     let b = TestBox::new(39);
+    // Each capability a run of root's box needs: --check names it, and the run
+    // is refused at the step that needs it with the fix that grants it (CAP_KILL
+    // is for stale processes at --init and --cleanup, CAP_DAC_OVERRIDE for a
+    // user's box).
     for (cap, name, step) in [
         ("sys_ptrace", "CAP_SYS_PTRACE", "namespaces.verify"),
-        ("sys_time", "CAP_SYS_TIME", "namespace"),
+        ("sys_time", "CAP_SYS_TIME", "namespace.time"),
+        ("sys_admin", "CAP_SYS_ADMIN", "namespaces.clone3"),
+        ("net_admin", "CAP_NET_ADMIN", "net.loopback"),
+        ("setpcap", "CAP_SETPCAP", "caps.setpcap"),
+        ("setuid", "CAP_SETUID", "credentials.setresuid"),
+        ("setgid", "CAP_SETGID", "credentials.setgroups"),
+        ("chown", "CAP_CHOWN", "box.tmp"),
+        ("fowner", "CAP_FOWNER", "box.tmp"),
     ] {
         let o = bounded(cap, &["--check", "--json=-"]);
         assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
@@ -1223,9 +1234,187 @@ fn the_host_check_names_each_missing_capability() {
         assert_eq!(c["status"], "fail", "{c}");
         assert!(c["detail"].as_str().unwrap().contains(name), "{c}");
         let o = bounded(cap, &["-b", "39", "--run", "--", "/bin/true"]);
-        assert_refused(o.status.code(), &text(&o.stdout), &text(&o.stderr), step);
+        let err = text(&o.stderr);
+        assert_refused(o.status.code(), &text(&o.stdout), &err, step);
+        let add = format!("--cap-add={}", &name[4..]);
+        assert!(
+            err.contains(&format!("fix: {name} not among")) && err.contains(&add),
+            "without {name}: no fix naming it and {add}: {err}"
+        );
     }
     drop(b);
+}
+
+/// A seccomp filter of the test's own over rustbox and everything it starts:
+/// each listed call fails with its errno, as under a container runtime's
+/// profile (EPERM), an LSM's mount rules (EACCES), or a kernel without the call
+/// (ENOSYS). Root installs it without no_new_privs.
+fn deny_calls(c: &mut std::process::Command, deny: &'static [(libc::c_long, i32)]) {
+    use std::os::unix::process::CommandExt;
+    let nr_at = 0u32; // offsetof(struct seccomp_data, nr)
+    let mut prog = vec![libc::sock_filter {
+        code: (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16,
+        jt: 0,
+        jf: 0,
+        k: nr_at,
+    }];
+    for &(nr, errno) in deny {
+        prog.push(libc::sock_filter {
+            code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+            jt: 0,
+            jf: 1,
+            k: nr as u32,
+        });
+        prog.push(libc::sock_filter {
+            code: (libc::BPF_RET | libc::BPF_K) as u16,
+            jt: 0,
+            jf: 0,
+            k: libc::SECCOMP_RET_ERRNO | errno as u32,
+        });
+    }
+    prog.push(libc::sock_filter {
+        code: (libc::BPF_RET | libc::BPF_K) as u16,
+        jt: 0,
+        jf: 0,
+        k: libc::SECCOMP_RET_ALLOW,
+    });
+    // SAFETY: between fork and exec the closure only calls prctl on a program
+    // it owns (moved in, alive until exec); nothing allocates.
+    unsafe {
+        c.pre_exec(move || {
+            let fprog = libc::sock_fprog {
+                len: prog.len() as u16,
+                filter: prog.as_ptr() as *mut libc::sock_filter,
+            };
+            if libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &fprog) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// What a container's seccomp profile or LSM refuses, and a kernel without a
+/// call, are named with the fix (issue 14): the step and errno, then what to
+/// grant. A pid 1 whose own step was refused is reported at that step, not as
+/// a namespace check that found it gone. A kernel without Landlock runs with
+/// the mounts and seccomp as the layers, and says so.
+#[test]
+fn a_refused_call_is_named_with_the_fix() {
+    let b = TestBox::new(7);
+    for (deny, step, fix) in [
+        (
+            &[(libc::SYS_clone3, libc::ENOSYS)][..],
+            "namespaces.clone3",
+            "the kernel lacks this call, or a seccomp profile refuses it",
+        ),
+        (
+            &[(libc::SYS_clone3, libc::EPERM)][..],
+            "namespaces.clone3",
+            "holds CAP_SYS_ADMIN: a seccomp profile or an LSM refuses the call",
+        ),
+        (
+            &[(libc::SYS_mount, libc::EACCES)][..],
+            "mount.",
+            "an LSM refuses the mount (AppArmor's docker-default profile does): --security-opt apparmor=unconfined",
+        ),
+        (
+            &[(libc::SYS_unshare, libc::EPERM)][..],
+            "namespace.time: unshare(CLONE_NEWTIME)",
+            "--security-opt seccomp=unconfined",
+        ),
+    ] {
+        let r = b.run_cmd(&[], &["/bin/true"], |c| deny_calls(c, deny));
+        assert_refused(Some(r.code), &r.stdout, &r.stderr, step);
+        assert!(r.stderr.contains("; fix: ") && r.stderr.contains(fix), "{deny:?}: {r}");
+        assert_eq!(r.json()["verdict"], "IE", "{r}");
+    }
+    // landlock_create_ruleset as a kernel without Landlock answers it.
+    const NO_LANDLOCK: &[(libc::c_long, i32)] =
+        &[(libc::SYS_landlock_create_ruleset, libc::ENOSYS)];
+    let r = b.run_cmd(&[], &["/bin/true"], |c| deny_calls(c, NO_LANDLOCK));
+    assert_eq!(r.code, 0, "{r}");
+    let ll = r.control("landlock");
+    assert!(
+        ll["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("this kernel has no Landlock"),
+        "{ll}\n{r}"
+    );
+    let mut c = harness::rustbox_cmd(&["--check", "--json=-"]);
+    deny_calls(&mut c, NO_LANDLOCK);
+    let o = c.output().expect("run rustbox --check");
+    let j: Value = serde_json::from_slice(&o.stdout).expect("the report is JSON");
+    let item = j["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "landlock")
+        .cloned()
+        .expect("a landlock item");
+    assert_eq!(item["status"], "note", "{item}");
+    assert!(
+        item["detail"].as_str().unwrap().contains("no Landlock"),
+        "{item}"
+    );
+}
+
+/// A read-only `/proc/sys`, as Docker, podman and Kubernetes mount it by
+/// default: pid 1 still writes the box's IPC limits (through a procfs of its
+/// own mounted nowhere) and reads them back; the host's values are untouched.
+#[test]
+fn ipc_limits_hold_under_a_read_only_proc_sys() {
+    use std::os::unix::process::CommandExt;
+    let b = TestBox::new(8);
+    let host_before = std::fs::read_to_string("/proc/sys/kernel/msgmni").unwrap();
+    let r = b.run_cmd(&[], &["/bin/true"], |c| {
+        // SAFETY: between fork and exec only unshare and mount with static C
+        // strings; nothing allocates.
+        unsafe {
+            c.pre_exec(|| {
+                let none = std::ptr::null();
+                let ok = libc::unshare(libc::CLONE_NEWNS) == 0
+                    && libc::mount(
+                        none,
+                        c"/".as_ptr(),
+                        none,
+                        libc::MS_REC | libc::MS_PRIVATE,
+                        none.cast(),
+                    ) == 0
+                    && libc::mount(
+                        c"/proc/sys".as_ptr(),
+                        c"/proc/sys".as_ptr(),
+                        none,
+                        libc::MS_BIND,
+                        none.cast(),
+                    ) == 0
+                    && libc::mount(
+                        none,
+                        c"/proc/sys".as_ptr(),
+                        none,
+                        libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY,
+                        none.cast(),
+                    ) == 0;
+                if ok {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+    });
+    assert_eq!(r.code, 0, "{r}");
+    let d = r.detail("ipc.limits");
+    assert!(
+        d.contains("msgmni=16") && d.contains("queues_max=16"),
+        "{d}\n{r}"
+    );
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/msgmni").unwrap(),
+        host_before,
+        "the host's msgmni changed"
+    );
 }
 
 /// Landlock under the mounts (issue 14): the program keeps each mount's own

@@ -39,6 +39,8 @@ impl<'a> Lent<'a> {
                 lent.returned = true;
                 Err(match back {
                     Ok(()) => e,
+                    // The same failure again (the /tmp reset, both ways): once.
+                    Err(b) if b.step == e.step && b.errno == e.errno && b.detail == e.detail => e,
                     Err(b) => StepError {
                         detail: format!("{}; handing /box back failed too: {b}", e.detail),
                         ..e

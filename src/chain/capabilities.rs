@@ -34,6 +34,17 @@ pub fn last_cap() -> u32 {
 }
 
 pub fn clear_all(last: u32) -> Result<(), StepError> {
+    // Raising a capability that is not permitted is capset's EPERM: said as
+    // such (the caps crate's error keeps no errno), so the fix can name it.
+    let permitted = caps::has_cap(None, CapSet::Permitted, Capability::CAP_SETPCAP)
+        .map_err(|e| StepError::new("caps.setpcap", format!("read the permitted set: {e}")))?;
+    if !permitted {
+        return Err(StepError::sys(
+            "caps.setpcap",
+            "raise CAP_SETPCAP: not in the permitted set",
+            libc::EPERM,
+        ));
+    }
     caps::raise(None, CapSet::Effective, Capability::CAP_SETPCAP)
         .map_err(|e| StepError::new("caps.setpcap", format!("raise CAP_SETPCAP: {e}")))?;
     // SAFETY: prctl with constant arguments.

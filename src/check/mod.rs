@@ -13,6 +13,7 @@
 //! the check then exits 2. `warn` is a source of unfair timings, `note` a
 //! feature rustbox does without. The check changes nothing on the host.
 
+pub mod fix;
 pub mod hygiene;
 pub mod kernel;
 
@@ -200,11 +201,7 @@ fn privilege() -> Vec<Item> {
         )
     }];
     let status = crate::sys::fd::read_text("/proc/self/status");
-    let eff = status.as_ref().ok().and_then(|s| {
-        s.lines()
-            .find_map(|l| l.strip_prefix("CapEff:"))
-            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-    });
+    let eff = status.as_ref().ok().and_then(|s| fix::cap_eff(s));
     // The watchdog's real-time priority (watchdog::Priority), tried for real and
     // given back. Without it runs still hold, but a CPU-time kill can land a
     // scheduler slice late (10 ms seen in a container): a timing warning.

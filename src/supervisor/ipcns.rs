@@ -8,7 +8,9 @@
 //! without a bound). The box's pid 1 is in the box's new IPC namespace and still
 //! root, and `/proc/sys/kernel/msg*`, `shm*`, `sem` and `/proc/sys/fs/mqueue/*`
 //! act on the IPC namespace of the process that writes them: it writes low values
-//! there before the program exists, and reads them back.
+//! there before the program exists, and reads them back. It reaches them through
+//! a procfs of its own mounted nowhere (`sys::procmount`), not the caller's
+//! `/proc`: a container's `/proc/sys` is a read-only bind.
 //!
 //! Only `--cg` bounds the box's memory as a whole (tmpfs files, memfd, kernel
 //! objects); these limits make the SysV objects small even without it.
@@ -49,16 +51,19 @@ fn normal(s: &str) -> String {
 pub fn limit() -> Result<String, StepError> {
     // SAFETY: sysconf has no preconditions.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
+    let proc = crate::sys::procmount::detached("ipc.limits", true)?;
     let mut shown = Vec::new();
     for (file, value) in limits(page) {
-        let path = format!("/proc/sys/{file}");
+        let rel = format!("sys/{file}");
+        let path = format!("/proc/{rel}");
         // One descriptor to write and read back through (a sysctl file reads
         // from offset 0 again with pread).
-        let mut f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(|e| StepError::io("ipc.limits", &path, &e))?;
+        let mut f = std::fs::File::from(crate::sys::procmount::open_in(
+            &proc,
+            &rel,
+            libc::O_RDWR,
+            "ipc.limits",
+        )?);
         f.write_all(value.as_bytes())
             .map_err(|e| StepError::io("ipc.limits", format!("write {value} to {path}"), &e))?;
         let mut buf = [0u8; 128];

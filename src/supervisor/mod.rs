@@ -107,9 +107,21 @@ fn check_before_go(
     interrupts: &Interrupts,
     facts: &mut RunFacts,
 ) -> Result<Option<TreeClock>, StepError> {
-    let mut namespaces = namespaces::verify(proxy.pid, &proxy.net)?;
-    let (clock, clock_control) = watchdog::open_clock(proxy.pid, cg);
     let timeout = proxy::PROXY_READY_TIMEOUT;
+    let mut namespaces = match namespaces::verify(proxy.pid, &proxy.net) {
+        Ok(c) => c,
+        // Pid 1 may be gone because one of its own steps failed: then its
+        // report names that step, the cause; the namespaces' check only saw
+        // that it was gone.
+        Err(e) => {
+            return Err(
+                proxy::await_proxy(&mut proxy.report, &proxy.pidfd, interrupts, timeout)
+                    .err()
+                    .unwrap_or(e),
+            )
+        }
+    };
+    let (clock, clock_control) = watchdog::open_clock(proxy.pid, cg);
     let own = proxy::await_proxy(&mut proxy.report, &proxy.pidfd, interrupts, timeout)?;
     namespaces::verify_time_namespace(proxy.pid, &mut namespaces)?;
     if let Some(c) = cg {

@@ -40,16 +40,17 @@ pub fn clone_flags(net: &NetNs) -> u64 {
 }
 
 /// `/proc/<who>/ns`, opened once for all the namespace links below it.
-fn ns_dir(who: &str) -> Option<OwnedFd> {
+fn ns_dir(who: &str) -> Result<OwnedFd, StepError> {
     let path = format!("/proc/{who}/ns");
     let flags = libc::O_PATH | libc::O_DIRECTORY;
-    crate::sys::fd::open(Path::new(&path), flags, "namespaces.verify").ok()
+    crate::sys::fd::open(Path::new(&path), flags, "namespaces.verify")
 }
 
-/// The target of the namespace link `ns` below a `ns_dir`, e.g. "net:[4026531840]".
-fn ns_inode(dir: &Option<OwnedFd>, ns: &str) -> Option<Vec<u8>> {
-    let dir = dir.as_ref()?;
-    let name = crate::sys::fd::cstring(ns.as_bytes(), "namespaces.verify", ns).ok()?;
+/// The target of the namespace link `ns` below a `ns_dir`, e.g. "net:[4026531840]";
+/// the errno of readlinkat when it cannot be read.
+fn ns_inode(dir: &OwnedFd, ns: &str) -> Result<Vec<u8>, i32> {
+    let name = crate::sys::fd::cstring(ns.as_bytes(), "namespaces.verify", ns)
+        .map_err(|_| libc::EINVAL)?;
     let mut buf = [0u8; 64];
     // SAFETY: readlinkat reads the NUL-terminated `name` below a directory
     // descriptor we own and writes at most `buf.len()` bytes into `buf`, a live
@@ -62,29 +63,43 @@ fn ns_inode(dir: &Option<OwnedFd>, ns: &str) -> Option<Vec<u8>> {
             buf.len(),
         )
     };
-    (n > 0 && (n as usize) < buf.len()).then(|| buf[..n as usize].to_vec())
+    if n < 0 {
+        return Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO));
+    }
+    match n as usize {
+        // A link target that fills the buffer may be cut: not a namespace's.
+        len if len > 0 && len < buf.len() => Ok(buf[..len].to_vec()),
+        _ => Err(libc::ENAMETOOLONG),
+    }
 }
 
 /// Check from outside that the proxy really is in new namespaces.
 pub fn verify(pid: libc::pid_t, net: &NetNs) -> Result<Control, StepError> {
-    let (my_dir, their_dir) = (ns_dir("self"), ns_dir(&pid.to_string()));
+    let who = pid.to_string();
+    let (my_dir, their_dir) = (ns_dir("self")?, ns_dir(&who)?);
     let mut names = Vec::new();
     for &(_, ns) in created(net) {
-        let mine = ns_inode(&my_dir, ns);
-        let theirs = ns_inode(&their_dir, ns);
-        if mine.is_none() || theirs.is_none() {
-            // Another process's namespace links need ptrace access to it
-            // (CAP_SYS_PTRACE, for a non-dumpable one); a box's pid 1 that is
-            // gone has none either.
-            return Err(StepError::new(
+        let mine = ns_inode(&my_dir, ns).map_err(|errno| {
+            StepError::sys(
+                "namespaces.verify",
+                format!("readlink /proc/self/ns/{ns}"),
+                errno,
+            )
+        })?;
+        // Another process's namespace links need ptrace access to it
+        // (CAP_SYS_PTRACE, for a non-dumpable one); a box's pid 1 that is gone
+        // has none either.
+        let theirs = ns_inode(&their_dir, ns).map_err(|errno| {
+            StepError::sys(
                 "namespaces.verify",
                 format!(
-                    "cannot read the {} {ns} namespace (/proc/{}/ns/{ns}): without CAP_SYS_PTRACE, or with pid 1 gone, the box's namespaces cannot be checked",
-                    if mine.is_none() { "supervisor's" } else { "box's" },
-                    if mine.is_none() { "self".to_string() } else { pid.to_string() },
+                    "readlink /proc/{who}/ns/{ns} (the box's pid 1; without CAP_SYS_PTRACE, or with pid 1 gone, its namespaces cannot be checked)"
                 ),
-            ));
-        }
+                errno,
+            )
+        })?;
         if mine == theirs {
             return Err(StepError::new(
                 "namespaces.verify",
@@ -105,11 +120,21 @@ pub fn verify(pid: libc::pid_t, net: &NetNs) -> Result<Control, StepError> {
 /// their own while the proxy stays in ours (its wait4 and the supervisor's clocks
 /// are the host's); `namespaces`, the control of `verify`, says so.
 pub fn verify_time_namespace(pid: libc::pid_t, namespaces: &mut Control) -> Result<(), StepError> {
-    let (my_dir, their_dir) = (ns_dir("self"), ns_dir(&pid.to_string()));
-    let mine = ns_inode(&my_dir, "time");
-    let theirs = ns_inode(&their_dir, "time");
-    let children = ns_inode(&their_dir, "time_for_children");
-    if mine.is_none() || children.is_none() || children == mine {
+    let who = pid.to_string();
+    let (my_dir, their_dir) = (ns_dir("self")?, ns_dir(&who)?);
+    let link = |dir: &OwnedFd, who: &str, ns: &str| {
+        ns_inode(dir, ns).map_err(|errno| {
+            StepError::sys(
+                "namespaces.verify",
+                format!("readlink /proc/{who}/ns/{ns}"),
+                errno,
+            )
+        })
+    };
+    let mine = link(&my_dir, "self", "time")?;
+    let theirs = link(&their_dir, &who, "time")?;
+    let children = link(&their_dir, &who, "time_for_children")?;
+    if children == mine {
         return Err(StepError::new(
             "namespaces.verify",
             "the program would not be in a new time namespace",

@@ -6,4 +6,5 @@ pub mod error;
 pub mod fd;
 pub mod pidfd;
 pub mod procfs;
+pub mod procmount;
 pub mod tty;
