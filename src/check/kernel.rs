@@ -84,6 +84,14 @@ pub fn items() -> Vec<Item> {
         pidfd_open(),
         "processes are signalled through pidfds, never a pid that may be reused (kernel 5.3+)",
     ));
+    out.push(required(
+        "clone3.into_cgroup",
+        clone3_into_cgroup(),
+        "on cgroup v2 the box's pid 1 is born in its group (CLONE_INTO_CGROUP, kernel 5.7+)",
+    ));
+    for (name, p, why) in chain_calls() {
+        out.push(required(name, p, why));
+    }
     out.push(pidfd_info());
     out.push(seccomp());
     out.push(landlock());
@@ -119,6 +127,105 @@ fn clone3() -> Probe {
     // size first and returns EINVAL; nothing is cloned.
     let rc = unsafe { libc::syscall(libc::SYS_clone3, std::ptr::null::<u8>(), 0usize) };
     classify(rc, errno())
+}
+
+/// clone3 with CLONE_INTO_CGROUP and a descriptor that cannot be open
+/// (above any RLIMIT_NOFILE): a kernel that knows the flag fails on the
+/// descriptor (EBADF), one that does not on the flag (EINVAL), before any
+/// process exists.
+fn clone3_into_cgroup() -> Probe {
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    // struct clone_args up to `cgroup` (CLONE_ARGS_SIZE_VER2): flags, pidfd,
+    // child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+    // set_tid_size, cgroup.
+    let mut args = [0u64; 11];
+    args[0] = CLONE_INTO_CGROUP | libc::CLONE_VM as u64 | libc::CLONE_VFORK as u64;
+    args[10] = i32::MAX as u64;
+    // SAFETY: clone3 reads `args` (a live local of the size passed); with the
+    // descriptor unusable it returns EBADF (or EINVAL) and no process is made.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            args.as_ptr(),
+            std::mem::size_of_val(&args),
+        )
+    };
+    if rc == 0 {
+        // Unreachable (no descriptor i32::MAX can be open); a child that got
+        // here must not return into the check.
+        // SAFETY: _exit ends only this process.
+        unsafe { libc::_exit(0) };
+    }
+    match (rc, errno()) {
+        (_, libc::EINVAL) => Probe::Missing,
+        (r, e) => classify(r, e),
+    }
+}
+
+/// The other calls the supervisor and the chain make, each with an argument
+/// that fails before it does anything (a null path: EFAULT; descriptor -1:
+/// EBADF; a length over the limit: EINVAL): what a container's seccomp
+/// profile refuses shows as EPERM (Docker's default refuses pivot_root).
+fn chain_calls() -> Vec<(&'static str, Probe, &'static str)> {
+    let null = std::ptr::null::<libc::c_char>();
+    let call = |rc: i64| classify(rc, errno());
+    // SAFETY (each call below): every pointer is null or none is passed, every
+    // descriptor is -1, and each call fails on that argument before it changes
+    // anything; unshare(0) asks for nothing and changes nothing.
+    unsafe {
+        vec![
+            (
+                "unshare",
+                call(libc::unshare(0).into()),
+                "the proxy's time namespace (unshare)",
+            ),
+            (
+                "setns",
+                call(libc::setns(-1, 0).into()),
+                "the box's network namespace entered for its clone (setns)",
+            ),
+            (
+                "mount",
+                call(libc::mount(null, null, null, 0, std::ptr::null()).into()),
+                "the box's mounts (mount)",
+            ),
+            (
+                "umount2",
+                call(libc::umount2(null, 0).into()),
+                "the old root detached after pivot_root (umount2)",
+            ),
+            (
+                "pivot_root",
+                call(libc::syscall(libc::SYS_pivot_root, null, null)),
+                "the box's root (pivot_root)",
+            ),
+            (
+                "move_mount",
+                call(libc::syscall(libc::SYS_move_mount, -1, null, -1, null, 0)),
+                "binds attached (move_mount)",
+            ),
+            (
+                "fsopen",
+                call(libc::syscall(libc::SYS_fsopen, null, 0)),
+                "pid 1's own procfs, for the box's IPC limits (fsopen)",
+            ),
+            (
+                "sethostname",
+                call(libc::sethostname(null, 65).into()),
+                "the box's host name (sethostname)",
+            ),
+            (
+                "perf_event_open",
+                call(libc::syscall(libc::SYS_perf_event_open, null, 0, -1, -1, 0)),
+                "the box's CPU clock (perf_event_open)",
+            ),
+            (
+                "pidfd_send_signal",
+                call(libc::syscall(libc::SYS_pidfd_send_signal, -1, 0, null, 0)),
+                "the box killed through pidfds (pidfd_send_signal)",
+            ),
+        ]
+    }
 }
 
 fn open_tree() -> Probe {
@@ -284,7 +391,11 @@ mod tests {
             ("openat2", openat2()),
             ("close_range", close_range()),
             ("pidfd_open", pidfd_open()),
+            ("clone3.into_cgroup", clone3_into_cgroup()),
         ] {
+            assert_eq!(p, Probe::Present, "{name}");
+        }
+        for (name, p, _) in chain_calls() {
             assert_eq!(p, Probe::Present, "{name}");
         }
     }
