@@ -23,7 +23,7 @@ install -m 0644 "$top/README.md" "$top/HARDENING.md" "$stage/usr/share/doc/rustb
 install -m 0644 "$top"/docs/*.md "$stage/usr/share/doc/rustbox/docs/"
 printf 'rustbox %s: see /usr/share/doc/rustbox/README.md\n' "$version" > "$stage/usr/share/doc/rustbox/copyright"
 echo /etc/rustbox/config > "$stage/DEBIAN/conffiles"
-install -m 0755 "$here/debian/prerm" "$here/debian/postrm" "$stage/DEBIAN/"
+install -m 0755 "$here/debian/preinst" "$here/debian/prerm" "$here/debian/postrm" "$stage/DEBIAN/"
 size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
 sed -e "s/@VERSION@/$version/" -e "s/@SIZE@/$size/" "$here/debian/control.in" > "$stage/DEBIAN/control"
 mkdir -p "$out"

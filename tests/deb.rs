@@ -46,6 +46,73 @@ fn dpkg(args: &[&str]) -> String {
         .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
+/// `dpkg -i deb` where the kernel file `file` reads `fake` (a bind mount in a
+/// mount namespace of its own): the host the package's preinst must refuse.
+fn dpkg_i_where(file: &str, fake: &str, deb: &Path) -> std::process::Output {
+    let f = std::env::temp_dir().join(format!("rustbox-deb-fake-{}", std::process::id()));
+    std::fs::write(&f, fake).expect("write the fake kernel file");
+    let o = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg(r#"mount --bind "$1" "$2" && exec dpkg -i "$3""#)
+        .args(["sh", f.to_str().unwrap(), file, deb.to_str().unwrap()])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .output()
+        .expect("run unshare (util-linux) and dpkg");
+    let _ = std::fs::remove_file(&f);
+    o
+}
+
+/// A host without what rustbox needs (issue 14): the preinst refuses it in one
+/// line naming the cause, and dpkg leaves nothing of the package (on an
+/// upgrade: the version before, as it was).
+fn assert_refused_by_preinst(deb: &Path, installed: Option<&str>) {
+    for (file, fake, cause) in [
+        (
+            "/proc/sys/kernel/osrelease",
+            "5.10.0-old\n",
+            "it needs Linux 5.12 or later",
+        ),
+        (
+            "/proc/sys/kernel/seccomp/actions_avail",
+            "errno allow\n",
+            "no kill_process action",
+        ),
+    ] {
+        let o = dpkg_i_where(file, fake, deb);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success(),
+            "dpkg -i with {file} = {fake:?} succeeded: {err}"
+        );
+        let ours: Vec<&str> = err.lines().filter(|l| l.starts_with("rustbox: ")).collect();
+        assert_eq!(ours.len(), 1, "one line of the preinst's: {err}");
+        assert!(
+            ours[0].starts_with("rustbox: cannot be installed on this host: ")
+                && ours[0].contains(cause),
+            "{err}"
+        );
+        let st = Command::new("dpkg-query")
+            .args(["-W", "-f=${db:Status-Status} ${Version}", "rustbox"])
+            .output()
+            .expect("dpkg-query");
+        let st = String::from_utf8_lossy(&st.stdout).into_owned();
+        match installed {
+            None => {
+                // dpkg knows the name it was asked for, with nothing of it installed.
+                assert!(
+                    st.is_empty() || st.starts_with("not-installed"),
+                    "after a refused install: {st}"
+                );
+                assert!(
+                    !Path::new("/usr/bin/rustbox").exists(),
+                    "/usr/bin/rustbox after a refused install"
+                );
+            }
+            Some(v) => assert_eq!(st, format!("installed {v}"), "after a refused upgrade"),
+        }
+    }
+}
+
 fn mounted_below(prefix: &str) -> Vec<String> {
     std::fs::read_to_string("/proc/self/mountinfo")
         .expect("mountinfo")
@@ -102,6 +169,7 @@ fn the_package_installs_upgrades_removes_and_purges_cleanly() {
         v1.display()
     );
 
+    assert_refused_by_preinst(&v1, None);
     dpkg(&["-i", v1.to_str().unwrap()]);
     let m = std::fs::metadata("/usr/bin/rustbox").expect("/usr/bin/rustbox");
     assert_eq!(
@@ -132,7 +200,9 @@ fn the_package_installs_upgrades_removes_and_purges_cleanly() {
     rb(&["--run", "--cg", "-b", "901", "--", "/box/true"]);
     assert!(!cgroups_left().is_empty(), "the --cg run made no groups");
 
-    // Upgrade: the box is kept, and the new binary runs in it.
+    // Upgrade: refused on a host without what rustbox needs (the first
+    // version stays), and then the box is kept, and the new binary runs in it.
+    assert_refused_by_preinst(&v2, Some("0.1.0~test1"));
     dpkg(&["-i", v2.to_str().unwrap()]);
     let st = dpkg(&["-s", "rustbox"]);
     assert!(st.contains("Version: 0.1.0~test2"), "{st}");
