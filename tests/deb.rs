@@ -48,10 +48,16 @@ fn dpkg(args: &[&str]) -> String {
 
 /// `dpkg -i deb` where the kernel file `file` reads `fake` (a bind mount in a
 /// mount namespace of its own): the host the package's preinst must refuse.
-fn dpkg_i_where(file: &str, fake: &str, deb: &Path) -> std::process::Output {
-    let f = std::env::temp_dir().join(format!("rustbox-deb-fake-{}", std::process::id()));
+/// `skip`: with RUSTBOX_SKIP_HOST_CHECK=1. The fake goes beside the packages,
+/// in the test's own directory.
+fn dpkg_i_where(file: &str, fake: &str, deb: &Path, skip: bool) -> std::process::Output {
+    let f = deb.with_file_name("fake-kernel-file");
     std::fs::write(&f, fake).expect("write the fake kernel file");
-    let o = Command::new("unshare")
+    let mut c = Command::new("unshare");
+    if skip {
+        c.env("RUSTBOX_SKIP_HOST_CHECK", "1");
+    }
+    let o = c
         .args(["-m", "--propagation", "private", "sh", "-c"])
         .arg(r#"mount --bind "$1" "$2" && exec dpkg -i "$3""#)
         .args(["sh", f.to_str().unwrap(), file, deb.to_str().unwrap()])
@@ -78,7 +84,7 @@ fn assert_refused_by_preinst(deb: &Path, installed: Option<&str>) {
             "no kill_process action",
         ),
     ] {
-        let o = dpkg_i_where(file, fake, deb);
+        let o = dpkg_i_where(file, fake, deb, false);
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(
             !o.status.success(),
@@ -203,7 +209,19 @@ fn the_package_installs_upgrades_removes_and_purges_cleanly() {
     // Upgrade: refused on a host without what rustbox needs (the first
     // version stays), and then the box is kept, and the new binary runs in it.
     assert_refused_by_preinst(&v2, Some("0.1.0~test1"));
-    dpkg(&["-i", v2.to_str().unwrap()]);
+    // RUSTBOX_SKIP_HOST_CHECK=1 (an image built on another kernel): installed,
+    // with a warning naming the cause.
+    let o = dpkg_i_where("/proc/sys/kernel/osrelease", "5.10.0-old\n", &v2, true);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success(),
+        "the upgrade with RUSTBOX_SKIP_HOST_CHECK=1: {err}"
+    );
+    assert!(
+        err.contains("rustbox: warning: installed although no run could work on this host")
+            && err.contains("5.10.0-old"),
+        "{err}"
+    );
     let st = dpkg(&["-s", "rustbox"]);
     assert!(st.contains("Version: 0.1.0~test2"), "{st}");
     assert!(

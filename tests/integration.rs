@@ -1367,7 +1367,23 @@ fn a_refused_call_is_named_with_the_fix() {
 fn ipc_limits_hold_under_a_read_only_proc_sys() {
     use std::os::unix::process::CommandExt;
     let b = TestBox::new(8);
-    let host_before = std::fs::read_to_string("/proc/sys/kernel/msgmni").unwrap();
+    const FILES: [&str; 8] = [
+        "kernel/msgmni",
+        "kernel/msgmnb",
+        "kernel/msgmax",
+        "kernel/shmmni",
+        "kernel/shmmax",
+        "kernel/shmall",
+        "kernel/sem",
+        "fs/mqueue/queues_max",
+    ];
+    let host = || -> Vec<String> {
+        FILES
+            .iter()
+            .map(|f| std::fs::read_to_string(format!("/proc/sys/{f}")).unwrap())
+            .collect()
+    };
+    let host_before = host();
     let r = b.run_cmd(&[], &["/bin/true"], |c| {
         // SAFETY: between fork and exec only unshare and mount with static C
         // strings; nothing allocates.
@@ -1410,11 +1426,7 @@ fn ipc_limits_hold_under_a_read_only_proc_sys() {
         d.contains("msgmni=16") && d.contains("queues_max=16"),
         "{d}\n{r}"
     );
-    assert_eq!(
-        std::fs::read_to_string("/proc/sys/kernel/msgmni").unwrap(),
-        host_before,
-        "the host's msgmni changed"
-    );
+    assert_eq!(host(), host_before, "the host's IPC settings changed");
 }
 
 /// Landlock under the mounts (issue 14): the program keeps each mount's own

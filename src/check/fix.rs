@@ -5,7 +5,9 @@
 //! step's own message, so an operator reads cause and cure on one line.
 //!
 //! Only failures whose cause these three determine get a fix; any other keeps
-//! its message alone rather than a guess.
+//! its message alone rather than a guess. `mount.bind` gets none: its EPERM
+//! and EACCES are rustbox's own refusals of what the caller asked (a path the
+//! caller may not read, `norec` over mounts), not the container's.
 
 use crate::sys::error::StepError;
 
@@ -36,6 +38,7 @@ fn needed(step: &str, detail: &str) -> &'static [(u32, &'static str)] {
         "box.chown" | "box.tmp" => &[(0, "CHOWN"), (1, "DAC_OVERRIDE"), (3, "FOWNER")],
         s if s.starts_with("caps.") => &[(8, "SETPCAP")],
         s if s.starts_with("credentials.") => &[(6, "SETGID"), (7, "SETUID")],
+        "mount.bind" => &[],
         s if s.starts_with("namespaces.")
             || s.starts_with("namespace.")
             || s.starts_with("mount.")
@@ -49,10 +52,14 @@ fn needed(step: &str, detail: &str) -> &'static [(u32, &'static str)] {
     }
 }
 
-/// Steps that mount: an LSM's refusal of them is EACCES.
+/// Steps that mount (pid 1's own procfs for the IPC limits among them): an
+/// LSM's refusal of them is EACCES.
 fn mounts(step: &str) -> bool {
-    step.starts_with("mount.") || step.starts_with("root.")
+    step.starts_with("mount.") || step.starts_with("root.") || step == "ipc.limits"
 }
+
+/// CLONE_INTO_CGROUP, as `namespaces.clone3` shows its flags.
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
 const SECCOMP: &str = "in a container: --security-opt seccomp=unconfined (docker, podman), \
 seccompProfile Unconfined (Kubernetes), or a profile that allows the calls docs/containers.md lists";
@@ -84,6 +91,16 @@ pub fn for_failure(e: &StepError, eff: Option<u64>) -> Option<String> {
     }
     if errno != libc::EPERM && errno != libc::EACCES {
         return None;
+    }
+    if step == "namespaces.clone3"
+        && errno == libc::EACCES
+        && clone_flags(&e.detail) & CLONE_INTO_CGROUP != 0
+    {
+        return Some(
+            "the box's cgroup may not be entered here (CLONE_INTO_CGROUP): delegate the \
+             cgroup subtree (docs/containers.md, \"cgroups\"), or run without --cg"
+                .into(),
+        );
     }
     let caps = needed(step, &e.detail);
     if caps.is_empty() {
@@ -119,6 +136,16 @@ pub fn for_failure(e: &StepError, eff: Option<u64>) -> Option<String> {
         "refused although rustbox holds {}: a seccomp profile or an LSM refuses the call; {SECCOMP}",
         held.join(", ")
     ))
+}
+
+/// The flags of a `namespaces.clone3` detail ("flags 0x...").
+fn clone_flags(detail: &str) -> u64 {
+    detail
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("0x"))
+        .map(|h| h.trim_end_matches(|c: char| !c.is_ascii_hexdigit()))
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -170,6 +197,29 @@ mod tests {
         assert!(f.contains("read-only") && f.contains("without --cg"), "{f}");
         let f = for_failure(&e("cgroup.create", "mkdir x", libc::EACCES), Some(0)).unwrap();
         assert!(f.contains("delegate it"), "{f}");
+    }
+
+    #[test]
+    fn rustboxs_own_refusals_of_a_bind_get_no_fix() {
+        // The caller may not read the source; norec over mounts.
+        let read = e("mount.bind", "/x: the caller may not read it", libc::EACCES);
+        assert_eq!(for_failure(&read, ALL), None);
+        let norec = e("mount.bind", "/x: norec would show", libc::EPERM);
+        assert_eq!(for_failure(&norec, ALL), None);
+    }
+
+    #[test]
+    fn a_cgroup_clone3_refusal_is_the_delegation() {
+        let into = e("namespaces.clone3", "flags 0x26e020000", libc::EACCES);
+        let f = for_failure(&into, ALL).unwrap();
+        assert!(
+            f.contains("CLONE_INTO_CGROUP") && f.contains("delegate"),
+            "{f}"
+        );
+        let plain = e("namespaces.clone3", "flags 0x6e020000", libc::EACCES);
+        assert!(for_failure(&plain, ALL).unwrap().contains("seccomp"));
+        let f = for_failure(&e("ipc.limits", "fsmount(proc)", libc::EACCES), ALL).unwrap();
+        assert!(f.contains("LSM refuses the mount"), "{f}");
     }
 
     #[test]

@@ -89,9 +89,7 @@ pub fn items() -> Vec<Item> {
         clone3_into_cgroup(),
         "on cgroup v2 the box's pid 1 is born in its group (CLONE_INTO_CGROUP, kernel 5.7+)",
     ));
-    for (name, p, why) in chain_calls() {
-        out.push(required(name, p, why));
-    }
+    out.extend(chain_calls(has_sys_admin()));
     out.push(pidfd_info());
     out.push(seccomp());
     out.push(landlock());
@@ -130,19 +128,21 @@ fn clone3() -> Probe {
 }
 
 /// clone3 with CLONE_INTO_CGROUP and a descriptor that cannot be open
-/// (above any RLIMIT_NOFILE): a kernel that knows the flag fails on the
-/// descriptor (EBADF), one that does not on the flag (EINVAL), before any
-/// process exists.
+/// (i32::MAX: above the largest nr_open): a kernel that knows the flag fails
+/// on the descriptor (EBADF), one that does not on the flag (EINVAL), before
+/// any process runs. A plain fork's flags (no CLONE_VM): were a child ever
+/// made, it would have its own copy of memory, end at once and be reaped.
 fn clone3_into_cgroup() -> Probe {
     const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
     // struct clone_args up to `cgroup` (CLONE_ARGS_SIZE_VER2): flags, pidfd,
     // child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
     // set_tid_size, cgroup.
     let mut args = [0u64; 11];
-    args[0] = CLONE_INTO_CGROUP | libc::CLONE_VM as u64 | libc::CLONE_VFORK as u64;
+    args[0] = CLONE_INTO_CGROUP;
+    args[4] = libc::SIGCHLD as u64;
     args[10] = i32::MAX as u64;
     // SAFETY: clone3 reads `args` (a live local of the size passed); with the
-    // descriptor unusable it returns EBADF (or EINVAL) and no process is made.
+    // descriptor unusable it returns EBADF (or EINVAL) and no process runs.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_clone3,
@@ -150,82 +150,122 @@ fn clone3_into_cgroup() -> Probe {
             std::mem::size_of_val(&args),
         )
     };
+    let err = errno();
     if rc == 0 {
-        // Unreachable (no descriptor i32::MAX can be open); a child that got
-        // here must not return into the check.
-        // SAFETY: _exit ends only this process.
+        // SAFETY: the child of a fork ends here without running anything.
         unsafe { libc::_exit(0) };
     }
-    match (rc, errno()) {
-        (_, libc::EINVAL) => Probe::Missing,
-        (r, e) => classify(r, e),
+    if rc > 0 {
+        // SAFETY: waitpid on the child just made; only its status is written.
+        unsafe { libc::waitpid(rc as libc::pid_t, std::ptr::null_mut(), 0) };
+        return Probe::Present;
     }
+    match err {
+        libc::EINVAL => Probe::Missing,
+        e => classify(rc, e),
+    }
+}
+
+/// Whether this process holds CAP_SYS_ADMIN: pivot_root, move_mount, fsopen
+/// and sethostname check it before their arguments, so without it their EPERM
+/// says nothing about a seccomp profile.
+fn has_sys_admin() -> bool {
+    crate::check::fix::effective_caps().is_some_and(|e| e & (1 << 21) != 0)
 }
 
 /// The other calls the supervisor and the chain make, each with an argument
 /// that fails before it does anything (a null path: EFAULT; descriptor -1:
 /// EBADF; a length over the limit: EINVAL): what a container's seccomp
 /// profile refuses shows as EPERM (Docker's default refuses pivot_root).
-fn chain_calls() -> Vec<(&'static str, Probe, &'static str)> {
+/// Without CAP_SYS_ADMIN (`admin` false) the calls that check it first are not
+/// probed; the capabilities item names what is missing.
+fn chain_calls(admin: bool) -> Vec<Item> {
     let null = std::ptr::null::<libc::c_char>();
     let call = |rc: i64| classify(rc, errno());
     // SAFETY (each call below): every pointer is null or none is passed, every
-    // descriptor is -1, and each call fails on that argument before it changes
-    // anything; unshare(0) asks for nothing and changes nothing.
-    unsafe {
-        vec![
-            (
-                "unshare",
-                call(libc::unshare(0).into()),
-                "the proxy's time namespace (unshare)",
+    // descriptor is -1, and each call fails on that argument (or, without
+    // CAP_SYS_ADMIN, on the capability) before it changes anything;
+    // unshare(0) asks for nothing and changes nothing.
+    let (plain, gated, perf) = unsafe {
+        (
+            [
+                (
+                    "unshare",
+                    call(libc::unshare(0).into()),
+                    "the proxy's time namespace (unshare)",
+                ),
+                (
+                    "setns",
+                    call(libc::setns(-1, 0).into()),
+                    "the box's network namespace entered for its clone (setns)",
+                ),
+                (
+                    "mount",
+                    call(libc::mount(null, null, null, 0, std::ptr::null()).into()),
+                    "the box's mounts (mount)",
+                ),
+                (
+                    "umount2",
+                    call(libc::umount2(null, 0).into()),
+                    "the old root detached after pivot_root (umount2)",
+                ),
+                (
+                    "pidfd_send_signal",
+                    call(libc::syscall(libc::SYS_pidfd_send_signal, -1, 0, null, 0)),
+                    "the box killed through pidfds (pidfd_send_signal)",
+                ),
+            ],
+            [
+                ("pivot_root", "the box's root (pivot_root)"),
+                ("move_mount", "binds attached (move_mount)"),
+                (
+                    "fsopen",
+                    "pid 1's own procfs, for the box's IPC limits (fsopen)",
+                ),
+                ("sethostname", "the box's host name (sethostname)"),
+            ]
+            .map(|(name, why)| {
+                let p = admin.then(|| match name {
+                    "pivot_root" => call(libc::syscall(libc::SYS_pivot_root, null, null)),
+                    "move_mount" => {
+                        call(libc::syscall(libc::SYS_move_mount, -1, null, -1, null, 0))
+                    }
+                    "fsopen" => call(libc::syscall(libc::SYS_fsopen, null, 0)),
+                    _ => call(libc::sethostname(null, 65).into()),
+                });
+                (name, p, why)
+            }),
+            call(libc::syscall(libc::SYS_perf_event_open, null, 0, -1, -1, 0)),
+        )
+    };
+    let mut out: Vec<Item> = plain
+        .into_iter()
+        .map(|(n, p, why)| required(n, p, why))
+        .collect();
+    for (name, p, why) in gated {
+        out.push(match p {
+            Some(p) => required(name, p, why),
+            None => Item::new(
+                "kernel",
+                name,
+                Status::Note,
+                format!("not probed: it checks CAP_SYS_ADMIN first, which this process lacks (see capabilities): {why}"),
+                None,
             ),
-            (
-                "setns",
-                call(libc::setns(-1, 0).into()),
-                "the box's network namespace entered for its clone (setns)",
-            ),
-            (
-                "mount",
-                call(libc::mount(null, null, null, 0, std::ptr::null()).into()),
-                "the box's mounts (mount)",
-            ),
-            (
-                "umount2",
-                call(libc::umount2(null, 0).into()),
-                "the old root detached after pivot_root (umount2)",
-            ),
-            (
-                "pivot_root",
-                call(libc::syscall(libc::SYS_pivot_root, null, null)),
-                "the box's root (pivot_root)",
-            ),
-            (
-                "move_mount",
-                call(libc::syscall(libc::SYS_move_mount, -1, null, -1, null, 0)),
-                "binds attached (move_mount)",
-            ),
-            (
-                "fsopen",
-                call(libc::syscall(libc::SYS_fsopen, null, 0)),
-                "pid 1's own procfs, for the box's IPC limits (fsopen)",
-            ),
-            (
-                "sethostname",
-                call(libc::sethostname(null, 65).into()),
-                "the box's host name (sethostname)",
-            ),
-            (
-                "perf_event_open",
-                call(libc::syscall(libc::SYS_perf_event_open, null, 0, -1, -1, 0)),
-                "the box's CPU clock (perf_event_open)",
-            ),
-            (
-                "pidfd_send_signal",
-                call(libc::syscall(libc::SYS_pidfd_send_signal, -1, 0, null, 0)),
-                "the box killed through pidfds (pidfd_send_signal)",
-            ),
-        ]
+        });
     }
+    let why = "the box's CPU clock: an exact task clock (perf_event_open)";
+    out.push(match perf {
+        Probe::Present => Item::ok("kernel", "perf_event_open", why),
+        _ => Item::new(
+            "kernel",
+            "perf_event_open",
+            Status::Warn,
+            format!("{why} is not available here: the watchdog falls back to tick-based counters, which may overshoot -t by a tick per CPU"),
+            Some("allow perf_event_open (the container's seccomp profile; kernel.perf_event_paranoid does not matter to root)"),
+        ),
+    });
+    out
 }
 
 fn open_tree() -> Probe {
@@ -395,8 +435,20 @@ mod tests {
         ] {
             assert_eq!(p, Probe::Present, "{name}");
         }
-        for (name, p, _) in chain_calls() {
-            assert_eq!(p, Probe::Present, "{name}");
+        // The tests run as root: every call is probed and there.
+        assert!(
+            has_sys_admin(),
+            "the unit tests run as root (make test-unit)"
+        );
+        for item in chain_calls(true) {
+            assert_eq!(item.status, Status::Ok, "{item:?}");
         }
+        // Without CAP_SYS_ADMIN the calls that check it first are not probed.
+        let notes: Vec<String> = chain_calls(false)
+            .into_iter()
+            .filter(|i| i.status == Status::Note)
+            .map(|i| i.name)
+            .collect();
+        assert_eq!(notes, ["pivot_root", "move_mount", "fsopen", "sethostname"]);
     }
 }
