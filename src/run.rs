@@ -114,6 +114,13 @@ pub fn run(
     let locked = acquire(&req, &mut ev);
     let (outcome, written, locked) = run_locked(&req, ev, locked, outputs);
     drop(locked);
+    // The box let go: its next run's network namespace is made now, off that
+    // run's path (`boxdir::netns`), unless the supervisor is stranded outside
+    // its own (`netns_home`).
+    if cfg.net_spare && !spec.share_net && crate::supervisor::netns_home::at_home() {
+        let paths = crate::boxdir::BoxPaths::new(cfg, spec.box_id);
+        crate::boxdir::netns::make_spare(&crate::boxdir::netns::holder(&paths.lock_file));
+    }
     // The next run's CPU clock opens warm if it comes soon (`supervisor::keeper`).
     crate::supervisor::keeper::ensure(std::time::Duration::from_secs(cfg.clock_keeper_idle.into()));
     (outcome, written)

@@ -187,10 +187,10 @@ pub fn init_locked(
         .and_then(|()| mkdir_owned(&paths.tmp, 0o700, uid, gid))
         .and_then(|()| mkdir_owned(&paths.root_mnt, 0o755, 0, 0))
     };
-    // A network namespace held by a box of an earlier rustbox goes (each run
-    // gets a new one).
+    // The holder of the box's spare network namespace, empty (after whatever an
+    // earlier box or version left there).
     let net = crate::boxdir::netns::holder(&paths.lock_file);
-    let made = made.and_then(|()| crate::boxdir::netns::release(&net));
+    let made = made.and_then(|()| crate::boxdir::netns::make_holder(&net));
     let saved = made.and_then(|()| {
         lock.save(BoxState {
             initialized: true,

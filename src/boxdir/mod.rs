@@ -1,7 +1,7 @@
 //! The box directory: its paths (`paths`), its lock (`lock`), `--init` and
 //! `--cleanup` (`lifecycle`), its tmpfs (`tmpfs`), lending `/box` for a run
-//! (`lend`), the network namespace holder older versions kept (`netns`), and the
-//! tree walks (`walk`, `trees`).
+//! (`lend`), the holder of its spare network namespace (`netns`), and the tree
+//! walks (`walk`, `trees`).
 //!
 //! Layout of box N (all created by rustbox, root-owned unless said otherwise):
 //! ```text
@@ -17,9 +17,11 @@
 //!                            mounted inside the box's private mount namespace)
 //! <lock_root>/N              the lock file: flock()ed while a command works on
 //!                            the box, holds who initialised it
-//! <lock_root>/N.net          only in boxes of the versions that kept a network
-//!                            namespace per box (netns.rs), with N.net.counters:
-//!                            released by --init and --cleanup
+//! <lock_root>/N.net          0600  the holder of the box's spare network
+//!                            namespace (netns.rs): made empty by --init, the
+//!                            spare's nsfs file bind-mounted on it between runs,
+//!                            released by --cleanup (N.net.counters beside it:
+//!                            a box of a version that kept one per box)
 //! ```
 
 pub mod lend;

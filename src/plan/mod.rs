@@ -223,6 +223,8 @@ pub fn build(
             mounts: root_mounts.clone(),
         },
         share_net: spec.share_net,
+        net_spare: (!spec.share_net && cfg.net_spare)
+            .then(|| crate::boxdir::netns::holder(&paths.lock_file)),
         uid,
         gid,
         stdio,

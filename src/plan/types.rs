@@ -11,6 +11,9 @@ use std::path::PathBuf;
 pub struct ContainPlan {
     pub root: RootPlan,
     pub share_net: bool,
+    /// The holder of the box's spare network namespace (`boxdir::netns`), taken
+    /// and entered by the supervisor for the clone; None: a new one per run.
+    pub net_spare: Option<PathBuf>,
     pub uid: u32,
     pub gid: u32,
     pub stdio: StdioPlan,

@@ -113,6 +113,9 @@ pub struct Config {
     /// (`supervisor::keeper`) stays up until no run has come for S seconds; 0:
     /// no keeper.
     pub clock_keeper_idle: u32,
+    /// `net_spare = 0|1` (default 1): after a run, make the box's next network
+    /// namespace ahead of it (`boxdir::netns`); 0: each run's clone makes one.
+    pub net_spare: bool,
     /// The box ids `--exec` takes a free one of (first, last).
     pub exec_boxes: (u32, u32),
     /// The file this came from, if any.
@@ -138,6 +141,7 @@ impl Default for Config {
             box_cpus: BTreeMap::new(),
             box_mems: BTreeMap::new(),
             clock_keeper_idle: 15,
+            net_spare: true,
             exec_boxes: (65000, 65999),
             source: None,
         }
@@ -227,6 +231,7 @@ impl Config {
                 "user_max_boxes" => c.user_max_boxes = num(v)?,
                 "tmp_noexec" => c.tmp_noexec = num(v)? != 0,
                 "clock_keeper_idle" => c.clock_keeper_idle = num(v)?,
+                "net_spare" => c.net_spare = num(v)? != 0,
                 "exec_boxes" => {
                     let (a, b) = v
                         .split_once('-')

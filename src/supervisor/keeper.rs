@@ -56,7 +56,9 @@ fn datagram_socket() -> Option<OwnedFd> {
 /// After a run: tell the keeper another run came, or start one. Never fails the
 /// run: what goes wrong here costs only the speed-up. `idle` zero: no keeper.
 pub fn ensure(idle: Duration) {
-    if idle.is_zero() {
+    // Stranded in a box's network namespace (going back failed, and the run
+    // failed with it): a keeper's socket there would be the box's to find.
+    if idle.is_zero() || !super::netns_home::at_home() {
         return;
     }
     let Some(sock) = datagram_socket() else {

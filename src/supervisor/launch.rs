@@ -52,13 +52,36 @@ pub fn start(plan: &ContainPlan, cg: Option<&dyn BoxCgroup>) -> Result<Proxy, St
         Some(Entry::SelfAttach(s)) => (None, Some(s)),
         None => (None, None),
     };
-    let net = if plan.share_net {
-        NetNs::Shared
-    } else {
-        NetNs::New
+    // The box's spare network namespace, when it has one, is entered for the
+    // clone only: pid 1 is born in it, and the supervisor is back in its own
+    // before anything else.
+    let spare = match &plan.net_spare {
+        Some(file) if !plan.share_net => crate::boxdir::netns::take(file)?,
+        _ => None,
+    };
+    let net = match (&spare, plan.share_net) {
+        (_, true) => NetNs::Shared,
+        (None, false) => NetNs::New,
+        (Some(s), false) => NetNs::Spare { inode: s.inode },
+    };
+    let home = match &spare {
+        Some(s) => Some(super::netns_home::enter(&s.fd)?),
+        None => None,
     };
     let flags = super::namespaces::clone_flags(&net);
     let cloned = clone_box(flags, into);
+    // The child (None) stays where it was born; only the supervisor goes back.
+    let back = match (&cloned, home) {
+        (Ok(None), _) | (_, None) => Ok(()),
+        (_, Some(h)) => h.leave(),
+    };
+    let cloned = cloned.map_err(|e| match &back {
+        Err(b) => StepError {
+            detail: format!("{}; and going back failed: {b}", e.detail),
+            ..e
+        },
+        Ok(()) => e,
+    });
     let Some((pid, pidfd)) = cloned? else {
         drop((go_w, rep_r, st_r));
         let ends = ProxyEnds {
@@ -68,6 +91,12 @@ pub fn start(plan: &ContainPlan, cg: Option<&dyn BoxCgroup>) -> Result<Proxy, St
         };
         super::proxy::main(plan, self_attach, ends);
     };
+    if let Err(e) = back {
+        // Not in the supervisor's own network namespace: the box does not start.
+        super::watchdog::kill_box(pid, &pidfd, cg);
+        reap(pid);
+        return Err(e);
+    }
     Ok(Proxy {
         pid,
         pidfd,

@@ -27,6 +27,7 @@ pub mod keeper;
 pub mod launch;
 pub mod messages;
 pub mod namespaces;
+pub mod netns_home;
 pub mod pidns;
 pub mod proxy;
 pub mod timens;

@@ -24,6 +24,10 @@ pub enum NetNs {
     Shared,
     /// A new one for this run: nothing of an earlier run can be in it.
     New,
+    /// The box's spare (`boxdir::netns`), made ahead of this run and never used:
+    /// the clone happens inside it, so pid 1 is born there; `inode` is the one
+    /// pid 1 must show.
+    Spare { inode: u64 },
 }
 
 /// The namespaces the clone itself creates (`NAMESPACES`): the network one only
@@ -80,6 +84,24 @@ pub fn verify(pid: libc::pid_t, net: &NetNs) -> Result<Control, StepError> {
     let who = pid.to_string();
     let (my_dir, their_dir) = (ns_dir("self")?, ns_dir(&who)?);
     let mut names = Vec::new();
+    if let NetNs::Spare { inode } = net {
+        let theirs = ns_inode(&their_dir, "net").map_err(|errno| {
+            StepError::sys(
+                "namespaces.verify",
+                format!("readlink /proc/{who}/ns/net"),
+                errno,
+            )
+        })?;
+        let mine = ns_inode(&my_dir, "net").map_err(|errno| {
+            StepError::sys("namespaces.verify", "readlink /proc/self/ns/net", errno)
+        })?;
+        if theirs == mine || theirs != format!("net:[{inode}]").into_bytes() {
+            return Err(StepError::new(
+                "namespaces.verify",
+                format!("the box is not in its spare network namespace net:[{inode}]"),
+            ));
+        }
+    }
     for &(_, ns) in created(net) {
         let mine = ns_inode(&my_dir, ns).map_err(|errno| {
             StepError::sys(
@@ -112,6 +134,9 @@ pub fn verify(pid: libc::pid_t, net: &NetNs) -> Result<Control, StepError> {
     let detail = match net {
         NetNs::Shared => format!("new {names} namespaces; net shared (--share-net)"),
         NetNs::New => format!("new {names} namespaces"),
+        NetNs::Spare { inode } => format!(
+            "new {names} namespaces; a new net namespace net:[{inode}], made for this run after the one before had ended (no program was ever in it)"
+        ),
     };
     Ok(Control::applied("namespaces", true, detail))
 }
