@@ -113,13 +113,26 @@ pub fn run(
     let (req, mut ev) = Request::start(spec, cfg, caller, caller_env);
     let locked = acquire(&req, &mut ev);
     let (outcome, written, locked) = run_locked(&req, ev, locked, outputs);
+    // A run that had the box and ran its program, still holding the lock: does
+    // the box's next run get a spare network namespace (`boxdir::netns`)? Not
+    // when the supervisor is stranded outside its own (`netns_home`).
+    let spare = match &locked {
+        Ok((paths, _))
+            if cfg.net_spare
+                && !spec.share_net
+                && outcome.evidence.executed
+                && crate::supervisor::netns_home::at_home() =>
+        {
+            let holder = crate::boxdir::netns::holder(&paths.lock_file);
+            crate::boxdir::netns::wants_spare(&holder).then_some(holder)
+        }
+        _ => None,
+    };
     drop(locked);
     // The box let go: its next run's network namespace is made now, off that
-    // run's path (`boxdir::netns`), unless the supervisor is stranded outside
-    // its own (`netns_home`).
-    if cfg.net_spare && !spec.share_net && crate::supervisor::netns_home::at_home() {
-        let paths = crate::boxdir::BoxPaths::new(cfg, spec.box_id);
-        crate::boxdir::netns::make_spare(&crate::boxdir::netns::holder(&paths.lock_file));
+    // run's path.
+    if let Some(holder) = spare {
+        crate::boxdir::netns::make_spare(&holder);
     }
     // The next run's CPU clock opens warm if it comes soon (`supervisor::keeper`).
     crate::supervisor::keeper::ensure(std::time::Duration::from_secs(cfg.clock_keeper_idle.into()));

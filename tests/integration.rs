@@ -2029,28 +2029,35 @@ fn spare_on(holder: &std::path::Path) -> Option<String> {
     Some(format!("net:[{}]", std::fs::metadata(holder).ok()?.ino()))
 }
 
-/// The spare (issue 13): after a run, a namespace for the box's next run is
-/// made ahead of it and held on the holder; the next run is born in exactly
-/// it, takes it off the holder first, and a new spare follows. A namespace is
-/// never used by two runs: with a second one stacked on the spare by hand, the
-/// run uses the top one and leaves neither on the holder.
+/// The spare (issue 13): after a run of a box run before since --init, a
+/// namespace for the box's next run is made ahead of it and held on the
+/// holder (after a box's first run none is: a judge mostly cleans it up next);
+/// the next run is born in exactly it, takes it off the holder first, and a
+/// new spare follows. A namespace is never used by two runs: with a second one
+/// stacked on the spare by hand, the run uses the top one and leaves neither on
+/// the holder.
 #[test]
 fn a_run_takes_the_spare_made_after_the_run_before() {
     let b = TestBox::new(9);
     let holder = env().lock_root.join(format!("{}.net", b.id));
     let probe = b.install_probe("probe");
+    let r0 = b.run(&[], &[&probe, "net-look", "5611"]);
+    assert_eq!(r0.code, 0, "{r0}");
+    wait_for_spare_makers();
+    assert_eq!(spare_on(&holder), None, "a spare after the box's first run");
     let r1 = b.run(&[], &[&probe, "net-look", "5611"]);
     assert_eq!(r1.code, 0, "{r1}");
     let first = r1.facts().one("netns").expect("netns").to_string();
+    assert_ne!(r0.facts().one("netns"), Some(first.as_str()), "{r1}");
     wait_for_spare_makers();
-    let spare = spare_on(&holder).expect("no spare after the first run");
-    assert_ne!(spare, first, "the spare is the first run's namespace");
+    let spare = spare_on(&holder).expect("no spare after the second run");
+    assert_ne!(spare, first, "the spare is the run's namespace");
     let r2 = b.run(&[], &[&probe, "net-look", "5611"]);
     assert_eq!(r2.code, 0, "{r2}");
     assert_eq!(r2.facts().one("netns"), Some(spare.as_str()), "{r2}");
     assert!(
         r2.detail("namespaces")
-            .contains(&format!("{spare}, made for this run")),
+            .contains(&format!("{spare}, taken off the box's holder")),
         "{r2}"
     );
     wait_for_spare_makers();
@@ -2105,16 +2112,44 @@ fn a_run_takes_the_spare_made_after_the_run_before() {
         held,
         "net_spare = 0 took or made a spare"
     );
+    // In a mount namespace of its own (a slave of ours, as a systemd unit's
+    // PrivateTmp is), the spare made in ours is not taken (taking it off there
+    // would leave it on ours), and none is made over it.
+    let r = b.run(&["-p"], &["/bin/true"]);
+    assert_eq!(r.code, 0, "{r}");
+    wait_for_spare_makers();
+    let held = spare_on(&holder).expect("a spare after a run of a box run before");
+    let o = std::process::Command::new("unshare")
+        .args(["-m", "--propagation", "slave"])
+        .arg(common::rustbox_bin())
+        .arg(format!("--config={}", env().config.display()))
+        .args(["-b", "9", "-vv", "--run", "--", "/bin/true"])
+        .output()
+        .expect("run unshare (util-linux)");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("new mnt, pid, ipc, uts, cgroup, net namespaces"),
+        "{err}"
+    );
+    wait_for_spare_makers();
+    assert_eq!(
+        spare_on(&holder),
+        Some(held),
+        "the spare was taken or replaced from another mount namespace"
+    );
 }
 
-/// `--cleanup` right after a run, while the run's spare maker may still be
+/// `--cleanup` right after a second run, while its spare maker may still be
 /// at work: nothing of the box is left, no mount on its holder among them.
 #[test]
 fn cleanup_right_after_a_run_leaves_no_spare() {
     for _ in 0..10 {
         let b = TestBox::new(19);
-        let r = b.run(&[], &["/bin/true"]);
-        assert_eq!(r.code, 0, "{r}");
+        for _ in 0..2 {
+            let r = b.run(&[], &["/bin/true"]);
+            assert_eq!(r.code, 0, "{r}");
+        }
         b.cleanup().expect("cleanup");
         wait_for_spare_makers();
         assert_no_box_left(19..=19);

@@ -86,11 +86,14 @@ pub fn release(file: &Path) -> Result<(), StepError> {
             format!("{} is mounted on again and again", file.display()),
         ));
     }
-    match std::fs::remove_file(record(file)) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(StepError::io(step, record(file).display().to_string(), &e)),
+    for extra in [record(file), maker_lock(file)] {
+        match std::fs::remove_file(&extra) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StepError::io(step, extra.display().to_string(), &e)),
+        }
     }
+    Ok(())
 }
 
 /// A spare taken for one run: its namespace, and no longer on the holder.
@@ -110,7 +113,17 @@ pub fn take(file: &Path) -> Result<Option<Spare>, StepError> {
         make_holder(file)?;
         return Ok(None);
     }
-    let fd = match crate::sys::fd::open(file, libc::O_RDONLY | libc::O_NOFOLLOW, step) {
+    // A maker between its check and its mount: no spare for this run.
+    let Some(lock) = try_lock(&maker_lock(file)) else {
+        return Ok(None);
+    };
+    // The last spare mounted on the holder was made in another mount
+    // namespace (`made_in`): not ours to take.
+    if made_in(&lock) != mount_namespace() {
+        return Ok(None);
+    }
+    let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY;
+    let fd = match crate::sys::fd::open(file, flags, step) {
         Ok(fd) => fd,
         Err(e) if e.errno == Some(libc::ENOENT) => return Ok(None),
         Err(e) => return Err(e),
@@ -128,7 +141,24 @@ pub fn take(file: &Path) -> Result<Option<Spare>, StepError> {
     Ok(Some(Spare { fd, inode }))
 }
 
-/// Whether `fd` is a network namespace's nsfs file.
+/// An exclusive flock on `file` (created, root's, 0600), not waited for: None
+/// if another process holds it (or it cannot be made).
+fn try_lock(file: &Path) -> Option<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(file)
+        .ok()?;
+    // SAFETY: flock on a descriptor we own.
+    (unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0).then_some(f)
+}
+
+/// Whether `fd` is a network namespace's nsfs file (else it must be the empty
+/// holder, a regular file).
 fn is_net_namespace(fd: &OwnedFd, step: &str) -> Result<bool, StepError> {
     // SAFETY: fstatfs on a descriptor we own into a zeroed struct we own.
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
@@ -137,6 +167,18 @@ fn is_net_namespace(fd: &OwnedFd, step: &str) -> Result<bool, StepError> {
         return Err(StepError::last_os(step, "fstatfs of the spare's holder"));
     }
     if st.f_type as libc::c_long != NSFS_MAGIC {
+        // SAFETY: fstat on a descriptor we own into a zeroed struct we own.
+        let mut s: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        if unsafe { libc::fstat(fd.as_raw_fd(), &mut s) } != 0 {
+            return Err(StepError::last_os(step, "fstat of the spare's holder"));
+        }
+        if s.st_mode & libc::S_IFMT != libc::S_IFREG {
+            return Err(StepError::new(
+                step,
+                "the spare's holder is not a regular file",
+            ));
+        }
         return Ok(false);
     }
     // SAFETY: NS_GET_NSTYPE takes no argument and returns the type.
@@ -166,11 +208,120 @@ fn inode_of(fd: &OwnedFd, step: &str) -> Result<u64, StepError> {
 /// The maker's process name (`comm`), as `ps` shows it.
 pub const MAKER_NAME: &std::ffi::CStr = c"rustbox-netns";
 
-/// After a run, the box let go: fork the maker of the box's next namespace.
-/// Never fails the run: what goes wrong costs only the speed-up (the next run
-/// makes its own). Nothing to do without a holder.
+/// After a run of the box that ran its program, the box still locked: whether
+/// the maker is to make its next spare. Yes if the box has been run before
+/// since `--init`: a box run once is mostly one a judge cleans up next
+/// (`--init`, one `--run`, `--cleanup` per submission), where a spare would be
+/// made and torn down for nothing (about 2 ms of CPU, and a slower cycle); a
+/// box run twice is run again. The first run marks the empty holder with one
+/// byte (`--init` made it empty).
+pub fn wants_spare(file: &Path) -> bool {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let Ok(mut f) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(file)
+    else {
+        return false;
+    };
+    // A spare on it already, or not the holder: nothing.
+    if empty_holder(f.as_raw_fd()).is_none() {
+        return false;
+    }
+    match f.metadata() {
+        Ok(m) if m.is_file() && m.len() == 0 => {
+            let _ = f.write_all(b"1");
+            false
+        }
+        Ok(m) => m.is_file(),
+        Err(_) => false,
+    }
+}
+
+/// This process's mount namespace (its nsfs link, "mnt:[N]"); None if it
+/// cannot be read.
+fn mount_namespace() -> Option<std::ffi::OsString> {
+    std::fs::read_link("/proc/self/ns/mnt")
+        .ok()
+        .map(PathBuf::into_os_string)
+}
+
+/// The mount namespace the last spare on the holder was made in, as its maker
+/// wrote it in the maker lock (under the lock, just before its mount).
+///
+/// Why: a spare bound on the holder propagates into mount namespaces that are
+/// slaves or copies of the one it was made in (a systemd unit's PrivateTmp, an
+/// `unshare -m`), and taking it off there would not take it off in its own. A
+/// run takes a spare only when the last one was made in the run's own mount
+/// namespace: every tag write is followed by that maker's mount under the same
+/// lock, and a maker mounts only on a holder empty in its view, so the top of a
+/// run's view is then a spare made there, whose removal there is its removal
+/// wherever it can still be taken. A spare that propagated elsewhere is never
+/// taken there (and goes with `--cleanup`).
+fn made_in(lock: &std::fs::File) -> Option<std::ffi::OsString> {
+    use std::os::unix::ffi::OsStringExt;
+    use std::os::unix::fs::FileExt;
+    let mut buf = [0u8; 64];
+    let n = lock.read_at(&mut buf, 0).ok()?;
+    (n > 0 && n < buf.len()).then(|| std::ffi::OsString::from_vec(buf[..n].to_vec()))
+}
+
+/// The lock a maker holds from its check of the holder to its mount, so that
+/// at most one spare is ever on it; a run that finds it held makes its own
+/// namespace rather than wait.
+fn maker_lock(file: &Path) -> PathBuf {
+    let mut p = file.as_os_str().to_owned();
+    p.push(".lock");
+    PathBuf::from(p)
+}
+
+/// The holder's identity (device, inode) while it is empty; None if it is gone
+/// or holds a spare.
+fn empty_holder(fd: libc::c_int) -> Option<(u64, u64)> {
+    // SAFETY: fstatfs and fstat on a descriptor the caller owns, into zeroed
+    // structs we own.
+    let (mut sfs, mut st): (libc::statfs, libc::stat) =
+        unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+    // SAFETY: as above.
+    if unsafe { libc::fstatfs(fd, &mut sfs) } != 0 || sfs.f_type as libc::c_long == NSFS_MAGIC {
+        return None;
+    }
+    // SAFETY: as above.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return None;
+    }
+    Some((st.st_dev, st.st_ino))
+}
+
+/// Fork the maker of the box's next namespace. Never fails the command: what
+/// goes wrong costs only the speed-up (the next run makes its own). Nothing to
+/// do without an empty holder. The maker makes a spare only if, when it starts
+/// and again once the namespace is made, the holder is still the same empty
+/// file (not cleaned up and made again by another `--init`, no spare on it).
 pub fn make_spare(file: &Path) {
     let Ok(target) = crate::sys::fd::cpath(file, "netns.spare") else {
+        return;
+    };
+    let lock = maker_lock(file);
+    let open_holder = || {
+        // SAFETY: open with a NUL-terminated path; the descriptor is the caller's.
+        unsafe {
+            libc::open(
+                target.as_ptr(),
+                libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            )
+        }
+    };
+    let fd = open_holder();
+    if fd < 0 {
+        return;
+    }
+    let seen = empty_holder(fd);
+    // SAFETY: our own descriptor, closed once.
+    unsafe { libc::close(fd) };
+    let Some(seen) = seen else {
         return;
     };
     // SAFETY: fork of a single-threaded process; the child only makes system
@@ -181,18 +332,26 @@ pub fn make_spare(file: &Path) {
     // SAFETY: ends the maker without running the supervisor's destructors.
     let exit = |code| -> ! { unsafe { libc::_exit(code) } };
     // First: none of the caller's descriptors (its pipes must see end-of-file
-    // when rustbox exits) nor its session.
-    // Root in full (a setuid supervisor's real uid is the caller's, who could
-    // then signal it), and out of the caller's session.
+    // when rustbox exits), root in full (a setuid supervisor's real uid is the
+    // caller's, who could then signal it), out of the caller's session.
     // SAFETY: close_range, setresuid, setsid and PR_SET_NAME (from a static
     // string) have no memory effects.
     unsafe {
-        libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32);
+        if libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32) != 0 {
+            exit(1);
+        }
         if libc::setresuid(0, 0, 0) != 0 {
             exit(1);
         }
         libc::setsid();
         libc::prctl(libc::PR_SET_NAME, MAKER_NAME.as_ptr(), 0, 0, 0);
+    }
+    let still = || {
+        let fd = open_holder();
+        (fd >= 0 && empty_holder(fd) == Some(seen)).then_some(fd)
+    };
+    if still().is_none() {
+        exit(1);
     }
     // SAFETY: unshare with a constant flag; the maker is single-threaded.
     if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
@@ -201,28 +360,28 @@ pub fn make_spare(file: &Path) {
     if crate::chain::loopback::bring_up().is_err() {
         exit(1);
     }
-    // The holder, no link followed; a holder with a spare on it already (a
-    // maker before us): nothing to do. Gone (cleaned up): nothing to do.
-    // SAFETY: open with a NUL-terminated path; the descriptor is ours.
-    let holder = unsafe {
-        libc::open(
-            target.as_ptr(),
-            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-        )
+    // From the last check to the mount, alone: at most one spare on the holder,
+    // and the namespace it is made in said first (`made_in`).
+    let Some(lock) = try_lock(&lock) else {
+        exit(1);
     };
-    if holder < 0 {
+    let Some(holder) = still() else {
         exit(1);
-    }
-    // SAFETY: fstatfs on the descriptor just opened, into a zeroed struct.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    if unsafe { libc::fstatfs(holder, &mut st) } != 0 || st.f_type as libc::c_long == NSFS_MAGIC {
-        exit(1);
+    };
+    {
+        use std::os::unix::ffi::OsStrExt;
+        use std::os::unix::fs::FileExt;
+        let Some(ns) = mount_namespace() else {
+            exit(1);
+        };
+        if lock.set_len(0).is_err() || lock.write_all_at(ns.as_bytes(), 0).is_err() {
+            exit(1);
+        }
     }
     let on = std::ffi::CString::new(format!("/proc/self/fd/{holder}")).unwrap_or_default();
     // SAFETY: mount(2) with NUL-terminated strings that outlive the call: a bind
     // of our own network namespace file on the holder, through its descriptor,
-    // so it lands on exactly that file.
+    // so it lands on exactly that file (an unlinked one refuses the mount).
     let r = unsafe {
         libc::mount(
             c"/proc/thread-self/ns/net".as_ptr(),

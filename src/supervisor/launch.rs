@@ -59,14 +59,13 @@ pub fn start(plan: &ContainPlan, cg: Option<&dyn BoxCgroup>) -> Result<Proxy, St
         Some(file) if !plan.share_net => crate::boxdir::netns::take(file)?,
         _ => None,
     };
-    let net = match (&spare, plan.share_net) {
-        (_, true) => NetNs::Shared,
-        (None, false) => NetNs::New,
-        (Some(s), false) => NetNs::Spare { inode: s.inode },
-    };
-    let home = match &spare {
-        Some(s) => Some(super::netns_home::enter(&s.fd)?),
-        None => None,
+    // A spare that cannot be entered (an LSM or seccomp profile that refuses
+    // setns) is dropped, already off its holder: the clone makes a new one.
+    let (net, home) = match spare.map(|s| (s.inode, super::netns_home::enter(&s.fd))) {
+        _ if plan.share_net => (NetNs::Shared, None),
+        None => (NetNs::New, None),
+        Some((inode, Ok(home))) => (NetNs::Spare { inode }, Some(home)),
+        Some((_, Err(e))) => (NetNs::SpareRefused(e.to_string()), None),
     };
     let flags = super::namespaces::clone_flags(&net);
     let cloned = clone_box(flags, into);

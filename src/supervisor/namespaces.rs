@@ -28,6 +28,9 @@ pub enum NetNs {
     /// the clone happens inside it, so pid 1 is born there; `inode` is the one
     /// pid 1 must show.
     Spare { inode: u64 },
+    /// A new one, the spare taken off its holder having been refused (why):
+    /// as `New`.
+    SpareRefused(String),
 }
 
 /// The namespaces the clone itself creates (`NAMESPACES`): the network one only
@@ -35,7 +38,7 @@ pub enum NetNs {
 fn created(net: &NetNs) -> impl Iterator<Item = &'static (libc::c_int, &'static str)> + '_ {
     NAMESPACES
         .iter()
-        .filter(move |(_, ns)| *ns != "net" || *net == NetNs::New)
+        .filter(move |(_, ns)| *ns != "net" || matches!(net, NetNs::New | NetNs::SpareRefused(_)))
 }
 
 /// The clone3 flags for the box's namespaces.
@@ -134,8 +137,11 @@ pub fn verify(pid: libc::pid_t, net: &NetNs) -> Result<Control, StepError> {
     let detail = match net {
         NetNs::Shared => format!("new {names} namespaces; net shared (--share-net)"),
         NetNs::New => format!("new {names} namespaces"),
+        NetNs::SpareRefused(why) => format!(
+            "new {names} namespaces (the box's spare net namespace could not be entered, so the clone made this one: {why})"
+        ),
         NetNs::Spare { inode } => format!(
-            "new {names} namespaces; a new net namespace net:[{inode}], made for this run after the one before had ended (no program was ever in it)"
+            "new {names} namespaces; a new net namespace net:[{inode}], taken off the box's holder for this run alone, made there by rustbox after a run had ended"
         ),
     };
     Ok(Control::applied("namespaces", true, detail))
