@@ -124,15 +124,15 @@ pub fn run(
                 && crate::supervisor::netns_home::at_home() =>
         {
             let holder = crate::boxdir::netns::holder(&paths.lock_file);
-            crate::boxdir::netns::wants_spare(&holder).then_some(holder)
+            crate::boxdir::netns::wants_spare(&holder).map(|seen| (holder, seen))
         }
         _ => None,
     };
     drop(locked);
     // The box let go: its next run's network namespace is made now, off that
     // run's path.
-    if let Some(holder) = spare {
-        crate::boxdir::netns::make_spare(&holder);
+    if let Some((holder, seen)) = spare {
+        crate::boxdir::netns::make_spare(&holder, seen);
     }
     // The next run's CPU clock opens warm if it comes soon (`supervisor::keeper`).
     crate::supervisor::keeper::ensure(std::time::Duration::from_secs(cfg.clock_keeper_idle.into()));

@@ -12,18 +12,28 @@
 //! maker not done, `net_spare = 0`) the clone makes a new one, as before.
 //!
 //! Why a spare is as fresh as a new one: it is made by rustbox's own process
-//! (root, after the run before has ended: every process of that run is gone),
-//! nothing runs in it but the maker's `lo` up, and it is reachable only through
-//! the holder in the lock root (root's, 0700): setns into it needs
-//! CAP_SYS_ADMIN. From an earlier design (a namespace kept per box and checked
+//! (root in full, forked by a run that had the box and ran its program, after
+//! every process of that run is gone), nothing runs in it but the maker's `lo`
+//! up, and it is reachable only through the holder in the lock root (root's,
+//! not writable by others): setns into it needs CAP_SYS_ADMIN, and a descriptor
+//! of its nsfs file gives an unprivileged process no call that changes it
+//! (RTM_NEWNSID, IFLA_NET_NS_FD and SIOCGSKNS need CAP_NET_ADMIN; the NS_GET
+//! ioctls read). From an earlier design (a namespace kept per box and checked
 //! between runs, withdrawn after its review) the lesson kept is that no check
 //! can prove a used namespace empty: a spare is never used twice.
 //!
-//! No lock is needed between the maker and runs: mounts stack only on top, and
-//! a run detaches every mount on the holder after opening the top one, so the
-//! one it uses is never left mounted. `--cleanup` detaches them all and removes
-//! the holder (a maker that comes later finds no holder and gives up; one that
-//! mounts between the two is detached by the retry).
+//! How: a maker holds `N.net.lock` from its last check of the holder (empty in
+//! its view, and still the file the run saw) to its mount, and writes there the
+//! mount namespace it works in; so at most one spare is ever on the holder. A
+//! run takes one only when that tag names its own mount namespace (`made_in`: a
+//! copy propagated into a slave or copied namespace, a systemd unit's
+//! PrivateTmp or an `unshare -m`, is never taken there), clears the tag (one
+//! take per tag), and detaches every mount on the holder before it uses the
+//! spare; a run that finds the lock held makes its own namespace rather than
+//! wait. Only a box run twice since `--init` gets spares (`wants_spare`).
+//! `--cleanup` detaches them all and removes the holder (a maker that comes
+//! later finds another file or none and gives up; one that mounts between the
+//! two is detached by the retry).
 
 use crate::sys::error::StepError;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -118,9 +128,11 @@ pub fn take(file: &Path) -> Result<Option<Spare>, StepError> {
         return Ok(None);
     };
     // The last spare mounted on the holder was made in another mount
-    // namespace (`made_in`): not ours to take.
-    if made_in(&lock) != mount_namespace() {
-        return Ok(None);
+    // namespace (`made_in`), or no tag says where (a holder of a version that
+    // kept one namespace per box, which wrote none): not ours to take.
+    match (made_in(&lock), mount_namespace()) {
+        (Some(theirs), Some(ours)) if theirs == ours => {}
+        _ => return Ok(None),
     }
     let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY;
     let fd = match crate::sys::fd::open(file, flags, step) {
@@ -132,11 +144,24 @@ pub fn take(file: &Path) -> Result<Option<Spare>, StepError> {
         // The empty holder itself: no spare now.
         return Ok(None);
     }
-    // Off the holder before it is used: this one and any stacked on it.
+    // One take per tag: a mount namespace number can come back (a copy of this
+    // namespace, made while the spare was on the holder, outliving it), and an
+    // empty tag matches nothing.
+    lock.set_len(0)
+        .map_err(|e| StepError::io(step, "clear the spare's tag", &e))?;
+    // Off the holder before it is used: this one and any stacked on it; and
+    // nothing left there (a locked mount also answers EINVAL).
     crate::boxdir::tmpfs::unmount(file).map_err(|e| StepError {
         step: step.into(),
         ..e
     })?;
+    let after = crate::sys::fd::open(file, libc::O_PATH | libc::O_NOFOLLOW, step)?;
+    if empty_holder(after.as_raw_fd()).is_none() {
+        return Err(StepError::new(
+            step,
+            "a namespace is still on the holder after its unmount",
+        ));
+    }
     let inode = inode_of(&fd, step)?;
     Ok(Some(Spare { fd, inode }))
 }
@@ -215,7 +240,9 @@ pub const MAKER_NAME: &std::ffi::CStr = c"rustbox-netns";
 /// made and torn down for nothing (about 2 ms of CPU, and a slower cycle); a
 /// box run twice is run again. The first run marks the empty holder with one
 /// byte (`--init` made it empty).
-pub fn wants_spare(file: &Path) -> bool {
+/// Returns the holder's identity, taken while the box is locked, for
+/// `make_spare` (None: no spare).
+pub fn wants_spare(file: &Path) -> Option<(u64, u64)> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let Ok(mut f) = std::fs::OpenOptions::new()
@@ -224,19 +251,17 @@ pub fn wants_spare(file: &Path) -> bool {
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
         .open(file)
     else {
-        return false;
+        return None;
     };
     // A spare on it already, or not the holder: nothing.
-    if empty_holder(f.as_raw_fd()).is_none() {
-        return false;
-    }
+    let seen = empty_holder(f.as_raw_fd())?;
     match f.metadata() {
         Ok(m) if m.is_file() && m.len() == 0 => {
             let _ = f.write_all(b"1");
-            false
+            None
         }
-        Ok(m) => m.is_file(),
-        Err(_) => false,
+        Ok(m) if m.is_file() => Some(seen),
+        _ => None,
     }
 }
 
@@ -296,11 +321,12 @@ fn empty_holder(fd: libc::c_int) -> Option<(u64, u64)> {
 }
 
 /// Fork the maker of the box's next namespace. Never fails the command: what
-/// goes wrong costs only the speed-up (the next run makes its own). Nothing to
-/// do without an empty holder. The maker makes a spare only if, when it starts
-/// and again once the namespace is made, the holder is still the same empty
-/// file (not cleaned up and made again by another `--init`, no spare on it).
-pub fn make_spare(file: &Path) {
+/// goes wrong costs only the speed-up (the next run makes its own). The maker
+/// makes a spare only if, when it starts and again once the namespace is made,
+/// the holder is still the empty file `seen` (device, inode) that
+/// `wants_spare` saw with the box locked: not cleaned up and made again by
+/// another `--init`, no spare on it.
+pub fn make_spare(file: &Path, seen: (u64, u64)) {
     let Ok(target) = crate::sys::fd::cpath(file, "netns.spare") else {
         return;
     };
@@ -313,16 +339,6 @@ pub fn make_spare(file: &Path) {
                 libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
             )
         }
-    };
-    let fd = open_holder();
-    if fd < 0 {
-        return;
-    }
-    let seen = empty_holder(fd);
-    // SAFETY: our own descriptor, closed once.
-    unsafe { libc::close(fd) };
-    let Some(seen) = seen else {
-        return;
     };
     // SAFETY: fork of a single-threaded process; the child only makes system
     // calls on memory made before the fork, then _exits.

@@ -56,16 +56,21 @@ pub fn start(plan: &ContainPlan, cg: Option<&dyn BoxCgroup>) -> Result<Proxy, St
     // clone only: pid 1 is born in it, and the supervisor is back in its own
     // before anything else.
     let spare = match &plan.net_spare {
-        Some(file) if !plan.share_net => crate::boxdir::netns::take(file)?,
-        _ => None,
+        Some(file) if !plan.share_net => crate::boxdir::netns::take(file),
+        _ => Ok(None),
     };
-    // A spare that cannot be entered (an LSM or seccomp profile that refuses
-    // setns) is dropped, already off its holder: the clone makes a new one.
-    let (net, home) = match spare.map(|s| (s.inode, super::netns_home::enter(&s.fd))) {
+    // A spare that cannot be taken or entered (an odd holder, an LSM or
+    // seccomp profile that refuses setns) is never entered: the clone makes a
+    // new namespace, and the evidence says why.
+    let entered = spare.and_then(|s| {
+        s.map(|s| Ok((s.inode, super::netns_home::enter(&s.fd)?)))
+            .transpose()
+    });
+    let (net, home) = match entered {
         _ if plan.share_net => (NetNs::Shared, None),
-        None => (NetNs::New, None),
-        Some((inode, Ok(home))) => (NetNs::Spare { inode }, Some(home)),
-        Some((_, Err(e))) => (NetNs::SpareRefused(e.to_string()), None),
+        Ok(None) => (NetNs::New, None),
+        Ok(Some((inode, home))) => (NetNs::Spare { inode }, Some(home)),
+        Err(e) => (NetNs::SpareRefused(e.to_string()), None),
     };
     let flags = super::namespaces::clone_flags(&net);
     let cloned = clone_box(flags, into);
