@@ -730,46 +730,10 @@ fn oom_kill_under_a_shell_wrapper_is_isolates_meta() {
 /// without `--cg` still works.
 #[test]
 fn a_read_only_cgroupfs_is_refused_with_the_fix() {
-    use std::os::unix::process::CommandExt;
     let b = TestBox::new(34);
-    let points: Vec<std::ffi::CString> = cgroup_mounts()
-        .iter()
-        .map(|p| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap())
-        .collect();
-    let read_only = |c: &mut Command| {
-        let points = points.clone();
-        // SAFETY: between fork and exec only unshare and mount, on C strings
-        // made before the fork; nothing allocates.
-        unsafe {
-            c.pre_exec(move || {
-                if libc::unshare(libc::CLONE_NEWNS) != 0
-                    || libc::mount(
-                        std::ptr::null(),
-                        c"/".as_ptr(),
-                        std::ptr::null(),
-                        libc::MS_REC | libc::MS_PRIVATE,
-                        std::ptr::null(),
-                    ) != 0
-                {
-                    return Err(std::io::Error::last_os_error());
-                }
-                for p in &points {
-                    let flags = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY;
-                    if libc::mount(
-                        std::ptr::null(),
-                        p.as_ptr(),
-                        std::ptr::null(),
-                        flags,
-                        std::ptr::null(),
-                    ) != 0
-                    {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                }
-                Ok(())
-            });
-        }
-    };
+    let mounts = cgroup_mounts();
+    let points: Vec<&Path> = mounts.iter().map(PathBuf::as_path).collect();
+    let read_only = |c: &mut Command| common::read_only_mounts(c, &points, false);
     let r = b.run_cmd(&["--cg"], &["/bin/true"], read_only);
     assert_eq!(r.code, 2, "{r}");
     assert_eq!(r.stderr.lines().count(), 1, "{r}");

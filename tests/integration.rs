@@ -1037,6 +1037,18 @@ fn non_root_callers_cannot_choose_the_config() {
     assert!(e.contains("must be started as root"), "{e}");
 }
 
+/// The item `name` of a `--check --json=-` report; panics naming it if there
+/// is none.
+fn check_item(report: &Value, name: &str) -> Value {
+    report["checks"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no checks in the report: {report}"))
+        .iter()
+        .find(|c| c["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {name} item: {report}"))
+}
+
 /// `--check` (issue 14): every feature rustbox uses and every source of unfair
 /// timings, each with a verdict and, when it is not ok, what to do; a table by
 /// default, JSON with `--json=-`; exit 0 here, where strict mode runs.
@@ -1094,7 +1106,7 @@ fn the_host_check_reports_each_item_with_its_verdict_and_fix() {
         }
     }
     // On this machine ASLR is on (the default): a warning, with its fix.
-    let aslr = checks.iter().find(|c| c["name"] == "aslr").unwrap();
+    let aslr = check_item(&j, "aslr");
     let on = std::fs::read_to_string("/proc/sys/kernel/randomize_va_space").unwrap();
     assert_eq!(aslr["status"] == "warn", on.trim() != "0", "{aslr}");
     // A file is not where the report goes: one line, exit 2.
@@ -1126,15 +1138,7 @@ fn the_host_check_fails_where_strict_mode_cannot_run() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     let j: Value = serde_json::from_slice(&o.stdout).expect("the report is JSON");
     assert_eq!(j["strict_mode_can_run"], false, "{j}");
-    let item = |n: &str| {
-        j["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == n)
-            .cloned()
-            .unwrap_or_else(|| panic!("no {n}: {j}"))
-    };
+    let item = |n: &str| check_item(&j, n);
     let root = item("root");
     assert_eq!(root["status"], "fail", "{root}");
     assert!(
@@ -1186,15 +1190,7 @@ fn the_host_check_names_each_missing_capability() {
     };
     let o = bounded("", &["--check", "--json=-"]);
     let j: Value = serde_json::from_slice(&o.stdout).expect("the report is JSON");
-    let caps = |j: &Value| {
-        j["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == "capabilities")
-            .cloned()
-            .unwrap()
-    };
+    let caps = |j: &Value| check_item(j, "capabilities");
     assert_eq!(
         caps(&j)["status"],
         "ok",
@@ -1202,13 +1198,7 @@ fn the_host_check_names_each_missing_capability() {
     );
     // CAP_SYS_NICE (the watchdog's real-time priority) is not among them: a
     // timing warning, with its fix, not a failure.
-    let nice = j["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "capabilities.timing")
-        .cloned()
-        .expect("a capabilities.timing item");
+    let nice = check_item(&j, "capabilities.timing");
     assert_eq!(nice["status"], "warn", "{nice}");
     assert!(nice["fix"].as_str().unwrap().contains("SYS_NICE"), "{nice}");
     let b = TestBox::new(39);
@@ -1347,13 +1337,7 @@ fn a_refused_call_is_named_with_the_fix() {
     deny_calls(&mut c, NO_LANDLOCK);
     let o = c.output().expect("run rustbox --check");
     let j: Value = serde_json::from_slice(&o.stdout).expect("the report is JSON");
-    let item = j["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "landlock")
-        .cloned()
-        .expect("a landlock item");
+    let item = check_item(&j, "landlock");
     assert_eq!(item["status"], "note", "{item}");
     assert!(
         item["detail"].as_str().unwrap().contains("no Landlock"),
@@ -1366,7 +1350,6 @@ fn a_refused_call_is_named_with_the_fix() {
 /// own mounted nowhere) and reads them back; the host's values are untouched.
 #[test]
 fn ipc_limits_hold_under_a_read_only_proc_sys() {
-    use std::os::unix::process::CommandExt;
     let b = TestBox::new(8);
     const FILES: [&str; 8] = [
         "kernel/msgmni",
@@ -1386,40 +1369,7 @@ fn ipc_limits_hold_under_a_read_only_proc_sys() {
     };
     let host_before = host();
     let r = b.run_cmd(&[], &["/bin/true"], |c| {
-        // SAFETY: between fork and exec only unshare and mount with static C
-        // strings; nothing allocates.
-        unsafe {
-            c.pre_exec(|| {
-                let none = std::ptr::null();
-                let ok = libc::unshare(libc::CLONE_NEWNS) == 0
-                    && libc::mount(
-                        none,
-                        c"/".as_ptr(),
-                        none,
-                        libc::MS_REC | libc::MS_PRIVATE,
-                        none.cast(),
-                    ) == 0
-                    && libc::mount(
-                        c"/proc/sys".as_ptr(),
-                        c"/proc/sys".as_ptr(),
-                        none,
-                        libc::MS_BIND,
-                        none.cast(),
-                    ) == 0
-                    && libc::mount(
-                        none,
-                        c"/proc/sys".as_ptr(),
-                        none,
-                        libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY,
-                        none.cast(),
-                    ) == 0;
-                if ok {
-                    Ok(())
-                } else {
-                    Err(std::io::Error::last_os_error())
-                }
-            });
-        }
+        common::read_only_mounts(c, &[std::path::Path::new("/proc/sys")], true)
     });
     assert_eq!(r.code, 0, "{r}");
     let d = r.detail("ipc.limits");

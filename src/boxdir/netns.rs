@@ -44,18 +44,21 @@ const NSFS_MAGIC: libc::c_long = 0x6e73_6673;
 /// ioctl NS_GET_NSTYPE: the CLONE_NEW* type of a namespace file.
 const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
 
+/// `file` with `suffix` added to its name.
+fn beside(file: &Path, suffix: &str) -> PathBuf {
+    let mut p = file.as_os_str().to_owned();
+    p.push(suffix);
+    PathBuf::from(p)
+}
+
 /// The holder of box `lock_file`'s spare network namespace: `<lock_root>/N.net`.
 pub fn holder(lock_file: &Path) -> PathBuf {
-    let mut p = lock_file.as_os_str().to_owned();
-    p.push(".net");
-    PathBuf::from(p)
+    beside(lock_file, ".net")
 }
 
 /// The record of its counters a box of an earlier version kept beside it.
 fn record(file: &Path) -> PathBuf {
-    let mut p = file.as_os_str().to_owned();
-    p.push(".counters");
-    PathBuf::from(p)
+    beside(file, ".counters")
 }
 
 /// `--init`: an empty holder (root's, 0600), after whatever was there (an
@@ -162,7 +165,9 @@ pub fn take(file: &Path) -> Result<Option<Spare>, StepError> {
             "a namespace is still on the holder after its unmount",
         ));
     }
-    let inode = inode_of(&fd, step)?;
+    let inode = stat_of(fd.as_raw_fd())
+        .map_err(|e| StepError::sys(step, "fstat of the spare", e))?
+        .st_ino;
     Ok(Some(Spare { fd, inode }))
 }
 
@@ -182,22 +187,40 @@ fn try_lock(file: &Path) -> Option<std::fs::File> {
     (unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0).then_some(f)
 }
 
+/// The file system type (`statfs` f_type) of the file `fd` names, or the errno.
+fn fs_type(fd: libc::c_int) -> Result<libc::c_long, i32> {
+    // SAFETY: fstatfs on a descriptor the caller owns into a zeroed struct we own.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::fstatfs(fd, &mut st) } != 0 {
+        return Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO));
+    }
+    Ok(st.f_type as libc::c_long)
+}
+
+/// `fstat` of the file `fd` names, or the errno.
+fn stat_of(fd: libc::c_int) -> Result<libc::stat, i32> {
+    // SAFETY: fstat on a descriptor the caller owns into a zeroed struct we own.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO));
+    }
+    Ok(st)
+}
+
 /// Whether `fd` is a network namespace's nsfs file (else it must be the empty
 /// holder, a regular file).
 fn is_net_namespace(fd: &OwnedFd, step: &str) -> Result<bool, StepError> {
-    // SAFETY: fstatfs on a descriptor we own into a zeroed struct we own.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    if unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) } != 0 {
-        return Err(StepError::last_os(step, "fstatfs of the spare's holder"));
-    }
-    if st.f_type as libc::c_long != NSFS_MAGIC {
-        // SAFETY: fstat on a descriptor we own into a zeroed struct we own.
-        let mut s: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: as above.
-        if unsafe { libc::fstat(fd.as_raw_fd(), &mut s) } != 0 {
-            return Err(StepError::last_os(step, "fstat of the spare's holder"));
-        }
+    let t = fs_type(fd.as_raw_fd())
+        .map_err(|e| StepError::sys(step, "fstatfs of the spare's holder", e))?;
+    if t != NSFS_MAGIC {
+        let s = stat_of(fd.as_raw_fd())
+            .map_err(|e| StepError::sys(step, "fstat of the spare's holder", e))?;
         if s.st_mode & libc::S_IFMT != libc::S_IFREG {
             return Err(StepError::new(
                 step,
@@ -220,16 +243,6 @@ fn is_net_namespace(fd: &OwnedFd, step: &str) -> Result<bool, StepError> {
     Ok(true)
 }
 
-fn inode_of(fd: &OwnedFd, step: &str) -> Result<u64, StepError> {
-    // SAFETY: fstat on a descriptor we own into a zeroed struct we own.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
-        return Err(StepError::last_os(step, "fstat of the spare"));
-    }
-    Ok(st.st_ino)
-}
-
 /// The maker's process name (`comm`), as `ps` shows it.
 pub const MAKER_NAME: &std::ffi::CStr = c"rustbox-netns";
 
@@ -240,6 +253,7 @@ pub const MAKER_NAME: &std::ffi::CStr = c"rustbox-netns";
 /// made and torn down for nothing (about 2 ms of CPU, and a slower cycle); a
 /// box run twice is run again. The first run marks the empty holder with one
 /// byte (`--init` made it empty).
+///
 /// Returns the holder's identity, taken while the box is locked, for
 /// `make_spare` (None: no spare).
 pub fn wants_spare(file: &Path) -> Option<(u64, u64)> {
@@ -254,15 +268,19 @@ pub fn wants_spare(file: &Path) -> Option<(u64, u64)> {
         return None;
     };
     // A spare on it already, or not the holder: nothing.
-    let seen = empty_holder(f.as_raw_fd())?;
-    match f.metadata() {
-        Ok(m) if m.is_file() && m.len() == 0 => {
-            let _ = f.write_all(b"1");
-            None
-        }
-        Ok(m) if m.is_file() => Some(seen),
-        _ => None,
+    if fs_type(f.as_raw_fd()).ok()? == NSFS_MAGIC {
+        return None;
     }
+    let st = stat_of(f.as_raw_fd()).ok()?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return None;
+    }
+    if st.st_size == 0 {
+        // A mark that cannot be written costs only this box's spares.
+        let _ = f.write_all(b"1");
+        return None;
+    }
+    Some((st.st_dev, st.st_ino))
 }
 
 /// This process's mount namespace (its nsfs link, "mnt:[N]"); None if it
@@ -297,26 +315,16 @@ fn made_in(lock: &std::fs::File) -> Option<std::ffi::OsString> {
 /// at most one spare is ever on it; a run that finds it held makes its own
 /// namespace rather than wait.
 fn maker_lock(file: &Path) -> PathBuf {
-    let mut p = file.as_os_str().to_owned();
-    p.push(".lock");
-    PathBuf::from(p)
+    beside(file, ".lock")
 }
 
 /// The holder's identity (device, inode) while it is empty; None if it is gone
 /// or holds a spare.
 fn empty_holder(fd: libc::c_int) -> Option<(u64, u64)> {
-    // SAFETY: fstatfs and fstat on a descriptor the caller owns, into zeroed
-    // structs we own.
-    let (mut sfs, mut st): (libc::statfs, libc::stat) =
-        unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
-    // SAFETY: as above.
-    if unsafe { libc::fstatfs(fd, &mut sfs) } != 0 || sfs.f_type as libc::c_long == NSFS_MAGIC {
+    if fs_type(fd).ok()? == NSFS_MAGIC {
         return None;
     }
-    // SAFETY: as above.
-    if unsafe { libc::fstat(fd, &mut st) } != 0 {
-        return None;
-    }
+    let st = stat_of(fd).ok()?;
     Some((st.st_dev, st.st_ino))
 }
 

@@ -179,81 +179,93 @@ fn has_sys_admin() -> bool {
 /// profile refuses shows as EPERM (Docker's default refuses pivot_root).
 /// Without CAP_SYS_ADMIN (`admin` false) the calls that check it first are not
 /// probed; the capabilities item names what is missing.
+/// One probe of `chain_calls`: name, whether the call checks CAP_SYS_ADMIN
+/// before its arguments, the probe, and what rustbox uses the call for.
+type ChainCall = (&'static str, bool, fn() -> i64, &'static str);
+
 fn chain_calls(admin: bool) -> Vec<Item> {
-    let null = std::ptr::null::<libc::c_char>();
-    let call = |rc: i64| classify(rc, errno());
-    // SAFETY (each call below): every pointer is null or none is passed, every
+    const NULL: *const libc::c_char = std::ptr::null();
+    // SAFETY (each probe below): every pointer is null or none is passed, every
     // descriptor is -1, and each call fails on that argument (or, without
     // CAP_SYS_ADMIN, on the capability) before it changes anything;
     // unshare(0) asks for nothing and changes nothing.
-    let (plain, gated, perf) = unsafe {
+    let calls: [ChainCall; 9] = [
         (
-            [
-                (
-                    "unshare",
-                    call(libc::unshare(0).into()),
-                    "the proxy's time namespace (unshare)",
-                ),
-                (
-                    "setns",
-                    call(libc::setns(-1, 0).into()),
-                    "the box's network namespace entered for its clone (setns)",
-                ),
-                (
-                    "mount",
-                    call(libc::mount(null, null, null, 0, std::ptr::null()).into()),
-                    "the box's mounts (mount)",
-                ),
-                (
-                    "umount2",
-                    call(libc::umount2(null, 0).into()),
-                    "the old root detached after pivot_root (umount2)",
-                ),
-                (
-                    "pidfd_send_signal",
-                    call(libc::syscall(libc::SYS_pidfd_send_signal, -1, 0, null, 0)),
-                    "the box killed through pidfds (pidfd_send_signal)",
-                ),
-            ],
-            [
-                ("pivot_root", "the box's root (pivot_root)"),
-                ("move_mount", "binds attached (move_mount)"),
-                (
-                    "fsopen",
-                    "pid 1's own procfs, for the box's IPC limits (fsopen)",
-                ),
-                ("sethostname", "the box's host name (sethostname)"),
-            ]
-            .map(|(name, why)| {
-                let p = admin.then(|| match name {
-                    "pivot_root" => call(libc::syscall(libc::SYS_pivot_root, null, null)),
-                    "move_mount" => {
-                        call(libc::syscall(libc::SYS_move_mount, -1, null, -1, null, 0))
-                    }
-                    "fsopen" => call(libc::syscall(libc::SYS_fsopen, null, 0)),
-                    _ => call(libc::sethostname(null, 65).into()),
-                });
-                (name, p, why)
-            }),
-            call(libc::syscall(libc::SYS_perf_event_open, null, 0, -1, -1, 0)),
-        )
-    };
-    let mut out: Vec<Item> = plain
+            "unshare",
+            false,
+            || unsafe { libc::unshare(0) }.into(),
+            "the proxy's time namespace (unshare)",
+        ),
+        (
+            "setns",
+            false,
+            || unsafe { libc::setns(-1, 0) }.into(),
+            "the box's network namespace entered for its clone (setns)",
+        ),
+        (
+            "mount",
+            false,
+            || unsafe { libc::mount(NULL, NULL, NULL, 0, std::ptr::null()) }.into(),
+            "the box's mounts (mount)",
+        ),
+        (
+            "umount2",
+            false,
+            || unsafe { libc::umount2(NULL, 0) }.into(),
+            "the old root detached after pivot_root (umount2)",
+        ),
+        (
+            "pidfd_send_signal",
+            false,
+            || unsafe { libc::syscall(libc::SYS_pidfd_send_signal, -1, 0, NULL, 0) },
+            "the box killed through pidfds (pidfd_send_signal)",
+        ),
+        (
+            "pivot_root",
+            true,
+            || unsafe { libc::syscall(libc::SYS_pivot_root, NULL, NULL) },
+            "the box's root (pivot_root)",
+        ),
+        (
+            "move_mount",
+            true,
+            || unsafe { libc::syscall(libc::SYS_move_mount, -1, NULL, -1, NULL, 0) },
+            "binds attached (move_mount)",
+        ),
+        (
+            "fsopen",
+            true,
+            || unsafe { libc::syscall(libc::SYS_fsopen, NULL, 0) },
+            "pid 1's own procfs, for the box's IPC limits (fsopen)",
+        ),
+        (
+            "sethostname",
+            true,
+            || unsafe { libc::sethostname(NULL, 65) }.into(),
+            "the box's host name (sethostname)",
+        ),
+    ];
+    let mut out: Vec<Item> = calls
         .into_iter()
-        .map(|(n, p, why)| required(n, p, why))
+        .map(|(name, gated, probe, why)| {
+            if gated && !admin {
+                return Item::new(
+                    "kernel",
+                    name,
+                    Status::Note,
+                    format!("not probed: it checks CAP_SYS_ADMIN first, which this process lacks (see capabilities): {why}"),
+                    None,
+                );
+            }
+            // The errno is read right after the call (arguments go left to right).
+            required(name, classify(probe(), errno()), why)
+        })
         .collect();
-    for (name, p, why) in gated {
-        out.push(match p {
-            Some(p) => required(name, p, why),
-            None => Item::new(
-                "kernel",
-                name,
-                Status::Note,
-                format!("not probed: it checks CAP_SYS_ADMIN first, which this process lacks (see capabilities): {why}"),
-                None,
-            ),
-        });
-    }
+    // SAFETY: perf_event_open with a null attribute: EFAULT, nothing opened.
+    let perf = classify(
+        unsafe { libc::syscall(libc::SYS_perf_event_open, NULL, 0, -1, -1, 0) },
+        errno(),
+    );
     let why = "the box's CPU clock: an exact task clock (perf_event_open)";
     out.push(match perf {
         Probe::Present => Item::ok("kernel", "perf_event_open", why),

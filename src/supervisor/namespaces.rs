@@ -53,11 +53,12 @@ fn ns_dir(who: &str) -> Result<OwnedFd, StepError> {
     crate::sys::fd::open(Path::new(&path), flags, "namespaces.verify")
 }
 
-/// The target of the namespace link `ns` below a `ns_dir`, e.g. "net:[4026531840]";
-/// the errno of readlinkat when it cannot be read.
-fn ns_inode(dir: &OwnedFd, ns: &str) -> Result<Vec<u8>, i32> {
-    let name = crate::sys::fd::cstring(ns.as_bytes(), "namespaces.verify", ns)
-        .map_err(|_| libc::EINVAL)?;
+/// The target of the namespace link `ns` of process `who` below its `ns_dir`,
+/// e.g. "net:[4026531840]"; readlinkat's errno when it cannot be read.
+fn ns_link(dir: &OwnedFd, who: &str, ns: &str) -> Result<Vec<u8>, StepError> {
+    let step = "namespaces.verify";
+    let name = crate::sys::fd::cstring(ns.as_bytes(), step, ns)?;
+    let what = format!("readlink /proc/{who}/ns/{ns}");
     let mut buf = [0u8; 64];
     // SAFETY: readlinkat reads the NUL-terminated `name` below a directory
     // descriptor we own and writes at most `buf.len()` bytes into `buf`, a live
@@ -71,14 +72,12 @@ fn ns_inode(dir: &OwnedFd, ns: &str) -> Result<Vec<u8>, i32> {
         )
     };
     if n < 0 {
-        return Err(std::io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO));
+        return Err(StepError::last_os(step, what));
     }
     match n as usize {
         // A link target that fills the buffer may be cut: not a namespace's.
         len if len > 0 && len < buf.len() => Ok(buf[..len].to_vec()),
-        _ => Err(libc::ENAMETOOLONG),
+        _ => Err(StepError::sys(step, what, libc::ENAMETOOLONG)),
     }
 }
 
@@ -88,16 +87,8 @@ pub fn verify(pid: libc::pid_t, net: &NetNs) -> Result<Control, StepError> {
     let (my_dir, their_dir) = (ns_dir("self")?, ns_dir(&who)?);
     let mut names = Vec::new();
     if let NetNs::Spare { inode } = net {
-        let theirs = ns_inode(&their_dir, "net").map_err(|errno| {
-            StepError::sys(
-                "namespaces.verify",
-                format!("readlink /proc/{who}/ns/net"),
-                errno,
-            )
-        })?;
-        let mine = ns_inode(&my_dir, "net").map_err(|errno| {
-            StepError::sys("namespaces.verify", "readlink /proc/self/ns/net", errno)
-        })?;
+        let theirs = ns_link(&their_dir, &who, "net")?;
+        let mine = ns_link(&my_dir, "self", "net")?;
         if theirs == mine || theirs != format!("net:[{inode}]").into_bytes() {
             return Err(StepError::new(
                 "namespaces.verify",
@@ -106,24 +97,16 @@ pub fn verify(pid: libc::pid_t, net: &NetNs) -> Result<Control, StepError> {
         }
     }
     for &(_, ns) in created(net) {
-        let mine = ns_inode(&my_dir, ns).map_err(|errno| {
-            StepError::sys(
-                "namespaces.verify",
-                format!("readlink /proc/self/ns/{ns}"),
-                errno,
-            )
-        })?;
+        let mine = ns_link(&my_dir, "self", ns)?;
         // Another process's namespace links need ptrace access to it
         // (CAP_SYS_PTRACE, for a non-dumpable one); a box's pid 1 that is gone
         // has none either.
-        let theirs = ns_inode(&their_dir, ns).map_err(|errno| {
-            StepError::sys(
-                "namespaces.verify",
-                format!(
-                    "readlink /proc/{who}/ns/{ns} (the box's pid 1; without CAP_SYS_PTRACE, or with pid 1 gone, its namespaces cannot be checked)"
-                ),
-                errno,
-            )
+        let theirs = ns_link(&their_dir, &who, ns).map_err(|e| StepError {
+            detail: format!(
+                "{} (the box's pid 1; without CAP_SYS_PTRACE, or with pid 1 gone, its namespaces cannot be checked)",
+                e.detail
+            ),
+            ..e
         })?;
         if mine == theirs {
             return Err(StepError::new(
@@ -153,18 +136,9 @@ pub fn verify(pid: libc::pid_t, net: &NetNs) -> Result<Control, StepError> {
 pub fn verify_time_namespace(pid: libc::pid_t, namespaces: &mut Control) -> Result<(), StepError> {
     let who = pid.to_string();
     let (my_dir, their_dir) = (ns_dir("self")?, ns_dir(&who)?);
-    let link = |dir: &OwnedFd, who: &str, ns: &str| {
-        ns_inode(dir, ns).map_err(|errno| {
-            StepError::sys(
-                "namespaces.verify",
-                format!("readlink /proc/{who}/ns/{ns}"),
-                errno,
-            )
-        })
-    };
-    let mine = link(&my_dir, "self", "time")?;
-    let theirs = link(&their_dir, &who, "time")?;
-    let children = link(&their_dir, &who, "time_for_children")?;
+    let mine = ns_link(&my_dir, "self", "time")?;
+    let theirs = ns_link(&their_dir, &who, "time")?;
+    let children = ns_link(&their_dir, &who, "time_for_children")?;
     if children == mine {
         return Err(StepError::new(
             "namespaces.verify",

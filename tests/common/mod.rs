@@ -525,3 +525,39 @@ pub fn dir_names(dir: &Path) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// `c` starts in a private mount namespace of its own where each of `points`
+/// is read-only (as a container runtime mounts `/proc/sys` or cgroupfs):
+/// bound on itself first when `bind` (a directory that is no mount of its
+/// own), then remounted read-only. Nothing of it reaches the caller's mounts.
+pub fn read_only_mounts(c: &mut Command, points: &[&Path], bind: bool) {
+    use std::os::unix::process::CommandExt;
+    let points: Vec<std::ffi::CString> = points
+        .iter()
+        .map(|p| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).expect("a path"))
+        .collect();
+    // SAFETY: between fork and exec only unshare and mount, on C strings made
+    // before the fork; nothing allocates.
+    unsafe {
+        c.pre_exec(move || {
+            let none = std::ptr::null();
+            let mount = |src, dst, flags| libc::mount(src, dst, none, flags, none.cast()) == 0;
+            let mut ok = libc::unshare(libc::CLONE_NEWNS) == 0
+                && mount(none, c"/".as_ptr(), libc::MS_REC | libc::MS_PRIVATE);
+            for p in &points {
+                ok = ok
+                    && (!bind || mount(p.as_ptr(), p.as_ptr(), libc::MS_BIND))
+                    && mount(
+                        none,
+                        p.as_ptr(),
+                        libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY,
+                    );
+            }
+            if ok {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+}
