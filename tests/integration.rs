@@ -384,6 +384,41 @@ fn verdict_cpu_time() {
     assert!(m.secs("time") > 0.5, "{r}");
 }
 
+/// Without a cgroup the box's CPU time is still what the scheduler gave it: the
+/// supervisor's wait4 of the box's pid 1 (every process reaped into it), not
+/// the task clock where that clock has a hypervisor's steal in it. A program
+/// that uses 0.3 s by its own process clock runs to the end under -t 0.35.
+#[test]
+fn cpu_time_without_a_cgroup_leaves_out_hypervisor_steal() {
+    let _t = timing_lock();
+    let b = TestBox::new(31);
+    let probe = b.install_probe("probe");
+    let r = b.run(&["-t", "0.35", "-w", "10"], &[&probe, "burn", "0.3"]);
+    assert_eq!(r.code, 0, "{r}");
+    let j = r.json();
+    assert_eq!(j["verdict"], "OK", "{r}");
+    let u = &j["usage"];
+    let cpu = u["cpu_s"].as_f64().unwrap();
+    let task = u["task_clock_s"].as_f64().expect("usage.task_clock_s");
+    let steal = u["steal_max_s"].as_f64().expect("usage.steal_max_s");
+    assert!((0.3..0.35).contains(&cpu), "{r}");
+    assert!(cpu <= task + 0.0005, "{r}");
+    if common::steal_accounted() {
+        assert!(steal > 0.0, "{r}");
+        assert!(
+            u["cpu_source"] == "wait4(box pid 1):rusage"
+                || u["cpu_source"] == "perf:task-clock minus /proc/stat steal",
+            "{r}"
+        );
+    } else {
+        assert_eq!(
+            (steal, u["cpu_source"].as_str()),
+            (0.0, Some("perf:task-clock")),
+            "{r}"
+        );
+    }
+}
+
 /// Workers forked by the program count: the whole tree is polled, so the box is
 /// killed long before the per-process RLIMIT_CPU backstop (2 s) would act.
 #[test]

@@ -46,6 +46,8 @@ pub trait BoxCgroup {
     fn verify_member(&self, pid: i32) -> Result<(), StepError>;
     /// CPU time used so far, seconds (the watchdog's measure).
     fn cpu_seconds(&self) -> Result<f64, StepError>;
+    /// Where `cpu_seconds` reads, as the evidence names it.
+    fn cpu_source(&self) -> &'static str;
     /// Everything measured, after the run: CPU time and the group's own facts.
     fn stats(&self) -> Result<(CpuUsage, CgroupUsage), StepError>;
     /// Send SIGKILL to every process in the group now, without waiting: the

@@ -394,6 +394,10 @@ impl BoxCgroup for V1Cgroup {
         Ok(fs::read_u64("cgroup.cpu", &self.dir("cpuacct").join("cpuacct.usage"))? as f64 / 1e9)
     }
 
+    fn cpu_source(&self) -> &'static str {
+        "cpuacct.usage"
+    }
+
     fn stats(&self) -> Result<(CpuUsage, CgroupUsage), StepError> {
         let acct = self.dir("cpuacct");
         let mem = self.dir("memory");
@@ -406,7 +410,8 @@ impl BoxCgroup for V1Cgroup {
             total_s: ns("cpuacct.usage")?,
             user_s: ns("cpuacct.usage_user").unwrap_or(0.0),
             sys_s: ns("cpuacct.usage_sys").unwrap_or(0.0),
-            source: "cpuacct.usage".into(),
+            source: self.cpu_source().into(),
+            ..CpuUsage::default()
         };
         let usage = CgroupUsage {
             cpu_s: Some(time.total_s),

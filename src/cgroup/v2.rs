@@ -232,6 +232,10 @@ impl BoxCgroup for V2Cgroup {
         Ok(fs::keyed(&s, "usage_usec").unwrap_or(0) as f64 / 1e6)
     }
 
+    fn cpu_source(&self) -> &'static str {
+        "cpu.stat:usage_usec"
+    }
+
     fn stats(&self) -> Result<(CpuUsage, CgroupUsage), StepError> {
         let d = &self.dir;
         let cpu = fs::read("cgroup.stats", &d.join("cpu.stat"))?;
@@ -242,7 +246,8 @@ impl BoxCgroup for V2Cgroup {
             total_s: us("usage_usec"),
             user_s: us("user_usec"),
             sys_s: us("system_usec"),
-            source: "cpu.stat:usage_usec".into(),
+            source: self.cpu_source().into(),
+            ..CpuUsage::default()
         };
         let usage = CgroupUsage {
             cpu_s: Some(time.total_s),

@@ -2,7 +2,7 @@
 //! the pipes carried (the chain's records, the payload's status) and the clocks
 //! into RunFacts.
 
-use super::cpuclock::{TreeClock, SOURCE};
+use super::cputime::{AtLeast, BoxCpu};
 use super::launch::Proxy;
 use super::RunFacts;
 use crate::cgroup::BoxCgroup;
@@ -11,14 +11,14 @@ use crate::sys::error::StepError;
 use crate::sys::tty::Saved;
 use crate::verdict::evidence::{Control, CpuUsage};
 
-/// Everything left to learn once the watch is over. `last_cpu` is the box's CPU
-/// time as the watchdog last measured it.
+/// Everything left to learn once the watch is over. `measured` is the box's CPU
+/// time as the watchdog last measured it beyond the task clock.
 pub fn collect(
     mut proxy: Proxy,
     cg: Option<&dyn BoxCgroup>,
     terminal: Option<&Saved>,
-    clock: Option<&TreeClock>,
-    last_cpu: f64,
+    cpu: &BoxCpu,
+    measured: Option<AtLeast>,
     facts: &mut RunFacts,
 ) -> Result<(), StepError> {
     let proxy_end = proxy.reap();
@@ -34,8 +34,9 @@ pub fn collect(
         read_to_end(pipe, facts);
     }
     facts.status = payload_status(&mut proxy.status);
-    if let Some((ws, maxrss_kb)) = proxy_end {
-        facts.proxy_maxrss_kb = Some(maxrss_kb);
+    if let Some(end) = &proxy_end {
+        let ws = end.wait_status;
+        facts.proxy_maxrss_kb = Some(end.maxrss_kb);
         if facts.status.is_none() && facts.killed.is_none() && facts.failure.is_none() {
             // The program ended, but its end was never reported: the proxy lost
             // the write, or something outside killed it (the cgroup's OOM killer:
@@ -62,7 +63,8 @@ pub fn collect(
         Some(Err(e)) => fail(facts, e),
         None => {}
     }
-    facts.cpu = cpu_usage(facts.status, clock, last_cpu, proxy.pid);
+    let reaped = proxy_end.map(|end| end.cpu_s);
+    facts.cpu = cpu_usage(facts.status, cpu, reaped, measured);
     Ok(())
 }
 
@@ -153,30 +155,34 @@ fn program_ran(sealed: bool, facts: &mut RunFacts) {
     }
 }
 
-/// The box's CPU time. Everything in the box is dead now: the perf clock holds
-/// the exact total of the whole tree, killed processes included (their rusage is
-/// lost with them); without it, the rusage or the watchdog's last measure,
-/// whichever is larger.
+/// The box's CPU time (`cputime`), now that everything in it is dead: the
+/// largest of what the box's clocks give now and what the watchdog measured
+/// (which is never more than the same clocks give later), so a kill is never
+/// before the limit by the evidence. User and system time are the program's
+/// own (its rusage, with the children it waited for).
 fn cpu_usage(
     status: Option<PayloadStatus>,
-    clock: Option<&TreeClock>,
-    last_cpu: f64,
-    proxy: libc::pid_t,
+    cpu: &BoxCpu,
+    reaped_s: Option<f64>,
+    measured: Option<AtLeast>,
 ) -> CpuUsage {
     let (u, s) = status.map_or((0.0, 0.0), |st| {
         (st.utime_us as f64 / 1e6, st.stime_us as f64 / 1e6)
     });
-    let rusage_total = u + s;
-    let (total_s, source) = match clock.and_then(TreeClock::seconds) {
-        Some(total) => (total.max(rusage_total), SOURCE.into()),
-        None if rusage_total >= last_cpu => (rusage_total, "wait4:rusage".into()),
-        None => (last_cpu, format!("/proc/{proxy}/stat:tree")),
-    };
+    // The program's rusage is in the proxy's (it reaped the program); the
+    // larger covers a lost wait4 of the proxy.
+    let reaped = reaped_s.map_or(u + s, |r| r.max(u + s));
+    let mut total = cpu.at_least_final(Some(reaped));
+    if let Some(m) = measured.filter(|m| m.seconds > total.seconds) {
+        total = m;
+    }
     CpuUsage {
         user_s: u,
         sys_s: s,
-        total_s,
-        source,
+        total_s: total.seconds,
+        source: total.source,
+        task_clock_s: cpu.clock_s(),
+        steal_max_s: cpu.stolen_s(),
     }
 }
 

@@ -11,11 +11,11 @@
 //! counter brings the count up to date on the CPU that runs the task.
 //!
 //! The counter is opened before the box runs anything (the proxy waits for the
-//! go), and only the supervisor holds it. It is both the watchdog's clock and,
-//! when it could be opened, the box's reported CPU time (`usage.cpu_s`, source
-//! `perf:task-clock`), so a kill is never before the limit by the evidence; the
-//! cgroup's counter is reported beside it (`cgroup.cpu_s`), and without this clock
-//! the time is the cgroup's or the rusage (`supervisor::collect`).
+//! go), and only the supervisor holds it. It counts time a hypervisor stole
+//! from a vCPU while a task of the box was on it, which the box never had:
+//! `supervisor::cputime` turns it, the scheduler's count and the machine's steal
+//! into the box's CPU time, which the watchdog kills by and the evidence
+//! reports (`usage.cpu_s`); the clock itself is beside it (`usage.task_clock_s`).
 
 use crate::sys::error::StepError;
 use std::os::fd::{AsRawFd, OwnedFd};

@@ -125,11 +125,10 @@ impl Proxy {
         e
     }
 
-    /// Wait for the proxy; returns its wait status and `ru_maxrss` (KiB), which
-    /// covers the proxy and every process it reaped: the program, and when the
-    /// box was killed, whatever the kernel's teardown of the pid namespace reaped
-    /// into it.
-    pub fn reap(&self) -> Option<(i32, u64)> {
+    /// Wait for the proxy; returns its wait status and rusage, which covers the
+    /// proxy and every process it reaped: the program, and when the box was
+    /// killed, whatever the kernel's teardown of the pid namespace reaped into it.
+    pub fn reap(&self) -> Option<ProxyEnd> {
         reap(self.pid)
     }
 
@@ -152,7 +151,16 @@ impl Proxy {
     }
 }
 
-fn reap(pid: libc::pid_t) -> Option<(i32, u64)> {
+/// How the proxy ended, from the supervisor's wait4.
+pub struct ProxyEnd {
+    pub wait_status: i32,
+    /// `ru_maxrss`, KiB.
+    pub maxrss_kb: u64,
+    /// `ru_utime` + `ru_stime`, seconds.
+    pub cpu_s: f64,
+}
+
+fn reap(pid: libc::pid_t) -> Option<ProxyEnd> {
     loop {
         let mut st = 0;
         // SAFETY: rusage is plain integers, for which all zeroes is a value.
@@ -161,7 +169,12 @@ fn reap(pid: libc::pid_t) -> Option<(i32, u64)> {
         // child, so no other waiter in this (single-threaded) process takes it.
         let r = unsafe { libc::wait4(pid, &mut st, libc::__WALL, &mut ru) };
         if r == pid {
-            return Some((st, ru.ru_maxrss.max(0) as u64));
+            let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+            return Some(ProxyEnd {
+                wait_status: st,
+                maxrss_kb: ru.ru_maxrss.max(0) as u64,
+                cpu_s: secs(ru.ru_utime) + secs(ru.ru_stime),
+            });
         }
         if r >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
             return None;

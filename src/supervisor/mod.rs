@@ -15,12 +15,13 @@
 //! half and its supervisor half: `launch` (pipes, clone3, the abort before the
 //! go), `namespaces` (flags, and their check from outside; `ipcns`, `timens`,
 //! `pidns` one kernel primitive each), `proxy` (pid 1 of the box), `watchdog`
-//! (the poll loop, its priority, the kill, the CPU clock `cpuclock`, signals
-//! `interrupt`), `collect` (what the pipes carried, into RunFacts). What the
+//! (the poll loop, its priority, the kill, signals `interrupt`), the box's CPU
+//! time `cputime` (of the task clock `cpuclock` and the machine's `steal`), `collect` (what the pipes carried, into RunFacts). What the
 //! processes tell each other is `crate::supervisor::messages`.
 
 pub mod collect;
 pub mod cpuclock;
+pub mod cputime;
 pub mod interrupt;
 pub mod ipcns;
 pub mod keeper;
@@ -30,6 +31,7 @@ pub mod namespaces;
 pub mod netns_home;
 pub mod pidns;
 pub mod proxy;
+pub mod steal;
 pub mod timens;
 pub mod watchdog;
 
@@ -88,14 +90,14 @@ pub fn run(
         Err(e) => return Err(proxy.abort(cg, e)),
     };
     facts.controls.push(priority.control());
+    let cpu = cputime::BoxCpu::start(clock.as_ref(), cg, proxy.pid);
     let start = Instant::now();
     if let Err(e) = proxy.go() {
         return Err(proxy.abort(cg, e));
     }
-    let clock = clock.as_ref();
-    let last_cpu = watchdog::watch(&mut proxy, cg, interrupts, clock, limits, start, &mut facts);
+    let measured = watchdog::watch(&mut proxy, cg, interrupts, &cpu, limits, start, &mut facts);
     drop(priority);
-    collect::collect(proxy, cg, terminal, clock, last_cpu, &mut facts)?;
+    collect::collect(proxy, cg, terminal, &cpu, measured, &mut facts)?;
     Ok(facts)
 }
 

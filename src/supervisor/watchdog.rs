@@ -6,6 +6,7 @@
 //! (`interrupt`).
 
 use super::cpuclock::TreeClock;
+use super::cputime::{AtLeast, BoxCpu, CLOCK_LEAD};
 use super::interrupt::{self, Interrupts};
 use super::launch::Proxy;
 use super::RunFacts;
@@ -20,11 +21,6 @@ use std::time::{Duration, Instant};
 /// samples get denser near the limit and the kill overshoots by about a millisecond.
 const CPU_SAMPLE_MIN: f64 = 0.001;
 const CPU_SAMPLE_MAX: f64 = 0.050;
-/// How far past the limit the perf task clock must be before the kill, seconds:
-/// enough for the ms-rounded evidence and the counters that leave out IRQ time
-/// (cpuacct, cpu.stat, rusage) to be past the limit too.
-const PERF_CLOCK_LEAD: f64 = 0.002;
-
 /// The longest the watch loop sleeps while any limit is set, milliseconds: it
 /// re-reads the clocks at least this often, so no limit, however large, turns
 /// into a sleep past it (or into a negative, endless, poll timeout).
@@ -303,30 +299,31 @@ fn program_pidfd(proxy: libc::pid_t) -> Option<OwnedFd> {
 
 /// The watch from the go (at `start`) until the box ends or is killed. Sets what
 /// it saw in `facts` (why the box was killed, a failure, the wall time); returns
-/// the box's CPU time as last measured.
+/// the box's CPU time as it last measured it beyond the task clock, if it did.
 pub fn watch(
     proxy: &mut Proxy,
     cg: Option<&dyn BoxCgroup>,
     interrupts: &Interrupts,
-    clock: Option<&TreeClock>,
+    cpu: &BoxCpu,
     limits: &Limits,
     start: Instant,
     facts: &mut RunFacts,
-) -> f64 {
+) -> Option<AtLeast> {
     let mut w = Watch {
         proxy,
         cg,
         interrupts,
-        clock,
+        cpu,
         kill_cpu: limits.time.map(|t| t.max(limits.extra_time)),
         wall: limits.wall_time.map(duration_of_secs),
         ncpu: cpus_allowed(),
         start,
-        last_cpu: 0.0,
+        pace: 0.0,
+        measured: None,
     };
     while !w.turn(facts) {}
     facts.wall_s = start.elapsed().as_secs_f64();
-    w.last_cpu
+    w.measured
 }
 
 /// How many CPUs the supervisor (and so the box) may run on: its affinity mask.
@@ -352,13 +349,16 @@ struct Watch<'a> {
     proxy: &'a mut Proxy,
     cg: Option<&'a dyn BoxCgroup>,
     interrupts: &'a Interrupts,
-    clock: Option<&'a TreeClock>,
+    cpu: &'a BoxCpu<'a>,
     /// The CPU time past which the box is killed, seconds: max(-t, -x).
     kill_cpu: Option<f64>,
     wall: Option<Duration>,
     ncpu: f64,
     start: Instant,
-    last_cpu: f64,
+    /// The CPU time the next sample is paced from, seconds.
+    pace: f64,
+    /// The box's CPU time as last measured beyond the task clock.
+    measured: Option<AtLeast>,
 }
 
 impl Watch<'_> {
@@ -366,7 +366,7 @@ impl Watch<'_> {
     /// everything afresh. True when the watch is over.
     fn turn(&mut self, facts: &mut RunFacts) -> bool {
         let wall_left = self.wall.map(|w| w.saturating_sub(self.start.elapsed()));
-        let cpu = self.kill_cpu.map(|k| (k, self.last_cpu, self.ncpu));
+        let cpu = self.kill_cpu.map(|k| (k, self.pace, self.ncpu));
         let timeout = poll_timeout_ms(cpu, wall_left);
         let report = &self.proxy.report;
         let report_fd = if report.at_eof() { -1 } else { report.raw_fd() };
@@ -425,19 +425,24 @@ impl Watch<'_> {
         }
     }
 
+    /// Past the CPU limit by the box's CPU time (`cputime`). The task clock is
+    /// read first: it is never behind that time, so while it is under the limit
+    /// (by the kill's lead) nothing else is read. Past it, the scheduler's count
+    /// and the steal decide: a hypervisor's steal is not charged to the box.
     fn past_cpu(&mut self, facts: &mut RunFacts) -> bool {
         let Some(k) = self.kill_cpu else {
             return false;
         };
-        self.last_cpu = match (self.clock, self.cg) {
-            // Killed a little past the limit, so the reported time (rounded to
-            // ms) shows it exceeded, as do the cgroup and rusage counters beside
-            // it, which leave out IRQ time.
-            (Some(t), _) => t.seconds().map_or(self.last_cpu, |s| s - PERF_CLOCK_LEAD),
-            (None, Some(c)) => c.cpu_seconds().unwrap_or(self.last_cpu),
-            (None, None) => crate::sys::procfs::tree_cpu_seconds(self.proxy.pid),
-        };
-        self.last_cpu > k && self.kill(facts, Some(KillReason::CpuTime))
+        let clock = self.cpu.clock_s();
+        if let Some(c) = clock.filter(|c| c - CLOCK_LEAD <= k) {
+            self.pace = c - CLOCK_LEAD;
+            return false;
+        }
+        let m = self.cpu.at_least_live(clock);
+        self.pace = m.seconds - m.lead;
+        let past = m.past(k);
+        self.measured = Some(m);
+        past && self.kill(facts, Some(KillReason::CpuTime))
     }
 }
 

@@ -5,6 +5,7 @@ pub mod dirents;
 pub mod error;
 pub mod fd;
 pub mod pidfd;
+pub mod procclock;
 pub mod procfs;
 pub mod procmount;
 pub mod tty;

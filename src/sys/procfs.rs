@@ -83,20 +83,26 @@ pub fn ticks_per_second() -> f64 {
     }
 }
 
-/// (utime + stime + cutime + cstime) in ticks for one process, from /proc/<pid>/stat.
-fn stat_ticks(pid: i32) -> Option<u64> {
+/// CPU seconds of one process and of the children it reaped: its process clock
+/// (`procclock`, exact to its last tick) plus cutime and cstime from
+/// /proc/<pid>/stat (clock ticks); utime and stime from there if the clock
+/// cannot be read.
+fn process_tree_seconds(pid: i32) -> Option<f64> {
     let s = crate::sys::fd::read_text(format!("/proc/{pid}/stat")).ok()?;
     // The command name may contain spaces and ')': fields start after the last ')'.
     let rest = &s[s.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split(' ').collect();
     // rest[0] is field 3 (state); utime is field 14 -> index 11.
     let t: Option<Vec<u64>> = f.get(11..15)?.iter().map(|x| x.parse().ok()).collect();
-    Some(t?.iter().sum())
+    let t = t?;
+    let tick = ticks_per_second();
+    let own = crate::sys::procclock::seconds(pid).unwrap_or((t[0] + t[1]) as f64 / tick);
+    Some(own + (t[2] + t[3]) as f64 / tick)
 }
 
-/// Children of every thread of `pid`. Best effort: this only paces the watchdog
-/// where neither the perf clock nor a cgroup is there, and a process that ends
-/// while we look has no children to count.
+/// Children of every thread of `pid`. Best effort: the walk is a lower bound
+/// (the task clock minus the steal is the other, `supervisor::cputime`), and a
+/// process that ends while we look has no children to count.
 fn children(pid: i32) -> Vec<i32> {
     let mut out = Vec::new();
     let task = std::path::PathBuf::from(format!("/proc/{pid}/task"));
@@ -109,11 +115,13 @@ fn children(pid: i32) -> Vec<i32> {
 }
 
 /// CPU time in seconds used by `root` and every live descendant, including what
-/// their reaped children used: the watchdog's last resort, when neither the perf
-/// clock (`cpuclock`) nor a cgroup (`--cg`) is there to read. It lags by a
-/// scheduler tick per busy CPU and misses children reaped by nobody yet.
+/// their reaped children used: the scheduler's count of a box without a cgroup
+/// (`supervisor::cputime`). A lower bound: it lags by a scheduler tick per busy
+/// CPU, misses children reaped by nobody yet, and a process that ends while the
+/// walk is under way is counted nowhere (each is read before its children, so
+/// none is counted twice).
 pub fn tree_cpu_seconds(root: i32) -> f64 {
-    let mut total = 0u64;
+    let mut total = 0.0;
     let mut stack = vec![root];
     let mut seen = 0;
     while let Some(p) = stack.pop() {
@@ -121,10 +129,10 @@ pub fn tree_cpu_seconds(root: i32) -> f64 {
         if seen > 100_000 {
             break;
         }
-        total += stat_ticks(p).unwrap_or(0);
+        total += process_tree_seconds(p).unwrap_or(0.0);
         stack.extend(children(p));
     }
-    total as f64 / ticks_per_second()
+    total
 }
 
 #[cfg(test)]

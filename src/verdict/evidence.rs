@@ -59,8 +59,14 @@ pub struct CpuUsage {
     pub user_s: f64,
     pub sys_s: f64,
     pub total_s: f64,
-    /// The kernel source of `total_s`, e.g. `wait4:rusage` or `/proc/<pid>/stat`.
+    /// The kernel source of `total_s`, e.g. `cpuacct.usage` or `perf:task-clock`.
     pub source: String,
+    /// The box's perf task clock at the end (time on a CPU as the guest sees it,
+    /// hypervisor steal included); None without that clock.
+    pub task_clock_s: Option<f64>,
+    /// The machine's steal during the run, at most (every CPU, every task);
+    /// None if /proc/stat could not be read.
+    pub steal_max_s: Option<f64>,
 }
 
 /// What the box's cgroup measured (filled by the cgroup backends).
@@ -196,8 +202,10 @@ impl Evidence {
             None => {}
         }
         if let Some(measured) = cgroup {
-            let (cpu, usage) = measured?;
-            self.cgroup_measured(cpu, usage, &mut facts.status_lost);
+            // The group's CPU split is not the box's time: that is measured
+            // already (`supervisor::cputime`, which reads the same counter).
+            let (_, usage) = measured?;
+            self.cgroup_measured(usage, &mut facts.status_lost);
         }
         if let Some(e) = facts.status_lost.take() {
             self.fail(e);
@@ -233,19 +241,11 @@ impl Evidence {
         }
     }
 
-    /// The cgroup's counters. The box's time is its exact task clock when the
-    /// supervisor has one (the same clock the watchdog kills by, so a kill is
-    /// never before the limit by the evidence); otherwise the cgroup's, as in
-    /// isolate. The cgroup's own counter is reported beside it either way.
-    fn cgroup_measured(
-        &mut self,
-        cpu: CpuUsage,
-        usage: CgroupUsage,
-        status_lost: &mut Option<StepError>,
-    ) {
-        if self.cpu.source != crate::supervisor::cpuclock::SOURCE {
-            self.cpu = cpu;
-        }
+    /// The cgroup's counters. The box's time stays what the supervisor measured
+    /// (`supervisor::cputime`: the cgroup's count where the task clock has steal
+    /// in it, the same measure the watchdog kills by); the cgroup's own counter
+    /// is reported beside it.
+    fn cgroup_measured(&mut self, usage: CgroupUsage, status_lost: &mut Option<StepError>) {
         if usage.oom_kills > 0 && status_lost.take().is_some() {
             // The cgroup's OOM killer took the box's pid 1 (and so the box): a
             // kill, with the cgroup's evidence, not a failure of rustbox.

@@ -295,6 +295,8 @@ pub fn json(e: &Evidence, v: &Verdict) -> Value {
         "user_s": round3(e.cpu.user_s),
         "sys_s": round3(e.cpu.sys_s),
         "cpu_source": e.cpu.source,
+        "task_clock_s": e.cpu.task_clock_s.map(round3),
+        "steal_max_s": e.cpu.steal_max_s.map(round3),
         "wall_s": round3(e.wall_s),
         "peak_memory_kb": e.cgroup.as_ref().and_then(|c| c.peak_memory_kb).unwrap_or(e.max_rss_kb),
         "max_rss_kb": e.max_rss_kb,
@@ -377,6 +379,7 @@ mod tests {
                 sys_s: 0.0,
                 total_s: 0.1,
                 source: "wait4:rusage".into(),
+                ..CpuUsage::default()
             },
             wall_s: 0.2,
             max_rss_kb: 1000,

@@ -561,3 +561,21 @@ pub fn read_only_mounts(c: &mut Command, points: &[&Path], bind: bool) {
         });
     }
 }
+
+/// Whether this kernel accounts hypervisor steal: the `steal` column of
+/// /proc/stat's `cpu` line has ever moved (a VM with steal time). Then a box's
+/// CPU time is the scheduler's count, which leaves steal out; otherwise it is the
+/// exact task clock.
+pub fn steal_accounted() -> bool {
+    let stat = std::fs::read_to_string("/proc/stat").expect("read /proc/stat");
+    let cpu = stat
+        .lines()
+        .find(|l| l.starts_with("cpu "))
+        .expect("/proc/stat has a cpu line");
+    let steal: u64 = cpu
+        .split_ascii_whitespace()
+        .nth(8)
+        .and_then(|v| v.parse().ok())
+        .expect("/proc/stat's cpu line has a steal column");
+    steal > 0
+}
