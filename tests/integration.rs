@@ -402,7 +402,8 @@ fn cpu_time_without_a_cgroup_leaves_out_hypervisor_steal() {
     let task = u["task_clock_s"].as_f64().expect("usage.task_clock_s");
     let steal = u["steal_max_s"].as_f64().expect("usage.steal_max_s");
     assert!((0.3..0.35).contains(&cpu), "{r}");
-    assert!(cpu <= task + 0.0005, "{r}");
+    // The rusage also has the proxy's steps before the clock is opened.
+    assert!(cpu <= task + 0.003, "{r}");
     if common::steal_accounted() {
         assert!(steal > 0.0, "{r}");
         assert!(

@@ -13,8 +13,11 @@
 //!   is exact once it is dead (the /proc walk misses children reaped by nobody).
 //!
 //! Where the kernel accounts no steal at all, the first bound is the task clock
-//! itself, as before. The task clock is never behind the other two, so while it
-//! is under a limit nothing else needs to be read (`watchdog`).
+//! itself, as before. The task clock is behind the scheduler's count by no more
+//! than what it cannot see, about a millisecond: the proxy's steps before it is
+//! opened, and the end of each exit after the task's counter is folded in. So
+//! while it is under a limit by `CLOCK_LEAD`, the scheduler's count is not past it
+//! by `SCHED_LEAD`, and nothing else needs to be read (`watchdog`).
 
 use super::cpuclock::{self, TreeClock};
 use super::steal::StealMeter;
@@ -103,7 +106,7 @@ impl<'a> BoxCpu<'a> {
         }
     }
 
-    /// The task clock now: never behind the box's CPU time.
+    /// The task clock now: behind the box's CPU time by a millisecond at most.
     pub fn clock_s(&self) -> Option<f64> {
         self.clock.and_then(TreeClock::seconds)
     }

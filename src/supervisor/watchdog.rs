@@ -426,8 +426,8 @@ impl Watch<'_> {
     }
 
     /// Past the CPU limit by the box's CPU time (`cputime`). The task clock is
-    /// read first: it is never behind that time, so while it is under the limit
-    /// (by the kill's lead) nothing else is read. Past it, the scheduler's count
+    /// read first: it is behind that time by a millisecond at most (`cputime`),
+    /// so while it is under the limit by its lead nothing else is read. Past it, the scheduler's count
     /// and the steal decide: a hypervisor's steal is not charged to the box.
     fn past_cpu(&mut self, facts: &mut RunFacts) -> bool {
         let Some(k) = self.kill_cpu else {
