@@ -266,10 +266,10 @@ fn assert_cpu_measure(r: &Run) {
             steal > 0.0,
             "steal is accounted here, steal_max_s {steal}\n{r}"
         );
-        assert!(
-            u["cpu_source"] == cpu_source()
-                || u["cpu_source"] == "perf:task-clock minus /proc/stat steal",
-            "with steal accounted the CPU time is the scheduler's\n{r}"
+        assert_eq!(
+            u["cpu_source"],
+            cpu_source(),
+            "with steal accounted the CPU time is the cgroup's\n{r}"
         );
         assert!(
             cpu >= cg_cpu - 0.0005,
@@ -371,6 +371,29 @@ fn cpu_time_leaves_out_hypervisor_steal() {
         let cpu = u["cpu_s"].as_f64().unwrap();
         assert!((0.3..0.35).contains(&cpu), "{r}");
     }
+}
+
+/// Children the kernel reaps as they exit (SIGCHLD ignored) leave no rusage and
+/// no /proc entry, but the cgroup has their time: charged, TLE for CPU time.
+#[test]
+fn cpu_autoreaped_children_are_charged() {
+    let _t = timing_lock();
+    let b = TestBox::new(15);
+    let probe = b.install_probe("probe");
+    let r = b.run(
+        &["--cg", "-p10", "-t", "0.3", "-w", "8"],
+        &[&probe, "autoreap", "1000"],
+    );
+    let j = r.json();
+    assert_eq!(j["verdict"], "TLE", "{r}");
+    assert_eq!(
+        hit(&r, "cpu_time")["limit_value"].as_f64(),
+        Some(0.3),
+        "{r}"
+    );
+    assert!(j["usage"]["wall_s"].as_f64().unwrap() < 3.0, "{r}");
+    assert_cpu_measure(&r);
+    assert_box_empty(&b, &r);
 }
 
 #[test]

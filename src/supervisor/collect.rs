@@ -2,7 +2,7 @@
 //! the pipes carried (the chain's records, the payload's status) and the clocks
 //! into RunFacts.
 
-use super::cputime::{AtLeast, BoxCpu};
+use super::cputime::{BoxCpu, Measure};
 use super::launch::Proxy;
 use super::RunFacts;
 use crate::cgroup::BoxCgroup;
@@ -18,7 +18,7 @@ pub fn collect(
     cg: Option<&dyn BoxCgroup>,
     terminal: Option<&Saved>,
     cpu: &BoxCpu,
-    measured: Option<AtLeast>,
+    measured: Option<Measure>,
     facts: &mut RunFacts,
 ) -> Result<(), StepError> {
     let proxy_end = proxy.reap();
@@ -64,7 +64,7 @@ pub fn collect(
         None => {}
     }
     let reaped = proxy_end.map(|end| end.cpu_s);
-    facts.cpu = cpu_usage(facts.status, cpu, reaped, measured);
+    facts.cpu = cpu_usage(facts.status, cpu, reaped, measured, &mut facts.controls);
     Ok(())
 }
 
@@ -155,16 +155,18 @@ fn program_ran(sealed: bool, facts: &mut RunFacts) {
     }
 }
 
-/// The box's CPU time (`cputime`), now that everything in it is dead: the
-/// largest of what the box's clocks give now and what the watchdog measured
-/// (which is never more than the same clocks give later), so a kill is never
-/// before the limit by the evidence. User and system time are the program's
-/// own (its rusage, with the children it waited for).
+/// The box's CPU time (`cputime`), now that everything in it is dead: what the
+/// box's clocks give now, or what the watchdog measured if that is more (a
+/// kill's measure, so a kill is never before the limit by the evidence). The
+/// task clock and the steal beside it are the readings the time was made of.
+/// User and system time are the program's own (its rusage, with the children
+/// it waited for). A steal that cannot be read is listed with the controls.
 fn cpu_usage(
     status: Option<PayloadStatus>,
     cpu: &BoxCpu,
     reaped_s: Option<f64>,
-    measured: Option<AtLeast>,
+    measured: Option<Measure>,
+    controls: &mut Vec<Control>,
 ) -> CpuUsage {
     let (u, s) = status.map_or((0.0, 0.0), |st| {
         (st.utime_us as f64 / 1e6, st.stime_us as f64 / 1e6)
@@ -172,7 +174,10 @@ fn cpu_usage(
     // The program's rusage is in the proxy's (it reaped the program); the
     // larger covers a lost wait4 of the proxy.
     let reaped = reaped_s.map_or(u + s, |r| r.max(u + s));
-    let mut total = cpu.at_least_final(Some(reaped));
+    let (mut total, steal_error) = cpu.at_end(Some(reaped));
+    if let Some(e) = steal_error {
+        controls.push(Control::failed(&e));
+    }
     if let Some(m) = measured.filter(|m| m.seconds > total.seconds) {
         total = m;
     }
@@ -181,8 +186,8 @@ fn cpu_usage(
         sys_s: s,
         total_s: total.seconds,
         source: total.source,
-        task_clock_s: cpu.clock_s(),
-        steal_max_s: cpu.stolen_s(),
+        task_clock_s: total.clock_s,
+        steal_max_s: total.stolen_s,
     }
 }
 

@@ -1,27 +1,35 @@
 //! The box's CPU time as the limit and the verdict count it: the time the
-//! scheduler gave the box's tasks. It is the largest of the lower bounds three
-//! clocks give, and it leaves out what a hypervisor stole:
+//! scheduler gave the box's tasks, which leaves out what a hypervisor stole.
 //!
-//! - the perf task clock (`cpuclock`): exact and current, but it counts the time
-//!   stolen from a vCPU while a task of the box was on it. Minus the machine's
-//!   steal since the start (`steal`, an upper bound), it is a lower bound.
-//! - the scheduler's count: the cgroup's counter with `--cg`, otherwise the
-//!   box's processes as /proc and the process CPU clocks show them while it
-//!   runs, and the supervisor's wait4 of pid 1 once it is dead (every process
-//!   of the box was reaped into it). It leaves steal out, as isolate's does; it
-//!   lags by up to a scheduler tick per running thread while the box runs, and
-//!   is exact once it is dead (the /proc walk misses children reaped by nobody).
+//! - The perf task clock (`cpuclock`) is exact and current, but it counts the
+//!   time stolen from a vCPU while a task of the box was on it.
+//! - The scheduler's count leaves steal out, as isolate's does. It lags by up to
+//!   a scheduler tick per running thread while the box runs, and is exact once
+//!   the box is dead. With `--cg` it is the cgroup's counter, which has every
+//!   task of the box. Without, it is the box's processes as /proc and their
+//!   process CPU clocks show them while it runs, and the supervisor's wait4 of
+//!   pid 1 at the end (every process of the box was reaped into it); both miss a
+//!   child reaped by nobody (its parent ignored SIGCHLD), so they have every
+//!   task only where the box cannot make a second one (`-p 1`, isolate's
+//!   default).
 //!
-//! Where the kernel accounts no steal at all, the first bound is the task clock
-//! itself, as before. The task clock is behind the scheduler's count by no more
-//! than what it cannot see, about a millisecond: the proxy's steps before it is
-//! opened, and the end of each exit after the task's counter is folded in. So
-//! while it is under a limit by `CLOCK_LEAD`, the scheduler's count is not past it
-//! by `SCHED_LEAD`, and nothing else needs to be read (`watchdog`).
+//! The box's time is the scheduler's count where that count has every task and
+//! the kernel accounts steal (`steal`: /proc/stat has ever shown any, or cannot
+//! be read). Otherwise it is the larger of the two: on bare metal the task clock,
+//! exact; without a cgroup and with `-p` above 1 also the task clock, steal and
+//! all, because a count that can miss a process would let a program use CPU
+//! nobody charges.
+//!
+//! The task clock is behind the scheduler's count by no more than what it cannot
+//! see, about a millisecond: the proxy's steps before it is opened, and the end
+//! of each exit after the task's counter is folded in. So while it is under a
+//! limit by `CLOCK_LEAD`, the scheduler's count is not past it by `SCHED_LEAD`,
+//! and nothing else needs to be read (`watchdog`).
 
 use super::cpuclock::{self, TreeClock};
 use super::steal::StealMeter;
 use crate::cgroup::BoxCgroup;
+use crate::sys::error::StepError;
 
 /// How far past the limit the measure must be before the kill, seconds, by the
 /// task clock: enough for the ms-rounded evidence and the counters that leave
@@ -32,54 +40,64 @@ pub const CLOCK_LEAD: f64 = 0.002;
 /// the ms-rounded evidence to show the limit passed.
 pub const SCHED_LEAD: f64 = 0.001;
 
-/// A lower bound of the box's CPU time, and the count that gave it.
+/// The scheduler's count of the box.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AtLeast {
+pub struct SchedCount {
+    pub seconds: f64,
+    pub source: String,
+    /// It has every task of the box (see the module's notes).
+    pub complete: bool,
+}
+
+/// The box's CPU time, the count that gave it, and the readings beside it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measure {
     pub seconds: f64,
     pub source: String,
     /// How far past a limit `seconds` must be for the kill (see the leads).
     pub lead: f64,
+    /// The task clock as read for this measure.
+    pub clock_s: Option<f64>,
+    /// The machine's steal since the start, at most, as read for this measure.
+    pub stolen_s: Option<f64>,
 }
 
-impl AtLeast {
+impl Measure {
     pub fn past(&self, limit: f64) -> bool {
         self.seconds - self.lead > limit
     }
 }
 
-/// The scheduler's count of the box, or why there is none.
-pub type SchedCount = Option<(f64, String)>;
-
-/// The largest lower bound. `clock` is the task clock, `stolen` the machine's
-/// steal since the start (Err: unknown, and then the task clock counts as it
-/// is: a limit is never weaker for a /proc/stat that cannot be read).
-pub fn larger(sched: SchedCount, clock: Option<f64>, stolen: Option<f64>) -> AtLeast {
-    let by_clock = clock.map(|c| match stolen {
-        Some(s) if s > 0.0 => AtLeast {
-            seconds: (c - s).max(0.0),
-            source: format!("{} minus /proc/stat steal", cpuclock::SOURCE),
-            lead: SCHED_LEAD,
-        },
-        _ => AtLeast {
-            seconds: c,
-            source: cpuclock::SOURCE.into(),
-            lead: CLOCK_LEAD,
-        },
-    });
-    let by_sched = sched.map(|(seconds, source)| AtLeast {
-        seconds,
-        source,
+/// The box's time from its clocks: `sched` the scheduler's count, `clock` the
+/// task clock, `stolen` the machine's steal since the start (None: unknown).
+pub fn measure(sched: Option<SchedCount>, clock: Option<f64>, stolen: Option<f64>) -> Measure {
+    let of_sched = |s: SchedCount| Measure {
+        seconds: s.seconds,
+        source: s.source,
         lead: SCHED_LEAD,
-    });
-    match (by_clock, by_sched) {
-        (Some(c), Some(s)) if s.seconds >= c.seconds => s,
-        (Some(c), _) => c,
-        (None, Some(s)) => s,
-        (None, None) => AtLeast {
+        clock_s: clock,
+        stolen_s: stolen,
+    };
+    let Some(c) = clock else {
+        return sched.map(of_sched).unwrap_or(Measure {
             seconds: 0.0,
             source: "none".into(),
             lead: SCHED_LEAD,
-        },
+            clock_s: None,
+            stolen_s: stolen,
+        });
+    };
+    let by_clock = Measure {
+        seconds: c,
+        source: cpuclock::SOURCE.into(),
+        lead: CLOCK_LEAD,
+        clock_s: clock,
+        stolen_s: stolen,
+    };
+    match sched {
+        Some(s) if s.complete && stolen != Some(0.0) => of_sched(s),
+        Some(s) if s.seconds > c => of_sched(s),
+        _ => by_clock,
     }
 }
 
@@ -88,20 +106,24 @@ pub struct BoxCpu<'a> {
     clock: Option<&'a TreeClock>,
     cg: Option<&'a dyn BoxCgroup>,
     proxy: libc::pid_t,
+    /// The box can make no task besides its program (`-p 1`).
+    single_task: bool,
     steal: StealMeter,
 }
 
 impl<'a> BoxCpu<'a> {
-    /// Read the steal now, just before the go.
+    /// Read the steal now, just before the go. `processes` is the box's `-p`.
     pub fn start(
         clock: Option<&'a TreeClock>,
         cg: Option<&'a dyn BoxCgroup>,
         proxy: libc::pid_t,
+        processes: Option<u64>,
     ) -> BoxCpu<'a> {
         BoxCpu {
             clock,
             cg,
             proxy,
+            single_task: processes == Some(1),
             steal: StealMeter::start(),
         }
     }
@@ -111,34 +133,59 @@ impl<'a> BoxCpu<'a> {
         self.clock.and_then(TreeClock::seconds)
     }
 
-    /// The machine's steal since the start, at most; None if unknown.
-    pub fn stolen_s(&self) -> Option<f64> {
-        self.steal.stolen_at_most().ok()
+    /// The machine's steal since the start, at most.
+    pub fn stolen_s(&self) -> Result<f64, StepError> {
+        self.steal.stolen_at_most()
     }
 
-    /// While the box runs: the cgroup's count, or the /proc walk of the box's
-    /// processes (a cgroup read that fails falls back to the walk).
-    pub fn at_least_live(&self, clock: Option<f64>) -> AtLeast {
-        let sched = self
-            .cg
-            .and_then(|c| c.cpu_seconds().ok().map(|s| (s, c.cpu_source().into())))
-            .unwrap_or_else(|| {
-                (
-                    crate::sys::procfs::tree_cpu_seconds(self.proxy),
-                    format!("/proc/{}:tree", self.proxy),
-                )
-            });
-        larger(Some(sched), clock, self.stolen_s())
+    /// The cgroup's count, if it can be read; its error otherwise.
+    fn of_cgroup(&self) -> Option<Result<SchedCount, StepError>> {
+        self.cg.map(|c| {
+            c.cpu_seconds().map(|seconds| SchedCount {
+                seconds,
+                source: c.cpu_source().into(),
+                complete: true,
+            })
+        })
+    }
+
+    /// While the box runs (`clock` just read): the cgroup's count, or the /proc
+    /// walk of the box's processes where there is no cgroup or it cannot be read
+    /// (the read is tried again at the next sample, and the end fails the run
+    /// if the group is unreadable then).
+    /// A walk that can miss a process is not taken where the clock is there: the
+    /// clock is the time then (`measure`), and the walk would only cost the
+    /// kill its time.
+    pub fn live(&self, clock: Option<f64>) -> Measure {
+        let sched = match self.of_cgroup() {
+            Some(Ok(s)) => Some(s),
+            _ if !self.single_task && clock.is_some() => None,
+            _ => Some(SchedCount {
+                seconds: crate::sys::procfs::tree_cpu_seconds(self.proxy),
+                source: format!("/proc/{}:tree", self.proxy),
+                complete: self.single_task,
+            }),
+        };
+        measure(sched, clock, self.stolen_s().ok())
     }
 
     /// Once the box is dead: the cgroup's count, or what the wait4 of pid 1
     /// (`reaped_s`, None if it was lost) says every process of the box used.
-    pub fn at_least_final(&self, reaped_s: Option<f64>) -> AtLeast {
-        let sched = match self.cg.map(|c| (c.cpu_seconds(), c.cpu_source())) {
-            Some((Ok(s), source)) => Some((s, source.into())),
-            _ => reaped_s.map(|s| (s, "wait4(box pid 1):rusage".into())),
+    /// Returns the error of a steal that could not be read, for the evidence.
+    pub fn at_end(&self, reaped_s: Option<f64>) -> (Measure, Option<StepError>) {
+        let sched = match self.of_cgroup() {
+            Some(Ok(s)) => Some(s),
+            _ => reaped_s.map(|seconds| SchedCount {
+                seconds,
+                source: "wait4(box pid 1):rusage".into(),
+                complete: self.single_task,
+            }),
         };
-        larger(sched, self.clock_s(), self.stolen_s())
+        let (stolen, err) = match self.stolen_s() {
+            Ok(s) => (Some(s), None),
+            Err(e) => (None, Some(e)),
+        };
+        (measure(sched, self.clock_s(), stolen), err)
     }
 }
 
@@ -146,8 +193,20 @@ impl<'a> BoxCpu<'a> {
 mod tests {
     use super::*;
 
-    fn sched(s: f64) -> SchedCount {
-        Some((s, "cpuacct.usage".into()))
+    fn cg(s: f64) -> Option<SchedCount> {
+        Some(SchedCount {
+            seconds: s,
+            source: "cpuacct.usage".into(),
+            complete: true,
+        })
+    }
+
+    fn walk(s: f64, complete: bool) -> Option<SchedCount> {
+        Some(SchedCount {
+            seconds: s,
+            source: "/proc/7:tree".into(),
+            complete,
+        })
     }
 
     /// Found on this project's VM: 0.509 s on the task clock, 0.342 s in the
@@ -155,12 +214,20 @@ mod tests {
     /// quota. The box had 0.342 s, not 0.509 s.
     #[test]
     fn stolen_time_is_not_the_box_s() {
-        let m = larger(sched(0.342), Some(0.509), Some(0.19));
-        assert_eq!(m.seconds, 0.342);
-        assert_eq!(m.source, "cpuacct.usage");
+        let m = measure(cg(0.342), Some(0.509), Some(0.19));
+        assert_eq!((m.seconds, m.source.as_str()), (0.342, "cpuacct.usage"));
         assert!(
             !m.past(0.5),
             "killed at 0.342 s of CPU for a limit of 0.5 s"
+        );
+        // The readings beside it are the ones it was made of.
+        assert_eq!((m.clock_s, m.stolen_s), (Some(0.509), Some(0.19)));
+        // An unreadable steal does not make the box pay for it either.
+        assert_eq!(measure(cg(0.342), Some(0.509), None).seconds, 0.342);
+        // -p 1 without a cgroup: the walk has every task.
+        assert_eq!(
+            measure(walk(0.342, true), Some(0.509), Some(0.19)).seconds,
+            0.342
         );
     }
 
@@ -168,33 +235,32 @@ mod tests {
     /// kill by it still leads the ms-rounded evidence.
     #[test]
     fn without_steal_the_task_clock_decides() {
-        let m = larger(sched(0.497), Some(0.503), Some(0.0));
+        let m = measure(cg(0.497), Some(0.503), Some(0.0));
         assert_eq!((m.seconds, m.source.as_str()), (0.503, "perf:task-clock"));
         assert!(m.past(0.5));
-        assert!(!larger(sched(0.497), Some(0.5015), Some(0.0)).past(0.5));
+        assert!(!measure(cg(0.497), Some(0.5015), Some(0.0)).past(0.5));
+        // The scheduler's count ahead of the clock (the proxy's own steps): the
+        // larger.
+        assert_eq!(measure(cg(0.504), Some(0.503), Some(0.0)).seconds, 0.504);
     }
 
-    /// Processes the scheduler's count misses (children reaped by nobody, off the
-    /// /proc walk) are still charged: by the task clock minus every tick of
-    /// steal the machine saw.
+    /// A count that can miss a process (no cgroup, -p above 1: a child reaped by
+    /// nobody leaves no trace in the walk or the wait4) never lowers the time
+    /// below the task clock: no CPU goes uncharged, steal or not.
     #[test]
-    fn time_the_walk_misses_is_charged_by_the_clock_minus_steal() {
-        let m = larger(sched(0.1), Some(2.0), Some(0.05));
-        assert!((m.seconds - 1.95).abs() < 1e-12);
-        assert_eq!(m.source, "perf:task-clock minus /proc/stat steal");
-        assert!(m.past(1.9));
+    fn a_count_that_can_miss_a_process_never_undercuts_the_clock() {
+        for stolen in [Some(0.0), Some(0.5), None] {
+            let m = measure(walk(0.1, false), Some(2.0), stolen);
+            assert_eq!((m.seconds, m.source.as_str()), (2.0, "perf:task-clock"));
+            assert!(m.past(1.9));
+        }
     }
 
-    /// A steal that cannot be read leaves the task clock as it is: a limit is
-    /// not weakened by it.
+    /// No clock at all: the scheduler's count alone; nothing: zero, named.
     #[test]
-    fn unknown_steal_counts_the_clock_whole() {
-        let m = larger(sched(0.1), Some(1.0), None);
-        assert_eq!((m.seconds, m.source.as_str()), (1.0, "perf:task-clock"));
-        // No clock at all: the scheduler's count alone.
-        let m = larger(sched(0.4), None, None);
-        assert_eq!((m.seconds, m.source.as_str()), (0.4, "cpuacct.usage"));
-        // More steal than clock (steal on other CPUs): never below zero.
-        assert_eq!(larger(None, Some(0.01), Some(0.5)).seconds, 0.0);
+    fn without_the_clock_the_count_alone() {
+        let m = measure(walk(0.4, false), None, Some(0.3));
+        assert_eq!((m.seconds, m.source.as_str()), (0.4, "/proc/7:tree"));
+        assert_eq!(measure(None, None, None).source, "none");
     }
 }

@@ -90,7 +90,7 @@ pub fn run(
         Err(e) => return Err(proxy.abort(cg, e)),
     };
     facts.controls.push(priority.control());
-    let cpu = cputime::BoxCpu::start(clock.as_ref(), cg, proxy.pid);
+    let cpu = cputime::BoxCpu::start(clock.as_ref(), cg, proxy.pid, limits.processes);
     let start = Instant::now();
     if let Err(e) = proxy.go() {
         return Err(proxy.abort(cg, e));

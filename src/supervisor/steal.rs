@@ -8,11 +8,10 @@
 //! (cgroup, rusage, what isolate reports) leave it out. A kill or a verdict by the
 //! task clock alone would charge a program for time it never had.
 //!
-//! The column is in clock ticks (USER_HZ) per CPU, floored, so a difference of
-//! two readings bounds the time stolen between them from above only with one
-//! tick per CPU added for the fractions at either end. A kernel that never
-//! reported any steal (bare metal, or a hypervisor without steal accounting) is
-//! taken at its word: nothing was stolen.
+//! A kernel that has never shown any steal (bare metal, or a hypervisor without
+//! steal accounting) is taken at its word: nothing is stolen, and the task clock
+//! is the box's time (`cputime`). Otherwise the bound is the evidence's
+//! `usage.steal_max_s`, which shows how much of the task clock may be steal.
 
 use crate::sys::error::StepError;
 
@@ -47,16 +46,18 @@ impl StealMeter {
     }
 }
 
-/// The upper bound of the time stolen between two readings, seconds: the ticks
-/// between them plus one per CPU for the fractions the floor hides; none at all
-/// where neither reading shows any steal ever (a kernel that does not account
-/// it). A later reading that is lower (a CPU gone offline takes its column with
-/// it) counts as no steal since, plus the fractions.
+/// The upper bound of the time stolen between two readings, seconds; none at
+/// all where neither reading shows any steal ever (a kernel that does not
+/// account it). The column is the sum over the CPUs in USER_HZ ticks, floored
+/// once, and the kernel adds each CPU's steal at that CPU's scheduler tick: so
+/// the ticks between the readings, one more for the floor, and one per CPU for
+/// the kernel tick each may not have added yet (a USER_HZ tick, 10 ms, is at
+/// least a kernel tick).
 pub fn upper_bound(start: Reading, now: Reading, tick_s: f64) -> f64 {
     if start.ticks == 0 && now.ticks == 0 {
         return 0.0;
     }
-    let ticks = now.ticks.saturating_sub(start.ticks) + start.cpus.max(now.cpus);
+    let ticks = now.ticks.saturating_sub(start.ticks) + 1 + start.cpus.max(now.cpus);
     ticks as f64 * tick_s
 }
 
@@ -113,13 +114,14 @@ mod tests {
         let at = |ticks, cpus| Reading { ticks, cpus };
         // Never any steal: none now.
         assert_eq!(upper_bound(at(0, 2), at(0, 2), 0.01), 0.0);
-        // Steal accounted, none seen during the run: still up to a tick per CPU.
-        assert!((upper_bound(at(59, 2), at(59, 2), 0.01) - 0.02).abs() < 1e-12);
-        // 17 ticks seen on 2 CPUs: at most 19.
-        assert!((upper_bound(at(59, 2), at(76, 2), 0.01) - 0.19).abs() < 1e-12);
+        // Steal accounted, none seen during the run: still the floor and a
+        // tick per CPU.
+        assert!((upper_bound(at(59, 2), at(59, 2), 0.01) - 0.03).abs() < 1e-12);
+        // 17 ticks seen on 2 CPUs: at most 20.
+        assert!((upper_bound(at(59, 2), at(76, 2), 0.01) - 0.20).abs() < 1e-12);
         // The first steal ever, during the run.
-        assert!((upper_bound(at(0, 2), at(3, 2), 0.01) - 0.05).abs() < 1e-12);
-        // A CPU went offline with its column: no negative steal.
-        assert!((upper_bound(at(59, 2), at(30, 1), 0.01) - 0.02).abs() < 1e-12);
+        assert!((upper_bound(at(0, 2), at(3, 2), 0.01) - 0.06).abs() < 1e-12);
+        // A garbled later reading that is lower: no negative steal.
+        assert!((upper_bound(at(59, 2), at(30, 2), 0.01) - 0.03).abs() < 1e-12);
     }
 }

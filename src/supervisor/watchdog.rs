@@ -6,7 +6,7 @@
 //! (`interrupt`).
 
 use super::cpuclock::TreeClock;
-use super::cputime::{AtLeast, BoxCpu, CLOCK_LEAD};
+use super::cputime::{BoxCpu, Measure, CLOCK_LEAD};
 use super::interrupt::{self, Interrupts};
 use super::launch::Proxy;
 use super::RunFacts;
@@ -308,7 +308,7 @@ pub fn watch(
     limits: &Limits,
     start: Instant,
     facts: &mut RunFacts,
-) -> Option<AtLeast> {
+) -> Option<Measure> {
     let mut w = Watch {
         proxy,
         cg,
@@ -358,7 +358,7 @@ struct Watch<'a> {
     /// The CPU time the next sample is paced from, seconds.
     pace: f64,
     /// The box's CPU time as last measured beyond the task clock.
-    measured: Option<AtLeast>,
+    measured: Option<Measure>,
 }
 
 impl Watch<'_> {
@@ -427,8 +427,9 @@ impl Watch<'_> {
 
     /// Past the CPU limit by the box's CPU time (`cputime`). The task clock is
     /// read first: it is behind that time by a millisecond at most (`cputime`),
-    /// so while it is under the limit by its lead nothing else is read. Past it, the scheduler's count
-    /// and the steal decide: a hypervisor's steal is not charged to the box.
+    /// so while it is under the limit by its lead nothing else is read. Past it,
+    /// the box's time decides: where the scheduler's count has every task, a
+    /// hypervisor's steal is not charged to the box.
     fn past_cpu(&mut self, facts: &mut RunFacts) -> bool {
         let Some(k) = self.kill_cpu else {
             return false;
@@ -438,7 +439,7 @@ impl Watch<'_> {
             self.pace = c - CLOCK_LEAD;
             return false;
         }
-        let m = self.cpu.at_least_live(clock);
+        let m = self.cpu.live(clock);
         self.pace = m.seconds - m.lead;
         let past = m.past(k);
         self.measured = Some(m);

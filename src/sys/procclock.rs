@@ -1,6 +1,6 @@
 //! Another process's CPU clock (`clock_getcpuclockid`): what the scheduler has
 //! charged all its threads so far, dead ones included, in nanoseconds; for a
-//! thread running on another CPU, up to its last scheduler tick. Any process may
+//! thread running on another CPU it may trail by up to a scheduler tick. Any process may
 //! read any other's: it is the time `/proc/<pid>/stat` shows, without the
 //! rounding to clock ticks.
 
@@ -8,7 +8,8 @@
 /// its upper bits, and a larger one (or 0) would name the caller's own clock.
 const PID_MAX_LIMIT: libc::pid_t = 1 << 22;
 
-/// CPU seconds of process `pid` (host pid); None if it is gone.
+/// CPU seconds of process `pid` (host pid); None if it is gone or its clock
+/// cannot be read (the walk that asks is a lower bound either way).
 pub fn seconds(pid: libc::pid_t) -> Option<f64> {
     if !(1..=PID_MAX_LIMIT).contains(&pid) {
         return None;

@@ -118,15 +118,19 @@ fn children(pid: i32) -> Vec<i32> {
 /// their reaped children used: the scheduler's count of a box without a cgroup
 /// (`supervisor::cputime`). A lower bound: it lags by a scheduler tick per busy
 /// CPU, misses children reaped by nobody yet, and a process that ends while the
-/// walk is under way is counted nowhere (each is read before its children, so
-/// none is counted twice).
+/// walk is under way is counted nowhere (each is read before its children, and
+/// each pid once, so none is counted twice).
 pub fn tree_cpu_seconds(root: i32) -> f64 {
     let mut total = 0.0;
     let mut stack = vec![root];
-    let mut seen = 0;
+    // A thread that exits while its children are listed hands them to a
+    // sibling thread, which may list them again: each pid is counted once.
+    let mut seen = std::collections::HashSet::new();
     while let Some(p) = stack.pop() {
-        seen += 1;
-        if seen > 100_000 {
+        if !seen.insert(p) {
+            continue;
+        }
+        if seen.len() > 100_000 {
             break;
         }
         total += process_tree_seconds(p).unwrap_or(0.0);
