@@ -254,12 +254,14 @@ fn assert_cpu_measure(r: &Run) {
     let cpu = u["cpu_s"].as_f64().unwrap();
     let task = u["task_clock_s"].as_f64().expect("usage.task_clock_s");
     let steal = u["steal_max_s"].as_f64().expect("usage.steal_max_s");
-    // The scheduler's count also has the proxy's own steps before the clock is
-    // opened and the end of each exit after its counter is folded in: about a
-    // millisecond (0.504 s against 0.503 s for three forked workers).
+    // Never above the larger of its two clocks (ms rounding aside). The
+    // scheduler's count can be ahead of the task clock: by the proxy's own steps
+    // before the clock is opened and the end of each exit (about a millisecond
+    // on a real machine), by a few % where time is emulated (0.320 s against
+    // 0.306 s in the TCG VM of `make test-cgroup-v2`).
     assert!(
-        cpu <= task + 0.003,
-        "CPU time {cpu} s above the task clock {task} s\n{r}"
+        cpu <= task.max(cg_cpu) + 0.0005,
+        "CPU time {cpu} s above both the task clock {task} s and the cgroup's {cg_cpu} s\n{r}"
     );
     if common::steal_accounted() {
         assert!(
@@ -276,8 +278,17 @@ fn assert_cpu_measure(r: &Run) {
             "CPU time {cpu} s below the cgroup's count {cg_cpu} s\n{r}"
         );
     } else {
+        // The larger of the two, the exact task clock unless the cgroup's count
+        // is ahead of it.
         assert_eq!(steal, 0.0, "{r}");
-        assert_eq!(u["cpu_source"], "perf:task-clock", "{r}");
+        assert!(
+            u["cpu_source"] == "perf:task-clock" || u["cpu_source"] == cpu_source(),
+            "{r}"
+        );
+        assert!(
+            cpu >= task.max(cg_cpu) - 0.0005,
+            "CPU time {cpu} s below the larger of {task} s and {cg_cpu} s\n{r}"
+        );
         assert!(
             (cg_cpu - task).abs() <= (0.15 * task).max(0.02),
             "cgroup CPU {cg_cpu} s far from the task clock {task} s\n{r}"

@@ -22,7 +22,9 @@
 //!
 //! The task clock is behind the scheduler's count by no more than what it cannot
 //! see, about a millisecond: the proxy's steps before it is opened, and the end
-//! of each exit after the task's counter is folded in. So while it is under a
+//! of each exit after the task's counter is folded in (where time is emulated,
+//! as in a TCG VM, the two drift apart by a few %, and a kill by the task clock
+//! comes that much later by the count). So while it is under a
 //! limit by `CLOCK_LEAD`, the scheduler's count is not past it by `SCHED_LEAD`,
 //! and nothing else needs to be read (`watchdog`).
 
