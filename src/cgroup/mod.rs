@@ -17,7 +17,7 @@ pub mod v2;
 
 use crate::request::spec::CgroupChoice;
 use crate::sys::error::StepError;
-use crate::verdict::evidence::{CgroupUsage, Control, CpuUsage};
+use crate::verdict::evidence::{CgroupUsage, Control};
 pub use selfattach::SelfAttach;
 
 /// Limits to apply to the box's cgroup.
@@ -48,8 +48,9 @@ pub trait BoxCgroup {
     fn cpu_seconds(&self) -> Result<f64, StepError>;
     /// Where `cpu_seconds` reads, as the evidence names it.
     fn cpu_source(&self) -> &'static str;
-    /// Everything measured, after the run: CPU time and the group's own facts.
-    fn stats(&self) -> Result<(CpuUsage, CgroupUsage), StepError>;
+    /// Everything the group measured, after the run (the box's CPU time is
+    /// `supervisor::cputime`'s, which reads `cpu_seconds`).
+    fn stats(&self) -> Result<CgroupUsage, StepError>;
     /// Send SIGKILL to every process in the group now, without waiting: the
     /// watchdog's kill, which must not wait for the box's pid 1 to get a CPU.
     fn kill_now(&self);

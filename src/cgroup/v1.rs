@@ -18,7 +18,7 @@ use super::{
     box_dir_name, cpu_quota_us, fs, BoxCgroup, CgLimits, Entry, SelfAttach, CPU_PERIOD_US,
 };
 use crate::sys::error::StepError;
-use crate::verdict::evidence::{CgroupUsage, Control, CpuUsage};
+use crate::verdict::evidence::{CgroupUsage, Control};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -204,17 +204,23 @@ impl V1Cgroup {
     fn make_dirs(&self, made: &mut Vec<PathBuf>) -> Result<(), StepError> {
         for m in self.h.mounts() {
             let mut d = m.clone();
+            let box_dir = box_dir_name(self.id);
             for comp in self
                 .cg_root
                 .split('/')
-                .chain(std::iter::once(box_dir_name(self.id).as_str()))
+                .chain(std::iter::once(box_dir.as_str()))
             {
                 d.push(comp);
-                if fs::mkdir("cgroup.create", &d)? {
+                let created = fs::mkdir("cgroup.create", &d)?;
+                if created {
                     made.push(d.clone());
                 }
-                if self.h.mount("cpuset") == Some(m.as_path()) {
-                    // A new cpuset group starts empty and cannot take tasks: inherit.
+                // A new cpuset group starts empty and cannot take tasks: inherit.
+                // So may a parent emptied since (v1 empties a cpuset whose CPUs
+                // go offline). A kept box group is `apply`'s: it rewrites the
+                // box's two files and reads them back.
+                let kept_box = !created && comp == box_dir;
+                if !kept_box && self.h.mount("cpuset") == Some(m.as_path()) {
                     for f in ["cpuset.cpus", "cpuset.mems"] {
                         let cur = fs::read("cgroup.create", &d.join(f))?;
                         if cur.trim().is_empty() {
@@ -398,7 +404,7 @@ impl BoxCgroup for V1Cgroup {
         "cpuacct.usage"
     }
 
-    fn stats(&self) -> Result<(CpuUsage, CgroupUsage), StepError> {
+    fn stats(&self) -> Result<CgroupUsage, StepError> {
         let acct = self.dir("cpuacct");
         let mem = self.dir("memory");
         let ns = |f: &str| fs::read_u64("cgroup.stats", &acct.join(f)).map(|v| v as f64 / 1e9);
@@ -406,16 +412,9 @@ impl BoxCgroup for V1Cgroup {
         let pids = fs::read("cgroup.stats", &self.dir("pids").join("pids.events"))?;
         let cpu_stat =
             fs::read("cgroup.stats", &self.dir("cpu").join("cpu.stat")).unwrap_or_default();
-        let time = CpuUsage {
-            total_s: ns("cpuacct.usage")?,
-            user_s: ns("cpuacct.usage_user").unwrap_or(0.0),
-            sys_s: ns("cpuacct.usage_sys").unwrap_or(0.0),
-            source: self.cpu_source().into(),
-            ..CpuUsage::default()
-        };
         let usage = CgroupUsage {
-            cpu_s: Some(time.total_s),
-            cpu_source: time.source.clone(),
+            cpu_s: Some(ns("cpuacct.usage")?),
+            cpu_source: self.cpu_source().into(),
             version: 1,
             path: self.display_path(),
             peak_memory_kb: Some(
@@ -432,7 +431,7 @@ impl BoxCgroup for V1Cgroup {
                 .unwrap_or(0)
                 .saturating_sub(self.base.nr_throttled),
         };
-        Ok((time, usage))
+        Ok(usage)
     }
 
     fn kill_now(&self) {
@@ -655,8 +654,8 @@ mod tests {
         );
         FakeFs::put(&f.base.join("pids/rb/box-4"), "pids.events", "max 1\n");
         assert_eq!(cg.cpu_seconds().unwrap(), 2.5);
-        let (t, u) = cg.stats().unwrap();
-        assert_eq!((t.total_s, t.user_s, t.sys_s), (2.5, 2.0, 0.5));
+        let u = cg.stats().unwrap();
+        assert_eq!(u.cpu_s, Some(2.5));
         assert_eq!(u.peak_memory_kb, Some(2048));
         assert_eq!((u.oom_kills, u.pids_max_hits, u.nr_throttled), (2, 1, 4));
         assert_eq!(u.version, 1);
@@ -730,7 +729,7 @@ mod tests {
         let mem = f.base.join("memory/rb/box-6");
         FakeFs::put(&mem, "memory.max_usage_in_bytes", "4096\n");
         FakeFs::put(&mem, "memory.oom_control", "oom_kill 0\n");
-        let (_, u) = cg.stats().unwrap();
+        let u = cg.stats().unwrap();
         assert_eq!(
             (u.pids_max_hits, u.nr_throttled),
             (1, 2),

@@ -5,7 +5,7 @@
 
 use super::{box_dir_name, cpu_quota_us, delegate, fs, BoxCgroup, CgLimits, Entry, CPU_PERIOD_US};
 use crate::sys::error::StepError;
-use crate::verdict::evidence::{CgroupUsage, Control, CpuUsage};
+use crate::verdict::evidence::{CgroupUsage, Control};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -236,22 +236,15 @@ impl BoxCgroup for V2Cgroup {
         "cpu.stat:usage_usec"
     }
 
-    fn stats(&self) -> Result<(CpuUsage, CgroupUsage), StepError> {
+    fn stats(&self) -> Result<CgroupUsage, StepError> {
         let d = &self.dir;
         let cpu = fs::read("cgroup.stats", &d.join("cpu.stat"))?;
         let events = fs::read("cgroup.stats", &d.join("memory.events"))?;
         let pids = fs::read("cgroup.stats", &d.join("pids.events"))?;
         let us = |k: &str| fs::keyed(&cpu, k).unwrap_or(0) as f64 / 1e6;
-        let time = CpuUsage {
-            total_s: us("usage_usec"),
-            user_s: us("user_usec"),
-            sys_s: us("system_usec"),
-            source: self.cpu_source().into(),
-            ..CpuUsage::default()
-        };
         let usage = CgroupUsage {
-            cpu_s: Some(time.total_s),
-            cpu_source: time.source.clone(),
+            cpu_s: Some(us("usage_usec")),
+            cpu_source: self.cpu_source().into(),
             version: 2,
             path: self.display_path(),
             peak_memory_kb: fs::read_u64("cgroup.stats", &d.join("memory.peak"))
@@ -263,7 +256,7 @@ impl BoxCgroup for V2Cgroup {
             pids_source: "pids.events:max".into(),
             nr_throttled: fs::keyed(&cpu, "nr_throttled").unwrap_or(0),
         };
-        Ok((time, usage))
+        Ok(usage)
     }
 
     fn kill_now(&self) {
@@ -439,14 +432,14 @@ mod tests {
         FakeFs::put(&d, "pids.events", "max 3\n");
         FakeFs::put(&d, "memory.peak", "10485760\n");
         assert_eq!(cg.cpu_seconds().unwrap(), 1.5);
-        let (t, u) = cg.stats().unwrap();
-        assert_eq!((t.total_s, t.user_s, t.sys_s), (1.5, 1.0, 0.5));
+        let u = cg.stats().unwrap();
+        assert_eq!(u.cpu_s, Some(1.5));
         assert_eq!(u.peak_memory_kb, Some(10240));
         assert_eq!((u.oom_kills, u.pids_max_hits, u.nr_throttled), (1, 3, 2));
         assert_eq!(u.version, 2);
         // A kernel without memory.peak: no peak, not a made-up one.
         std::fs::remove_file(d.join("memory.peak")).unwrap();
-        assert_eq!(cg.stats().unwrap().1.peak_memory_kb, None);
+        assert_eq!(cg.stats().unwrap().peak_memory_kb, None);
         // A missing counter file is an error, never a zero.
         std::fs::remove_file(d.join("memory.events")).unwrap();
         assert_eq!(cg.stats().err().unwrap().step, "cgroup.stats");

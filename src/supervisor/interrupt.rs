@@ -159,17 +159,21 @@ struct KernelSigaction {
 /// The kernel's sigset size, what rt_sigaction and rt_sigprocmask take.
 const KERNEL_SIGSET: usize = 8;
 
-/// `sig` back to SIG_DFL, read back.
+/// `sig` at SIG_DFL with no flags: read first, and only a signal that is not
+/// there already is set and read back (most are: a fresh process starts at the
+/// defaults, so this makes 62 calls where setting every one made 124). The
+/// flags count: SA_NOCLDWAIT with SIG_DFL on SIGCHLD would have pid 1's
+/// children reaped by the kernel.
 fn to_default(sig: libc::c_int) -> Result<(), StepError> {
+    let now = action(sig)?;
+    if now.handler == libc::SIG_DFL && now.flags == 0 {
+        return Ok(());
+    }
     let dfl = KernelSigaction {
         handler: libc::SIG_DFL,
         flags: 0,
         restorer: 0,
         mask: 0,
-    };
-    let mut old = KernelSigaction {
-        handler: usize::MAX,
-        ..dfl
     };
     // SAFETY: rt_sigaction reads the live `dfl` (the kernel's layout, the
     // kernel's sigset size) and writes nothing; SIG_DFL needs no restorer, and
@@ -190,30 +194,42 @@ fn to_default(sig: libc::c_int) -> Result<(), StepError> {
             format!("rt_sigaction({sig}, SIG_DFL)"),
         ));
     }
-    // SAFETY: rt_sigaction with no new action only writes the current one into
-    // `old`, a live local of the kernel's layout.
-    let get = unsafe {
-        libc::syscall(
-            libc::SYS_rt_sigaction,
-            sig,
-            std::ptr::null::<KernelSigaction>(),
-            &mut old as *mut KernelSigaction,
-            KERNEL_SIGSET,
-        )
-    };
-    if get < 0 {
-        return Err(StepError::last_os(
-            "proxy.signals",
-            format!("rt_sigaction({sig}) read back"),
-        ));
-    }
-    if old.handler != libc::SIG_DFL {
+    let after = action(sig)?;
+    if after.handler != libc::SIG_DFL || after.flags != 0 {
         return Err(StepError::new(
             "proxy.signals",
             format!("signal {sig} is not at its default action after the reset"),
         ));
     }
     Ok(())
+}
+
+/// The action of `sig` now.
+fn action(sig: libc::c_int) -> Result<KernelSigaction, StepError> {
+    let mut now = KernelSigaction {
+        handler: usize::MAX,
+        flags: u64::MAX,
+        restorer: 0,
+        mask: 0,
+    };
+    // SAFETY: rt_sigaction with no new action only writes the current one into
+    // `now`, a live local of the kernel's layout.
+    let get = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            sig,
+            std::ptr::null::<KernelSigaction>(),
+            &mut now as *mut KernelSigaction,
+            KERNEL_SIGSET,
+        )
+    };
+    if get < 0 {
+        return Err(StepError::last_os(
+            "proxy.signals",
+            format!("rt_sigaction({sig}) read"),
+        ));
+    }
+    Ok(now)
 }
 
 /// An empty signal mask, read back.

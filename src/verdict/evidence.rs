@@ -187,7 +187,7 @@ impl Evidence {
     pub fn absorb(
         &mut self,
         mut facts: RunFacts,
-        cgroup: Option<Result<(CpuUsage, CgroupUsage), StepError>>,
+        cgroup: Option<Result<CgroupUsage, StepError>>,
     ) -> Result<(), StepError> {
         self.controls.append(&mut facts.controls);
         self.failure = facts.failure.take();
@@ -202,10 +202,7 @@ impl Evidence {
             None => {}
         }
         if let Some(measured) = cgroup {
-            // The group's CPU split is not the box's time: that is measured
-            // already (`supervisor::cputime`, which reads the same counter).
-            let (_, usage) = measured?;
-            self.cgroup_measured(usage, &mut facts.status_lost);
+            self.cgroup_measured(measured?, &mut facts.status_lost);
         }
         if let Some(e) = facts.status_lost.take() {
             self.fail(e);
