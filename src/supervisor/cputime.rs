@@ -114,19 +114,20 @@ pub struct BoxCpu<'a> {
 }
 
 impl<'a> BoxCpu<'a> {
-    /// Read the steal now, just before the go. `processes` is the box's `-p`.
-    pub fn start(
+    /// The box's clocks; `processes` is its `-p`, `steal` read before the go.
+    pub fn new(
         clock: Option<&'a TreeClock>,
         cg: Option<&'a dyn BoxCgroup>,
         proxy: libc::pid_t,
         processes: Option<u64>,
+        steal: StealMeter,
     ) -> BoxCpu<'a> {
         BoxCpu {
             clock,
             cg,
             proxy,
             single_task: processes == Some(1),
-            steal: StealMeter::start(),
+            steal,
         }
     }
 

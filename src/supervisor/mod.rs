@@ -81,6 +81,8 @@ pub fn run(
         return Err(Interrupts::failure(sig, "before the box started"));
     }
     let mut proxy = launch::start(plan, cg)?;
+    // The machine's steal from here, read while pid 1 takes its own steps.
+    let steal = steal::StealMeter::start();
     let priority = watchdog::Priority::raise();
     let mut facts = RunFacts::default();
     // The proxy waits for the go: nothing of the box has run yet, and every
@@ -90,7 +92,7 @@ pub fn run(
         Err(e) => return Err(proxy.abort(cg, e)),
     };
     facts.controls.push(priority.control());
-    let cpu = cputime::BoxCpu::start(clock.as_ref(), cg, proxy.pid, limits.processes);
+    let cpu = cputime::BoxCpu::new(clock.as_ref(), cg, proxy.pid, limits.processes, steal);
     let start = Instant::now();
     if let Err(e) = proxy.go() {
         return Err(proxy.abort(cg, e));
