@@ -39,6 +39,43 @@ pub fn set_verified(step: &str, path: &Path, value: &str) -> Result<(), StepErro
     Ok(())
 }
 
+/// Write a CPU or memory-node list (`0-2,5`) and read it back as the same set:
+/// the kernel writes lists its own way ("0,1" reads back as "0-1").
+pub fn set_list_verified(step: &str, path: &Path, value: &str) -> Result<(), StepError> {
+    write(step, path, value)?;
+    let got = read(step, path)?;
+    match (id_list(value), id_list(&got)) {
+        (Some(want), Some(have)) if want == have => Ok(()),
+        _ => Err(StepError::new(
+            step,
+            format!(
+                "{} reads back as {:?}, not {value:?}",
+                path.display(),
+                got.trim()
+            ),
+        )),
+    }
+}
+
+/// A kernel id list (`0-2,5`, empty for none) as its ids; None if malformed.
+pub fn id_list(text: &str) -> Option<std::collections::BTreeSet<u32>> {
+    let mut ids = std::collections::BTreeSet::new();
+    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+        let (a, b): (u32, u32) = match part.split_once('-') {
+            Some((a, b)) => (a.trim().parse().ok()?, b.trim().parse().ok()?),
+            None => {
+                let n = part.trim().parse().ok()?;
+                (n, n)
+            }
+        };
+        if a > b || b - a > 65_536 {
+            return None;
+        }
+        ids.extend(a..=b);
+    }
+    Some(ids)
+}
+
 /// Write a byte limit and read it back; the kernel may round it down to whole pages.
 pub fn set_bytes_verified(step: &str, path: &Path, bytes: u64) -> Result<u64, StepError> {
     write(step, path, &bytes.to_string())?;
@@ -139,6 +176,19 @@ pub fn rmdir(step: &str, dir: &Path) -> Result<(), StepError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Lists as the kernel writes them and as a caller does are the same sets;
+    /// anything malformed is no list at all.
+    #[test]
+    fn id_lists_compare_as_sets() {
+        assert_eq!(id_list("0,1"), id_list("0-1\n"));
+        assert_eq!(id_list("0-2,5"), Some([0, 1, 2, 5].into_iter().collect()));
+        assert_eq!(id_list("\n"), Some(Default::default()));
+        assert_ne!(id_list("0-1"), id_list("0-2"));
+        for bad in ["3-1", "a", "1-", "-1", "0-4294967295"] {
+            assert_eq!(id_list(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn groups_by_controller_and_v2() {

@@ -215,10 +215,10 @@ pub fn root_path(backend: Backend, cg_root: &str) -> Result<std::path::PathBuf, 
 /// report the CPUs the group got, read back from `shown` (v2: the effective set).
 fn set_cpuset(d: &std::path::Path, l: &CgLimits, shown: &str) -> Result<Control, StepError> {
     if let Some(c) = &l.cpuset_cpus {
-        fs::write("cgroup.cpuset", &d.join("cpuset.cpus"), c)?;
+        fs::set_list_verified("cgroup.cpuset", &d.join("cpuset.cpus"), c)?;
     }
     if let Some(m) = &l.cpuset_mems {
-        fs::write("cgroup.cpuset", &d.join("cpuset.mems"), m)?;
+        fs::set_list_verified("cgroup.cpuset", &d.join("cpuset.mems"), m)?;
     }
     let cpus = fs::read("cgroup.cpuset", &d.join(shown))?;
     Ok(Control::applied(

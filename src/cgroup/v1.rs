@@ -205,11 +205,8 @@ impl V1Cgroup {
         for m in self.h.mounts() {
             let mut d = m.clone();
             let box_dir = box_dir_name(self.id);
-            for comp in self
-                .cg_root
-                .split('/')
-                .chain(std::iter::once(box_dir.as_str()))
-            {
+            let comps: Vec<&str> = self.cg_root.split('/').chain([box_dir.as_str()]).collect();
+            for (i, comp) in comps.iter().enumerate() {
                 d.push(comp);
                 let created = fs::mkdir("cgroup.create", &d)?;
                 if created {
@@ -219,7 +216,7 @@ impl V1Cgroup {
                 // So may a parent emptied since (v1 empties a cpuset whose CPUs
                 // go offline). A kept box group is `apply`'s: it rewrites the
                 // box's two files and reads them back.
-                let kept_box = !created && comp == box_dir;
+                let kept_box = !created && i + 1 == comps.len();
                 if !kept_box && self.h.mount("cpuset") == Some(m.as_path()) {
                     for f in ["cpuset.cpus", "cpuset.mems"] {
                         let cur = fs::read("cgroup.create", &d.join(f))?;
@@ -362,7 +359,9 @@ impl BoxCgroup for V1Cgroup {
             ] {
                 let now = fs::read("cgroup.cpuset", &d.join(f))?;
                 match asked {
-                    Some(v) if now.trim() != v.trim() => fs::write("cgroup.cpuset", &d.join(f), v)?,
+                    Some(v) if now.trim() != v.trim() => {
+                        fs::set_list_verified("cgroup.cpuset", &d.join(f), v)?
+                    }
                     Some(_) => {}
                     None => {
                         let want = fs::read("cgroup.cpuset", &parent.join(f))?;

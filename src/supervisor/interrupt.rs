@@ -160,10 +160,11 @@ struct KernelSigaction {
 const KERNEL_SIGSET: usize = 8;
 
 /// `sig` at SIG_DFL with no flags: read first, and only a signal that is not
-/// there already is set and read back (most are: a fresh process starts at the
-/// defaults, so this makes 62 calls where setting every one made 124). The
-/// flags count: SA_NOCLDWAIT with SIG_DFL on SIGCHLD would have pid 1's
-/// children reaped by the kernel.
+/// there already is set and read back. After the fork or clone only the few
+/// the supervisor changed are not (SIGPIPE and the others it ignores, Rust's
+/// SIGSEGV and SIGBUS handlers), so this makes about 75 calls where setting
+/// every one made 124. The flags count: SA_NOCLDWAIT with SIG_DFL on SIGCHLD
+/// would have pid 1's children reaped by the kernel.
 fn to_default(sig: libc::c_int) -> Result<(), StepError> {
     let now = action(sig)?;
     if now.handler == libc::SIG_DFL && now.flags == 0 {

@@ -75,19 +75,25 @@ pub fn read_bytes(p: impl AsRef<Path>) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let c = CString::new(p.as_ref().as_os_str().as_bytes())
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    // SAFETY: openat with a valid NUL-terminated path returns a new descriptor
-    // or -1.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_openat,
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            libc::O_RDONLY | libc::O_CLOEXEC,
-        )
+    let rc = loop {
+        // SAFETY: openat with a valid NUL-terminated path returns a new
+        // descriptor or -1.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_openat,
+                libc::AT_FDCWD,
+                c.as_ptr(),
+                libc::O_RDONLY | libc::O_CLOEXEC,
+            )
+        };
+        if rc >= 0 {
+            break rc;
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
     };
-    if rc < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
     // SAFETY: `rc` is the fresh descriptor openat just returned; nothing else
     // owns it.
     let mut f = unsafe { std::fs::File::from_raw_fd(rc as RawFd) };
