@@ -2124,18 +2124,23 @@ fn a_run_takes_the_spare_made_after_the_run_before() {
     let config = env().base.join("config-no-spare");
     let conf = std::fs::read_to_string(&env().config).unwrap() + "net_spare = 0\n";
     std::fs::write(&config, conf).unwrap();
-    let o = std::process::Command::new(common::rustbox_bin())
-        .arg(format!("--config={}", config.display()))
-        .args(["-b", "9", "-vv", "--run", "--", "/bin/true"])
-        .output()
-        .expect("run rustbox");
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    let err = text(&o.stderr);
-    assert!(
-        err.contains("new mnt, pid, ipc, uts, cgroup, net namespaces"),
-        "{err}"
-    );
-    wait_for_spare_makers();
+    // A run of box 9 by `c` that made its network namespace in the clone.
+    let run_in_a_new_namespace = |mut c: std::process::Command| {
+        let o = c
+            .args(["-b", "9", "-vv", "--run", "--", "/bin/true"])
+            .output()
+            .expect("run rustbox");
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        let err = text(&o.stderr);
+        assert!(
+            err.contains("new mnt, pid, ipc, uts, cgroup, net namespaces"),
+            "{err}"
+        );
+        wait_for_spare_makers();
+    };
+    let mut c = std::process::Command::new(common::rustbox_bin());
+    c.arg(format!("--config={}", config.display()));
+    run_in_a_new_namespace(c);
     assert_eq!(
         spare_on(&holder),
         Some(held.clone()),
@@ -2144,20 +2149,11 @@ fn a_run_takes_the_spare_made_after_the_run_before() {
     // In a mount namespace of its own (a slave of ours, as a systemd unit's
     // PrivateTmp is), the spare made in ours is not taken (taking it off there
     // would leave it on ours), and none is made over it.
-    let o = std::process::Command::new("unshare")
-        .args(["-m", "--propagation", "slave"])
+    let mut c = std::process::Command::new("unshare");
+    c.args(["-m", "--propagation", "slave"])
         .arg(common::rustbox_bin())
-        .arg(format!("--config={}", env().config.display()))
-        .args(["-b", "9", "-vv", "--run", "--", "/bin/true"])
-        .output()
-        .expect("run unshare (util-linux)");
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    let err = text(&o.stderr);
-    assert!(
-        err.contains("new mnt, pid, ipc, uts, cgroup, net namespaces"),
-        "{err}"
-    );
-    wait_for_spare_makers();
+        .arg(format!("--config={}", env().config.display()));
+    run_in_a_new_namespace(c);
     assert_eq!(
         spare_on(&holder),
         Some(held),

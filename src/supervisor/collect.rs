@@ -174,7 +174,7 @@ fn cpu_usage(
     // The program's rusage is in the proxy's (it reaped the program); the
     // larger covers a lost wait4 of the proxy.
     let reaped = reaped_s.map_or(u + s, |r| r.max(u + s));
-    let (mut total, steal_error) = cpu.at_end(Some(reaped));
+    let (mut total, steal_error) = cpu.at_end(reaped);
     if let Some(e) = steal_error {
         controls.push(Control::failed(&e));
     }

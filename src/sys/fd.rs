@@ -46,13 +46,33 @@ pub unsafe fn owned_nix(r: nix::Result<RawFd>) -> nix::Result<OwnedFd> {
 /// Open `p` (links followed) with `flags` | `O_CLOEXEC`.
 pub fn open(p: &Path, flags: libc::c_int, step: &str) -> Result<OwnedFd, StepError> {
     let c = cpath(p, step)?;
-    // SAFETY: open with a valid NUL-terminated path returns a new descriptor or -1.
-    unsafe {
-        owned(
-            libc::open(c.as_ptr(), flags | libc::O_CLOEXEC).into(),
-            step,
-            format_args!("open {}", p.display()),
-        )
+    openat_cwd(&c, flags).map_err(|e| StepError::io(step, format!("open {}", p.display()), &e))
+}
+
+/// openat(AT_FDCWD, `c`, `flags` | O_CLOEXEC), the system call itself: musl's
+/// `open` adds an `fcntl(F_SETFD)` for O_CLOEXEC, for kernels older than
+/// 2.6.23. Retried on EINTR, as std's `File::open` is.
+fn openat_cwd(c: &std::ffi::CStr, flags: libc::c_int) -> std::io::Result<OwnedFd> {
+    loop {
+        // SAFETY: openat with a valid NUL-terminated path returns a new
+        // descriptor or -1.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_openat,
+                libc::AT_FDCWD,
+                c.as_ptr(),
+                flags | libc::O_CLOEXEC,
+            )
+        };
+        if rc >= 0 {
+            // SAFETY: `rc` is the fresh descriptor openat just returned;
+            // nothing else owns it.
+            return Ok(unsafe { OwnedFd::from_raw_fd(rc as RawFd) });
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
     }
 }
 
@@ -66,37 +86,15 @@ pub fn read_text(p: impl AsRef<Path>) -> std::io::Result<String> {
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
-/// The same, as bytes. Opened with the openat system call itself (musl's
-/// `open` adds an `fcntl(F_SETFD)` for O_CLOEXEC, for kernels older than
-/// 2.6.23) and read into a buffer that holds any such file at once (std's
-/// `read_to_end` asks the size with `fstat` and the position with `lseek`
-/// first): open, read, read, close, where std made seven calls of it.
+/// The same, as bytes. Opened with `openat_cwd` and read into a buffer that
+/// holds any such file at once (std's `read_to_end` asks the size with `fstat`
+/// and the position with `lseek` first): open, read, read, close, where std and
+/// musl made seven calls of it.
 pub fn read_bytes(p: impl AsRef<Path>) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let c = CString::new(p.as_ref().as_os_str().as_bytes())
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    let rc = loop {
-        // SAFETY: openat with a valid NUL-terminated path returns a new
-        // descriptor or -1.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_openat,
-                libc::AT_FDCWD,
-                c.as_ptr(),
-                libc::O_RDONLY | libc::O_CLOEXEC,
-            )
-        };
-        if rc >= 0 {
-            break rc;
-        }
-        let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    };
-    // SAFETY: `rc` is the fresh descriptor openat just returned; nothing else
-    // owns it.
-    let mut f = unsafe { std::fs::File::from_raw_fd(rc as RawFd) };
+    let mut f = std::fs::File::from(openat_cwd(&c, libc::O_RDONLY)?);
     let mut buf = vec![0u8; 16 << 10];
     let mut len = 0;
     loop {

@@ -568,14 +568,6 @@ pub fn read_only_mounts(c: &mut Command, points: &[&Path], bind: bool) {
 /// exact task clock.
 pub fn steal_accounted() -> bool {
     let stat = std::fs::read_to_string("/proc/stat").expect("read /proc/stat");
-    let cpu = stat
-        .lines()
-        .find(|l| l.starts_with("cpu "))
-        .expect("/proc/stat has a cpu line");
-    let steal: u64 = cpu
-        .split_ascii_whitespace()
-        .nth(8)
-        .and_then(|v| v.parse().ok())
-        .expect("/proc/stat's cpu line has a steal column");
-    steal > 0
+    let reading = rustbox::supervisor::steal::parse(&stat).expect("/proc/stat has a steal column");
+    reading.ticks > 0
 }
