@@ -1498,6 +1498,14 @@ fn assert_no_box_left(ids: std::ops::RangeInclusive<u32>) {
         let dir = env().box_root.join(id.to_string());
         assert!(!dir.exists(), "{} is left", dir.display());
         let holder = env().lock_root.join(format!("{id}.net"));
+        for extra in ["", ".lock", ".tag"] {
+            let f = env().lock_root.join(format!("{id}.net{extra}"));
+            assert!(
+                std::fs::symlink_metadata(&f).is_err(),
+                "{} is left",
+                f.display()
+            );
+        }
         assert!(
             !mounts.contains(&format!(" {} ", dir.display()))
                 && !mounts.contains(&format!(" {} ", holder.display())),
@@ -2029,7 +2037,7 @@ fn spare_on(holder: &std::path::Path) -> Option<String> {
 fn a_run_takes_the_spare_made_after_the_run_before() {
     let b = TestBox::new(9);
     let holder = env().lock_root.join(format!("{}.net", b.id));
-    let lock = env().lock_root.join(format!("{}.net.lock", b.id));
+    let tag = env().lock_root.join(format!("{}.net.tag", b.id));
     let mounts_on_holder = || {
         let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
         let at = format!(" {} ", holder.display());
@@ -2053,8 +2061,11 @@ fn a_run_takes_the_spare_made_after_the_run_before() {
     assert_eq!(r1.code, 0, "{r1}");
     wait_for_spare_makers();
     let spare = spare_on(&holder).expect("no spare after the second run");
-    assert!(
-        !std::fs::read(&lock).unwrap().is_empty(),
+    // The tag is a link to the mount namespace the spare was made in (ours),
+    // not data in a file (whose truncation on ext4 waited for its writeback).
+    assert_eq!(
+        std::fs::read_link(&tag).ok(),
+        std::fs::read_link("/proc/self/ns/mnt").ok(),
         "the spare has no tag"
     );
     let r2 = b.run(&[], &[&probe, "net-look", "5611"]);
@@ -2088,7 +2099,7 @@ fn a_run_takes_the_spare_made_after_the_run_before() {
         "a namespace taken or passed over is still on the holder"
     );
     assert!(
-        std::fs::read(&lock).unwrap().is_empty(),
+        std::fs::symlink_metadata(&tag).is_err(),
         "the take left the tag"
     );
     // A namespace on a holder with no tag is never taken.

@@ -23,8 +23,9 @@
 //! can prove a used namespace empty: a spare is never used twice.
 //!
 //! How: a maker holds `N.net.lock` from its last check of the holder (empty in
-//! its view, and still the file the run saw) to its mount, and writes there the
-//! mount namespace it works in; so at most one spare is ever on the holder. A
+//! its view, and still the file the run saw) to its mount, and tags the spare
+//! with the mount namespace it works in (`N.net.tag`); so at most one spare is
+//! ever on the holder. A
 //! run takes one only when that tag names its own mount namespace (`made_in`: a
 //! copy propagated into a slave or copied namespace, a systemd unit's
 //! PrivateTmp or an `unshare -m`, is never taken there), clears the tag (one
@@ -99,7 +100,7 @@ pub fn release(file: &Path) -> Result<(), StepError> {
             format!("{} is mounted on again and again", file.display()),
         ));
     }
-    for extra in [record(file), maker_lock(file)] {
+    for extra in [record(file), maker_lock(file), tag(file)] {
         match std::fs::remove_file(&extra) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -127,13 +128,14 @@ pub fn take(file: &Path) -> Result<Option<Spare>, StepError> {
         return Ok(None);
     }
     // A maker between its check and its mount: no spare for this run.
-    let Some(lock) = try_lock(&maker_lock(file)) else {
+    let Some(_held) = try_lock(&maker_lock(file)) else {
         return Ok(None);
     };
     // The last spare mounted on the holder was made in another mount
     // namespace (`made_in`), or no tag says where (a holder of a version that
-    // kept one namespace per box, which wrote none): not ours to take.
-    match (made_in(&lock), mount_namespace()) {
+    // kept one namespace per box, which wrote none, or of one that wrote it
+    // into the lock file): not ours to take.
+    match (made_in(file), mount_namespace()) {
         (Some(theirs), Some(ours)) if theirs == ours => {}
         _ => return Ok(None),
     }
@@ -150,7 +152,7 @@ pub fn take(file: &Path) -> Result<Option<Spare>, StepError> {
     // One take per tag: a mount namespace number can come back (a copy of this
     // namespace, made while the spare was on the holder, outliving it), and an
     // empty tag matches nothing.
-    lock.set_len(0)
+    std::fs::remove_file(tag(file))
         .map_err(|e| StepError::io(step, "clear the spare's tag", &e))?;
     // Off the holder before it is used: this one and any stacked on it; and
     // nothing left there (a locked mount also answers EINVAL).
@@ -291,8 +293,19 @@ fn mount_namespace() -> Option<std::ffi::OsString> {
         .map(PathBuf::into_os_string)
 }
 
-/// The mount namespace the last spare on the holder was made in, as its maker
-/// wrote it in the maker lock (under the lock, just before its mount).
+/// The spare's tag: a symbolic link beside the holder whose target is the
+/// mount namespace ("mnt:[N]") the last spare on it was made in, written by
+/// its maker under the maker lock just before its mount, and removed by the
+/// run that takes it. A link and not the lock file's data: on a lock root on
+/// ext4 (a /run that is no tmpfs), truncating the data a maker had written
+/// and closed waited for its writeback and a discard, 0.14-0.27 ms of every
+/// run; a short link lives in its inode (removing it: about 0.02 ms).
+fn tag(file: &Path) -> PathBuf {
+    beside(file, ".tag")
+}
+
+/// The mount namespace the last spare on the holder was made in: its tag's
+/// target; None if there is no tag. Read under the maker lock.
 ///
 /// Why: a spare bound on the holder propagates into mount namespaces that are
 /// slaves or copies of the one it was made in (a systemd unit's PrivateTmp, an
@@ -303,12 +316,11 @@ fn mount_namespace() -> Option<std::ffi::OsString> {
 /// run's view is then a spare made there, whose removal there is its removal
 /// wherever it can still be taken. A spare that propagated elsewhere is never
 /// taken there (and goes with `--cleanup`).
-fn made_in(lock: &std::fs::File) -> Option<std::ffi::OsString> {
-    use std::os::unix::ffi::OsStringExt;
-    use std::os::unix::fs::FileExt;
-    let mut buf = [0u8; 64];
-    let n = lock.read_at(&mut buf, 0).ok()?;
-    (n > 0 && n < buf.len()).then(|| std::ffi::OsString::from_vec(buf[..n].to_vec()))
+fn made_in(file: &Path) -> Option<std::ffi::OsString> {
+    std::fs::read_link(tag(file))
+        .ok()
+        .map(PathBuf::into_os_string)
+        .filter(|t| !t.is_empty())
 }
 
 /// The lock a maker holds from its check of the holder to its mount, so that
@@ -339,6 +351,7 @@ pub fn make_spare(file: &Path, seen: (u64, u64)) {
         return;
     };
     let lock = maker_lock(file);
+    let tag = tag(file);
     let open_holder = || {
         // SAFETY: open with a NUL-terminated path; the descriptor is the caller's.
         unsafe {
@@ -386,19 +399,22 @@ pub fn make_spare(file: &Path, seen: (u64, u64)) {
     }
     // From the last check to the mount, alone: at most one spare on the holder,
     // and the namespace it is made in said first (`made_in`).
-    let Some(lock) = try_lock(&lock) else {
+    let Some(_held) = try_lock(&lock) else {
         exit(1);
     };
     let Some(holder) = still() else {
         exit(1);
     };
     {
-        use std::os::unix::ffi::OsStrExt;
-        use std::os::unix::fs::FileExt;
         let Some(ns) = mount_namespace() else {
             exit(1);
         };
-        if lock.set_len(0).is_err() || lock.write_all_at(ns.as_bytes(), 0).is_err() {
+        match std::fs::remove_file(&tag) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(_) => exit(1),
+        }
+        if std::os::unix::fs::symlink(&ns, &tag).is_err() {
             exit(1);
         }
     }
