@@ -25,16 +25,15 @@
 //! How: a maker holds `N.net.lock` from its last check of the holder (empty in
 //! its view, and still the file the run saw) to its mount, and tags the spare
 //! with the mount namespace it works in (`N.net.tag`); so at most one spare is
-//! ever on the holder. A
-//! run takes one only when that tag names its own mount namespace (`made_in`: a
+//! ever on the holder. A run takes one only when that tag names its own mount namespace (`made_in`: a
 //! copy propagated into a slave or copied namespace, a systemd unit's
 //! PrivateTmp or an `unshare -m`, is never taken there), clears the tag (one
 //! take per tag), and detaches every mount on the holder before it uses the
 //! spare; a run that finds the lock held makes its own namespace rather than
 //! wait. Only a box run twice since `--init` gets spares (`wants_spare`).
-//! `--cleanup` detaches them all and removes the holder (a maker that comes
-//! later finds another file or none and gives up; one that mounts between the
-//! two is detached by the retry).
+//! `--cleanup` waits for the maker lock, then detaches them all and removes
+//! the holder, the tag and the lock (a maker that comes later finds no lock,
+//! or no holder, and gives up, leaving nothing).
 
 use crate::sys::error::StepError;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -62,10 +61,17 @@ fn record(file: &Path) -> PathBuf {
     beside(file, ".counters")
 }
 
-/// `--init`: an empty holder (root's, 0600), after whatever was there (an
-/// earlier box's spare, or the namespace a box of an earlier version kept).
+/// `--init`: an empty holder (root's, 0600) and its maker lock, after
+/// whatever was there (an earlier box's spare, or the namespace a box of an
+/// earlier version kept).
 pub fn make_holder(file: &Path) -> Result<(), StepError> {
     release(file)?;
+    create_new(file).map_err(|e| StepError::io("init.netns", file.display().to_string(), &e))?;
+    ensure_maker_lock(file)
+}
+
+/// A new empty file, root's, 0600; EEXIST if something is there.
+fn create_new(file: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()
         .write(true)
@@ -74,15 +80,32 @@ pub fn make_holder(file: &Path) -> Result<(), StepError> {
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(file)
         .map(drop)
-        .map_err(|e| StepError::io("init.netns", file.display().to_string(), &e))
+}
+
+/// The maker lock of the holder `file`, made if it is missing (a box of a
+/// version that made it on the maker's first lock). Only `--init` and a run,
+/// both with the box locked, make it; a maker or a take only opens it, so a
+/// maker that comes after `--cleanup` finds none and leaves nothing.
+fn ensure_maker_lock(file: &Path) -> Result<(), StepError> {
+    let lock = maker_lock(file);
+    match create_new(&lock) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+            Err(StepError::io("init.netns", lock.display().to_string(), &e))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// `--cleanup` (and `--init` first): every mount on the holder detached, the
-/// holder and an earlier version's record removed. Absent is fine. A maker that
-/// mounts between the unmount and the removal makes the removal EBUSY: then
-/// again.
+/// holder, its tag and maker lock and an earlier version's record removed.
+/// Absent is fine. All under the maker lock, waited for: a maker mounts and
+/// tags only under it, and only while the holder is still there; one that
+/// comes after finds no lock file to take. (A maker that mounted between the
+/// unmount and the removal made the removal EBUSY: then again.)
 pub fn release(file: &Path) -> Result<(), StepError> {
     let step = "cleanup.netns";
+    let _held = lock_waiting(&maker_lock(file))
+        .map_err(|e| StepError::io(step, maker_lock(file).display().to_string(), &e))?;
     for _ in 0..8 {
         // The same unmount as the box's tmpfs: MNT_DETACH, no link followed,
         // every stacked mount; a holder with no spare is no mount point.
@@ -173,20 +196,41 @@ pub fn take(file: &Path) -> Result<Option<Spare>, StepError> {
     Ok(Some(Spare { fd, inode }))
 }
 
-/// An exclusive flock on `file` (created, root's, 0600), not waited for: None
-/// if another process holds it (or it cannot be made).
-fn try_lock(file: &Path) -> Option<std::fs::File> {
+/// The maker lock `file`, opened (never made: `ensure_maker_lock`).
+fn open_lock(file: &Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new()
+    std::fs::OpenOptions::new()
         .read(true)
-        .write(true)
-        .create(true)
-        .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(file)
-        .ok()?;
+}
+
+/// An exclusive flock on the maker lock `file`, not waited for: None if
+/// another process holds it or there is no such file.
+fn try_lock(file: &Path) -> Option<std::fs::File> {
+    let f = open_lock(file).ok()?;
     // SAFETY: flock on a descriptor we own.
     (unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0).then_some(f)
+}
+
+/// An exclusive flock on the maker lock `file`, waited for (a maker holds it
+/// from its last check to its mount); None if there is no such file.
+fn lock_waiting(file: &Path) -> std::io::Result<Option<std::fs::File>> {
+    let f = match open_lock(file) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    loop {
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            return Ok(Some(f));
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
 }
 
 /// The file system type (`statfs` f_type) of the file `fd` names, or the errno.
@@ -282,6 +326,9 @@ pub fn wants_spare(file: &Path) -> Option<(u64, u64)> {
         let _ = f.write_all(b"1");
         return None;
     }
+    // The maker only opens its lock; a box made by a version that had the
+    // maker make it gets it here, while the box is locked.
+    ensure_maker_lock(file).ok()?;
     Some((st.st_dev, st.st_ino))
 }
 
