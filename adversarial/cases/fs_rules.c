@@ -10,8 +10,8 @@
  *               renaming, removing, chmod, chown, utimes, truncate, setxattr:
  *               EROFS; opening an existing file for writing: EACCES or EROFS.
  *   devro       /dev is a read-only tmpfs: mknod, creat, mkdir, symlink, unlink
- *               and rename of /dev/null: EROFS; chmod of the bound /dev/null (the
- *               host's node): EPERM.
+ *               and rename of /dev/null, chmod and chown of its node (the box's
+ *               own, made with the host's device numbers): EROFS.
  *   mknod       device nodes cannot be made where the box may write (/box, /tmp,
  *               /dev/shm): mknod of /dev/mem, /dev/sda, /dev/kmsg, /dev/port:
  *               EPERM (no CAP_MKNOD). FIFOs are allowed (control).
@@ -249,9 +249,13 @@ static int do_devro(void)
 	MUST_FAIL("rename /dev/null to /dev/adv", rename("/dev/null", "/dev/adv"), EROFS);
 	MUST_FAIL("rename /dev/zero over /dev/null", rename("/dev/zero", "/dev/null"), EROFS);
 	MUST_FAIL("chmod /dev 0777", chmod("/dev", 0777), EROFS);
-	/* /dev/null is the host's node, bound read-write: only its owner may chmod. */
-	MUST_FAIL("chmod /dev/null 0600 (the host's node)", chmod("/dev/null", 0600), EPERM);
-	MUST_FAIL("chown /dev/null", chown("/dev/null", getuid(), getgid()), EPERM);
+	/*
+	 * /dev/null is a node of the box's own on the read-only tmpfs (issue 13;
+	 * before, the host's node bound read-write, where chmod was EPERM): its
+	 * mode and owner cannot change, and it is still writable as a device.
+	 */
+	MUST_FAIL("chmod /dev/null 0600 (the box's node)", chmod("/dev/null", 0600), EROFS);
+	MUST_FAIL("chown /dev/null", chown("/dev/null", getuid(), getgid()), EROFS);
 	int fd = open("/dev/null", O_WRONLY);
 	if (fd >= 0 && write(fd, "x", 1) == 1)
 		printf("control: /dev/null is writable as a device\n");

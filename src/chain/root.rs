@@ -113,8 +113,8 @@ fn mount_one(root: &OwnedFd, m: &MountPlan, rep: &Reporter) -> Result<bool, Step
         MountKind::Fs { fstype, data } => {
             let target = mounts::make_beneath(root.as_raw_fd(), &m.inside, Leaf::Dir)?;
             mounts::mount_fs(fstype, &target, ms_flags(m.attrs), data, &inside)?;
-            mounts::verify_mounted(root, &m.inside, &inside)?;
-            verify_attrs(root, &m.inside, m.attrs)?;
+            let now = mounts::verify_mounted(root, &m.inside, &inside)?;
+            verify_flags(&now, &m.inside, m.attrs)?;
             rep.ok(
                 "mount.fs",
                 true,
@@ -124,8 +124,8 @@ fn mount_one(root: &OwnedFd, m: &MountPlan, rep: &Reporter) -> Result<bool, Step
         MountKind::Tmpfs { data } => {
             let target = mounts::make_beneath(root.as_raw_fd(), &m.inside, Leaf::Dir)?;
             mounts::mount_fs("tmpfs", &target, ms_flags(m.attrs), data, &inside)?;
-            mounts::verify_mounted(root, &m.inside, &inside)?;
-            verify_attrs(root, &m.inside, m.attrs)?;
+            let now = mounts::verify_mounted(root, &m.inside, &inside)?;
+            verify_flags(&now, &m.inside, m.attrs)?;
             rep.ok(
                 "mount.tmpfs",
                 true,
@@ -133,12 +133,19 @@ fn mount_one(root: &OwnedFd, m: &MountPlan, rep: &Reporter) -> Result<bool, Step
             );
         }
         MountKind::MinimalDev => {
-            minimal_dev(root, &m.inside)?;
+            let how = match minimal_dev(root, &m.inside)? {
+                DevNodes::Made => {
+                    "each a node of the host's character device, its numbers and mode"
+                }
+                DevNodes::Bound => {
+                    "each the host's character device bound, nosuid, noexec: no CAP_MKNOD here"
+                }
+            };
             rep.ok(
                 "mount.dev",
                 true,
                 format!(
-                    "{inside}: read-only tmpfs with {} (each the host's character device, nosuid, noexec; read back)",
+                    "{inside}: read-only tmpfs (nosuid, noexec) with {} ({how}; read back)",
                     DEV_NODES.join(", ")
                 ),
             );
@@ -190,8 +197,8 @@ fn bind(root: &OwnedFd, m: &MountPlan, rep: &Reporter) -> Result<bool, StepError
     mounts::set_attrs(tree.as_raw_fd(), m.attrs, true, &inside)?;
     let target = mounts::make_beneath(root.as_raw_fd(), &m.inside, Leaf::Dir)?;
     mounts::attach(&tree, &target, &inside)?;
-    mounts::verify_attached(&tree, root.as_raw_fd(), &m.inside, Leaf::Dir, &inside)?;
-    verify_attrs(root, &m.inside, m.attrs)?;
+    let now = mounts::verify_attached(&tree, root.as_raw_fd(), &m.inside, Leaf::Dir, &inside)?;
+    verify_flags(&now, &m.inside, m.attrs)?;
     let rights = match as_caller {
         Some((u, g)) => format!(", source checked as uid {u} gid {g}"),
         None => String::new(),
@@ -235,12 +242,6 @@ fn clone_source(
     })
 }
 
-/// Check that the flags we asked for are the ones the kernel reports.
-fn verify_attrs(root: &OwnedFd, inside: &Path, attrs: u64) -> Result<(), StepError> {
-    let fd = mounts::make_beneath(root.as_raw_fd(), inside, Leaf::Dir)?;
-    verify_flags(&fd, inside, attrs)
-}
-
 /// The MOUNT_ATTR_* flags `attrs` are in effect on the mount `fd` sits on.
 fn verify_flags(fd: &OwnedFd, inside: &Path, attrs: u64) -> Result<(), StepError> {
     let f = mounts::statvfs_flags(fd)?;
@@ -261,7 +262,7 @@ fn verify_flags(fd: &OwnedFd, inside: &Path, attrs: u64) -> Result<(), StepError
     Ok(())
 }
 
-fn minimal_dev(root: &OwnedFd, inside: &Path) -> Result<(), StepError> {
+fn minimal_dev(root: &OwnedFd, inside: &Path) -> Result<DevNodes, StepError> {
     let dev = mounts::make_beneath(root.as_raw_fd(), inside, Leaf::Dir)?;
     mounts::mount_fs(
         "tmpfs",
@@ -271,48 +272,28 @@ fn minimal_dev(root: &OwnedFd, inside: &Path) -> Result<(), StepError> {
         "/dev tmpfs",
     )?;
     drop(dev);
-    let dev = mounts::make_beneath(root.as_raw_fd(), inside, Leaf::Dir)?;
-    mounts::verify_mounted(root, inside, "/dev tmpfs")?;
+    let dev = mounts::verify_mounted(root, inside, "/dev tmpfs")?;
+    // The host's /dev, in the host's view (before the pivot): where each
+    // node's device numbers and permission bits come from.
+    let host_dev = crate::sys::fd::open(
+        Path::new("/dev"),
+        libc::O_PATH | libc::O_DIRECTORY,
+        "mount.dev",
+    )?;
+    // Nodes of the box's own where this process may make them; where it may
+    // not (no CAP_MKNOD in a container's bounding set, a user namespace), the
+    // host's nodes bound one by one, as before nodes were made.
+    let mut how = DevNodes::Made;
     for name in DEV_NODES {
-        let src = Path::new("/dev").join(name);
+        let n = std::ffi::CString::new(*name).expect("no NUL");
         let shown = format!("/dev/{name}");
-        let (tree, _) = mounts::clone_tree(&src, false, None)?;
-        // The host's node, as cloned: it must be a character device.
-        let want = fstat(&tree, &shown)?;
-        if want.st_mode & libc::S_IFMT != libc::S_IFCHR {
-            return Err(StepError::new(
-                "mount.dev",
-                format!("the host's {} is not a character device", src.display()),
-            ));
+        if how == DevNodes::Made
+            && super::devnode::copy_char_device(dev.as_raw_fd(), &n, host_dev.as_raw_fd(), &shown)?
+        {
+            continue;
         }
-        mounts::set_attrs(
-            tree.as_raw_fd(),
-            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
-            false,
-            &src.display().to_string(),
-        )?;
-        let target = mounts::make_beneath(dev.as_raw_fd(), Path::new(name), Leaf::File)?;
-        mounts::attach(&tree, &target, &shown)?;
-        // Read back: the box's /dev/<name> is that mount, that device, nosuid and
-        // noexec.
-        let now =
-            mounts::verify_attached(&tree, dev.as_raw_fd(), Path::new(name), Leaf::File, &shown)?;
-        let got = fstat(&now, &shown)?;
-        if got.st_mode & libc::S_IFMT != libc::S_IFCHR || got.st_rdev != want.st_rdev {
-            return Err(StepError::new(
-                "mount.verify",
-                format!(
-                    "{shown}: not the character device {}:{} of the host",
-                    libc::major(want.st_rdev),
-                    libc::minor(want.st_rdev)
-                ),
-            ));
-        }
-        verify_flags(
-            &now,
-            Path::new(&shown),
-            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
-        )?;
+        how = DevNodes::Bound;
+        bind_node(&dev, name, &shown)?;
     }
     for (name, to) in DEV_LINKS {
         let n = std::ffi::CString::new(*name).expect("no NUL");
@@ -331,7 +312,58 @@ fn minimal_dev(root: &OwnedFd, inside: &Path) -> Result<(), StepError> {
     let dev_attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC;
     mounts::set_attrs(dev.as_raw_fd(), dev_attrs, false, "/dev read-only")?;
     verify_flags(&dev, inside, dev_attrs)?;
-    Ok(())
+    Ok(how)
+}
+
+/// How the nodes of the box's `/dev` came to be there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DevNodes {
+    /// Made on the box's tmpfs with the host's device numbers (`devnode`).
+    Made,
+    /// The host's nodes, each bound on a file of the tmpfs (nosuid, noexec).
+    Bound,
+}
+
+/// The host's `/dev/<name>` bound on `<dev>/<name>`: a clone of the host's
+/// node, which must be a character device, nosuid and noexec; read back.
+fn bind_node(dev: &OwnedFd, name: &str, shown: &str) -> Result<(), StepError> {
+    let src = Path::new("/dev").join(name);
+    let (tree, _) = mounts::clone_tree(&src, false, None)?;
+    // The host's node, as cloned: it must be a character device.
+    let want = fstat(&tree, shown)?;
+    if want.st_mode & libc::S_IFMT != libc::S_IFCHR {
+        return Err(StepError::new(
+            "mount.dev",
+            format!("the host's {} is not a character device", src.display()),
+        ));
+    }
+    mounts::set_attrs(
+        tree.as_raw_fd(),
+        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+        false,
+        &src.display().to_string(),
+    )?;
+    let target = mounts::make_beneath(dev.as_raw_fd(), Path::new(name), Leaf::File)?;
+    mounts::attach(&tree, &target, shown)?;
+    // Read back: the box's /dev/<name> is that mount, that device, nosuid and
+    // noexec.
+    let now = mounts::verify_attached(&tree, dev.as_raw_fd(), Path::new(name), Leaf::File, shown)?;
+    let got = fstat(&now, shown)?;
+    if got.st_mode & libc::S_IFMT != libc::S_IFCHR || got.st_rdev != want.st_rdev {
+        return Err(StepError::new(
+            "mount.verify",
+            format!(
+                "{shown}: not the character device {}:{} of the host",
+                libc::major(want.st_rdev),
+                libc::minor(want.st_rdev)
+            ),
+        ));
+    }
+    verify_flags(
+        &now,
+        Path::new(shown),
+        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+    )
 }
 
 fn fstat(fd: &OwnedFd, what: &str) -> Result<libc::stat, StepError> {
