@@ -252,7 +252,7 @@ fn setuid_root_copy_does_not_run_as_root() {
     std::fs::create_dir_all(&dir).unwrap();
     common::chmod(&dir, 0o755);
     let exe = dir.join("probe");
-    std::fs::copy(env().probes.join("probe"), &exe).unwrap();
+    common::place(&env().probes.join("probe"), &exe, 0o755);
     std::os::unix::fs::chown(&exe, Some(0), Some(0)).unwrap();
     common::chmod(&exe, 0o4755);
     let rule = format!("/suid={}", dir.display());
@@ -3208,8 +3208,27 @@ fn dev_nodes_are_the_boxs_own_unless_mknod_is_refused() {
         serde_json::from_str(&std::fs::read_to_string(&j).expect("the JSON")).unwrap();
     let detail = harness::control(&doc, "mount.dev").expect("mount.dev")["detail"].to_string();
     assert!(
-        detail.contains("bound") && detail.contains("no CAP_MKNOD"),
+        detail.contains("each the host's character device bound")
+            && detail.contains("mknod refused (EPERM)"),
         "{detail}"
+    );
+    // Either way a node's mode cannot change: the bound ones are read-only
+    // mounts, the made ones on the read-only tmpfs.
+    let chmod = ["/bin/chmod", "0600", "/dev/null"];
+    let r = b.run(&[], &chmod);
+    assert!(r.stderr.contains("Read-only file system"), "{r}");
+    let o = std::process::Command::new("setpriv")
+        .args(["--bounding-set", "-mknod", "--"])
+        .arg(common::rustbox_bin())
+        .arg(format!("--config={}", env().config.display()))
+        .args(["-b", &id, "--run", "--"])
+        .args(chmod)
+        .output()
+        .expect("run setpriv (util-linux)");
+    assert!(
+        text(&o.stderr).contains("Read-only file system"),
+        "{}",
+        common::show(&o)
     );
 }
 

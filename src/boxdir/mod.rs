@@ -22,6 +22,9 @@
 //!                            spare's nsfs file bind-mounted on it between runs,
 //!                            released by --cleanup (N.net.counters beside it:
 //!                            a box of a version that kept one per box)
+//! <lock_root>/N.net.lock     0600  the spare maker's lock (made by --init)
+//! <lock_root>/N.net.tag      link to the mount namespace the spare on the
+//!                            holder was made in, removed by the run that takes it
 //! ```
 
 pub mod lend;

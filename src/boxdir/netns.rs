@@ -104,8 +104,14 @@ fn ensure_maker_lock(file: &Path) -> Result<(), StepError> {
 /// unmount and the removal made the removal EBUSY: then again.)
 pub fn release(file: &Path) -> Result<(), StepError> {
     let step = "cleanup.netns";
-    let _held = lock_waiting(&maker_lock(file))
-        .map_err(|e| StepError::io(step, maker_lock(file).display().to_string(), &e))?;
+    let lock = maker_lock(file);
+    let _held = lock_waiting(&lock).map_err(|e| {
+        StepError::io(
+            step,
+            format!("{} (held by a spare maker)", lock.display()),
+            &e,
+        )
+    })?;
     for _ in 0..8 {
         // The same unmount as the box's tmpfs: MNT_DETACH, no link followed,
         // every stacked mount; a holder with no spare is no mount point.
@@ -175,8 +181,9 @@ pub fn take(file: &Path) -> Result<Option<Spare>, StepError> {
     // One take per tag: a mount namespace number can come back (a copy of this
     // namespace, made while the spare was on the holder, outliving it), and an
     // empty tag matches nothing.
-    std::fs::remove_file(tag(file))
-        .map_err(|e| StepError::io(step, "clear the spare's tag", &e))?;
+    let tag = tag(file);
+    std::fs::remove_file(&tag)
+        .map_err(|e| StepError::io(step, format!("clear the spare's tag {}", tag.display()), &e))?;
     // Off the holder before it is used: this one and any stacked on it; and
     // nothing left there (a locked mount also answers EINVAL).
     crate::boxdir::tmpfs::unmount(file).map_err(|e| StepError {
@@ -213,23 +220,34 @@ fn try_lock(file: &Path) -> Option<std::fs::File> {
     (unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0).then_some(f)
 }
 
+/// How long `--cleanup` waits for a maker to let go of its lock: a maker holds
+/// it for a few calls (its last check, the tag, the mount), so only a maker
+/// stopped by someone else (a freezer, a debugger) holds it this long.
+const MAKER_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// An exclusive flock on the maker lock `file`, waited for (a maker holds it
-/// from its last check to its mount); None if there is no such file.
+/// from its last check to its mount), up to `MAKER_LOCK_WAIT`: then ETIMEDOUT.
+/// None if there is no such file.
 fn lock_waiting(file: &Path) -> std::io::Result<Option<std::fs::File>> {
     let f = match open_lock(file) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
+    let deadline = std::time::Instant::now() + MAKER_LOCK_WAIT;
     loop {
         // SAFETY: flock on a descriptor we own.
-        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0 {
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
             return Ok(Some(f));
         }
         let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
+        if !matches!(e.raw_os_error(), Some(libc::EWOULDBLOCK | libc::EINTR)) {
             return Err(e);
         }
+        if std::time::Instant::now() >= deadline {
+            return Err(std::io::Error::from_raw_os_error(libc::ETIMEDOUT));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
 
@@ -345,7 +363,7 @@ fn mount_namespace() -> Option<std::ffi::OsString> {
 /// its maker under the maker lock just before its mount, and removed by the
 /// run that takes it. A link and not the lock file's data: on a lock root on
 /// ext4 (a /run that is no tmpfs), truncating the data a maker had written
-/// and closed waited for its writeback and a discard, 0.14-0.27 ms of every
+/// and closed waited for its writeback and a discard, 0.22-0.33 ms of every
 /// run; a short link lives in its inode (removing it: about 0.02 ms).
 fn tag(file: &Path) -> PathBuf {
     beside(file, ".tag")

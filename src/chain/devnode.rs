@@ -2,8 +2,8 @@
 //!
 //! The box's `/dev` is a tmpfs of its own (nosuid, noexec, made read-only once
 //! filled). Each node in it is made here, as root before the credentials drop,
-//! with the device numbers and permission bits of the host's node of the same
-//! name, and read back. A node of the box's own rather than a bind of the
+//! with the device numbers, permission bits and owner of the host's node of
+//! the same name, and read back. A node of the box's own rather than a bind of the
 //! host's: the same device, without a mount per node (five fewer mounts to make,
 //! check and tear down on every run) and without an inode the box shares with
 //! the host and every other box.
@@ -32,17 +32,27 @@ fn stat_at(dir: RawFd, name: &CStr, what: &str) -> Result<libc::stat, StepError>
     Ok(st)
 }
 
-/// Make `name` in the directory `dev` a character device node with the numbers
-/// and permission bits (never setuid, setgid or sticky) of the node of the same
-/// name in `host_dev` (the host's `/dev`; it must be a character device),
-/// owned by root:root; read back. False if this process may not make device
-/// nodes (EPERM: no CAP_MKNOD, or a user namespace's): nothing was made.
+/// What `copy_char_device` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Node {
+    /// The node is there, read back.
+    Made,
+    /// Nothing was made: `mknodat` answered one of the errnos that mean "no
+    /// device nodes here" (no CAP_MKNOD: EPERM; an LSM: EACCES; a kernel or
+    /// filter without it: ENOSYS, EOPNOTSUPP).
+    Refused(i32),
+}
+
+/// Make `name` in the directory `dev` a character device node with the
+/// numbers, permission bits (never setuid, setgid or sticky) and owner of the
+/// node of the same name in `host_dev` (the host's `/dev`; it must be a
+/// character device); read back.
 pub fn copy_char_device(
     dev: RawFd,
     name: &CStr,
     host_dev: RawFd,
     shown: &str,
-) -> Result<bool, StepError> {
+) -> Result<Node, StepError> {
     let host = stat_at(host_dev, name, &format!("the host's {shown}"))?;
     if host.st_mode & libc::S_IFMT != libc::S_IFCHR {
         return Err(StepError::new(
@@ -51,41 +61,58 @@ pub fn copy_char_device(
         ));
     }
     let perm = host.st_mode & 0o777;
+    // The mode exactly as asked: no umask of the caller's filters it (the
+    // chain is single-threaded, and the mask is put back at once).
+    // SAFETY: umask only swaps the process's mask.
+    let mask = unsafe { libc::umask(0) };
     // SAFETY: mknodat of a NUL-terminated name below a descriptor we hold; the
     // mode and device come from the host's node.
-    if unsafe { libc::mknodat(dev, name.as_ptr(), libc::S_IFCHR | perm, host.st_rdev) } < 0 {
-        let e = StepError::last_os("mount.dev", format!("mknod {shown}"));
+    let rc = unsafe { libc::mknodat(dev, name.as_ptr(), libc::S_IFCHR | perm, host.st_rdev) };
+    let made = (rc == 0)
+        .then_some(())
+        .ok_or_else(|| StepError::last_os("mount.dev", format!("mknod {shown}")));
+    // SAFETY: as above.
+    unsafe { libc::umask(mask) };
+    if let Err(e) = made {
         return match e.errno {
-            Some(libc::EPERM) => Ok(false),
+            Some(n @ (libc::EPERM | libc::EACCES | libc::ENOSYS | libc::EOPNOTSUPP)) => {
+                Ok(Node::Refused(n))
+            }
             _ => Err(e),
         };
     }
-    // mknodat filtered the bits through the caller's umask, and the group is
-    // the supervisor's: both set exactly. The name is a node made just now in a
-    // tmpfs no other process can reach.
-    // SAFETY: fchownat and fchmodat of a NUL-terminated name below a
-    // descriptor we hold, no link followed by fchownat (fchmodat follows none
-    // here: the name is the node just made).
-    if unsafe { libc::fchownat(dev, name.as_ptr(), 0, 0, libc::AT_SYMLINK_NOFOLLOW) } < 0 {
+    // The owner is the supervisor's group otherwise: the host node's, exactly.
+    // The name is the node made just now, in a tmpfs no other process can reach.
+    // SAFETY: fchownat of a NUL-terminated name below a descriptor we hold, no
+    // link followed.
+    let owner = (host.st_uid, host.st_gid);
+    if unsafe {
+        libc::fchownat(
+            dev,
+            name.as_ptr(),
+            owner.0,
+            owner.1,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    } < 0
+    {
         return Err(StepError::last_os("mount.dev", format!("chown {shown}")));
-    }
-    // SAFETY: as above.
-    if unsafe { libc::fchmodat(dev, name.as_ptr(), perm, 0) } < 0 {
-        return Err(StepError::last_os("mount.dev", format!("chmod {shown}")));
     }
     let got = stat_at(dev, name, shown)?;
     if got.st_mode != libc::S_IFCHR | perm
         || got.st_rdev != host.st_rdev
-        || (got.st_uid, got.st_gid) != (0, 0)
+        || (got.st_uid, got.st_gid) != owner
     {
         return Err(StepError::new(
             "mount.verify",
             format!(
-                "{shown}: not root's character device {}:{} mode {perm:o}",
+                "{shown}: not the character device {}:{} mode {perm:o} of {}:{}",
                 libc::major(host.st_rdev),
-                libc::minor(host.st_rdev)
+                libc::minor(host.st_rdev),
+                owner.0,
+                owner.1
             ),
         ));
     }
-    Ok(true)
+    Ok(Node::Made)
 }

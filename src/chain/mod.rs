@@ -114,9 +114,9 @@ impl<'a> Private<'a> {
         drop(root_fd);
         let mut ctx = self.0;
         ctx.skipped = skipped;
-        // The plan's mounts (the /dev tmpfs among them: its nodes are no mounts),
-        // the root, and up to 64 that recursive binds bring along.
-        let most = ctx.plan.root.mounts.len() + 1 + 64;
+        // The plan's mounts, the root, up to five per /dev (its nodes, when
+        // they are bound), and up to 64 that recursive binds bring along.
+        let most = ctx.plan.root.mounts.len() + 1 + root::DEV_NODES.len() + 64;
         match pivot::verify(most) {
             Ok(n) => ctx.rep.ok(
                 "root.pivot",

@@ -133,14 +133,7 @@ fn mount_one(root: &OwnedFd, m: &MountPlan, rep: &Reporter) -> Result<bool, Step
             );
         }
         MountKind::MinimalDev => {
-            let how = match minimal_dev(root, &m.inside)? {
-                DevNodes::Made => {
-                    "each a node of the host's character device, its numbers and mode"
-                }
-                DevNodes::Bound => {
-                    "each the host's character device bound, nosuid, noexec: no CAP_MKNOD here"
-                }
-            };
+            let how = minimal_dev(root, &m.inside)?.describe();
             rep.ok(
                 "mount.dev",
                 true,
@@ -280,19 +273,31 @@ fn minimal_dev(root: &OwnedFd, inside: &Path) -> Result<DevNodes, StepError> {
         libc::O_PATH | libc::O_DIRECTORY,
         "mount.dev",
     )?;
-    // Nodes of the box's own where this process may make them; where it may
-    // not (no CAP_MKNOD in a container's bounding set, a user namespace), the
-    // host's nodes bound one by one, as before nodes were made.
-    let mut how = DevNodes::Made;
+    // Nodes of the box's own where this process may make them; from the
+    // first refusal on (no CAP_MKNOD in a container's bounding set, a user
+    // namespace, an LSM), the host's nodes bound one by one, as before nodes
+    // were made.
+    let mut how = DevNodes {
+        made: Vec::new(),
+        refused: None,
+    };
     for name in DEV_NODES {
         let n = std::ffi::CString::new(*name).expect("no NUL");
         let shown = format!("/dev/{name}");
-        if how == DevNodes::Made
-            && super::devnode::copy_char_device(dev.as_raw_fd(), &n, host_dev.as_raw_fd(), &shown)?
-        {
-            continue;
+        if how.refused.is_none() {
+            match super::devnode::copy_char_device(
+                dev.as_raw_fd(),
+                &n,
+                host_dev.as_raw_fd(),
+                &shown,
+            )? {
+                super::devnode::Node::Made => {
+                    how.made.push(name);
+                    continue;
+                }
+                super::devnode::Node::Refused(errno) => how.refused = Some(errno),
+            }
         }
-        how = DevNodes::Bound;
         bind_node(&dev, name, &shown)?;
     }
     for (name, to) in DEV_LINKS {
@@ -315,17 +320,39 @@ fn minimal_dev(root: &OwnedFd, inside: &Path) -> Result<DevNodes, StepError> {
     Ok(how)
 }
 
-/// How the nodes of the box's `/dev` came to be there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum DevNodes {
-    /// Made on the box's tmpfs with the host's device numbers (`devnode`).
-    Made,
-    /// The host's nodes, each bound on a file of the tmpfs (nosuid, noexec).
-    Bound,
+/// How the nodes of the box's `/dev` came to be there: those made on the
+/// box's tmpfs with the host's device numbers (`devnode`), in `DEV_NODES`
+/// order; the others (from the first refusal, its errno) the host's, each
+/// bound on a file of the tmpfs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct DevNodes {
+    made: Vec<&'static str>,
+    refused: Option<i32>,
+}
+
+impl DevNodes {
+    /// For the evidence.
+    fn describe(&self) -> String {
+        let made = "a node of the host's character device, its numbers, mode and owner";
+        let bound = "the host's character device bound (nosuid, noexec, read-only)";
+        let Some(errno) = self.refused else {
+            return format!("each {made}");
+        };
+        let why = crate::sys::error::errno_name(errno);
+        if self.made.is_empty() {
+            return format!("each {bound}: mknod refused ({why})");
+        }
+        format!(
+            "{}: {made}; {}: {bound}, mknod refused ({why})",
+            self.made.join(", "),
+            DEV_NODES[self.made.len()..].join(", ")
+        )
+    }
 }
 
 /// The host's `/dev/<name>` bound on `<dev>/<name>`: a clone of the host's
-/// node, which must be a character device, nosuid and noexec; read back.
+/// node, which must be a character device, read-only, nosuid and noexec; read
+/// back.
 fn bind_node(dev: &OwnedFd, name: &str, shown: &str) -> Result<(), StepError> {
     let src = Path::new("/dev").join(name);
     let (tree, _) = mounts::clone_tree(&src, false, None)?;
@@ -337,12 +364,11 @@ fn bind_node(dev: &OwnedFd, name: &str, shown: &str) -> Result<(), StepError> {
             format!("the host's {} is not a character device", src.display()),
         ));
     }
-    mounts::set_attrs(
-        tree.as_raw_fd(),
-        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
-        false,
-        &src.display().to_string(),
-    )?;
+    // Read-only too: the device is still written through it (a node's mount
+    // flags do not bind its device), but its mode, owner and times are not
+    // the box's to change, as on the box's own nodes.
+    let attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC;
+    mounts::set_attrs(tree.as_raw_fd(), attrs, false, &src.display().to_string())?;
     let target = mounts::make_beneath(dev.as_raw_fd(), Path::new(name), Leaf::File)?;
     mounts::attach(&tree, &target, shown)?;
     // Read back: the box's /dev/<name> is that mount, that device, nosuid and
@@ -359,11 +385,7 @@ fn bind_node(dev: &OwnedFd, name: &str, shown: &str) -> Result<(), StepError> {
             ),
         ));
     }
-    verify_flags(
-        &now,
-        Path::new(shown),
-        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
-    )
+    verify_flags(&now, Path::new(shown), attrs)
 }
 
 fn fstat(fd: &OwnedFd, what: &str) -> Result<libc::stat, StepError> {

@@ -326,9 +326,19 @@ pub fn chmod(p: &Path, mode: u32) {
 }
 
 /// Copy `src` to `dst` with `mode`.
+///
+/// Copied by install(1), not by this process: a descriptor open for writing
+/// here would be inherited by whatever another test's thread forks at that
+/// moment, and until that child's exec closes it an execve of `dst` (a probe
+/// run in a box) fails with ETXTBSY (seen in a_holder_of_an_earlier_version_is_released;
+/// the soak does the same for the same reason).
 pub fn place(src: &Path, dst: &Path, mode: u32) {
-    std::fs::copy(src, dst)
-        .unwrap_or_else(|e| panic!("copy {} to {}: {e}", src.display(), dst.display()));
+    let mut install = Command::new("install");
+    install.arg("-m").arg(format!("{mode:o}")).arg(src).arg(dst);
+    run_ok(
+        &mut install,
+        &format!("install {} to {}", src.display(), dst.display()),
+    );
     chmod(dst, mode);
 }
 
