@@ -327,17 +327,60 @@ pub fn chmod(p: &Path, mode: u32) {
 
 /// Copy `src` to `dst` with `mode`.
 ///
-/// Copied by install(1), not by this process: a descriptor open for writing
-/// here would be inherited by whatever another test's thread forks at that
-/// moment, and until that child's exec closes it an execve of `dst` (a probe
-/// run in a box) fails with ETXTBSY (seen in a_holder_of_an_earlier_version_is_released;
-/// the soak does the same for the same reason).
+/// Copied by a child forked for it, not by this process: a descriptor open
+/// for writing here would be inherited by whatever another test's thread
+/// forks at that moment, and until that child's exec closes it an execve of
+/// `dst` (a probe run in a box) fails with ETXTBSY (seen in
+/// a_holder_of_an_earlier_version_is_released). The child makes only
+/// async-signal-safe calls, so the fork of a multi-threaded process is fine;
+/// no program is needed (the cgroup v2 VM has no install(1)).
 pub fn place(src: &Path, dst: &Path, mode: u32) {
-    let mut install = Command::new("install");
-    install.arg("-m").arg(format!("{mode:o}")).arg(src).arg(dst);
-    run_ok(
-        &mut install,
-        &format!("install {} to {}", src.display(), dst.display()),
+    use std::os::unix::ffi::OsStrExt;
+    let what = format!("copy {} to {}", src.display(), dst.display());
+    let from = std::ffi::CString::new(src.as_os_str().as_bytes()).expect("no NUL in a path");
+    let to = std::ffi::CString::new(dst.as_os_str().as_bytes()).expect("no NUL in a path");
+    // SAFETY: the child only calls open, read, write, close and _exit on memory
+    // made before the fork (async-signal-safe: no lock another thread held can
+    // be needed), and never returns.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: as above; every result is checked and ends the child.
+        unsafe {
+            let i = libc::open(from.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+            let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC;
+            let o = libc::open(to.as_ptr(), flags, 0o600);
+            if i < 0 || o < 0 {
+                libc::_exit(1);
+            }
+            let mut buf = [0u8; 65536];
+            loop {
+                let n = libc::read(i, buf.as_mut_ptr().cast(), buf.len());
+                if n == 0 {
+                    break;
+                }
+                if n < 0 {
+                    libc::_exit(2);
+                }
+                let mut off = 0;
+                while off < n {
+                    let w =
+                        libc::write(o, buf.as_ptr().add(off as usize).cast(), (n - off) as usize);
+                    if w <= 0 {
+                        libc::_exit(3);
+                    }
+                    off += w;
+                }
+            }
+            libc::_exit(if libc::close(o) == 0 { 0 } else { 4 });
+        }
+    }
+    assert!(pid > 0, "{what}: fork: {}", std::io::Error::last_os_error());
+    let mut status = 0;
+    // SAFETY: waitpid for the child we just forked, into a local.
+    let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert!(
+        r == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{what}: the copying child ended with status {status:#x}"
     );
     chmod(dst, mode);
 }
