@@ -3180,10 +3180,8 @@ fn dev_nodes_are_the_boxs_own_unless_mknod_is_refused() {
     // container run of `make test`: the documented capability set), even the
     // plain run binds.
     let status = std::fs::read_to_string("/proc/self/status").expect("our status");
-    let bounding = status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapBnd:"))
-        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+    let bounding = common::status_field(&status, "CapBnd:")
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
         .expect("CapBnd in /proc/self/status");
     const CAP_MKNOD: u32 = 27;
     let can_mknod = bounding & (1 << CAP_MKNOD) != 0;
@@ -3201,15 +3199,20 @@ fn dev_nodes_are_the_boxs_own_unless_mknod_is_refused() {
     assert!(r.detail("mount.dev").contains(said), "{r}");
     // Without CAP_MKNOD in the bounding set: the host's nodes, bound.
     let id = b.idarg();
+    let without_mknod = |opts: &[&str], program: &[&str]| {
+        std::process::Command::new("setpriv")
+            .args(["--bounding-set", "-mknod", "--"])
+            .arg(common::rustbox_bin())
+            .arg(format!("--config={}", env().config.display()))
+            .args(["-b", &id])
+            .args(opts)
+            .args(["--run", "--"])
+            .args(program)
+            .output()
+            .expect("run setpriv (util-linux)")
+    };
     let j = env().out.join("b49-nomknod.json");
-    let o = std::process::Command::new("setpriv")
-        .args(["--bounding-set", "-mknod", "--"])
-        .arg(common::rustbox_bin())
-        .arg(format!("--config={}", env().config.display()))
-        .args(["-b", &id, &format!("--json={}", j.display()), "--run", "--"])
-        .args(look)
-        .output()
-        .expect("run setpriv (util-linux)");
+    let o = without_mknod(&[&format!("--json={}", j.display())], &look);
     let out = text(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{}", common::show(&o));
     for ((name, on, rest), (n, numbers)) in nodes(&out).iter().zip(want) {
@@ -3229,14 +3232,7 @@ fn dev_nodes_are_the_boxs_own_unless_mknod_is_refused() {
     let chmod = ["/bin/chmod", "0600", "/dev/null"];
     let r = b.run(&[], &chmod);
     assert!(r.stderr.contains("Read-only file system"), "{r}");
-    let o = std::process::Command::new("setpriv")
-        .args(["--bounding-set", "-mknod", "--"])
-        .arg(common::rustbox_bin())
-        .arg(format!("--config={}", env().config.display()))
-        .args(["-b", &id, "--run", "--"])
-        .args(chmod)
-        .output()
-        .expect("run setpriv (util-linux)");
+    let o = without_mknod(&[], &chmod);
     assert!(
         text(&o.stderr).contains("Read-only file system"),
         "{}",

@@ -25,9 +25,10 @@
 //! How: a maker holds `N.net.lock` from its last check of the holder (empty in
 //! its view, and still the file the run saw) to its mount, and tags the spare
 //! with the mount namespace it works in (`N.net.tag`); so at most one spare is
-//! ever on the holder. A run takes one only when that tag names its own mount namespace (`made_in`: a
-//! copy propagated into a slave or copied namespace, a systemd unit's
-//! PrivateTmp or an `unshare -m`, is never taken there), clears the tag (one
+//! ever on the holder. A run takes one only when that tag names its own mount
+//! namespace (`made_in`: a copy propagated into a slave or copied namespace, a
+//! systemd unit's PrivateTmp or an `unshare -m`, is never taken there), clears
+//! the tag (one
 //! take per tag), and detaches every mount on the holder before it uses the
 //! spare; a run that finds the lock held makes its own namespace rather than
 //! wait. Only a box run twice since `--init` gets spares (`wants_spare`).
@@ -68,6 +69,14 @@ pub fn make_holder(file: &Path) -> Result<(), StepError> {
     release(file)?;
     create_new(file).map_err(|e| StepError::io("init.netns", file.display().to_string(), &e))?;
     ensure_maker_lock(file)
+}
+
+/// Remove the file `f`; absent is fine.
+fn remove_if_there(f: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(f) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
 }
 
 /// A new empty file, root's, 0600; EEXIST if something is there.
@@ -130,11 +139,8 @@ pub fn release(file: &Path) -> Result<(), StepError> {
         ));
     }
     for extra in [record(file), maker_lock(file), tag(file)] {
-        match std::fs::remove_file(&extra) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(StepError::io(step, extra.display().to_string(), &e)),
-        }
+        remove_if_there(&extra)
+            .map_err(|e| StepError::io(step, extra.display().to_string(), &e))?;
     }
     Ok(())
 }
@@ -474,12 +480,7 @@ pub fn make_spare(file: &Path, seen: (u64, u64)) {
         let Some(ns) = mount_namespace() else {
             exit(1);
         };
-        match std::fs::remove_file(&tag) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(_) => exit(1),
-        }
-        if std::os::unix::fs::symlink(&ns, &tag).is_err() {
+        if remove_if_there(&tag).is_err() || std::os::unix::fs::symlink(&ns, &tag).is_err() {
             exit(1);
         }
     }

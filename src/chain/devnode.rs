@@ -21,15 +21,8 @@ use std::os::fd::RawFd;
 
 /// `fstatat` of `name` in `dir`, no link followed.
 fn stat_at(dir: RawFd, name: &CStr, what: &str) -> Result<libc::stat, StepError> {
-    // SAFETY: an all-zero stat is a valid buffer to fill.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: fstatat of a NUL-terminated name below a descriptor we hold, into
-    // our buffer.
-    let rc = unsafe { libc::fstatat(dir, name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) };
-    if rc < 0 {
-        return Err(StepError::last_os("mount.dev", format!("fstatat {what}")));
-    }
-    Ok(st)
+    nix::sys::stat::fstatat(Some(dir), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+        .map_err(|e| StepError::nix("mount.dev", format!("fstatat {what}"), e))
 }
 
 /// What `copy_char_device` did.
