@@ -1041,6 +1041,47 @@ fn proc_shows_only_the_box_unless_a_rule_asks() {
     assert!(r.stdout.ends_with("ro\n"), "sysrq-trigger writable\n{r}");
 }
 
+/// The capability sets are read back in one read of /proc/self/status where
+/// /proc is the procfs the chain mounts itself; where a rule puts something else
+/// there (a directory of the caller's, whose "status" could say anything), they
+/// are read back one prctl per capability. Either way every set is empty.
+#[test]
+fn capabilities_are_read_back_where_the_caller_cannot_write_them() {
+    let b = TestBox::new(66);
+    let probe = b.install_probe("probe");
+    let r = b.run(&[], &[&probe, "facts"]);
+    assert_eq!(r.code, 0, "{r}");
+    let f = r.facts();
+    for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+        assert_eq!(
+            f.one(&format!("status.{set}")),
+            Some("0000000000000000"),
+            "{set}\n{r}"
+        );
+    }
+    let d = r.detail("capabilities");
+    assert!(
+        d.contains("read back by capget and /proc/self/status"),
+        "{d}\n{r}"
+    );
+    // A /proc of the caller's: a status file that says every set is empty.
+    let fake = env().out.join("fake-proc");
+    std::fs::create_dir_all(fake.join("self/fd")).unwrap();
+    let zeros: String = ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"]
+        .iter()
+        .map(|k| format!("{k}:\t0000000000000000\n"))
+        .collect();
+    std::fs::write(fake.join("self/status"), zeros).unwrap();
+    let rule = format!("--dir=/proc={}", fake.display());
+    let r = b.run(&[&rule], &["/bin/true"]);
+    assert_eq!(r.code, 0, "{r}");
+    let d = r.detail("capabilities");
+    assert!(
+        d.contains("read back by capget and one prctl per capability"),
+        "{d}\n{r}"
+    );
+}
+
 /// A setuid-root rustbox never lets a caller other than root choose its
 /// configuration (which says what uids boxes run as and where root writes), and a
 /// plain one started by a non-root user says it needs root. Nothing is created.

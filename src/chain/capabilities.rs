@@ -7,7 +7,6 @@
 //! on a mount we missed, say) can give root's capabilities back.
 
 use crate::sys::error::StepError;
-use caps::{CapSet, Capability};
 
 const SECBIT_NOROOT: libc::c_ulong = 1 << 0;
 const SECBIT_NOROOT_LOCKED: libc::c_ulong = 1 << 1;
@@ -33,20 +32,70 @@ pub fn last_cap() -> u32 {
         .unwrap_or(63)
 }
 
+/// `_LINUX_CAPABILITY_VERSION_3`: 64-bit sets, as two 32-bit words each.
+const CAPS_V3: u32 = 0x2008_0522;
+const CAP_SETPCAP: u32 = 8;
+
+/// The kernel's `__user_cap_header_struct`.
+#[repr(C)]
+struct Header {
+    version: u32,
+    pid: libc::c_int,
+}
+
+/// The kernel's `__user_cap_data_struct`, one per 32-bit word of each set.
+#[repr(C)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+struct Word {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// The effective, permitted and inheritable sets of this thread (capget).
+fn get(step: &str) -> Result<[Word; 2], StepError> {
+    let mut h = Header {
+        version: CAPS_V3,
+        pid: 0,
+    };
+    let mut d = [Word::default(); 2];
+    // SAFETY: capget writes two `Word`s (version 3) into `d` and may rewrite the
+    // header's version; both are live locals of the kernel's layout.
+    if unsafe { libc::syscall(libc::SYS_capget, &mut h as *mut Header, d.as_mut_ptr()) } < 0 {
+        return Err(StepError::last_os(step, "capget"));
+    }
+    Ok(d)
+}
+
+/// Set this thread's effective, permitted and inheritable sets (capset).
+fn set(d: &[Word; 2], step: &str, what: &str) -> Result<(), StepError> {
+    let mut h = Header {
+        version: CAPS_V3,
+        pid: 0,
+    };
+    // SAFETY: capset reads two `Word`s (version 3) from `d`, a live local.
+    if unsafe { libc::syscall(libc::SYS_capset, &mut h as *mut Header, d.as_ptr()) } < 0 {
+        return Err(StepError::last_os(step, what));
+    }
+    Ok(())
+}
+
+/// Empty every set: CAP_SETPCAP raised (one capset), securebits locked, each
+/// capability dropped from the bounding set, ambient cleared, then effective,
+/// permitted and inheritable emptied by one capset.
 pub fn clear_all(last: u32) -> Result<(), StepError> {
+    let mut d = get("caps.setpcap")?;
     // Raising a capability that is not permitted is capset's EPERM: said as
-    // such (the caps crate's error keeps no errno), so the fix can name it.
-    let permitted = caps::has_cap(None, CapSet::Permitted, Capability::CAP_SETPCAP)
-        .map_err(|e| StepError::new("caps.setpcap", format!("read the permitted set: {e}")))?;
-    if !permitted {
+    // such, so the fix can name it.
+    if d[0].permitted & (1 << CAP_SETPCAP) == 0 {
         return Err(StepError::sys(
             "caps.setpcap",
             "raise CAP_SETPCAP: not in the permitted set",
             libc::EPERM,
         ));
     }
-    caps::raise(None, CapSet::Effective, Capability::CAP_SETPCAP)
-        .map_err(|e| StepError::new("caps.setpcap", format!("raise CAP_SETPCAP: {e}")))?;
+    d[0].effective |= 1 << CAP_SETPCAP;
+    set(&d, "caps.setpcap", "raise CAP_SETPCAP")?;
     // SAFETY: prctl with constant arguments.
     if unsafe { libc::prctl(libc::PR_SET_SECUREBITS, SECUREBITS, 0, 0, 0) } < 0 {
         return Err(StepError::last_os(
@@ -80,30 +129,105 @@ pub fn clear_all(last: u32) -> Result<(), StepError> {
             "PR_CAP_AMBIENT_CLEAR_ALL",
         ));
     }
-    for set in [CapSet::Inheritable, CapSet::Effective, CapSet::Permitted] {
-        caps::clear(None, set)
-            .map_err(|e| StepError::new("caps.clear", format!("{set:?}: {e}")))?;
-    }
-    Ok(())
+    // Permitted may only shrink, effective must lie within it, inheritable
+    // within the old permitted: all three empty at once is always allowed.
+    set(
+        &[Word::default(); 2],
+        "caps.clear",
+        "capset: effective, permitted, inheritable empty",
+    )
 }
 
-/// Read every set back from the kernel; all must be empty.
-pub fn verify(last: u32) -> Result<(), StepError> {
-    for set in [
-        CapSet::Effective,
-        CapSet::Permitted,
-        CapSet::Inheritable,
-        CapSet::Ambient,
-    ] {
-        let have = caps::read(None, set)
-            .map_err(|e| StepError::new("caps.verify", format!("read {set:?}: {e}")))?;
-        if !have.is_empty() {
-            return Err(StepError::new(
-                "caps.verify",
-                format!("{set:?} still holds {have:?}"),
-            ));
+/// Where the sets are read back from: the box's own /proc (one read of
+/// /proc/self/status gives all five), or, where /proc is not the procfs the
+/// chain mounted itself, one prctl per capability for the bounding and ambient
+/// sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadBack {
+    /// /proc is the procfs this chain mounted, with no mount below it.
+    OwnProc,
+    /// No /proc, or one the chain did not mount (a caller's rule).
+    Prctl,
+}
+
+/// Read every set back from the kernel; all must be empty. Returns how.
+pub fn verify(last: u32, how: ReadBack) -> Result<&'static str, StepError> {
+    if get("caps.verify")? != [Word::default(); 2] {
+        return Err(StepError::new(
+            "caps.verify",
+            "capget: effective, permitted or inheritable not empty",
+        ));
+    }
+    let how = match how {
+        ReadBack::OwnProc => match status_sets() {
+            Ok(sets) => {
+                for (name, mask) in sets {
+                    if mask != 0 {
+                        return Err(StepError::new(
+                            "caps.verify",
+                            format!("/proc/self/status {name} {mask:016x}"),
+                        ));
+                    }
+                }
+                "read back by capget and /proc/self/status"
+            }
+            // The box's procfs could not be read: the prctl reads below read
+            // the same sets, one capability at a time.
+            Err(_) => per_capability(last)?,
+        },
+        ReadBack::Prctl => per_capability(last)?,
+    };
+    // SAFETY: prctl with constant arguments only reads.
+    let bits = unsafe { libc::prctl(libc::PR_GET_SECUREBITS, 0, 0, 0, 0) };
+    if bits < 0 || (bits as libc::c_ulong) & SECUREBITS != SECUREBITS {
+        return Err(StepError::new(
+            "caps.verify",
+            format!("securebits are {bits:#x}"),
+        ));
+    }
+    Ok(how)
+}
+
+/// The five capability sets of /proc/self/status (`parse_sets`); Err if the
+/// file is not procfs's or lacks one of them.
+fn status_sets() -> std::io::Result<[(&'static str, u64); 5]> {
+    use std::io::{Error, ErrorKind, Read};
+    let mut f = std::fs::File::open("/proc/self/status")?;
+    if nix::sys::statfs::fstatfs(&f)?.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
+        return Err(Error::other("not procfs"));
+    }
+    let mut text = String::new();
+    f.read_to_string(&mut text)?;
+    parse_sets(&text).ok_or_else(|| Error::from(ErrorKind::InvalidData))
+}
+
+/// CapInh, CapPrm, CapEff, CapBnd and CapAmb of a /proc/<pid>/status text, by
+/// key; None if one is missing or not hexadecimal.
+fn parse_sets(text: &str) -> Option<[(&'static str, u64); 5]> {
+    let mut sets = [
+        ("CapInh", None),
+        ("CapPrm", None),
+        ("CapEff", None),
+        ("CapBnd", None),
+        ("CapAmb", None),
+    ];
+    for line in text.lines() {
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        if let Some(slot) = sets.iter_mut().find(|(k, _)| *k == key) {
+            slot.1 = Some(u64::from_str_radix(value.trim(), 16).ok()?);
         }
     }
+    let mut out = [("", 0u64); 5];
+    for (o, (k, v)) in out.iter_mut().zip(sets) {
+        *o = (k, v?);
+    }
+    Some(out)
+}
+
+/// The bounding and ambient sets read back one capability at a time.
+fn per_capability(last: u32) -> Result<&'static str, StepError> {
     for cap in 0..=last {
         // SAFETY: prctl(PR_CAPBSET_READ, cap) only reads.
         let rc = unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) };
@@ -113,14 +237,54 @@ pub fn verify(last: u32) -> Result<(), StepError> {
                 format!("capability {cap} still in the bounding set"),
             ));
         }
+        // SAFETY: PR_CAP_AMBIENT_IS_SET only reads.
+        let rc = unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_IS_SET,
+                cap as libc::c_ulong,
+                0,
+                0,
+            )
+        };
+        if rc > 0 {
+            return Err(StepError::new(
+                "caps.verify",
+                format!("capability {cap} still in the ambient set"),
+            ));
+        }
     }
-    // SAFETY: prctl with constant arguments only reads.
-    let bits = unsafe { libc::prctl(libc::PR_GET_SECUREBITS, 0, 0, 0, 0) };
-    if bits < 0 || (bits as libc::c_ulong) & SECUREBITS != SECUREBITS {
-        return Err(StepError::new(
-            "caps.verify",
-            format!("securebits are {bits:#x}"),
-        ));
+    Ok("read back by capget and one prctl per capability")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_five_sets_are_read_by_key() {
+        let text = "Name:\tx\nCapInh:\t0000000000000000\nCapPrm:\t0000000000000001\n\
+                    CapEff:\t0000000000000000\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\n";
+        let sets = parse_sets(text).unwrap();
+        assert_eq!(sets[1], ("CapPrm", 1));
+        assert_eq!(sets[3], ("CapBnd", 0x1ff_ffff_ffff));
     }
-    Ok(())
+
+    #[test]
+    fn a_missing_or_odd_set_is_no_reading() {
+        let full = "CapInh:\t0\nCapPrm:\t0\nCapEff:\t0\nCapBnd:\t0\nCapAmb:\t0\n";
+        assert!(parse_sets(full).is_some());
+        assert!(parse_sets(&full.replace("CapAmb:\t0\n", "")).is_none());
+        assert!(parse_sets(&full.replace("CapBnd:\t0", "CapBnd:\tzz")).is_none());
+    }
+
+    #[test]
+    fn this_processs_sets_match_capget() {
+        let d = get("test").unwrap();
+        let sets = status_sets().unwrap();
+        let word = |f: fn(&Word) -> u32| u64::from(f(&d[0])) | (u64::from(f(&d[1])) << 32);
+        assert_eq!(sets[0].1, word(|w| w.inheritable));
+        assert_eq!(sets[1].1, word(|w| w.permitted));
+        assert_eq!(sets[2].1, word(|w| w.effective));
+    }
 }

@@ -277,11 +277,11 @@ impl<'a> Hygienic<'a> {
     pub fn drop_capabilities(self) -> Result<Unprivileged<'a>, StepError> {
         let last = self.0.plan.last_cap;
         capabilities::clear_all(last)?;
-        capabilities::verify(last)?;
+        let how = capabilities::verify(last, own_proc(&self.0.plan.root))?;
         self.0.rep.ok(
             "capabilities",
             true,
-            format!("bounding, ambient, inheritable, permitted, effective empty (caps 0..={last}); securebits locked"),
+            format!("bounding, ambient, inheritable, permitted, effective empty (caps 0..={last}, {how}); securebits locked"),
         );
         Ok(Unprivileged(self.0))
     }
@@ -398,6 +398,26 @@ impl Sealed<'_> {
             .rep
             .exec_failed(errno, &self.ctx.plan.program.to_string_lossy())?;
         Ok(errno)
+    }
+}
+
+/// How the capability sets are read back: from /proc/self/status when /proc is
+/// the procfs this chain mounts and nothing else is mounted on, below or above
+/// it (a caller's rule could put a file of its choosing there).
+fn own_proc(root: &crate::plan::RootPlan) -> capabilities::ReadBack {
+    let proc = std::path::Path::new("/proc");
+    let mut touching = root
+        .mounts
+        .iter()
+        .filter(|m| m.inside.starts_with(proc) || proc.starts_with(&m.inside));
+    match (touching.next(), touching.next()) {
+        (Some(m), None)
+            if m.inside == proc
+                && matches!(&m.kind, crate::plan::MountKind::Fs { fstype, .. } if fstype == "proc") =>
+        {
+            capabilities::ReadBack::OwnProc
+        }
+        _ => capabilities::ReadBack::Prctl,
     }
 }
 
