@@ -20,9 +20,15 @@ pub use crate::boxdir::walk::open_dir;
 struct Remove;
 
 /// Set the mode of the inode behind `fd`, which may be an `O_PATH` descriptor:
-/// fchmod does not take one, but its `/proc/self/fd` link names exactly that
-/// inode, whatever happened to its name since it was opened.
+/// fchmod does not take one (EBADF), but its `/proc/self/fd` link names exactly
+/// that inode, whatever happened to its name since it was opened. Any other
+/// descriptor takes fchmod itself, without the walk through procfs (about
+/// 0.05 ms a call here, two to four calls a run).
 pub fn chmod_fd(fd: &impl AsRawFd, mode: u32, step: &str, shown: &Path) -> Result<(), StepError> {
+    match nix::sys::stat::fchmod(fd.as_raw_fd(), Mode::from_bits_truncate(mode)) {
+        Err(nix::errno::Errno::EBADF) => {}
+        done => return done.map_err(|e| StepError::nix(step, shown.display().to_string(), e)),
+    }
     let via = format!("/proc/self/fd/{}", fd.as_raw_fd());
     nix::sys::stat::fchmodat(
         None,
@@ -289,6 +295,20 @@ mod tests {
         let _ = std::fs::remove_dir_all(&p);
         std::fs::create_dir_all(&p).unwrap();
         p
+    }
+
+    #[test]
+    fn chmod_fd_sets_the_mode_through_either_kind_of_descriptor() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = scratch("chmod");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        let plain = std::fs::File::open(&d).unwrap();
+        chmod_fd(&plain, 0o700, "test", &d).unwrap();
+        assert_eq!(mode(&d), 0o700);
+        let path_only = crate::sys::fd::open(&d, libc::O_PATH | libc::O_DIRECTORY, "test").unwrap();
+        chmod_fd(&path_only, 0o750, "test", &d).unwrap();
+        assert_eq!(mode(&d), 0o750);
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
