@@ -1419,9 +1419,10 @@ fn a_refused_call_is_named_with_the_fix() {
     );
 }
 
-/// A read-only `/proc/sys`, as Docker, podman and Kubernetes mount it by
-/// default: pid 1 still writes the box's IPC limits (through a procfs of its
-/// own mounted nowhere) and reads them back; the host's values are untouched.
+/// Pid 1 writes the box's IPC limits through the host's `/proc` and reads them
+/// back; under a read-only `/proc/sys`, as Docker, podman and Kubernetes mount it
+/// by default, through a procfs of its own mounted nowhere. Either way the
+/// host's values are untouched: the writes act on the box's IPC namespace.
 #[test]
 fn ipc_limits_hold_under_a_read_only_proc_sys() {
     let b = TestBox::new(8);
@@ -1442,13 +1443,25 @@ fn ipc_limits_hold_under_a_read_only_proc_sys() {
             .collect()
     };
     let host_before = host();
+    let r = b.run(&[], &["/bin/true"]);
+    assert_eq!(r.code, 0, "{r}");
+    let d = r.detail("ipc.limits");
+    assert!(
+        d.contains("through the host's /proc")
+            && d.contains("msgmni=16")
+            && d.contains("queues_max=16"),
+        "{d}\n{r}"
+    );
+    assert_eq!(host(), host_before, "the host's IPC settings changed");
     let r = b.run_cmd(&[], &["/bin/true"], |c| {
         common::read_only_mounts(c, &[std::path::Path::new("/proc/sys")], true)
     });
     assert_eq!(r.code, 0, "{r}");
     let d = r.detail("ipc.limits");
     assert!(
-        d.contains("msgmni=16") && d.contains("queues_max=16"),
+        d.contains("through a procfs of its own")
+            && d.contains("msgmni=16")
+            && d.contains("queues_max=16"),
         "{d}\n{r}"
     );
     assert_eq!(host(), host_before, "the host's IPC settings changed");
