@@ -1082,6 +1082,74 @@ fn capabilities_are_read_back_where_the_caller_cannot_write_them() {
     );
 }
 
+/// A descriptor the caller leaves open (not close-on-exec) reaches the program
+/// only with --inherit-fds; without it the box's pid 1 does not hold it either
+/// (it closes every descriptor above 2 but its own pipes).
+#[test]
+fn a_callers_descriptor_reaches_the_box_only_with_inherit_fds() {
+    use std::os::fd::IntoRawFd;
+    use std::os::unix::process::CommandExt;
+    let b = TestBox::new(67);
+    let marker = env().out.join("caller-fd-marker");
+    std::fs::write(&marker, "x").unwrap();
+    // The caller's fd 7, open across the exec of rustbox.
+    let with_fd7 = |c: &mut std::process::Command| {
+        let raw = std::fs::File::open(&marker).unwrap().into_raw_fd();
+        // SAFETY: dup2 is async-signal-safe; `raw` stays open in the test
+        // process (close-on-exec there) for the child to copy.
+        unsafe {
+            c.pre_exec(move || {
+                if libc::dup2(raw, 7) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    };
+    let listed = |r: &harness::Run| -> Vec<String> { r.stdout.lines().map(String::from).collect() };
+    let r = b.run_cmd(&[], &["/bin/ls", "/proc/self/fd"], with_fd7);
+    assert_eq!(r.code, 0, "{r}");
+    assert!(
+        !listed(&r).contains(&"7".to_string()),
+        "fd 7 reached the box\n{r}"
+    );
+    let r = b.run_cmd(&["--inherit-fds"], &["/bin/ls", "/proc/self/fd"], with_fd7);
+    assert_eq!(r.code, 0, "{r}");
+    assert!(
+        listed(&r).contains(&"7".to_string()),
+        "fd 7 not inherited\n{r}"
+    );
+    // Pid 1's own descriptors while the program runs: none is the caller's.
+    let id = b.idarg();
+    let mut c = harness::rustbox_cmd(&["-b", &id, "-w", "5", "--run", "--", "/bin/sleep", "1"]);
+    with_fd7(&mut c);
+    let mut child = c.stdout(std::process::Stdio::null()).spawn().unwrap();
+    let mut pid1 = None;
+    let running = common::wait_for(Duration::from_secs(3), || {
+        pid1 = common::children_of(child.id())
+            .unwrap_or_default()
+            .into_iter()
+            .find(|&p| !common::children_of(p).unwrap_or_default().is_empty());
+        pid1.is_some()
+    });
+    let fds: Vec<std::path::PathBuf> = pid1
+        .and_then(|p| std::fs::read_dir(format!("/proc/{p}/fd")).ok())
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| std::fs::read_link(e.path()).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let st = child.wait().unwrap();
+    assert!(running, "the box's pid 1 and its program were never seen");
+    assert!(st.success(), "{st:?}");
+    assert!(!fds.is_empty(), "pid 1's descriptors were not read");
+    assert!(
+        !fds.contains(&marker),
+        "pid 1 holds the caller's descriptor: {fds:?}"
+    );
+}
+
 /// A setuid-root rustbox never lets a caller other than root choose its
 /// configuration (which says what uids boxes run as and where root writes), and a
 /// plain one started by a non-root user says it needs root. Nothing is created.

@@ -52,7 +52,7 @@ pub fn main(plan: &ContainPlan, cgroup: Option<SelfAttach>, ends: ProxyEnds) -> 
     // for it (bounded, and ended by our death) before it sends the go. A write
     // that fails cannot be reported either: the supervisor sees the pipe close
     // (or us die) without the `proxy` record, and the run is IE.
-    let prepared = prepare(&report, cgroup, &keep);
+    let prepared = prepare(&report, cgroup, &keep, plan.inherit_fds);
     let sent = match &prepared {
         Ok(()) => report.flush(),
         Err(e) => report.send(&Message::Err(e.clone())),
@@ -85,7 +85,12 @@ pub fn main(plan: &ContainPlan, cgroup: Option<SelfAttach>, ends: ProxyEnds) -> 
 
 /// The proxy's own steps, before the program exists: each checked and read back,
 /// its record queued on `report`, the `proxy` one last.
-fn prepare(report: &Sender, cgroup: Option<SelfAttach>, keep: &[RawFd]) -> Result<(), StepError> {
+fn prepare(
+    report: &Sender,
+    cgroup: Option<SelfAttach>,
+    keep: &[RawFd],
+    inherit_fds: bool,
+) -> Result<(), StepError> {
     die_with_the_supervisor()?;
     // The supervisor blocks its termination signals and ignores SIGPIPE; the box
     // starts with neither.
@@ -98,12 +103,18 @@ fn prepare(report: &Sender, cgroup: Option<SelfAttach>, keep: &[RawFd]) -> Resul
     }
     // Nothing of the supervisor's may reach the box: its lock, its signalfd, its
     // directories.
-    let n = close_supervisor_fds(keep)?;
-    report.queue(&Message::ok(
-        "proxy.fds",
-        true,
-        format!("{n} descriptors of the supervisor closed (the box lock among them)"),
-    ));
+    let closed = if inherit_fds {
+        let n = close_supervisor_fds(keep)?;
+        format!("{n} descriptors of the supervisor closed (the box lock among them)")
+    } else {
+        close_all_but(keep)?;
+        format!(
+            "every descriptor above 2 but its {} pipes closed by close_range: the \
+             supervisor's (the box lock among them) and the caller's (no --inherit-fds)",
+            keep.len()
+        )
+    };
+    report.queue(&Message::ok("proxy.fds", true, closed));
     not_dumpable()?;
     // Our cwd must not pin a host directory: pivot_root moves "/" users along.
     // SAFETY: chdir reads a static NUL-terminated path and changes nothing else.
@@ -170,6 +181,44 @@ fn not_dumpable() -> Result<(), StepError> {
         return Err(StepError::new(
             "proxy.dumpable",
             format!("PR_GET_DUMPABLE reads {d}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Without --inherit-fds the box needs none of the caller's descriptors either
+/// (the payload marks every one above 2 close-on-exec before its execve), so
+/// every descriptor above 2 but `keep` is closed, by close_range around the kept
+/// ones: no listing of /proc/self/fd, whose first read in a new process costs
+/// about 0.1 ms of pid 1's path here. What the box holds after it is read back
+/// by the payload's own listing (`chain::fds::verify`), of a copy of this table.
+fn close_all_but(keep: &[RawFd]) -> Result<(), StepError> {
+    let mut kept: Vec<u32> = keep
+        .iter()
+        .filter_map(|&fd| u32::try_from(fd).ok())
+        .filter(|&fd| fd > 2)
+        .collect();
+    kept.sort_unstable();
+    let mut from = 3u32;
+    for k in kept {
+        if from < k {
+            close_range(from, k - 1)?;
+        }
+        from = k.saturating_add(1);
+    }
+    close_range(from, u32::MAX)
+}
+
+/// close_range(first, last, 0).
+fn close_range(first: u32, last: u32) -> Result<(), StepError> {
+    // SAFETY: close_range closes descriptors only. The objects that own them
+    // (OwnedFd, File) are the supervisor's, copied into this process by the
+    // clone; the proxy never uses them and ends in `_exit`, so none is used or
+    // dropped after this.
+    if unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) } < 0 {
+        return Err(StepError::last_os(
+            "proxy.fds",
+            format!("close_range({first}, {last})"),
         ));
     }
     Ok(())
