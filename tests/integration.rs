@@ -1150,6 +1150,52 @@ fn a_callers_descriptor_reaches_the_box_only_with_inherit_fds() {
     );
 }
 
+/// On a merged-/usr host (this suite's Debian 12) /bin, /lib and /lib64 are the
+/// host's links into /usr: the box gets the same links, not three more binds,
+/// and what they lead to is the /usr bind's. A rule of the caller's for /usr
+/// makes them binds again, so they still show the host's directories.
+#[test]
+fn merged_usr_dirs_are_links_as_on_the_host() {
+    for d in ["bin", "lib", "lib64"] {
+        let host = std::fs::read_link(format!("/{d}"));
+        assert!(
+            matches!(&host, Ok(t) if *t == std::path::Path::new("usr").join(d)),
+            "this test needs a merged-/usr host: /{d} is {host:?}"
+        );
+    }
+    let b = TestBox::new(68);
+    let r = b.run(&[], &["/usr/bin/readlink", "/bin", "/lib", "/lib64"]);
+    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(r.stdout, "usr/bin\nusr/lib\nusr/lib64\n", "{r}");
+    let links: Vec<&str> = r.json()["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"] == "mount.link")
+        .filter_map(|c| c["detail"].as_str())
+        .collect();
+    assert_eq!(links.len(), 3, "{links:?}\n{r}");
+    assert!(links[0].starts_with("/bin -> usr/bin "), "{links:?}");
+    assert!(r.detail("root.pivot").contains(" 7 mounts visible"), "{r}");
+    // The program runs through them (/bin/sh, its libraries through /lib64).
+    let r = b.run(&["-p4"], &["/bin/sh", "-c", "echo through /bin"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "through /bin\n"), "{r}");
+    // /usr named by the caller: /bin is the host's /bin again, bound.
+    let r = b.run(&["--dir=/usr"], &["/usr/bin/readlink", "/bin"]);
+    assert_eq!(r.code, 1, "{r}");
+    let binds: Vec<&str> = r.json()["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"] == "mount.bind")
+        .filter_map(|c| c["detail"].as_str())
+        .collect();
+    assert!(
+        binds.iter().any(|d| d.starts_with("/bin <- /bin ")),
+        "{binds:?}\n{r}"
+    );
+}
+
 /// A setuid-root rustbox never lets a caller other than root choose its
 /// configuration (which says what uids boxes run as and where root writes), and a
 /// plain one started by a non-root user says it needs root. Nothing is created.

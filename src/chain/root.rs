@@ -132,6 +132,17 @@ fn mount_one(root: &OwnedFd, m: &MountPlan, rep: &Reporter) -> Result<bool, Step
                 format!("{inside}: tmpfs {data} ({})", describe_attrs(m.attrs)),
             );
         }
+        MountKind::Link { target } => {
+            link(root, &m.inside, target)?;
+            rep.ok(
+                "mount.link",
+                true,
+                format!(
+                    "{inside} -> {} (the host's own link; /usr is bound; read back)",
+                    target.display()
+                ),
+            );
+        }
         MountKind::MinimalDev => {
             let how = minimal_dev(root, &m.inside)?.describe();
             rep.ok(
@@ -145,6 +156,27 @@ fn mount_one(root: &OwnedFd, m: &MountPlan, rep: &Reporter) -> Result<bool, Step
         }
     }
     Ok(true)
+}
+
+/// The link `inside` (a name in the root itself, `plan::host_link`) to `target`,
+/// made on the root tmpfs while it is still writable, and read back.
+fn link(root: &OwnedFd, inside: &Path, target: &Path) -> Result<(), StepError> {
+    let shown = || format!("{} -> {}", inside.display(), target.display());
+    let name = inside
+        .file_name()
+        .filter(|_| inside.parent() == Some(Path::new("/")))
+        .ok_or_else(|| StepError::new("mount.link", format!("{}: not a name in /", shown())))?;
+    nix::unistd::symlinkat(target, Some(root.as_raw_fd()), name)
+        .map_err(|e| StepError::nix("mount.link", shown(), e))?;
+    let back = nix::fcntl::readlinkat(Some(root.as_raw_fd()), name)
+        .map_err(|e| StepError::nix("mount.link", format!("read back {}", shown()), e))?;
+    if Path::new(&back) != target {
+        return Err(StepError::new(
+            "mount.link",
+            format!("{} reads {back:?}", shown()),
+        ));
+    }
+    Ok(())
 }
 
 /// A bind rule: the source cloned (with the caller's identity when the caller

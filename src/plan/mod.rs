@@ -45,13 +45,73 @@ pub fn mounts(
     // <box_root>/<id>: everything below the box root may hold planted links.
     let box_root = paths.dir.parent().unwrap_or(Path::new("/"));
     let named = |r: &DirRule| spec.dirs.iter().any(|(inside, _)| *inside == r.inside);
-    merge_rules(defaults, &spec.dirs)
+    let mut plans: Vec<MountPlan> = merge_rules(defaults, &spec.dirs)
         .into_iter()
         .map(|r| {
             let as_caller = named(&r).then_some(caller);
             mount_of(&r, box_root, (uid, gid), as_caller)
         })
-        .collect()
+        .collect();
+    let usr = plans
+        .iter()
+        .find(|m| m.inside == Path::new("/usr"))
+        .cloned();
+    for m in &mut plans {
+        if let Some(target) = host_link(m, usr.as_ref(), |p| std::fs::read_link(p).ok()) {
+            m.kind = MountKind::Link { target };
+        }
+    }
+    plans
+}
+
+/// The link a default bind of /bin, /lib or /lib64 becomes (`MountKind::Link`):
+/// its source is the host's own link to `usr/<name>` (or `/usr/<name>`), a
+/// directory, and `usr`, the plan's /usr, is the default bind of the host's
+/// /usr with the same flags, so the link leads to what the bind would have
+/// shown, under the same mount flags and Landlock rule. Anything else (a rule
+/// of the caller's at either path, another /usr, other flags): None, a bind.
+fn host_link(
+    m: &MountPlan,
+    usr: Option<&MountPlan>,
+    read_link: impl Fn(&Path) -> Option<std::path::PathBuf>,
+) -> Option<std::path::PathBuf> {
+    let MountKind::Bind {
+        src,
+        recursive,
+        as_caller: None,
+        no_links_below: None,
+        ..
+    } = &m.kind
+    else {
+        return None;
+    };
+    let name = m.inside.file_name()?;
+    if *src != m.inside || m.inside.parent() != Some(Path::new("/")) {
+        return None;
+    }
+    let usr = usr?;
+    let MountKind::Bind {
+        src: usr_src,
+        recursive: usr_recursive,
+        as_caller: None,
+        ..
+    } = &usr.kind
+    else {
+        return None;
+    };
+    if usr_src != Path::new("/usr") || usr_recursive != recursive || usr.attrs != m.attrs {
+        return None;
+    }
+    let target = read_link(src)?;
+    let under_usr = Path::new("/usr").join(name);
+    if target != Path::new("usr").join(name) && target != under_usr {
+        return None;
+    }
+    // Where the link leads must be a directory, as the bind's source was.
+    std::fs::metadata(&under_usr)
+        .ok()?
+        .is_dir()
+        .then_some(target)
 }
 
 fn mount_of(
@@ -274,6 +334,8 @@ pub fn landlock(mounts: &[MountPlan], abi: u32) -> crate::chain::landlock::Plan 
             MountKind::Bind {
                 src, maybe: true, ..
             } => src.exists(),
+            // No mount: what it leads to is the /usr mount's, under its rule.
+            MountKind::Link { .. } => false,
             _ => true,
         })
         .map(|m| {
@@ -465,6 +527,44 @@ mod tests {
         assert_ne!(tmp(true) & MOUNT_ATTR_NOEXEC, 0);
         let c = Config::parse("tmp_noexec = 1\n").unwrap();
         assert!(c.tmp_noexec && !Config::default().tmp_noexec);
+    }
+
+    #[test]
+    fn a_default_bind_into_usr_is_a_link_only_beside_the_default_usr() {
+        use crate::request::spec::DirFlags;
+        let bind = |p: &str, flags: DirFlags, by: Option<(u32, u32)>| {
+            let r = DirRule {
+                inside: p.into(),
+                source: Source::Bind(p.into()),
+                flags,
+            };
+            mount_of(&r, Path::new("/var/local/lib/rustbox"), (1, 1), by)
+        };
+        let ro = DirFlags::default();
+        let (bin, usr) = (bind("/bin", ro, None), bind("/usr", ro, None));
+        let to = |t: &'static str| move |_: &Path| Some(std::path::PathBuf::from(t));
+        assert_eq!(
+            host_link(&bin, Some(&usr), to("usr/bin")),
+            Some("usr/bin".into())
+        );
+        assert_eq!(
+            host_link(&bin, Some(&usr), to("/usr/bin")),
+            Some("/usr/bin".into())
+        );
+        // The host's /bin elsewhere, or no link at all: a bind.
+        assert_eq!(host_link(&bin, Some(&usr), to("/opt/bin")), None);
+        assert_eq!(host_link(&bin, Some(&usr), |_| None), None);
+        // /usr gone, the caller's, or with other flags; /bin the caller's.
+        assert_eq!(host_link(&bin, None, to("usr/bin")), None);
+        let theirs = bind("/usr", ro, Some((1000, 1000)));
+        assert_eq!(host_link(&bin, Some(&theirs), to("usr/bin")), None);
+        let rw = bind("/usr", DirFlags { rw: true, ..ro }, None);
+        assert_eq!(host_link(&bin, Some(&rw), to("usr/bin")), None);
+        let their_bin = bind("/bin", ro, Some((1000, 1000)));
+        assert_eq!(host_link(&their_bin, Some(&usr), to("usr/bin")), None);
+        // Where the link would lead is no directory of /usr.
+        let odd = bind("/rustbox-none", ro, None);
+        assert_eq!(host_link(&odd, Some(&usr), to("usr/rustbox-none")), None);
     }
 
     #[test]

@@ -58,6 +58,12 @@ pub enum MountKind {
     Tmpfs { data: String },
     /// A minimal /dev: tmpfs with null, zero, full, random, urandom and the usual links.
     MinimalDev,
+    /// A symbolic link on the root tmpfs, where the host has the same one: a
+    /// default bind of /bin, /lib or /lib64 whose source is the host's link into
+    /// /usr (a merged-/usr system), while /usr is bound by a default rule with
+    /// the same flags (`plan::host_link`). What the box sees through it is the
+    /// /usr mount's; one mount fewer to make, verify and tear down.
+    Link { target: PathBuf },
 }
 
 /// One mount of the plan.
