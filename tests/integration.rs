@@ -1072,14 +1072,18 @@ fn capabilities_are_read_back_where_the_caller_cannot_write_them() {
         .map(|k| format!("{k}:\t0000000000000000\n"))
         .collect();
     std::fs::write(fake.join("self/status"), zeros).unwrap();
+    let not_ours = "one prctl per capability: /proc is not the procfs the chain mounted";
     let rule = format!("--dir=/proc={}", fake.display());
     let r = b.run(&[&rule], &["/bin/true"]);
     assert_eq!(r.code, 0, "{r}");
     let d = r.detail("capabilities");
-    assert!(
-        d.contains("read back by capget and one prctl per capability"),
-        "{d}\n{r}"
-    );
+    assert!(d.contains(not_ours), "{d}\n{r}");
+    // The host's procfs bound there: a real procfs, still not the chain's own
+    // mount, so still not read (what a caller binds there is the caller's).
+    let r = b.run(&["--dir=/proc=/proc"], &["/bin/true"]);
+    assert_eq!(r.code, 0, "{r}");
+    let d = r.detail("capabilities");
+    assert!(d.contains(not_ours), "{d}\n{r}");
 }
 
 /// A descriptor the caller leaves open (not close-on-exec) reaches the program
@@ -1204,6 +1208,15 @@ fn merged_usr_dirs_are_links_as_on_the_host() {
         binds.iter().any(|d| d.starts_with("/bin <- /bin ")),
         "{binds:?}\n{r}"
     );
+    // A rule of the caller's below /lib: /lib is bound as before and the rule
+    // mounted in it (found by review: beneath a link it had no place).
+    let mine = env().out.join("below-lib");
+    std::fs::create_dir_all(&mine).unwrap();
+    std::fs::write(mine.join("marker"), "mine\n").unwrap();
+    let rule = format!("--dir=/lib/mime={}", mine.display());
+    let r = b.run(&[&rule], &["/usr/bin/cat", "/lib/mime/marker"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "mine\n"), "{r}");
+    assert!(r.json().to_string().contains("/lib <- /lib "), "{r}");
 }
 
 /// A setuid-root rustbox never lets a caller other than root choose its
@@ -1589,6 +1602,41 @@ fn ipc_limits_hold_under_a_read_only_proc_sys() {
         "{d}\n{r}"
     );
     assert_eq!(host(), host_before, "the host's IPC settings changed");
+}
+
+/// A directory of plain files bound on `/proc/sys` (as a FUSE `/proc/sys` of a
+/// container runtime would be): pid 1 must not write the limits there and read
+/// its own writes back; it goes to a procfs of its own, and the box really has
+/// them (found by review: the host's /proc was trusted past its own mount).
+#[test]
+fn ipc_limits_are_the_kernels_under_a_fake_proc_sys() {
+    let b = TestBox::new(69);
+    let probe = b.install_probe("probe");
+    let fake = env().out.join("fake-proc-sys");
+    for d in ["kernel", "fs/mqueue"] {
+        std::fs::create_dir_all(fake.join(d)).unwrap();
+    }
+    for f in [
+        "kernel/msgmni",
+        "kernel/msgmnb",
+        "kernel/msgmax",
+        "kernel/shmmni",
+        "kernel/shmmax",
+        "kernel/shmall",
+        "kernel/sem",
+        "fs/mqueue/queues_max",
+    ] {
+        std::fs::write(fake.join(f), "0\n").unwrap();
+    }
+    let r = b.run_cmd(&["-m", "65536"], &[&probe, "sysv"], |c| {
+        common::bound_over(c, &fake, std::path::Path::new("/proc/sys"))
+    });
+    assert_eq!(r.code, 0, "{r}");
+    let d = r.detail("ipc.limits");
+    assert!(d.contains("through a procfs of its own"), "{d}\n{r}");
+    assert_eq!(r.facts().one("sysv.msgqueues"), Some("16"), "{r}");
+    let untouched = std::fs::read_to_string(fake.join("kernel/msgmni")).unwrap();
+    assert_eq!(untouched, "0\n", "the fake /proc/sys was written");
 }
 
 /// Landlock under the mounts (issue 14): the program keeps each mount's own

@@ -118,14 +118,6 @@ pub fn place(box_root: &Path, id: u32, p: &Path, what: &str) -> Result<Place, St
     }
 }
 
-/// `struct open_how` of openat2(2) (libc's is non-exhaustive).
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
-}
-
 /// Open `rel` below the directory `root` as an `O_PATH` descriptor, refusing every
 /// symbolic link on the way (and any escape from `root`): `openat2` with
 /// `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`. `root` itself is the administrator's
@@ -138,30 +130,21 @@ pub fn open_no_links(root: &Path, rel: &Path, step: &str) -> Result<OwnedFd, Ste
     } else {
         fd::cpath(rel, step)?
     };
-    let how = OpenHow {
-        flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
-        mode: 0,
-        resolve: libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS,
-    };
-    // SAFETY: openat2 with a directory descriptor we own, a valid path and an
-    // open_how of the size we pass; returns a new descriptor or -1.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            std::os::fd::AsRawFd::as_raw_fd(&dir),
-            rel_c.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
-    };
-    // SAFETY: rc is openat2's return: a new descriptor or -1.
-    unsafe { fd::owned(rc, step, format_args!("open {shown}")) }.map_err(|e| match e.errno {
-        Some(libc::ELOOP) | Some(libc::EXDEV) => StepError {
-            detail: format!("{} (a link on the path is not followed)", e.detail),
-            ..e
-        },
-        _ => e,
-    })
+    let opened = fd::openat2(
+        &dir,
+        &rel_c,
+        libc::O_PATH,
+        libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS,
+    );
+    opened
+        .map_err(|e| StepError::io(step, format!("open {shown}"), &e))
+        .map_err(|e| match e.errno {
+            Some(libc::ELOOP) | Some(libc::EXDEV) => StepError {
+                detail: format!("{} (a link on the path is not followed)", e.detail),
+                ..e
+            },
+            _ => e,
+        })
 }
 
 /// Check that the current filesystem identity may read and search the directory

@@ -151,13 +151,14 @@ pub enum ReadBack {
 }
 
 /// Read every set back from the kernel; all must be empty. Returns how.
-pub fn verify(last: u32, how: ReadBack) -> Result<&'static str, StepError> {
+pub fn verify(last: u32, how: ReadBack) -> Result<String, StepError> {
     if get("caps.verify")? != [Word::default(); 2] {
         return Err(StepError::new(
             "caps.verify",
             "capget: effective, permitted or inheritable not empty",
         ));
     }
+    let per_cap = "read back by capget and one prctl per capability";
     let how = match how {
         ReadBack::OwnProc => match status_sets() {
             Ok(sets) => {
@@ -169,13 +170,19 @@ pub fn verify(last: u32, how: ReadBack) -> Result<&'static str, StepError> {
                         ));
                     }
                 }
-                "read back by capget and /proc/self/status"
+                "read back by capget and /proc/self/status".to_string()
             }
-            // The box's procfs could not be read: the prctl reads below read
-            // the same sets, one capability at a time.
-            Err(_) => per_capability(last)?,
+            // The box's procfs could not be read: the prctl reads read the
+            // same sets, one capability at a time; the evidence says why.
+            Err(e) => {
+                per_capability(last)?;
+                format!("{per_cap}: /proc/self/status could not be read ({e})")
+            }
         },
-        ReadBack::Prctl => per_capability(last)?,
+        ReadBack::Prctl => {
+            per_capability(last)?;
+            format!("{per_cap}: /proc is not the procfs the chain mounted")
+        }
     };
     // SAFETY: prctl with constant arguments only reads.
     let bits = unsafe { libc::prctl(libc::PR_GET_SECUREBITS, 0, 0, 0, 0) };
@@ -226,17 +233,31 @@ fn parse_sets(text: &str) -> Option<[(&'static str, u64); 5]> {
     Some(out)
 }
 
-/// The bounding and ambient sets read back one capability at a time.
-fn per_capability(last: u32) -> Result<&'static str, StepError> {
-    for cap in 0..=last {
-        // SAFETY: prctl(PR_CAPBSET_READ, cap) only reads.
-        let rc = unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) };
+/// The bounding and ambient sets read back one capability at a time. A read
+/// that fails is an error, but EINVAL, which means a capability this kernel
+/// does not know (`last` is 63 when cap_last_cap could not be read).
+fn per_capability(last: u32) -> Result<(), StepError> {
+    let read = |what: &str, cap: u32, rc: libc::c_int| -> Result<(), StepError> {
         if rc > 0 {
             return Err(StepError::new(
                 "caps.verify",
-                format!("capability {cap} still in the bounding set"),
+                format!("capability {cap} still in the {what} set"),
             ));
         }
+        let e = std::io::Error::last_os_error();
+        if rc < 0 && e.raw_os_error() != Some(libc::EINVAL) {
+            return Err(StepError::io(
+                "caps.verify",
+                format!("read capability {cap} of the {what} set"),
+                &e,
+            ));
+        }
+        Ok(())
+    };
+    for cap in 0..=last {
+        // SAFETY: prctl(PR_CAPBSET_READ, cap) only reads.
+        let rc = unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) };
+        read("bounding", cap, rc)?;
         // SAFETY: PR_CAP_AMBIENT_IS_SET only reads.
         let rc = unsafe {
             libc::prctl(
@@ -247,14 +268,9 @@ fn per_capability(last: u32) -> Result<&'static str, StepError> {
                 0,
             )
         };
-        if rc > 0 {
-            return Err(StepError::new(
-                "caps.verify",
-                format!("capability {cap} still in the ambient set"),
-            ));
-        }
+        read("ambient", cap, rc)?;
     }
-    Ok("read back by capget and one prctl per capability")
+    Ok(())
 }
 
 #[cfg(test)]

@@ -114,9 +114,14 @@ impl<'a> Private<'a> {
         drop(root_fd);
         let mut ctx = self.0;
         ctx.skipped = skipped;
-        // The plan's mounts, the root, up to five per /dev (its nodes, when
-        // they are bound), and up to 64 that recursive binds bring along.
-        let most = ctx.plan.root.mounts.len() + 1 + root::DEV_NODES.len() + 64;
+        // The plan's mounts (its links are none), the root, up to five per
+        // /dev (its nodes, when they are bound), and up to 64 that recursive
+        // binds bring along.
+        let mounts = ctx.plan.root.mounts.iter();
+        let planned = mounts
+            .filter(|m| !matches!(m.kind, crate::plan::MountKind::Link { .. }))
+            .count();
+        let most = planned + 1 + root::DEV_NODES.len() + 64;
         match pivot::verify(most) {
             Ok(n) => ctx.rep.ok(
                 "root.pivot",

@@ -52,12 +52,12 @@ pub fn mounts(
             mount_of(&r, box_root, (uid, gid), as_caller)
         })
         .collect();
-    let usr = plans
+    let links: Vec<Option<std::path::PathBuf>> = plans
         .iter()
-        .find(|m| m.inside == Path::new("/usr"))
-        .cloned();
-    for m in &mut plans {
-        if let Some(target) = host_link(m, usr.as_ref(), |p| std::fs::read_link(p).ok()) {
+        .map(|m| host_link(m, &plans, |p| std::fs::read_link(p).ok()))
+        .collect();
+    for (m, link) in plans.iter_mut().zip(links) {
+        if let Some(target) = link {
             m.kind = MountKind::Link { target };
         }
     }
@@ -66,13 +66,14 @@ pub fn mounts(
 
 /// The link a default bind of /bin, /lib or /lib64 becomes (`MountKind::Link`):
 /// its source is the host's own link to `usr/<name>` (or `/usr/<name>`), a
-/// directory, and `usr`, the plan's /usr, is the default bind of the host's
-/// /usr with the same flags, so the link leads to what the bind would have
-/// shown, under the same mount flags and Landlock rule. Anything else (a rule
-/// of the caller's at either path, another /usr, other flags): None, a bind.
+/// directory; the plan's /usr is the default bind of the host's /usr with the
+/// same flags; and no mount of the plan lies below either path. So the link
+/// leads to what the bind would have shown, under the same mount flags and
+/// Landlock rule. Anything else (a rule of the caller's at either path or below
+/// it, another /usr, other flags): None, a bind.
 fn host_link(
     m: &MountPlan,
-    usr: Option<&MountPlan>,
+    plans: &[MountPlan],
     read_link: impl Fn(&Path) -> Option<std::path::PathBuf>,
 ) -> Option<std::path::PathBuf> {
     let MountKind::Bind {
@@ -89,7 +90,16 @@ fn host_link(
     if *src != m.inside || m.inside.parent() != Some(Path::new("/")) {
         return None;
     }
-    let usr = usr?;
+    let under_usr = Path::new("/usr").join(name);
+    let below = |p: &Path| {
+        plans
+            .iter()
+            .any(|o| o.inside != p && o.inside.starts_with(p))
+    };
+    if below(&m.inside) || below(&under_usr) {
+        return None;
+    }
+    let usr = plans.iter().find(|o| o.inside == Path::new("/usr"))?;
     let MountKind::Bind {
         src: usr_src,
         recursive: usr_recursive,
@@ -103,7 +113,6 @@ fn host_link(
         return None;
     }
     let target = read_link(src)?;
-    let under_usr = Path::new("/usr").join(name);
     if target != Path::new("usr").join(name) && target != under_usr {
         return None;
     }
@@ -542,29 +551,42 @@ mod tests {
         };
         let ro = DirFlags::default();
         let (bin, usr) = (bind("/bin", ro, None), bind("/usr", ro, None));
+        let plan = |others: &[MountPlan]| -> Vec<MountPlan> {
+            [bin.clone()]
+                .into_iter()
+                .chain(others.iter().cloned())
+                .collect()
+        };
+        let with_usr = plan(std::slice::from_ref(&usr));
         let to = |t: &'static str| move |_: &Path| Some(std::path::PathBuf::from(t));
         assert_eq!(
-            host_link(&bin, Some(&usr), to("usr/bin")),
+            host_link(&bin, &with_usr, to("usr/bin")),
             Some("usr/bin".into())
         );
         assert_eq!(
-            host_link(&bin, Some(&usr), to("/usr/bin")),
+            host_link(&bin, &with_usr, to("/usr/bin")),
             Some("/usr/bin".into())
         );
         // The host's /bin elsewhere, or no link at all: a bind.
-        assert_eq!(host_link(&bin, Some(&usr), to("/opt/bin")), None);
-        assert_eq!(host_link(&bin, Some(&usr), |_| None), None);
+        assert_eq!(host_link(&bin, &with_usr, to("/opt/bin")), None);
+        assert_eq!(host_link(&bin, &with_usr, |_| None), None);
         // /usr gone, the caller's, or with other flags; /bin the caller's.
-        assert_eq!(host_link(&bin, None, to("usr/bin")), None);
+        assert_eq!(host_link(&bin, &plan(&[]), to("usr/bin")), None);
         let theirs = bind("/usr", ro, Some((1000, 1000)));
-        assert_eq!(host_link(&bin, Some(&theirs), to("usr/bin")), None);
+        assert_eq!(host_link(&bin, &plan(&[theirs]), to("usr/bin")), None);
         let rw = bind("/usr", DirFlags { rw: true, ..ro }, None);
-        assert_eq!(host_link(&bin, Some(&rw), to("usr/bin")), None);
+        assert_eq!(host_link(&bin, &plan(&[rw]), to("usr/bin")), None);
         let their_bin = bind("/bin", ro, Some((1000, 1000)));
-        assert_eq!(host_link(&their_bin, Some(&usr), to("usr/bin")), None);
+        assert_eq!(host_link(&their_bin, &with_usr, to("usr/bin")), None);
+        // A rule below /bin, or below /usr/bin (which the link would show at
+        // /bin/x where the bind showed the host's): a bind.
+        for below in ["/bin/x", "/usr/bin/x"] {
+            let p = plan(&[usr.clone(), bind(below, ro, Some((1000, 1000)))]);
+            assert_eq!(host_link(&bin, &p, to("usr/bin")), None, "{below}");
+        }
         // Where the link would lead is no directory of /usr.
         let odd = bind("/rustbox-none", ro, None);
-        assert_eq!(host_link(&odd, Some(&usr), to("usr/rustbox-none")), None);
+        assert_eq!(host_link(&odd, &with_usr, to("usr/rustbox-none")), None);
     }
 
     #[test]

@@ -53,52 +53,59 @@ fn normal(s: &str) -> String {
 
 /// Write the limits into the calling process's IPC namespace and read them back.
 /// Returns a description for the evidence.
+///
+/// Through the host's /proc first, each file opened beneath it without crossing
+/// a mount or following a link (`openat2` RESOLVE_NO_XDEV: a directory bound on
+/// /proc/sys, or a FUSE one, is never written instead of the kernel's). If any
+/// of that fails (not procfs, a mount on the way, a read-only /proc/sys, a value
+/// that does not read back), all eight again through a procfs of its own, and
+/// that is the answer; the evidence says why.
 pub fn limit() -> Result<String, StepError> {
     // SAFETY: sysconf has no preconditions.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
     let limits = limits(page);
-    let (first, value) = (&limits[0].0, &limits[0].1);
-    let (proc, via, first_file) = match host_proc().and_then(|p| {
-        let f =
-            crate::sys::procmount::open_in(&p, &format!("sys/{first}"), libc::O_RDWR, "ipc.limits");
-        f.map(|f| (p, f))
-    }) {
-        Ok((p, f)) => (p, "the host's /proc", f),
-        // Not procfs, no /proc/sys there, or a read-only one: our own.
-        Err(_) => {
-            let p = crate::sys::procmount::detached("ipc.limits", true)?;
-            let f = crate::sys::procmount::open_in(
-                &p,
-                &format!("sys/{first}"),
-                libc::O_RDWR,
-                "ipc.limits",
-            )?;
-            (p, "a procfs of its own", f)
+    let shown = match host_proc().and_then(|p| write_all(&p, &limits)) {
+        Ok(shown) => format!("through the host's /proc): {}", shown.join(", ")),
+        Err(why) => {
+            let own = crate::sys::procmount::detached("ipc.limits", true)?;
+            let shown = write_all(&own, &limits)?;
+            format!(
+                "through a procfs of its own, the host's /proc refused: {why}): {}",
+                shown.join(", ")
+            )
         }
     };
-    let mut shown = vec![write_back(first_file, first, value)?];
-    for (file, value) in &limits[1..] {
-        // One descriptor to write and read back through (a sysctl file reads
-        // from offset 0 again with pread).
-        let f = crate::sys::procmount::open_in(
-            &proc,
-            &format!("sys/{file}"),
-            libc::O_RDWR,
-            "ipc.limits",
-        )?;
-        shown.push(write_back(f, file, value)?);
-    }
-    Ok(format!(
-        "the box's IPC namespace (read back, through {via}): {}",
-        shown.join(", ")
-    ))
+    Ok(format!("the box's IPC namespace (read back, {shown}"))
+}
+
+/// Every limit written below `proc` and read back: "name=value" each.
+fn write_all(
+    proc: &std::os::fd::OwnedFd,
+    limits: &[(&str, String)],
+) -> Result<Vec<String>, StepError> {
+    let resolve = libc::RESOLVE_BENEATH
+        | libc::RESOLVE_NO_XDEV
+        | libc::RESOLVE_NO_SYMLINKS
+        | libc::RESOLVE_NO_MAGICLINKS;
+    limits
+        .iter()
+        .map(|(file, value)| {
+            let rel = format!("sys/{file}");
+            let c = crate::sys::fd::cstring(rel.as_bytes(), "ipc.limits", &rel)?;
+            // One descriptor to write and read back through (a sysctl file
+            // reads from offset 0 again with pread).
+            let f = crate::sys::fd::openat2(proc, &c, libc::O_RDWR, resolve)
+                .map_err(|e| StepError::io("ipc.limits", format!("open /proc/{rel}"), &e))?;
+            write_back(f, file, value)
+        })
+        .collect()
 }
 
 /// The host's /proc, if it is procfs: its root as a descriptor.
 fn host_proc() -> Result<std::os::fd::OwnedFd, StepError> {
     let p = crate::sys::fd::open(
         std::path::Path::new("/proc"),
-        libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW,
         "ipc.limits",
     )?;
     match nix::sys::statfs::fstatfs(&p) {

@@ -43,6 +43,45 @@ pub unsafe fn owned_nix(r: nix::Result<RawFd>) -> nix::Result<OwnedFd> {
     r.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// `struct open_how` of openat2(2) (libc's is non-exhaustive).
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// openat2(`dir`, `rel`, `flags` | O_CLOEXEC, `resolve`): the path resolved
+/// under the RESOLVE_* rules given (below `dir`, no links, no mount crossed...).
+pub fn openat2(
+    dir: &impl std::os::fd::AsRawFd,
+    rel: &std::ffi::CStr,
+    flags: libc::c_int,
+    resolve: u64,
+) -> std::io::Result<OwnedFd> {
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve,
+    };
+    // SAFETY: openat2 with a descriptor the caller holds, a NUL-terminated path
+    // and an open_how of the size passed; it returns a new descriptor or -1.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir.as_raw_fd(),
+            rel.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `rc` is the fresh descriptor openat2 just returned.
+    Ok(unsafe { OwnedFd::from_raw_fd(rc as RawFd) })
+}
+
 /// Open `p` (links followed) with `flags` | `O_CLOEXEC`.
 pub fn open(p: &Path, flags: libc::c_int, step: &str) -> Result<OwnedFd, StepError> {
     let c = cpath(p, step)?;

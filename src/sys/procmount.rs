@@ -67,28 +67,3 @@ pub fn detached(step: &str, writable: bool) -> Result<OwnedFd, StepError> {
         )
     }
 }
-
-/// Open `rel` (no leading slash) below a detached mount's root, with `flags` |
-/// `O_CLOEXEC | O_NOFOLLOW`.
-pub fn open_in(
-    root: &OwnedFd,
-    rel: &str,
-    flags: libc::c_int,
-    step: &str,
-) -> Result<OwnedFd, StepError> {
-    let c = crate::sys::fd::cstring(rel.as_bytes(), step, rel)?;
-    // SAFETY: openat relative to a live descriptor, with a NUL-terminated path;
-    // returns a new descriptor or -1.
-    unsafe {
-        crate::sys::fd::owned(
-            libc::openat(
-                root.as_raw_fd(),
-                c.as_ptr(),
-                flags | libc::O_CLOEXEC | libc::O_NOFOLLOW,
-            )
-            .into(),
-            step,
-            format_args!("open {rel} in the box's own procfs"),
-        )
-    }
-}

@@ -615,6 +615,42 @@ pub fn read_only_mounts(c: &mut Command, points: &[&Path], bind: bool) {
     }
 }
 
+/// `c` starts in a private mount namespace of its own where `dir` is bound on
+/// `point` (a directory of plain files over `/proc/sys`, say). Nothing of it
+/// reaches the caller's mounts.
+pub fn bound_over(c: &mut Command, dir: &Path, point: &Path) {
+    use std::os::unix::process::CommandExt;
+    let cs = |p: &Path| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).expect("a path");
+    let (dir, point) = (cs(dir), cs(point));
+    // SAFETY: between fork and exec only unshare and mount, on C strings made
+    // before the fork; nothing allocates.
+    unsafe {
+        c.pre_exec(move || {
+            let none = std::ptr::null();
+            let ok = libc::unshare(libc::CLONE_NEWNS) == 0
+                && libc::mount(
+                    none,
+                    c"/".as_ptr(),
+                    none,
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    none.cast(),
+                ) == 0
+                && libc::mount(
+                    dir.as_ptr(),
+                    point.as_ptr(),
+                    none,
+                    libc::MS_BIND,
+                    none.cast(),
+                ) == 0;
+            if ok {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+}
+
 /// Whether this kernel accounts hypervisor steal: the `steal` column of
 /// /proc/stat's `cpu` line has ever moved (a VM with steal time). Then a box's
 /// CPU time is the scheduler's count, which leaves steal out; otherwise it is the
