@@ -36,7 +36,7 @@ pub fn mounts(
     (uid, gid): (u32, u32),
     caller: (u32, u32),
     tmp_noexec: bool,
-) -> Vec<MountPlan> {
+) -> Result<Vec<MountPlan>, StepError> {
     let defaults = if spec.no_default_dirs {
         Vec::new()
     } else {
@@ -52,16 +52,23 @@ pub fn mounts(
             mount_of(&r, box_root, (uid, gid), as_caller)
         })
         .collect();
-    let links: Vec<Option<std::path::PathBuf>> = plans
+    let links = plans
         .iter()
-        .map(|m| host_link(m, &plans, |p| std::fs::read_link(p).ok()))
-        .collect();
+        .map(|m| {
+            host_link(
+                m,
+                &plans,
+                |p| std::fs::read_link(p),
+                |p| std::fs::metadata(p),
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     for (m, link) in plans.iter_mut().zip(links) {
         if let Some(target) = link {
             m.kind = MountKind::Link { target };
         }
     }
-    plans
+    Ok(plans)
 }
 
 /// The link a default bind of /bin, /lib or /lib64 becomes (`MountKind::Link`):
@@ -70,12 +77,49 @@ pub fn mounts(
 /// same flags; and no mount of the plan lies below either path. So the link
 /// leads to what the bind would have shown, under the same mount flags and
 /// Landlock rule. Anything else (a rule of the caller's at either path or below
-/// it, another /usr, other flags): None, a bind.
+/// it, another /usr, other flags, a source that is no link or not there):
+/// None, a bind. A host path that cannot be read (an errno but EINVAL, "no
+/// link", or ENOENT) is an error: the box is not built other than asked.
 fn host_link(
     m: &MountPlan,
     plans: &[MountPlan],
-    read_link: impl Fn(&Path) -> Option<std::path::PathBuf>,
-) -> Option<std::path::PathBuf> {
+    read_link: impl Fn(&Path) -> std::io::Result<std::path::PathBuf>,
+    metadata: impl Fn(&Path) -> std::io::Result<std::fs::Metadata>,
+) -> Result<Option<std::path::PathBuf>, StepError> {
+    let absent = |e: &std::io::Error| matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOENT));
+    let Some((src, name)) = link_candidate(m, plans) else {
+        return Ok(None);
+    };
+    let under_usr = Path::new("/usr").join(name);
+    let target = match read_link(src) {
+        Ok(t) => t,
+        Err(e) if absent(&e) => return Ok(None),
+        Err(e) => {
+            let what = format!("readlink {}", src.display());
+            return Err(StepError::io("plan.link", what, &e));
+        }
+    };
+    if target != Path::new("usr").join(name) && target != under_usr {
+        return Ok(None);
+    }
+    // Where the link leads must be a directory, as the bind's source was.
+    match metadata(&under_usr) {
+        Ok(md) => Ok(md.is_dir().then_some(target)),
+        Err(e) if absent(&e) => Ok(None),
+        Err(e) => {
+            let what = format!("stat {}", under_usr.display());
+            Err(StepError::io("plan.link", what, &e))
+        }
+    }
+}
+
+/// `m`'s source and name when `m` is a default bind of a name in / (source
+/// the same path) beside the default bind of the host's /usr with the same
+/// flags, and no rule of the plan lies below it or below /usr/<name>.
+fn link_candidate<'a>(
+    m: &'a MountPlan,
+    plans: &[MountPlan],
+) -> Option<(&'a std::path::PathBuf, &'a std::ffi::OsStr)> {
     let MountKind::Bind {
         src,
         recursive,
@@ -109,18 +153,8 @@ fn host_link(
     else {
         return None;
     };
-    if usr_src != Path::new("/usr") || usr_recursive != recursive || usr.attrs != m.attrs {
-        return None;
-    }
-    let target = read_link(src)?;
-    if target != Path::new("usr").join(name) && target != under_usr {
-        return None;
-    }
-    // Where the link leads must be a directory, as the bind's source was.
-    std::fs::metadata(&under_usr)
-        .ok()?
-        .is_dir()
-        .then_some(target)
+    (usr_src == Path::new("/usr") && usr_recursive == recursive && usr.attrs == m.attrs)
+        .then_some((src, name))
 }
 
 fn mount_of(
@@ -285,7 +319,7 @@ pub fn build(
         .iter()
         .map(|a| cstring(a.as_bytes(), "an argument"))
         .collect::<Result<Vec<_>, _>>()?;
-    let root_mounts = mounts(spec, paths, (uid, gid), caller.acting, cfg.tmp_noexec);
+    let root_mounts = mounts(spec, paths, (uid, gid), caller.acting, cfg.tmp_noexec)?;
     Ok(ContainPlan {
         root: RootPlan {
             mount_point: paths.root_mnt.clone(),
@@ -527,6 +561,7 @@ mod tests {
         let s = spec(&["--run", "--", "p"]);
         let tmp = |noexec| {
             mounts(&s, &paths, (1, 1), (0, 0), noexec)
+                .unwrap()
                 .into_iter()
                 .find(|x| x.inside == Path::new("/tmp"))
                 .unwrap()
@@ -558,35 +593,50 @@ mod tests {
                 .collect()
         };
         let with_usr = plan(std::slice::from_ref(&usr));
-        let to = |t: &'static str| move |_: &Path| Some(std::path::PathBuf::from(t));
-        assert_eq!(
-            host_link(&bin, &with_usr, to("usr/bin")),
-            Some("usr/bin".into())
-        );
-        assert_eq!(
-            host_link(&bin, &with_usr, to("/usr/bin")),
-            Some("/usr/bin".into())
-        );
-        // The host's /bin elsewhere, or no link at all: a bind.
-        assert_eq!(host_link(&bin, &with_usr, to("/opt/bin")), None);
-        assert_eq!(host_link(&bin, &with_usr, |_| None), None);
+        let err = |n: i32| {
+            move |_: &Path| -> std::io::Result<std::path::PathBuf> {
+                Err(std::io::Error::from_raw_os_error(n))
+            }
+        };
+        let stat_err = |n: i32| {
+            move |_: &Path| -> std::io::Result<std::fs::Metadata> {
+                Err(std::io::Error::from_raw_os_error(n))
+            }
+        };
+        let dir = |p: &Path| std::fs::metadata(p);
+        let link = |m: &MountPlan, p: &[MountPlan], t: &'static str| {
+            host_link(m, p, move |_| Ok(std::path::PathBuf::from(t)), dir).unwrap()
+        };
+        assert_eq!(link(&bin, &with_usr, "usr/bin"), Some("usr/bin".into()));
+        assert_eq!(link(&bin, &with_usr, "/usr/bin"), Some("/usr/bin".into()));
+        // The host's /bin elsewhere, or no link at all (EINVAL), or not there.
+        assert_eq!(link(&bin, &with_usr, "/opt/bin"), None);
+        for n in [libc::EINVAL, libc::ENOENT] {
+            assert_eq!(host_link(&bin, &with_usr, err(n), dir).unwrap(), None);
+        }
+        // A host path that cannot be read is the run's failure, not a guess.
+        let e = host_link(&bin, &with_usr, err(libc::EIO), dir).unwrap_err();
+        assert_eq!((e.step.as_str(), e.errno), ("plan.link", Some(libc::EIO)));
+        let to = |_: &Path| Ok(std::path::PathBuf::from("usr/bin"));
+        let e = host_link(&bin, &with_usr, to, stat_err(libc::EACCES)).unwrap_err();
+        assert_eq!(e.errno, Some(libc::EACCES));
         // /usr gone, the caller's, or with other flags; /bin the caller's.
-        assert_eq!(host_link(&bin, &plan(&[]), to("usr/bin")), None);
+        assert_eq!(link(&bin, &plan(&[]), "usr/bin"), None);
         let theirs = bind("/usr", ro, Some((1000, 1000)));
-        assert_eq!(host_link(&bin, &plan(&[theirs]), to("usr/bin")), None);
+        assert_eq!(link(&bin, &plan(&[theirs]), "usr/bin"), None);
         let rw = bind("/usr", DirFlags { rw: true, ..ro }, None);
-        assert_eq!(host_link(&bin, &plan(&[rw]), to("usr/bin")), None);
+        assert_eq!(link(&bin, &plan(&[rw]), "usr/bin"), None);
         let their_bin = bind("/bin", ro, Some((1000, 1000)));
-        assert_eq!(host_link(&their_bin, &with_usr, to("usr/bin")), None);
+        assert_eq!(link(&their_bin, &with_usr, "usr/bin"), None);
         // A rule below /bin, or below /usr/bin (which the link would show at
         // /bin/x where the bind showed the host's): a bind.
         for below in ["/bin/x", "/usr/bin/x"] {
             let p = plan(&[usr.clone(), bind(below, ro, Some((1000, 1000)))]);
-            assert_eq!(host_link(&bin, &p, to("usr/bin")), None, "{below}");
+            assert_eq!(link(&bin, &p, "usr/bin"), None, "{below}");
         }
         // Where the link would lead is no directory of /usr.
         let odd = bind("/rustbox-none", ro, None);
-        assert_eq!(host_link(&odd, &with_usr, to("usr/rustbox-none")), None);
+        assert_eq!(link(&odd, &with_usr, "usr/rustbox-none"), None);
     }
 
     #[test]
@@ -594,7 +644,7 @@ mod tests {
         let cfg = Config::default();
         let paths = BoxPaths::new(&cfg, 1);
         let s = spec(&["--run", "-d", "/etc:noexec", "-d", "/usr=", "--", "p"]);
-        let m = mounts(&s, &paths, (60001, 60001), (1000, 1000), false);
+        let m = mounts(&s, &paths, (60001, 60001), (1000, 1000), false).unwrap();
         let etc = m
             .iter()
             .find(|x| x.inside == std::path::Path::new("/etc"))
@@ -617,10 +667,12 @@ mod tests {
         };
         assert!(pos("/dev") < pos("/dev/shm"));
         let s = spec(&["--run", "-D", "--", "p"]);
-        assert!(mounts(&s, &paths, (1, 1), (1000, 1000), false).is_empty());
+        assert!(mounts(&s, &paths, (1, 1), (1000, 1000), false)
+            .unwrap()
+            .is_empty());
         // Only what the caller named is resolved with the caller's identity.
         let s = spec(&["--run", "-d", "/etc", "-d", "/usr=/opt/usr", "--", "p"]);
-        let m = mounts(&s, &paths, (1, 1), (1000, 1001), false);
+        let m = mounts(&s, &paths, (1, 1), (1000, 1001), false).unwrap();
         let as_caller = |p: &str| match &m.iter().find(|x| x.inside == Path::new(p)).unwrap().kind {
             MountKind::Bind { as_caller, .. } => *as_caller,
             k => panic!("{p}: not a bind: {k:?}"),
