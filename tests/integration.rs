@@ -1563,46 +1563,40 @@ fn a_refused_call_is_named_with_the_fix() {
 #[test]
 fn ipc_limits_hold_under_a_read_only_proc_sys() {
     let b = TestBox::new(8);
-    const FILES: [&str; 8] = [
-        "kernel/msgmni",
-        "kernel/msgmnb",
-        "kernel/msgmax",
-        "kernel/shmmni",
-        "kernel/shmmax",
-        "kernel/shmall",
-        "kernel/sem",
-        "fs/mqueue/queues_max",
-    ];
     let host = || -> Vec<String> {
-        FILES
+        IPC_SYSCTLS
             .iter()
             .map(|f| std::fs::read_to_string(format!("/proc/sys/{f}")).unwrap())
             .collect()
     };
     let host_before = host();
-    let r = b.run(&[], &["/bin/true"]);
-    assert_eq!(r.code, 0, "{r}");
-    let d = r.detail("ipc.limits");
-    assert!(
-        d.contains("through the host's /proc")
-            && d.contains("msgmni=16")
-            && d.contains("queues_max=16"),
-        "{d}\n{r}"
-    );
-    assert_eq!(host(), host_before, "the host's IPC settings changed");
+    let through = |via: &str, r: harness::Run| {
+        assert_eq!(r.code, 0, "{r}");
+        let d = r.detail("ipc.limits");
+        assert!(
+            d.contains(via) && d.contains("msgmni=16") && d.contains("queues_max=16"),
+            "{d}\n{r}"
+        );
+        assert_eq!(host(), host_before, "the host's IPC settings changed");
+    };
+    through("through the host's /proc", b.run(&[], &["/bin/true"]));
     let r = b.run_cmd(&[], &["/bin/true"], |c| {
         common::read_only_mounts(c, &[std::path::Path::new("/proc/sys")], true)
     });
-    assert_eq!(r.code, 0, "{r}");
-    let d = r.detail("ipc.limits");
-    assert!(
-        d.contains("through a procfs of its own")
-            && d.contains("msgmni=16")
-            && d.contains("queues_max=16"),
-        "{d}\n{r}"
-    );
-    assert_eq!(host(), host_before, "the host's IPC settings changed");
+    through("through a procfs of its own", r);
 }
+
+/// The sysctl files (below /proc/sys) the box's pid 1 writes.
+const IPC_SYSCTLS: [&str; 8] = [
+    "kernel/msgmni",
+    "kernel/msgmnb",
+    "kernel/msgmax",
+    "kernel/shmmni",
+    "kernel/shmmax",
+    "kernel/shmall",
+    "kernel/sem",
+    "fs/mqueue/queues_max",
+];
 
 /// A directory of plain files bound on `/proc/sys` (as a FUSE `/proc/sys` of a
 /// container runtime would be): pid 1 must not write the limits there and read
@@ -1616,16 +1610,7 @@ fn ipc_limits_are_the_kernels_under_a_fake_proc_sys() {
     for d in ["kernel", "fs/mqueue"] {
         std::fs::create_dir_all(fake.join(d)).unwrap();
     }
-    for f in [
-        "kernel/msgmni",
-        "kernel/msgmnb",
-        "kernel/msgmax",
-        "kernel/shmmni",
-        "kernel/shmmax",
-        "kernel/shmall",
-        "kernel/sem",
-        "fs/mqueue/queues_max",
-    ] {
+    for f in IPC_SYSCTLS {
         std::fs::write(fake.join(f), "0\n").unwrap();
     }
     let r = b.run_cmd(&["-m", "65536"], &[&probe, "sysv"], |c| {
