@@ -59,7 +59,7 @@ pub fn mounts(
                 m,
                 &plans,
                 |p| std::fs::read_link(p),
-                |p| std::fs::metadata(p),
+                |p| std::fs::symlink_metadata(p),
             )
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -102,7 +102,8 @@ fn host_link(
     if target != Path::new("usr").join(name) && target != under_usr {
         return Ok(None);
     }
-    // Where the link leads must be a directory, as the bind's source was.
+    // Where the link leads must be a directory, as the bind's source was, and
+    // no link of its own (one out of /usr would dangle in the box).
     match metadata(&under_usr) {
         Ok(md) => Ok(md.is_dir().then_some(target)),
         Err(e) if absent(&e) => Ok(None),
@@ -115,7 +116,7 @@ fn host_link(
 
 /// `m`'s source and name when `m` is a default bind of a name in / (source
 /// the same path) beside the default bind of the host's /usr with the same
-/// flags, and no rule of the plan lies below it or below /usr/<name>.
+/// flags, and no rule of the plan lies below it or at or below /usr/<name>.
 fn link_candidate<'a>(
     m: &'a MountPlan,
     plans: &[MountPlan],
@@ -134,13 +135,13 @@ fn link_candidate<'a>(
     if *src != m.inside || m.inside.parent() != Some(Path::new("/")) {
         return None;
     }
+    // A rule below /bin itself, or at or below /usr/bin (which the link would
+    // show at /bin where the bind showed the host's): a bind.
     let under_usr = Path::new("/usr").join(name);
-    let below = |p: &Path| {
-        plans
-            .iter()
-            .any(|o| o.inside != p && o.inside.starts_with(p))
-    };
-    if below(&m.inside) || below(&under_usr) {
+    let below_m = plans
+        .iter()
+        .any(|o| o.inside != m.inside && o.inside.starts_with(&m.inside));
+    if below_m || plans.iter().any(|o| o.inside.starts_with(&under_usr)) {
         return None;
     }
     let usr = plans.iter().find(|o| o.inside == Path::new("/usr"))?;
@@ -603,7 +604,7 @@ mod tests {
                 Err(std::io::Error::from_raw_os_error(n))
             }
         };
-        let dir = |p: &Path| std::fs::metadata(p);
+        let dir = |p: &Path| std::fs::symlink_metadata(p);
         let link = |m: &MountPlan, p: &[MountPlan], t: &'static str| {
             host_link(m, p, move |_| Ok(std::path::PathBuf::from(t)), dir).unwrap()
         };
@@ -628,9 +629,9 @@ mod tests {
         assert_eq!(link(&bin, &plan(&[rw]), "usr/bin"), None);
         let their_bin = bind("/bin", ro, Some((1000, 1000)));
         assert_eq!(link(&their_bin, &with_usr, "usr/bin"), None);
-        // A rule below /bin, or below /usr/bin (which the link would show at
-        // /bin/x where the bind showed the host's): a bind.
-        for below in ["/bin/x", "/usr/bin/x"] {
+        // A rule below /bin, or at or below /usr/bin (which the link would
+        // show at /bin where the bind showed the host's): a bind.
+        for below in ["/bin/x", "/usr/bin/x", "/usr/bin"] {
             let p = plan(&[usr.clone(), bind(below, ro, Some((1000, 1000)))]);
             assert_eq!(link(&bin, &p, "usr/bin"), None, "{below}");
         }

@@ -67,8 +67,13 @@ pub fn limit() -> Result<String, StepError> {
     let shown = match host_proc().and_then(|p| write_all(&p, &limits)) {
         Ok(shown) => format!("through the host's /proc): {}", shown.join(", ")),
         Err(why) => {
-            let own = crate::sys::procmount::detached("ipc.limits", true)?;
-            let shown = write_all(&own, &limits)?;
+            // Both failures named if this one fails too.
+            let both = |e: StepError| StepError {
+                detail: format!("{}; before it, through the host's /proc: {why}", e.detail),
+                ..e
+            };
+            let own = crate::sys::procmount::detached("ipc.limits", true).map_err(both)?;
+            let shown = write_all(&own, &limits).map_err(both)?;
             format!(
                 "through a procfs of its own, the host's /proc refused: {why}): {}",
                 shown.join(", ")
