@@ -211,26 +211,17 @@ fn status_sets() -> std::io::Result<[(&'static str, u64); 5]> {
 /// CapInh, CapPrm, CapEff, CapBnd and CapAmb of a /proc/<pid>/status text, by
 /// key; None if one is missing or not hexadecimal.
 fn parse_sets(text: &str) -> Option<[(&'static str, u64); 5]> {
-    let mut sets = [
-        ("CapInh", None),
-        ("CapPrm", None),
-        ("CapEff", None),
-        ("CapBnd", None),
-        ("CapAmb", None),
-    ];
-    for line in text.lines() {
-        let Some((key, value)) = line.split_once(':') else {
-            continue;
-        };
-        if let Some(slot) = sets.iter_mut().find(|(k, _)| *k == key) {
-            slot.1 = Some(u64::from_str_radix(value.trim(), 16).ok()?);
-        }
-    }
-    let mut out = [("", 0u64); 5];
-    for (o, (k, v)) in out.iter_mut().zip(sets) {
-        *o = (k, v?);
-    }
-    Some(out)
+    let set = |key: &'static str| {
+        let hex = crate::sys::procfs::field(text, &format!("{key}:"))?;
+        Some((key, u64::from_str_radix(hex, 16).ok()?))
+    };
+    Some([
+        set("CapInh")?,
+        set("CapPrm")?,
+        set("CapEff")?,
+        set("CapBnd")?,
+        set("CapAmb")?,
+    ])
 }
 
 /// The bounding and ambient sets read back one capability at a time. A read

@@ -19,10 +19,7 @@ pub fn effective_caps() -> Option<u64> {
 
 /// The `CapEff` line of a `/proc/PID/status` text.
 pub fn cap_eff(status: &str) -> Option<u64> {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+    crate::sys::procfs::field(status, "CapEff:").and_then(|v| u64::from_str_radix(v, 16).ok())
 }
 
 /// The capabilities a step needs (from `check::NEEDED_CAPS`), by the step's

@@ -46,7 +46,9 @@ pub fn pids_of_uid(uid: u32) -> Result<Vec<i32>, StepError> {
     Ok(out)
 }
 
-fn field<'a>(status: &'a str, key: &str) -> Option<&'a str> {
+/// The value of the `key` line (e.g. `"Uid:"`) of a `/proc/<pid>/status` text,
+/// trimmed.
+pub fn field<'a>(status: &'a str, key: &str) -> Option<&'a str> {
     status
         .lines()
         .find_map(|l| l.strip_prefix(key))
