@@ -136,15 +136,16 @@ pub fn open_no_links(root: &Path, rel: &Path, step: &str) -> Result<OwnedFd, Ste
         libc::O_PATH,
         libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS,
     );
-    opened
-        .map_err(|e| StepError::io(step, format!("open {shown}"), &e))
-        .map_err(|e| match e.errno {
+    opened.map_err(|e| {
+        let e = StepError::io(step, format!("open {shown}"), &e);
+        match e.errno {
             Some(libc::ELOOP) | Some(libc::EXDEV) => StepError {
                 detail: format!("{} (a link on the path is not followed)", e.detail),
                 ..e
             },
             _ => e,
-        })
+        }
+    })
 }
 
 /// Check that the current filesystem identity may read and search the directory

@@ -72,13 +72,12 @@ pub fn mounts(
 }
 
 /// The link a default bind of /bin, /lib or /lib64 becomes (`MountKind::Link`):
-/// its source is the host's own link to `usr/<name>` (or `/usr/<name>`), a
-/// directory; the plan's /usr is the default bind of the host's /usr with the
-/// same flags; and no mount of the plan lies below either path. So the link
-/// leads to what the bind would have shown, under the same mount flags and
-/// Landlock rule. Anything else (a rule of the caller's at either path or below
-/// it, another /usr, other flags, a source that is no link or not there):
-/// None, a bind. A host path that cannot be read (an errno but EINVAL, "no
+/// `m` is a candidate (`link_candidate`: beside the default /usr bind with the
+/// same flags, no rule below it or at or below /usr/<name>), its source is the
+/// host's own link to `usr/<name>` (or `/usr/<name>`), and /usr/<name> is a
+/// real directory. So the link leads to what the bind would have shown, under
+/// the same mount flags and Landlock rule. Anything else (a source that is no
+/// link or not there, a link elsewhere): None, a bind. A host path that cannot be read (an errno but EINVAL, "no
 /// link", or ENOENT) is an error: the box is not built other than asked.
 fn host_link(
     m: &MountPlan,
