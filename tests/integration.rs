@@ -1171,13 +1171,7 @@ fn merged_usr_dirs_are_links_as_on_the_host() {
     let r = b.run(&[], &["/usr/bin/readlink", "/bin", "/lib", "/lib64"]);
     assert_eq!(r.code, 0, "{r}");
     assert_eq!(r.stdout, "usr/bin\nusr/lib\nusr/lib64\n", "{r}");
-    let links: Vec<&str> = r.json()["controls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["name"] == "mount.link")
-        .filter_map(|c| c["detail"].as_str())
-        .collect();
+    let links = r.details("mount.link");
     assert_eq!(links.len(), 3, "{links:?}\n{r}");
     assert!(links[0].starts_with("/bin -> usr/bin "), "{links:?}");
     let visible = |r: &harness::Run| -> usize {
@@ -1197,13 +1191,7 @@ fn merged_usr_dirs_are_links_as_on_the_host() {
     let r = b.run(&["--dir=/usr"], &["/usr/bin/readlink", "/bin"]);
     assert_eq!(r.code, 1, "{r}");
     assert_eq!(visible(&r), linked + 3, "three binds for three links\n{r}");
-    let binds: Vec<&str> = r.json()["controls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["name"] == "mount.bind")
-        .filter_map(|c| c["detail"].as_str())
-        .collect();
+    let binds = r.details("mount.bind");
     assert!(
         binds.iter().any(|d| d.starts_with("/bin <- /bin ")),
         "{binds:?}\n{r}"

@@ -10,9 +10,10 @@
 //! act on the IPC namespace of the process that writes them: it writes low values
 //! there before the program exists, and reads them back. It reaches them through
 //! the host's `/proc` (still in pid 1's view: root's mount table, copied by the
-//! clone) when that is procfs and its `/proc/sys` takes the write; otherwise (a
-//! container's `/proc/sys` is a read-only bind) through a procfs of its own
-//! mounted nowhere (`sys::procmount`). Which procfs does not matter to what the
+//! clone) when that is procfs and each file opens beneath it without crossing
+//! a mount and takes the write (`limit`); otherwise (a container's `/proc/sys`
+//! is a read-only bind) through a procfs of its own mounted nowhere
+//! (`sys::procmount`). Which procfs does not matter to what the
 //! write does: a sysctl of an IPC namespace is looked up in the writer's. The
 //! host's costs nothing to make: a procfs of its own is about 0.13 ms of pid 1's
 //! path here (its mount, and its teardown when the descriptor is closed).

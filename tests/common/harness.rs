@@ -243,6 +243,15 @@ impl Run {
     pub fn control(&self, name: &str) -> &Value {
         control(self.json(), name).unwrap_or_else(|| panic!("no {name} control:\n{self}"))
     }
+    /// The detail texts of every control called `name`, in order.
+    pub fn details(&self, name: &str) -> Vec<&str> {
+        let list = self.json()["controls"].as_array();
+        let list = list.unwrap_or_else(|| panic!("JSON controls is not an array:\n{self}"));
+        list.iter()
+            .filter(|c| c["name"] == name)
+            .filter_map(|c| c["detail"].as_str())
+            .collect()
+    }
     /// The detail text of the first control called `name`.
     pub fn detail(&self, name: &str) -> &str {
         self.control(name)["detail"]

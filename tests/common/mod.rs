@@ -584,64 +584,50 @@ pub fn dir_names(dir: &Path) -> Vec<String> {
 /// bound on itself first when `bind` (a directory that is no mount of its
 /// own), then remounted read-only. Nothing of it reaches the caller's mounts.
 pub fn read_only_mounts(c: &mut Command, points: &[&Path], bind: bool) {
-    use std::os::unix::process::CommandExt;
-    let points: Vec<std::ffi::CString> = points
-        .iter()
-        .map(|p| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).expect("a path"))
-        .collect();
-    // SAFETY: between fork and exec only unshare and mount, on C strings made
-    // before the fork; nothing allocates.
-    unsafe {
-        c.pre_exec(move || {
-            let none = std::ptr::null();
-            let mount = |src, dst, flags| libc::mount(src, dst, none, flags, none.cast()) == 0;
-            let mut ok = libc::unshare(libc::CLONE_NEWNS) == 0
-                && mount(none, c"/".as_ptr(), libc::MS_REC | libc::MS_PRIVATE);
-            for p in &points {
-                ok = ok
-                    && (!bind || mount(p.as_ptr(), p.as_ptr(), libc::MS_BIND))
-                    && mount(
-                        none,
-                        p.as_ptr(),
-                        libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY,
-                    );
-            }
-            if ok {
-                Ok(())
-            } else {
-                Err(std::io::Error::last_os_error())
-            }
-        });
+    let mut steps = Vec::new();
+    for p in points {
+        if bind {
+            steps.push((Some(c_path(p)), c_path(p), libc::MS_BIND));
+        }
+        let ro = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY;
+        steps.push((None, c_path(p), ro));
     }
+    in_private_mounts(c, steps);
 }
 
 /// `c` starts in a private mount namespace of its own where `dir` is bound on
 /// `point` (a directory of plain files over `/proc/sys`, say). Nothing of it
 /// reaches the caller's mounts.
 pub fn bound_over(c: &mut Command, dir: &Path, point: &Path) {
+    in_private_mounts(c, vec![(Some(c_path(dir)), c_path(point), libc::MS_BIND)]);
+}
+
+fn c_path(p: &Path) -> std::ffi::CString {
+    std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).expect("a path")
+}
+
+/// `c` starts in a private mount namespace of its own (everything in it made
+/// private first), where each of `steps`, (source, target, flags) of mount(2)
+/// with no type or data, is made in order.
+fn in_private_mounts(
+    c: &mut Command,
+    steps: Vec<(Option<std::ffi::CString>, std::ffi::CString, libc::c_ulong)>,
+) {
     use std::os::unix::process::CommandExt;
-    let cs = |p: &Path| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).expect("a path");
-    let (dir, point) = (cs(dir), cs(point));
     // SAFETY: between fork and exec only unshare and mount, on C strings made
     // before the fork; nothing allocates.
     unsafe {
         c.pre_exec(move || {
             let none = std::ptr::null();
-            let ok = libc::unshare(libc::CLONE_NEWNS) == 0
-                && libc::mount(
-                    none,
-                    c"/".as_ptr(),
-                    none,
-                    libc::MS_REC | libc::MS_PRIVATE,
-                    none.cast(),
-                ) == 0
-                && libc::mount(
-                    dir.as_ptr(),
-                    point.as_ptr(),
-                    none,
-                    libc::MS_BIND,
-                    none.cast(),
-                ) == 0;
+            let mount = |src: *const libc::c_char, dst: *const libc::c_char, flags| {
+                libc::mount(src, dst, none, flags, none.cast()) == 0
+            };
+            let mut ok = libc::unshare(libc::CLONE_NEWNS) == 0
+                && mount(none, c"/".as_ptr(), libc::MS_REC | libc::MS_PRIVATE);
+            for (src, dst, flags) in &steps {
+                let src = src.as_ref().map_or(none, |s| s.as_ptr());
+                ok = ok && mount(src, dst.as_ptr(), *flags);
+            }
             if ok {
                 Ok(())
             } else {
