@@ -28,10 +28,9 @@
 //! ever on the holder. A run takes one only when that tag names its own mount
 //! namespace (`made_in`: a copy propagated into a slave or copied namespace, a
 //! systemd unit's PrivateTmp or an `unshare -m`, is never taken there), clears
-//! the tag (one
-//! take per tag), and detaches every mount on the holder before it uses the
-//! spare; a run that finds the lock held makes its own namespace rather than
-//! wait. Only a box run twice since `--init` gets spares (`wants_spare`).
+//! the tag (one take per tag), and detaches every mount on the holder before it
+//! uses the spare; a run that finds the lock held makes its own namespace rather
+//! than wait. Only a box run twice since `--init` gets spares (`wants_spare`).
 //! `--cleanup` waits for the maker lock, then detaches them all and removes
 //! the holder, the tag and the lock (a maker that comes later finds no lock,
 //! or no holder, and gives up, leaving nothing).
