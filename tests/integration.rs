@@ -2222,13 +2222,33 @@ fn spare_on(holder: &std::path::Path) -> Option<String> {
     Some(format!("net:[{}]", std::fs::metadata(holder).ok()?.ino()))
 }
 
+/// What the tag of the spare on `holder` says when its maker worked in our
+/// mount namespace: our namespace, a space, and the unique id of the mount on
+/// the holder (statx STATX_MNT_ID_UNIQUE, Linux 6.8).
+fn spare_tag(holder: &std::path::Path) -> std::path::PathBuf {
+    let ns = std::fs::read_link("/proc/self/ns/mnt").expect("our mount namespace");
+    let path = std::ffi::CString::new(holder.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: an all-zero statx is a valid buffer; statx of a NUL-terminated
+    // path into it.
+    let mut st: libc::statx = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::statx(libc::AT_FDCWD, path.as_ptr(), 0, 0x4000, &mut st) };
+    assert_eq!(r, 0, "statx {}", holder.display());
+    assert_ne!(
+        st.stx_mask & 0x4000,
+        0,
+        "no unique mount id from this kernel"
+    );
+    std::path::PathBuf::from(format!("{} {}", ns.display(), st.stx_mnt_id))
+}
+
 /// The spare (issue 13): after a run of a box run before since --init, a
 /// namespace for the box's next run is made ahead of it and held on the
 /// holder (after a box's first run none is: a judge mostly cleans it up next);
-/// the next run is born in exactly it and takes it off the holder first. A
-/// namespace is never used by two runs: with a second one stacked on the spare
-/// by hand, the run uses the top one and leaves no mount on the holder; a
-/// spare made in another mount namespace, or with no tag, is not taken.
+/// the next run is born in exactly it and clears its tag first. A namespace is
+/// never used by two runs: with a second one stacked on the spare by hand, no
+/// run takes either (the tag names the spare's own mount), and the next maker
+/// detaches both; a spare made in another mount namespace, or with no tag, is
+/// not taken.
 /// (Namespace inode numbers come back once a namespace is freed, so a
 /// namespace is compared only while the holder keeps it alive; a run whose
 /// program never starts forks no maker, so the holder can be read after it.)
@@ -2260,11 +2280,12 @@ fn a_run_takes_the_spare_made_after_the_run_before() {
     assert_eq!(r1.code, 0, "{r1}");
     wait_for_spare_makers();
     let spare = spare_on(&holder).expect("no spare after the second run");
-    // The tag is a link to the mount namespace the spare was made in (ours),
-    // not data in a file (whose truncation on ext4 waited for its writeback).
+    // The tag is a link to the mount namespace the spare was made in (ours)
+    // and the unique id of its mount, not data in a file (whose truncation on
+    // ext4 waited for its writeback).
     assert_eq!(
         std::fs::read_link(&tag).ok(),
-        std::fs::read_link("/proc/self/ns/mnt").ok(),
+        Some(spare_tag(&holder)),
         "the spare has no tag"
     );
     let r2 = b.run(&[], &[&probe, "net-look", "5611"]);
@@ -2282,26 +2303,56 @@ fn a_run_takes_the_spare_made_after_the_run_before() {
         "no spare (or more than one) after the third run"
     );
     // A second namespace stacked on the spare (what two makers racing would
-    // leave): a run takes the top one and leaves no mount on the holder; one
-    // whose program never starts forks no maker, and clears the tag.
+    // leave): the top one is not the mount the tag names, so a run takes
+    // neither, and clears the tag; one whose program never starts forks no
+    // maker, so both stay on the holder for the box's next maker to detach.
     let top = stack_one();
     let r = b.run(&[], &["/nonexistent"]);
     assert!(
-        r.detail("namespaces")
-            .contains(&format!("{top}, taken off the box's holder")),
+        r.detail("namespaces").contains("cgroup, net namespaces"),
+        "a namespace stacked over the spare was taken: {r}"
+    );
+    wait_for_spare_makers();
+    assert!(
+        std::fs::symlink_metadata(&tag).is_err(),
+        "the run left the tag"
+    );
+    assert_eq!(
+        mounts_on_holder(),
+        2,
+        "the run detached what was on the holder, or a maker came"
+    );
+    // Both still held there (so their numbers are theirs): the next run takes
+    // neither, and its maker leaves one new spare, tagged, alone on the holder.
+    let r = b.run(&["-p"], &[&probe, "net-look", "5611"]);
+    assert_eq!(r.code, 0, "{r}");
+    let got = r.facts().one("netns").map(str::to_owned);
+    assert!(
+        got.as_deref() != Some(top.as_str()) && got.as_deref() != Some(spare.as_str()),
+        "a taken namespace was taken again: {r}"
+    );
+    assert!(
+        r.detail("namespaces").contains("cgroup, net namespaces"),
         "{r}"
     );
     wait_for_spare_makers();
     assert_eq!(
         mounts_on_holder(),
-        0,
-        "a namespace taken or passed over is still on the holder"
+        1,
+        "the maker left taken namespaces on the holder"
     );
-    assert!(
-        std::fs::symlink_metadata(&tag).is_err(),
-        "the take left the tag"
+    assert_eq!(
+        std::fs::read_link(&tag).ok(),
+        Some(spare_tag(&holder)),
+        "the new spare has no tag"
     );
     // A namespace on a holder with no tag is never taken.
+    let o = std::process::Command::new("umount")
+        .arg("-l")
+        .arg(&holder)
+        .output();
+    assert!(o.is_ok_and(|o| o.status.success()), "umount the spare");
+    std::fs::remove_file(&tag).expect("remove the tag");
     let untagged = stack_one();
     let r = b.run(&["-p"], &[&probe, "net-look", "5611"]);
     assert_eq!(r.code, 0, "{r}");
@@ -2314,15 +2365,8 @@ fn a_run_takes_the_spare_made_after_the_run_before() {
         r.detail("namespaces").contains("cgroup, net namespaces"),
         "{r}"
     );
-    assert_eq!(spare_on(&holder), Some(untagged.clone()), "{r}");
-    let o = std::process::Command::new("umount")
-        .arg("-l")
-        .arg(&holder)
-        .output();
-    assert!(
-        o.is_ok_and(|o| o.status.success()),
-        "umount the untagged namespace"
-    );
+    wait_for_spare_makers();
+    assert_eq!(mounts_on_holder(), 1, "an untagged namespace was kept");
     // A spare again (two runs: the second's maker makes it).
     for _ in 0..2 {
         let r = b.run(&[], &["/bin/true"]);
@@ -2369,6 +2413,79 @@ fn a_run_takes_the_spare_made_after_the_run_before() {
         Some(held),
         "the spare was taken or replaced from another mount namespace"
     );
+}
+
+/// A namespace a run took stays on the holder (its tag gone) until the box's
+/// next maker detaches it. A copy of the taker's mount namespace sees it there;
+/// a tag that names that copy (a dead namespace's number that came back) must
+/// not get it taken there: the tag also names the spare's mount by its unique
+/// id, and the copy's mount of it has another (found by review: without the
+/// id, the copy took the used namespace).
+#[test]
+fn a_used_namespace_is_not_taken_in_a_copy_of_the_takers_mount_namespace() {
+    let b = TestBox::new(83);
+    let holder = env().lock_root.join(format!("{}.net", b.id));
+    let tag = env().lock_root.join(format!("{}.net.tag", b.id));
+    let probe = b.install_probe("probe");
+    for _ in 0..2 {
+        let r = b.run(&[], &["/bin/true"]);
+        assert_eq!(r.code, 0, "{r}");
+    }
+    wait_for_spare_makers();
+    let spare = spare_on(&holder).expect("no spare after the second run");
+    // Taken by a run whose program never starts: no maker after it, so the
+    // used namespace stays on the holder.
+    let r = b.run(&[], &["/nonexistent"]);
+    assert!(
+        r.detail("namespaces")
+            .contains(&format!("{spare}, taken off the box's holder")),
+        "{r}"
+    );
+    wait_for_spare_makers();
+    assert_eq!(
+        spare_on(&holder),
+        Some(spare.clone()),
+        "the used one is gone"
+    );
+    assert!(
+        std::fs::symlink_metadata(&tag).is_err(),
+        "the take left the tag"
+    );
+    // In a copy of our mount namespace, a tag naming the copy: the worst a
+    // stale tag could say there, with no mount id (as an earlier version
+    // wrote) and with one that is not the copy's mount.
+    for id in ["", " 1"] {
+        let script = format!(
+            "ln -sfn \"$(readlink /proc/self/ns/mnt){id}\" {tag} && exec \"$0\" \"$@\"",
+            tag = tag.display()
+        );
+        let o = std::process::Command::new("unshare")
+            .args(["-m", "--propagation", "slave", "sh", "-c", &script])
+            .arg(common::rustbox_bin())
+            .arg(format!("--config={}", env().config.display()))
+            .args(["-b", &b.id.to_string(), "-vv", "--run", "--"])
+            .args([probe.as_str(), "net-look", "5612"])
+            .output()
+            .expect("run unshare (util-linux)");
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{err}");
+        assert!(
+            !err.contains(&format!("{spare}, taken off the box's holder")),
+            "a copy of the taker's mount namespace took the used namespace (tag id {id:?}): {err}"
+        );
+        assert!(
+            err.contains("new mnt, pid, ipc, uts, cgroup, net namespaces"),
+            "{err}"
+        );
+        wait_for_spare_makers();
+        assert_eq!(
+            spare_on(&holder),
+            Some(spare.clone()),
+            "the used one left our view"
+        );
+    }
+    wait_for_spare_makers();
+    let _ = std::fs::remove_file(&tag);
 }
 
 /// `--cleanup` right after a second run, while its spare maker may still be

@@ -6,10 +6,14 @@
 //! and let go of the box, the supervisor forks a maker that makes the box's
 //! next namespace and holds it by a bind mount of its nsfs file on the holder,
 //! `<lock_root>/N.net` (made empty by `--init`). The next run takes it: it opens
-//! the holder, checks that it holds a network namespace, and detaches every
-//! mount stacked there before entering it for the clone of the box's pid 1, so
+//! the holder, checks that it holds a network namespace, removes its tag (no
+//! run takes one without) and enters it for the clone of the box's pid 1, so
 //! a namespace is used by one run at most; without a spare (none made yet, the
-//! maker not done, `net_spare = 0`) the clone makes a new one, as before.
+//! maker not done, `net_spare = 0`) the clone makes a new one, as before. The
+//! namespace taken stays on the holder until the box's next maker detaches
+//! it (with anything stacked there) before it mounts a new one, or
+//! `--cleanup` does: an unmount waits for an expedited RCU grace period,
+//! 0.1-0.2 ms of a run's path here.
 //!
 //! Why a spare is as fresh as a new one: it is made by rustbox's own process
 //! (root in full, forked by a run that had the box and ran its program, after
@@ -22,18 +26,19 @@
 //! between runs, withdrawn after its review) the lesson kept is that no check
 //! can prove a used namespace empty: a spare is never used twice.
 //!
-//! How: a maker holds `N.net.lock` from its last check of the holder (empty in
-//! its view, and still the file the run saw) to its mount, and tags the spare
+//! How: a maker holds `N.net.lock` (still the file the run saw) from its
+//! detaching of what is on the holder to its mount, and tags the spare
 //! with the mount namespace it works in (`N.net.tag`); so at most one spare is
 //! ever on the holder. A run takes one only when that tag names its own mount
 //! namespace (`made_in`: a copy propagated into a slave or copied namespace, a
 //! systemd unit's PrivateTmp or an `unshare -m`, is never taken there), clears
-//! the tag (one take per tag), and detaches every mount on the holder before it
-//! uses the spare; a run that finds the lock held makes its own namespace rather
-//! than wait. Only a box run twice since `--init` gets spares (`wants_spare`).
-//! `--cleanup` waits for the maker lock, then detaches them all and removes
-//! the holder, the tag and the lock (a maker that comes later finds no lock,
-//! or no holder, and gives up, leaving nothing).
+//! the tag (one take per tag) before it uses the spare; a maker detaches every
+//! mount on the holder before it tags and mounts; a run that finds the lock
+//! held makes its own namespace rather than wait. Only a box run twice since
+//! `--init` gets spares (`wants_spare`). `--cleanup` waits for the maker lock,
+//! then detaches them all and removes the holder, the tag and the lock (a
+//! maker that comes later finds no lock, or another one, and gives up,
+//! leaving nothing).
 
 use crate::sys::error::StepError;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -169,10 +174,10 @@ pub fn take(file: &Path) -> Result<Option<Spare>, StepError> {
     // namespace (`made_in`), or no tag says where (a holder of a version that
     // kept one namespace per box, which wrote none, or of one that wrote it
     // into the lock file): not ours to take.
-    match (made_in(file), mount_namespace()) {
-        (Some(theirs), Some(ours)) if theirs == ours => {}
-        _ => return Ok(None),
-    }
+    let Some(made) = made_in(file).filter(|t| Some(&t.namespace) == mount_namespace().as_ref())
+    else {
+        return Ok(None);
+    };
     let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY;
     let fd = match crate::sys::fd::open(file, flags, step) {
         Ok(fd) => fd,
@@ -189,23 +194,72 @@ pub fn take(file: &Path) -> Result<Option<Spare>, StepError> {
     let tag = tag(file);
     std::fs::remove_file(&tag)
         .map_err(|e| StepError::io(step, format!("clear the spare's tag {}", tag.display()), &e))?;
-    // Off the holder before it is used: this one and any stacked on it; and
-    // nothing left there (a locked mount also answers EINVAL).
-    crate::boxdir::tmpfs::unmount(file).map_err(|e| StepError {
-        step: step.into(),
-        ..e
-    })?;
-    let after = crate::sys::fd::open(file, libc::O_PATH | libc::O_NOFOLLOW, step)?;
-    if empty_holder(after.as_raw_fd()).is_none() {
-        return Err(StepError::new(
-            step,
-            "a namespace is still on the holder after its unmount",
-        ));
+    match (made.mount, unique_mount_id(fd.as_raw_fd())) {
+        // The tag names the spare's own mount (an id the kernel never gives
+        // again), so this must be the mount this run sees on the holder: a
+        // copy of it in another mount namespace, or anything mounted over it,
+        // is another mount, never taken (and with the tag gone, the tagged one
+        // is not either). What is taken stays there until the box's next
+        // maker detaches it before it mounts a new spare (the unmount waits
+        // for an expedited RCU grace period, off every run's path), or
+        // `--cleanup` does.
+        (Some(id), Ok(top)) if top == id => {}
+        // Another mount; or a tag with no id where the kernel has unique ids
+        // (a maker of an earlier version, or a tag left from one): what is on
+        // the holder may be a namespace a run took, so it is not taken.
+        (Some(_), Ok(_)) | (None, Ok(_)) => return Ok(None),
+        // A kernel without unique mount ids (before 6.8), whose makers write
+        // none: off the holder before it is used, this one and any stacked on
+        // it, and nothing left there (a locked mount also answers EINVAL); so
+        // no run leaves a taken namespace there.
+        (None, Err(libc::ENOSYS | libc::EINVAL)) => {
+            crate::boxdir::tmpfs::unmount(file).map_err(|e| StepError {
+                step: step.into(),
+                ..e
+            })?;
+            let after = crate::sys::fd::open(file, libc::O_PATH | libc::O_NOFOLLOW, step)?;
+            if !empty_holder(after.as_raw_fd()) {
+                return Err(StepError::new(
+                    step,
+                    "a namespace is still on the holder after its unmount",
+                ));
+            }
+        }
+        (_, Err(e)) => return Err(StepError::sys(step, "statx of the spare", e)),
     }
     let inode = stat_of(fd.as_raw_fd())
         .map_err(|e| StepError::sys(step, "fstat of the spare", e))?
         .st_ino;
     Ok(Some(Spare { fd, inode }))
+}
+
+/// `statx` STATX_MNT_ID_UNIQUE (Linux 6.8): a mount's id, never reused.
+const STATX_MNT_ID_UNIQUE: u32 = 0x4000;
+
+/// The unique id of the mount the file `fd` names sits on; ENOSYS if the
+/// kernel has no unique mount ids.
+fn unique_mount_id(fd: libc::c_int) -> Result<u64, i32> {
+    // SAFETY: an all-zero statx is a valid buffer to fill.
+    let mut st: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: statx of the descriptor itself (empty path) into our buffer.
+    let r = unsafe {
+        libc::statx(
+            fd,
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+            STATX_MNT_ID_UNIQUE,
+            &mut st,
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO));
+    }
+    if st.stx_mask & STATX_MNT_ID_UNIQUE == 0 {
+        return Err(libc::ENOSYS);
+    }
+    Ok(st.stx_mnt_id)
 }
 
 /// The maker lock `file`, opened (never made: `ensure_maker_lock`).
@@ -321,38 +375,52 @@ pub const MAKER_NAME: &std::ffi::CStr = c"rustbox-netns";
 /// (`--init`, one `--run`, `--cleanup` per submission), where a spare would be
 /// made and torn down for nothing (about 2 ms of CPU, and a slower cycle); a
 /// box run twice is run again. The first run marks the empty holder with one
-/// byte (`--init` made it empty).
+/// byte (`--init` made it empty). A namespace on the holder with its tag is a
+/// spare no run has taken: no maker then. One without (taken by a run, which
+/// leaves it there for the maker to detach) is replaced.
 ///
-/// Returns the holder's identity, taken while the box is locked, for
-/// `make_spare` (None: no spare).
+/// Returns the maker lock's identity, taken while the box is locked, for
+/// `make_spare` (None: no spare): the lock file is never mounted on, and
+/// `--cleanup` removes it, `--init` makes a new one.
 pub fn wants_spare(file: &Path) -> Option<(u64, u64)> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let Ok(mut f) = std::fs::OpenOptions::new()
         .read(true)
-        .write(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
         .open(file)
     else {
         return None;
     };
-    // A spare on it already, or not the holder: nothing.
     if fs_type(f.as_raw_fd()).ok()? == NSFS_MAGIC {
-        return None;
-    }
-    let st = stat_of(f.as_raw_fd()).ok()?;
-    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
-        return None;
-    }
-    if st.st_size == 0 {
-        // A mark that cannot be written costs only this box's spares.
-        let _ = f.write_all(b"1");
-        return None;
+        // A spare made here and not taken yet: nothing to make. (A tag naming
+        // another mount namespace: that one's spare, never taken here.)
+        if made_in(file).is_some_and(|t| Some(t.namespace) == mount_namespace()) {
+            return None;
+        }
+    } else {
+        // Not the holder: nothing.
+        let st = stat_of(f.as_raw_fd()).ok()?;
+        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+            return None;
+        }
+        if st.st_size == 0 {
+            // A mark that cannot be written costs only this box's spares.
+            f = std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+                .open(file)
+                .ok()?;
+            let _ = f.write_all(b"1");
+            return None;
+        }
     }
     // The maker only opens its lock; a box made by a version that had the
     // maker make it gets it here, while the box is locked.
     ensure_maker_lock(file).ok()?;
-    Some((st.st_dev, st.st_ino))
+    let st = std::fs::symlink_metadata(maker_lock(file)).ok()?;
+    use std::os::unix::fs::MetadataExt;
+    Some((st.dev(), st.ino()))
 }
 
 /// This process's mount namespace (its nsfs link, "mnt:[N]"); None if it
@@ -379,18 +447,34 @@ fn tag(file: &Path) -> PathBuf {
 ///
 /// Why: a spare bound on the holder propagates into mount namespaces that are
 /// slaves or copies of the one it was made in (a systemd unit's PrivateTmp, an
-/// `unshare -m`), and taking it off there would not take it off in its own. A
-/// run takes a spare only when the last one was made in the run's own mount
-/// namespace: every tag write is followed by that maker's mount under the same
-/// lock, and a maker mounts only on a holder empty in its view, so the top of a
-/// run's view is then a spare made there, whose removal there is its removal
-/// wherever it can still be taken. A spare that propagated elsewhere is never
-/// taken there (and goes with `--cleanup`).
-fn made_in(file: &Path) -> Option<std::ffi::OsString> {
-    std::fs::read_link(tag(file))
-        .ok()
-        .map(PathBuf::into_os_string)
-        .filter(|t| !t.is_empty())
+/// `unshare -m`), and a maker there detaches what is on the holder in its view
+/// only. A run takes a spare only when the last one was made in the run's own
+/// mount namespace: every tag write is followed by that maker's mount under the
+/// same lock, and a maker first detaches everything on the holder in its view,
+/// so the top of a run's view is then the spare made there, and the tag's
+/// removal is that spare's last take wherever it is seen. A spare that
+/// propagated elsewhere is never taken there (and goes with `--cleanup`).
+fn made_in(file: &Path) -> Option<Made> {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let target = std::fs::read_link(tag(file)).ok()?.into_os_string();
+    let bytes = target.as_bytes();
+    let (namespace, mount) = match bytes.iter().position(|&b| b == b' ') {
+        None => (target.clone(), None),
+        Some(at) => {
+            let id = std::str::from_utf8(&bytes[at + 1..]).ok()?.parse().ok()?;
+            (std::ffi::OsString::from_vec(bytes[..at].to_vec()), Some(id))
+        }
+    };
+    (!namespace.is_empty()).then_some(Made { namespace, mount })
+}
+
+/// What a spare's tag says: the mount namespace its maker worked in
+/// ("mnt:[N]"), and the unique id of the mount it put on the holder (none from
+/// a kernel without unique mount ids, or a version that wrote none). The tag's
+/// target is the two, a space between them.
+struct Made {
+    namespace: std::ffi::OsString,
+    mount: Option<u64>,
 }
 
 /// The lock a maker holds from its check of the holder to its mount, so that
@@ -400,104 +484,173 @@ fn maker_lock(file: &Path) -> PathBuf {
     beside(file, ".lock")
 }
 
-/// The holder's identity (device, inode) while it is empty; None if it is gone
-/// or holds a spare.
-fn empty_holder(fd: libc::c_int) -> Option<(u64, u64)> {
-    if fs_type(fd).ok()? == NSFS_MAGIC {
-        return None;
-    }
-    let st = stat_of(fd).ok()?;
-    Some((st.st_dev, st.st_ino))
+/// Whether the holder `fd` names is the empty file a spare is mounted on:
+/// a regular file, no namespace on it.
+fn empty_holder(fd: libc::c_int) -> bool {
+    fs_type(fd).is_ok_and(|t| t != NSFS_MAGIC)
+        && stat_of(fd).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG)
 }
 
-/// Fork the maker of the box's next namespace. Never fails the command: what
-/// goes wrong costs only the speed-up (the next run makes its own). The maker
-/// makes a spare only if, when it starts and again once the namespace is made,
-/// the holder is still the empty file `seen` (device, inode) that
-/// `wants_spare` saw with the box locked: not cleaned up and made again by
-/// another `--init`, no spare on it.
+/// The identity (device, inode) of the file `fd` names, if it can be read.
+fn identity(fd: libc::c_int) -> Option<(u64, u64)> {
+    stat_of(fd).ok().map(|st| (st.st_dev, st.st_ino))
+}
+
+/// Ends a maker without running the supervisor's destructors.
+fn exit(code: libc::c_int) -> ! {
+    // SAFETY: _exit has no preconditions.
+    unsafe { libc::_exit(code) }
+}
+
+/// A maker's first steps: none of the caller's descriptors (its pipes must
+/// see end-of-file when rustbox exits), root in full (a setuid supervisor's
+/// real uid is the caller's, who could then signal it), out of the caller's
+/// session.
+fn become_maker() -> Result<(), ()> {
+    // SAFETY: close_range, setresuid, setsid and PR_SET_NAME (from a static
+    // string) have no memory effects; the descriptors closed belong to
+    // objects of the supervisor this process never uses (it _exits).
+    unsafe {
+        if libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32) != 0 {
+            return Err(());
+        }
+        if libc::setresuid(0, 0, 0) != 0 {
+            return Err(());
+        }
+        libc::setsid();
+        libc::prctl(libc::PR_SET_NAME, MAKER_NAME.as_ptr(), 0, 0, 0);
+    }
+    Ok(())
+}
+
+/// The maker's new network namespace, `lo` up.
+fn new_namespace() -> Result<(), ()> {
+    // SAFETY: unshare with a constant flag; the maker is single-threaded.
+    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+        return Err(());
+    }
+    crate::chain::loopback::bring_up().map_err(drop)
+}
+
+/// After a run that wants a spare (`wants_spare`), the box let go: fork the
+/// maker of the box's next namespace. Never fails the command: what goes
+/// wrong costs only the speed-up (the next run makes its own).
 pub fn make_spare(file: &Path, seen: (u64, u64)) {
     let Ok(target) = crate::sys::fd::cpath(file, "netns.spare") else {
         return;
-    };
-    let lock = maker_lock(file);
-    let tag = tag(file);
-    let open_holder = || {
-        // SAFETY: open with a NUL-terminated path; the descriptor is the caller's.
-        unsafe {
-            libc::open(
-                target.as_ptr(),
-                libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-            )
-        }
     };
     // SAFETY: fork of a single-threaded process; the child only makes system
     // calls on memory made before the fork, then _exits.
     if unsafe { libc::fork() } != 0 {
         return;
     }
-    // SAFETY: ends the maker without running the supervisor's destructors.
-    let exit = |code| -> ! { unsafe { libc::_exit(code) } };
-    // First: none of the caller's descriptors (its pipes must see end-of-file
-    // when rustbox exits), root in full (a setuid supervisor's real uid is the
-    // caller's, who could then signal it), out of the caller's session.
-    // SAFETY: close_range, setresuid, setsid and PR_SET_NAME (from a static
-    // string) have no memory effects.
-    unsafe {
-        if libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32) != 0 {
-            exit(1);
-        }
-        if libc::setresuid(0, 0, 0) != 0 {
-            exit(1);
-        }
-        libc::setsid();
-        libc::prctl(libc::PR_SET_NAME, MAKER_NAME.as_ptr(), 0, 0, 0);
+    if become_maker().is_err() || new_namespace().is_err() {
+        exit(1);
     }
-    let still = || {
-        let fd = open_holder();
-        (fd >= 0 && empty_holder(fd) == Some(seen)).then_some(fd)
+    mount_spare(file, &target, seen)
+}
+
+/// The maker's last steps, its namespace made: it mounts it on the holder
+/// `file` (`target`) only if, when it starts them and again once it holds the
+/// lock, the maker lock is still the file `seen` (device, inode) that
+/// `wants_spare` saw with the box locked: not removed by `--cleanup` (and made
+/// again by another `--init`). Under the lock it detaches what is on the
+/// holder (the namespace the last run took, which no run takes again: its tag
+/// is gone), and mounts the new spare only on the empty holder.
+fn mount_spare(file: &Path, target: &std::ffi::CStr, seen: (u64, u64)) -> ! {
+    let lock = maker_lock(file);
+    let tag = tag(file);
+    let lock_is_seen = || {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&lock)
+            .ok()
+            .and_then(|f| identity(f.as_raw_fd()))
+            == Some(seen)
     };
-    if still().is_none() {
+    if !lock_is_seen() {
         exit(1);
     }
-    // SAFETY: unshare with a constant flag; the maker is single-threaded.
-    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-        exit(1);
-    }
-    if crate::chain::loopback::bring_up().is_err() {
-        exit(1);
-    }
-    // From the last check to the mount, alone: at most one spare on the holder,
-    // and the namespace it is made in said first (`made_in`).
-    let Some(_held) = try_lock(&lock) else {
+    // From the holder's last check to the mount, alone: at most one spare on
+    // the holder, and the namespace it is made in said first (`made_in`). The
+    // lock held must be the box's (a lock file `--cleanup` removed after this
+    // maker opened it is locked by nobody else).
+    let Some(held) = try_lock(&lock) else {
         exit(1);
     };
-    let Some(holder) = still() else {
+    if identity(held.as_raw_fd()) != Some(seen) || !lock_is_seen() {
         exit(1);
+    }
+    // What the last run took (and anything stacked over it) off the holder,
+    // then the empty holder itself, through one descriptor to the mount.
+    if crate::boxdir::tmpfs::unmount(file).is_err() {
+        exit(1);
+    }
+    // SAFETY: open with a NUL-terminated path; the descriptor is the maker's.
+    let holder = unsafe {
+        libc::open(
+            target.as_ptr(),
+            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    };
+    if holder < 0 || !empty_holder(holder) {
+        exit(1);
+    }
+    // The new spare's mount, made detached (a clone of our own network
+    // namespace file) so that its unique id goes into the tag before it is
+    // attached to the holder.
+    // SAFETY: open_tree with a NUL-terminated path; the descriptor is ours.
+    let tree = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            c"/proc/thread-self/ns/net".as_ptr(),
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint,
+        )
+    } as libc::c_int;
+    if tree < 0 {
+        exit(1);
+    }
+    let mount = match unique_mount_id(tree) {
+        Ok(id) => Some(id),
+        Err(libc::ENOSYS | libc::EINVAL) => None,
+        Err(_) => exit(1),
     };
     {
         let Some(ns) = mount_namespace() else {
             exit(1);
         };
-        if remove_if_there(&tag).is_err() || std::os::unix::fs::symlink(&ns, &tag).is_err() {
+        let mut target = ns;
+        if let Some(id) = mount {
+            target.push(format!(" {id}"));
+        }
+        if remove_if_there(&tag).is_err() || std::os::unix::fs::symlink(&target, &tag).is_err() {
             exit(1);
         }
     }
-    let on = std::ffi::CString::new(format!("/proc/self/fd/{holder}")).unwrap_or_default();
-    // SAFETY: mount(2) with NUL-terminated strings that outlive the call: a bind
-    // of our own network namespace file on the holder, through its descriptor,
-    // so it lands on exactly that file (an unlinked one refuses the mount).
+    // SAFETY: move_mount of our detached mount onto the holder's descriptor,
+    // with empty NUL-terminated paths: it lands on exactly that file (an
+    // unlinked one refuses it).
     let r = unsafe {
-        libc::mount(
-            c"/proc/thread-self/ns/net".as_ptr(),
-            on.as_ptr(),
-            std::ptr::null(),
-            libc::MS_BIND,
-            std::ptr::null(),
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree,
+            c"".as_ptr(),
+            holder,
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
         )
     };
     exit(if r == 0 { 0 } else { 1 })
 }
+
+/// open_tree(2) flag: a detached copy of the mount.
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+/// move_mount(2) flags: from and to the descriptors themselves.
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
 
 #[cfg(test)]
 mod tests {
