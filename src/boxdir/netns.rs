@@ -6,9 +6,10 @@
 //! and let go of the box, the supervisor forks a maker that makes the box's
 //! next namespace and holds it by a bind mount of its nsfs file on the holder,
 //! `<lock_root>/N.net` (made empty by `--init`). The next run takes it: it opens
-//! the holder, checks that it holds a network namespace, removes its tag (no
-//! run takes one without) and enters it for the clone of the box's pid 1, so
-//! a namespace is used by one run at most; without a spare (none made yet, the
+//! the holder, checks that it holds a network namespace and is the mount its
+//! tag names (by the mount's unique id), removes the tag (no run takes one
+//! without) and enters it for the clone of the box's pid 1, so a namespace is
+//! used by one run at most; without a spare (none made yet, the
 //! maker not done, `net_spare = 0`) the clone makes a new one, as before. The
 //! namespace taken stays on the holder until the box's next maker detaches
 //! it (with anything stacked there) before it mounts a new one, or
@@ -149,13 +150,13 @@ pub fn release(file: &Path) -> Result<(), StepError> {
     Ok(())
 }
 
-/// A spare taken for one run: its namespace, and no longer on the holder.
+/// A spare taken for one run: its namespace, its tag gone.
 pub struct Spare {
     pub fd: OwnedFd,
     pub inode: u64,
 }
 
-/// `--run`: the spare on `file`, taken off it; None if there is none (no holder:
+/// `--run`: the spare on `file`, taken (its tag removed); None if there is none (no holder:
 /// a box of an earlier version; an empty holder: none made yet).
 pub fn take(file: &Path) -> Result<Option<Spare>, StepError> {
     let step = "namespaces.net";
@@ -285,7 +286,8 @@ fn try_lock(file: &Path) -> Option<std::fs::File> {
 const MAKER_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// An exclusive flock on the maker lock `file`, waited for (a maker holds it
-/// from its last check to its mount), up to `MAKER_LOCK_WAIT`: then ETIMEDOUT.
+/// from its unmount of what is on the holder to its mount), up to
+/// `MAKER_LOCK_WAIT`: then ETIMEDOUT.
 /// None if there is no such file.
 fn lock_waiting(file: &Path) -> std::io::Result<Option<std::fs::File>> {
     let f = match open_lock(file) {
@@ -442,18 +444,21 @@ fn tag(file: &Path) -> PathBuf {
     beside(file, ".tag")
 }
 
-/// The mount namespace the last spare on the holder was made in: its tag's
-/// target; None if there is no tag. Read under the maker lock.
+/// What the tag of the last spare on the holder says: the mount namespace it
+/// was made in and its mount's unique id; None if there is no tag. Read under
+/// the maker lock.
 ///
-/// Why: a spare bound on the holder propagates into mount namespaces that are
-/// slaves or copies of the one it was made in (a systemd unit's PrivateTmp, an
-/// `unshare -m`), and a maker there detaches what is on the holder in its view
-/// only. A run takes a spare only when the last one was made in the run's own
-/// mount namespace: every tag write is followed by that maker's mount under the
-/// same lock, and a maker first detaches everything on the holder in its view,
-/// so the top of a run's view is then the spare made there, and the tag's
-/// removal is that spare's last take wherever it is seen. A spare that
-/// propagated elsewhere is never taken there (and goes with `--cleanup`).
+/// Why both: a spare bound on the holder propagates into mount namespaces
+/// that are slaves or copies of the one it was made in (a systemd unit's
+/// PrivateTmp, an `unshare -m`), as does a namespace a run took and left
+/// there for the next maker; and a mount namespace's number comes back once
+/// it is freed, so a stale tag can name a namespace made later. A run takes a
+/// spare only when the tag names its own mount namespace and the mount it
+/// sees on the holder is the very mount the tag names: the copy in another
+/// namespace is another mount, with another id, and ids are never reused, so
+/// a tag names one mount that one maker made and no take but the first can
+/// match it. A spare that propagated elsewhere is never taken there (and goes
+/// with `--cleanup`).
 fn made_in(file: &Path) -> Option<Made> {
     use std::os::unix::ffi::{OsStrExt, OsStringExt};
     let target = std::fs::read_link(tag(file)).ok()?.into_os_string();
@@ -477,7 +482,7 @@ struct Made {
     mount: Option<u64>,
 }
 
-/// The lock a maker holds from its check of the holder to its mount, so that
+/// The lock a maker holds from its unmount of what is on the holder to its mount, so that
 /// at most one spare is ever on it; a run that finds it held makes its own
 /// namespace rather than wait.
 fn maker_lock(file: &Path) -> PathBuf {
