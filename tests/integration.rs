@@ -2293,7 +2293,7 @@ fn a_run_takes_the_spare_made_after_the_run_before() {
     assert_eq!(r2.facts().one("netns"), Some(spare.as_str()), "{r2}");
     assert!(
         r2.detail("namespaces")
-            .contains(&format!("{spare}, taken off the box's holder")),
+            .contains(&format!("{spare}, taken from the box's holder")),
         "{r2}"
     );
     wait_for_spare_makers();
@@ -2438,7 +2438,7 @@ fn a_used_namespace_is_not_taken_in_a_copy_of_the_takers_mount_namespace() {
     let r = b.run(&[], &["/nonexistent"]);
     assert!(
         r.detail("namespaces")
-            .contains(&format!("{spare}, taken off the box's holder")),
+            .contains(&format!("{spare}, taken from the box's holder")),
         "{r}"
     );
     wait_for_spare_makers();
@@ -2470,7 +2470,7 @@ fn a_used_namespace_is_not_taken_in_a_copy_of_the_takers_mount_namespace() {
         let err = text(&o.stderr);
         assert_eq!(o.status.code(), Some(0), "{err}");
         assert!(
-            !err.contains(&format!("{spare}, taken off the box's holder")),
+            !err.contains(&format!("{spare}, taken from the box's holder")),
             "a copy of the taker's mount namespace took the used namespace (tag id {id:?}): {err}"
         );
         assert!(

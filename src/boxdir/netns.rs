@@ -38,8 +38,9 @@
 //! held makes its own namespace rather than wait. Only a box run twice since
 //! `--init` gets spares (`wants_spare`). `--cleanup` waits for the maker lock,
 //! then detaches them all and removes the holder, the tag and the lock (a
-//! maker that comes later finds no lock, or another one, and gives up,
-//! leaving nothing).
+//! maker that comes later finds no lock and gives up, leaving nothing; one
+//! that finds the lock of a box made again by `--init`, even one whose inode
+//! number came back, makes that box a spare as fresh as any, under its lock).
 
 use crate::sys::error::StepError;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -205,27 +206,13 @@ pub fn take(file: &Path) -> Result<Option<Spare>, StepError> {
         // for an expedited RCU grace period, off every run's path), or
         // `--cleanup` does.
         (Some(id), Ok(top)) if top == id => {}
-        // Another mount; or a tag with no id where the kernel has unique ids
-        // (a maker of an earlier version, or a tag left from one): what is on
-        // the holder may be a namespace a run took, so it is not taken.
-        (Some(_), Ok(_)) | (None, Ok(_)) => return Ok(None),
-        // A kernel without unique mount ids (before 6.8), whose makers write
-        // none: off the holder before it is used, this one and any stacked on
-        // it, and nothing left there (a locked mount also answers EINVAL); so
-        // no run leaves a taken namespace there.
-        (None, Err(libc::ENOSYS | libc::EINVAL)) => {
-            crate::boxdir::tmpfs::unmount(file).map_err(|e| StepError {
-                step: step.into(),
-                ..e
-            })?;
-            let after = crate::sys::fd::open(file, libc::O_PATH | libc::O_NOFOLLOW, step)?;
-            if !empty_holder(after.as_raw_fd()) {
-                return Err(StepError::new(
-                    step,
-                    "a namespace is still on the holder after its unmount",
-                ));
-            }
-        }
+        // Another mount; a tag with no id (a maker of an earlier version, or
+        // a tag left from one): what is on the holder may be a namespace a run
+        // took, so it is not taken. A kernel without unique mount ids (before
+        // 6.8) gets no spares at all: its makers give up, and a mount
+        // namespace number alone cannot tell a copy's view of a taken
+        // namespace from a fresh spare (found by review).
+        (_, Ok(_)) | (_, Err(libc::ENOSYS | libc::EINVAL)) => return Ok(None),
         (_, Err(e)) => return Err(StepError::sys(step, "statx of the spare", e)),
     }
     let inode = stat_of(fd.as_raw_fd())
@@ -281,8 +268,9 @@ fn try_lock(file: &Path) -> Option<std::fs::File> {
 }
 
 /// How long `--cleanup` waits for a maker to let go of its lock: a maker holds
-/// it for a few calls (its last check, the tag, the mount), so only a maker
-/// stopped by someone else (a freezer, a debugger) holds it this long.
+/// it for a few calls (the unmount of what is on the holder, its check, the
+/// tag, the mount), so only a maker stopped by someone else (a freezer, a
+/// debugger) holds it this long.
 const MAKER_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// An exclusive flock on the maker lock `file`, waited for (a maker holds it
@@ -460,8 +448,12 @@ fn tag(file: &Path) -> PathBuf {
 /// match it. A spare that propagated elsewhere is never taken there (and goes
 /// with `--cleanup`).
 fn made_in(file: &Path) -> Option<Made> {
+    parse_tag(std::fs::read_link(tag(file)).ok()?.into_os_string())
+}
+
+/// A tag's target read as `Made`; None if it is empty or its id is no number.
+fn parse_tag(target: std::ffi::OsString) -> Option<Made> {
     use std::os::unix::ffi::{OsStrExt, OsStringExt};
-    let target = std::fs::read_link(tag(file)).ok()?.into_os_string();
     let bytes = target.as_bytes();
     let (namespace, mount) = match bytes.iter().position(|&b| b == b' ') {
         None => (target.clone(), None),
@@ -474,9 +466,10 @@ fn made_in(file: &Path) -> Option<Made> {
 }
 
 /// What a spare's tag says: the mount namespace its maker worked in
-/// ("mnt:[N]"), and the unique id of the mount it put on the holder (none from
-/// a kernel without unique mount ids, or a version that wrote none). The tag's
-/// target is the two, a space between them.
+/// ("mnt:[N]"), and the unique id of the mount it put on the holder (none in
+/// a tag of an earlier version). The tag's target is the two, a space between
+/// them.
+#[derive(Debug, PartialEq)]
 struct Made {
     namespace: std::ffi::OsString,
     mount: Option<u64>,
@@ -618,19 +611,16 @@ fn mount_spare(file: &Path, target: &std::ffi::CStr, seen: (u64, u64)) -> ! {
     if tree < 0 {
         exit(1);
     }
-    let mount = match unique_mount_id(tree) {
-        Ok(id) => Some(id),
-        Err(libc::ENOSYS | libc::EINVAL) => None,
-        Err(_) => exit(1),
+    // Without a unique id no run could take it (`take`): no spare.
+    let Ok(mount) = unique_mount_id(tree) else {
+        exit(1);
     };
     {
         let Some(ns) = mount_namespace() else {
             exit(1);
         };
         let mut target = ns;
-        if let Some(id) = mount {
-            target.push(format!(" {id}"));
-        }
+        target.push(format!(" {mount}"));
         if remove_if_there(&tag).is_err() || std::os::unix::fs::symlink(&target, &tag).is_err() {
             exit(1);
         }
@@ -660,6 +650,29 @@ const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tag_names_a_mount_namespace_and_a_mount() {
+        let made = |t: &str| parse_tag(t.into());
+        assert_eq!(
+            made("mnt:[4026531832] 2149723331"),
+            Some(Made {
+                namespace: "mnt:[4026531832]".into(),
+                mount: Some(2149723331)
+            })
+        );
+        assert_eq!(
+            made("mnt:[4026531832]"),
+            Some(Made {
+                namespace: "mnt:[4026531832]".into(),
+                mount: None
+            })
+        );
+        assert_eq!(made("mnt:[4026531832] 12x"), None);
+        assert_eq!(made("mnt:[4026531832] "), None);
+        assert_eq!(made(""), None);
+        assert_eq!(made(" 7"), None);
+    }
 
     #[test]
     fn the_holder_sits_beside_the_lock_file() {

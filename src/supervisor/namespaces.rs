@@ -28,7 +28,7 @@ pub enum NetNs {
     /// the clone happens inside it, so pid 1 is born there; `inode` is the one
     /// pid 1 must show.
     Spare { inode: u64 },
-    /// A new one, the spare taken off its holder having been refused (why):
+    /// A new one, the spare taken from its holder having been refused (why):
     /// as `New`.
     SpareRefused(String),
 }
@@ -124,7 +124,7 @@ pub fn verify(pid: libc::pid_t, net: &NetNs) -> Result<Control, StepError> {
             "new {names} namespaces (the box's spare net namespace could not be entered, so the clone made this one: {why})"
         ),
         NetNs::Spare { inode } => format!(
-            "new {names} namespaces; a new net namespace net:[{inode}], taken off the box's holder for this run alone, made there by rustbox after a run had ended"
+            "new {names} namespaces; a new net namespace net:[{inode}], taken from the box's holder for this run alone, made there by rustbox after a run had ended"
         ),
     };
     Ok(Control::applied("namespaces", true, detail))
