@@ -227,27 +227,7 @@ const STATX_MNT_ID_UNIQUE: u32 = 0x4000;
 /// The unique id of the mount the file `fd` names sits on; ENOSYS if the
 /// kernel has no unique mount ids.
 fn unique_mount_id(fd: libc::c_int) -> Result<u64, i32> {
-    // SAFETY: an all-zero statx is a valid buffer to fill.
-    let mut st: libc::statx = unsafe { std::mem::zeroed() };
-    // SAFETY: statx of the descriptor itself (empty path) into our buffer.
-    let r = unsafe {
-        libc::statx(
-            fd,
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
-            STATX_MNT_ID_UNIQUE,
-            &mut st,
-        )
-    };
-    if r != 0 {
-        return Err(std::io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO));
-    }
-    if st.stx_mask & STATX_MNT_ID_UNIQUE == 0 {
-        return Err(libc::ENOSYS);
-    }
-    Ok(st.stx_mnt_id)
+    crate::sys::fd::statx_mount_id(fd, STATX_MNT_ID_UNIQUE)?.ok_or(libc::ENOSYS)
 }
 
 /// The maker lock `file`, opened (never made: `ensure_maker_lock`).

@@ -207,28 +207,14 @@ pub fn attach(mnt: &OwnedFd, to: &OwnedFd, what: &str) -> Result<(), StepError> 
 
 /// The id of the mount a descriptor's object sits on (`statx` `STATX_MNT_ID`).
 pub fn mount_id(fd: RawFd, what: &str) -> Result<u64, StepError> {
-    // SAFETY: an all-zero statx is a valid buffer to fill.
-    let mut st: libc::statx = unsafe { std::mem::zeroed() };
-    // SAFETY: statx of the descriptor itself (empty path) into our buffer.
-    let rc = unsafe {
-        libc::statx(
-            fd,
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
-            libc::STATX_MNT_ID,
-            &mut st,
-        )
-    };
-    if rc < 0 {
-        return Err(StepError::last_os("mount.verify", format!("statx {what}")));
-    }
-    if st.stx_mask & libc::STATX_MNT_ID == 0 {
-        return Err(StepError::new(
+    match crate::sys::fd::statx_mount_id(fd, libc::STATX_MNT_ID) {
+        Ok(Some(id)) => Ok(id),
+        Ok(None) => Err(StepError::new(
             "mount.verify",
             format!("{what}: the kernel gave no mount id"),
-        ));
+        )),
+        Err(e) => Err(StepError::sys("mount.verify", format!("statx {what}"), e)),
     }
-    Ok(st.stx_mnt_id)
 }
 
 /// Read back an `attach`: what `rel` below `parent` leads to now, reached again

@@ -115,6 +115,30 @@ fn openat_cwd(c: &std::ffi::CStr, flags: libc::c_int) -> std::io::Result<OwnedFd
     }
 }
 
+/// The mount id `statx` gives for the object `fd` names (`mask`: STATX_MNT_ID,
+/// or STATX_MNT_ID_UNIQUE, whose ids are never reused); None if the kernel
+/// did not fill it in, the errno if statx failed.
+pub fn statx_mount_id(fd: RawFd, mask: u32) -> Result<Option<u64>, i32> {
+    // SAFETY: an all-zero statx is a valid buffer to fill.
+    let mut st: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: statx of the descriptor itself (empty path) into our buffer.
+    let rc = unsafe {
+        libc::statx(
+            fd,
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+            mask,
+            &mut st,
+        )
+    };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO));
+    }
+    Ok((st.stx_mask & mask != 0).then_some(st.stx_mnt_id))
+}
+
 /// The whole of a kernel file (procfs, cgroupfs) in one read, and one more for
 /// the end. `std::fs::read_to_string` asks for the size first and, as these
 /// files say 0, starts with a 32-byte read and doubles: a dozen calls for
