@@ -388,8 +388,14 @@ pub fn wants_spare(file: &Path) -> Option<(u64, u64)> {
     // The maker only opens its lock; a box made by a version that had the
     // maker make it gets it here, while the box is locked.
     ensure_maker_lock(file).ok()?;
-    let st = std::fs::symlink_metadata(maker_lock(file)).ok()?;
+    lock_identity(&maker_lock(file))
+}
+
+/// The identity (device, inode) of the maker lock file `lock` (never a link:
+/// not followed), if it is there.
+fn lock_identity(lock: &Path) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
+    let st = std::fs::symlink_metadata(lock).ok()?;
     Some((st.dev(), st.ino()))
 }
 
@@ -434,12 +440,13 @@ fn made_in(file: &Path) -> Option<Made> {
 /// A tag's target read as `Made`; None if it is empty or its id is no number.
 fn parse_tag(target: std::ffi::OsString) -> Option<Made> {
     use std::os::unix::ffi::{OsStrExt, OsStringExt};
-    let bytes = target.as_bytes();
-    let (namespace, mount) = match bytes.iter().position(|&b| b == b' ') {
-        None => (target.clone(), None),
+    let (namespace, mount) = match target.as_bytes().iter().position(|&b| b == b' ') {
+        None => (target, None),
         Some(at) => {
+            let mut bytes = target.into_vec();
             let id = std::str::from_utf8(&bytes[at + 1..]).ok()?.parse().ok()?;
-            (std::ffi::OsString::from_vec(bytes[..at].to_vec()), Some(id))
+            bytes.truncate(at);
+            (std::ffi::OsString::from_vec(bytes), Some(id))
         }
     };
     (!namespace.is_empty()).then_some(Made { namespace, mount })
@@ -514,9 +521,6 @@ fn new_namespace() -> Result<(), ()> {
 /// maker of the box's next namespace. Never fails the command: what goes
 /// wrong costs only the speed-up (the next run makes its own).
 pub fn make_spare(file: &Path, seen: (u64, u64)) {
-    let Ok(target) = crate::sys::fd::cpath(file, "netns.spare") else {
-        return;
-    };
     // SAFETY: fork of a single-threaded process; the child only makes system
     // calls on memory made before the fork, then _exits.
     if unsafe { libc::fork() } != 0 {
@@ -525,29 +529,20 @@ pub fn make_spare(file: &Path, seen: (u64, u64)) {
     if become_maker().is_err() || new_namespace().is_err() {
         exit(1);
     }
-    mount_spare(file, &target, seen)
+    mount_spare(file, seen)
 }
 
 /// The maker's last steps, its namespace made: it mounts it on the holder
-/// `file` (`target`) only if, when it starts them and again once it holds the
+/// `file` only if, when it starts them and again once it holds the
 /// lock, the maker lock is still the file `seen` (device, inode) that
 /// `wants_spare` saw with the box locked: not removed by `--cleanup` (and made
 /// again by another `--init`). Under the lock it detaches what is on the
 /// holder (the namespace the last run took, which no run takes again: its tag
 /// is gone), and mounts the new spare only on the empty holder.
-fn mount_spare(file: &Path, target: &std::ffi::CStr, seen: (u64, u64)) -> ! {
+fn mount_spare(file: &Path, seen: (u64, u64)) -> ! {
     let lock = maker_lock(file);
     let tag = tag(file);
-    let lock_is_seen = || {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&lock)
-            .ok()
-            .and_then(|f| identity(f.as_raw_fd()))
-            == Some(seen)
-    };
+    let lock_is_seen = || lock_identity(&lock) == Some(seen);
     if !lock_is_seen() {
         exit(1);
     }
@@ -566,33 +561,22 @@ fn mount_spare(file: &Path, target: &std::ffi::CStr, seen: (u64, u64)) -> ! {
     if crate::boxdir::tmpfs::unmount(file).is_err() {
         exit(1);
     }
-    // SAFETY: open with a NUL-terminated path; the descriptor is the maker's.
-    let holder = unsafe {
-        libc::open(
-            target.as_ptr(),
-            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-        )
+    let step = "netns.spare";
+    let Ok(holder) = crate::sys::fd::open(file, libc::O_PATH | libc::O_NOFOLLOW, step) else {
+        exit(1);
     };
-    if holder < 0 || !empty_holder(holder) {
+    if !empty_holder(holder.as_raw_fd()) {
         exit(1);
     }
     // The new spare's mount, made detached (a clone of our own network
     // namespace file) so that its unique id goes into the tag before it is
     // attached to the holder.
-    // SAFETY: open_tree with a NUL-terminated path; the descriptor is ours.
-    let tree = unsafe {
-        libc::syscall(
-            libc::SYS_open_tree,
-            libc::AT_FDCWD,
-            c"/proc/thread-self/ns/net".as_ptr(),
-            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint,
-        )
-    } as libc::c_int;
-    if tree < 0 {
+    let net = Path::new("/proc/thread-self/ns/net");
+    let Ok((tree, _)) = crate::chain::mounts::clone_tree(net, false, None) else {
         exit(1);
-    }
+    };
     // Without a unique id no run could take it (`take`): no spare.
-    let Ok(mount) = unique_mount_id(tree) else {
+    let Ok(mount) = unique_mount_id(tree.as_raw_fd()) else {
         exit(1);
     };
     {
@@ -605,27 +589,11 @@ fn mount_spare(file: &Path, target: &std::ffi::CStr, seen: (u64, u64)) -> ! {
             exit(1);
         }
     }
-    // SAFETY: move_mount of our detached mount onto the holder's descriptor,
-    // with empty NUL-terminated paths: it lands on exactly that file (an
-    // unlinked one refuses it).
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_move_mount,
-            tree,
-            c"".as_ptr(),
-            holder,
-            c"".as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
-        )
-    };
-    exit(if r == 0 { 0 } else { 1 })
+    // On exactly the holder file the descriptor names (an unlinked one
+    // refuses it).
+    let attached = crate::chain::mounts::attach(&tree, &holder, "the spare on its holder");
+    exit(if attached.is_ok() { 0 } else { 1 })
 }
-
-/// open_tree(2) flag: a detached copy of the mount.
-const OPEN_TREE_CLONE: libc::c_uint = 1;
-/// move_mount(2) flags: from and to the descriptors themselves.
-const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
-const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
 
 #[cfg(test)]
 mod tests {
