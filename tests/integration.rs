@@ -1154,6 +1154,99 @@ fn a_callers_descriptor_reaches_the_box_only_with_inherit_fds() {
     );
 }
 
+/// The payload runs the chain in pid 1's memory (issue 13: no copy of pid 1's
+/// pages to make and write into), which is safe only while pid 1 does not run:
+/// with the chain held in its stdio step (stdin a FIFO no one writes yet, in a
+/// host directory bound on the box's /fifo: special files in /box are removed
+/// before every run), pid 1 waits in the clone (`D`, not in `wait4`), and the
+/// two share one address space (`kcmp` KCMP_VM); once the program is exec'd it
+/// has memory of its own and the run is as any other.
+#[test]
+fn the_payload_shares_pid_1s_memory_only_while_pid_1_waits_for_its_execve() {
+    let b = TestBox::new(96);
+    let dir = env().base.join("fifo-96");
+    let _ = std::fs::create_dir(&dir);
+    common::chmod(&dir, 0o755);
+    let fifo = dir.join("in.fifo");
+    let _ = std::fs::remove_file(&fifo);
+    let path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: mkfifo of a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o666) }, 0, "mkfifo");
+    common::chmod(&fifo, 0o666);
+    let id = b.idarg();
+    let bind = format!("--dir=/fifo={}", dir.display());
+    let mut c = harness::rustbox_cmd(&[
+        "-b",
+        &id,
+        "-w",
+        "10",
+        &bind,
+        "--stdin=/fifo/in.fifo",
+        "--run",
+        "--",
+        "/bin/cat",
+    ]);
+    let child = c
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let children = |p: u32| common::children_of(p).unwrap_or_default();
+    let state = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| s.rsplit_once(") ").map(|(_, r)| r.chars().next()))
+            .flatten()
+    };
+    // Until the payload sleeps (in its open of the FIFO: nothing else in the
+    // chain sleeps).
+    let mut pair = None;
+    let seen = common::wait_for(Duration::from_secs(5), || {
+        pair = children(child.id())
+            .into_iter()
+            .find_map(|p1| children(p1).first().map(|&pay| (p1, pay)));
+        pair.is_some_and(|(_, pay)| state(pay) == Some('S'))
+    });
+    let observed = pair.map(|(p1, pay)| {
+        // SAFETY: kcmp of two pids with integer arguments only.
+        let same_vm = unsafe {
+            libc::syscall(
+                libc::SYS_kcmp,
+                p1 as libc::pid_t,
+                pay as libc::pid_t,
+                1,
+                0,
+                0,
+            )
+        };
+        (state(p1), state(pay), same_vm)
+    });
+    // Let the chain go on: the program reads what we write.
+    std::fs::write(&fifo, "through the fifo\n").expect("write the FIFO");
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        seen,
+        "the box's pid 1 and a sleeping payload were never seen"
+    );
+    let (p1_state, pay_state, same_vm) = observed.unwrap();
+    assert_eq!(
+        p1_state,
+        Some('D'),
+        "pid 1 ran while its payload was in the chain (state {p1_state:?})"
+    );
+    assert_eq!(
+        pay_state,
+        Some('S'),
+        "the payload was not blocked on the FIFO"
+    );
+    assert_eq!(
+        same_vm, 0,
+        "the payload has memory of its own before its execve"
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "through the fifo\n");
+}
+
 /// On a merged-/usr host (this suite's Debian 12) /bin, /lib and /lib64 are the
 /// host's links into /usr: the box gets the same links, not three more binds,
 /// and what they lead to is the /usr bind's. A rule of the caller's for /usr

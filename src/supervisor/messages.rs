@@ -194,6 +194,12 @@ pub struct Sender {
     pending: RefCell<Vec<u8>>,
 }
 
+impl AsRawFd for Sender {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
 impl Sender {
     pub fn new(fd: OwnedFd, step: &'static str) -> Sender {
         Sender {

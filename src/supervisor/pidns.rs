@@ -11,6 +11,12 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 pub struct LastPid(OwnedFd);
 
+impl AsRawFd for LastPid {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
 impl LastPid {
     /// Open the file; None if this kernel or mount has none.
     pub fn open() -> Option<LastPid> {

@@ -67,10 +67,16 @@ pub fn main(plan: &ContainPlan, cgroup: Option<SelfAttach>, ends: ProxyEnds) -> 
     // namespace. Opened now, while the host's /proc is still in our mount
     // namespace; read once the payload is gone.
     let last_pid = LastPid::open();
-    let Some(payload) = fork(&report) else {
-        drop((ends.status, last_pid));
-        payload_main(plan, Reporter::new(report.into_fd()));
+    let start = PayloadStart {
+        plan,
+        report: report.as_raw_fd(),
+        not_its: [
+            Some(ends.status.as_raw_fd()),
+            last_pid.as_ref().map(LastPid::as_raw_fd),
+        ],
     };
+    // Back here once the payload has exec'd the program (or ended).
+    let payload = spawn(&report, &start);
     // The payload holds the report pipe now; the supervisor reads end-of-file
     // when the payload's execve closes it.
     drop(report);
@@ -257,17 +263,40 @@ fn close_supervisor_fds(keep: &[RawFd]) -> Result<usize, StepError> {
     Ok(closed)
 }
 
-/// Fork the payload: its pid in the proxy, None in the payload. A failed fork
-/// ends the proxy, reported on `report` if it can be.
-fn fork(report: &Sender) -> Option<libc::pid_t> {
-    // SAFETY: fork in a single-threaded process: the child is a copy of it with
-    // no lock held by another thread; it runs only the chain and ends in execve
-    // or `_exit`.
-    match unsafe { libc::fork() } {
-        0 => None,
-        pid if pid > 0 => Some(pid),
-        _ => {
-            let e = StepError::last_os("proxy.fork", "fork the payload");
+/// What the payload starts from, in pid 1's memory.
+struct PayloadStart<'a> {
+    plan: &'a ContainPlan,
+    /// Its end of the report pipe (the descriptor's number in its own table).
+    report: RawFd,
+    /// pid 1's own descriptors, which the payload closes first: the status pipe
+    /// and `ns_last_pid`.
+    not_its: [Option<RawFd>; 2],
+}
+
+/// Start the payload; its pid, once it has exec'd the program or ended. A
+/// failed start ends the proxy, reported on `report` if it can be.
+///
+/// The payload runs the chain in pid 1's memory until its execve, pid 1
+/// waiting (`sys::vfork`): no copy of pid 1's pages to make or to write into.
+/// Why that is safe here: pid 1 is single-threaded and does nothing until the
+/// payload's execve or exit, and then only what it did after a fork (close its
+/// end of the report pipe, reap, report the status); the chain, rustbox's own
+/// code, is all that runs in the shared memory, and the program it execs has
+/// memory of its own. Every step of the chain acts on the payload's own task:
+/// credentials, capabilities, no_new_privs, seccomp, Landlock, rlimits,
+/// descriptors, root and cwd are not shared with pid 1 (clone without
+/// CLONE_THREAD, CLONE_FILES, CLONE_FS). The memory is not dumpable (pid 1's
+/// `not_dumpable`, a property of the memory): once the payload has the box's
+/// uid, no process of that uid can read or trace it before its execve.
+fn spawn(report: &Sender, start: &PayloadStart) -> libc::pid_t {
+    match crate::sys::vfork::spawn(payload_entry, start) {
+        Ok(pid) => pid,
+        Err(e) => {
+            let e = StepError::io(
+                "proxy.fork",
+                "clone the payload (CLONE_VM, CLONE_VFORK)",
+                &e,
+            );
             // Reported or not, the run ends here: no program, no seccomp record.
             let code = match report.send(&Message::Err(e)) {
                 Ok(()) => 1,
@@ -276,6 +305,26 @@ fn fork(report: &Sender) -> Option<libc::pid_t> {
             exit_now(code)
         }
     }
+}
+
+/// The payload's first steps: none of pid 1's own descriptors, then the chain.
+fn payload_entry(start: &PayloadStart) -> ! {
+    // SAFETY: the payload's own copy of the report pipe's descriptor; it ends
+    // in execve (close-on-exec) or `_exit`, so nothing else closes it here.
+    let report = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(start.report) };
+    let rep = Reporter::new(report);
+    for fd in start.not_its.into_iter().flatten() {
+        // SAFETY: closes the payload's copy of the descriptor (its table is its
+        // own); pid 1's objects that own it are never dropped here.
+        if unsafe { libc::close(fd) } < 0 {
+            let e = StepError::last_os("proxy.fork", format!("close pid 1's descriptor {fd}"));
+            exit_now(match rep.err(&e) {
+                Ok(()) => 126,
+                Err(_) => 125,
+            });
+        }
+    }
+    payload_main(start.plan, rep)
 }
 
 /// The payload: the chain, then execve. Never returns.

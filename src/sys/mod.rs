@@ -9,3 +9,4 @@ pub mod procclock;
 pub mod procfs;
 pub mod procmount;
 pub mod tty;
+pub mod vfork;
