@@ -2508,6 +2508,123 @@ fn a_run_takes_the_spare_made_after_the_run_before() {
     );
 }
 
+/// Neither child a run starts for the box copies the supervisor's memory
+/// (issue 13): the payload is cloned with CLONE_VM | CLONE_VFORK (pid 1 waits
+/// for its execve), the spare's maker with CLONE_VM alone (it runs on while the
+/// supervisor exits), and the maker starts with every signal blocked, so no
+/// handler of the supervisor's runs in it. Seen by strace on a run that takes
+/// a spare and starts the next one's maker.
+#[test]
+fn no_child_of_a_run_copies_the_supervisors_memory() {
+    common::require_tool("strace", "-V", "apt-get install strace (make deps does)");
+    let b = TestBox::new(97);
+    for _ in 0..2 {
+        let r = b.run(&[], &["/bin/true"]);
+        assert_eq!(r.code, 0, "{r}");
+    }
+    wait_for_spare_makers();
+    let log = env().base.join("strace-97.log");
+    let o = std::process::Command::new("strace")
+        .args([
+            "-f",
+            "-qq",
+            "-e",
+            "trace=clone,clone3,fork,vfork,rt_sigprocmask",
+        ])
+        .arg("-o")
+        .arg(&log)
+        .arg(common::rustbox_bin())
+        .arg(format!("--config={}", env().config.display()))
+        .args(["-b", &b.idarg(), "-vv", "--run", "--", "/bin/true"])
+        .output()
+        .expect("run strace");
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("taken from the box's holder"),
+        "the traced run took no spare: {err}"
+    );
+    wait_for_spare_makers();
+    let trace = std::fs::read_to_string(&log).expect("the strace log");
+    // "PID clone(child_stack=0x..., flags=CLONE_VM|SIGCHLD) = N", or, for a
+    // clone that waits (CLONE_VFORK), "... <unfinished ...>" and later
+    // "PID <... clone resumed>) = N".
+    let lines: Vec<&str> = trace.lines().collect();
+    let clones: Vec<(&str, &str)> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.contains(" clone("))
+        .filter_map(|(i, l)| {
+            let flags = l.split("flags=").nth(1)?.split([',', ')', ' ']).next()?;
+            let done = if l.contains("<unfinished") {
+                let pid = l.split_whitespace().next()?;
+                lines[i + 1..]
+                    .iter()
+                    .find(|r| r.starts_with(pid) && r.contains("<... clone resumed>"))?
+            } else {
+                l
+            };
+            Some((flags, done.rsplit("= ").next()?))
+        })
+        .collect();
+    let copies: Vec<&str> = trace
+        .lines()
+        .filter(|l| l.contains(" fork(") || l.contains(" vfork("))
+        .collect();
+    let payload: Vec<_> = clones
+        .iter()
+        .filter(|(f, _)| f.split('|').any(|x| x == "CLONE_VFORK"))
+        .collect();
+    assert_eq!(payload.len(), 1, "the payload's clone: {trace}");
+    assert!(
+        payload[0].0.split('|').any(|x| x == "CLONE_VM"),
+        "the payload copies pid 1's memory: {trace}"
+    );
+    let maker: Vec<_> = clones
+        .iter()
+        .filter(|(f, _)| {
+            let f: Vec<&str> = f.split('|').collect();
+            f.contains(&"CLONE_VM") && !f.contains(&"CLONE_VFORK")
+        })
+        .collect();
+    assert_eq!(
+        maker.len(),
+        1,
+        "the maker's clone (CLONE_VM alone): {trace}"
+    );
+    // The maker was started, not forked (a keeper already runs: no fork of its).
+    assert!(
+        copies.is_empty(),
+        "a child copied the supervisor: {copies:?}"
+    );
+    // The supervisor blocks every signal (the kernel's whole set: "~[]") just
+    // before the maker's clone and restores its mask just after, so the maker
+    // starts with every signal blocked.
+    let sup = trace
+        .lines()
+        .find(|l| l.contains(" clone(") && l.ends_with(&format!("= {}", maker[0].1.trim())))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the maker's clone");
+    let own: Vec<&str> = trace
+        .lines()
+        .filter(|l| l.split_whitespace().next() == Some(sup))
+        .filter(|l| l.contains("rt_sigprocmask(SIG_SETMASK") || l.contains(" clone("))
+        .collect();
+    let at = own
+        .iter()
+        .position(|l| l.contains(" clone(") && l.contains("flags=CLONE_VM|SIGCHLD"))
+        .expect("the maker's clone among the supervisor's calls");
+    assert!(
+        at > 0
+            && own[at - 1].contains("rt_sigprocmask(SIG_SETMASK, ~[], ")
+            && own
+                .get(at + 1)
+                .is_some_and(|l| l.contains("rt_sigprocmask(SIG_SETMASK, [")),
+        "the maker's clone is not inside a block of every signal: {own:?}"
+    );
+    let _ = std::fs::remove_file(&log);
+}
+
 /// A namespace a run took stays on the holder (its tag gone) until the box's
 /// next maker detaches it. A copy of the taker's mount namespace sees it there;
 /// a tag that names that copy (a dead namespace's number that came back) must

@@ -30,6 +30,7 @@
 pub mod lend;
 pub mod lifecycle;
 pub mod lock;
+pub mod maker;
 pub mod netns;
 pub mod paths;
 pub mod tmpfs;

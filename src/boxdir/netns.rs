@@ -3,7 +3,7 @@
 //! Every run gets a network namespace no program has ever been in (as
 //! isolate's new one per run). Making one (`copy_net_ns`, `lo` up) is about
 //! 0.7 ms of a run's critical path here, so after a run has written its results
-//! and let go of the box, the supervisor forks a maker that makes the box's
+//! and let go of the box, the supervisor starts a maker (`boxdir::maker`) that makes the box's
 //! next namespace and holds it by a bind mount of its nsfs file on the holder,
 //! `<lock_root>/N.net` (made empty by `--init`). The next run takes it: it opens
 //! the holder, checks that it holds a network namespace and is the mount its
@@ -17,7 +17,7 @@
 //! 0.1-0.2 ms of a run's path here.
 //!
 //! Why a spare is as fresh as a new one: it is made by rustbox's own process
-//! (root in full, forked by a run that had the box and ran its program, after
+//! (root in full, started by a run that had the box and ran its program, after
 //! every process of that run is gone), nothing runs in it but the maker's `lo`
 //! up, and it is reachable only through the holder in the lock root (root's,
 //! not writable by others): setns into it needs CAP_SYS_ADMIN, and a descriptor
@@ -336,9 +336,6 @@ fn is_net_namespace(fd: &OwnedFd, step: &str) -> Result<bool, StepError> {
     Ok(true)
 }
 
-/// The maker's process name (`comm`), as `ps` shows it.
-pub const MAKER_NAME: &std::ffi::CStr = c"rustbox-netns";
-
 /// After a run of the box that ran its program, the box still locked: whether
 /// the maker is to make its next spare. Yes if the box has been run before
 /// since `--init`: a box run once is mostly one a judge cleans up next
@@ -469,130 +466,23 @@ fn maker_lock(file: &Path) -> PathBuf {
     beside(file, ".lock")
 }
 
-/// Whether the holder `fd` names is the empty file a spare is mounted on:
-/// a regular file, no namespace on it.
-fn empty_holder(fd: libc::c_int) -> bool {
-    fs_type(fd).is_ok_and(|t| t != NSFS_MAGIC)
-        && stat_of(fd).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG)
-}
-
-/// The identity (device, inode) of the file `fd` names, if it can be read.
-fn identity(fd: libc::c_int) -> Option<(u64, u64)> {
-    stat_of(fd).ok().map(|st| (st.st_dev, st.st_ino))
-}
-
-/// Ends a maker without running the supervisor's destructors.
-fn exit(code: libc::c_int) -> ! {
-    // SAFETY: _exit has no preconditions.
-    unsafe { libc::_exit(code) }
-}
-
-/// A maker's first steps: none of the caller's descriptors (its pipes must
-/// see end-of-file when rustbox exits), root in full (a setuid supervisor's
-/// real uid is the caller's, who could then signal it), out of the caller's
-/// session.
-fn become_maker() -> Result<(), ()> {
-    // SAFETY: close_range, setresuid, setsid and PR_SET_NAME (from a static
-    // string) have no memory effects; the descriptors closed belong to
-    // objects of the supervisor this process never uses (it _exits).
-    unsafe {
-        if libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32) != 0 {
-            return Err(());
-        }
-        if libc::setresuid(0, 0, 0) != 0 {
-            return Err(());
-        }
-        libc::setsid();
-        libc::prctl(libc::PR_SET_NAME, MAKER_NAME.as_ptr(), 0, 0, 0);
-    }
-    Ok(())
-}
-
-/// The maker's new network namespace, `lo` up.
-fn new_namespace() -> Result<(), ()> {
-    // SAFETY: unshare with a constant flag; the maker is single-threaded.
-    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-        return Err(());
-    }
-    crate::chain::loopback::bring_up().map_err(drop)
-}
-
-/// After a run that wants a spare (`wants_spare`), the box let go: fork the
-/// maker of the box's next namespace. Never fails the command: what goes
-/// wrong costs only the speed-up (the next run makes its own).
+/// After a run that wants a spare (`wants_spare`), the box let go: start the
+/// maker of the box's next namespace (`boxdir::maker`). Never fails the
+/// command: what goes wrong costs only the speed-up (the next run makes its
+/// own).
 pub fn make_spare(file: &Path, seen: (u64, u64)) {
-    // SAFETY: fork of a single-threaded process; the child only makes system
-    // calls on memory made before the fork, then _exits.
-    if unsafe { libc::fork() } != 0 {
+    let c = |p: PathBuf| std::ffi::CString::new(p.into_os_string().into_encoded_bytes()).ok();
+    let (Some(holder), Some(lock), Some(tag)) =
+        (c(file.to_path_buf()), c(maker_lock(file)), c(tag(file)))
+    else {
         return;
-    }
-    if become_maker().is_err() || new_namespace().is_err() {
-        exit(1);
-    }
-    mount_spare(file, seen)
-}
-
-/// The maker's last steps, its namespace made: it mounts it on the holder
-/// `file` only if, when it starts them and again once it holds the
-/// lock, the maker lock is still the file `seen` (device, inode) that
-/// `wants_spare` saw with the box locked: not removed by `--cleanup` (and made
-/// again by another `--init`). Under the lock it detaches what is on the
-/// holder (the namespace the last run took, which no run takes again: its tag
-/// is gone), and mounts the new spare only on the empty holder.
-fn mount_spare(file: &Path, seen: (u64, u64)) -> ! {
-    let lock = maker_lock(file);
-    let tag = tag(file);
-    let lock_is_seen = || lock_identity(&lock) == Some(seen);
-    if !lock_is_seen() {
-        exit(1);
-    }
-    // From the holder's last check to the mount, alone: at most one spare on
-    // the holder, and the namespace it is made in said first (`made_in`). The
-    // lock held must be the box's (a lock file `--cleanup` removed after this
-    // maker opened it is locked by nobody else).
-    let Some(held) = try_lock(&lock) else {
-        exit(1);
     };
-    if identity(held.as_raw_fd()) != Some(seen) || !lock_is_seen() {
-        exit(1);
-    }
-    // What the last run took (and anything stacked over it) off the holder,
-    // then the empty holder itself, through one descriptor to the mount.
-    if crate::boxdir::tmpfs::unmount(file).is_err() {
-        exit(1);
-    }
-    let step = "netns.spare";
-    let Ok(holder) = crate::sys::fd::open(file, libc::O_PATH | libc::O_NOFOLLOW, step) else {
-        exit(1);
-    };
-    if !empty_holder(holder.as_raw_fd()) {
-        exit(1);
-    }
-    // The new spare's mount, made detached (a clone of our own network
-    // namespace file) so that its unique id goes into the tag before it is
-    // attached to the holder.
-    let net = Path::new("/proc/thread-self/ns/net");
-    let Ok((tree, _)) = crate::chain::mounts::clone_tree(net, false, None) else {
-        exit(1);
-    };
-    // Without a unique id no run could take it (`take`): no spare.
-    let Ok(mount) = unique_mount_id(tree.as_raw_fd()) else {
-        exit(1);
-    };
-    {
-        let Some(ns) = mount_namespace() else {
-            exit(1);
-        };
-        let mut target = ns;
-        target.push(format!(" {mount}"));
-        if remove_if_there(&tag).is_err() || std::os::unix::fs::symlink(&target, &tag).is_err() {
-            exit(1);
-        }
-    }
-    // On exactly the holder file the descriptor names (an unlinked one
-    // refuses it).
-    let attached = crate::chain::mounts::attach(&tree, &holder, "the spare on its holder");
-    exit(if attached.is_ok() { 0 } else { 1 })
+    crate::boxdir::maker::spawn(crate::boxdir::maker::Plan {
+        holder,
+        lock,
+        tag,
+        seen,
+    });
 }
 
 #[cfg(test)]

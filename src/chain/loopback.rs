@@ -3,9 +3,13 @@
 //! A new network namespace holds only `lo`, and it is down: programs that talk to
 //! 127.0.0.1 (a local server in a test, an MPI runtime) would fail. Bringing it up
 //! gives them loopback and nothing else: there is no other interface and no route.
+//!
+//! The calls are made without the C library (`sys::raw`): the spare maker
+//! (`boxdir::maker`), which shares the supervisor's memory while both run,
+//! brings up its namespace's `lo` with the same code.
 
 use crate::sys::error::StepError;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use crate::sys::raw::{check, syscall6};
 
 fn ifreq_lo() -> libc::ifreq {
     // SAFETY: ifreq is plain data; all-zero is a valid value.
@@ -16,35 +20,56 @@ fn ifreq_lo() -> libc::ifreq {
     ifr
 }
 
-fn flags(sock: &OwnedFd) -> Result<libc::c_short, StepError> {
+/// ioctl `req` on `sock` with `ifr`.
+fn ioctl(sock: usize, req: libc::c_ulong, ifr: &mut libc::ifreq) -> Result<(), i32> {
+    // SAFETY: SIOCGIFFLAGS and SIOCSIFFLAGS read and write the ifreq given, a
+    // live local of the caller's.
+    let r = unsafe {
+        syscall6(
+            libc::SYS_ioctl,
+            [sock, req as usize, ifr as *mut _ as usize, 0, 0, 0],
+        )
+    };
+    check(r).map(drop)
+}
+
+fn flags(sock: usize) -> Result<libc::c_short, (&'static str, i32)> {
     let mut ifr = ifreq_lo();
-    // SAFETY: SIOCGIFFLAGS fills ifr for the named interface.
-    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS as _, &mut ifr) } < 0 {
-        return Err(StepError::last_os("net.loopback", "SIOCGIFFLAGS lo"));
-    }
+    ioctl(sock, libc::SIOCGIFFLAGS, &mut ifr).map_err(|e| ("SIOCGIFFLAGS lo", e))?;
     // SAFETY: after SIOCGIFFLAGS the flags member of the union is the one set.
     Ok(unsafe { ifr.ifr_ifru.ifru_flags })
 }
 
+/// `lo` up and read back: what failed and its errno (0: no errno) if not.
+pub fn up_raw() -> Result<(), (&'static str, i32)> {
+    let flags_of_socket = libc::SOCK_DGRAM | libc::SOCK_CLOEXEC;
+    // SAFETY: socket(2) with constant arguments.
+    let r = unsafe {
+        syscall6(
+            libc::SYS_socket,
+            [libc::AF_INET as usize, flags_of_socket as usize, 0, 0, 0, 0],
+        )
+    };
+    let sock = check(r).map_err(|e| ("socket(AF_INET)", e))?;
+    let result = (|| {
+        let mut ifr = ifreq_lo();
+        ifr.ifr_ifru.ifru_flags =
+            flags(sock)? | (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+        ioctl(sock, libc::SIOCSIFFLAGS, &mut ifr).map_err(|e| ("SIOCSIFFLAGS lo up", e))?;
+        if flags(sock)? & libc::IFF_UP as libc::c_short == 0 {
+            return Err(("lo is still down after SIOCSIFFLAGS", 0));
+        }
+        Ok(())
+    })();
+    // SAFETY: closes the socket made above, ours alone.
+    let closed = check(unsafe { syscall6(libc::SYS_close, [sock, 0, 0, 0, 0, 0]) });
+    result?;
+    closed.map(drop).map_err(|e| ("close the socket", e))
+}
+
 pub fn bring_up() -> Result<(), StepError> {
-    // SAFETY: socket(2) with constant arguments; the result is checked.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(StepError::last_os("net.loopback", "socket(AF_INET)"));
-    }
-    // SAFETY: fd was just returned by socket(2).
-    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
-    let mut ifr = ifreq_lo();
-    ifr.ifr_ifru.ifru_flags = flags(&sock)? | (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
-    // SAFETY: SIOCSIFFLAGS with a filled ifreq for "lo".
-    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as _, &ifr) } < 0 {
-        return Err(StepError::last_os("net.loopback", "SIOCSIFFLAGS lo up"));
-    }
-    if flags(&sock)? & libc::IFF_UP as libc::c_short == 0 {
-        return Err(StepError::new(
-            "net.loopback",
-            "lo is still down after SIOCSIFFLAGS",
-        ));
-    }
-    Ok(())
+    up_raw().map_err(|(what, errno)| match errno {
+        0 => StepError::new("net.loopback", what),
+        e => StepError::sys("net.loopback", what, e),
+    })
 }

@@ -8,5 +8,6 @@ pub mod pidfd;
 pub mod procclock;
 pub mod procfs;
 pub mod procmount;
+pub mod raw;
 pub mod tty;
 pub mod vfork;

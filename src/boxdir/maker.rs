@@ -1,0 +1,450 @@
+//! The spare maker (`rustbox-netns`): the process that makes a box's next
+//! network namespace and mounts it on the box's holder (`boxdir::netns` says
+//! what a spare is, how a run takes one, and why it is as fresh as a new one).
+//!
+//! The maker shares the supervisor's memory (clone with CLONE_VM, no
+//! CLONE_VFORK: the supervisor goes on, writes the run's results and exits
+//! while the maker works). A fork copied the supervisor's page tables, and each
+//! page either process then wrote was copied once more; the copy was torn down
+//! again when the maker ended: about 0.3 ms of CPU a run here, and the
+//! supervisor's own writes after the fork (its results) each waited for a copy.
+//! Sharing is safe because of what the maker does not do:
+//!
+//! - It runs only `make`, on a stack of its own (a guard page below it), and
+//!   reads only `Plan`, made before the clone and never freed (the supervisor
+//!   may exit first: the memory lives while the maker does).
+//! - It makes its system calls itself (`sys::raw`), never through the C
+//!   library: libc's errno, locks and thread list are the supervisor's thread's
+//!   (one thread pointer), and the supervisor runs on at the same time. It
+//!   allocates nothing, formats nothing through `core::fmt`, and has no path
+//!   that panics (a panic would abort through libc).
+//! - It starts with every signal blocked (the supervisor blocks them around
+//!   the clone), so no handler of the supervisor's runs on the maker's stack;
+//!   a fault in it is fatal at once (the kernel forces the default action of a
+//!   blocked synchronous signal).
+//! - Its credentials, descriptor table, namespaces and signal state are its
+//!   own (no CLONE_THREAD, CLONE_FILES, CLONE_FS, CLONE_SIGHAND): its first
+//!   steps close every descriptor it was born with, take root in full (a
+//!   setuid supervisor's real uid is the caller's, who could signal it) and
+//!   leave the caller's session, as the forked maker did.
+//!
+//! The steps and their order are the forked maker's, unchanged: a new network
+//! namespace with `lo` up, then under the maker lock (still the file the run
+//! saw, before and after it is taken) every mount on the holder detached, the
+//! holder checked empty, the spare's mount made detached, its unique id in the
+//! tag, the mount attached. Anything that fails ends the maker with nothing
+//! more done: it costs only the next run's spare.
+
+use crate::sys::raw::{check, syscall6};
+use std::ffi::CString;
+
+/// The maker's process name (`comm`), as `ps` shows it.
+pub const MAKER_NAME: &std::ffi::CStr = c"rustbox-netns";
+
+/// `statfs` f_type of nsfs.
+const NSFS_MAGIC: i64 = 0x6e73_6673;
+/// `statx` STATX_MNT_ID_UNIQUE (Linux 6.8).
+const STATX_MNT_ID_UNIQUE: u32 = 0x4000;
+const OPEN_TREE_CLONE: usize = 1;
+const MOVE_MOUNT_F_EMPTY_PATH: usize = 0x4;
+const MOVE_MOUNT_T_EMPTY_PATH: usize = 0x40;
+/// The maker's stack: it needs a few KiB (a statx, a stat, a statfs, an ifreq,
+/// the tag's text); only pages it touches are ever backed.
+const STACK: usize = 64 << 10;
+const GUARD: usize = 4096;
+
+/// What the maker works on, made by the supervisor before the clone and never
+/// freed.
+pub struct Plan {
+    /// The holder, `<lock_root>/N.net`.
+    pub holder: CString,
+    /// Its maker lock, `N.net.lock`.
+    pub lock: CString,
+    /// Its tag, `N.net.tag`.
+    pub tag: CString,
+    /// The maker lock's (device, inode) when the run saw it, the box locked.
+    pub seen: (u64, u64),
+}
+
+/// Start the maker of `plan`'s spare. Never fails the command: what goes wrong
+/// costs only the speed-up (the next run makes its own namespace).
+pub fn spawn(plan: Plan) {
+    // Read by the maker after we may have exited: never freed.
+    let plan: &'static Plan = Box::leak(Box::new(plan));
+    let Some(top) = stack() else {
+        return;
+    };
+    // Every signal blocked around the clone, so that the maker starts with all
+    // of them blocked; through the kernel's call itself, as libc's leaves out
+    // the signals it keeps for its own use.
+    let all: u64 = !0;
+    let mut was: u64 = 0;
+    let mask = |how: i32, set: *const u64, old: *mut u64| {
+        // SAFETY: rt_sigprocmask reads and writes 8-byte sets (the kernel's
+        // size), live locals; the supervisor is single-threaded, so the mask
+        // is the process's.
+        check(unsafe {
+            syscall6(
+                libc::SYS_rt_sigprocmask,
+                [how as usize, set as usize, old as usize, 8, 0, 0],
+            )
+        })
+    };
+    if mask(libc::SIG_SETMASK, &all, &mut was).is_err() {
+        return;
+    }
+    // SAFETY: the child runs `start` on its own stack with a pointer to the
+    // leaked plan; it shares our memory but touches only its stack and reads
+    // only the plan (see the module's notes), so our own code, which goes on
+    // at once, and the child never write the same memory.
+    unsafe {
+        libc::clone(
+            start,
+            top,
+            libc::CLONE_VM | libc::SIGCHLD,
+            (plan as *const Plan).cast_mut().cast(),
+        );
+    }
+    // The clone's result is not needed: a maker that was not made costs only
+    // the spare. Restoring the mask cannot fail (the set just read); if it did,
+    // the supervisor's last steps would run with every signal blocked, as its
+    // termination signals are anyway (read from its signalfd).
+    let _restored = mask(libc::SIG_SETMASK, &was, std::ptr::null_mut());
+}
+
+/// A stack for the maker with a guard page below it; its top. Never unmapped:
+/// the maker runs on it after the supervisor is gone.
+fn stack() -> Option<*mut libc::c_void> {
+    // SAFETY: a new private anonymous mapping, inaccessible at first.
+    let base = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            GUARD + STACK,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if base == libc::MAP_FAILED {
+        return None;
+    }
+    // SAFETY: GUARD is inside the mapping just made.
+    let stack = unsafe { base.cast::<u8>().add(GUARD) };
+    // SAFETY: the pages above the guard, inside the mapping, become the stack.
+    if unsafe { libc::mprotect(stack.cast(), STACK, libc::PROT_READ | libc::PROT_WRITE) } != 0 {
+        return None;
+    }
+    // SAFETY: the top of the mapping (64 KiB is 16-byte aligned).
+    Some(unsafe { stack.add(STACK) }.cast())
+}
+
+/// The maker's first frame.
+extern "C" fn start(p: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: p is the leaked `Plan` `spawn` passed: alive for good, never
+    // written after the clone.
+    let plan = unsafe { &*p.cast::<Plan>() };
+    exit(match make(plan) {
+        Ok(()) => 0,
+        Err(_) => 1,
+    })
+}
+
+/// Ends the maker (exit_group of its own thread group only).
+fn exit(code: i32) -> ! {
+    loop {
+        // SAFETY: exit_group takes an integer; it does not return.
+        unsafe { syscall6(libc::SYS_exit_group, [code as usize, 0, 0, 0, 0, 0]) };
+    }
+}
+
+/// A system call with up to six arguments, its result checked.
+fn sys(nr: libc::c_long, a: [usize; 6]) -> Result<usize, i32> {
+    // SAFETY: every call site passes the arguments its system call takes,
+    // pointers to live locals or to the plan's NUL-terminated strings.
+    check(unsafe { syscall6(nr, a) })
+}
+
+/// A pointer argument the kernel reads.
+fn ptr<T>(p: *const T) -> usize {
+    p as usize
+}
+
+/// A pointer argument the kernel writes.
+fn out<T>(p: &mut T) -> usize {
+    p as *mut T as usize
+}
+
+/// The maker: the forked maker's steps, in its order.
+fn make(plan: &Plan) -> Result<(), i32> {
+    become_maker()?;
+    new_namespace()?;
+    mount_spare(plan)
+}
+
+/// None of the supervisor's descriptors (its pipes must see end-of-file when
+/// rustbox exits), root in full, out of the caller's session, named.
+fn become_maker() -> Result<(), i32> {
+    sys(libc::SYS_close_range, [0, u32::MAX as usize, 0, 0, 0, 0])?;
+    sys(libc::SYS_setresuid, [0, 0, 0, 0, 0, 0])?;
+    // A maker already leading a session (it never is) stays in it.
+    let _ = sys(libc::SYS_setsid, [0; 6]);
+    sys(
+        libc::SYS_prctl,
+        [
+            libc::PR_SET_NAME as usize,
+            ptr(MAKER_NAME.as_ptr()),
+            0,
+            0,
+            0,
+            0,
+        ],
+    )?;
+    Ok(())
+}
+
+/// The maker's new network namespace, `lo` up.
+fn new_namespace() -> Result<(), i32> {
+    sys(
+        libc::SYS_unshare,
+        [libc::CLONE_NEWNET as usize, 0, 0, 0, 0, 0],
+    )?;
+    crate::chain::loopback::up_raw().map_err(|(_, e)| e)
+}
+
+/// The (device, inode) of what `path` names, no link followed.
+fn identity_at(path: &CString) -> Result<(u64, u64), i32> {
+    // SAFETY: an all-zero stat is a valid buffer to fill.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    sys(
+        libc::SYS_newfstatat,
+        [
+            libc::AT_FDCWD as usize,
+            ptr(path.as_ptr()),
+            out(&mut st),
+            libc::AT_SYMLINK_NOFOLLOW as usize,
+            0,
+            0,
+        ],
+    )?;
+    Ok((st.st_dev, st.st_ino))
+}
+
+/// fstat of `fd`.
+fn stat_of(fd: usize) -> Result<libc::stat, i32> {
+    // SAFETY: an all-zero stat is a valid buffer to fill.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    sys(libc::SYS_fstat, [fd, out(&mut st), 0, 0, 0, 0])?;
+    Ok(st)
+}
+
+/// Open `path` with `flags` (close-on-exec added).
+fn open(path: &std::ffi::CStr, flags: i32) -> Result<usize, i32> {
+    sys(
+        libc::SYS_openat,
+        [
+            libc::AT_FDCWD as usize,
+            ptr(path.as_ptr()),
+            (flags | libc::O_CLOEXEC) as usize,
+            0,
+            0,
+            0,
+        ],
+    )
+}
+
+/// The mount on the holder: only if, when the maker starts these steps and
+/// again once it holds the lock, the maker lock is still the file the run saw
+/// with the box locked (not removed by `--cleanup`, and made again by another
+/// `--init`). Under the lock: what the last run took (and anything stacked
+/// over it) off the holder, the empty holder checked, the new spare's mount
+/// made detached (a clone of our network namespace's file) so that its unique
+/// id goes into the tag before it is attached to the holder.
+fn mount_spare(plan: &Plan) -> Result<(), i32> {
+    let stale = Err(libc::ESTALE);
+    if identity_at(&plan.lock)? != plan.seen {
+        return stale;
+    }
+    // From the holder's last check to the mount, alone (a lock file
+    // `--cleanup` removed after we opened it is locked by nobody else).
+    let held = open(&plan.lock, libc::O_RDONLY | libc::O_NOFOLLOW)?;
+    sys(
+        libc::SYS_flock,
+        [held, (libc::LOCK_EX | libc::LOCK_NB) as usize, 0, 0, 0, 0],
+    )?;
+    let st = stat_of(held)?;
+    if (st.st_dev, st.st_ino) != plan.seen || identity_at(&plan.lock)? != plan.seen {
+        return stale;
+    }
+    detach_all(&plan.holder)?;
+    let holder = open(&plan.holder, libc::O_PATH | libc::O_NOFOLLOW)?;
+    if !empty_holder(holder)? {
+        return Err(libc::EEXIST);
+    }
+    let net = open(c"/proc/thread-self/ns/net", libc::O_PATH)?;
+    let tree = sys(
+        libc::SYS_open_tree,
+        [
+            net,
+            ptr(c"".as_ptr()),
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as usize | libc::AT_EMPTY_PATH as usize,
+            0,
+            0,
+            0,
+        ],
+    )?;
+    // Without a unique id no run could take it (`netns::take`): no spare.
+    let id = unique_mount_id(tree)?;
+    let mut target = [0u8; 96];
+    tag_target(id, &mut target)?;
+    match sys(
+        libc::SYS_unlinkat,
+        [libc::AT_FDCWD as usize, ptr(plan.tag.as_ptr()), 0, 0, 0, 0],
+    ) {
+        Ok(_) | Err(libc::ENOENT) => {}
+        Err(e) => return Err(e),
+    }
+    sys(
+        libc::SYS_symlinkat,
+        [
+            ptr(target.as_ptr()),
+            libc::AT_FDCWD as usize,
+            ptr(plan.tag.as_ptr()),
+            0,
+            0,
+            0,
+        ],
+    )?;
+    // On exactly the holder file the descriptor names (an unlinked one refuses it).
+    sys(
+        libc::SYS_move_mount,
+        [
+            tree,
+            ptr(c"".as_ptr()),
+            holder,
+            ptr(c"".as_ptr()),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+            0,
+        ],
+    )?;
+    Ok(())
+}
+
+/// Every mount on `path` detached (MNT_DETACH, no link followed), up to 16
+/// stacked; then `path` is no mount point.
+fn detach_all(path: &CString) -> Result<(), i32> {
+    for _ in 0..16 {
+        match sys(
+            libc::SYS_umount2,
+            [
+                ptr(path.as_ptr()),
+                (libc::MNT_DETACH | libc::UMOUNT_NOFOLLOW) as usize,
+                0,
+                0,
+                0,
+                0,
+            ],
+        ) {
+            Ok(_) => {}
+            Err(libc::EINVAL | libc::ENOENT) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(libc::ELOOP)
+}
+
+/// Whether the holder `fd` names is the empty file a spare is mounted on: a
+/// regular file, no namespace on it.
+fn empty_holder(fd: usize) -> Result<bool, i32> {
+    // SAFETY: an all-zero statfs is a valid buffer to fill.
+    let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+    sys(libc::SYS_fstatfs, [fd, out(&mut fs), 0, 0, 0, 0])?;
+    let st = stat_of(fd)?;
+    Ok(fs.f_type as i64 != NSFS_MAGIC && st.st_mode & libc::S_IFMT == libc::S_IFREG)
+}
+
+/// The unique id of the mount `fd` names (statx STATX_MNT_ID_UNIQUE);
+/// ENOSYS if the kernel has none.
+fn unique_mount_id(fd: usize) -> Result<u64, i32> {
+    // SAFETY: an all-zero statx is a valid buffer to fill.
+    let mut st: libc::statx = unsafe { std::mem::zeroed() };
+    sys(
+        libc::SYS_statx,
+        [
+            fd,
+            ptr(c"".as_ptr()),
+            (libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) as usize,
+            STATX_MNT_ID_UNIQUE as usize,
+            out(&mut st),
+            0,
+        ],
+    )?;
+    if st.stx_mask & STATX_MNT_ID_UNIQUE == 0 {
+        return Err(libc::ENOSYS);
+    }
+    Ok(st.stx_mnt_id)
+}
+
+/// The tag's target into `out`, NUL-terminated: our mount namespace
+/// ("mnt:[N]", its nsfs link), a space, the spare's mount id in decimal.
+fn tag_target(id: u64, out: &mut [u8; 96]) -> Result<(), i32> {
+    // Room for the id (20 digits at most), the space and the NUL.
+    let room = out.len() - 22;
+    let n = sys(
+        libc::SYS_readlinkat,
+        [
+            libc::AT_FDCWD as usize,
+            ptr(c"/proc/self/ns/mnt".as_ptr()),
+            out.as_mut_ptr() as usize,
+            room,
+            0,
+            0,
+        ],
+    )?;
+    if n == 0 || n >= room {
+        return Err(libc::ENAMETOOLONG);
+    }
+    let mut digits = [0u8; 20];
+    let mut len = 0;
+    let mut v = id;
+    loop {
+        digits[len] = b'0' + (v % 10) as u8;
+        len += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    let mut at = n;
+    out[at] = b' ';
+    at += 1;
+    for d in digits[..len].iter().rev() {
+        out[at] = *d;
+        at += 1;
+    }
+    out[at] = 0;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tag_names_our_mount_namespace_and_the_id() {
+        let mut out = [0u8; 96];
+        tag_target(2149723331, &mut out).unwrap();
+        let end = out.iter().position(|&b| b == 0).unwrap();
+        let ns = std::fs::read_link("/proc/self/ns/mnt").unwrap();
+        assert_eq!(
+            std::str::from_utf8(&out[..end]).unwrap(),
+            format!("{} 2149723331", ns.display())
+        );
+        tag_target(0, &mut out).unwrap();
+        let end = out.iter().position(|&b| b == 0).unwrap();
+        assert!(out[..end].ends_with(b" 0"));
+        tag_target(u64::MAX, &mut out).unwrap();
+        let end = out.iter().position(|&b| b == 0).unwrap();
+        assert!(out[..end].ends_with(b" 18446744073709551615"));
+    }
+}
