@@ -3,7 +3,7 @@
 //! what a spare is, how a run takes one, and why it is as fresh as a new one).
 //!
 //! The maker shares the supervisor's memory (clone with CLONE_VM, no
-//! CLONE_VFORK: the supervisor goes on, writes the run's results and exits
+//! CLONE_VFORK: the supervisor goes on, prints the run's status line and exits
 //! while the maker works). A fork copied the supervisor's page tables, and each
 //! page either process then wrote was copied once more; the copy was torn down
 //! again when the maker ended: about 0.3 ms of CPU a run here, and the
@@ -16,17 +16,19 @@
 //! - It makes its system calls itself (`sys::raw`), never through the C
 //!   library: libc's errno, locks and thread list are the supervisor's thread's
 //!   (one thread pointer), and the supervisor runs on at the same time. It
-//!   allocates nothing, formats nothing through `core::fmt`, and has no path
-//!   that panics (a panic would abort through libc).
+//!   allocates nothing, formats nothing through `core::fmt`, and indexes
+//!   nothing unchecked: a panic would abort through libc.
 //! - It starts with every signal blocked (the supervisor blocks them around
 //!   the clone), so no handler of the supervisor's runs on the maker's stack;
 //!   a fault in it is fatal at once (the kernel forces the default action of a
 //!   blocked synchronous signal).
 //! - Its credentials, descriptor table, namespaces and signal state are its
 //!   own (no CLONE_THREAD, CLONE_FILES, CLONE_FS, CLONE_SIGHAND): its first
-//!   steps close every descriptor it was born with, take root in full (a
+//!   steps close every descriptor it was born with, take root's uid in full (a
 //!   setuid supervisor's real uid is the caller's, who could signal it) and
-//!   leave the caller's session, as the forked maker did.
+//!   leave the caller's session, as the forked maker did. It never changes its
+//!   effective uid or gid: the kernel would then set the shared memory's
+//!   dumpability to `fs.suid_dumpable`, the supervisor's too.
 //!
 //! The steps and their order are the forked maker's, unchanged: a new network
 //! namespace with `lo` up, then under the maker lock (still the file the run
@@ -159,9 +161,11 @@ fn exit(code: i32) -> ! {
 }
 
 /// A system call with up to six arguments, its result checked.
-fn sys(nr: libc::c_long, a: [usize; 6]) -> Result<usize, i32> {
-    // SAFETY: every call site passes the arguments its system call takes,
-    // pointers to live locals or to the plan's NUL-terminated strings.
+///
+/// # Safety
+/// As `syscall6`: the arguments `nr` takes, pointers to live memory.
+unsafe fn sys(nr: libc::c_long, a: [usize; 6]) -> Result<usize, i32> {
+    // SAFETY: the caller's.
     check(unsafe { syscall6(nr, a) })
 }
 
@@ -183,32 +187,38 @@ fn make(plan: &Plan) -> Result<(), i32> {
 }
 
 /// None of the supervisor's descriptors (its pipes must see end-of-file when
-/// rustbox exits), root in full, out of the caller's session, named.
+/// rustbox exits), root's uid in full (the real uid only changes: the
+/// effective, saved and file system ones are 0 already, so the shared memory's
+/// dumpability is left alone), out of the caller's session, named.
 fn become_maker() -> Result<(), i32> {
-    sys(libc::SYS_close_range, [0, u32::MAX as usize, 0, 0, 0, 0])?;
-    sys(libc::SYS_setresuid, [0, 0, 0, 0, 0, 0])?;
-    // A maker already leading a session (it never is) stays in it.
-    let _ = sys(libc::SYS_setsid, [0; 6]);
-    sys(
-        libc::SYS_prctl,
-        [
-            libc::PR_SET_NAME as usize,
-            ptr(MAKER_NAME.as_ptr()),
-            0,
-            0,
-            0,
-            0,
-        ],
-    )?;
+    // SAFETY: close_range(0, ~0, 0) closes this process's own descriptors (its
+    // table is its own); the supervisor's objects that own them are never used.
+    unsafe { sys(libc::SYS_close_range, [0, u32::MAX as usize, 0, 0, 0, 0]) }?;
+    // SAFETY: setresuid takes three integers.
+    unsafe { sys(libc::SYS_setresuid, [0, 0, 0, 0, 0, 0]) }?;
+    // SAFETY: setsid takes no argument. A maker already leading a session (it
+    // never is) stays in it.
+    let _ = unsafe { sys(libc::SYS_setsid, [0; 6]) };
+    let name = ptr(MAKER_NAME.as_ptr());
+    // SAFETY: PR_SET_NAME reads the static NUL-terminated name.
+    unsafe {
+        sys(
+            libc::SYS_prctl,
+            [libc::PR_SET_NAME as usize, name, 0, 0, 0, 0],
+        )
+    }?;
     Ok(())
 }
 
 /// The maker's new network namespace, `lo` up.
 fn new_namespace() -> Result<(), i32> {
-    sys(
-        libc::SYS_unshare,
-        [libc::CLONE_NEWNET as usize, 0, 0, 0, 0, 0],
-    )?;
+    // SAFETY: unshare takes a flag; the maker is a single thread.
+    unsafe {
+        sys(
+            libc::SYS_unshare,
+            [libc::CLONE_NEWNET as usize, 0, 0, 0, 0, 0],
+        )
+    }?;
     crate::chain::loopback::up_raw().map_err(|(_, e)| e)
 }
 
@@ -216,17 +226,16 @@ fn new_namespace() -> Result<(), i32> {
 fn identity_at(path: &CString) -> Result<(u64, u64), i32> {
     // SAFETY: an all-zero stat is a valid buffer to fill.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    sys(
-        libc::SYS_newfstatat,
-        [
-            libc::AT_FDCWD as usize,
-            ptr(path.as_ptr()),
-            out(&mut st),
-            libc::AT_SYMLINK_NOFOLLOW as usize,
-            0,
-            0,
-        ],
-    )?;
+    let a = [
+        libc::AT_FDCWD as usize,
+        ptr(path.as_ptr()),
+        out(&mut st),
+        libc::AT_SYMLINK_NOFOLLOW as usize,
+        0,
+        0,
+    ];
+    // SAFETY: newfstatat reads the NUL-terminated path and fills the local stat.
+    unsafe { sys(libc::SYS_newfstatat, a) }?;
     Ok((st.st_dev, st.st_ino))
 }
 
@@ -234,23 +243,17 @@ fn identity_at(path: &CString) -> Result<(u64, u64), i32> {
 fn stat_of(fd: usize) -> Result<libc::stat, i32> {
     // SAFETY: an all-zero stat is a valid buffer to fill.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    sys(libc::SYS_fstat, [fd, out(&mut st), 0, 0, 0, 0])?;
+    // SAFETY: fstat fills the local stat.
+    unsafe { sys(libc::SYS_fstat, [fd, out(&mut st), 0, 0, 0, 0]) }?;
     Ok(st)
 }
 
 /// Open `path` with `flags` (close-on-exec added).
 fn open(path: &std::ffi::CStr, flags: i32) -> Result<usize, i32> {
-    sys(
-        libc::SYS_openat,
-        [
-            libc::AT_FDCWD as usize,
-            ptr(path.as_ptr()),
-            (flags | libc::O_CLOEXEC) as usize,
-            0,
-            0,
-            0,
-        ],
-    )
+    let flags = (flags | libc::O_CLOEXEC) as usize;
+    let a = [libc::AT_FDCWD as usize, ptr(path.as_ptr()), flags, 0, 0, 0];
+    // SAFETY: openat reads the NUL-terminated path.
+    unsafe { sys(libc::SYS_openat, a) }
 }
 
 /// The mount on the holder: only if, when the maker starts these steps and
@@ -268,10 +271,9 @@ fn mount_spare(plan: &Plan) -> Result<(), i32> {
     // From the holder's last check to the mount, alone (a lock file
     // `--cleanup` removed after we opened it is locked by nobody else).
     let held = open(&plan.lock, libc::O_RDONLY | libc::O_NOFOLLOW)?;
-    sys(
-        libc::SYS_flock,
-        [held, (libc::LOCK_EX | libc::LOCK_NB) as usize, 0, 0, 0, 0],
-    )?;
+    let exclusive = (libc::LOCK_EX | libc::LOCK_NB) as usize;
+    // SAFETY: flock takes a descriptor of ours and a flag.
+    unsafe { sys(libc::SYS_flock, [held, exclusive, 0, 0, 0, 0]) }?;
     let st = stat_of(held)?;
     if (st.st_dev, st.st_ino) != plan.seen || identity_at(&plan.lock)? != plan.seen {
         return stale;
@@ -282,69 +284,48 @@ fn mount_spare(plan: &Plan) -> Result<(), i32> {
         return Err(libc::EEXIST);
     }
     let net = open(c"/proc/thread-self/ns/net", libc::O_PATH)?;
-    let tree = sys(
-        libc::SYS_open_tree,
-        [
-            net,
-            ptr(c"".as_ptr()),
-            OPEN_TREE_CLONE | libc::O_CLOEXEC as usize | libc::AT_EMPTY_PATH as usize,
-            0,
-            0,
-            0,
-        ],
-    )?;
+    let clone = OPEN_TREE_CLONE | libc::O_CLOEXEC as usize | libc::AT_EMPTY_PATH as usize;
+    // SAFETY: open_tree of our descriptor itself (the static empty path).
+    let tree = unsafe {
+        sys(
+            libc::SYS_open_tree,
+            [net, ptr(c"".as_ptr()), clone, 0, 0, 0],
+        )
+    }?;
     // Without a unique id no run could take it (`netns::take`): no spare.
     let id = unique_mount_id(tree)?;
     let mut target = [0u8; 96];
     tag_target(id, &mut target)?;
-    match sys(
-        libc::SYS_unlinkat,
-        [libc::AT_FDCWD as usize, ptr(plan.tag.as_ptr()), 0, 0, 0, 0],
-    ) {
+    let tag = ptr(plan.tag.as_ptr());
+    // SAFETY: unlinkat reads the NUL-terminated path.
+    match unsafe {
+        sys(
+            libc::SYS_unlinkat,
+            [libc::AT_FDCWD as usize, tag, 0, 0, 0, 0],
+        )
+    } {
         Ok(_) | Err(libc::ENOENT) => {}
         Err(e) => return Err(e),
     }
-    sys(
-        libc::SYS_symlinkat,
-        [
-            ptr(target.as_ptr()),
-            libc::AT_FDCWD as usize,
-            ptr(plan.tag.as_ptr()),
-            0,
-            0,
-            0,
-        ],
-    )?;
+    let a = [ptr(target.as_ptr()), libc::AT_FDCWD as usize, tag, 0, 0, 0];
+    // SAFETY: symlinkat reads two NUL-terminated strings (the target is
+    // terminated by `tag_target`).
+    unsafe { sys(libc::SYS_symlinkat, a) }?;
     // On exactly the holder file the descriptor names (an unlinked one refuses it).
-    sys(
-        libc::SYS_move_mount,
-        [
-            tree,
-            ptr(c"".as_ptr()),
-            holder,
-            ptr(c"".as_ptr()),
-            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
-            0,
-        ],
-    )?;
+    let empty = ptr(c"".as_ptr());
+    let both = MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH;
+    // SAFETY: move_mount between two descriptors of ours, static empty paths.
+    unsafe { sys(libc::SYS_move_mount, [tree, empty, holder, empty, both, 0]) }?;
     Ok(())
 }
 
 /// Every mount on `path` detached (MNT_DETACH, no link followed), up to 16
 /// stacked; then `path` is no mount point.
 fn detach_all(path: &CString) -> Result<(), i32> {
+    let how = (libc::MNT_DETACH | libc::UMOUNT_NOFOLLOW) as usize;
     for _ in 0..16 {
-        match sys(
-            libc::SYS_umount2,
-            [
-                ptr(path.as_ptr()),
-                (libc::MNT_DETACH | libc::UMOUNT_NOFOLLOW) as usize,
-                0,
-                0,
-                0,
-                0,
-            ],
-        ) {
+        // SAFETY: umount2 reads the NUL-terminated path.
+        match unsafe { sys(libc::SYS_umount2, [ptr(path.as_ptr()), how, 0, 0, 0, 0]) } {
             Ok(_) => {}
             Err(libc::EINVAL | libc::ENOENT) => return Ok(()),
             Err(e) => return Err(e),
@@ -358,7 +339,8 @@ fn detach_all(path: &CString) -> Result<(), i32> {
 fn empty_holder(fd: usize) -> Result<bool, i32> {
     // SAFETY: an all-zero statfs is a valid buffer to fill.
     let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
-    sys(libc::SYS_fstatfs, [fd, out(&mut fs), 0, 0, 0, 0])?;
+    // SAFETY: fstatfs fills the local statfs.
+    unsafe { sys(libc::SYS_fstatfs, [fd, out(&mut fs), 0, 0, 0, 0]) }?;
     let st = stat_of(fd)?;
     Ok(fs.f_type as i64 != NSFS_MAGIC && st.st_mode & libc::S_IFMT == libc::S_IFREG)
 }
@@ -368,47 +350,43 @@ fn empty_holder(fd: usize) -> Result<bool, i32> {
 fn unique_mount_id(fd: usize) -> Result<u64, i32> {
     // SAFETY: an all-zero statx is a valid buffer to fill.
     let mut st: libc::statx = unsafe { std::mem::zeroed() };
-    sys(
-        libc::SYS_statx,
-        [
-            fd,
-            ptr(c"".as_ptr()),
-            (libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) as usize,
-            STATX_MNT_ID_UNIQUE as usize,
-            out(&mut st),
-            0,
-        ],
-    )?;
+    let flags = (libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) as usize;
+    let mask = STATX_MNT_ID_UNIQUE as usize;
+    let a = [fd, ptr(c"".as_ptr()), flags, mask, out(&mut st), 0];
+    // SAFETY: statx of our descriptor itself (the static empty path) into the
+    // local statx.
+    unsafe { sys(libc::SYS_statx, a) }?;
     if st.stx_mask & STATX_MNT_ID_UNIQUE == 0 {
         return Err(libc::ENOSYS);
     }
     Ok(st.stx_mnt_id)
 }
 
-/// The tag's target into `out`, NUL-terminated: our mount namespace
-/// ("mnt:[N]", its nsfs link), a space, the spare's mount id in decimal.
-fn tag_target(id: u64, out: &mut [u8; 96]) -> Result<(), i32> {
+/// The tag's target into `buf`, NUL-terminated: our mount namespace
+/// ("mnt:[N]", its nsfs link), a space, the spare's mount id in decimal. Every
+/// write is checked (`get_mut`): nothing here can panic.
+fn tag_target(id: u64, buf: &mut [u8; 96]) -> Result<(), i32> {
     // Room for the id (20 digits at most), the space and the NUL.
-    let room = out.len() - 22;
-    let n = sys(
-        libc::SYS_readlinkat,
-        [
-            libc::AT_FDCWD as usize,
-            ptr(c"/proc/self/ns/mnt".as_ptr()),
-            out.as_mut_ptr() as usize,
-            room,
-            0,
-            0,
-        ],
-    )?;
+    let room = buf.len() - 22;
+    let link = ptr(c"/proc/self/ns/mnt".as_ptr());
+    let a = [
+        libc::AT_FDCWD as usize,
+        link,
+        buf.as_mut_ptr() as usize,
+        room,
+        0,
+        0,
+    ];
+    // SAFETY: readlinkat writes at most `room` bytes into `buf`.
+    let n = unsafe { sys(libc::SYS_readlinkat, a) }?;
     if n == 0 || n >= room {
         return Err(libc::ENAMETOOLONG);
     }
     let mut digits = [0u8; 20];
     let mut len = 0;
     let mut v = id;
-    loop {
-        digits[len] = b'0' + (v % 10) as u8;
+    for d in digits.iter_mut() {
+        *d = b'0' + (v % 10) as u8;
         len += 1;
         v /= 10;
         if v == 0 {
@@ -416,14 +394,16 @@ fn tag_target(id: u64, out: &mut [u8; 96]) -> Result<(), i32> {
         }
     }
     let mut at = n;
-    out[at] = b' ';
-    at += 1;
-    for d in digits[..len].iter().rev() {
-        out[at] = *d;
+    let mut put = |b: u8| -> Result<(), i32> {
+        *buf.get_mut(at).ok_or(libc::ENAMETOOLONG)? = b;
         at += 1;
+        Ok(())
+    };
+    put(b' ')?;
+    for d in digits.iter().take(len).rev() {
+        put(*d)?;
     }
-    out[at] = 0;
-    Ok(())
+    put(0)
 }
 
 #[cfg(test)]

@@ -35,7 +35,33 @@ pub fn drop_to(uid: u32, gid: u32) -> Result<(), StepError> {
             format!("uid {uid}"),
         ));
     }
+    not_dumpable()?;
     verify(uid, gid)
+}
+
+/// Not dumpable again, read back. The uid change set the memory's
+/// dumpability to `fs.suid_dumpable`, and until the execve this memory is the
+/// box's pid 1's (`sys::vfork`): with `suid_dumpable` 1, a process of the box's
+/// uid could otherwise trace it. No such process exists yet (the box's
+/// processes are this one's descendants, and there are none), and none can
+/// before this returns. The program's execve sets its own dumpability.
+fn not_dumpable() -> Result<(), StepError> {
+    // SAFETY: prctl with constant integer arguments; touches no memory.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } < 0 {
+        return Err(StepError::last_os(
+            "credentials.dumpable",
+            "PR_SET_DUMPABLE 0",
+        ));
+    }
+    // SAFETY: as above; returns the flag.
+    let d = unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) };
+    if d != 0 {
+        return Err(StepError::new(
+            "credentials.dumpable",
+            format!("PR_GET_DUMPABLE reads {d} after the uid change"),
+        ));
+    }
+    Ok(())
 }
 
 /// All six ids must be the box's, and there must be no supplementary group.

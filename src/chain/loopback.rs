@@ -20,8 +20,10 @@ fn ifreq_lo() -> libc::ifreq {
     ifr
 }
 
-/// ioctl `req` on `sock` with `ifr`.
+/// ioctl `req` on `sock` with `ifr`: only SIOCGIFFLAGS and SIOCSIFFLAGS, which
+/// read and write an ifreq.
 fn ioctl(sock: usize, req: libc::c_ulong, ifr: &mut libc::ifreq) -> Result<(), i32> {
+    debug_assert!(req == libc::SIOCGIFFLAGS || req == libc::SIOCSIFFLAGS);
     // SAFETY: SIOCGIFFLAGS and SIOCSIFFLAGS read and write the ifreq given, a
     // live local of the caller's.
     let r = unsafe {

@@ -1,6 +1,6 @@
 //! The program's process group: one of its own, as isolate's `setpgrp()`.
 //!
-//! Forked by the box's pid 1, the payload starts in the process group rustbox
+//! Started by the box's pid 1, the payload starts in the process group rustbox
 //! was started in: the caller's, which is the foreground group of the caller's
 //! terminal when there is one. There it would read what is typed at that
 //! terminal, change its modes and take its ^C as the caller's own jobs do. In a

@@ -113,7 +113,7 @@ pub fn start(plan: &ContainPlan, cg: Option<&dyn BoxCgroup>) -> Result<Proxy, St
 }
 
 impl Proxy {
-    /// The go: the proxy forks the payload. Sent once, and the pipe closed.
+    /// The go: the proxy starts the payload. Sent once, and the pipe closed.
     pub fn go(&mut self) -> Result<(), StepError> {
         self.go.take().map_or(Ok(()), |go| go.send(&Message::Go))
     }

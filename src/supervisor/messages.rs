@@ -14,7 +14,7 @@
 //! - `execfail <errno> <program>`: every control was in place but execve failed;
 //! - `status <wait status> <utime µs> <stime µs> <maxrss KiB> <nvcsw> <nivcsw> <tasks|->`:
 //!   the payload ended;
-//! - `go`: the supervisor checked the box from outside; the proxy may fork the
+//! - `go`: the supervisor checked the box from outside; the proxy may start the
 //!   payload.
 //!
 //! A line that decodes to none of these is garbled; each reader says what that
@@ -40,7 +40,7 @@ pub enum Message {
     ExecFailed { errno: i32, program: String },
     /// The payload ended: what the proxy's wait4 said about it.
     Status(PayloadStatus),
-    /// The supervisor's go: the proxy forks the payload.
+    /// The supervisor's go: the proxy starts the payload.
     Go,
 }
 

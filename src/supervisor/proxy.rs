@@ -1,5 +1,5 @@
 //! The proxy: pid 1 of the box's pid namespace. Its half (`main`): its own steps,
-//! reported in one write; the go; the fork of the payload, which runs the chain;
+//! reported in one write; the go; the start of the payload, which runs the chain;
 //! then reaping every process until the payload ends, and the payload's status.
 //! The supervisor's half (`await_proxy`): wait, bounded, for the proxy's report.
 //!
@@ -273,8 +273,9 @@ struct PayloadStart<'a> {
     not_its: [Option<RawFd>; 2],
 }
 
-/// Start the payload; its pid, once it has exec'd the program or ended. A
-/// failed start ends the proxy, reported on `report` if it can be.
+/// Start the payload; its pid, once it has exec'd the program or ended (or at
+/// once, where it is forked). A failed start ends the proxy, reported on
+/// `report` if it can be.
 ///
 /// The payload runs the chain in pid 1's memory until its execve, pid 1
 /// waiting (`sys::vfork`): no copy of pid 1's pages to make or to write into.
@@ -286,25 +287,56 @@ struct PayloadStart<'a> {
 /// credentials, capabilities, no_new_privs, seccomp, Landlock, rlimits,
 /// descriptors, root and cwd are not shared with pid 1 (clone without
 /// CLONE_THREAD, CLONE_FILES, CLONE_FS). The memory is not dumpable (pid 1's
-/// `not_dumpable`, a property of the memory): once the payload has the box's
-/// uid, no process of that uid can read or trace it before its execve.
+/// `not_dumpable`, a property of the memory; the chain sets it again right
+/// after its uid change, which sets it to `fs.suid_dumpable`), so no process
+/// of the box's uid can read or trace the payload before its execve; pid 1
+/// checks it once more when it goes on. While the chain runs, pid 1 is in
+/// `D` (the clone's wait), as the load average and `ps` show.
+///
+/// Before Linux 6.2 the clone is refused (EINVAL: our children get a new
+/// time namespace, and such a clone may not share our memory): the payload is
+/// forked then, as before.
 fn spawn(report: &Sender, start: &PayloadStart) -> libc::pid_t {
-    match crate::sys::vfork::spawn(payload_entry, start) {
+    // SAFETY: pid 1 is single-threaded; `payload_entry` ends in execve or
+    // `_exit` and uses only `start` and what pid 1 holds.
+    let pid = match unsafe { crate::sys::vfork::spawn(payload_entry, start) } {
         Ok(pid) => pid,
-        Err(e) => {
-            let e = StepError::io(
-                "proxy.fork",
-                "clone the payload (CLONE_VM, CLONE_VFORK)",
-                &e,
-            );
-            // Reported or not, the run ends here: no program, no seccomp record.
-            let code = match report.send(&Message::Err(e)) {
-                Ok(()) => 1,
-                Err(_) => PROXY_LOST_STATUS,
-            };
-            exit_now(code)
-        }
+        Err((_, e)) if e.raw_os_error() == Some(libc::EINVAL) => return fork(report, start),
+        Err((what, e)) => fail_to_start(report, what, &e),
+    };
+    // SAFETY: single-threaded, and the payload has left this memory (its
+    // execve or exit came before the clone returned); no allocation is under way.
+    unsafe { crate::sys::alloc::reclaim_after_shared_child() };
+    // The payload's uid change made the memory dumpable if `fs.suid_dumpable`
+    // says so, and the chain made it not dumpable again; it must be so now.
+    if not_dumpable().is_err() {
+        // The box dies with us; the supervisor reports the loss.
+        exit_now(PROXY_LOST_STATUS);
     }
+    pid
+}
+
+/// Fork the payload (kernels that refuse `spawn`'s clone).
+fn fork(report: &Sender, start: &PayloadStart) -> libc::pid_t {
+    // SAFETY: fork in a single-threaded process: the child is a copy of it with
+    // no lock held by another thread; it runs only the chain and ends in execve
+    // or `_exit`.
+    match unsafe { libc::fork() } {
+        0 => payload_entry(start),
+        pid if pid > 0 => pid,
+        _ => fail_to_start(report, "fork", &std::io::Error::last_os_error()),
+    }
+}
+
+/// A payload that could not be started: the run ends here, no program, no
+/// seccomp record; reported if it can be.
+fn fail_to_start(report: &Sender, what: &str, e: &std::io::Error) -> ! {
+    let e = StepError::io("proxy.fork", format!("start the payload: {what}"), e);
+    let code = match report.send(&Message::Err(e)) {
+        Ok(()) => 1,
+        Err(_) => PROXY_LOST_STATUS,
+    };
+    exit_now(code)
 }
 
 /// The payload's first steps: none of pid 1's own descriptors, then the chain.

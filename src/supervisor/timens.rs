@@ -6,8 +6,10 @@
 //! offsets to both clocks for the processes in it. `unshare(CLONE_NEWTIME)` puts
 //! only the caller's future children in a new one (`time_for_children`); its
 //! offsets (`/proc/self/timens_offsets`) can be written until the first process
-//! enters it, at its first fork. The box's pid 1 does this before it forks the
-//! program, with offsets that take both clocks back to under a second, and stays
+//! enters it: a forked child at its fork, one that shares the caller's memory
+//! (the payload, `sys::vfork`; Linux 6.2+) at its execve, so the chain runs in
+//! the host's time namespace and the program in the new one. The box's pid 1
+//! does this before it starts the payload, with offsets that take both clocks back to under a second, and stays
 //! in the host's time namespace itself: the supervisor's measurements (wall time,
 //! CPU clocks, rusage) are not affected. `CLOCK_REALTIME` has no offset in a time
 //! namespace: the date stays the host's.
@@ -61,7 +63,7 @@ fn parse_offsets(s: &str) -> Option<(i64, i64)> {
 }
 
 /// Put the caller's next children in a new time namespace whose clocks start near
-/// zero; read the offsets back. Call in the box's pid 1 before its fork. Returns a
+/// zero; read the offsets back. Call in the box's pid 1 before it starts the payload. Returns a
 /// description for the evidence.
 pub fn for_children() -> Result<String, StepError> {
     // SAFETY: unshare with a constant flag; affects only our future children.

@@ -112,8 +112,15 @@ impl State {
             if p == libc::MAP_FAILED {
                 return std::ptr::null_mut();
             }
-            // The rest of the old chunk (under 64 KiB) is left unused.
+            // The rest of the old chunk (under 64 KiB) is left unused. In this
+            // order, each store kept in place: a process that shares this
+            // memory and dies between them (`reclaim_after_shared_child`)
+            // leaves `end` 0, so the next carve maps a chunk of its own
+            // instead of carving between two chunks.
+            self.end = 0;
+            std::sync::atomic::compiler_fence(Ordering::SeqCst);
             self.bump = p as usize;
+            std::sync::atomic::compiler_fence(Ordering::SeqCst);
             self.end = p as usize + CHUNK;
             start = self.bump;
         }
@@ -183,6 +190,21 @@ unsafe impl GlobalAlloc for ClassAlloc {
             p
         }
     }
+}
+
+/// After a child that shared this process's memory (`sys::vfork`) has left it
+/// (exec'd or exited): a child killed while it held the allocator's lock (a
+/// SIGKILL in the middle of an allocation) left it held, and nobody else can
+/// hold it now. The state is as it left it, and usable: a list's update is
+/// one store, or two that at worst leave a block off its list (lost, never
+/// handed out twice), and a new chunk is recorded so that a stop between its
+/// stores only loses it (`State::carve`).
+///
+/// # Safety
+/// Only in a single-threaded process whose sharing child has exec'd or exited,
+/// outside any allocation.
+pub unsafe fn reclaim_after_shared_child() {
+    SHARED.lock.store(false, Ordering::Release);
 }
 
 #[cfg(test)]

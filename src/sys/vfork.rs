@@ -30,11 +30,20 @@
 //!   or sets there is its own.
 //! - Dumpability is a property of the memory: a child of a parent that is not
 //!   dumpable is not dumpable either until its execve, whatever uid it takes.
+//! - Dumpability is the memory's too, and the kernel sets it to
+//!   `fs.suid_dumpable` when a task of it changes its effective uid or gid: a
+//!   child that does must make the memory not dumpable again at once (the
+//!   payload's chain does, `chain::credentials::drop_to`), and the parent
+//!   checks it again when it goes on (`supervisor::proxy`).
 //! - A signal the C library sends "to this thread" goes to the thread id its
-//!   thread pointer names, the parent's: musl's abort (a Rust panic, with
-//!   panic = "abort") raises SIGABRT at the parent, which ends it, and then
-//!   crashes the child. Where the parent is a pid namespace's init, its end
-//!   kills the child too.
+//!   thread pointer names, not the child's: musl's abort (a Rust panic, with
+//!   panic = "abort") sends SIGABRT to a thread id that is not the child's
+//!   (in the box's pid namespace, none: ESRCH), then crashes the child
+//!   (SIGSEGV). The run is void (IE) either way.
+//! - If the child dies inside the allocator (SIGKILL while it holds the lock),
+//!   the parent must take the lock back (`sys::alloc::reclaim_after_shared_child`).
+//! - Before Linux 6.2 a process whose children get a new time namespace may
+//!   not clone one that shares its memory (EINVAL): the caller forks then.
 
 use std::io;
 
@@ -51,13 +60,20 @@ const GUARD: usize = 4096;
 /// Start `entry(arg)` in a child that shares this process's memory until its
 /// execve; returns the child's pid once the child has exec'd or exited. The
 /// child reports like a forked one: SIGCHLD at its end, `wait4` for its status.
-/// `entry` must end in execve or `_exit` (it cannot return), and may use only
-/// what `arg` gives it and what this process holds. The caller must be the
-/// process's only thread (another would run on in the memory the child uses).
+/// On failure, which call failed and its error.
 ///
 /// The stack stays mapped until this process exits (its pages are the few the
 /// child touched): the child may still be on it at the moment it exits.
-pub fn spawn<T>(entry: fn(&T) -> !, arg: &T) -> io::Result<libc::pid_t> {
+///
+/// # Safety
+/// The caller must be the process's only thread (another would run on in the
+/// memory the child uses). `entry` must end in execve or `_exit`, and may use
+/// only what `arg` gives it and what this process holds; what it leaves in
+/// memory (see the module's notes) is the caller's to accept.
+pub unsafe fn spawn<T>(
+    entry: fn(&T) -> !,
+    arg: &T,
+) -> Result<libc::pid_t, (&'static str, io::Error)> {
     // SAFETY: a new private anonymous mapping, inaccessible at first; nothing
     // else refers to it.
     let base = unsafe {
@@ -71,14 +87,14 @@ pub fn spawn<T>(entry: fn(&T) -> !, arg: &T) -> io::Result<libc::pid_t> {
         )
     };
     if base == libc::MAP_FAILED {
-        return Err(io::Error::last_os_error());
+        return Err(("mmap the stack", io::Error::last_os_error()));
     }
     // SAFETY: GUARD is inside the mapping just made; the pages above the guard
     // become the stack.
     let stack = unsafe { base.cast::<u8>().add(GUARD) };
     // SAFETY: changes the protection of pages of the mapping made above only.
     if unsafe { libc::mprotect(stack.cast(), STACK, libc::PROT_READ | libc::PROT_WRITE) } != 0 {
-        return Err(io::Error::last_os_error());
+        return Err(("mprotect the stack", io::Error::last_os_error()));
     }
     let mut start = Start { entry, arg };
     // SAFETY: the stack's top, inside the mapping (x86-64 and aarch64 stacks
@@ -97,7 +113,7 @@ pub fn spawn<T>(entry: fn(&T) -> !, arg: &T) -> io::Result<libc::pid_t> {
         )
     };
     if pid < 0 {
-        return Err(io::Error::last_os_error());
+        return Err(("clone (CLONE_VM, CLONE_VFORK)", io::Error::last_os_error()));
     }
     Ok(pid)
 }
@@ -136,7 +152,9 @@ mod tests {
         let s = Shared {
             seen: std::sync::atomic::AtomicU32::new(0),
         };
-        let pid = spawn(child, &s).expect("spawn");
+        // SAFETY: the child only stores into `s` and _exits; no other thread
+        // of the harness touches `s`.
+        let pid = unsafe { spawn(child, &s) }.expect("spawn");
         // CLONE_VFORK: the child has already exited; its write is ours to read.
         assert_eq!(s.seen.load(std::sync::atomic::Ordering::SeqCst), 42);
         let mut st = 0;
