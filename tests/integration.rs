@@ -1103,7 +1103,15 @@ fn a_callers_descriptor_reaches_the_box_only_with_inherit_fds() {
         // process (close-on-exec there) for the child to copy.
         unsafe {
             c.pre_exec(move || {
-                if libc::dup2(raw, 7) < 0 {
+                // dup2 onto itself keeps close-on-exec: when the open gave 7
+                // itself (the suite's other threads decide which numbers are
+                // free), clear the flag instead.
+                let r = if raw == 7 {
+                    libc::fcntl(7, libc::F_SETFD, 0)
+                } else {
+                    libc::dup2(raw, 7)
+                };
+                if r < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
