@@ -53,7 +53,6 @@ const MOVE_MOUNT_T_EMPTY_PATH: usize = 0x40;
 /// The maker's stack: it needs a few KiB (a statx, a stat, a statfs, an ifreq,
 /// the tag's text); only pages it touches are ever backed.
 const STACK: usize = 64 << 10;
-const GUARD: usize = 4096;
 
 /// What the maker works on, made by the supervisor before the clone and never
 /// freed.
@@ -73,7 +72,7 @@ pub struct Plan {
 pub fn spawn(plan: Plan) {
     // Read by the maker after we may have exited: never freed.
     let plan: &'static Plan = Box::leak(Box::new(plan));
-    let Some(top) = stack() else {
+    let Ok(top) = crate::sys::vfork::guarded_stack(STACK) else {
         return;
     };
     // Every signal blocked around the clone, so that the maker starts with all
@@ -112,33 +111,6 @@ pub fn spawn(plan: Plan) {
     // the supervisor's last steps would run with every signal blocked, as its
     // termination signals are anyway (read from its signalfd).
     let _restored = mask(libc::SIG_SETMASK, &was, std::ptr::null_mut());
-}
-
-/// A stack for the maker with a guard page below it; its top. Never unmapped:
-/// the maker runs on it after the supervisor is gone.
-fn stack() -> Option<*mut libc::c_void> {
-    // SAFETY: a new private anonymous mapping, inaccessible at first.
-    let base = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            GUARD + STACK,
-            libc::PROT_NONE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-            -1,
-            0,
-        )
-    };
-    if base == libc::MAP_FAILED {
-        return None;
-    }
-    // SAFETY: GUARD is inside the mapping just made.
-    let stack = unsafe { base.cast::<u8>().add(GUARD) };
-    // SAFETY: the pages above the guard, inside the mapping, become the stack.
-    if unsafe { libc::mprotect(stack.cast(), STACK, libc::PROT_READ | libc::PROT_WRITE) } != 0 {
-        return None;
-    }
-    // SAFETY: the top of the mapping (64 KiB is 16-byte aligned).
-    Some(unsafe { stack.add(STACK) }.cast())
 }
 
 /// The maker's first frame.

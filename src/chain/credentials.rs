@@ -46,22 +46,7 @@ pub fn drop_to(uid: u32, gid: u32) -> Result<(), StepError> {
 /// processes are this one's descendants, and there are none), and none can
 /// before this returns. The program's execve sets its own dumpability.
 fn not_dumpable() -> Result<(), StepError> {
-    // SAFETY: prctl with constant integer arguments; touches no memory.
-    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } < 0 {
-        return Err(StepError::last_os(
-            "credentials.dumpable",
-            "PR_SET_DUMPABLE 0",
-        ));
-    }
-    // SAFETY: as above; returns the flag.
-    let d = unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) };
-    if d != 0 {
-        return Err(StepError::new(
-            "credentials.dumpable",
-            format!("PR_GET_DUMPABLE reads {d} after the uid change"),
-        ));
-    }
-    Ok(())
+    crate::sys::dumpable::clear("credentials.dumpable")
 }
 
 /// All six ids must be the box's, and there must be no supplementary group.

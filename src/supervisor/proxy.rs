@@ -176,20 +176,7 @@ fn die_with_the_supervisor() -> Result<(), StepError> {
 /// Not dumpable, read back: the payload (another uid anyway) cannot ptrace or
 /// read us.
 fn not_dumpable() -> Result<(), StepError> {
-    // SAFETY: prctl with constant integer arguments; touches no memory.
-    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } < 0 {
-        return Err(StepError::last_os("proxy.dumpable", "PR_SET_DUMPABLE 0"));
-    }
-    // SAFETY: prctl with constant integer arguments reads and writes no memory;
-    // it returns the flag.
-    let d = unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) };
-    if d != 0 {
-        return Err(StepError::new(
-            "proxy.dumpable",
-            format!("PR_GET_DUMPABLE reads {d}"),
-        ));
-    }
-    Ok(())
+    crate::sys::dumpable::clear("proxy.dumpable")
 }
 
 /// Without --inherit-fds the box needs none of the caller's descriptors either

@@ -2,6 +2,7 @@
 
 pub mod alloc;
 pub mod dirents;
+pub mod dumpable;
 pub mod error;
 pub mod fd;
 pub mod pidfd;

@@ -74,12 +74,37 @@ pub unsafe fn spawn<T>(
     entry: fn(&T) -> !,
     arg: &T,
 ) -> Result<libc::pid_t, (&'static str, io::Error)> {
+    let top = guarded_stack(STACK)?;
+    let mut start = Start { entry, arg };
+    // SAFETY: the child runs `trampoline` on the new stack with a pointer to
+    // `start`, which lives on our frame: we are suspended in clone until the
+    // child's execve or exit (CLONE_VFORK), so the frame and `arg` outlive every
+    // use the child makes of them; the caller is the only thread.
+    let pid = unsafe {
+        libc::clone(
+            trampoline::<T>,
+            top,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            (&mut start as *mut Start<T>).cast(),
+        )
+    };
+    if pid < 0 {
+        return Err(("clone (CLONE_VM, CLONE_VFORK)", io::Error::last_os_error()));
+    }
+    Ok(pid)
+}
+
+/// A stack of `size` bytes (a multiple of 16) with a guard page below it, for a
+/// child that shares this process's memory: its top (x86-64 and aarch64
+/// stacks grow down from it). Never unmapped: only the pages the child
+/// touches are ever backed, and a child may run on it after its parent is gone.
+pub fn guarded_stack(size: usize) -> Result<*mut libc::c_void, (&'static str, io::Error)> {
     // SAFETY: a new private anonymous mapping, inaccessible at first; nothing
     // else refers to it.
     let base = unsafe {
         libc::mmap(
             std::ptr::null_mut(),
-            GUARD + STACK,
+            GUARD + size,
             libc::PROT_NONE,
             libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
             -1,
@@ -93,29 +118,11 @@ pub unsafe fn spawn<T>(
     // become the stack.
     let stack = unsafe { base.cast::<u8>().add(GUARD) };
     // SAFETY: changes the protection of pages of the mapping made above only.
-    if unsafe { libc::mprotect(stack.cast(), STACK, libc::PROT_READ | libc::PROT_WRITE) } != 0 {
+    if unsafe { libc::mprotect(stack.cast(), size, libc::PROT_READ | libc::PROT_WRITE) } != 0 {
         return Err(("mprotect the stack", io::Error::last_os_error()));
     }
-    let mut start = Start { entry, arg };
-    // SAFETY: the stack's top, inside the mapping (x86-64 and aarch64 stacks
-    // grow down from it; 256 KiB is 16-byte aligned).
-    let top = unsafe { stack.add(STACK) };
-    // SAFETY: the child runs `trampoline` on the new stack with a pointer to
-    // `start`, which lives on our frame: we are suspended in clone until the
-    // child's execve or exit (CLONE_VFORK), so the frame and `arg` outlive every
-    // use the child makes of them; the caller is the only thread.
-    let pid = unsafe {
-        libc::clone(
-            trampoline::<T>,
-            top.cast(),
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-            (&mut start as *mut Start<T>).cast(),
-        )
-    };
-    if pid < 0 {
-        return Err(("clone (CLONE_VM, CLONE_VFORK)", io::Error::last_os_error()));
-    }
-    Ok(pid)
+    // SAFETY: the top of the mapping.
+    Ok(unsafe { stack.add(size) }.cast())
 }
 
 /// What the child starts with.
