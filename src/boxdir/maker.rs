@@ -37,19 +37,15 @@
 //! tag, the mount attached. Anything that fails ends the maker with nothing
 //! more done: it costs only the next run's spare.
 
-use crate::sys::raw::{check, syscall6};
+use crate::sys::raw::{call as sys, out, ptr, sigmask, syscall6};
 use std::ffi::CString;
 
 /// The maker's process name (`comm`), as `ps` shows it.
 pub const MAKER_NAME: &std::ffi::CStr = c"rustbox-netns";
 
-/// `statfs` f_type of nsfs.
-const NSFS_MAGIC: i64 = 0x6e73_6673;
-/// `statx` STATX_MNT_ID_UNIQUE (Linux 6.8).
-const STATX_MNT_ID_UNIQUE: u32 = 0x4000;
-const OPEN_TREE_CLONE: usize = 1;
-const MOVE_MOUNT_F_EMPTY_PATH: usize = 0x4;
-const MOVE_MOUNT_T_EMPTY_PATH: usize = 0x40;
+use crate::boxdir::netns::NSFS_MAGIC;
+use crate::chain::mounts::{MOVE_MOUNT_F_EMPTY_PATH, MOVE_MOUNT_T_EMPTY_PATH, OPEN_TREE_CLONE};
+use crate::sys::fd::STATX_MNT_ID_UNIQUE;
 /// The maker's stack: it needs a few KiB (a statx, a stat, a statfs, an ifreq,
 /// the tag's text); only pages it touches are ever backed.
 const STACK: usize = 64 << 10;
@@ -76,24 +72,10 @@ pub fn spawn(plan: Plan) {
         return;
     };
     // Every signal blocked around the clone, so that the maker starts with all
-    // of them blocked; through the kernel's call itself, as libc's leaves out
-    // the signals it keeps for its own use.
-    let all: u64 = !0;
-    let mut was: u64 = 0;
-    let mask = |how: i32, set: *const u64, old: *mut u64| {
-        // SAFETY: rt_sigprocmask reads and writes 8-byte sets (the kernel's
-        // size), live locals; the supervisor is single-threaded, so the mask
-        // is the process's.
-        check(unsafe {
-            syscall6(
-                libc::SYS_rt_sigprocmask,
-                [how as usize, set as usize, old as usize, 8, 0, 0],
-            )
-        })
-    };
-    if mask(libc::SIG_SETMASK, &all, &mut was).is_err() {
+    // of them blocked (the kernel's whole set).
+    let Ok(was) = sigmask(Some(!0)) else {
         return;
-    }
+    };
     // SAFETY: the child runs `start` on its own stack with a pointer to the
     // leaked plan; it shares our memory but touches only its stack and reads
     // only the plan (see the module's notes), so our own code, which goes on
@@ -110,7 +92,7 @@ pub fn spawn(plan: Plan) {
     // the spare. Restoring the mask cannot fail (the set just read); if it did,
     // the supervisor's last steps would run with every signal blocked, as its
     // termination signals are anyway (read from its signalfd).
-    let _restored = mask(libc::SIG_SETMASK, &was, std::ptr::null_mut());
+    let _restored = sigmask(Some(was));
 }
 
 /// The maker's first frame.
@@ -130,25 +112,6 @@ fn exit(code: i32) -> ! {
         // SAFETY: exit_group takes an integer; it does not return.
         unsafe { syscall6(libc::SYS_exit_group, [code as usize, 0, 0, 0, 0, 0]) };
     }
-}
-
-/// A system call with up to six arguments, its result checked.
-///
-/// # Safety
-/// As `syscall6`: the arguments `nr` takes, pointers to live memory.
-unsafe fn sys(nr: libc::c_long, a: [usize; 6]) -> Result<usize, i32> {
-    // SAFETY: the caller's.
-    check(unsafe { syscall6(nr, a) })
-}
-
-/// A pointer argument the kernel reads.
-fn ptr<T>(p: *const T) -> usize {
-    p as usize
-}
-
-/// A pointer argument the kernel writes.
-fn out<T>(p: &mut T) -> usize {
-    p as *mut T as usize
 }
 
 /// The maker: the forked maker's steps, in its order.
@@ -256,7 +219,7 @@ fn mount_spare(plan: &Plan) -> Result<(), i32> {
         return Err(libc::EEXIST);
     }
     let net = open(c"/proc/thread-self/ns/net", libc::O_PATH)?;
-    let clone = OPEN_TREE_CLONE | libc::O_CLOEXEC as usize | libc::AT_EMPTY_PATH as usize;
+    let clone = (OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | libc::AT_EMPTY_PATH as u32) as usize;
     // SAFETY: open_tree of our descriptor itself (the static empty path).
     let tree = unsafe {
         sys(
@@ -285,7 +248,7 @@ fn mount_spare(plan: &Plan) -> Result<(), i32> {
     unsafe { sys(libc::SYS_symlinkat, a) }?;
     // On exactly the holder file the descriptor names (an unlinked one refuses it).
     let empty = ptr(c"".as_ptr());
-    let both = MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH;
+    let both = (MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) as usize;
     // SAFETY: move_mount between two descriptors of ours, static empty paths.
     unsafe { sys(libc::SYS_move_mount, [tree, empty, holder, empty, both, 0]) }?;
     Ok(())
@@ -314,7 +277,7 @@ fn empty_holder(fd: usize) -> Result<bool, i32> {
     // SAFETY: fstatfs fills the local statfs.
     unsafe { sys(libc::SYS_fstatfs, [fd, out(&mut fs), 0, 0, 0, 0]) }?;
     let st = stat_of(fd)?;
-    Ok(fs.f_type as i64 != NSFS_MAGIC && st.st_mode & libc::S_IFMT == libc::S_IFREG)
+    Ok(fs.f_type as libc::c_long != NSFS_MAGIC && st.st_mode & libc::S_IFMT == libc::S_IFREG)
 }
 
 /// The unique id of the mount `fd` names (statx STATX_MNT_ID_UNIQUE);
@@ -335,8 +298,9 @@ fn unique_mount_id(fd: usize) -> Result<u64, i32> {
 }
 
 /// The tag's target into `buf`, NUL-terminated: our mount namespace
-/// ("mnt:[N]", its nsfs link), a space, the spare's mount id in decimal. Every
-/// write is checked (`get_mut`): nothing here can panic.
+/// ("mnt:[N]", its nsfs link), a space, the spare's mount id in decimal: what
+/// `netns::parse_tag` reads. Every write is checked (`get_mut`): nothing here
+/// can panic.
 fn tag_target(id: u64, buf: &mut [u8; 96]) -> Result<(), i32> {
     // Room for the id (20 digits at most), the space and the NUL.
     let room = buf.len() - 22;

@@ -47,7 +47,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// `statfs` f_type of nsfs.
-const NSFS_MAGIC: libc::c_long = 0x6e73_6673;
+pub(crate) const NSFS_MAGIC: libc::c_long = 0x6e73_6673;
 /// ioctl NS_GET_NSTYPE: the CLONE_NEW* type of a namespace file.
 const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
 
@@ -221,13 +221,10 @@ pub fn take(file: &Path) -> Result<Option<Spare>, StepError> {
     Ok(Some(Spare { fd, inode }))
 }
 
-/// `statx` STATX_MNT_ID_UNIQUE (Linux 6.8): a mount's id, never reused.
-const STATX_MNT_ID_UNIQUE: u32 = 0x4000;
-
 /// The unique id of the mount the file `fd` names sits on; ENOSYS if the
 /// kernel has no unique mount ids.
 fn unique_mount_id(fd: libc::c_int) -> Result<u64, i32> {
-    crate::sys::fd::statx_mount_id(fd, STATX_MNT_ID_UNIQUE)?.ok_or(libc::ENOSYS)
+    crate::sys::fd::statx_mount_id(fd, crate::sys::fd::STATX_MNT_ID_UNIQUE)?.ok_or(libc::ENOSYS)
 }
 
 /// The maker lock `file`, opened (never made: `ensure_maker_lock`).

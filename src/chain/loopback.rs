@@ -9,7 +9,7 @@
 //! brings up its namespace's `lo` with the same code.
 
 use crate::sys::error::StepError;
-use crate::sys::raw::{check, syscall6};
+use crate::sys::raw::{call, out};
 
 fn ifreq_lo() -> libc::ifreq {
     // SAFETY: ifreq is plain data; all-zero is a valid value.
@@ -26,13 +26,7 @@ fn ioctl(sock: usize, req: libc::c_ulong, ifr: &mut libc::ifreq) -> Result<(), i
     debug_assert!(req == libc::SIOCGIFFLAGS || req == libc::SIOCSIFFLAGS);
     // SAFETY: SIOCGIFFLAGS and SIOCSIFFLAGS read and write the ifreq given, a
     // live local of the caller's.
-    let r = unsafe {
-        syscall6(
-            libc::SYS_ioctl,
-            [sock, req as usize, ifr as *mut _ as usize, 0, 0, 0],
-        )
-    };
-    check(r).map(drop)
+    unsafe { call(libc::SYS_ioctl, [sock, req as usize, out(ifr), 0, 0, 0]) }.map(drop)
 }
 
 fn flags(sock: usize) -> Result<libc::c_short, (&'static str, i32)> {
@@ -44,15 +38,11 @@ fn flags(sock: usize) -> Result<libc::c_short, (&'static str, i32)> {
 
 /// `lo` up and read back: what failed and its errno (0: no errno) if not.
 pub fn up_raw() -> Result<(), (&'static str, i32)> {
-    let flags_of_socket = libc::SOCK_DGRAM | libc::SOCK_CLOEXEC;
+    let domain = libc::AF_INET as usize;
+    let kind = (libc::SOCK_DGRAM | libc::SOCK_CLOEXEC) as usize;
     // SAFETY: socket(2) with constant arguments.
-    let r = unsafe {
-        syscall6(
-            libc::SYS_socket,
-            [libc::AF_INET as usize, flags_of_socket as usize, 0, 0, 0, 0],
-        )
-    };
-    let sock = check(r).map_err(|e| ("socket(AF_INET)", e))?;
+    let sock = unsafe { call(libc::SYS_socket, [domain, kind, 0, 0, 0, 0]) }
+        .map_err(|e| ("socket(AF_INET)", e))?;
     let result = (|| {
         let mut ifr = ifreq_lo();
         ifr.ifr_ifru.ifru_flags =
@@ -64,7 +54,7 @@ pub fn up_raw() -> Result<(), (&'static str, i32)> {
         Ok(())
     })();
     // SAFETY: closes the socket made above, ours alone.
-    let closed = check(unsafe { syscall6(libc::SYS_close, [sock, 0, 0, 0, 0, 0]) });
+    let closed = unsafe { call(libc::SYS_close, [sock, 0, 0, 0, 0, 0]) };
     result?;
     closed.map(drop).map_err(|e| ("close the socket", e))
 }

@@ -16,6 +16,7 @@
 //! (`reset_all`, in the proxy right after the clone).
 
 use crate::sys::error::StepError;
+use crate::sys::raw::KERNEL_SIGSET;
 use std::cell::Cell;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
@@ -156,9 +157,6 @@ struct KernelSigaction {
     mask: u64,
 }
 
-/// The kernel's sigset size, what rt_sigaction and rt_sigprocmask take.
-const KERNEL_SIGSET: usize = 8;
-
 /// `sig` at SIG_DFL with no flags: read first, and only a signal that is not
 /// there already is set and read back. After the fork or clone only the few
 /// the supervisor changed are not (SIGPIPE and the others it ignores, Rust's
@@ -233,44 +231,13 @@ fn action(sig: libc::c_int) -> Result<KernelSigaction, StepError> {
     Ok(now)
 }
 
-/// An empty signal mask, read back.
+/// An empty signal mask, read back. (Unblocking runs no handler of ours:
+/// every action is SIG_DFL by now.)
 fn unblock_all() -> Result<(), StepError> {
-    let (empty, mut now) = (0u64, u64::MAX);
-    // SAFETY: rt_sigprocmask reads the live `empty` (the kernel's sigset size)
-    // and writes no old mask; unblocking runs no handler of ours (every action
-    // is SIG_DFL by now).
-    let set = unsafe {
-        libc::syscall(
-            libc::SYS_rt_sigprocmask,
-            libc::SIG_SETMASK,
-            &empty as *const u64,
-            std::ptr::null_mut::<u64>(),
-            KERNEL_SIGSET,
-        )
-    };
-    if set < 0 {
-        return Err(StepError::last_os(
-            "proxy.signals",
-            "rt_sigprocmask(SETMASK, {})",
-        ));
-    }
-    // SAFETY: rt_sigprocmask with no new mask only writes the current one into
-    // `now`, a live u64.
-    let get = unsafe {
-        libc::syscall(
-            libc::SYS_rt_sigprocmask,
-            libc::SIG_SETMASK,
-            std::ptr::null::<u64>(),
-            &mut now as *mut u64,
-            KERNEL_SIGSET,
-        )
-    };
-    if get < 0 {
-        return Err(StepError::last_os(
-            "proxy.signals",
-            "rt_sigprocmask read back",
-        ));
-    }
+    crate::sys::raw::sigmask(Some(0))
+        .map_err(|e| StepError::sys("proxy.signals", "rt_sigprocmask(SETMASK, {})", e))?;
+    let now = crate::sys::raw::sigmask(None)
+        .map_err(|e| StepError::sys("proxy.signals", "rt_sigprocmask read back", e))?;
     if now != 0 {
         return Err(StepError::new(
             "proxy.signals",

@@ -115,6 +115,9 @@ fn openat_cwd(c: &std::ffi::CStr, flags: libc::c_int) -> std::io::Result<OwnedFd
     }
 }
 
+/// `statx` STATX_MNT_ID_UNIQUE (Linux 6.8): a mount's id, never reused.
+pub const STATX_MNT_ID_UNIQUE: u32 = 0x4000;
+
 /// The mount id `statx` gives for the object `fd` names (`mask`: STATX_MNT_ID,
 /// or STATX_MNT_ID_UNIQUE, whose ids are never reused); None if the kernel
 /// did not fill it in, the errno if statx failed.

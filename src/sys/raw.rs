@@ -8,6 +8,49 @@
 //! syscall of the other process and its read of errno. These touch no memory
 //! but the registers and what the arguments point to.
 
+/// A system call with up to six arguments (unused ones zero), its result
+/// checked: the value, or the errno.
+///
+/// # Safety
+/// As `syscall6`.
+pub unsafe fn call(nr: libc::c_long, a: [usize; 6]) -> Result<usize, i32> {
+    // SAFETY: the caller's.
+    check(unsafe { syscall6(nr, a) })
+}
+
+/// A pointer argument the kernel reads.
+pub fn ptr<T>(p: *const T) -> usize {
+    p as usize
+}
+
+/// A pointer argument the kernel writes.
+pub fn out<T>(p: &mut T) -> usize {
+    p as *mut T as usize
+}
+
+/// The kernel's sigset size, what rt_sigaction and rt_sigprocmask take.
+pub const KERNEL_SIGSET: usize = 8;
+
+/// The signal mask set to `new` (the kernel's whole set: libc's own calls
+/// leave out the signals it keeps for itself), or only read with None; the
+/// mask before. The process must be single-threaded for this to be its mask.
+pub fn sigmask(new: Option<u64>) -> Result<u64, i32> {
+    let mut was = 0u64;
+    let set = new.as_ref().map_or(0, |n| ptr(n));
+    let a = [
+        libc::SIG_SETMASK as usize,
+        set,
+        out(&mut was),
+        KERNEL_SIGSET,
+        0,
+        0,
+    ];
+    // SAFETY: rt_sigprocmask reads `new` (if given) and writes `was`, both
+    // live 8-byte sets.
+    unsafe { call(libc::SYS_rt_sigprocmask, a) }?;
+    Ok(was)
+}
+
 /// A system call's result: the value, or the errno the kernel returned.
 pub fn check(r: isize) -> Result<usize, i32> {
     if (-4095..0).contains(&r) {
